@@ -1,0 +1,97 @@
+# gen3db — plain Makefile.
+#   make            build build/gen3db
+#   make check      install what is missing, build, run every test (also under
+#                   AddressSanitizer + UndefinedBehaviorSanitizer)
+#   make demo       throwaway PostgreSQL + test search server, restore a bundled
+#                   gen3-like snapshot, print a summary (make demo-stop ends it)
+#   make bench      side-by-side benchmarks (not part of check)
+#   make install PREFIX=/usr/local
+
+PKGS      := libpq libcurl libzstd libarchive json-c libcrypto
+CC        ?= cc
+BUILD     ?= build
+PREFIX    ?= /usr/local
+PYTHON    ?= python3
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation \
+            -Wstrict-prototypes -Wmissing-prototypes -Wvla
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(PKG_CFLAGS) -pthread
+LDLIBS_ALL = $(PKG_LIBS) -pthread $(EXTRA_LDFLAGS)
+
+LIB_SRC  := $(sort $(wildcard src/common/*.c))
+CMD_SRC  := $(sort $(filter-out src/common/%,$(wildcard src/*/*.c)))
+MAIN_SRC := src/main.c
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o) $(MAIN_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIB      := $(BUILD)/libgen3db.a
+BIN      := $(BUILD)/gen3db
+
+.PHONY: all check deps unit integration asan lint demo demo-stop bench install clean
+
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(CMD_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CMD_OBJ) $(LIB) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(LIB) $(LDLIBS_ALL) $(shell pkg-config --libs cmocka)
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
+
+# ---- tests -----------------------------------------------------------------
+deps:
+	@scripts/install-deps
+
+lint:
+	@scripts/check-banned
+
+unit: $(BIN) $(TEST_BIN)
+	@scripts/run-unit $(TEST_BIN)
+
+integration: $(BIN)
+	$(PYTHON) tests/run-integration --bin $(abspath $(BIN))
+
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit
+
+check: deps
+	$(MAKE) lint
+	$(MAKE) all unit
+	$(MAKE) asan
+	$(PYTHON) tests/run-integration --bin $(abspath $(BUILD))/gen3db --bin-asan $(abspath build-asan)/gen3db
+
+# ---- demo and benchmarks -------------------------------------------------------
+demo: deps all
+	@scripts/demo start
+
+demo-stop:
+	@scripts/demo stop
+
+bench: deps all
+	@bench/run
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gen3db
+	if [ -f docs/gen3db.1 ]; then install -m 0644 docs/gen3db.1 $(DESTDIR)$(PREFIX)/share/man/man1/gen3db.1; fi
+
+clean:
+	rm -rf build build-asan

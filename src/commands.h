@@ -1,0 +1,10 @@
+/*
+ * The subcommands: each lives in its own folder over libgen3db and is
+ * reached only through main.c's table.
+ */
+#ifndef G3_COMMANDS_H
+#define G3_COMMANDS_H
+
+int cmd_create(int argc, char **argv);
+
+#endif

@@ -1,0 +1,158 @@
+#include "secret.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "strbuf.h"
+
+static const char alnum[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+g3_rc g3_secret_generate(size_t len, char **out, g3_err *err)
+{
+	char *s = g3_xmalloc(len + 1);
+	size_t have = 0;
+
+	while (have < len) {
+		unsigned char raw[64];
+		ssize_t got = getrandom(raw, sizeof(raw), 0);
+
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			g3_secret_free(s);
+			return g3_err_set(err, G3_FAIL,
+					  "could not read the system's random source: %s",
+					  strerror(errno));
+		}
+		for (ssize_t i = 0; i < got && have < len; i++) {
+			/* 62 * 4 = 248: reject 248..255 so every character is
+			 * equally likely */
+			if (raw[i] >= 248)
+				continue;
+			s[have++] = alnum[raw[i] % 62];
+		}
+	}
+	s[len] = '\0';
+	*out = s;
+	return G3_OK;
+}
+
+g3_rc g3_secret_read_file(const char *path, char **out, g3_err *err)
+{
+	FILE *f = fopen(path, "r");
+	char buf[1025];
+	size_t n;
+
+	*out = NULL;
+	if (!f)
+		return g3_err_set(err, G3_USAGE, "could not open password file \"%s\": %s",
+				  path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (n == sizeof(buf) - 1) {
+		explicit_bzero(buf, sizeof(buf));
+		return g3_err_set(err, G3_USAGE,
+				  "password file \"%s\" is longer than 1024 bytes", path);
+	}
+	if (memchr(buf, '\0', n)) {
+		explicit_bzero(buf, sizeof(buf));
+		return g3_err_set(err, G3_USAGE, "password file \"%s\" holds a NUL byte", path);
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	for (char *p = buf; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			explicit_bzero(buf, sizeof(buf));
+			return g3_err_set(err, G3_USAGE,
+					  "password file \"%s\" holds a control character",
+					  path);
+		}
+	}
+	if (!buf[0])
+		return g3_err_set(err, G3_USAGE, "password file \"%s\" is empty", path);
+	*out = g3_xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return G3_OK;
+}
+
+void g3_secret_free(char *secret)
+{
+	if (!secret)
+		return;
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+}
+
+char *g3_base64(const void *data, size_t len)
+{
+	static const char tbl[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = data;
+	char *out = g3_xmalloc(4 * ((len + 2) / 3) + 1);
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v = (unsigned)p[i] << 16;
+
+		if (i + 1 < len)
+			v |= (unsigned)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		out[o++] = tbl[(v >> 18) & 63];
+		out[o++] = tbl[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < len ? tbl[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void yaml_data(g3_buf *b, const char *indent, const char *key,
+		      const char *value)
+{
+	char *enc = g3_base64(value, strlen(value));
+
+	g3_buf_addf(b, "%s  %s: %s\n", indent, key, enc);
+	explicit_bzero(enc, strlen(enc));
+	free(enc);
+}
+
+/* Names are validated Kubernetes names by the caller; quoted anyway. */
+static void yaml_secret(g3_buf *b, const g3_k8s_secret *s, const char *indent,
+			const char *first)
+{
+	g3_buf_addf(b, "%sapiVersion: v1\n", first);
+	g3_buf_addf(b, "%skind: Secret\n", indent);
+	g3_buf_addf(b, "%smetadata:\n", indent);
+	g3_buf_addf(b, "%s  name: \"%s\"\n", indent, s->name);
+	g3_buf_addf(b, "%stype: Opaque\n", indent);
+	g3_buf_addf(b, "%sdata:\n", indent);
+	yaml_data(b, indent, "database", s->database);
+	yaml_data(b, indent, "username", s->username);
+	yaml_data(b, indent, "password", s->password);
+	yaml_data(b, indent, "host", s->host);
+	yaml_data(b, indent, "port", s->port);
+	if (s->dbcreated)
+		yaml_data(b, indent, "dbcreated", "true");
+}
+
+int g3_k8s_secrets_write(FILE *f, const g3_k8s_secret *secrets, size_t n)
+{
+	g3_buf b = G3_BUF_INIT;
+	int ret;
+
+	if (n == 1) {
+		yaml_secret(&b, &secrets[0], "", "");
+	} else {
+		g3_buf_adds(&b, "apiVersion: v1\nkind: List\nitems:\n");
+		for (size_t i = 0; i < n; i++)
+			yaml_secret(&b, &secrets[i], "    ", "  - ");
+	}
+	ret = fwrite(b.data, 1, b.len, f) == b.len && fflush(f) == 0 ? 0 : -1;
+	explicit_bzero(b.data, b.len);
+	g3_buf_release(&b);
+	return ret;
+}

@@ -1,0 +1,44 @@
+/*
+ * Secrets: passwords read from files or generated from the OS's random
+ * source, and Kubernetes Secret manifests.
+ *
+ * Secret strings live in memory owned by the caller and are wiped by
+ * g3_secret_free. They are never logged: messages name the file a
+ * secret came from, never its content.
+ */
+#ifndef G3_SECRET_H
+#define G3_SECRET_H
+
+#include <stdio.h>
+
+#include "err.h"
+
+/* A strong password: len characters of [A-Za-z0-9], drawn without bias
+ * from getrandom(2). Caller frees with g3_secret_free. */
+g3_rc g3_secret_generate(size_t len, char **out, g3_err *err);
+
+/* Reads a password from a file: the first line, without its line end.
+ * An empty password or one holding a NUL or control character is an
+ * error naming the file. */
+g3_rc g3_secret_read_file(const char *path, char **out, g3_err *err);
+
+void g3_secret_free(char *secret);
+
+/* Standard base64 of len bytes, NUL-terminated, caller frees. */
+char *g3_base64(const void *data, size_t len);
+
+/* One Secret manifest's content; all values are plain text. */
+typedef struct g3_k8s_secret {
+	const char *name;           /* e.g. "fence-dbcreds" */
+	const char *database;
+	const char *username;
+	const char *password;
+	const char *host;
+	const char *port;
+	int dbcreated;              /* writes dbcreated: "true" */
+} g3_k8s_secret;
+
+/* Writes n secrets as YAML to f: a single Secret, or a v1 List of them. */
+int g3_k8s_secrets_write(FILE *f, const g3_k8s_secret *secrets, size_t n);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * A growable, always NUL-terminated byte buffer (after git's strbuf).
+ * Allocation failure aborts: gen3db cannot continue without memory and
+ * every caller would otherwise need the same check.
+ */
+#ifndef G3_STRBUF_H
+#define G3_STRBUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct g3_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+} g3_buf;
+
+#define G3_BUF_INIT { NULL, 0, 0 }
+
+void g3_buf_init(g3_buf *b);
+void g3_buf_release(g3_buf *b);
+void g3_buf_reset(g3_buf *b);
+void g3_buf_grow(g3_buf *b, size_t extra);
+void g3_buf_add(g3_buf *b, const void *data, size_t len);
+void g3_buf_adds(g3_buf *b, const char *s);
+void g3_buf_addch(g3_buf *b, char c);
+void g3_buf_addf(g3_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void g3_buf_vaddf(g3_buf *b, const char *fmt, va_list ap);
+/* Removes the first n bytes. */
+void g3_buf_consume(g3_buf *b, size_t n);
+/* Takes ownership of the data; the buffer is left empty. */
+char *g3_buf_detach(g3_buf *b);
+
+/* xmalloc-style helpers that abort on allocation failure. */
+void *g3_xmalloc(size_t n);
+void *g3_xcalloc(size_t n, size_t size);
+void *g3_xrealloc(void *p, size_t n);
+char *g3_xstrdup(const char *s);
+
+#endif

@@ -1,0 +1,613 @@
+/*
+ * gen3db create: options in, g3_provision() per service, report out.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../commands.h"
+#include "../common/log.h"
+#include "../common/opts.h"
+#include "../common/pg.h"
+#include "../common/provision.h"
+#include "../common/secret.h"
+#include "../common/strbuf.h"
+
+#define GENERATED_PASSWORD_LEN 32
+
+struct create_opts {
+	const char *master_url;
+	long wait;
+	const char *database;
+	const char *username;
+	const char *password_file;
+	char **services;
+	size_t n_services;
+	const char *release;
+	const char *config;
+	char **extensions;
+	size_t n_extensions;
+	int reset_password;
+	int require_extension;
+	int dry_run;
+	const char *secret_out;
+	const char *host_for_secret;
+};
+
+enum {
+	OPT_MASTER = G3_OPT_COMMON_LAST + 1,
+	OPT_WAIT, OPT_DATABASE, OPT_USERNAME, OPT_PASSWORD_FILE, OPT_SERVICE,
+	OPT_RELEASE, OPT_CONFIG, OPT_EXTENSION, OPT_RESET_PASSWORD,
+	OPT_REQUIRE_EXTENSION, OPT_DRY_RUN, OPT_SECRET_OUT, OPT_HOST_FOR_SECRET,
+	OPT_HELP
+};
+
+static const struct option long_options[] = {
+	{ "master", required_argument, NULL, OPT_MASTER },
+	{ "wait", required_argument, NULL, OPT_WAIT },
+	{ "database", required_argument, NULL, OPT_DATABASE },
+	{ "username", required_argument, NULL, OPT_USERNAME },
+	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
+	{ "service", required_argument, NULL, OPT_SERVICE },
+	{ "release", required_argument, NULL, OPT_RELEASE },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "extension", required_argument, NULL, OPT_EXTENSION },
+	{ "reset-password", no_argument, NULL, OPT_RESET_PASSWORD },
+	{ "require-extension", no_argument, NULL, OPT_REQUIRE_EXTENSION },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "secret-out", required_argument, NULL, OPT_SECRET_OUT },
+	{ "host-for-secret", required_argument, NULL, OPT_HOST_FOR_SECRET },
+	{ "help", no_argument, NULL, OPT_HELP },
+	G3_COMMON_LONG_OPTIONS,
+	{ NULL, 0, NULL, 0 }
+};
+
+static const char usage_text[] =
+	"usage: gen3db create [options]\n"
+	"\n"
+	"Provision PostgreSQL databases for Gen3 services, idempotently: a LOGIN\n"
+	"role, a database it owns, all privileges on it and on schema public,\n"
+	"default privileges, extensions, and a login check as the service user.\n"
+	"\n"
+	"Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
+	"PGSSLMODE, ... or):\n"
+	"      --master URL             postgresql://user@host:port/db (no password:\n"
+	"                               give it in PGPASSWORD or PGPASSFILE)\n"
+	"      --wait SECONDS           wait this long for the server (default 300)\n"
+	"\n"
+	"One service (else SERVICE_PGDB, SERVICE_PGUSER, SERVICE_PGPASS, as the\n"
+	"gen3-helm job sets them):\n"
+	"      --database NAME          database to provision\n"
+	"      --username NAME          role to provision\n"
+	"      --password-file FILE     the role's password (first line)\n"
+	"\n"
+	"Many services:\n"
+	"      --service NAME           repeatable; database and role <NAME>_<release>\n"
+	"      --release NAME           (default \"gen3\")\n"
+	"      --config FILE            JSON: {\"master\": URL, \"release\": NAME,\n"
+	"                               \"services\": [{\"name\", \"database\", \"username\",\n"
+	"                               \"password_file\", \"extensions\"}]}\n"
+	"  Services without a password get a generated one (32 random letters and\n"
+	"  digits); write it somewhere with --secret-out.\n"
+	"\n"
+	"      --extension NAME         repeatable; replaces the default ltree, vector\n"
+	"      --require-extension      a missing extension fails (default: a warning)\n"
+	"      --reset-password         set the password of a role that exists\n"
+	"      --dry-run                print the SQL it would run, passwords masked\n"
+	"      --secret-out FILE|-      write Kubernetes Secrets <service>-dbcreds\n"
+	"                               (database, username, password, host, port,\n"
+	"                               dbcreated) for the services that succeeded\n"
+	"      --host-for-secret HOST   host written in the Secrets (default: the\n"
+	"                               host gen3db connected to)\n"
+	G3_COMMON_HELP
+	"\n"
+	"exit codes: 0 all services ready, 1 a service failed, 2 usage or bad\n"
+	"input (nothing was changed), 3 the server was unreachable within --wait\n";
+
+struct plan {
+	g3_service *svcs;
+	size_t n;
+	char *master_url;  /* from --master or the config */
+	char *release;
+};
+
+static g3_service *plan_add(struct plan *p)
+{
+	g3_service *s;
+
+	p->svcs = g3_xrealloc(p->svcs, (p->n + 1) * sizeof(*p->svcs));
+	s = &p->svcs[p->n++];
+	g3_service_init(s);
+	return s;
+}
+
+static void plan_release(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		g3_service_release(&p->svcs[i]);
+	free(p->svcs);
+	free(p->master_url);
+	free(p->release);
+	memset(p, 0, sizeof(*p));
+}
+
+static char *release_name(const char *service, const char *release)
+{
+	g3_buf b = G3_BUF_INIT;
+
+	g3_buf_addf(&b, "%s_%s", service, release);
+	return g3_buf_detach(&b);
+}
+
+static int listed(char **list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], s))
+			return 1;
+	return 0;
+}
+
+static g3_rc config_string(json_object *o, const char *key, const char *file,
+			   const char **out, g3_err *err)
+{
+	json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return G3_OK;
+	if (!json_object_is_type(v, json_type_string))
+		return g3_err_set(err, G3_USAGE, "%s: \"%s\" must be a string", file, key);
+	*out = json_object_get_string(v);
+	return G3_OK;
+}
+
+static g3_rc load_config(const struct create_opts *o, struct plan *p, g3_err *err)
+{
+	json_object *root = json_object_from_file(o->config);
+	json_object *services;
+	const char *s;
+	g3_rc rc = G3_OK;
+
+	if (!root)
+		return g3_err_set(err, G3_USAGE, "could not read config file \"%s\": %s",
+				  o->config, json_util_get_last_err());
+	if (!json_object_is_type(root, json_type_object)) {
+		rc = g3_err_set(err, G3_USAGE, "config file \"%s\" is not a JSON object", o->config);
+		goto cleanup;
+	}
+	if ((rc = config_string(root, "master", o->config, &s, err)))
+		goto cleanup;
+	if (s)
+		p->master_url = g3_xstrdup(s);
+	if ((rc = config_string(root, "release", o->config, &s, err)))
+		goto cleanup;
+	if (s)
+		p->release = g3_xstrdup(s);
+	if (o->release) {
+		free(p->release);
+		p->release = g3_xstrdup(o->release);
+	}
+	if (!p->release)
+		p->release = g3_xstrdup("gen3");
+	if (!json_object_object_get_ex(root, "services", &services) ||
+	    !json_object_is_type(services, json_type_array) ||
+	    json_object_array_length(services) == 0) {
+		rc = g3_err_set(err, G3_USAGE, "config file \"%s\" has no \"services\" list",
+				o->config);
+		goto cleanup;
+	}
+	for (size_t i = 0; i < json_object_array_length(services); i++) {
+		json_object *e = json_object_array_get_idx(services, i);
+		json_object *exts;
+		const char *name = NULL, *db, *user, *pwfile;
+		g3_service *svc;
+
+		if (json_object_is_type(e, json_type_string)) {
+			name = json_object_get_string(e);
+			e = NULL;
+		} else if (json_object_is_type(e, json_type_object)) {
+			if ((rc = config_string(e, "name", o->config, &name, err)))
+				goto cleanup;
+		}
+		if (!name || !*name) {
+			rc = g3_err_set(err, G3_USAGE,
+					"config file \"%s\": service %zu has no name", o->config, i + 1);
+			goto cleanup;
+		}
+		if (o->n_services && !listed(o->services, o->n_services, name))
+			continue;
+		svc = plan_add(p);
+		svc->name = g3_xstrdup(name);
+		if (e) {
+			if ((rc = config_string(e, "database", o->config, &db, err)) ||
+			    (rc = config_string(e, "username", o->config, &user, err)) ||
+			    (rc = config_string(e, "password_file", o->config, &pwfile, err)))
+				goto cleanup;
+			if (db)
+				svc->database = g3_xstrdup(db);
+			if (user)
+				svc->username = g3_xstrdup(user);
+			if (pwfile && (rc = g3_secret_read_file(pwfile, &svc->password, err)))
+				goto cleanup;
+			if (json_object_object_get_ex(e, "extensions", &exts)) {
+				if (!json_object_is_type(exts, json_type_array)) {
+					rc = g3_err_set(err, G3_USAGE,
+							"config file \"%s\": \"extensions\" of service \"%s\" must be a list",
+							o->config, name);
+					goto cleanup;
+				}
+				svc->extensions = g3_xcalloc(1, sizeof(char *));
+				for (size_t k = 0; k < json_object_array_length(exts); k++)
+					g3_service_add_extension(svc, json_object_get_string(
+						json_object_array_get_idx(exts, k)));
+			}
+		}
+		if (!svc->database)
+			svc->database = release_name(name, p->release);
+		if (!svc->username)
+			svc->username = release_name(name, p->release);
+	}
+	for (size_t i = 0; i < o->n_services; i++) {
+		int found = 0;
+
+		for (size_t k = 0; k < p->n; k++)
+			found |= !strcmp(p->svcs[k].name, o->services[i]);
+		if (!found) {
+			rc = g3_err_set(err, G3_USAGE, "service \"%s\" is not in config file \"%s\"",
+					o->services[i], o->config);
+			goto cleanup;
+		}
+	}
+cleanup:
+	json_object_put(root);
+	return rc;
+}
+
+static g3_rc build_plan(const struct create_opts *o, struct plan *p, g3_err *err)
+{
+	g3_rc rc;
+
+	if (o->config) {
+		if (o->database || o->username || o->password_file)
+			return g3_err_set(err, G3_USAGE,
+					  "--config does not go with --database, --username or --password-file");
+		if ((rc = load_config(o, p, err)))
+			return rc;
+	} else if (o->n_services) {
+		if (o->database || o->username || o->password_file)
+			return g3_err_set(err, G3_USAGE,
+					  "--service does not go with --database, --username or --password-file");
+		p->release = g3_xstrdup(o->release ? o->release : "gen3");
+		for (size_t i = 0; i < o->n_services; i++) {
+			g3_service *svc = plan_add(p);
+
+			svc->name = g3_xstrdup(o->services[i]);
+			svc->database = release_name(o->services[i], p->release);
+			svc->username = g3_xstrdup(svc->database);
+		}
+	} else {
+		const char *db = o->database ? o->database : g3_env("SERVICE_PGDB");
+		const char *user = o->username ? o->username : g3_env("SERVICE_PGUSER");
+		g3_service *svc;
+
+		if (!db || !user)
+			return g3_err_set(err, G3_USAGE,
+					  "nothing to create: give --service, --config, or "
+					  "--database and --username (or SERVICE_PGDB and SERVICE_PGUSER)");
+		svc = plan_add(p);
+		svc->name = g3_xstrdup(db);
+		svc->database = g3_xstrdup(db);
+		svc->username = g3_xstrdup(user);
+		if (o->password_file) {
+			if ((rc = g3_secret_read_file(o->password_file, &svc->password, err)))
+				return rc;
+		} else if (g3_env("SERVICE_PGPASS")) {
+			svc->password = g3_xstrdup(g3_env("SERVICE_PGPASS"));
+		}
+	}
+	if (!p->master_url && o->master_url)
+		p->master_url = g3_xstrdup(o->master_url);
+	else if (o->master_url) {
+		free(p->master_url);
+		p->master_url = g3_xstrdup(o->master_url);
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		g3_service *svc = &p->svcs[i];
+
+		if ((rc = g3_pg_check_name("database", svc->database, err)) ||
+		    (rc = g3_pg_check_name("role", svc->username, err)))
+			return rc;
+		if (o->n_extensions) {
+			for (size_t k = 0; k < svc->n_extensions; k++)
+				free(svc->extensions[k]);
+			free(svc->extensions);
+			svc->extensions = NULL;
+			svc->n_extensions = 0;
+			for (size_t k = 0; k < o->n_extensions; k++)
+				g3_service_add_extension(svc, o->extensions[k]);
+		}
+		if (!svc->password) {
+			if ((rc = g3_secret_generate(GENERATED_PASSWORD_LEN, &svc->password, err)))
+				return rc;
+			svc->password_generated = 1;
+		}
+	}
+	return G3_OK;
+}
+
+/* Kubernetes object names: lowercase letters, digits, '-' and '.', starting
+ * and ending with a letter or digit, at most 253 characters. */
+static int k8s_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 253 - strlen("-dbcreds"))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+			return 0;
+	}
+	return s[0] != '-' && s[0] != '.' && s[n - 1] != '-' && s[n - 1] != '.';
+}
+
+static g3_rc write_secrets(const struct create_opts *o, const struct plan *p,
+			   const int *ok, const g3_pgconf *conf, g3_err *err)
+{
+	g3_k8s_secret *secrets = g3_xcalloc(p->n, sizeof(*secrets));
+	char **names = g3_xcalloc(p->n, sizeof(char *));
+	char host[256], port[32];
+	size_t n = 0;
+	FILE *f = NULL;
+	char *tmp = NULL;
+	g3_rc rc = G3_OK;
+
+	if (o->host_for_secret)
+		snprintf(host, sizeof(host), "%s", o->host_for_secret);
+	else if (!g3_pgconf_effective(conf, "host", host, sizeof(host)))
+		snprintf(host, sizeof(host), "%s", "localhost");
+	if (!g3_pgconf_effective(conf, "port", port, sizeof(port)))
+		snprintf(port, sizeof(port), "%s", "5432");
+	for (size_t i = 0; i < p->n; i++) {
+		g3_buf b = G3_BUF_INIT;
+
+		if (!ok[i])
+			continue;
+		g3_buf_addf(&b, "%s-dbcreds", p->svcs[i].name);
+		names[n] = g3_buf_detach(&b);
+		secrets[n].name = names[n];
+		secrets[n].database = p->svcs[i].database;
+		secrets[n].username = p->svcs[i].username;
+		secrets[n].password = p->svcs[i].password;
+		secrets[n].host = host;
+		secrets[n].port = port;
+		secrets[n].dbcreated = 1;
+		n++;
+	}
+	if (!n)
+		goto cleanup;
+	if (!strcmp(o->secret_out, "-")) {
+		if (g3_k8s_secrets_write(stdout, secrets, n))
+			rc = g3_err_set(err, G3_FAIL, "could not write secrets to standard output: %s",
+					strerror(errno));
+		goto cleanup;
+	} else {
+		g3_buf b = G3_BUF_INIT;
+		int fd;
+
+		/* written whole to a private temporary file, then renamed: never
+		 * a half-written manifest, never readable by others */
+		g3_buf_addf(&b, "%s.tmp.%ld", o->secret_out, (long)getpid());
+		tmp = g3_buf_detach(&b);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || !(f = fdopen(fd, "w"))) {
+			rc = g3_err_set(err, G3_FAIL, "could not create \"%s\": %s", tmp,
+					strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			free(tmp);
+			tmp = NULL;
+			goto cleanup;
+		}
+		if (g3_k8s_secrets_write(f, secrets, n) || fclose(f)) {
+			f = NULL;
+			rc = g3_err_set(err, G3_FAIL, "could not write \"%s\": %s", tmp,
+					strerror(errno));
+			goto cleanup;
+		}
+		f = NULL;
+		if (rename(tmp, o->secret_out)) {
+			rc = g3_err_set(err, G3_FAIL, "could not rename \"%s\" to \"%s\": %s",
+					tmp, o->secret_out, strerror(errno));
+			goto cleanup;
+		}
+		free(tmp);
+		tmp = NULL;
+	}
+cleanup:
+	if (f)
+		fclose(f);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(secrets);
+	return rc;
+}
+
+static void report(const g3_service *svc, const g3_prov_result *r)
+{
+	g3_buf b = G3_BUF_INIT;
+	const char *fields[9];
+
+	if (r->role_created || r->db_created || r->password_set || r->ext_created[0]) {
+		g3_buf_addf(&b, "%s: created", svc->name);
+		if (r->role_created)
+			g3_buf_addf(&b, " role \"%s\"", svc->username);
+		if (r->password_set)
+			g3_buf_addf(&b, "%s password of role \"%s\"",
+				    r->role_created ? "," : "", svc->username);
+		if (r->db_created)
+			g3_buf_addf(&b, "%s database \"%s\"",
+				    r->role_created || r->password_set ? "," : "", svc->database);
+		if (r->ext_created[0])
+			g3_buf_addf(&b, "%s extensions %s",
+				    r->role_created || r->db_created || r->password_set ? "," : "",
+				    r->ext_created);
+	} else {
+		g3_buf_addf(&b, "%s: already present (database \"%s\", role \"%s\")",
+			    svc->name, svc->database, svc->username);
+	}
+	if (r->verified)
+		g3_buf_adds(&b, "; login verified");
+	fields[0] = "service";
+	fields[1] = svc->name;
+	fields[2] = "database";
+	fields[3] = svc->database;
+	fields[4] = "role";
+	fields[5] = svc->username;
+	fields[6] = "status";
+	fields[7] = (r->role_created || r->db_created) ? "created" : "present";
+	fields[8] = NULL;
+	g3_log_event(G3_LOG_INFO, "service_ready", b.data, fields);
+	g3_buf_release(&b);
+}
+
+int cmd_create(int argc, char **argv)
+{
+	struct create_opts o;
+	struct plan plan;
+	g3_pgconf conf;
+	g3_err err;
+	PGconn *master = NULL;
+	int *ok = NULL;
+	g3_rc rc = G3_OK, worst = G3_OK;
+	int c;
+
+	memset(&o, 0, sizeof(o));
+	memset(&plan, 0, sizeof(plan));
+	g3_pgconf_init(&conf);
+	g3_err_init(&err);
+	o.wait = 300;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		int common = g3_common_option(c, optarg, &err);
+
+		if (common < 0) {
+			rc = G3_USAGE;
+			goto cleanup;
+		}
+		if (common)
+			continue;
+		switch (c) {
+		case OPT_MASTER: o.master_url = optarg; break;
+		case OPT_WAIT:
+			if ((rc = g3_parse_long("--wait", optarg, 0, 86400, &o.wait, &err)))
+				goto cleanup;
+			break;
+		case OPT_DATABASE: o.database = optarg; break;
+		case OPT_USERNAME: o.username = optarg; break;
+		case OPT_PASSWORD_FILE: o.password_file = optarg; break;
+		case OPT_SERVICE: g3_strlist_add(&o.services, &o.n_services, optarg); break;
+		case OPT_RELEASE: o.release = optarg; break;
+		case OPT_CONFIG: o.config = optarg; break;
+		case OPT_EXTENSION: g3_strlist_add(&o.extensions, &o.n_extensions, optarg); break;
+		case OPT_RESET_PASSWORD: o.reset_password = 1; break;
+		case OPT_REQUIRE_EXTENSION: o.require_extension = 1; break;
+		case OPT_DRY_RUN: o.dry_run = 1; break;
+		case OPT_SECRET_OUT: o.secret_out = optarg; break;
+		case OPT_HOST_FOR_SECRET: o.host_for_secret = optarg; break;
+		case 'h':
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			goto cleanup;
+		default:
+			fputs("hint: 'gen3db create --help' lists the options\n", stderr);
+			rc = G3_USAGE;
+			err.msg[0] = '\0';
+			goto cleanup;
+		}
+	}
+	if (optind < argc) {
+		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
+		goto cleanup;
+	}
+	if ((rc = build_plan(&o, &plan, &err)))
+		goto cleanup;
+	if (o.secret_out) {
+		for (size_t i = 0; i < plan.n; i++) {
+			if (!k8s_name_ok(plan.svcs[i].name)) {
+				rc = g3_err_set(&err, G3_USAGE,
+						"service name \"%s\" cannot name a Kubernetes Secret "
+						"(lowercase letters, digits, '-' and '.')",
+						plan.svcs[i].name);
+				goto cleanup;
+			}
+		}
+	} else if (!o.dry_run) {
+		for (size_t i = 0; i < plan.n; i++) {
+			if (plan.svcs[i].password_generated) {
+				rc = g3_err_set(&err, G3_USAGE,
+						"service \"%s\" has no password and a generated one would be lost",
+						plan.svcs[i].name);
+				g3_err_hint(&err, "give --secret-out FILE to record generated passwords, "
+					    "or the password with --password-file or SERVICE_PGPASS");
+				goto cleanup;
+			}
+		}
+	}
+	if ((rc = g3_pgconf_master(&conf, plan.master_url, &err)))
+		goto cleanup;
+	if ((rc = g3_pg_connect(&conf, (int)o.wait, &master, &err)))
+		goto cleanup;
+
+	ok = g3_xcalloc(plan.n, sizeof(int));
+	for (size_t i = 0; i < plan.n; i++) {
+		g3_prov_opts po = { 0 };
+		g3_prov_result res;
+		g3_err serr;
+		g3_rc src;
+
+		po.reset_password = o.reset_password;
+		po.require_extensions = o.require_extension;
+		po.dry_run = o.dry_run;
+		po.dry_out = stdout;
+		g3_err_init(&serr);
+		src = g3_provision(master, &conf, &plan.svcs[i], &po, &res, &serr);
+		if (!src && PQstatus(master) != CONNECTION_OK)
+			src = g3_err_set(&serr, G3_FAIL, "lost the master connection");
+		if (src) {
+			/* one service failing does not stop the others */
+			g3_err_prefix(&serr, "%s: failed", plan.svcs[i].name);
+			g3_log_err(&serr);
+			worst = worst == G3_OK || worst == src ? src : G3_FAIL;
+			continue;
+		}
+		ok[i] = 1;
+		if (!o.dry_run)
+			report(&plan.svcs[i], &res);
+	}
+	if (o.secret_out && !o.dry_run &&
+	    (rc = write_secrets(&o, &plan, ok, &conf, &err)))
+		goto cleanup;
+	rc = worst;
+	err.msg[0] = '\0';
+cleanup:
+	if (rc && err.msg[0])
+		g3_log_err(&err);
+	PQfinish(master);
+	free(ok);
+	plan_release(&plan);
+	g3_pgconf_release(&conf);
+	g3_strlist_free(o.services, o.n_services);
+	g3_strlist_free(o.extensions, o.n_extensions);
+	return g3_exit_code(rc);
+}
