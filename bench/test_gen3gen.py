@@ -24,7 +24,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 GEN = os.path.join(HERE, "gen3gen.py")
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
-SIZE = "2MB"
+SIZE = os.environ.get("GEN3GEN_TEST_SIZE", "2MB")  # the load test can be run bigger
 
 
 def generate(out, seed, *extra):
