@@ -2,8 +2,9 @@
  * The snapshot writer: a POSIX tar (pax restricted) compressed with zstd,
  * written to a g3_sink (see docs/FORMAT.md for what goes inside).
  *
- * libarchive builds the tar and runs the zstd filter in process (libzstd's
- * multi-threaded compression when threads > 0). Members are regular files
+ * libarchive builds the tar; libzstd compresses it in process into one
+ * frame with a content checksum (multi-threaded when threads > 1, through
+ * ZSTD_c_nbWorkers). Members are regular files
  * with mode 0644 and the writer's creation time; their size is given up
  * front, as tar needs it.
  *
@@ -25,8 +26,8 @@
 
 typedef struct g3_snap_writer g3_snap_writer;
 
-/* level: zstd level 1..19 (0 → 3); threads: zstd worker threads (0 → one
- * thread, compression in the caller's thread). */
+/* level: zstd level 1..ZSTD_maxCLevel() (0 → 3); threads: zstd worker
+ * threads (0 or 1 → compression in the caller's thread). */
 g3_rc g3_snap_writer_open(g3_sink *sink, int level, int threads,
 			  g3_snap_writer **out, g3_err *err);
 
