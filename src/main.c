@@ -16,6 +16,7 @@ struct cmd {
 
 static const struct cmd commands[] = {
 	{ "create", cmd_create, "provision service databases, roles, grants and extensions" },
+	{ "dump", cmd_dump, "write a consistent snapshot of PostgreSQL databases (.tar.zst)" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
