@@ -195,8 +195,11 @@ bad:
 static g3_rc plan_database(struct database *d, g3_manifest *m, int wait, g3_err *err)
 {
 	static const char tables_sql[] =
-		"SELECT c.oid, n.nspname, c.relname, c.reltuples::bigint, pg_table_size(c.oid) "
+		"SELECT c.oid, n.nspname, c.relname, c.reltuples::bigint, "
+		/* sizes from the catalog: pg_table_size() would wait for locks */
+		"(c.relpages::bigint + coalesce(tc.relpages, 0)) * current_setting('block_size')::bigint "
 		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+		"LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid "
 		"WHERE c.relkind = 'r' AND c.relpersistence <> 't' "
 		"AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
 		"AND n.nspname !~ '^pg_(toast|temp_)' "
@@ -514,7 +517,12 @@ static g3_rc dump_table(struct run *r, PGconn *conn, size_t ti, g3_err *err)
 			goto stopped;
 	}
 	if (n == -2) {
-		g3_pg_conn_message(conn, msg, sizeof(msg));
+		/* the server's own reason, when it sent one before closing */
+		res = PQgetResult(conn);
+		if (res && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))
+			g3_pg_result_message(res, msg, sizeof(msg));
+		else
+			g3_pg_conn_message(conn, msg, sizeof(msg));
 		rc = g3_err_set(err, G3_FAIL, "could not dump table \"%s.%s\" of database \"%s\": %s",
 				t->schema, t->name, r->db->name, msg);
 		goto cleanup;
