@@ -172,6 +172,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.log_message("auth-error %s %s", code, message[:80])
 
+    def _drain_chunked(self):
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            if not line:
+                raise ClientGone()
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                break
+            total += size
+            if total > DRAIN_LIMIT:
+                raise ClientGone()
+            self._drain(size + 2)
+        while True:  # trailers
+            line = self.rfile.readline(8192)
+            if line in (b"\r\n", b"\n", b""):
+                return
+
     def _drain(self, n):
         while n > 0:
             data = self.rfile.read(min(CHUNK, n))
@@ -206,6 +224,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send_error_xml("InvalidArgument", "Invalid Content-Length", 400)
         if te and te != "identity":
             self.close_connection = True
+            if te == "chunked" and not self._expect_continue:
+                try:  # read the body so the client gets to see the answer
+                    self._drain_chunked()
+                except (OSError, ValueError, ClientGone):
+                    pass
             return self._send_error_xml("MissingContentLength",
                                         "You must provide the Content-Length HTTP header.",
                                         411)
@@ -405,6 +428,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError, socket.timeout)):
+            sys.stderr.write("%s: client connection lost (%s)\n"
+                             % (client_address[0], type(exc).__name__))
+            return
+        super().handle_error(request, client_address)
 
 
 def write_port_file(path, port):

@@ -136,7 +136,11 @@ class S3ProxyTest(unittest.TestCase):
     def tearDownClass(cls):
         subprocess.run(["bash", os.path.join(HERE, "s3env.sh"), "stop", cls.tmp],
                        timeout=30)
+        with open(os.path.join(cls.tmp, "proxy.log"), errors="replace") as f:
+            log = f.read()
         shutil.rmtree(cls.tmp, ignore_errors=True)
+        if "Traceback" in log:
+            raise AssertionError("the proxy logged an exception:\n" + log[-4000:])
 
     def assertError(self, resp, status, code):
         self.assertEqual(resp.status, status, resp)
