@@ -603,7 +603,10 @@ class Index:
         return "green" if self.replicas() == 0 else "yellow"
 
     def shards_obj(self):
-        return {"total": 1 + self.replicas(), "successful": 1, "failed": 0}
+        key = (self.settings.get("index.number_of_replicas"), self.settings.get("index.auto_expand_replicas"))
+        if getattr(self, "_shards_key", None) != key:
+            self._shards_key, self._shards_total = key, 1 + self.replicas()
+        return {"total": self._shards_total, "successful": 1, "failed": 0}
 
     # -- refresh model --------------------------------------------------------
     def refresh(self):
@@ -649,7 +652,7 @@ class Index:
     def _walk(self, obj, prefix, dynamic, new, doc_id):
         flat = self.flat
         for k, v in obj.items():
-            if not prefix and k[:1] == "_" and k in METADATA_FIELDS:
+            if not prefix and k in METADATA_FIELDS:
                 return err_obj("mapper_parsing_exception",
                                "Field [%s] is a metadata field and cannot be added inside a document. "
                                "Use the index API request parameters." % k)
@@ -680,6 +683,10 @@ class Index:
                     continue
                 new[path] = d
             t = d.get("type", "object")
+            tv = type(v)  # fast path: value kinds every value of which the field type accepts
+            if (tv is str and t in FAST_STR) or (tv is float and t in FAST_FLOAT) or (tv is bool and t in FAST_BOOL) \
+                    or (tv is int and t in FAST_INT and LONG_MIN <= v <= LONG_MAX):
+                continue
             err = self._check_value(t, d, path, k, v, dynamic, new, doc_id)
             if err:
                 return err
@@ -892,6 +899,13 @@ def _check_binary(v, d):
     except ValueError:
         return err_obj("illegal_argument_exception", "Illegal base64 character")
 
+
+FAST_STR = {"text", "keyword", "match_only_text", "wildcard", "search_as_you_type", "completion"}
+FAST_INT = {"long", "double", "float", "half_float", "scaled_float", "text", "keyword",
+            "wildcard", "match_only_text"}
+FAST_FLOAT = {"double", "float", "half_float", "scaled_float", "text", "keyword", "wildcard",
+              "match_only_text"}
+FAST_BOOL = {"boolean", "text", "keyword", "wildcard", "match_only_text"}
 
 VALUE_CHECKS = {
     "long": lambda v, d: None if type(v) is int and LONG_MIN <= v <= LONG_MAX else _check_int(v, d, "long"),
