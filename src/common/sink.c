@@ -165,6 +165,7 @@ g3_rc g3_sink_open(const char *spec, g3_sink **out, g3_err *err)
 	s->path = g3_xstrdup(spec);
 	s->partial = g3_buf_detach(&partial);
 	*out = g3_sink_new(&file_ops, spec, s);
+	(*out)->temp_path = s->partial;
 	return G3_OK;
 }
 

@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -833,6 +834,34 @@ cleanup:
 
 /* ---- the command ------------------------------------------------------------ */
 
+/* Killed by SIGINT or SIGTERM: remove the partial output (unlink is
+ * async-signal-safe), then die of the same signal. */
+static const char *volatile partial_path;
+
+static void on_fatal_signal(int sig)
+{
+	const char *p = partial_path;
+
+	if (p)
+		unlink(p);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* a closed pipe on --output - is an error to report, not a kill */
+	signal(SIGPIPE, SIG_IGN);
+}
+
 static void print_summary(const struct dump_opts *o, struct database *dbs, size_t n,
 			  uint64_t out_bytes, double seconds)
 {
@@ -1018,8 +1047,11 @@ int cmd_dump(int argc, char **argv)
 		st.pool[i].data = g3_xmalloc((size_t)o.chunk_size);
 		st.pool[i].cap = (size_t)o.chunk_size;
 	}
-	if ((rc = g3_sink_open(o.output, &sink, &err)) ||
-	    (rc = g3_snap_writer_open(sink, (int)o.level, (int)o.threads, &st.w, &err)))
+	catch_signals();
+	if ((rc = g3_sink_open(o.output, &sink, &err)))
+		goto cleanup;
+	partial_path = sink->temp_path;
+	if ((rc = g3_snap_writer_open(sink, (int)o.level, (int)o.threads, &st.w, &err)))
 		goto cleanup;
 	g3_manifest_to_json(&m, &json);
 	if ((rc = g3_snap_add_member(st.w, G3_SNAP_MANIFEST, json.data, json.len, &err)))
@@ -1060,6 +1092,7 @@ cleanup:
 		if (st.w)
 			g3_snap_writer_abort(st.w);
 	}
+	partial_path = NULL;
 	g3_sink_close(sink);   /* aborts (removes FILE.partial) unless committed */
 	for (size_t i = 0; dbs && i < o.n_databases; i++)
 		database_release(&dbs[i]);

@@ -414,6 +414,39 @@ class DumpBehaviour(unittest.TestCase):
         self.assertFalse(os.path.exists(path + ".partial"))
 
 
+class DumpSignals(unittest.TestCase):
+    def test_sigterm_removes_partial_output(self):
+        PG.psql("DROP DATABASE IF EXISTS sig")
+        PG.psql("CREATE DATABASE sig")
+        PG.psql("CREATE TABLE bulk AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) AS v "
+                "FROM generate_series(1, 400000) g", db="sig")
+        path = os.path.join(TMP, "sig.tar.zst")
+        p = subprocess.Popen([BIN, "dump", "--output", path, "--database", "sig", "--level", "19",
+                              "--chunk-size", "64K"], env=PG.env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.time() + 30
+        while not os.path.exists(path + ".partial") and time.time() < deadline:
+            time.sleep(0.01)
+        self.assertTrue(os.path.exists(path + ".partial"))
+        time.sleep(0.2)
+        p.terminate()
+        p.communicate(timeout=30)
+        self.assertEqual(p.returncode, -15)
+        self.assertFalse(os.path.exists(path + ".partial"))
+        self.assertFalse(os.path.exists(path))
+
+    def test_hyphenated_database_name(self):
+        PG.psql('DROP DATABASE IF EXISTS "fence-gen3"')
+        PG.psql('CREATE DATABASE "fence-gen3"')
+        PG.psql("CREATE TABLE t (v text); INSERT INTO t VALUES ('x')", db="fence-gen3")
+        path = os.path.join(TMP, "hy.tar.zst")
+        r = gen3db("dump", "--output", path, "--database", "fence-gen3")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = dict(read_snapshot(path))
+        self.assertIn("CREATE TABLE public.t", names["pg/fence-gen3/pre-data.sql"].decode())
+        self.assertEqual(names["pg/fence-gen3/data/000001.copy"], b"x\n")
+
+
 class DumpConsistency(unittest.TestCase):
     def test_concurrent_inserts(self):
         """Each transaction inserts the same id into two tables (and a big
