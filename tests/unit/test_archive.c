@@ -670,6 +670,16 @@ static void test_postdata_split(void **state)
 	g3_postdata_to_json(&p, &json);
 	g3_err_init(&err);
 	assert_int_equal(g3_postdata_parse(json.data, json.len, &back, &err), G3_OK);
+	{
+		/* found by fuzzing: an unterminated quoted name at the very end */
+		static const char bad[] = "-- Name: x; Type: INDEX; Schema: s; Owner: -\nCREATE INDEX x ON \"";
+		g3_postdata q;
+
+		g3_postdata_split(bad, strlen(bad), &q);
+		assert_int_equal(q.n_items, 1);
+		assert_null(q.items[0].table);
+		g3_postdata_release(&q);
+	}
 	assert_int_equal(back.n_items, 4);
 	assert_string_equal(back.items[1].sql, p.items[1].sql);
 	g3_postdata_release(&back);
