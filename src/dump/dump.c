@@ -647,11 +647,18 @@ static g3_rc write_chunk(struct run *r, struct dump_state *st, g3_end_database *
 	ed->bytes += (int64_t)c->len;
 	ed->chunks++;
 	if (c->last) {
-		char size[32];
+		char size[32], msg[1024], rows[32], bytes[32], secs[32];
+		const char *fields[] = { "database", r->db->name, "schema", t->schema,
+					 "table", t->name, "rows", rows, "bytes", bytes,
+					 "seconds", secs, NULL };
 
 		human_bytes(t->bytes, size, sizeof(size));
-		g3_info("%s: \"%s.%s\" %" PRId64 " rows, %s in %.1f s", r->db->name, t->schema,
-			t->name, t->rows, size, t->seconds);
+		snprintf(rows, sizeof(rows), "%" PRId64, t->rows);
+		snprintf(bytes, sizeof(bytes), "%" PRId64, t->bytes);
+		snprintf(secs, sizeof(secs), "%.3f", t->seconds);
+		snprintf(msg, sizeof(msg), "%s: \"%s.%s\" %" PRId64 " rows, %s in %.1f s",
+			 r->db->name, t->schema, t->name, t->rows, size, t->seconds);
+		g3_log_event(G3_LOG_INFO, "table_dumped", msg, fields);
 	}
 cleanup:
 	g3_buf_release(&name);
