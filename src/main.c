@@ -16,6 +16,8 @@ struct cmd {
 
 static const struct cmd commands[] = {
 	{ "create", cmd_create, "provision service databases, roles, grants and extensions" },
+	{ "fetch", cmd_fetch, "copy a file, http(s):// or s3:// source to a file, stdout or s3://" },
+	{ "ls", cmd_ls, "list the keys under an s3://bucket/prefix/" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
