@@ -92,6 +92,7 @@ cmd_start() {
         --listen-host 127.0.0.1 --listen-port 0 --port-file "$dir/proxy.port" \
         --cred "$AKID:$SECRET" --temp-cred "$TEMP_AKID:$TEMP_SECRET:$TEMP_TOKEN" \
         --region "$REGION" --allow-anonymous-bucket "$PUBLIC_BUCKET" \
+        --s3rver-data "$dir/s3data" \
         >"$dir/proxy.log" 2>&1 </dev/null &
     local pxpid=$!
     echo "$pxpid" >"$dir/proxy.pid"

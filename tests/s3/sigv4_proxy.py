@@ -20,6 +20,12 @@ Bodies are never held whole in memory:
 * Responses are relayed piecewise; a response without Content-Length is
   re-chunked to the client.
 
+s3rver 3.7 lacks AbortMultipartUpload (DELETE ?uploadId= answers 405) and
+accepts parts for upload ids that do not exist.  Given --s3rver-data (its
+data directory), the proxy answers those itself as S3 does: abort removes
+the upload (204), and abort, UploadPart and CompleteMultipartUpload of an
+unknown upload id get 404 NoSuchUpload.
+
 Requests with ``Transfer-Encoding: chunked`` get 411 MissingContentLength and
 ``STREAMING-*`` payload hashes (aws-chunked uploads) get 501 NotImplemented.
 ``Expect: 100-continue`` is honoured after the headers have been verified, so
@@ -31,7 +37,7 @@ Usage:
                  [--cred AKID:SECRET]... [--temp-cred AKID:SECRET:TOKEN]...
                  [--region us-east-1] [--allow-anonymous-bucket NAME]...
                  [--max-skew SECONDS | --no-time-check] [--max-spool BYTES]
-                 [--quiet]
+                 [--s3rver-data DIR] [--quiet]
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ import hashlib
 import http.client
 import http.server
 import os
+import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -90,6 +98,7 @@ class Config:
         self.up_port = up.port or 80
         self.up_netloc = up.netloc
         self.quiet = args.quiet
+        self.s3rver_data = args.s3rver_data
 
 
 class ClientGone(Exception):
@@ -163,6 +172,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.log_message("auth-error %s %s", code, message[:80])
 
+    def _drain_chunked(self):
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            if not line:
+                raise ClientGone()
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                break
+            total += size
+            if total > DRAIN_LIMIT:
+                raise ClientGone()
+            self._drain(size + 2)
+        while True:  # trailers
+            line = self.rfile.readline(8192)
+            if line in (b"\r\n", b"\n", b""):
+                return
+
     def _drain(self, n):
         while n > 0:
             data = self.rfile.read(min(CHUNK, n))
@@ -197,6 +224,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send_error_xml("InvalidArgument", "Invalid Content-Length", 400)
         if te and te != "identity":
             self.close_connection = True
+            if te == "chunked" and not self._expect_continue:
+                try:  # read the body so the client gets to see the answer
+                    self._drain_chunked()
+                except (OSError, ValueError, ClientGone):
+                    pass
             return self._send_error_xml("MissingContentLength",
                                         "You must provide the Content-Length HTTP header.",
                                         411)
@@ -219,6 +251,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     and self.command in ("GET", "HEAD")):
                 return self._send_error_xml("AccessDenied", "Access Denied", 403,
                                             None, length)
+
+        if self._multipart_emulation(raw_path, raw_query_b, length):
+            return
 
         spool = None
         sha = verified.payload_hash if verified else sigv4.UNSIGNED_PAYLOAD
@@ -262,6 +297,42 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             if spool is not None:
                 spool.close()
+
+    def _multipart_emulation(self, raw_path, raw_query_b, length):
+        """Fill s3rver's multipart gaps; True if the request was answered."""
+        data = self.config.s3rver_data
+        if not data:
+            return False
+        q = dict((n.decode("latin-1"), v.decode("latin-1"))
+                 for n, v in sigv4.parse_query(raw_query_b))
+        upload_id = q.get("uploadId")
+        if upload_id is None or self.command not in ("DELETE", "PUT", "POST"):
+            return False
+        segs = urllib.parse.unquote(raw_path).lstrip("/").split("/", 1)
+        if len(segs) != 2 or not segs[1]:
+            return False
+        bucket = segs[0]
+        updir = None
+        if re.fullmatch(r"[0-9A-Za-z]{1,128}", upload_id) and re.fullmatch(
+                r"[0-9A-Za-z.\-_]{1,255}", bucket):
+            updir = os.path.join(data, bucket, "._S3rver_uploads", upload_id)
+        if updir is None or not os.path.isfile(os.path.join(updir, "key")):
+            self._send_error_xml(
+                "NoSuchUpload", "The specified upload does not exist. The upload ID "
+                "may be invalid, or the upload may have been aborted or completed.",
+                404, {"UploadId": upload_id}, length)
+            return True
+        if self.command != "DELETE":
+            return False
+        self._send_continue()
+        if length:
+            self._drain(length)
+        shutil.rmtree(updir, ignore_errors=True)
+        self.send_response(204)
+        self.send_header("x-amz-request-id", "ABORT" + upload_id[:11].upper())
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return True
 
     def _forward(self, raw_path, raw_query, headers, length, spool, verified):
         cfg = self.config
@@ -358,6 +429,14 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError, socket.timeout)):
+            sys.stderr.write("%s: client connection lost (%s)\n"
+                             % (client_address[0], type(exc).__name__))
+            return
+        super().handle_error(request, client_address)
+
 
 def write_port_file(path, port):
     tmp = path + ".tmp"
@@ -385,6 +464,9 @@ def main(argv=None):
                     help="do not check x-amz-date freshness or presign expiry")
     ap.add_argument("--max-spool", type=int, default=5 * 1024 ** 3,
                     help="largest signed-payload body accepted (spooled to disk)")
+    ap.add_argument("--s3rver-data", metavar="DIR",
+                    help="s3rver's data directory: enables AbortMultipartUpload and "
+                         "NoSuchUpload checks")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     cfg = Config(args)
