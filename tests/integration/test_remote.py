@@ -320,6 +320,41 @@ class S3Get(RemoteTest):
         self.assertNotIn("pw", p.stderr.decode())
 
 
+class Gen3Layout(RemoteTest):
+    def test_layout_plan_from_s3(self):
+        base = "layout/qa/2024-05/"
+        for k in ("pgdumps/fence.sql", "pgdumps/indexd.sql.gz", "pgdumps/notes.txt",
+                  "elasticsearch/etl_0__mapping.json", "elasticsearch/etl_0__data.json",
+                  "elasticsearch/file_0__mapping.json", "elasticsearch/file_0__data.json",
+                  "elasticsearch/file_0__alias.json", "gen3-snap.tar.zst"):
+            upstream_put(base + k, b"{}")
+        upstream_put("layout/qa/2024-05x/pgdumps/other.sql", b"x")
+        p = self.run_bin("ls", "--gen3-layout", "s3://gen3-test/layout/qa/2024-05")
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        u = "s3://gen3-test/" + base
+        self.assertEqual(p.stdout.decode().splitlines(), [
+            "service\tfence\t%spgdumps/fence.sql" % u,
+            "service\tindexd\t%spgdumps/indexd.sql.gz" % u,
+            "index\tetl_0\t%selasticsearch/etl_0__mapping.json\t%selasticsearch/etl_0__data.json"
+            % (u, u),
+            "index\tfile_0\t%selasticsearch/file_0__mapping.json\t%selasticsearch/file_0__data.json"
+            % (u, u),
+            "snapshot\t%sgen3-snap.tar.zst" % u])
+        p = self.run_bin("ls", "--gen3-layout", "s3://gen3-test/" + base, "--service", "indexd",
+                         "--index", "file_0")
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertEqual([ln.split("\t")[1] for ln in p.stdout.decode().splitlines()],
+                         ["indexd", "file_0", u + "gen3-snap.tar.zst"])
+        p = self.run_bin("ls", "--gen3-layout", "s3://gen3-test/" + base, "--service", "peregrine")
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(p.stderr.decode().splitlines(), [
+            'gen3db: no dump for service "peregrine" under "%spgdumps/"' % u,
+            'hint: services found: "fence", "indexd"'])
+        # the planned sources open as sources
+        p = self.run_bin("fetch", u + "pgdumps/fence.sql")
+        self.assertEqual((p.returncode, p.stdout), (0, b"{}"))
+
+
 def uploads_left(bucket="gen3-test"):
     d = os.path.join(TMP, "s3data", bucket, "._S3rver_uploads")
     return os.listdir(d) if os.path.isdir(d) else []
