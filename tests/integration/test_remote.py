@@ -355,6 +355,63 @@ class Gen3Layout(RemoteTest):
         self.assertEqual((p.returncode, p.stdout), (0, b"{}"))
 
 
+HTTPS_SERVER = r"""
+import http.server, ssl, sys, functools
+root, cert, key, port_file = sys.argv[1:5]
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+handler = functools.partial(Quiet, directory=root)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+import os; os.rename(port_file + ".tmp", port_file)
+srv.serve_forever()
+"""
+
+
+class Https(RemoteTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = os.path.join(TMP, "tls")
+        os.makedirs(os.path.join(cls.dir, "www"))
+        cls.cert = os.path.join(cls.dir, "cert.pem")
+        key = os.path.join(cls.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cls.cert], check=True, capture_output=True)
+        port_file = os.path.join(cls.dir, "port")
+        cls.proc = subprocess.Popen([sys.executable, "-c", HTTPS_SERVER,
+                                     os.path.join(cls.dir, "www"), cls.cert, key, port_file])
+        for _ in range(200):
+            if os.path.exists(port_file):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("https test server did not start")
+        with open(port_file) as f:
+            cls.url = "https://127.0.0.1:%s" % f.read().strip()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(10)
+
+    def test_tls_verified(self):
+        data = os.urandom(300000)
+        with open(os.path.join(self.dir, "www", "tls.bin"), "wb") as f:
+            f.write(data)
+        p = self.run_bin("fetch", self.url + "/tls.bin", "--retries", "0", endpoint=False)
+        self.assertEqual(p.returncode, 1)
+        err = p.stderr.decode()
+        self.assertIn('gen3db: could not download "%s/tls.bin": SSL certificate problem' % self.url,
+                      err)
+        self.assert_fetch_equal(self.url + "/tls.bin", data, extra=("--ca-file", self.cert))
+
+
 def uploads_left(bucket="gen3-test"):
     d = os.path.join(TMP, "s3data", bucket, "._S3rver_uploads")
     return os.listdir(d) if os.path.isdir(d) else []
