@@ -565,7 +565,7 @@ static g3_rc s3_call(const g3_s3_config *cfg, const struct s3_target *t, const c
 	char hash[65];
 	g3_rc rc = G3_OK;
 
-	g3_sha256_hex(body ? body : "", len, hash);
+	g3_sigv4_payload_hash(body ? body : "", len, hash);
 	for (int attempt = 0;; attempt++) {
 		struct curl_slist *headers = NULL;
 
@@ -824,10 +824,13 @@ struct mp_sink {
 	uint64_t total;
 };
 
-static void mp_free(g3_sink *sink)
+/* close: frees the state (after commit or abort, see sink.h) */
+static void mp_close(g3_sink *sink)
 {
 	struct mp_sink *m = sink->impl;
 
+	if (!m)
+		return;
 	g3_s3_config_release(&m->cfg);
 	target_release(&m->t);
 	g3_buf_release(&m->part);
@@ -978,6 +981,7 @@ static g3_rc mp_commit(g3_sink *sink, g3_err *err)
 		m->upload_id = NULL;
 	}
 cleanup:
+	/* a failed commit leaves nothing behind (sink.h) */
 	if (rc)
 		mp_abort_upload(m);
 	else
@@ -986,17 +990,16 @@ cleanup:
 	free(code);
 	g3_buf_release(&body);
 	g3_http_response_release(&resp);
-	mp_free(sink);
+	g3_buf_release(&m->part);  /* no more writes: give the part's memory back */
 	return rc;
 }
 
 static void mp_abort(g3_sink *sink)
 {
 	mp_abort_upload(sink->impl);
-	mp_free(sink);
 }
 
-static const struct g3_sink_ops mp_ops = { mp_write, mp_commit, mp_abort };
+static const struct g3_sink_ops mp_ops = { mp_write, mp_commit, mp_abort, mp_close };
 
 g3_rc g3_s3_sink_open(const g3_s3_config *cfg, const char *url, g3_sink **out, g3_err *err)
 {

@@ -89,7 +89,8 @@ g3_rc g3_s3_list(const g3_s3_config *cfg, const char *url, g3_s3_list_fn fn, voi
  * bytes are uploaded as they fill (only one part in memory); commit
  * uploads the last part and completes the upload (a body smaller than one
  * part is a single PUT); abort, or a failed commit, aborts the upload so
- * no partial object or stray parts remain.
+ * no partial object or stray parts remain. Used by g3_sink_open for s3://
+ * specs (with cfg NULL).
  */
 g3_rc g3_s3_sink_open(const g3_s3_config *cfg, const char *url, g3_sink **out, g3_err *err);
 

@@ -30,7 +30,7 @@ static void to_hex(const unsigned char *d, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-void g3_sha256_hex(const void *data, size_t len, char out[65])
+void g3_sigv4_payload_hash(const void *data, size_t len, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -196,7 +196,7 @@ g3_rc g3_sigv4_sign(const g3_sigv4_req *req, g3_sigv4_result *out, g3_err *err)
 
 	memcpy(date, req->amz_date, 8);
 	date[8] = '\0';
-	g3_sha256_hex(out->canonical_request.data, out->canonical_request.len, creq_hash);
+	g3_sigv4_payload_hash(out->canonical_request.data, out->canonical_request.len, creq_hash);
 	g3_buf_reset(&out->string_to_sign);
 	g3_buf_addf(&out->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s",
 		    req->amz_date, date, req->region, req->service, creq_hash);

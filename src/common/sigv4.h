@@ -33,8 +33,8 @@ typedef struct g3_kv {
 	const char *value;
 } g3_kv;
 
-/* Lowercase hex SHA-256 of len bytes into out[65]. */
-void g3_sha256_hex(const void *data, size_t len, char out[65]);
+/* The payload hash: lowercase hex SHA-256 of len bytes into out[65]. */
+void g3_sigv4_payload_hash(const void *data, size_t len, char out[65]);
 
 /* Appends s percent-encoded per AWS (A-Z a-z 0-9 - _ . ~ kept; '/' kept
  * when keep_slash). */

@@ -101,10 +101,10 @@ int cmd_fetch(int argc, char **argv)
 		}
 		if (n == 0)
 			break;
-		if ((rc = sink->ops->write(sink, buf, (size_t)n, &err)))
+		if ((rc = g3_sink_write(sink, buf, (size_t)n, &err)))
 			goto fail;
 	}
-	if ((rc = sink->ops->commit(sink, &err)))
+	if ((rc = g3_sink_commit(sink, &err)))
 		goto fail;
 	g3_info("copied %" PRIu64 " bytes from \"%s\" to \"%s\"", src->consumed, src->name,
 		sink->name);
@@ -112,7 +112,7 @@ int cmd_fetch(int argc, char **argv)
 fail:
 	g3_log_err(&err);
 cleanup:
-	g3_sink_free(sink);  /* aborts an uncommitted output */
+	g3_sink_close(sink);  /* aborts an uncommitted output */
 	g3_source_close(src);
 	free(buf);
 	g3_remote_options_release(&ro);
