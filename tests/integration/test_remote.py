@@ -412,6 +412,48 @@ class Https(RemoteTest):
         self.assert_fetch_equal(self.url + "/tls.bin", data, extra=("--ca-file", self.cert))
 
 
+class DumpToS3(RemoteTest):
+    """`gen3db dump --output s3://...` streams the snapshot as a multipart
+    upload (the endpoint from AWS_ENDPOINT_URL); the fetched object is a
+    complete .tar.zst."""
+
+    @classmethod
+    def setUpClass(cls):
+        sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
+        import pgcluster
+        cls.pg = pgcluster.PgCluster().start()
+        cls.pg.psql("CREATE DATABASE remote_src")
+        cls.pg.psql("CREATE TABLE t (id int PRIMARY KEY, payload text); "
+                    "INSERT INTO t SELECT g, md5(g::text) || repeat(md5((g*7)::text), 20) "
+                    "FROM generate_series(1, 40000) g", db="remote_src")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.stop()
+
+    def test_dump_to_s3(self):
+        env = base_env()
+        env.update(self.pg.env())
+        env["AWS_ENDPOINT_URL"] = ENV["S3_ENDPOINT"]
+        p = self.run_bin("dump", "--output", "s3://gen3-test/snapshots/remote_src.tar.zst",
+                         "--database", "remote_src", "--level", "1", env=env, endpoint=False)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertEqual(uploads_left(), [])
+        dest = self.out("remote_src.tar.zst")
+        p = self.run_bin("fetch", "s3://gen3-test/snapshots/remote_src.tar.zst", "-o", dest)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        names = subprocess.run(["tar", "--zstd", "-tf", dest], check=True,
+                               capture_output=True).stdout.decode().splitlines()
+        self.assertTrue(any("manifest" in n for n in names), names)
+        self.assertTrue(any("end.json" in n for n in names), names)
+        # a dump that fails leaves no object: an unknown database
+        p = self.run_bin("dump", "--output", "s3://gen3-test/snapshots/bad.tar.zst",
+                         "--database", "no_such_db", "--wait", "1", env=env, endpoint=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(self.ls("s3://gen3-test/snapshots/bad"), [])
+        self.assertEqual(uploads_left(), [])
+
+
 def uploads_left(bucket="gen3-test"):
     d = os.path.join(TMP, "s3data", bucket, "._S3rver_uploads")
     return os.listdir(d) if os.path.isdir(d) else []
