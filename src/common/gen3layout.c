@@ -241,9 +241,12 @@ g3_rc g3_layout_finish(g3_layout_plan *plan, const g3_layout_filter *filter, g3_
 
 	/* sorted first, so hints list names in order; narrowing below keeps
 	 * the order (it only drops entries) */
-	qsort(plan->services, plan->n_services, sizeof(*plan->services), cmp_service);
-	qsort(plan->indices, plan->n_indices, sizeof(*plan->indices), cmp_index);
-	qsort(plan->snapshots, plan->n_snapshots, sizeof(*plan->snapshots), cmp_snapshot);
+	if (plan->n_services)
+		qsort(plan->services, plan->n_services, sizeof(*plan->services), cmp_service);
+	if (plan->n_indices)
+		qsort(plan->indices, plan->n_indices, sizeof(*plan->indices), cmp_index);
+	if (plan->n_snapshots)
+		qsort(plan->snapshots, plan->n_snapshots, sizeof(*plan->snapshots), cmp_snapshot);
 	/* requested names must exist */
 	for (size_t i = 0; i < n_ws; i++) {
 		for (k = 0; k < plan->n_services; k++)

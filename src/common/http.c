@@ -639,6 +639,8 @@ static size_t req_read(char *buf, size_t size, size_t n, void *userdata)
 
 	if (len > left)
 		len = left;
+	if (!len)
+		return 0;
 	memcpy(buf, st->body + st->body_pos, len);
 	st->body_pos += len;
 	return len;
