@@ -9,7 +9,7 @@
  * threads, each with its own connection in the same snapshot, COPY tables
  * out (largest first) into chunk buffers taken from a fixed pool; this
  * thread, the only owner of the snapshot writer, appends finished chunks in
- * the order they come. Memory is bounded by the pool: (jobs + 2) chunks,
+ * the order they come. Memory is bounded by the pool: (jobs + 1) chunks,
  * plus zstd's window. A failure anywhere stops the workers and aborts the
  * sink, so no partial output is left.
  */
@@ -606,6 +606,11 @@ cleanup:
 struct dump_state {
 	g3_snap_writer *w;
 	g3_snap_end end;
+	/* the chunk pool, allocated once for every database: jobs + 1 chunks
+	 * (one being filled per worker, one being written); reused rather than
+	 * freed so the allocator does not scatter 8 MiB blocks */
+	struct chunk *pool;
+	size_t n_pool;
 };
 
 static g3_rc write_chunk(struct run *r, struct dump_state *st, g3_end_database *ed,
@@ -658,8 +663,6 @@ static g3_rc dump_data(struct database *d, struct dump_state *st, g3_end_databas
 {
 	struct run r;
 	pthread_t *threads = g3_xcalloc((size_t)jobs, sizeof(pthread_t));
-	size_t n_chunks = (size_t)jobs + 2;
-	struct chunk *all = g3_xcalloc(n_chunks, sizeof(*all));
 	uint64_t number = 0;
 	long started = 0;
 	g3_rc rc = G3_OK;
@@ -671,11 +674,9 @@ static g3_rc dump_data(struct database *d, struct dump_state *st, g3_end_databas
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv_free, NULL);
 	pthread_cond_init(&r.cv_ready, NULL);
-	for (size_t i = 0; i < n_chunks; i++) {
-		all[i].data = g3_xmalloc(chunk_size);
-		all[i].cap = chunk_size;
-		all[i].next = r.free_list;
-		r.free_list = &all[i];
+	for (size_t i = 0; i < st->n_pool; i++) {
+		st->pool[i].next = r.free_list;
+		r.free_list = &st->pool[i];
 	}
 	if ((size_t)jobs > d->n_tables)
 		jobs = d->n_tables ? (long)d->n_tables : 0;
@@ -724,10 +725,7 @@ static g3_rc dump_data(struct database *d, struct dump_state *st, g3_end_databas
 	pthread_mutex_destroy(&r.mu);
 	pthread_cond_destroy(&r.cv_free);
 	pthread_cond_destroy(&r.cv_ready);
-	for (size_t i = 0; i < n_chunks; i++)
-		free(all[i].data);
 	/* chunks taken from the pool are all back: the workers have ended */
-	free(all);
 	free(threads);
 	return rc;
 }
@@ -1014,6 +1012,12 @@ int cmd_dump(int argc, char **argv)
 		if ((rc = plan_database(&dbs[i], &m, (int)o.wait, &err)))
 			goto cleanup;
 	}
+	st.n_pool = (size_t)o.jobs + 1;
+	st.pool = g3_xcalloc(st.n_pool, sizeof(*st.pool));
+	for (size_t i = 0; i < st.n_pool; i++) {
+		st.pool[i].data = g3_xmalloc((size_t)o.chunk_size);
+		st.pool[i].cap = (size_t)o.chunk_size;
+	}
 	if ((rc = g3_sink_open(o.output, &sink, &err)) ||
 	    (rc = g3_snap_writer_open(sink, (int)o.level, (int)o.threads, &st.w, &err)))
 		goto cleanup;
@@ -1060,6 +1064,9 @@ cleanup:
 	for (size_t i = 0; dbs && i < o.n_databases; i++)
 		database_release(&dbs[i]);
 	free(dbs);
+	for (size_t i = 0; i < st.n_pool; i++)
+		free(st.pool[i].data);
+	free(st.pool);
 	g3_buf_release(&json);
 	g3_manifest_release(&m);
 	g3_snap_end_release(&st.end);

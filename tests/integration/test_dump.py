@@ -299,6 +299,29 @@ class DumpBehaviour(unittest.TestCase):
         self.assertEqual(s["output_bytes"], os.path.getsize(path))
         self.assertEqual(s["databases"][0]["tables"][0]["rows"], 2)
 
+    def test_pg_dump_gets_password_from_environment_only(self):
+        log = os.path.join(TMP, "pg_dump.log")
+        wrapper = os.path.join(TMP, "pg_dump_wrapper")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\nprintf "%%s\\n" "$*" >> %s\n'
+                    '[ -n "$PGPASSWORD" ] && echo "PGPASSWORD set" >> %s\n'
+                    'exec pg_dump "$@"\n' % (log, log))
+        os.chmod(wrapper, 0o755)
+        env = PG.env()
+        env["GEN3DB_PG_DUMP"] = wrapper
+        path = os.path.join(TMP, "wrapped.tar.zst")
+        r = gen3db("dump", "--output", path, "--database", "second", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(log) as f:
+            text = f.read()
+        self.assertNotIn(PG.password, text)
+        self.assertIn("--section=pre-data --no-owner --no-privileges --snapshot=", text)
+        self.assertIn("--section=post-data", text)
+        self.assertEqual(text.count("PGPASSWORD set"), 3)   # --version, pre, post
+        self.assertNotIn(PG.password.encode(), r.stderr)
+        for _, data in read_snapshot(path):
+            self.assertNotIn(PG.password.encode(), data)
+
     def test_usage_errors(self):
         cases = [
             (["dump", "--database", "x"], 'gen3db: give --output FILE (or - for standard output)\n'),
