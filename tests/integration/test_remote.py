@@ -138,9 +138,9 @@ class RemoteTest(unittest.TestCase):
     def out(self, name):
         return os.path.join(TMP, name)
 
-    def assert_fetch_equal(self, url, data, env=None, extra=()):
+    def assert_fetch_equal(self, url, data, env=None, extra=(), endpoint=True):
         dest = self.out("fetched-%s" % hashlib.sha1(url.encode()).hexdigest())
-        p = self.run_bin("fetch", url, "--output", dest, *extra, env=env)
+        p = self.run_bin("fetch", url, "--output", dest, *extra, env=env, endpoint=endpoint)
         self.assertEqual(p.returncode, 0, p.stderr.decode())
         with open(dest, "rb") as f:
             got = f.read()
@@ -541,6 +541,28 @@ class HttpResume(RemoteTest):
         starts = [int(r[6:-1]) for r in st["ranges"][1:]]
         self.assertEqual(starts, sorted(starts))
         self.assertTrue(all(s > 0 for s in starts))
+
+    def test_s3_source_resumes(self):
+        # the flaky origin as a path-style "S3 endpoint": /bucket/key is a
+        # file; every resumed request of the s3 source is signed anew with
+        # its Range header
+        data = os.urandom(3 * 1024 * 1024 + 5)
+        os.makedirs(os.path.join(FLAKY["root"], "bkt"), exist_ok=True)
+        self.put_file("bkt/obj.bin", data)
+        flaky_control(path="/bkt/obj.bin", cut_after=700 * 1024, times=2)
+        self.assert_fetch_equal("s3://bkt/obj.bin", data,
+                                extra=("--s3-endpoint", FLAKY["url"]), endpoint=False)
+        st = flaky_stats("/bkt/obj.bin")
+        self.assertEqual(st["cuts_done"], 2)
+        self.assertEqual(st["ranges"][0], None)
+        self.assertEqual(len(st["ranges"]), 3)
+        self.put_file("bkt/chg.bin", data)
+        flaky_control(path="/bkt/chg.bin", cut_after=700 * 1024, times=2, change_etag_after=1)
+        p = self.run_bin("fetch", "s3://bkt/chg.bin", "--s3-endpoint", FLAKY["url"],
+                         endpoint=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('gen3db: could not download "s3://bkt/chg.bin": object changed during '
+                      'download', p.stderr.decode())
 
     def test_too_many_cuts(self):
         data = os.urandom(3 * 1024 * 1024)
