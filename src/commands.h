@@ -7,5 +7,7 @@
 
 int cmd_create(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "s3.h"
 #include "strbuf.h"
 
 struct file_sink {
@@ -147,6 +148,8 @@ g3_rc g3_sink_open(const char *spec, g3_sink **out, g3_err *err)
 	}
 	if (!*spec)
 		return g3_err_set(err, G3_USAGE, "output path is empty");
+	if (!strncmp(spec, "s3://", 5))
+		return g3_s3_sink_open(NULL, spec, out, err);
 	if (strstr(spec, "://"))
 		return g3_err_set(err, G3_USAGE, "unsupported output \"%s\"", spec);
 	if (stat(spec, &st) == 0 && S_ISDIR(st.st_mode))

@@ -10,7 +10,8 @@
  *          and fsyncs the directory; abort unlinks the partial file
  *   stdout "-": writes standard output; commit flushes; abort cannot take
  *          bytes back (the reader sees no end.json and refuses the stream)
- *   (s3    multipart upload: commit completes it, abort aborts it; later)
+ *   s3     s3://bucket/key: a multipart upload (s3.c, g3_s3_sink_open);
+ *          commit completes it, abort (or a failed commit) aborts it
  *
  * Contract: write writes all len bytes or fails with err set; commit and
  * abort are called at most once, and nothing is written after either.
@@ -46,8 +47,9 @@ struct g3_sink {
 	void *impl;          /* the kind's own state */
 };
 
-/* Opens "-" (standard output) or a file path (written as <path>.partial
- * until commit). A URL whose kind is not registered is G3_USAGE. */
+/* Opens "-" (standard output), a file path (written as <path>.partial
+ * until commit) or s3://bucket/key (with the s3 defaults, see s3.h). A URL
+ * whose kind is not registered is G3_USAGE. */
 g3_rc g3_sink_open(const char *spec, g3_sink **out, g3_err *err);
 g3_rc g3_sink_write(g3_sink *sink, const void *buf, size_t len, g3_err *err);
 g3_rc g3_sink_commit(g3_sink *sink, g3_err *err);
