@@ -240,6 +240,21 @@ static const char *status_text(long status)
 	return NULL;
 }
 
+/* "ServiceUnavailable" says what "Service Unavailable" says */
+static int same_words(const char *reason, const char *text)
+{
+	if (!text)
+		return 0;
+	for (;; reason++, text++) {
+		while (*text == ' ')
+			text++;
+		if (*reason != *text)
+			return 0;
+		if (!*reason)
+			return 1;
+	}
+}
+
 static int transient_curl(CURLcode cc)
 {
 	return cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
@@ -307,8 +322,7 @@ static void set_http_error(const g3_k8s_client *c, const char *name, long status
 		g3_buf_addf(&head, " %s", text);
 	if (answer->len && g3_k8s_parse_status(answer->data, answer->len, message,
 					       sizeof(message), reason, sizeof(reason), &code)) {
-		if (reason[0] && (!text || strcmp(reason, text) != 0) &&
-		    !(text && !strcmp(reason, "NotFound") && status == 404))
+		if (reason[0] && !same_words(reason, text))
 			g3_buf_addf(&head, " (%s)", reason);
 		if (message[0])
 			g3_buf_addf(&head, ": %s", message);

@@ -41,6 +41,7 @@ class FakeApiServer:
         self.requests = []        # (method, path, headers dict, body bytes)
         self.secrets = {}         # name -> data dict (base64 values)
         self.forbidden = set()    # names the token may not patch
+        self.flaky = {}           # name -> how many 503 answers before it works
         self.lock = threading.Lock()
         outer = self
 
@@ -77,6 +78,13 @@ class FakeApiServer:
                     return self.reply(415, status_body(415, "UnsupportedMediaType",
                                                        "the body of the request was in an "
                                                        "unknown format"))
+                with outer.lock:
+                    unavailable = outer.flaky.get(name, 0)
+                    if unavailable:
+                        outer.flaky[name] = unavailable - 1
+                if unavailable:
+                    return self.reply(503, status_body(503, "ServiceUnavailable",
+                                                       "etcd is not ready"))
                 if name in outer.forbidden:
                     return self.reply(403, status_body(
                         403, "Forbidden", 'secrets "%s" is forbidden: User "system:'
@@ -118,6 +126,7 @@ class FakeApiServer:
             self.requests = []
             self.secrets = {n: {"password": "eA=="} for n in names}
             self.forbidden = set()
+            self.flaky = {}
 
     def patched(self):
         """The names of the secrets that received a valid dbcreated patch."""
@@ -262,6 +271,29 @@ class PatchSecretTest(PgTestCase):
                       'namespace "gen3-test": HTTP 404 Not Found: secrets "absent-dbcreds" not '
                       'found\n', r.err)
         self.assertEqual(self.api.patched(), ["denied-dbcreds", "absent-dbcreds"])
+
+    def test_unavailable_api_server_is_retried(self):
+        self.api.reset("retry-dbcreds", "down-dbcreds")
+        self.api.flaky["retry-dbcreds"] = 2
+        self.api.flaky["down-dbcreds"] = 100
+        pw = secret("retry-pw")
+        pwfile = os.path.join(self.tmp, "retry-pw")
+        with open(pwfile, "w") as f:
+            f.write(pw)
+        cfg = os.path.join(self.tmp, "k8.json")
+        with open(cfg, "w") as f:
+            json.dump({"release": "k8", "services": [
+                {"name": "retry", "password_file": pwfile},
+                {"name": "down", "password_file": pwfile}]}, f)
+        r = run(["create", "--config", cfg, "--patch-secret", "--extension", "ltree"],
+                env=self.k8s_env())
+        self.assertExit(r, 1)
+        self.assertIn('gen3db: retry: patched secret "retry-dbcreds"', r.err)
+        self.assertIn('gen3db: down: failed: could not patch secret "down-dbcreds" in namespace '
+                      '"gen3-test": HTTP 503 Service Unavailable: etcd is not ready\n', r.err)
+        # two 503s then success; four attempts in all for the one that stays down
+        self.assertEqual(self.api.patched(), ["retry-dbcreds"] * 3 + ["down-dbcreds"] * 4)
+        self.assertEqual(self.api.secrets["retry-dbcreds"]["dbcreated"], "dHJ1ZQ==")
 
     def test_wrong_ca_is_a_tls_error(self):
         self.api.reset("tls-dbcreds")
