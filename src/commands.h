@@ -10,4 +10,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 
+int cmd_inspect(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+
 #endif
