@@ -6,5 +6,6 @@
 #define G3_COMMANDS_H
 
 int cmd_create(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ struct cmd {
 
 static const struct cmd commands[] = {
 	{ "create", cmd_create, "provision service databases, roles, grants and extensions" },
+	{ "restore", cmd_restore, "restore PostgreSQL databases from plain SQL dumps" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
