@@ -25,7 +25,8 @@
 #include "../common/pgload.h"
 #include "../common/pgtarget.h"
 #include "../common/provision.h"
-#include "../common/rawread.h"
+#include "../common/snapreader.h"
+#include "../common/snapshot.h"
 #include "../common/source.h"
 #include "../common/sqlscript.h"
 #include "../common/strbuf.h"
@@ -125,61 +126,36 @@ enum source_kind { KIND_PLAIN_SQL, KIND_SNAPSHOT };
 
 struct input {
 	g3_source *src;
-	g3_rawread *raw;
+	g3_reader *rd;          /* one reading path: tar members or one raw stream */
 	char *buf;              /* READ_BYTES */
-	size_t peeked;          /* bytes read ahead into buf to tell the kind */
 	enum source_kind kind;
 };
 
-static int looks_like_tar(const char *b, size_t n)
-{
-	return n >= 262 && !memcmp(b + 257, "ustar", 5);
-}
-
 static g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 {
+	const char *name;
+	int64_t size;
 	g3_rc rc;
-	ssize_t n;
 
 	in->buf = g3_xmalloc(READ_BYTES);
 	if ((rc = g3_source_open(spec, &in->src, err)))
 		return rc;
-	if ((rc = g3_rawread_open(in->src, &in->raw, err)))
+	if ((rc = g3_reader_open(in->src, &in->rd, err)))
 		return rc;
-	/* enough to see a tar header */
-	while (in->peeked < 512) {
-		n = g3_rawread_read(in->raw, in->buf + in->peeked, 512 - in->peeked, err);
-		if (n < 0)
-			return err->rc;
-		if (n == 0)
-			break;
-		in->peeked += (size_t)n;
+	if (g3_reader_kind(in->rd) == G3_READER_ARCHIVE) {
+		in->kind = KIND_SNAPSHOT;
+		return G3_OK;
 	}
-	in->kind = looks_like_tar(in->buf, in->peeked) ? KIND_SNAPSHOT : KIND_PLAIN_SQL;
-	if (in->kind == KIND_SNAPSHOT)
-		return g3_err_set(err, G3_USAGE,
-				  "\"%s\" is a snapshot (tar): this build restores plain SQL dumps only",
-				  in->src->name);
+	in->kind = KIND_PLAIN_SQL;
+	/* raw: the one member is the whole decoded stream */
+	if (g3_reader_next(in->rd, &name, &size, err) < 0)
+		return err->rc ? err->rc : G3_FAIL;
 	return G3_OK;
-}
-
-/* The next piece of decoded input: first what was peeked. */
-static ssize_t input_read(struct input *in, const char **data, g3_err *err)
-{
-	ssize_t n;
-
-	*data = in->buf;
-	if (in->peeked) {
-		n = (ssize_t)in->peeked;
-		in->peeked = 0;
-		return n;
-	}
-	return g3_rawread_read(in->raw, in->buf, READ_BYTES, err);
 }
 
 static void input_close(struct input *in)
 {
-	g3_rawread_close(in->raw);
+	g3_reader_close(in->rd);
 	g3_source_close(in->src);
 	free(in->buf);
 }
@@ -316,8 +292,8 @@ static g3_rc plain_load(struct input *in, g3_pgload *load, g3_err *err)
 	g3_rc rc = G3_OK;
 
 	for (;;) {
-		const char *data;
-		ssize_t n = input_read(in, &data, err);
+		const char *data = in->buf;
+		ssize_t n = g3_reader_read(in->rd, in->buf, READ_BYTES, err);
 
 		if (interrupted) {
 			rc = g3_err_set(err, G3_FAIL, "interrupted");
@@ -371,7 +347,7 @@ static void report(const struct restore_opts *o, const struct input *in,
 		json_object_object_add(root, "source", json_object_new_string(in->src->name));
 		json_object_object_add(root, "format", json_object_new_string("sql"));
 		json_object_object_add(root, "compression",
-				       json_object_new_string(g3_rawread_compression(in->raw)));
+				       json_object_new_string(g3_reader_filter(in->rd)));
 		json_object_object_add(root, "jobs", json_object_new_int((int)o->jobs));
 		for (size_t i = 0; i < n; i++) {
 			json_object *e;
