@@ -7,5 +7,6 @@
 
 int cmd_create(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
 
 #endif

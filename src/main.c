@@ -16,7 +16,8 @@ struct cmd {
 
 static const struct cmd commands[] = {
 	{ "create", cmd_create, "provision service databases, roles, grants and extensions" },
-	{ "restore", cmd_restore, "restore PostgreSQL databases from plain SQL dumps" },
+	{ "restore", cmd_restore, "restore PostgreSQL databases from snapshots or plain SQL dumps" },
+	{ "dump", cmd_dump, "write a consistent snapshot of PostgreSQL databases (.tar.zst)" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

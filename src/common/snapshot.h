@@ -62,7 +62,7 @@ typedef struct g3_snap_table {
 	g3_snap_column *columns; /* in COPY order (generated columns left out) */
 	size_t n_columns;
 	int64_t est_rows;       /* pg_class.reltuples, -1 unknown */
-	int64_t est_bytes;      /* pg_table_size() */
+	int64_t est_bytes;      /* (relpages + TOAST relpages) * block size */
 } g3_snap_table;
 
 typedef struct g3_snap_database {

@@ -28,6 +28,7 @@ struct g3_snap_writer {
 	g3_sink *sink;
 	g3_err sink_err;    /* the sink's error, when a write failed */
 	int failed;
+	int aborted;        /* abort: libarchive's close must write nothing */
 	uint64_t members;
 	time_t mtime;
 	ZSTD_CCtx *cctx;
@@ -62,6 +63,8 @@ static la_ssize_t sink_write_cb(struct archive *a, void *ctx, const void *buf,
 {
 	g3_snap_writer *w = ctx;
 
+	if (w->aborted)
+		return (la_ssize_t)len;   /* closing after abort: drop the bytes */
 	if (compress_to_sink(w, buf, len, ZSTD_e_continue)) {
 		archive_set_error(a, EIO, "%s", w->sink_err.msg);
 		return -1;
@@ -73,7 +76,7 @@ static int sink_close_cb(struct archive *a, void *ctx)
 {
 	g3_snap_writer *w = ctx;
 
-	if (w->failed)
+	if (w->failed || w->aborted)
 		return ARCHIVE_OK;
 	if (compress_to_sink(w, NULL, 0, ZSTD_e_end)) {
 		archive_set_error(a, EIO, "%s", w->sink_err.msg);
@@ -259,6 +262,7 @@ g3_rc g3_snap_writer_finish(g3_snap_writer *w, g3_err *err)
 
 	if (w->failed) {
 		rc = g3_err_set(err, G3_FAIL, "the snapshot writer failed earlier");
+		w->aborted = 1;
 		g3_sink_abort(w->sink);
 		goto cleanup;
 	}
@@ -282,8 +286,9 @@ void g3_snap_writer_abort(g3_snap_writer *w)
 		return;
 	g3_sink_abort(w->sink);
 	/* free without close: nothing more reaches the (aborted) sink */
-	w->failed = 1;
-	archive_write_fail(w->a);
+	w->aborted = 1;
+	/* free closes the archive (releasing libarchive's buffers; after
+	 * archive_write_fail they would leak) into callbacks that drop it */
 	archive_write_free(w->a);
 	ZSTD_freeCCtx(w->cctx);
 	free(w->out);
