@@ -2,14 +2,15 @@
  * gen3db restore: a source spec -> a plan -> loaders.
  *
  * The source (a path or "-", later http(s) and s3 URLs through g3_source)
- * is opened and its kind told from its first bytes; the plan names the
- * target databases; each kind has a loader that streams the source once
- * into the targets. Today: plain SQL (psql scripts from pg_dump, plain,
- * gzip or zstd compressed) into one database. Snapshots and Elasticsearch
- * add a kind and a loader each, next to plain_load().
+ * is opened with the snapshot reader, which tells a snapshot (a tar) from
+ * a single raw stream (a plain pg_dump SQL file, plain, gzip or zstd); the
+ * plan names the target databases; each kind has a loader that streams the
+ * source once into the targets: plain_load() here, snapshot_load() in
+ * restore_snapshot.c. Elasticsearch adds its own kind of target and loader
+ * next to these.
  *
  * Every target is loaded into a side database and renamed into place only
- * when everything succeeded (src/common/pgtarget.h).
+ * when everything succeeded and was verified (src/common/pgtarget.h).
  */
 #include <json-c/json.h>
 #include <signal.h>
@@ -21,32 +22,11 @@
 #include "../commands.h"
 #include "../common/log.h"
 #include "../common/opts.h"
-#include "../common/pg.h"
-#include "../common/pgload.h"
-#include "../common/pgtarget.h"
-#include "../common/provision.h"
-#include "../common/snapreader.h"
-#include "../common/snapshot.h"
-#include "../common/source.h"
 #include "../common/sqlscript.h"
 #include "../common/strbuf.h"
+#include "restore.h"
 
-#define READ_BYTES (1024 * 1024)
 #define MAX_JOBS 32
-
-struct restore_opts {
-	const char *source;
-	const char *database;
-	char **maps;
-	size_t n_maps;
-	long jobs;
-	int clean;
-	int no_create;
-	int json;
-	const char *master_url;
-	long wait;
-	const char *release;
-};
 
 enum {
 	OPT_DATABASE = G3_OPT_COMMON_LAST + 1, OPT_MAP, OPT_JOBS, OPT_CLEAN,
@@ -104,12 +84,12 @@ static const char usage_text[] =
 	"exit codes: 0 restored, 1 failure (the target is unchanged), 2 usage or\n"
 	"bad input (nothing was changed), 3 the server was unreachable within --wait\n";
 
-static volatile sig_atomic_t interrupted;
+volatile sig_atomic_t restore_interrupted;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	interrupted = 1;
+	restore_interrupted = 1;
 }
 
 static double now_s(void)
@@ -122,22 +102,13 @@ static double now_s(void)
 
 /* ---- the source and its kind ----------------------------------------- */
 
-enum source_kind { KIND_PLAIN_SQL, KIND_SNAPSHOT };
-
-struct input {
-	g3_source *src;
-	g3_reader *rd;          /* one reading path: tar members or one raw stream */
-	char *buf;              /* READ_BYTES */
-	enum source_kind kind;
-};
-
 static g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 {
 	const char *name;
 	int64_t size;
 	g3_rc rc;
 
-	in->buf = g3_xmalloc(READ_BYTES);
+	in->buf = g3_xmalloc(RESTORE_READ_BYTES);
 	if ((rc = g3_source_open(spec, &in->src, err)))
 		return rc;
 	if ((rc = g3_reader_open(in->src, &in->rd, err)))
@@ -162,10 +133,6 @@ static void input_close(struct input *in)
 
 /* ---- the plan -------------------------------------------------------- */
 
-struct plan {
-	g3_service svc;         /* the target database and its role */
-};
-
 /* "fence.sql.gz" -> "fence" */
 static char *base_name(const char *path)
 {
@@ -178,80 +145,165 @@ static char *base_name(const char *path)
 	return s;
 }
 
+g3_rc plan_role(struct db_load *d, const char *user, g3_err *err)
+{
+	const char *pass = g3_env("SERVICE_PGPASS");
+	g3_rc rc;
+
+	d->svc.name = g3_xstrdup(d->svc.database);
+	d->svc.username = g3_xstrdup(user ? user : d->svc.database);
+	if (!pass) {
+		rc = g3_err_set(err, G3_USAGE, "no password for role \"%s\"", d->svc.username);
+		g3_err_hint(err, "set SERVICE_PGPASS: the data is loaded as the service role");
+		return rc;
+	}
+	d->svc.password = g3_xstrdup(pass);
+	if ((rc = g3_pg_check_name("database", d->svc.database, err)) ||
+	    (rc = g3_pg_check_name("role", d->svc.username, err)))
+		return rc;
+	return G3_OK;
+}
+
+static struct db_load *plan_add(struct plan *p)
+{
+	struct db_load *d;
+
+	p->dbs = g3_xrealloc(p->dbs, (p->n + 1) * sizeof(*p->dbs));
+	d = &p->dbs[p->n++];
+	memset(d, 0, sizeof(*d));
+	g3_service_init(&d->svc);
+	g3_pgtarget_init(&d->target);
+	return d;
+}
+
+static void plan_release(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct db_load *d = &p->dbs[i];
+
+		g3_pgload_free(d->load);
+		PQfinish(d->leader);
+		free(d->from);
+		g3_service_release(&d->svc);
+		g3_pgtarget_release(&d->target);
+	}
+	free(p->dbs);
+	g3_manifest_release(&p->manifest);
+	memset(p, 0, sizeof(*p));
+}
+
 static g3_rc plan_plain(const struct restore_opts *o, struct plan *p, g3_err *err)
 {
 	const char *db = o->database ? o->database : g3_env("SERVICE_PGDB");
-	const char *user = g3_env("SERVICE_PGUSER");
-	const char *pass = g3_env("SERVICE_PGPASS");
+	struct db_load *d;
 	g3_rc rc;
 
 	if (o->n_maps)
 		return g3_err_set(err, G3_USAGE, "--map applies to snapshots, not to a plain SQL file");
+	d = plan_add(p);
 	if (db) {
-		p->svc.database = g3_xstrdup(db);
+		d->svc.database = g3_xstrdup(db);
 	} else if (o->release && strcmp(o->source, "-")) {
 		char *b = base_name(o->source);
 		g3_buf n = G3_BUF_INIT;
 
 		g3_buf_addf(&n, "%s_%s", b, o->release);
 		free(b);
-		p->svc.database = g3_buf_detach(&n);
+		d->svc.database = g3_buf_detach(&n);
 	} else {
 		rc = g3_err_set(err, G3_USAGE, "no target database");
 		g3_err_hint(err, "give --database NAME (or SERVICE_PGDB)");
 		return rc;
 	}
-	p->svc.name = g3_xstrdup(p->svc.database);
-	p->svc.username = g3_xstrdup(user ? user : p->svc.database);
-	if (!pass) {
-		rc = g3_err_set(err, G3_USAGE, "no password for role \"%s\"", p->svc.username);
-		g3_err_hint(err, "set SERVICE_PGPASS: the data is loaded as the service role");
+	return plan_role(d, g3_env("SERVICE_PGUSER"), err);
+}
+
+/* ---- loading one database ------------------------------------------- */
+
+struct connect_ctx {
+	const g3_pgconf *conf;
+	const g3_pgtarget *target;
+	int wait;
+};
+
+static g3_rc connect_worker(void *ctx, PGconn **out, g3_err *err)
+{
+	struct connect_ctx *c = ctx;
+
+	return g3_pgtarget_connect(c->conf, c->target, c->wait, out, err);
+}
+
+g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *err)
+{
+	/* outlives this call: the loader connects workers only in _start */
+	struct connect_ctx cctx;
+	g3_pgload_opts lo;
+	g3_rc rc;
+
+	d->t0 = now_s();
+	if ((rc = g3_pgtarget_connect(env->conf, &d->target, (int)env->o->wait, &d->leader, err)))
 		return rc;
-	}
-	p->svc.password = g3_xstrdup(pass);
-	if ((rc = g3_pg_check_name("database", p->svc.database, err)) ||
-	    (rc = g3_pg_check_name("role", p->svc.username, err)))
+	memset(&lo, 0, sizeof(lo));
+	cctx.conf = env->conf;
+	cctx.target = &d->target;
+	cctx.wait = (int)env->o->wait;
+	lo.jobs = (int)env->o->jobs;
+	lo.connect = connect_worker;
+	lo.connect_ctx = &cctx;
+	lo.origin = "line";
+	return g3_pgload_start(&lo, d->leader, &d->load, err);
+}
+
+g3_rc db_load_end(struct db_load *d, g3_err *err)
+{
+	g3_rc rc = g3_pgload_finish(d->load, err);
+
+	if (rc)
 		return rc;
+	/* every connection to the side database closes before the rename */
+	g3_pgload_stop(d->load);
+	PQfinish(d->leader);
+	d->leader = NULL;
+	d->seconds = now_s() - d->t0;
+	d->done = 1;
 	return G3_OK;
 }
 
-/* ---- the plain SQL loader ------------------------------------------ */
+/* ---- psql scripts (plain dumps, pre-data, post-data, sequences) --------- */
 
-struct plain_ctx {
+struct script_ctx {
 	g3_pgload *load;
-	int in_copy;
 };
 
 static g3_rc on_statement(void *ctx, const g3_sqlstmt *st, g3_err *err)
 {
-	struct plain_ctx *c = ctx;
+	struct script_ctx *c = ctx;
 
-	if (st->copy_in) {
-		c->in_copy = 1;
+	if (st->copy_in)
 		return g3_pgload_copy_begin(c->load, st->sql, st->line, err);
-	}
 	return g3_pgload_statement(c->load, st->sql, st->line, err);
 }
 
 static g3_rc on_copy_data(void *ctx, const char *data, size_t len, g3_err *err)
 {
-	struct plain_ctx *c = ctx;
+	struct script_ctx *c = ctx;
 
 	return g3_pgload_copy_data(c->load, data, len, err);
 }
 
 static g3_rc on_copy_end(void *ctx, long lines, g3_err *err)
 {
-	struct plain_ctx *c = ctx;
+	struct script_ctx *c = ctx;
 
-	c->in_copy = 0;
 	return g3_pgload_copy_end(c->load, lines, err);
 }
 
 /* \restrict and \unrestrict guard against a malicious server's output
- * being run as psql commands: nothing to do here, where no meta-command
- * but these runs. \connect switches databases (pg_dump --create and
- * pg_dumpall output), which a single-database restore refuses. */
+ * being run as psql commands: nothing to do where no other meta-command
+ * runs. \connect switches databases (pg_dump --create and pg_dumpall
+ * output), which a single-database restore refuses: the target is named
+ * by --database, and CREATE DATABASE in such a file would fail as the
+ * service role anyway. */
 static g3_rc on_meta(void *ctx, const char *name, const char *arg, long line,
 		     g3_err *err)
 {
@@ -268,34 +320,20 @@ static g3_rc on_meta(void *ctx, const char *name, const char *arg, long line,
 	return rc;
 }
 
-static const struct g3_sqlscript_cb plain_cb = {
+static const struct g3_sqlscript_cb script_cb = {
 	on_statement, on_copy_data, on_copy_end, on_meta
 };
 
-struct connect_ctx {
-	const g3_pgconf *conf;
-	const g3_pgtarget *target;
-	int wait;
-};
-
-static g3_rc connect_worker(void *ctx, PGconn **out, g3_err *err)
+g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 {
-	struct connect_ctx *c = ctx;
-
-	return g3_pgtarget_connect(c->conf, c->target, c->wait, out, err);
-}
-
-static g3_rc plain_load(struct input *in, g3_pgload *load, g3_err *err)
-{
-	struct plain_ctx ctx = { load, 0 };
-	g3_sqlscript *s = g3_sqlscript_new(&plain_cb, &ctx);
+	struct script_ctx ctx = { d->load };
+	g3_sqlscript *s = g3_sqlscript_new(&script_cb, &ctx);
 	g3_rc rc = G3_OK;
 
 	for (;;) {
-		const char *data = in->buf;
-		ssize_t n = g3_reader_read(in->rd, in->buf, READ_BYTES, err);
+		ssize_t n = g3_reader_read(in->rd, in->buf, RESTORE_READ_BYTES, err);
 
-		if (interrupted) {
+		if (restore_interrupted) {
 			rc = g3_err_set(err, G3_FAIL, "interrupted");
 			break;
 		}
@@ -307,74 +345,111 @@ static g3_rc plain_load(struct input *in, g3_pgload *load, g3_err *err)
 			rc = g3_sqlscript_finish(s, err);
 			break;
 		}
-		if ((rc = g3_sqlscript_feed(s, data, (size_t)n, err)))
+		if ((rc = g3_sqlscript_feed(s, in->buf, (size_t)n, err)))
 			break;
 	}
-	if (!rc)
-		rc = g3_pgload_finish(load, err);
 	g3_sqlscript_free(s);
 	return rc;
 }
 
+static g3_rc plain_load(const struct restore_env *env, struct input *in,
+			struct plan *p, g3_err *err)
+{
+	struct db_load *d = &p->dbs[0];
+	g3_rc rc;
+
+	if ((rc = db_load_begin(env, d, err)) ||
+	    (rc = load_sql_member(in, d, err)))
+		return rc;
+	return db_load_end(d, err);
+}
+
 /* ---- report ---------------------------------------------------------- */
 
-static void report(const struct restore_opts *o, const struct input *in,
-		   const struct plan *p, g3_pgload *load, double seconds)
+static json_object *report_db(const struct db_load *d, const char *source)
 {
-	const g3_pgload_stats *st = g3_pgload_get_stats(load);
+	const g3_pgload_stats *st = g3_pgload_get_stats(d->load);
 	const g3_pgload_table *t;
+	json_object *o = json_object_new_object();
+	json_object *tables = json_object_new_array();
 	size_t n;
 
-	t = g3_pgload_tables(load, &n);
-	for (size_t i = 0; i < n; i++)
-		if (t[i].copies)
-			g3_info("  %s: %lld rows, %.1f MB in %.2f s", t[i].name, t[i].rows,
-				(double)t[i].bytes / 1e6, t[i].seconds);
-	g3_info("restored database \"%s\" from \"%s\": %lld rows, %.1f MB in %.1f s "
+	t = g3_pgload_tables(d->load, &n);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e;
+
+		if (!t[i].copies)
+			continue;
+		g3_info("  %s: %lld rows, %.1f MB in %.2f s", t[i].name, t[i].rows,
+			(double)t[i].bytes / 1e6, t[i].seconds);
+		e = json_object_new_object();
+		json_object_object_add(e, "name", json_object_new_string(t[i].name));
+		json_object_object_add(e, "rows", json_object_new_int64(t[i].rows));
+		json_object_object_add(e, "bytes", json_object_new_int64(t[i].bytes));
+		json_object_object_add(e, "seconds", json_object_new_double(t[i].seconds));
+		json_object_array_add(tables, e);
+	}
+	g3_info("restored database \"%s\" from %s%s%s\"%s\": %lld rows, %.1f MB in %.1f s "
 		"(data %.1f s, indexes, constraints and analyze %.1f s; %ld indexes and "
-		"constraints, %ld foreign keys)",
-		p->svc.database, in->src->name, st->rows, (double)st->bytes / 1e6, seconds,
-		st->data_seconds, st->post_seconds, st->index_jobs, st->fk_jobs);
+		"constraints, %ld foreign keys)", d->svc.database, d->from ? "\"" : "",
+		d->from ? d->from : "", d->from ? "\" in " : "", source, st->rows,
+		(double)st->bytes / 1e6, d->seconds, st->data_seconds, st->post_seconds,
+		st->index_jobs, st->fk_jobs);
 	if (st->skipped_owner)
 		g3_info("skipped %ld ALTER ... OWNER TO statements: the objects belong to role \"%s\"",
-			st->skipped_owner, p->svc.username);
-	if (o->json) {
-		json_object *root = json_object_new_object();
-		json_object *tables = json_object_new_array();
+			st->skipped_owner, d->svc.username);
+	json_object_object_add(o, "database", json_object_new_string(d->svc.database));
+	if (d->from)
+		json_object_object_add(o, "from", json_object_new_string(d->from));
+	json_object_object_add(o, "role", json_object_new_string(d->svc.username));
+	json_object_object_add(o, "replaced", json_object_new_boolean(d->target.exists));
+	json_object_object_add(o, "tables", tables);
+	json_object_object_add(o, "rows", json_object_new_int64(st->rows));
+	json_object_object_add(o, "bytes", json_object_new_int64(st->bytes));
+	json_object_object_add(o, "seconds", json_object_new_double(d->seconds));
+	json_object_object_add(o, "data_seconds", json_object_new_double(st->data_seconds));
+	json_object_object_add(o, "post_data_seconds", json_object_new_double(st->post_seconds));
+	json_object_object_add(o, "indexes_and_constraints", json_object_new_int64(st->index_jobs));
+	json_object_object_add(o, "foreign_keys", json_object_new_int64(st->fk_jobs));
+	json_object_object_add(o, "skipped_owner_statements", json_object_new_int64(st->skipped_owner));
+	json_object_object_add(o, "skipped_comments", json_object_new_int64(st->skipped_comments));
+	return o;
+}
 
-		json_object_object_add(root, "database", json_object_new_string(p->svc.database));
-		json_object_object_add(root, "role", json_object_new_string(p->svc.username));
+static void report(const struct restore_opts *o, const struct input *in,
+		   const struct plan *p, double seconds)
+{
+	json_object *root = json_object_new_object();
+	json_object *dbs = json_object_new_array();
+	int64_t rows = 0, bytes = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const g3_pgload_stats *st = g3_pgload_get_stats(p->dbs[i].load);
+
+		json_object_array_add(dbs, report_db(&p->dbs[i], in->src->name));
+		rows += st->rows;
+		bytes += st->bytes;
+	}
+	if (p->n > 1)
+		g3_info("restored %zu databases from \"%s\": %lld rows, %.1f MB in %.1f s", p->n,
+			in->src->name, (long long)rows, (double)bytes / 1e6, seconds);
+	if (o->json) {
 		json_object_object_add(root, "source", json_object_new_string(in->src->name));
-		json_object_object_add(root, "format", json_object_new_string("sql"));
+		json_object_object_add(root, "format", json_object_new_string(
+			in->kind == KIND_SNAPSHOT ? "snapshot" : "sql"));
 		json_object_object_add(root, "compression",
 				       json_object_new_string(g3_reader_filter(in->rd)));
 		json_object_object_add(root, "jobs", json_object_new_int((int)o->jobs));
-		for (size_t i = 0; i < n; i++) {
-			json_object *e;
-
-			if (!t[i].copies)
-				continue;
-			e = json_object_new_object();
-			json_object_object_add(e, "name", json_object_new_string(t[i].name));
-			json_object_object_add(e, "rows", json_object_new_int64(t[i].rows));
-			json_object_object_add(e, "bytes", json_object_new_int64(t[i].bytes));
-			json_object_object_add(e, "seconds", json_object_new_double(t[i].seconds));
-			json_object_array_add(tables, e);
-		}
-		json_object_object_add(root, "tables", tables);
-		json_object_object_add(root, "rows", json_object_new_int64(st->rows));
-		json_object_object_add(root, "bytes", json_object_new_int64(st->bytes));
+		json_object_object_add(root, "databases", dbs);
+		json_object_object_add(root, "rows", json_object_new_int64(rows));
+		json_object_object_add(root, "bytes", json_object_new_int64(bytes));
 		json_object_object_add(root, "seconds", json_object_new_double(seconds));
-		json_object_object_add(root, "data_seconds", json_object_new_double(st->data_seconds));
-		json_object_object_add(root, "post_data_seconds", json_object_new_double(st->post_seconds));
-		json_object_object_add(root, "indexes_and_constraints", json_object_new_int64(st->index_jobs));
-		json_object_object_add(root, "foreign_keys", json_object_new_int64(st->fk_jobs));
-		json_object_object_add(root, "skipped_owner_statements", json_object_new_int64(st->skipped_owner));
-		json_object_object_add(root, "skipped_comments", json_object_new_int64(st->skipped_comments));
 		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
 		fflush(stdout);
-		json_object_put(root);
+	} else {
+		json_object_put(dbs);
 	}
+	json_object_put(root);
 }
 
 /* ---- the command ------------------------------------------------------- */
@@ -384,13 +459,10 @@ int cmd_restore(int argc, char **argv)
 	struct restore_opts o;
 	struct input in;
 	struct plan plan;
-	g3_pgtarget target;
+	struct restore_env env;
 	g3_pgconf conf;
 	g3_err err;
-	PGconn *master = NULL, *leader = NULL;
-	g3_pgload *load = NULL;
-	struct connect_ctx cctx;
-	g3_pgload_opts lo;
+	PGconn *master = NULL;
 	g3_pgtarget_opts to;
 	struct sigaction sa;
 	double t0 = now_s();
@@ -400,8 +472,7 @@ int cmd_restore(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	memset(&in, 0, sizeof(in));
 	memset(&plan, 0, sizeof(plan));
-	g3_service_init(&plan.svc);
-	g3_pgtarget_init(&target);
+	g3_manifest_init(&plan.manifest);
 	g3_pgconf_init(&conf);
 	g3_err_init(&err);
 	o.wait = 300;
@@ -463,7 +534,9 @@ int cmd_restore(int argc, char **argv)
 	/* source -> plan, all before touching a server */
 	if ((rc = input_open(o.source, &in, &err)))
 		goto cleanup;
-	if ((rc = plan_plain(&o, &plan, &err)))
+	rc = in.kind == KIND_SNAPSHOT ? snapshot_plan(&o, &in, &plan, &err)
+				      : plan_plain(&o, &plan, &err);
+	if (rc)
 		goto cleanup;
 
 	memset(&sa, 0, sizeof(sa));
@@ -478,48 +551,41 @@ int cmd_restore(int argc, char **argv)
 	to.clean = o.clean;
 	to.no_create = o.no_create;
 	to.wait_seconds = (int)o.wait;
-	if ((rc = g3_pgtarget_prepare(master, &conf, &plan.svc, &to, &target, &err)))
-		goto cleanup;
-	if ((rc = g3_pgtarget_connect(&conf, &target, (int)o.wait, &leader, &err)))
-		goto cleanup;
+	for (size_t i = 0; i < plan.n; i++)
+		if ((rc = g3_pgtarget_prepare(master, &conf, &plan.dbs[i].svc, &to,
+					      &plan.dbs[i].target, &err)))
+			goto cleanup;
 
-	memset(&lo, 0, sizeof(lo));
-	cctx.conf = &conf;
-	cctx.target = &target;
-	cctx.wait = (int)o.wait;
-	lo.jobs = (int)o.jobs;
-	lo.connect = connect_worker;
-	lo.connect_ctx = &cctx;
-	lo.origin = "line";
-	if ((rc = g3_pgload_start(&lo, leader, &load, &err)))
+	env.o = &o;
+	env.conf = &conf;
+	rc = in.kind == KIND_SNAPSHOT ? snapshot_load(&env, &in, &plan, &err)
+				      : plain_load(&env, &in, &plan, &err);
+	if (rc)
 		goto cleanup;
-	if ((rc = plain_load(&in, load, &err)))
-		goto cleanup;
-
-	/* every connection to the side database closes before the rename;
-	 * the loader keeps its statistics for the report */
-	g3_pgload_stop(load);
-	PQfinish(leader);
-	leader = NULL;
-	if (interrupted) {
+	if (restore_interrupted) {
 		rc = g3_err_set(&err, G3_FAIL, "interrupted");
 		goto cleanup;
 	}
-	if ((rc = g3_pgtarget_commit(master, &target, &err)))
-		goto cleanup;
-	target.side_created = 0;
-	report(&o, &in, &plan, load, now_s() - t0);
+	for (size_t i = 0; i < plan.n; i++) {
+		if ((rc = g3_pgtarget_commit(master, &plan.dbs[i].target, &err)))
+			goto cleanup;
+		plan.dbs[i].target.side_created = 0;
+	}
+	report(&o, &in, &plan, now_s() - t0);
 cleanup:
 	if (rc && err.msg[0])
 		g3_log_err(&err);
-	g3_pgload_free(load);
-	PQfinish(leader);
-	if (rc && master)
-		g3_pgtarget_abort(master, &target);
+	for (size_t i = 0; i < plan.n; i++) {
+		/* workers and leader close before their side database goes */
+		g3_pgload_stop(plan.dbs[i].load);
+		PQfinish(plan.dbs[i].leader);
+		plan.dbs[i].leader = NULL;
+		if (rc && master)
+			g3_pgtarget_abort(master, &plan.dbs[i].target);
+	}
 	PQfinish(master);
 	input_close(&in);
-	g3_pgtarget_release(&target);
-	g3_service_release(&plan.svc);
+	plan_release(&plan);
 	g3_pgconf_release(&conf);
 	g3_strlist_free(o.maps, o.n_maps);
 	return g3_exit_code(rc);

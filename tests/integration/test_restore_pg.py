@@ -3,11 +3,13 @@ gzip, zstd, stdin) compared with the same file loaded by psql, awkward data
 through pg_dump, ownership, bad input with exact messages, and the safety
 of the side database (SIGKILL halfway, --clean keeping old data)."""
 import gzip
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import unittest
@@ -142,7 +144,8 @@ class PlainSqlTest(unittest.TestCase):
                 input_bytes=input_bytes)
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         summary = json.loads(r.stdout)
-        self.assertEqual(summary["database"], target)
+        self.assertEqual(summary["format"], "sql")
+        self.assertEqual(summary["databases"][0]["database"], target)
         self.assertEqual(fingerprint(target), fingerprint(ref))
         self.assertEqual(owners(target), [target])
         self.assertFalse(exists(target + "__gen3db_restore"))
@@ -423,6 +426,141 @@ class BadInputTest(unittest.TestCase):
                 self.assertFalse(exists("killed__gen3db_restore"))
                 self.assertIn("public.resource", tables("killed"))
         drop("killed")
+
+
+def dump(db, path):
+    r = subprocess.run([BIN, "dump", "--database", db, "--output", path, "--quiet"],
+                       env=PG.env(), capture_output=True)
+    assert r.returncode == 0, r.stderr.decode()
+
+
+def tar_members(path):
+    """The members of a .tar.zst in order: [(name, bytes)]."""
+    raw = subprocess.run(["zstd", "-q", "-d", "-c", path], check=True, capture_output=True).stdout
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as t:
+        for m in t.getmembers():
+            out.append((m.name, t.extractfile(m).read()))
+    return out
+
+
+def write_snapshot(path, members):
+    """Writes members as a ustar and compresses it with the zstd CLI."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            t.addfile(info, io.BytesIO(data))
+    subprocess.run(["zstd", "-q", "-f", "-o", path], input=buf.getvalue(), check=True)
+
+
+class SnapshotTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.snap = os.path.join(TMP, "sheepdog.tar.zst")
+        drop("sheepdog_src")
+        psql_file(os.path.join(DATA, "pg", "sheepdog.sql"), "sheepdog_src")
+        dump("sheepdog_src", cls.snap)
+
+    def test_round_trip(self):
+        drop("sheepdog_snap")
+        r = run([self.snap, "--map", "sheepdog_src=sheepdog_snap", "--json", "--jobs", "2"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        summary = json.loads(r.stdout)
+        self.assertEqual(summary["format"], "snapshot")
+        self.assertEqual(summary["databases"][0]["from"], "sheepdog_src")
+        self.assertEqual(fingerprint("sheepdog_snap"), fingerprint("sheepdog_src"))
+        self.assertEqual(owners("sheepdog_snap"), ["sheepdog_snap"])
+        drop("sheepdog_snap")
+
+    def test_awkward_round_trip(self):
+        drop("awks_src")
+        drop("awks_dst")
+        PG.psql("CREATE DATABASE awks_src")
+        PG.psql(AWKWARD_SQL, db="awks_src")
+        snap = os.path.join(TMP, "awk.tar.zst")
+        dump("awks_src", snap)
+        r = run([snap, "--database", "awks_dst"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(fingerprint("awks_dst"), fingerprint("awks_src"))
+        self.assertEqual(owners("awks_dst"), ["awks_dst"])
+        drop("awks_src")
+        drop("awks_dst")
+
+    def tampered(self, name, edit):
+        members = tar_members(self.snap)
+        members = edit(members)
+        path = os.path.join(TMP, name)
+        write_snapshot(path, members)
+        return path
+
+    def test_checksum_mismatch(self):
+        def edit(members):
+            out = []
+            done = False
+            for name, data in members:
+                if name.endswith(".copy") and len(data) > 10 and not done:
+                    data = data[:5] + (b"X" if data[5:6] != b"X" else b"Y") + data[6:]
+                    done = name
+                out.append((name, data))
+            self.member = done
+            return out
+        path = self.tampered("sum.tar.zst", edit)
+        r = run([path, "--database", "tampered"])
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn('"%s"' % self.member, r.stderr.decode())
+        self.assertIn("sha256", r.stderr.decode())
+        self.assertFalse(exists("tampered"))
+        self.assertFalse(exists("tampered__gen3db_restore"))
+
+    def test_row_count_mismatch(self):
+        def edit(members):
+            out = []
+            done = False
+            for name, data in members:
+                if name.endswith(".json") and "/data/" in name and not done:
+                    h = json.loads(data)
+                    if h["rows"] > 0:
+                        h["rows"] += 1
+                        data = json.dumps(h).encode()
+                        done = name[:-5] + ".copy"
+                out.append((name, data))
+            self.member = done
+            return out
+        path = self.tampered("rows.tar.zst", edit)
+        r = run([path, "--database", "tampered2"])
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn('"%s"' % self.member, r.stderr.decode())
+        self.assertIn("rows", r.stderr.decode())
+        self.assertFalse(exists("tampered2"))
+
+    def test_unknown_format_version(self):
+        def edit(members):
+            m = json.loads(members[0][1])
+            m["format_version"] = 2
+            return [("manifest.json", json.dumps(m).encode())] + members[1:]
+        path = self.tampered("v2.tar.zst", edit)
+        r = run([path, "--database", "future"])
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn("unsupported snapshot format_version 2 (this gen3db reads 1)",
+                      r.stderr.decode())
+        self.assertFalse(exists("future"))
+        self.assertFalse(exists("future__gen3db_restore"))
+
+    def test_missing_end(self):
+        path = self.tampered("noend.tar.zst", lambda m: [x for x in m if x[0] != "end.json"])
+        r = run([path, "--database", "noend"])
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn('snapshot "%s" ends without end.json: it is truncated' % path,
+                      r.stderr.decode())
+        self.assertFalse(exists("noend"))
+
+    def test_map_unknown_database(self):
+        r = run([self.snap, "--map", "nope=x"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('--map nope=x: the snapshot has no database "nope"', r.stderr.decode())
 
 
 class UsageTest(unittest.TestCase):
