@@ -109,12 +109,8 @@ static double now_s(void)
 /* The next token: a word (unquoted: lowercased) or quoted identifier in
  * out and returns 'w' or 'q'; one punctuation character returns it; 0 at
  * the end. Strings are skipped as one token 's'. */
-static int tok(const char **pp, char *out, size_t outsz)
+static const char *skip_space(const char *p)
 {
-	const char *p = *pp;
-	size_t n = 0;
-	int kind;
-
 	for (;;) {
 		while (*p && isspace((unsigned char)*p))
 			p++;
@@ -126,9 +122,17 @@ static int tok(const char **pp, char *out, size_t outsz)
 
 			p = e ? e + 2 : p + strlen(p);
 		} else {
-			break;
+			return p;
 		}
 	}
+}
+
+static int tok(const char **pp, char *out, size_t outsz)
+{
+	const char *p = skip_space(*pp);
+	size_t n = 0;
+	int kind;
+
 	out[0] = '\0';
 	if (!*p) {
 		*pp = p;
@@ -196,8 +200,7 @@ static int qualified_name(const char **pp, char *key, size_t keysize,
 	size_t kl = 0;
 	int k;
 
-	while (*p && isspace((unsigned char)*p))
-		p++;
+	p = skip_space(p);
 	start = p;
 	key[0] = '\0';
 	for (;;) {
