@@ -942,9 +942,9 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 	double t0;
 	g3_rc rc;
 
+	t0 = now_s();
 	pthread_mutex_lock(&l->mu);
 	rc = pump(l, 1, err);
-	t0 = now_s();
 	if (!rc) {
 		for (size_t i = 0; i < l->ntables; i++) {
 			struct job *j;
