@@ -557,10 +557,55 @@ class SnapshotTest(unittest.TestCase):
                       r.stderr.decode())
         self.assertFalse(exists("noend"))
 
+    def test_two_databases(self):
+        for d in ("fence_src", "fence_two", "sheepdog_two"):
+            drop(d)
+        psql_file(os.path.join(DATA, "pg", "fence.sql"), "fence_src")
+        snap = os.path.join(TMP, "two.tar.zst")
+        r = subprocess.run([BIN, "dump", "--database", "fence_src", "--database", "sheepdog_src",
+                            "--output", snap, "--quiet"], env=PG.env(), capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        r = run([snap, "--database", "one"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--database names one target but the snapshot holds 2 databases",
+                      r.stderr.decode())
+        r = run([snap, "--release", "two", "--json"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        summary = json.loads(r.stdout)
+        self.assertEqual([d["database"] for d in summary["databases"]],
+                         ["fence_two", "sheepdog_two"])
+        self.assertEqual(fingerprint("fence_two"), fingerprint("fence_src"))
+        self.assertEqual(fingerprint("sheepdog_two"), fingerprint("sheepdog_src"))
+        self.assertEqual(owners("fence_two"), ["fence_two"])
+        self.assertEqual(owners("sheepdog_two"), ["sheepdog_two"])
+        for d in ("fence_src", "fence_two", "sheepdog_two"):
+            drop(d)
+
     def test_map_unknown_database(self):
         r = run([self.snap, "--map", "nope=x"])
         self.assertEqual(r.returncode, 2)
         self.assertIn('--map nope=x: the snapshot has no database "nope"', r.stderr.decode())
+
+
+class NoCreateTest(unittest.TestCase):
+    def test_existing_role(self):
+        drop("nocreate")
+        PG.psql("DROP ROLE IF EXISTS nc_role")
+        PG.psql("CREATE ROLE nc_role LOGIN PASSWORD '%s'" % SERVICE_PASS)
+        r = run([os.path.join(DATA, "pg", "fence.sql"), "--no-create"], db="nocreate",
+                user="nc_role")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(owners("nocreate"), ["nc_role"])
+        self.assertNotIn("vector", r.stderr.decode())   # nothing provisioned
+        drop("nocreate")
+
+    def test_missing_role(self):
+        r = run([os.path.join(DATA, "pg", "fence.sql"), "--no-create"], db="nocreate2",
+                user="no_such_role")
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn('could not create database "nocreate2__gen3db_restore": '
+                      'role "no_such_role" does not exist', r.stderr.decode())
+        self.assertFalse(exists("nocreate2__gen3db_restore"))
 
 
 class UsageTest(unittest.TestCase):
