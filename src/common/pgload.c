@@ -36,6 +36,7 @@ struct chunk {
 struct job {
 	enum job_kind kind;
 	char *sql;
+	char *origin;           /* "line", or "<member> line" */
 	long line;
 	int table;              /* index into tables[], -1 if none */
 	int table2;             /* FK: the referenced table, -1 if unknown */
@@ -65,6 +66,7 @@ struct worker {
 
 struct g3_pgload {
 	g3_pgload_opts o;
+	char *origin;           /* of the statements being handed in */
 	PGconn *leader;
 	pthread_mutex_t mu;
 	pthread_cond_t leader_cv;
@@ -399,7 +401,7 @@ static g3_rc apply_session(struct worker *w, g3_err *err)
 		res = PQexec(w->conn, sql);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 		    PQresultStatus(res) != PGRES_TUPLES_OK)
-			rc = stmt_error(l->o.origin, sql, 0, w->conn, res, err);
+			rc = stmt_error("session setting", sql, 0, w->conn, res, err);
 		PQclear(res);
 		free(sql);
 		if (rc)
@@ -434,7 +436,7 @@ static g3_rc run_copy(struct worker *w, struct job *j, g3_err *err)
 
 	res = PQexec(w->conn, j->sql);
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		rc = stmt_error(l->o.origin, j->sql, j->line, w->conn, res, err);
+		rc = stmt_error(j->origin, j->sql, j->line, w->conn, res, err);
 		PQclear(res);
 		return rc;
 	}
@@ -482,7 +484,11 @@ static g3_rc run_copy(struct worker *w, struct job *j, g3_err *err)
 		if (line > 0 && j->line > 0)
 			rc = g3_err_set(err, G3_FAIL,
 					"could not load table \"%s\": line %ld: %s (%s %ld)",
-					name, line, msg, l->o.origin, j->line + line);
+					name, line, msg, j->origin, j->line + line);
+		else if (line > 0 && strcmp(j->origin, "line"))
+			rc = g3_err_set(err, G3_FAIL,
+					"could not load table \"%s\": line %ld of \"%s\": %s",
+					name, line, j->origin, msg);
 		else if (line > 0)
 			rc = g3_err_set(err, G3_FAIL, "could not load table \"%s\": line %ld: %s",
 					name, line, msg);
@@ -512,7 +518,7 @@ static g3_rc run_sql(struct worker *w, struct job *j, g3_err *err)
 
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = stmt_error(w->l->o.origin, j->sql, j->line, w->conn, res, err);
+		rc = stmt_error(j->origin, j->sql, j->line, w->conn, res, err);
 	PQclear(res);
 	j->seconds = now_s() - t0;
 	return rc;
@@ -563,6 +569,7 @@ static void job_free(struct job *j)
 	if (!j)
 		return;
 	free(j->sql);
+	free(j->origin);
 	free(j);
 }
 
@@ -705,8 +712,7 @@ g3_rc g3_pgload_start(const g3_pgload_opts *o, PGconn *leader,
 		l->o.jobs = 1;
 	if (!l->o.queue_bytes)
 		l->o.queue_bytes = DEFAULT_QUEUE_BYTES;
-	if (!l->o.origin)
-		l->o.origin = "line";
+	l->origin = g3_xstrdup(l->o.origin ? l->o.origin : "line");
 	l->leader = leader;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->leader_cv, NULL);
@@ -743,10 +749,10 @@ static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
 
 			stmt_excerpt(sql, ex, sizeof(ex));
 			g3_info("%s %ld: skipped \"%s\": only the extension's owner may run it",
-				l->o.origin, line, ex);
+				l->origin, line, ex);
 			l->st.skipped_comments++;
 		} else {
-			rc = stmt_error(l->o.origin, sql, line, l->leader, res, err);
+			rc = stmt_error(l->origin, sql, line, l->leader, res, err);
 		}
 	}
 	PQclear(res);
@@ -760,6 +766,7 @@ static g3_rc defer(g3_pgload *l, const struct stmt_class *c, const char *sql,
 	struct job *j = g3_xcalloc(1, sizeof(*j));
 
 	j->sql = g3_xstrdup(sql);
+	j->origin = g3_xstrdup(l->origin);
 	j->line = line;
 	j->table = table_get(l, c->t1, NULL);
 	j->table2 = c->t2[0] ? table_get(l, c->t2, NULL) : -1;
@@ -773,6 +780,12 @@ static g3_rc defer(g3_pgload *l, const struct stmt_class *c, const char *sql,
 	l->pending = g3_xrealloc(l->pending, (l->npending + 1) * sizeof(*l->pending));
 	l->pending[l->npending++] = j;
 	return G3_OK;
+}
+
+void g3_pgload_set_origin(g3_pgload *l, const char *origin)
+{
+	free(l->origin);
+	l->origin = g3_xstrdup(origin);
 }
 
 g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err)
@@ -829,7 +842,7 @@ g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
 
 	if (!g3_pgload_copy_table(copy_sql, key, sizeof(key), qname, sizeof(qname)))
 		return g3_err_set(err, G3_USAGE, "%s %ld: cannot tell the table of a COPY statement",
-				  l->o.origin, line);
+				  l->origin, line);
 	pthread_mutex_lock(&l->mu);
 	if (!l->data_started) {
 		l->data_started = 1;
@@ -849,6 +862,7 @@ g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
 	j = g3_xcalloc(1, sizeof(*j));
 	j->kind = J_COPY;
 	j->sql = g3_xstrdup(copy_sql);
+	j->origin = g3_xstrdup(l->origin);
 	j->line = line;
 	j->table = table_get(l, key, qname);
 	j->table2 = -1;
@@ -955,6 +969,7 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 			j = g3_xcalloc(1, sizeof(*j));
 			g3_buf_addf(&b, "ANALYZE %s", l->tables[i].qname);
 			j->sql = g3_buf_detach(&b);
+			j->origin = g3_xstrdup(l->origin);
 			j->kind = J_ANALYZE;
 			j->table = (int)i;
 			j->table2 = -1;
@@ -1041,6 +1056,7 @@ void g3_pgload_free(g3_pgload *l)
 		free(l->tables[i].qname);
 	}
 	free(l->session);
+	free(l->origin);
 	free(l->pending);
 	free(l->done);
 	free(l->tables);

@@ -44,7 +44,8 @@ typedef struct g3_pgload_opts {
 	size_t queue_bytes;         /* per worker; 0: 4 MiB */
 	g3_pgload_connect_fn connect;
 	void *connect_ctx;
-	const char *origin;         /* "line" for scripts: errors name script lines */
+	const char *origin;         /* what a line number counts in: "line" (the
+				     * default) gives "line 12: ..." */
 } g3_pgload_opts;
 
 typedef struct g3_pgload_table {
@@ -71,6 +72,12 @@ typedef struct g3_pgload_stats {
 /* Starts the workers (connecting them). leader stays the caller's. */
 g3_rc g3_pgload_start(const g3_pgload_opts *o, PGconn *leader,
 		      g3_pgload **out, g3_err *err);
+
+/* What the next statements' and COPYs' line numbers count in, for
+ * messages: "pg/fence/post-data.sql line" gives "pg/fence/post-data.sql
+ * line 12: could not run ..."; for a COPY with line 0, a member name gives
+ * "line 5 of \"<member>\"". Copied. */
+void g3_pgload_set_origin(g3_pgload *l, const char *origin);
 
 /* A statement in file order; line is for messages (0: none). */
 g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err);

@@ -258,6 +258,7 @@ static g3_rc load_chunk(struct snap_state *s, struct input *in, const char *memb
 			rc = G3_USAGE;
 			goto cleanup;
 		}
+		g3_pgload_set_origin(d->load, member);
 		if ((rc = g3_pgload_copy_begin(d->load, sql, 0, err)))
 			goto cleanup;
 		copying = 1;
@@ -418,9 +419,14 @@ g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 						"header without its data", name);
 				break;
 			}
+			{
+				g3_buf origin = G3_BUF_INIT;
+
+				g3_buf_addf(&origin, "%s line", name);
+				g3_pgload_set_origin(s.cur->load, origin.data);
+				g3_buf_release(&origin);
+			}
 			rc = load_sql_member(in, s.cur, err);
-			if (rc)
-				g3_err_prefix(err, "%s", name);
 			break;
 		case G3_MEMBER_CHUNK_HEADER:
 			if (!(rc = enter_db(&s, db, name, err)))

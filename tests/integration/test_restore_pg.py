@@ -536,6 +536,35 @@ class SnapshotTest(unittest.TestCase):
         self.assertIn("rows", r.stderr.decode())
         self.assertFalse(exists("tampered2"))
 
+    def test_bad_row_names_member(self):
+        import hashlib
+
+        def edit(members):
+            out = []
+            target = None
+            for i, (name, data) in enumerate(members):
+                if name.endswith(".json") and "/data/" in name and target is None:
+                    h = json.loads(data)
+                    if h["table"] == "node_case" and h["rows"] > 2:
+                        copy = members[i + 1][1].split(b"\n")
+                        copy[1] = b"\t".join([b"not-a-number"] + copy[1].split(b"\t")[1:])
+                        body = b"\n".join(copy)
+                        h["sha256"] = hashlib.sha256(body).hexdigest()
+                        h["bytes"] = len(body)
+                        target = (name[:-5] + ".copy", body)
+                        data = json.dumps(h).encode()
+                elif target and name == target[0]:
+                    data = target[1]
+                out.append((name, data))
+            self.member = target[0]
+            return out
+        path = self.tampered("row.tar.zst", edit)
+        r = run([path, "--database", "badrow"])
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertRegex(r.stderr.decode(), r'gen3db: could not load table "public\.node_case": '
+                         r'line 2 of "%s": .*"not-a-number"' % self.member)
+        self.assertFalse(exists("badrow"))
+
     def test_unknown_format_version(self):
         def edit(members):
             m = json.loads(members[0][1])
