@@ -103,7 +103,9 @@ static int next_is(struct tok *t, const char *kw)
 		return 0;
 	}
 	if (!read_ident(t, &w)) {
-		t->p++;
+		/* punctuation, or an unterminated quoted name at the end */
+		if (*t->p)
+			t->p++;
 		g3_buf_release(&w);
 		return 0;
 	}

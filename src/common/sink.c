@@ -137,6 +137,9 @@ g3_rc g3_sink_open(const char *spec, g3_sink **out, g3_err *err)
 
 	*out = NULL;
 	if (!strcmp(spec, "-")) {
+		if (isatty(STDOUT_FILENO))
+			return g3_err_set(err, G3_USAGE,
+					  "refusing to write a snapshot to a terminal");
 		s = g3_xcalloc(1, sizeof(*s));
 		s->fd = STDOUT_FILENO;
 		*out = g3_sink_new(&stdout_ops, "standard output", s);
@@ -162,6 +165,7 @@ g3_rc g3_sink_open(const char *spec, g3_sink **out, g3_err *err)
 	s->path = g3_xstrdup(spec);
 	s->partial = g3_buf_detach(&partial);
 	*out = g3_sink_new(&file_ops, spec, s);
+	(*out)->temp_path = s->partial;
 	return G3_OK;
 }
 

@@ -39,6 +39,10 @@ struct g3_sink {
 	char *name;          /* for messages; never holds credentials */
 	uint64_t written;    /* bytes accepted by write so far */
 	int done;            /* committed or aborted */
+	/* a local file to unlink if the process is killed before commit or
+	 * abort (file kind: "<path>.partial"); NULL for other kinds. Lets a
+	 * signal handler clean up with unlink(2) alone. */
+	const char *temp_path;
 	void *impl;          /* the kind's own state */
 };
 

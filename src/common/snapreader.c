@@ -288,6 +288,28 @@ ssize_t g3_reader_read(g3_reader *r, void *buf, size_t len, g3_err *err)
 	return (ssize_t)n;
 }
 
+g3_rc g3_reader_slurp(g3_reader *r, size_t max, g3_buf *out, g3_err *err)
+{
+	size_t start = out->len;
+
+	for (;;) {
+		ssize_t n;
+
+		g3_buf_grow(out, 16384);
+		n = g3_reader_read(r, out->data + out->len, out->cap - out->len - 1, err);
+		if (n < 0)
+			return err->rc ? err->rc : G3_FAIL;
+		if (n == 0)
+			return G3_OK;
+		out->len += (size_t)n;
+		out->data[out->len] = '\0';
+		if (out->len - start > max)
+			return g3_err_set(err, G3_USAGE,
+					  "could not read snapshot \"%s\": member \"%s\" is larger than %zu bytes",
+					  r->src->name, r->member ? r->member : "", max);
+	}
+}
+
 void g3_reader_close(g3_reader *r)
 {
 	if (!r)

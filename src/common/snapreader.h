@@ -28,6 +28,7 @@
 
 #include "err.h"
 #include "source.h"
+#include "strbuf.h"
 
 typedef struct g3_reader g3_reader;
 
@@ -50,6 +51,11 @@ int g3_reader_next(g3_reader *r, const char **name, int64_t *size, g3_err *err);
 
 /* Reads the current member: bytes read (> 0), 0 at its end, -1 on error. */
 ssize_t g3_reader_read(g3_reader *r, void *buf, size_t len, g3_err *err);
+
+/* Reads the rest of the current member into out (appended), for small
+ * members such as JSON headers: more than max bytes is G3_USAGE naming the
+ * member. */
+g3_rc g3_reader_slurp(g3_reader *r, size_t max, g3_buf *out, g3_err *err);
 
 /* Name of the current member (NULL before the first next). */
 const char *g3_reader_member(const g3_reader *r);

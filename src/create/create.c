@@ -330,6 +330,17 @@ static g3_rc build_plan(const struct create_opts *o, struct plan *p, g3_err *err
 			for (size_t k = 0; k < o->n_extensions; k++)
 				g3_service_add_extension(svc, o->extensions[k]);
 		}
+		if (!svc->password && o->secret_out && strcmp(o->secret_out, "-")) {
+			/* a re-run with the same --secret-out keeps the passwords
+			 * it generated and recorded before */
+			g3_buf name = G3_BUF_INIT;
+
+			g3_buf_addf(&name, "%s-dbcreds", svc->name);
+			rc = g3_k8s_secret_password(o->secret_out, name.data, &svc->password, err);
+			g3_buf_release(&name);
+			if (rc)
+				return rc;
+		}
 		if (!svc->password) {
 			if ((rc = g3_secret_generate(GENERATED_PASSWORD_LEN, &svc->password, err)))
 				return rc;

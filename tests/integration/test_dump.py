@@ -299,6 +299,29 @@ class DumpBehaviour(unittest.TestCase):
         self.assertEqual(s["output_bytes"], os.path.getsize(path))
         self.assertEqual(s["databases"][0]["tables"][0]["rows"], 2)
 
+    def test_pg_dump_gets_password_from_environment_only(self):
+        log = os.path.join(TMP, "pg_dump.log")
+        wrapper = os.path.join(TMP, "pg_dump_wrapper")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\nprintf "%%s\\n" "$*" >> %s\n'
+                    '[ -n "$PGPASSWORD" ] && echo "PGPASSWORD set" >> %s\n'
+                    'exec pg_dump "$@"\n' % (log, log))
+        os.chmod(wrapper, 0o755)
+        env = PG.env()
+        env["GEN3DB_PG_DUMP"] = wrapper
+        path = os.path.join(TMP, "wrapped.tar.zst")
+        r = gen3db("dump", "--output", path, "--database", "second", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(log) as f:
+            text = f.read()
+        self.assertNotIn(PG.password, text)
+        self.assertIn("--section=pre-data --no-owner --no-privileges --snapshot=", text)
+        self.assertIn("--section=post-data", text)
+        self.assertEqual(text.count("PGPASSWORD set"), 3)   # --version, pre, post
+        self.assertNotIn(PG.password.encode(), r.stderr)
+        for _, data in read_snapshot(path):
+            self.assertNotIn(PG.password.encode(), data)
+
     def test_usage_errors(self):
         cases = [
             (["dump", "--database", "x"], 'gen3db: give --output FILE (or - for standard output)\n'),
@@ -389,6 +412,39 @@ class DumpBehaviour(unittest.TestCase):
                          r'server closed the connection unexpectedly)\n$')
         self.assertFalse(os.path.exists(path))
         self.assertFalse(os.path.exists(path + ".partial"))
+
+
+class DumpSignals(unittest.TestCase):
+    def test_sigterm_removes_partial_output(self):
+        PG.psql("DROP DATABASE IF EXISTS sig")
+        PG.psql("CREATE DATABASE sig")
+        PG.psql("CREATE TABLE bulk AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) AS v "
+                "FROM generate_series(1, 400000) g", db="sig")
+        path = os.path.join(TMP, "sig.tar.zst")
+        p = subprocess.Popen([BIN, "dump", "--output", path, "--database", "sig", "--level", "19",
+                              "--chunk-size", "64K"], env=PG.env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.time() + 30
+        while not os.path.exists(path + ".partial") and time.time() < deadline:
+            time.sleep(0.01)
+        self.assertTrue(os.path.exists(path + ".partial"))
+        time.sleep(0.2)
+        p.terminate()
+        p.communicate(timeout=30)
+        self.assertEqual(p.returncode, -15)
+        self.assertFalse(os.path.exists(path + ".partial"))
+        self.assertFalse(os.path.exists(path))
+
+    def test_hyphenated_database_name(self):
+        PG.psql('DROP DATABASE IF EXISTS "fence-gen3"')
+        PG.psql('CREATE DATABASE "fence-gen3"')
+        PG.psql("CREATE TABLE t (v text); INSERT INTO t VALUES ('x')", db="fence-gen3")
+        path = os.path.join(TMP, "hy.tar.zst")
+        r = gen3db("dump", "--output", path, "--database", "fence-gen3")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = dict(read_snapshot(path))
+        self.assertIn("CREATE TABLE public.t", names["pg/fence-gen3/pre-data.sql"].decode())
+        self.assertEqual(names["pg/fence-gen3/data/000001.copy"], b"x\n")
 
 
 class DumpConsistency(unittest.TestCase):

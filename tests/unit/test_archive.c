@@ -170,6 +170,22 @@ static void test_round_trip(void **state)
 	assert_string_equal(err.msg, "");
 	g3_reader_close(r);
 	g3_source_close(src);
+	/* slurp refuses a member larger than its limit */
+	{
+		g3_buf b = G3_BUF_INIT;
+		char want[512];
+
+		assert_int_equal(g3_source_open(path, &src, &err), G3_OK);
+		assert_int_equal(g3_reader_open(src, &r, &err), G3_OK);
+		for (i = 0; i < 4; i++)
+			assert_int_equal(g3_reader_next(r, &name, &size, &err), 1);
+		assert_int_equal(g3_reader_slurp(r, 1000, &b, &err), G3_USAGE);
+		snprintf(want, sizeof(want), "could not read snapshot \"%s\": member \"pg/db/data/000002.copy\" is larger than 1000 bytes", path);
+		assert_string_equal(err.msg, want);
+		g3_buf_release(&b);
+		g3_reader_close(r);
+		g3_source_close(src);
+	}
 	free(path);
 	free(partial);
 }
@@ -670,6 +686,16 @@ static void test_postdata_split(void **state)
 	g3_postdata_to_json(&p, &json);
 	g3_err_init(&err);
 	assert_int_equal(g3_postdata_parse(json.data, json.len, &back, &err), G3_OK);
+	{
+		/* found by fuzzing: an unterminated quoted name at the very end */
+		static const char bad[] = "-- Name: x; Type: INDEX; Schema: s; Owner: -\nCREATE INDEX x ON \"";
+		g3_postdata q;
+
+		g3_postdata_split(bad, strlen(bad), &q);
+		assert_int_equal(q.n_items, 1);
+		assert_null(q.items[0].table);
+		g3_postdata_release(&q);
+	}
 	assert_int_equal(back.n_items, 4);
 	assert_string_equal(back.items[1].sql, p.items[1].sql);
 	g3_postdata_release(&back);
@@ -705,6 +731,143 @@ static void test_end(void **state)
 	g3_buf_release(&json);
 }
 
+/* Writes a format-1 snapshot with the library's helpers, then reads it the
+ * way a restore does: manifest first, each chunk verified against its
+ * header while streaming, end.json last. tamper flips one data byte. */
+static int snapshot_flow(int tamper, g3_err *verr)
+{
+	static const char rows[] = "1\ta\n2\t\\N\n3\tb\\tc\n";
+	char *path = path_of("flow.tar.zst");
+	g3_sink *sink = NULL;
+	g3_snap_writer *w = NULL;
+	g3_manifest m;
+	g3_chunk_header h;
+	g3_snap_end e;
+	g3_end_database *ed;
+	g3_buf json = G3_BUF_INIT, data = G3_BUF_INIT;
+	g3_source *src = NULL;
+	g3_reader *r = NULL;
+	g3_chunk_check check;
+	g3_chunk_header got;
+	g3_err err;
+	const char *name;
+	int64_t size;
+	char *cols[] = { "id", "v" };
+	char db[64];
+	uint64_t num, members = 0;
+	int st, seen_end = 0, verified = 0, have_header = 0;
+	g3_rc rc = G3_OK;
+
+	g3_err_init(&err);
+	g3_manifest_init(&m);
+	g3_snap_table *t = g3_manifest_add_table(g3_manifest_add_database(&m, "fence", "UTF8"),
+						 "public", "t", 3, 8192);
+	g3_manifest_add_column(t, "id", "integer");
+	g3_manifest_add_column(t, "v", "text");
+	assert_int_equal(g3_sink_open(path, &sink, &err), G3_OK);
+	assert_int_equal(g3_snap_writer_open(sink, 3, 0, &w, &err), G3_OK);
+	g3_manifest_to_json(&m, &json);
+	assert_int_equal(g3_snap_add_member(w, G3_SNAP_MANIFEST, json.data, json.len, &err), G3_OK);
+	g3_chunk_header_init(&h);
+	h.schema = "public";
+	h.table = "t";
+	h.columns = cols;
+	h.n_columns = 2;
+	h.part = 1;
+	h.last = 1;
+	h.rows = 3;
+	h.bytes = (int64_t)strlen(rows);
+	g3_sha256_hex(rows, strlen(rows), h.sha256);
+	g3_buf_reset(&json);
+	g3_chunk_header_to_json(&h, &json);
+	assert_int_equal(g3_snap_add_member(w, "pg/fence/data/000001.json", json.data, json.len, &err), G3_OK);
+	g3_buf_add(&data, rows, strlen(rows));
+	if (tamper)
+		data.data[4] = 'X';
+	assert_int_equal(g3_snap_add_member(w, "pg/fence/data/000001.copy", data.data, data.len, &err), G3_OK);
+	g3_snap_end_init(&e);
+	e.members = g3_snap_writer_members(w);
+	ed = g3_snap_end_add_database(&e, "fence");
+	ed->rows = 3;
+	ed->bytes = h.bytes;
+	ed->chunks = 1;
+	g3_buf_reset(&json);
+	g3_snap_end_to_json(&e, &json);
+	assert_int_equal(g3_snap_add_member(w, G3_SNAP_END, json.data, json.len, &err), G3_OK);
+	assert_int_equal(g3_snap_writer_finish(w, &err), G3_OK);
+	g3_sink_close(sink);
+	g3_snap_end_release(&e);
+	g3_manifest_release(&m);
+
+	/* read it back */
+	assert_int_equal(g3_source_open(path, &src, &err), G3_OK);
+	assert_int_equal(g3_reader_open(src, &r, &err), G3_OK);
+	while ((st = g3_reader_next(r, &name, &size, &err)) == 1) {
+		g3_member_kind kind = g3_snap_member_kind(name, db, sizeof(db), &num);
+		char buf[7];
+		ssize_t n;
+
+		assert_false(seen_end);
+		if (members == 0)
+			assert_int_equal(kind, G3_MEMBER_MANIFEST);
+		if (kind == G3_MEMBER_CHUNK) {
+			assert_true(have_header);
+			g3_chunk_check_init(&check);
+			while ((n = g3_reader_read(r, buf, sizeof(buf), &err)) > 0)
+				g3_chunk_check_update(&check, buf, (size_t)n);
+			assert_int_equal(n, 0);
+			rc = g3_chunk_check_finish(&check, &got, name, verr);
+			g3_chunk_check_release(&check);
+			g3_chunk_header_release(&got);
+			have_header = 0;
+			if (rc)
+				break;
+			verified++;
+		} else {
+			g3_buf_reset(&json);
+			assert_int_equal(g3_reader_slurp(r, 1 << 20, &json, &err), G3_OK);
+			if (kind == G3_MEMBER_MANIFEST) {
+				assert_int_equal(g3_manifest_parse(json.data, json.len, &m, &err), G3_OK);
+				assert_non_null(g3_manifest_find_database(&m, "fence"));
+				g3_manifest_release(&m);
+			} else if (kind == G3_MEMBER_CHUNK_HEADER) {
+				assert_int_equal(g3_chunk_header_parse(json.data, json.len, name, &got, &err), G3_OK);
+				assert_string_equal(db, "fence");
+				assert_int_equal(num, 1);
+				have_header = 1;
+			} else if (kind == G3_MEMBER_END) {
+				assert_int_equal(g3_snap_end_parse(json.data, json.len, &e, &err), G3_OK);
+				assert_int_equal(e.members, members);
+				g3_snap_end_release(&e);
+				seen_end = 1;
+			}
+		}
+		members++;
+	}
+	if (!rc) {
+		assert_int_equal(st, 0);
+		assert_true(seen_end);
+		assert_int_equal(verified, 1);
+	}
+	g3_reader_close(r);
+	g3_source_close(src);
+	g3_buf_release(&json);
+	g3_buf_release(&data);
+	free(path);
+	return rc;
+}
+
+static void test_snapshot_flow(void **state)
+{
+	g3_err err;
+
+	(void)state;
+	g3_err_init(&err);
+	assert_int_equal(snapshot_flow(0, &err), G3_OK);
+	assert_int_equal(snapshot_flow(1, &err), G3_FAIL);
+	assert_string_equal(err.msg, "member \"pg/fence/data/000001.copy\" of table \"public.t\" fails its sha256 check");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +884,7 @@ int main(void)
 		cmocka_unit_test(test_member_kind),
 		cmocka_unit_test(test_postdata_split),
 		cmocka_unit_test(test_end),
+		cmocka_unit_test(test_snapshot_flow),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
