@@ -4,7 +4,8 @@
  * manifest.json first: parsed (an unknown format version is refused with
  * exit 2 before any server is touched) and planned: each database of the
  * snapshot gets a target (--map OLD=NEW, --database for a one-database
- * snapshot, --release NAME for <service>_<NAME>, else its own name).
+ * snapshot, --release NAME for <service>_<NAME>, SERVICE_PGDB for a
+ * one-database snapshot, else its own name).
  * Then per database, in archive order: pre-data.sql on the leader; each
  * data chunk (header, then .copy) to a free worker's COPY while its rows,
  * bytes and sha256 are checked against the header as the bytes stream (a
@@ -22,25 +23,7 @@
 #include "../common/strbuf.h"
 #include "restore.h"
 
-#define MAX_JSON_MEMBER (64 * 1024 * 1024)
-
-/* Reads the current member whole (small JSON members only). */
-static g3_rc read_small_member(struct input *in, const char *member, g3_buf *out,
-			       g3_err *err)
-{
-	for (;;) {
-		ssize_t n = g3_reader_read(in->rd, in->buf, RESTORE_READ_BYTES, err);
-
-		if (n < 0)
-			return err->rc ? err->rc : G3_FAIL;
-		if (n == 0)
-			return G3_OK;
-		if (out->len + (size_t)n > MAX_JSON_MEMBER)
-			return g3_err_set(err, G3_USAGE, "snapshot member \"%s\" is too large",
-					  member);
-		g3_buf_add(out, in->buf, (size_t)n);
-	}
-}
+#define MAX_JSON_MEMBER (64 * 1024 * 1024)   /* manifest, chunk headers, end.json */
 
 static const char *map_lookup(const struct restore_opts *o, const char *from)
 {
@@ -80,7 +63,7 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 				  "\"%s\" is not a gen3db snapshot: its first member is %s%s%s, "
 				  "not \"" G3_SNAP_MANIFEST "\"", in->src->name,
 				  k ? "\"" : "", k ? name : "missing", k ? "\"" : "");
-	if ((rc = read_small_member(in, G3_SNAP_MANIFEST, &json, err)))
+	if ((rc = g3_reader_slurp(in->rd, MAX_JSON_MEMBER, &json, err)))
 		goto cleanup;
 	if ((rc = g3_manifest_parse(json.data ? json.data : "", json.len, &p->manifest, err))) {
 		g3_err_prefix(err, "snapshot \"%s\"", in->src->name);
@@ -129,6 +112,8 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 			d->svc.database = g3_xstrdup(o->database);
 		else if (o->release)
 			d->svc.database = with_release(from, o->release);
+		else if (m->n_databases == 1 && g3_env("SERVICE_PGDB"))
+			d->svc.database = g3_xstrdup(g3_env("SERVICE_PGDB"));   /* the helm job's */
 		else
 			d->svc.database = g3_xstrdup(from);
 		/* one database: the helm job's SERVICE_PGUSER; several: each
@@ -316,7 +301,7 @@ static g3_rc read_header(struct snap_state *s, struct input *in, const char *mem
 				  "without its data", member);
 	g3_chunk_header_release(&s->hdr);
 	g3_chunk_header_init(&s->hdr);
-	rc = read_small_member(in, member, &json, err);
+	rc = g3_reader_slurp(in->rd, MAX_JSON_MEMBER, &json, err);
 	if (!rc)
 		rc = g3_chunk_header_parse(json.data ? json.data : "", json.len, member, &s->hdr, err);
 	g3_buf_release(&json);
@@ -336,7 +321,7 @@ static g3_rc check_end(struct snap_state *s, struct input *in, g3_err *err)
 	g3_rc rc;
 
 	g3_snap_end_init(&e);
-	rc = read_small_member(in, G3_SNAP_END, &json, err);
+	rc = g3_reader_slurp(in->rd, MAX_JSON_MEMBER, &json, err);
 	if (!rc)
 		rc = g3_snap_end_parse(json.data ? json.data : "", json.len, &e, err);
 	if (rc)
