@@ -52,8 +52,13 @@ def run(args, db=None, user=None, stdin=None, env_extra=None, input_bytes=None):
     argv = [BIN, "restore"] + args
     if db:
         argv += ["--database", db]
-    return subprocess.run(argv, env=env, stdin=stdin, input=input_bytes, capture_output=True,
-                          timeout=600)
+    r = subprocess.run(argv, env=env, stdin=stdin, input=input_bytes, capture_output=True,
+                       timeout=600)
+    # passwords never in argv, output or messages
+    for secret in (SERVICE_PASS, PG.password):
+        for text in [r.stdout, r.stderr] + [x.encode() for x in argv]:
+            assert secret.encode() not in text, "a password appeared in the output"
+    return r
 
 
 def psql_file(path, db):
