@@ -628,6 +628,24 @@ static int job_ready(const g3_pgload *l, const struct job *j,
 	return !job_conflicts(l, j, running, nrunning);
 }
 
+/* Waits for a worker's news (with mu held); wakes up now and then to see
+ * whether the user interrupted the restore. */
+static g3_rc leader_wait(g3_pgload *l, g3_err *err)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_nsec += 200 * 1000 * 1000;
+	if (t.tv_nsec >= 1000 * 1000 * 1000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000 * 1000 * 1000;
+	}
+	pthread_cond_timedwait(&l->leader_cv, &l->mu, &t);
+	if (l->o.interrupted && *l->o.interrupted)
+		return g3_err_set(err, G3_FAIL, "interrupted");
+	return G3_OK;
+}
+
 /* Records finished jobs and the first failure; with mu held. */
 static g3_rc collect(g3_pgload *l, g3_err *err)
 {
@@ -693,7 +711,8 @@ static g3_rc pump(g3_pgload *l, int wait_all, g3_err *err)
 			rc = g3_err_set(err, G3_FAIL, "internal error: post-data jobs cannot be scheduled");
 			break;
 		}
-		pthread_cond_wait(&l->leader_cv, &l->mu);
+		if ((rc = leader_wait(l, err)))
+			break;
 	}
 	return rc;
 }
@@ -857,7 +876,8 @@ g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
 				w = &l->w[i];
 		if (w)
 			break;
-		pthread_cond_wait(&l->leader_cv, &l->mu);
+		if ((rc = leader_wait(l, err)))
+			goto cleanup;
 	}
 	j = g3_xcalloc(1, sizeof(*j));
 	j->kind = J_COPY;
@@ -891,8 +911,13 @@ static g3_rc push_chunk(g3_pgload *l, g3_err *err)
 		return G3_OK;
 	}
 	pthread_mutex_lock(&l->mu);
-	while (w->queued && w->queued + c->len > l->o.queue_bytes && !l->failed)
-		pthread_cond_wait(&l->leader_cv, &l->mu);
+	while (w->queued && w->queued + c->len > l->o.queue_bytes && !l->failed) {
+		if ((rc = leader_wait(l, err))) {
+			free(c);
+			pthread_mutex_unlock(&l->mu);
+			return rc;
+		}
+	}
 	if (l->failed) {
 		free(c);
 		rc = collect(l, err);

@@ -30,6 +30,7 @@
 #define G3_PGLOAD_H
 
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -44,6 +45,9 @@ typedef struct g3_pgload_opts {
 	size_t queue_bytes;         /* per worker; 0: 4 MiB */
 	g3_pgload_connect_fn connect;
 	void *connect_ctx;
+	/* when set and nonzero (a signal handler's flag), waits for workers
+	 * end with "interrupted" within a fraction of a second */
+	volatile sig_atomic_t *interrupted;
 	const char *origin;         /* what a line number counts in: "line" (the
 				     * default) gives "line 12: ..." */
 } g3_pgload_opts;

@@ -255,6 +255,7 @@ g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *er
 	lo.connect = connect_worker;
 	lo.connect_ctx = &cctx;
 	lo.origin = "line";
+	lo.interrupted = &restore_interrupted;
 	return g3_pgload_start(&lo, d->leader, &d->load, err);
 }
 

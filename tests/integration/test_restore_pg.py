@@ -403,6 +403,23 @@ class BadInputTest(unittest.TestCase):
         self.assertFalse(exists("term"))
         self.assertFalse(exists("term__gen3db_restore"))
 
+    def test_sigterm_cleans_up(self):
+        p = os.path.join(TMP, "slow3.sql")
+        slow_dump(p, rows=20000)
+        env = PG.env()
+        env["SERVICE_PGPASS"] = SERVICE_PASS
+        proc = subprocess.Popen([BIN, "restore", p, "--database", "termed"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertTrue(wait_for(lambda: copy_running("termed__gen3db_restore")))
+        t0 = time.time()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(proc.returncode, 1, err.decode())
+        self.assertIn("gen3db: interrupted", err.decode())
+        self.assertFalse(exists("termed"))
+        self.assertFalse(exists("termed__gen3db_restore"))
+
     def test_sigkill_halfway(self):
         p = os.path.join(TMP, "slow2.sql")
         slow_dump(p, rows=20000)
