@@ -140,12 +140,12 @@ def copy_running(db):
 
 
 class PlainSqlTest(unittest.TestCase):
-    def compare_with_psql(self, service, source, target, stdin=None, input_bytes=None):
+    def compare_with_psql(self, service, source, target, stdin=None, input_bytes=None, jobs=2):
         ref = "ref_" + target
         drop(ref)
         drop(target)
         psql_file(os.path.join(DATA, "pg", service + ".sql"), ref)
-        r = run([source, "--jobs", "2", "--json"], db=target, user=target, stdin=stdin,
+        r = run([source, "--jobs", str(jobs), "--json"], db=target, user=target, stdin=stdin,
                 input_bytes=input_bytes)
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         summary = json.loads(r.stdout)
@@ -191,8 +191,14 @@ class PlainSqlTest(unittest.TestCase):
         drop("arborist_stdin")
 
     def test_single_job(self):
-        self.compare_with_psql("sheepdog", os.path.join(DATA, "pg", "sheepdog.sql"), "sheepdog_j1")
+        self.compare_with_psql("sheepdog", os.path.join(DATA, "pg", "sheepdog.sql"), "sheepdog_j1",
+                               jobs=1)
         drop("sheepdog_j1")
+
+    def test_eight_jobs(self):
+        for svc in ("indexd", "sheepdog"):
+            self.compare_with_psql(svc, os.path.join(DATA, "pg", svc + ".sql"), svc + "_j8", jobs=8)
+            drop(svc + "_j8")
 
     def test_report_on_stderr(self):
         drop("fence_rep")
