@@ -168,6 +168,9 @@ static g3_rc emit(g3_sqlscript *s, g3_err *err)
 	char saved = s->buf.data[s->pos];
 	g3_rc rc;
 
+	if (memchr(s->buf.data + s->start, '\0', s->pos - (size_t)s->start))
+		return g3_err_set(err, G3_USAGE, "line %ld: a NUL byte in the statement",
+				  s->stmt_line);
 	s->buf.data[s->pos] = '\0';
 	st.sql = s->buf.data + s->start;
 	st.len = s->pos - (size_t)s->start;
@@ -195,6 +198,8 @@ static g3_rc meta(g3_sqlscript *s, size_t end, g3_err *err)
 	long line = s->line;
 	g3_rc rc = G3_OK;
 
+	if (memchr(p, '\0', (size_t)(e - p)))
+		return g3_err_set(err, G3_USAGE, "line %ld: a NUL byte in the script", line);
 	while (e > p && (e[-1] == '\r' || isspace((unsigned char)e[-1])))
 		e--;
 	while (p < e && !isspace((unsigned char)*p))
@@ -232,6 +237,10 @@ static g3_rc scan(g3_sqlscript *s, int final, g3_err *err)
 		size_t len = s->buf.len;
 		unsigned char c = (unsigned char)s->buf.data[s->pos];
 
+		/* statements go to the server as C strings: a NUL would cut one
+		 * short without a word */
+		if (!c)
+			return g3_err_set(err, G3_USAGE, "line %ld: a NUL byte in the script", s->line);
 		switch (s->state) {
 		case S_NORMAL:
 			if (s->start < 0 && isspace(c)) {

@@ -192,6 +192,26 @@ static void test_callback_error_stops(void **state)
 	g3_buf_release(&r.data);
 }
 
+/* A NUL byte would silently cut a statement short: refused (COPY data
+ * passes through untouched: the server judges it). */
+static void test_nul_byte(void **state)
+{
+	static const char in[] = "SELECT 1;\nSELECT '\0';\n";
+	struct rec r;
+	g3_sqlscript *s;
+	g3_err err;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	g3_err_init(&err);
+	s = g3_sqlscript_new(&cbs, &r);
+	assert_int_equal(g3_sqlscript_feed(s, in, sizeof(in) - 1, &err), G3_USAGE);
+	assert_string_equal(err.msg, "line 2: a NUL byte in the script");
+	g3_sqlscript_free(s);
+	g3_buf_release(&r.out);
+	g3_buf_release(&r.data);
+}
+
 /* A large COPY block fed in big pieces arrives in chunks, never whole. */
 static void test_copy_streams(void **state)
 {
@@ -227,6 +247,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_callback_error_stops),
+		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_copy_streams),
 	};
 
