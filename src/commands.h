@@ -6,6 +6,7 @@
 #define G3_COMMANDS_H
 
 int cmd_create(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

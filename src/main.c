@@ -16,6 +16,7 @@ struct cmd {
 
 static const struct cmd commands[] = {
 	{ "create", cmd_create, "provision service databases, roles, grants and extensions" },
+	{ "restore", cmd_restore, "restore PostgreSQL databases from snapshots or plain SQL dumps" },
 	{ "dump", cmd_dump, "write a consistent snapshot of PostgreSQL databases (.tar.zst)" },
 	{ "inspect", cmd_inspect, "show what a snapshot holds (reads only its manifest)" },
 	{ "verify", cmd_verify, "check every member of a snapshot without any server" },

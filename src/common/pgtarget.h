@@ -1,0 +1,64 @@
+/*
+ * A restore target database, replaced only when the restore is complete.
+ *
+ * The data goes into a side database "<db>__gen3db_restore" owned by the
+ * service role; g3_pgtarget_commit renames it into place as the master
+ * (the old target, if any, is renamed away in the same transaction and
+ * then dropped), g3_pgtarget_abort drops it. A side database left by a
+ * killed run is dropped by the next run's g3_pgtarget_prepare. While a
+ * restore runs, it holds an advisory lock on the master connection so two
+ * restores of the same target do not meet.
+ *
+ * Safety: a target that already has tables is refused (G3_USAGE, nothing
+ * touched) unless clean; with clean the old content stays in place until
+ * the commit, so a failed restore keeps it.
+ */
+#ifndef G3_PGTARGET_H
+#define G3_PGTARGET_H
+
+#include <libpq-fe.h>
+
+#include "err.h"
+#include "pg.h"
+#include "provision.h"
+
+#define G3_PGTARGET_SIDE_SUFFIX "__gen3db_restore"
+#define G3_PGTARGET_OLD_SUFFIX "__gen3db_old"
+
+typedef struct g3_pgtarget {
+	char *database;         /* the target's name */
+	char *side;             /* where the data goes */
+	char *old;              /* the old target's name during the swap */
+	int exists;             /* the target existed before */
+	long tables;            /* its tables then */
+	int side_created;
+	g3_service svc;         /* service role, connected to side */
+} g3_pgtarget;
+
+typedef struct g3_pgtarget_opts {
+	int clean;              /* replace a target that has tables */
+	int no_create;          /* the role must exist; no provisioning */
+	int wait_seconds;
+} g3_pgtarget_opts;
+
+void g3_pgtarget_init(g3_pgtarget *t);
+void g3_pgtarget_release(g3_pgtarget *t);
+
+/* Checks names, locks, drops leftovers, checks the target and creates the
+ * side database with its role (through g3_provision unless no_create).
+ * svc gives the database (the target), role and password; it is copied. */
+g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
+			  const g3_service *svc, const g3_pgtarget_opts *o,
+			  g3_pgtarget *t, g3_err *err);
+
+/* Connects as the service role to the side database. */
+g3_rc g3_pgtarget_connect(const g3_pgconf *master_conf, const g3_pgtarget *t,
+			  int wait_seconds, PGconn **out, g3_err *err);
+
+/* Moves the side database into place. No connection to it may be open. */
+g3_rc g3_pgtarget_commit(PGconn *master, g3_pgtarget *t, g3_err *err);
+
+/* Drops the side database (best effort; logs a failure). */
+void g3_pgtarget_abort(PGconn *master, g3_pgtarget *t);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * Private to the restore command: what restore.c (options, plan, plain SQL
+ * loader, report) and restore_snapshot.c (the snapshot loader) share.
+ *
+ * Shape: a source spec -> input (kind told from its bytes) -> plan (the
+ * target databases) -> a loader per kind that reads the source once ->
+ * commit every target (rename into place) -> report.
+ */
+#ifndef G3_RESTORE_H
+#define G3_RESTORE_H
+
+#include <signal.h>
+
+#include "../common/pg.h"
+#include "../common/pgload.h"
+#include "../common/pgtarget.h"
+#include "../common/provision.h"
+#include "../common/snapreader.h"
+#include "../common/snapshot.h"
+#include "../common/source.h"
+
+#define RESTORE_READ_BYTES (1024 * 1024)
+
+struct restore_opts {
+	const char *source;
+	const char *database;
+	char **maps;            /* "OLD=NEW" */
+	size_t n_maps;
+	long jobs;
+	int clean;
+	int no_create;
+	int json;
+	const char *master_url;
+	long wait;
+	const char *release;
+};
+
+enum source_kind { KIND_PLAIN_SQL, KIND_SNAPSHOT };
+
+struct input {
+	g3_source *src;
+	g3_reader *rd;          /* one reading path: tar members or one raw stream */
+	char *buf;              /* RESTORE_READ_BYTES */
+	enum source_kind kind;
+};
+
+/* One target database and its load. */
+struct db_load {
+	char *from;             /* name in the snapshot (NULL for plain SQL) */
+	g3_service svc;         /* database = the target, role, password */
+	const g3_snap_database *mdb;  /* its manifest entry (snapshots) */
+	g3_pgtarget target;
+	PGconn *leader;
+	g3_pgload *load;
+	double t0, seconds;
+	int done;               /* loaded and verified */
+	/* sums of the chunk headers, checked against end.json */
+	int64_t rows, bytes, chunks;
+};
+
+struct plan {
+	struct db_load *dbs;
+	size_t n;
+	g3_manifest manifest;   /* snapshots */
+};
+
+struct restore_env {
+	const struct restore_opts *o;
+	const g3_pgconf *conf;  /* the master's parameters */
+};
+
+extern volatile sig_atomic_t restore_interrupted;
+
+/* Connects the leader and starts the workers for d. */
+g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *err);
+/* Post-data jobs and ANALYZE, then every connection to the side database
+ * closes (statistics stay for the report). */
+g3_rc db_load_end(struct db_load *d, g3_err *err);
+
+/* Runs a psql script read from the reader's current member through d's
+ * loader (statements, COPY blocks). */
+g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err);
+
+/* Snapshots: reads manifest.json (refusing an unknown format before
+ * anything is touched) and plans the targets. */
+g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
+		    struct plan *p, g3_err *err);
+/* Streams the rest of the snapshot into the prepared targets. */
+g3_rc snapshot_load(const struct restore_env *env, struct input *in,
+		    struct plan *p, g3_err *err);
+
+/* Sets a service's role and password from SERVICE_PGUSER/SERVICE_PGPASS
+ * (role default: the database's name). */
+g3_rc plan_role(struct db_load *d, const char *user, g3_err *err);
+
+#endif

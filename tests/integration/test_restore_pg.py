@@ -1,0 +1,690 @@
+"""gen3db restore against a throwaway PostgreSQL: plain SQL dumps (plain,
+gzip, zstd, stdin) compared with the same file loaded by psql, awkward data
+through pg_dump, ownership, bad input with exact messages, and the safety
+of the side database (SIGKILL halfway, --clean keeping old data)."""
+import gzip
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
+import pgcluster  # noqa: E402
+
+BIN = os.environ.get("GEN3DB_BIN", os.path.join(ROOT, "build", "gen3db"))
+PG = None
+TMP = None
+DATA = None
+SERVICE_PASS = "svc-pass-Zq81"
+
+
+def setUpModule():
+    global PG, TMP, DATA
+    TMP = tempfile.mkdtemp(prefix="gen3db-restore-test-")
+    PG = pgcluster.PgCluster().start()
+    DATA = os.path.join(TMP, "gen")
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen3gen.py"), "--out", DATA,
+                    "--size", "2MB", "--seed", "1", "--quiet"], check=True)
+
+
+def tearDownModule():
+    if PG:
+        PG.stop()
+    subprocess.run(["rm", "-rf", TMP])
+
+
+def run(args, db=None, user=None, stdin=None, env_extra=None, input_bytes=None):
+    env = PG.env()
+    env["SERVICE_PGPASS"] = SERVICE_PASS
+    if user:
+        env["SERVICE_PGUSER"] = user
+    env.pop("SERVICE_PGDB", None)
+    if env_extra:
+        env.update(env_extra)
+    argv = [BIN, "restore"] + args
+    if db:
+        argv += ["--database", db]
+    r = subprocess.run(argv, env=env, stdin=stdin, input=input_bytes, capture_output=True,
+                       timeout=600)
+    # passwords never in argv, output or messages
+    for secret in (SERVICE_PASS, PG.password):
+        for text in [r.stdout, r.stderr] + [x.encode() for x in argv]:
+            assert secret.encode() not in text, "a password appeared in the output"
+    return r
+
+
+def psql_file(path, db):
+    PG.psql('CREATE DATABASE "%s"' % db)
+    env = PG.env()
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", path],
+                   env=env, check=True, capture_output=True)
+
+
+def exists(db):
+    return PG.psql("SELECT count(*) FROM pg_database WHERE datname = '%s'" % db) == "1"
+
+
+def tables(db):
+    out = PG.psql("SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+                  "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1", db=db)
+    return [t for t in out.split("\n") if t]
+
+
+def fingerprint(db):
+    """md5 of every table's ordered rows, sequence values, constraints and indexes."""
+    fp = {}
+    for t in tables(db):
+        fp[t] = PG.psql("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' "
+                        "ORDER BY t::text)), '') FROM %s t" % t, db=db)
+    seqs = PG.psql("SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences "
+                   "ORDER BY 1", db=db)
+    for s in [x for x in seqs.split("\n") if x]:
+        fp["seq " + s] = PG.psql("SELECT last_value || ' ' || is_called FROM %s" % s, db=db)
+    fp["constraints"] = PG.psql("SELECT string_agg(d, E'\\n' ORDER BY d) FROM (SELECT "
+                                "conrelid::regclass || ' ' || conname || ' ' || "
+                                "pg_get_constraintdef(oid) AS d FROM pg_constraint "
+                                "WHERE connamespace::regnamespace::text NOT IN "
+                                "('pg_catalog', 'information_schema')) x", db=db)
+    fp["indexes"] = PG.psql("SELECT string_agg(indexdef, E'\\n' ORDER BY indexdef) FROM pg_indexes "
+                            "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')", db=db)
+    return fp
+
+
+def owners(db):
+    out = PG.psql("SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class c "
+                  "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                  "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                  "AND n.nspname NOT LIKE 'pg_toast%' AND c.relkind IN ('r','S','i','v','m')", db=db)
+    return sorted(x for x in out.split("\n") if x)
+
+
+def drop(db):
+    PG.psql('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db)
+
+
+def slow_dump(path, rows=4000, sleep_ms=1):
+    """A dump whose one COPY is slowed by a trigger: time to act mid-COPY."""
+    with open(path, "w") as f:
+        f.write("SET client_min_messages = warning;\n"
+                "CREATE TABLE public.slow (id integer, s text);\n"
+                "CREATE FUNCTION public.slow_down() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+                "BEGIN PERFORM pg_sleep(%f); RETURN NEW; END $$;\n"
+                "CREATE TRIGGER slow_down BEFORE INSERT ON public.slow FOR EACH ROW "
+                "EXECUTE FUNCTION public.slow_down();\n"
+                "COPY public.slow (id, s) FROM stdin;\n" % (sleep_ms / 1000.0))
+        for i in range(rows):
+            f.write("%d\trow %d\n" % (i, i))
+        f.write("\\.\n")
+
+
+def wait_for(pred, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def copy_running(db):
+    return PG.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+                   "AND query LIKE 'COPY%%' AND state = 'active'" % db) != "0"
+
+
+class PlainSqlTest(unittest.TestCase):
+    def compare_with_psql(self, service, source, target, stdin=None, input_bytes=None, jobs=2):
+        ref = "ref_" + target
+        drop(ref)
+        drop(target)
+        psql_file(os.path.join(DATA, "pg", service + ".sql"), ref)
+        r = run([source, "--jobs", str(jobs), "--json"], db=target, user=target, stdin=stdin,
+                input_bytes=input_bytes)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        summary = json.loads(r.stdout)
+        self.assertEqual(summary["format"], "sql")
+        self.assertEqual(summary["databases"][0]["database"], target)
+        self.assertEqual(fingerprint(target), fingerprint(ref))
+        self.assertEqual(owners(target), [target])
+        self.assertFalse(exists(target + "__gen3db_restore"))
+        with open(os.path.join(DATA, "manifest.json")) as f:
+            manifest = json.load(f)
+        rows = sum(t["rows"] for t in manifest["services"][service]["tables"].values()) \
+            if isinstance(manifest["services"][service]["tables"], dict) else None
+        if rows is not None:
+            self.assertEqual(summary["rows"], rows)
+        drop(ref)
+        return summary, r.stderr.decode()
+
+    def test_every_service_matches_psql(self):
+        for svc in ("fence", "indexd", "arborist", "sheepdog"):
+            with self.subTest(service=svc):
+                self.compare_with_psql(svc, os.path.join(DATA, "pg", svc + ".sql"), svc + "_gen3")
+                drop(svc + "_gen3")
+
+    def test_gzip(self):
+        path = os.path.join(TMP, "fence.sql.gz")
+        with open(os.path.join(DATA, "pg", "fence.sql"), "rb") as f, gzip.open(path, "wb") as g:
+            g.write(f.read())
+        summary, _ = self.compare_with_psql("fence", path, "fence_gz")
+        self.assertEqual(summary["compression"], "gzip")
+        drop("fence_gz")
+
+    def test_zstd(self):
+        path = os.path.join(TMP, "indexd.sql.zst")
+        subprocess.run(["zstd", "-q", "-f", os.path.join(DATA, "pg", "indexd.sql"), "-o", path],
+                       check=True)
+        summary, _ = self.compare_with_psql("indexd", path, "indexd_zst")
+        self.assertEqual(summary["compression"], "zstd")
+        drop("indexd_zst")
+
+    def test_stdin(self):
+        with open(os.path.join(DATA, "pg", "arborist.sql"), "rb") as f:
+            self.compare_with_psql("arborist", "-", "arborist_stdin", stdin=f)
+        drop("arborist_stdin")
+
+    def test_single_job(self):
+        self.compare_with_psql("sheepdog", os.path.join(DATA, "pg", "sheepdog.sql"), "sheepdog_j1",
+                               jobs=1)
+        drop("sheepdog_j1")
+
+    def test_eight_jobs(self):
+        for svc in ("indexd", "sheepdog"):
+            self.compare_with_psql(svc, os.path.join(DATA, "pg", svc + ".sql"), svc + "_j8", jobs=8)
+            drop(svc + "_j8")
+
+    def test_report_on_stderr(self):
+        drop("fence_rep")
+        r = run([os.path.join(DATA, "pg", "fence.sql")], db="fence_rep", user="fence_rep")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        err = r.stderr.decode()
+        self.assertRegex(err, r'gen3db:   public\.User: \d+ rows, [0-9.]+ MB in [0-9.]+ s')
+        self.assertRegex(err, r'gen3db: restored database "fence_rep" from ".*fence\.sql": \d+ rows')
+        self.assertEqual(r.stdout, b"")
+        self.assertNotIn(SERVICE_PASS, err)
+        drop("fence_rep")
+
+
+AWKWARD_SQL = r"""
+CREATE EXTENSION IF NOT EXISTS ltree;
+CREATE SCHEMA other;
+CREATE TABLE public."User" (id serial PRIMARY KEY, name text, "odd ""col"" name" text);
+CREATE TABLE public.awk (
+  id bigserial PRIMARY KEY, t text, b bytea, arr text[], j jsonb, n numeric,
+  ts timestamptz, tags ltree, user_id integer REFERENCES public."User"(id));
+CREATE TABLE other.awk (id integer PRIMARY KEY, v text);
+CREATE INDEX awk_n ON public.awk (n);
+CREATE INDEX awk_tags ON public.awk USING gist (tags);
+INSERT INTO public."User" (name, "odd ""col"" name") VALUES ('a', NULL), ('', 'x'), (NULL, '');
+INSERT INTO public.awk (t, b, arr, j, n, ts, tags, user_id) VALUES
+  (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  ('', '\x'::bytea, '{}', '{}', 0, 'epoch', 'a', 1),
+  (E'back\\slash \\N tab\there new\nline cr\rend', '\x00ff5c0a'::bytea,
+   ARRAY['NULL', '', 'back\slash', 'quo"te', NULL], '{"k": "v\\n\"q\"", "u": "\u00e9"}',
+   123456789012345678901234567890.123456789012345678901234567890,
+   '2024-02-29 23:59:59.999999+05:30', 'top.mid.leaf', 2),
+  ('unicode ✓ 𝄞 日本 😀', decode(repeat('ab', 100), 'hex'), ARRAY['✓'], '[1, 2.50, null]', -1e-20,
+   'infinity', 'x.y', 3);
+INSERT INTO public.awk (t) SELECT repeat('0123456789', 1048576);
+INSERT INTO other.awk VALUES (1, 'other schema'), (2, E'\\.');
+SELECT setval('public.awk_id_seq', 1000);
+COMMENT ON TABLE public.awk IS 'awkward; data';
+CREATE FUNCTION public.f() RETURNS text LANGUAGE sql AS $body$ SELECT 'a;b' $body$;
+"""
+
+
+class AwkwardDataTest(unittest.TestCase):
+    def test_pg_dump_round_trip(self):
+        drop("awk_src")
+        drop("awk_dst")
+        PG.psql("CREATE DATABASE awk_src")
+        PG.psql(AWKWARD_SQL, db="awk_src")
+        dump = os.path.join(TMP, "awk.sql")
+        subprocess.run(["pg_dump", "-d", "awk_src", "-f", dump], env=PG.env(), check=True)
+        with open(dump) as f:
+            text = f.read()
+        self.assertIn("COMMENT ON EXTENSION", text)   # the statement only its owner may run
+        self.assertIn("\\restrict ", text)          # pg_dump 15.14+ guard lines
+        r = run([dump], db="awk_dst", user="awk_dst")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertIn('skipped "COMMENT ON EXTENSION ltree', r.stderr.decode())
+        self.assertEqual(fingerprint("awk_dst"), fingerprint("awk_src"))
+        self.assertEqual(owners("awk_dst"), ["awk_dst"])
+        self.assertEqual(PG.psql("SELECT length(t) FROM public.awk WHERE length(t) > 1000",
+                                 db="awk_dst"), "10485760")
+        self.assertEqual(PG.psql("SELECT public.f()", db="awk_dst"), "a;b")
+        drop("awk_src")
+        drop("awk_dst")
+
+
+class BadInputTest(unittest.TestCase):
+    def write(self, name, text):
+        path = os.path.join(TMP, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def assertFails(self, r, code, message):
+        self.assertEqual(r.returncode, code, r.stderr.decode())
+        self.assertIn(message, r.stderr.decode())
+
+    def test_corrupt_zstd(self):
+        src = os.path.join(TMP, "c.sql.zst")
+        subprocess.run(["zstd", "-q", "-f", os.path.join(DATA, "pg", "fence.sql"), "-o", src],
+                       check=True)
+        with open(src, "rb") as f:
+            data = bytearray(f.read())
+        trunc = os.path.join(TMP, "trunc.sql.zst")
+        with open(trunc, "wb") as f:
+            f.write(data[:len(data) // 2])
+        r = run([trunc], db="bad_trunc")
+        self.assertFails(r, 1, 'gen3db: could not read snapshot "%s": truncated' % trunc)
+        self.assertFalse(exists("bad_trunc"))
+        self.assertFalse(exists("bad_trunc__gen3db_restore"))
+        for i in range(len(data) // 3, len(data) // 3 + 64):
+            data[i] ^= 0x55
+        corrupt = os.path.join(TMP, "corrupt.sql.zst")
+        with open(corrupt, "wb") as f:
+            f.write(data)
+        r = run([corrupt], db="bad_corrupt")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('gen3db: could not read snapshot "%s"' % corrupt, r.stderr.decode())
+        self.assertFalse(exists("bad_corrupt"))
+
+    def test_wrong_column_count(self):
+        p = self.write("cols.sql", "CREATE TABLE public.t (a integer, b text);\n"
+                       "COPY public.t (a, b) FROM stdin;\n1\tx\n2\ty\n3\n\\.\n")
+        r = run([p], db="bad_cols")
+        self.assertFails(r, 1, 'gen3db: could not load table "public.t": line 3: '
+                         'missing data for column "b" (line 5)')
+        self.assertFalse(exists("bad_cols"))
+
+    def test_bad_value(self):
+        p = self.write("val.sql", "CREATE TABLE public.node_case (a integer);\n\n"
+                       "COPY public.node_case (a) FROM stdin;\n1\n2\nx\n\\.\n")
+        r = run([p], db="bad_val")
+        self.assertFails(r, 1, 'gen3db: could not load table "public.node_case": line 3: '
+                         'invalid input syntax for type integer: "x" (line 6)')
+
+    def test_bad_escape(self):
+        p = self.write("esc.sql", "CREATE TABLE public.t (a bytea);\n"
+                       "COPY public.t (a) FROM stdin;\n\\\\x00\n\\\\xZZ\n\\.\n")
+        r = run([p], db="bad_esc")
+        self.assertFails(r, 1, 'gen3db: could not load table "public.t": line 2: '
+                         'invalid hexadecimal digit: "Z" (line 4)')
+
+    def test_failing_ddl(self):
+        p = self.write("ddl.sql", "SET client_min_messages = warning;\n\n"
+                       "CREATE TABLE public.t (a integer);\n"
+                       "CREATE TABLE public.u (a no_such_type);\n")
+        r = run([p], db="bad_ddl")
+        self.assertFails(r, 1, 'gen3db: line 4: could not run "CREATE TABLE public.u (a '
+                         'no_such_type);": type "no_such_type" does not exist')
+        self.assertFalse(exists("bad_ddl"))
+
+    def test_failing_index(self):
+        p = self.write("idx.sql", "CREATE TABLE public.t (a integer);\n"
+                       "COPY public.t (a) FROM stdin;\n1\n1\n\\.\n"
+                       "CREATE UNIQUE INDEX t_a ON public.t USING btree (a);\n")
+        r = run([p], db="bad_idx")
+        self.assertFails(r, 1, 'gen3db: line 6: could not run "CREATE UNIQUE INDEX t_a ON '
+                         'public.t USING btree (a);": could not create unique index "t_a"')
+
+    def test_unknown_meta_command(self):
+        p = self.write("meta.sql", "\\restrict abc\nSELECT 1;\n\\set ON_ERROR_STOP on\n")
+        r = run([p], db="bad_meta")
+        self.assertFails(r, 2, 'gen3db: line 3: unsupported psql meta-command "\\set"')
+        self.assertFalse(exists("bad_meta"))
+
+    def test_connect_refused(self):
+        p = self.write("conn.sql", "SELECT 1;\n\\connect fence\n")
+        r = run([p], db="bad_conn")
+        self.assertFails(r, 2, 'gen3db: line 2: "\\connect fence" switches databases')
+
+    def test_unterminated_copy(self):
+        p = self.write("trunc.sql", "CREATE TABLE public.t (a integer);\n"
+                       "COPY public.t (a) FROM stdin;\n1\n2\n")
+        r = run([p], db="bad_tcopy")
+        self.assertFails(r, 2, "gen3db: line 5: unexpected end of input in the data of the "
+                         "COPY statement at line 2")
+
+    def test_no_password(self):
+        env = {"SERVICE_PGPASS": ""}
+        r = run([os.path.join(DATA, "pg", "fence.sql")], db="nopass", env_extra=env)
+        self.assertFails(r, 2, 'gen3db: no password for role "nopass"')
+
+    def test_target_with_tables_refused(self):
+        drop("busy")
+        PG.psql("CREATE DATABASE busy")
+        PG.psql("CREATE TABLE keep (x int); INSERT INTO keep VALUES (42)", db="busy")
+        r = run([os.path.join(DATA, "pg", "fence.sql")], db="busy")
+        self.assertFails(r, 2, 'gen3db: database "busy" already has 1 tables or other relations')
+        self.assertIn("hint: --clean replaces it", r.stderr.decode())
+        self.assertEqual(PG.psql("SELECT x FROM keep", db="busy"), "42")
+        self.assertFalse(exists("busy__gen3db_restore"))
+        # --clean replaces it
+        r = run([os.path.join(DATA, "pg", "fence.sql"), "--clean"], db="busy", user="busy")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertNotIn("public.keep", tables("busy"))
+        self.assertIn('public."User"', tables("busy"))
+        drop("busy")
+
+    def test_clean_failure_keeps_old_content(self):
+        drop("keepold")
+        PG.psql("CREATE DATABASE keepold")
+        PG.psql("CREATE TABLE keep (x int); INSERT INTO keep VALUES (7)", db="keepold")
+        p = self.write("fail.sql", "CREATE TABLE public.t (a integer);\n"
+                       "COPY public.t (a) FROM stdin;\nx\n\\.\n")
+        r = run([p, "--clean"], db="keepold")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(PG.psql("SELECT x FROM keep", db="keepold"), "7")
+        self.assertFalse(exists("keepold__gen3db_restore"))
+        drop("keepold")
+
+    def test_connection_terminated_mid_copy(self):
+        p = os.path.join(TMP, "slow.sql")
+        slow_dump(p, rows=20000)
+        env = PG.env()
+        env["SERVICE_PGPASS"] = SERVICE_PASS
+        proc = subprocess.Popen([BIN, "restore", p, "--database", "term"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.assertTrue(wait_for(lambda: copy_running("term__gen3db_restore")))
+            PG.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = 'term__gen3db_restore' AND query LIKE 'COPY%'")
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        self.assertEqual(proc.returncode, 1, err.decode())
+        self.assertRegex(err.decode(), r'gen3db: could not load table "public\.slow": line \d+: '
+                         r'terminating connection due to administrator command \(line \d+\)')
+        self.assertFalse(exists("term"))
+        self.assertFalse(exists("term__gen3db_restore"))
+
+    def test_sigterm_cleans_up(self):
+        p = os.path.join(TMP, "slow3.sql")
+        slow_dump(p, rows=20000)
+        env = PG.env()
+        env["SERVICE_PGPASS"] = SERVICE_PASS
+        proc = subprocess.Popen([BIN, "restore", p, "--database", "termed"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertTrue(wait_for(lambda: copy_running("termed__gen3db_restore")))
+        t0 = time.time()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(proc.returncode, 1, err.decode())
+        self.assertIn("gen3db: interrupted", err.decode())
+        self.assertFalse(exists("termed"))
+        self.assertFalse(exists("termed__gen3db_restore"))
+
+    def test_sigkill_halfway(self):
+        p = os.path.join(TMP, "slow2.sql")
+        slow_dump(p, rows=20000)
+        for clean in (False, True):
+            with self.subTest(clean=clean):
+                drop("killed")
+                if clean:
+                    PG.psql("CREATE DATABASE killed")
+                    PG.psql("CREATE TABLE keep (x int); INSERT INTO keep VALUES (9)", db="killed")
+                env = PG.env()
+                env["SERVICE_PGPASS"] = SERVICE_PASS
+                argv = [BIN, "restore", p, "--database", "killed"] + (["--clean"] if clean else [])
+                proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+                self.assertTrue(wait_for(lambda: copy_running("killed__gen3db_restore")))
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                if clean:
+                    self.assertEqual(PG.psql("SELECT x FROM keep", db="killed"), "9")
+                else:
+                    self.assertFalse(exists("killed"))
+                # the next run drops the leftover and restores
+                r = run([os.path.join(DATA, "pg", "arborist.sql")] + (["--clean"] if clean else []),
+                        db="killed")
+                self.assertEqual(r.returncode, 0, r.stderr.decode())
+                self.assertFalse(exists("killed__gen3db_restore"))
+                self.assertIn("public.resource", tables("killed"))
+        drop("killed")
+
+
+def dump(db, path):
+    r = subprocess.run([BIN, "dump", "--database", db, "--output", path, "--quiet"],
+                       env=PG.env(), capture_output=True)
+    assert r.returncode == 0, r.stderr.decode()
+
+
+def tar_members(path):
+    """The members of a .tar.zst in order: [(name, bytes)]."""
+    raw = subprocess.run(["zstd", "-q", "-d", "-c", path], check=True, capture_output=True).stdout
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as t:
+        for m in t.getmembers():
+            out.append((m.name, t.extractfile(m).read()))
+    return out
+
+
+def write_snapshot(path, members):
+    """Writes members as a ustar and compresses it with the zstd CLI."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            t.addfile(info, io.BytesIO(data))
+    subprocess.run(["zstd", "-q", "-f", "-o", path], input=buf.getvalue(), check=True)
+
+
+class SnapshotTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.snap = os.path.join(TMP, "sheepdog.tar.zst")
+        drop("sheepdog_src")
+        psql_file(os.path.join(DATA, "pg", "sheepdog.sql"), "sheepdog_src")
+        dump("sheepdog_src", cls.snap)
+
+    def test_round_trip(self):
+        drop("sheepdog_snap")
+        r = run([self.snap, "--map", "sheepdog_src=sheepdog_snap", "--json", "--jobs", "2"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        summary = json.loads(r.stdout)
+        self.assertEqual(summary["format"], "snapshot")
+        self.assertEqual(summary["databases"][0]["from"], "sheepdog_src")
+        self.assertEqual(fingerprint("sheepdog_snap"), fingerprint("sheepdog_src"))
+        self.assertEqual(owners("sheepdog_snap"), ["sheepdog_snap"])
+        drop("sheepdog_snap")
+
+    def test_awkward_round_trip(self):
+        drop("awks_src")
+        drop("awks_dst")
+        PG.psql("CREATE DATABASE awks_src")
+        PG.psql(AWKWARD_SQL, db="awks_src")
+        snap = os.path.join(TMP, "awk.tar.zst")
+        dump("awks_src", snap)
+        r = run([snap, "--database", "awks_dst"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(fingerprint("awks_dst"), fingerprint("awks_src"))
+        self.assertEqual(owners("awks_dst"), ["awks_dst"])
+        drop("awks_src")
+        drop("awks_dst")
+
+    def tampered(self, name, edit):
+        members = tar_members(self.snap)
+        members = edit(members)
+        path = os.path.join(TMP, name)
+        write_snapshot(path, members)
+        return path
+
+    def test_checksum_mismatch(self):
+        def edit(members):
+            out = []
+            done = False
+            for name, data in members:
+                if name.endswith(".copy") and len(data) > 10 and not done:
+                    data = data[:5] + (b"X" if data[5:6] != b"X" else b"Y") + data[6:]
+                    done = name
+                out.append((name, data))
+            self.member = done
+            return out
+        path = self.tampered("sum.tar.zst", edit)
+        r = run([path, "--database", "tampered"])
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn('"%s"' % self.member, r.stderr.decode())
+        self.assertIn("sha256", r.stderr.decode())
+        self.assertFalse(exists("tampered"))
+        self.assertFalse(exists("tampered__gen3db_restore"))
+
+    def test_row_count_mismatch(self):
+        def edit(members):
+            out = []
+            done = False
+            for name, data in members:
+                if name.endswith(".json") and "/data/" in name and not done:
+                    h = json.loads(data)
+                    if h["rows"] > 0:
+                        h["rows"] += 1
+                        data = json.dumps(h).encode()
+                        done = name[:-5] + ".copy"
+                out.append((name, data))
+            self.member = done
+            return out
+        path = self.tampered("rows.tar.zst", edit)
+        r = run([path, "--database", "tampered2"])
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn('"%s"' % self.member, r.stderr.decode())
+        self.assertIn("rows", r.stderr.decode())
+        self.assertFalse(exists("tampered2"))
+
+    def test_bad_row_names_member(self):
+        import hashlib
+
+        def edit(members):
+            out = []
+            target = None
+            for i, (name, data) in enumerate(members):
+                if name.endswith(".json") and "/data/" in name and target is None:
+                    h = json.loads(data)
+                    if h["table"] == "node_case" and h["rows"] > 2:
+                        copy = members[i + 1][1].split(b"\n")
+                        copy[1] = b"\t".join([b"not-a-number"] + copy[1].split(b"\t")[1:])
+                        body = b"\n".join(copy)
+                        h["sha256"] = hashlib.sha256(body).hexdigest()
+                        h["bytes"] = len(body)
+                        target = (name[:-5] + ".copy", body)
+                        data = json.dumps(h).encode()
+                elif target and name == target[0]:
+                    data = target[1]
+                out.append((name, data))
+            self.member = target[0]
+            return out
+        path = self.tampered("row.tar.zst", edit)
+        r = run([path, "--database", "badrow"])
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertRegex(r.stderr.decode(), r'gen3db: could not load table "public\.node_case": '
+                         r'line 2 of "%s": .*"not-a-number"' % self.member)
+        self.assertFalse(exists("badrow"))
+
+    def test_unknown_format_version(self):
+        def edit(members):
+            m = json.loads(members[0][1])
+            m["format_version"] = 2
+            return [("manifest.json", json.dumps(m).encode())] + members[1:]
+        path = self.tampered("v2.tar.zst", edit)
+        r = run([path, "--database", "future"])
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn("unsupported snapshot format_version 2 (this gen3db reads 1)",
+                      r.stderr.decode())
+        self.assertFalse(exists("future"))
+        self.assertFalse(exists("future__gen3db_restore"))
+
+    def test_missing_end(self):
+        path = self.tampered("noend.tar.zst", lambda m: [x for x in m if x[0] != "end.json"])
+        r = run([path, "--database", "noend"])
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn('snapshot "%s" ends without end.json: it is truncated' % path,
+                      r.stderr.decode())
+        self.assertFalse(exists("noend"))
+
+    def test_two_databases(self):
+        for d in ("fence_src", "fence_two", "sheepdog_two"):
+            drop(d)
+        psql_file(os.path.join(DATA, "pg", "fence.sql"), "fence_src")
+        snap = os.path.join(TMP, "two.tar.zst")
+        r = subprocess.run([BIN, "dump", "--database", "fence_src", "--database", "sheepdog_src",
+                            "--output", snap, "--quiet"], env=PG.env(), capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        r = run([snap, "--database", "one"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--database names one target but the snapshot holds 2 databases",
+                      r.stderr.decode())
+        r = run([snap, "--release", "two", "--json"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        summary = json.loads(r.stdout)
+        self.assertEqual([d["database"] for d in summary["databases"]],
+                         ["fence_two", "sheepdog_two"])
+        self.assertEqual(fingerprint("fence_two"), fingerprint("fence_src"))
+        self.assertEqual(fingerprint("sheepdog_two"), fingerprint("sheepdog_src"))
+        self.assertEqual(owners("fence_two"), ["fence_two"])
+        self.assertEqual(owners("sheepdog_two"), ["sheepdog_two"])
+        for d in ("fence_src", "fence_two", "sheepdog_two"):
+            drop(d)
+
+    def test_map_unknown_database(self):
+        r = run([self.snap, "--map", "nope=x"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('--map nope=x: the snapshot has no database "nope"', r.stderr.decode())
+
+
+class NoCreateTest(unittest.TestCase):
+    def test_existing_role(self):
+        drop("nocreate")
+        PG.psql("DROP ROLE IF EXISTS nc_role")
+        PG.psql("CREATE ROLE nc_role LOGIN PASSWORD '%s'" % SERVICE_PASS)
+        r = run([os.path.join(DATA, "pg", "fence.sql"), "--no-create"], db="nocreate",
+                user="nc_role")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(owners("nocreate"), ["nc_role"])
+        self.assertNotIn("vector", r.stderr.decode())   # nothing provisioned
+        drop("nocreate")
+
+    def test_missing_role(self):
+        r = run([os.path.join(DATA, "pg", "fence.sql"), "--no-create"], db="nocreate2",
+                user="no_such_role")
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn('could not create database "nocreate2__gen3db_restore": '
+                      'role "no_such_role" does not exist', r.stderr.decode())
+        self.assertFalse(exists("nocreate2__gen3db_restore"))
+
+
+class UsageTest(unittest.TestCase):
+    def test_no_source(self):
+        r = run([])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("gen3db: no source", r.stderr.decode())
+
+    def test_missing_file(self):
+        r = run([os.path.join(TMP, "nope.sql")], db="x")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('could not open "%s"' % os.path.join(TMP, "nope.sql"), r.stderr.decode())
+
+    def test_no_target(self):
+        r = run([os.path.join(DATA, "pg", "fence.sql")])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("gen3db: no target database", r.stderr.decode())
+
+    def test_bad_jobs(self):
+        r = run([os.path.join(DATA, "pg", "fence.sql"), "--jobs", "0"], db="x")
+        self.assertEqual(r.returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
