@@ -6,5 +6,8 @@
 #define G3_COMMANDS_H
 
 int cmd_create(int argc, char **argv);
+/* temporary: fold into restore and dump at merge time */
+int restore_es_main(int argc, char **argv);
+int dump_es_main(int argc, char **argv);
 
 #endif

@@ -16,6 +16,8 @@ struct cmd {
 
 static const struct cmd commands[] = {
 	{ "create", cmd_create, "provision service databases, roles, grants and extensions" },
+	{ "restore-es", restore_es_main, "restore Elasticsearch indices from elasticdump files" },
+	{ "dump-es", dump_es_main, "dump Elasticsearch indices into elasticdump files" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

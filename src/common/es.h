@@ -39,6 +39,23 @@ typedef struct g3_esconf {
 	int insecure;    /* skip TLS verification (never the default) */
 } g3_esconf;
 
+/* The connection options as one getopt table fragment. */
+enum {
+	G3_OPT_ES = 0x1100,
+	G3_OPT_ES_CACERT,
+	G3_OPT_ES_LAST
+};
+
+#define G3_ES_LONG_OPTIONS \
+	{ "es", required_argument, NULL, G3_OPT_ES }, \
+	{ "es-cacert", required_argument, NULL, G3_OPT_ES_CACERT }
+
+#define G3_ES_HELP \
+	"      --es URL                 Elasticsearch/OpenSearch, http(s)://host:port\n" \
+	"                               (default: ESHOST, host:port); credentials from\n" \
+	"                               ES_USERNAME/ES_PASSWORD or ES_API_KEY\n" \
+	"      --es-cacert FILE         CA certificates for https (or ES_CACERT)\n"
+
 void g3_esconf_init(g3_esconf *c);
 void g3_esconf_release(g3_esconf *c);
 
@@ -112,6 +129,14 @@ g3_rc g3_es_aliases_update(g3_es *es, json_object *actions, g3_err *err);
 /* Appends s percent-encoded as one URL path segment or query value:
  * everything but unreserved characters (A-Z a-z 0-9 - . _ ~) is %XX. */
 void g3_url_escape(g3_buf *b, const char *s);
+
+/* Appends the helm job's index list to *list: GUPPY_INDICES (comma
+ * separated) then GUPPY_CONFIGINDEX; blanks skipped. */
+void g3_es_indices_from_env(char ***list, size_t *n);
+
+/* Parses a size: bytes, or with KB/MB/GB (KiB/MiB/GiB, 1024-based). */
+g3_rc g3_parse_size(const char *what, const char *s, size_t min, size_t max, size_t *out,
+		    g3_err *err);
 
 /* Appends s as a JSON string literal (quotes included). */
 void g3_json_quote(g3_buf *b, const char *s);

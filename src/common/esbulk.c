@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "log.h"
+#include "opts.h"
 
 #define RAW_KEEP 4096
 
@@ -21,6 +22,32 @@ void g3_esbulk_opts_init(g3_esbulk_opts *o)
 	o->retries = G3_ESBULK_DEFAULT_RETRIES;
 	o->backoff_base = 0.1;
 	o->backoff_max = 10.0;
+}
+
+int g3_esbulk_option(g3_esbulk_opts *o, int c, const char *arg, g3_err *err)
+{
+	long v;
+
+	switch (c) {
+	case G3_OPT_ES_JOBS:
+		if (g3_parse_long("--es-jobs", arg, 1, 64, &v, err))
+			return -1;
+		o->jobs = (int)v;
+		return 1;
+	case G3_OPT_BULK_SIZE:
+		if (g3_parse_size("--bulk-size", arg, 1024, (size_t)1 << 30, &o->batch_bytes, err))
+			return -1;
+		return 1;
+	case G3_OPT_ES_RETRIES:
+		if (g3_parse_long("--es-retries", arg, 0, 1000, &v, err))
+			return -1;
+		o->retries = (int)v;
+		return 1;
+	case G3_OPT_ES_GZIP:
+		o->gzip = 1;
+		return 1;
+	}
+	return 0;
 }
 
 /* ---- batches ---- */

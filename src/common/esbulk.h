@@ -55,6 +55,32 @@ typedef struct g3_esbulk_opts {
 
 void g3_esbulk_opts_init(g3_esbulk_opts *o);
 
+/* The loader's options as one getopt table fragment, for every command
+ * that loads documents (restore-es now, restore later). */
+enum {
+	G3_OPT_ES_JOBS = 0x1200,
+	G3_OPT_BULK_SIZE,
+	G3_OPT_ES_RETRIES,
+	G3_OPT_ES_GZIP,
+	G3_OPT_ESBULK_LAST
+};
+
+#define G3_ESBULK_LONG_OPTIONS \
+	{ "es-jobs", required_argument, NULL, G3_OPT_ES_JOBS }, \
+	{ "bulk-size", required_argument, NULL, G3_OPT_BULK_SIZE }, \
+	{ "es-retries", required_argument, NULL, G3_OPT_ES_RETRIES }, \
+	{ "es-gzip", no_argument, NULL, G3_OPT_ES_GZIP }
+
+#define G3_ESBULK_HELP \
+	"      --es-jobs N              bulk requests in flight (default 4)\n" \
+	"      --bulk-size SIZE         bytes per bulk request (default 10MB)\n" \
+	"      --es-retries N           retries of a refused (429/503) or lost bulk\n" \
+	"                               request or document (default 8)\n" \
+	"      --es-gzip                gzip the bulk request bodies\n"
+
+/* Handles a loader option: 1 if it was one, 0 if not, -1 with err. */
+int g3_esbulk_option(g3_esbulk_opts *o, int c, const char *arg, g3_err *err);
+
 typedef struct g3_esbulk_stats {
 	uint64_t docs_sent;       /* documents handed to the loader */
 	uint64_t docs_acked;      /* acknowledged by Elasticsearch */
