@@ -245,8 +245,12 @@ g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_inde
 
 	after = json_object_new_object();
 	idx = index_object(after);
-	json_object_object_add(idx, "number_of_replicas", json_object_get(replicas));
-	json_object_object_add(idx, "refresh_interval", json_object_get(refresh));
+	/* the defaults spelled out where the dump had none: null (reset) is
+	 * not understood everywhere */
+	json_object_object_add(idx, "number_of_replicas",
+			       replicas ? json_object_get(replicas) : json_object_new_int(1));
+	json_object_object_add(idx, "refresh_interval",
+			       refresh ? json_object_get(refresh) : json_object_new_string("1s"));
 	if ((rc = g3_es_settings_put(es, ix->concrete, after, err)))
 		goto cleanup;
 	if ((rc = g3_es_refresh(es, ix->concrete, err)))
