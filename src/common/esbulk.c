@@ -205,6 +205,8 @@ struct slot {
 	json_tokener *tok;
 	json_object *resp;
 	int tok_failed;
+	int all_ok;             /* the answer began with "errors":false */
+	int decided;            /* all_ok was looked for */
 	g3_buf raw;             /* the first RAW_KEEP bytes, for messages */
 };
 
@@ -220,6 +222,8 @@ struct g3_esbulk {
 	g3_bulk_batch *fill;
 	g3_bulk_batch **retry;
 	size_t n_retry;
+	g3_bulk_batch **pool;   /* released batches kept for their buffers */
+	size_t n_pool;
 	size_t since_pump;
 	g3_esbulk_stats st;
 	int failed;
@@ -253,6 +257,53 @@ static void batch_free(g3_bulk_batch *bb)
 	}
 }
 
+/*
+ * Elasticsearch writes "took" and "errors" before "items": when errors is
+ * false, nothing in the items matters and no tree is built (the fast path,
+ * in constant memory). Returns 1 when the answer says errors:false.
+ */
+static int says_no_errors(const g3_buf *raw)
+{
+	const char *p = raw->data ? strstr(raw->data, "\"errors\"") : NULL;
+	const char *items = raw->data ? strstr(raw->data, "\"items\"") : NULL;
+
+	if (!p || (items && items < p))
+		return 0;
+	p += 8;
+	while (*p == ' ' || *p == ':' || *p == '\n' || *p == '\r' || *p == '\t')
+		p++;
+	return !strncmp(p, "false", 5);
+}
+
+static g3_bulk_batch *batch_get(g3_esbulk *b)
+{
+	g3_bulk_batch *bb;
+
+	if (b->n_pool)
+		return b->pool[--b->n_pool];
+	bb = batch_new();
+	/* one allocation of the final size instead of doublings past it */
+	g3_buf_grow(&bb->body, b->o.batch_bytes + 4096);
+	return bb;
+}
+
+/* Keeps up to jobs + 1 buffers for reuse (a batch larger than the batch
+ * size, one big document, is not kept). */
+static void batch_put(g3_esbulk *b, g3_bulk_batch *bb)
+{
+	if (!bb)
+		return;
+	if (b->n_pool < (size_t)b->o.jobs + 1 && bb->body.cap <= b->o.batch_bytes * 2 + 8192) {
+		g3_buf_reset(&bb->body);
+		bb->n = 0;
+		bb->attempt = 0;
+		bb->not_before = 0;
+		b->pool[b->n_pool++] = bb;
+		return;
+	}
+	batch_free(bb);
+}
+
 static size_t slot_write(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct slot *s = arg;
@@ -260,7 +311,11 @@ static size_t slot_write(char *data, size_t size, size_t nmemb, void *arg)
 
 	if (s->raw.len < RAW_KEEP)
 		g3_buf_add(&s->raw, data, n < RAW_KEEP - s->raw.len ? n : RAW_KEEP - s->raw.len);
-	if (!s->resp && !s->tok_failed) {
+	if (!s->decided && s->raw.data && (s->raw.len >= 64 || strstr(s->raw.data, "\"items\""))) {
+		s->decided = 1;
+		s->all_ok = says_no_errors(&s->raw);
+	}
+	if (!s->all_ok && !s->resp && !s->tok_failed) {
 		enum json_tokener_error je;
 
 		s->resp = json_tokener_parse_ex(s->tok, data, (int)n);
@@ -290,7 +345,9 @@ g3_rc g3_esbulk_new(const g3_esconf *conf, const char *index, const char *type,
 	b->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)b;
 	g3_buf_addf(&url, "%s/", conf->url);
 	g3_url_escape(&url, index);
-	g3_buf_adds(&url, "/_bulk?filter_path=took,errors,items.*.status,items.*._id,items.*.error");
+	/* no filter_path: filtering the answer costs the server more than
+	 * parsing the whole answer costs us */
+	g3_buf_adds(&url, "/_bulk");
 	b->url = g3_buf_detach(&url);
 	b->multi = curl_multi_init();
 	if (!b->multi) {
@@ -322,7 +379,8 @@ g3_rc g3_esbulk_new(const g3_esconf *conf, const char *index, const char *type,
 		curl_easy_setopt(s->h, CURLOPT_ACCEPT_ENCODING, "");
 		s->tok = json_tokener_new();
 	}
-	b->fill = batch_new();
+	b->pool = g3_xcalloc((size_t)b->o.jobs + 1, sizeof(*b->pool));
+	b->fill = batch_get(b);
 	*out = b;
 	return G3_OK;
 }
@@ -376,6 +434,8 @@ static void submit(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 	json_object_put(s->resp);
 	s->resp = NULL;
 	s->tok_failed = 0;
+	s->all_ok = 0;
+	s->decided = 0;
 	g3_buf_reset(&s->raw);
 	if (b->o.gzip && !gzip_body(&bb->body, &s->zbody)) {
 		curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, s->zbody.data);
@@ -427,7 +487,7 @@ static void retry_request(g3_esbulk *b, g3_bulk_batch *bb, const char *why)
 				    "or more --es-retries");
 		b->st.docs_failed += bb->n;
 		fail(b, &e);
-		batch_free(bb);
+		batch_put(b, bb);
 		return;
 	}
 	b->st.retried_requests++;
@@ -455,7 +515,7 @@ static void finish_items(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 			b->st.docs_acked++;
 		} else if (status[i] == G3_ITEM_RETRY) {
 			if (!again)
-				again = batch_new();
+				again = batch_get(b);
 			g3_bulk_batch_copy_item(again, bb, i);
 			n_retry++;
 		}
@@ -476,7 +536,7 @@ static void finish_items(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 			g3_err_hint(&e, "the cluster is overloaded: try fewer --es-jobs, a smaller "
 				    "--bulk-size or more --es-retries");
 			fail(b, &e);
-			batch_free(again);
+			batch_put(b, again);
 		} else {
 			b->st.retried_docs += n_retry;
 			queue_retry(b, again, bb->attempt + 1, backoff(b, bb->attempt + 1));
@@ -491,13 +551,13 @@ static void split_or_fail(g3_esbulk *b, g3_bulk_batch *bb)
 	g3_err e;
 
 	if (bb->n > 1) {
-		g3_bulk_batch *h1 = batch_new(), *h2 = batch_new();
+		g3_bulk_batch *h1 = batch_get(b), *h2 = batch_get(b);
 
 		for (size_t i = 0; i < bb->n; i++)
 			g3_bulk_batch_copy_item(i < bb->n / 2 ? h1 : h2, bb, i);
 		queue_retry(b, h1, bb->attempt, 0);
 		queue_retry(b, h2, bb->attempt, 0);
-		batch_free(bb);
+		batch_put(b, bb);
 		return;
 	}
 	g3_err_init(&e);
@@ -512,7 +572,7 @@ static void split_or_fail(g3_esbulk *b, g3_bulk_batch *bb)
 	}
 	b->st.docs_failed += bb->n;
 	fail(b, &e);
-	batch_free(bb);
+	batch_put(b, bb);
 }
 
 static void complete(g3_esbulk *b, struct slot *s, CURLcode cc)
@@ -530,13 +590,18 @@ static void complete(g3_esbulk *b, struct slot *s, CURLcode cc)
 		return;
 	}
 	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200 && s->all_ok) {
+		b->st.docs_acked += bb->n;
+		batch_put(b, bb);
+		return;
+	}
 	if (status == 200) {
 		if (!s->resp) {
 			retry_request(b, bb, "the answer was cut short");
 			return;
 		}
 		finish_items(b, s, bb);
-		batch_free(bb);
+		batch_put(b, bb);
 		return;
 	}
 	if (status == 429 || status == 502 || status == 503 || status == 504) {
@@ -558,7 +623,7 @@ static void complete(g3_esbulk *b, struct slot *s, CURLcode cc)
 		g3_buf_release(&what);
 		b->st.docs_failed += bb->n;
 		fail(b, &e);
-		batch_free(bb);
+		batch_put(b, bb);
 	}
 }
 
@@ -587,7 +652,7 @@ static void pump(g3_esbulk *b, int wait)
 	if (b->failed) {
 		/* a failed load sends nothing more */
 		for (size_t i = 0; i < b->n_retry; i++)
-			batch_free(b->retry[i]);
+			batch_put(b, b->retry[i]);
 		b->n_retry = 0;
 	}
 	curl_multi_perform(b->multi, &running);
@@ -621,7 +686,7 @@ static void flush_fill(g3_esbulk *b)
 	if (b->failed || !s)
 		return;
 	submit(b, s, b->fill);
-	b->fill = batch_new();
+	b->fill = batch_get(b);
 	b->since_pump = 0;
 }
 
@@ -701,6 +766,9 @@ void g3_esbulk_free(g3_esbulk *b)
 		batch_free(b->retry[i]);
 	free(b->retry);
 	batch_free(b->fill);
+	for (size_t i = 0; i < b->n_pool; i++)
+		batch_free(b->pool[i]);
+	free(b->pool);
 	if (b->multi)
 		curl_multi_cleanup(b->multi);
 	g3_buf_release(&b->item_errors);

@@ -7,8 +7,8 @@
  * opts.jobs easy handles driven by one libcurl multi handle (keep-alive
  * connections reused), so up to `jobs` requests are in flight while the
  * caller reads the next documents. Each answer is parsed incrementally by a
- * json-c tokener as it arrives (the `filter_path` keeps it to status and
- * error per item).
+ * json-c tokener as it arrives (when "errors" is false the items are not
+ * looked at).
  *
  * Failures:
  *   - items answered 429 (or 503) are collected into a retry batch sent
