@@ -205,6 +205,13 @@ static size_t write_cb(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* TLS failures that waiting will not cure. */
+static int tls_problem(CURLcode cc)
+{
+	return cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+	       cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_ISSUER_ERROR;
+}
+
 g3_rc g3_es_request(g3_es *es, const char *method, const char *path, const char *body,
 		    size_t len, long *status, g3_buf *resp, g3_err *err)
 {
@@ -248,7 +255,8 @@ g3_rc g3_es_request(g3_es *es, const char *method, const char *path, const char 
 			rc = g3_err_set(err, G3_FAIL, "answer of %s \"%s\" is larger than %u MiB",
 					method, path, G3_ES_MAX_RESPONSE >> 20);
 		else
-			rc = g3_err_set(err, G3_UNREACHABLE, "%s", curl_easy_strerror(cc));
+			rc = g3_err_set(err, tls_problem(cc) ? G3_FAIL : G3_UNREACHABLE, "%s",
+					curl_easy_strerror(cc));
 		goto cleanup;
 	}
 	curl_easy_getinfo(es->curl, CURLINFO_RESPONSE_CODE, status);
@@ -392,6 +400,12 @@ g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *
 		rc = g3_es_request(es, "GET", "/", NULL, 0, &status, &resp, &terr);
 		if (!rc && status == 200) {
 			rc = parse_version(es, &resp, err);
+			break;
+		}
+		if (rc == G3_FAIL) {
+			g3_err_set(err, G3_FAIL, "could not connect to Elasticsearch at \"%s\": %s",
+				   conf->url, terr.msg);
+			g3_err_hint(err, "give the CA certificate with --es-cacert FILE or ES_CACERT");
 			break;
 		}
 		if (!rc && (status == 401 || status == 403)) {

@@ -57,8 +57,9 @@ class EsServer:
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("es_test_server did not start: see %s" % self.log.name)
             time.sleep(0.05)
+        scheme = "https" if "--tls-cert" in extra else "http"
         with open(port_file) as f:
-            self.url = "http://127.0.0.1:%d" % int(f.read().strip())
+            self.url = "%s://127.0.0.1:%d" % (scheme, int(f.read().strip()))
 
     def stop(self):
         if self.proc:
@@ -510,6 +511,27 @@ class TestServerOptions(unittest.TestCase):
                  "--es", self.srv.url], env={"ES_API_KEY": "a2V5OnNlY3JldA=="})
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("a2V5OnNlY3JldA", r.stderr + r.stdout)
+
+    def test_tls_verification(self):
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        self.srv = EsServer("es7", extra=["--tls-cert", cert, "--tls-key", key])
+        src = os.path.join(FIXTURE, "es")
+        t0 = time.time()
+        r = run(["restore-es", src, "--index", "dev_array-config", "--es", self.srv.url,
+                 "--wait", "30"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertLess(time.time() - t0, 15, "a certificate problem must not be waited on")
+        self.assertIn('could not connect to Elasticsearch at "%s"' % self.srv.url, r.stderr)
+        self.assertIn("hint: give the CA certificate with --es-cacert FILE or ES_CACERT", r.stderr)
+        r = run(["restore-es", src, "--index", "dev_array-config", "--es", self.srv.url,
+                 "--es-cacert", cert])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run(["restore-es", src, "--index", "dev_case", "--es", self.srv.url],
+                env={"ES_CACERT": cert})
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_413_names_document(self):
         self.srv = EsServer("es7", extra=["--max-content-length", "64kb"])
