@@ -29,6 +29,7 @@
 #include "strbuf.h"
 
 #define G3_ES_MAX_RESPONSE (256u << 20)
+#define G3_ES_MAX_ID_BYTES 512  /* Elasticsearch's limit on _id */
 
 typedef struct g3_esconf {
 	char *url;       /* base URL without credentials or trailing slash */

@@ -140,6 +140,15 @@ static g3_rc load_documents(g3_esbulk *bulk, g3_esrestore_index *ix, int *read_f
 		return rc;
 	while ((got = g3_docreader_next(&r, &id, &src, &len, err)) > 0) {
 		ix->docs_read++;
+		if (strlen(id) > G3_ES_MAX_ID_BYTES) {
+			/* Elasticsearch would refuse the whole bulk request */
+			g3_err_set(err, G3_FAIL, "\"%s\" line %ld: the _id \"%.40s...\" is longer than "
+				   "%d bytes, which Elasticsearch refuses", r.path, r.lineno, id,
+				   G3_ES_MAX_ID_BYTES);
+			*read_failed = 1;
+			rc = G3_FAIL;
+			break;
+		}
 		if ((rc = g3_esbulk_add(bulk, id, src, len, err)))
 			break;
 	}

@@ -383,6 +383,29 @@ class TestErrors(EsTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sorted(read_ndjson(os.path.join(out, "g3t_ids__data.json"))), sorted(ids))
 
+    def test_id_too_long(self):
+        d = os.path.join(self.tmp, "src")
+        self.write_docs(d, "g3t_longid", [("ok", {"n": 1}), ("x" * 600, {"n": 2})])
+        r = self.restore(src=d, indices=["g3t_longid"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('g3t_longid__data.json" line 2: the _id "%s..." is longer than 512 bytes'
+                      % ("x" * 40), r.stderr)
+        self.assertEqual(self.es.indices(), {})
+
+    def test_extra_aliases_restored(self):
+        d = self.copy_fixture(["dev_array-config"])
+        with open(os.path.join(d, "dev_array-config__alias.json"), "w") as f:
+            json.dump({"dev_array-config_0": {"aliases": {
+                "dev_array-config": {},
+                "g3t_filtered": {"filter": {"term": {"array": "tags"}}}}}}, f)
+        r = self.restore(src=d, indices=["dev_array-config"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.es.indices(),
+                         {"dev_array-config_0": ["dev_array-config", "g3t_filtered"]})
+        _, out = self.es.req("GET", "/_alias/g3t_filtered")
+        self.assertEqual(out["dev_array-config_0"]["aliases"]["g3t_filtered"]["filter"],
+                         {"term": {"array": "tags"}})
+
     def test_document_bigger_than_batch(self):
         d = os.path.join(self.tmp, "src")
         docs = [("d%d" % i, {"name": "x" * 100, "n": i}) for i in range(200)]
@@ -412,6 +435,45 @@ class TestErrors(EsTestCase):
         r = run(["restore-es", FIXTURE, "--index", "dev_case"])
         self.assertEqual(r.returncode, 2)
         self.assertIn("no Elasticsearch to talk to", r.stderr)
+
+
+class TestCrossVersion(unittest.TestCase):
+    """A dump from one version restored into another (types added or dropped)."""
+
+    def setUp(self):
+        if REAL_URL:
+            self.skipTest(NA % "servers of several versions")
+        self.tmp = tempfile.mkdtemp(prefix="g3es-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def check(self, src_flavor, dst_flavor):
+        a, b = server(src_flavor), server(dst_flavor)
+        a.reset()
+        b.reset()
+        fx = os.path.join(FIXTURE, "es")
+        r = run(["restore-es", fx, "--es", a.url] + sum([["--index", i] for i in INDICES], []))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, src_flavor)
+        r = run(["dump-es", "--es", a.url, "--output", out] + sum([["--index", i] for i in INDICES], []))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run(["restore-es", out, "--es", b.url] + sum([["--index", i] for i in INDICES], []))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for i in INDICES:
+            self.assertEqual(b.docs(i), read_ndjson(os.path.join(fx, i + "__data.json")), i)
+        return out
+
+    def test_es6_to_es8(self):
+        out = self.check("es6", "es8")
+        with open(os.path.join(out, "dev_case__mapping.json")) as f:
+            self.assertIn("_doc", json.load(f)["dev_case_0"]["mappings"], "an ES 6 dump is typed")
+
+    def test_es8_to_es6(self):
+        self.check("es8", "es6")
+
+    def test_opensearch2_to_es7(self):
+        self.check("opensearch2", "es7")
 
 
 class TestFaults(EsTestCase):

@@ -13,6 +13,7 @@
 
 #include "common/es.h"
 #include "common/esbulk.h"
+#include "common/opts.h"
 
 static void test_url_escape(void **state)
 {
@@ -112,6 +113,24 @@ static void test_parse_size(void **state)
 	assert_int_equal(g3_parse_size("--bulk-size", "-1", 1, SIZE_MAX, &v, &err), G3_USAGE);
 	assert_int_equal(g3_parse_size("--bulk-size", "3XB", 1, SIZE_MAX, &v, &err), G3_USAGE);
 	assert_int_equal(g3_parse_size("--bulk-size", "10", 1024, SIZE_MAX, &v, &err), G3_USAGE);
+}
+
+static void test_indices_from_env(void **state)
+{
+	char **list = NULL;
+	size_t n = 0;
+
+	(void)state;
+	setenv("GUPPY_INDICES", " dev_case,,dev_file , ", 1);
+	setenv("GUPPY_CONFIGINDEX", "dev_array-config", 1);
+	g3_es_indices_from_env(&list, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0], "dev_case");
+	assert_string_equal(list[1], "dev_file");
+	assert_string_equal(list[2], "dev_array-config");
+	g3_strlist_free(list, n);
+	unsetenv("GUPPY_INDICES");
+	unsetenv("GUPPY_CONFIGINDEX");
 }
 
 static void test_json_quote(void **state)
@@ -221,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_conf_from_url_and_env),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_json_quote),
+		cmocka_unit_test(test_indices_from_env),
 		cmocka_unit_test(test_batch_lines_and_items),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_classify_reports_at_most_five),
