@@ -299,21 +299,38 @@ g3_rc g3_es_check(long status, const g3_buf *resp, const char *what, g3_err *err
 	return G3_FAIL;
 }
 
+/* Control calls are retried a few times on what a busy or restarting
+ * cluster answers (429, 502, 503, 504) and on lost connections. */
+#define CALL_ATTEMPTS 5
+
+static void sleep_seconds(double s);
+
 g3_rc g3_es_call(g3_es *es, const char *method, const char *path, json_object *body,
 		 const char *what, json_object **out, g3_err *err)
 {
 	g3_buf resp = G3_BUF_INIT;
 	const char *text = NULL;
 	size_t len = 0;
-	long status;
+	long status = 0;
+	double backoff = 0.5;
 	g3_rc rc;
 
 	if (out)
 		*out = NULL;
-	if (body) {
+	if (body)
 		text = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &len);
+	for (int attempt = 1;; attempt++) {
+		rc = g3_es_request(es, method, path, text, len, &status, &resp, err);
+		if (attempt < CALL_ATTEMPTS &&
+		    ((rc == G3_UNREACHABLE) ||
+		     (!rc && (status == 429 || status == 502 || status == 503 || status == 504)))) {
+			g3_debug("%s: %s; trying again", what, rc ? err->msg : "busy");
+			sleep_seconds(backoff);
+			backoff *= 2;
+			continue;
+		}
+		break;
 	}
-	rc = g3_es_request(es, method, path, text, len, &status, &resp, err);
 	if (rc) {
 		g3_err_prefix(err, "%s", what);
 		goto cleanup;
@@ -384,6 +401,60 @@ cleanup:
 	return rc;
 }
 
+/*
+ * A node that answers `GET /` may still have no elected master (health
+ * answers 503): waits for cluster health yellow in what is left of the
+ * wait. A red cluster (health times out, 408) is only a warning: an
+ * unrelated index may be red. A user without the monitor privilege gets
+ * 403 here: not a reason to stop either.
+ */
+static g3_rc wait_health(g3_es *es, double deadline, int wait_seconds, g3_err *err)
+{
+	g3_buf path = G3_BUF_INIT, resp = G3_BUF_INIT;
+	json_object *root = NULL, *v;
+	double backoff = 0.25;
+	long status = 0;
+	g3_rc rc = G3_OK;
+
+	for (;;) {
+		double left = deadline - now_seconds();
+		g3_err terr;
+
+		g3_err_init(&terr);
+		g3_buf_reset(&path);
+		g3_buf_addf(&path, "/_cluster/health?wait_for_status=yellow&timeout=%ds",
+			    left < 1 ? 1 : (int)left);
+		if (!g3_es_request(es, "GET", path.data, NULL, 0, &status, &resp, &terr)) {
+			if (status != 503)
+				break;
+			snprintf(terr.msg, sizeof(terr.msg), "cluster health HTTP 503 (no master yet?)");
+		}
+		if (now_seconds() + backoff > deadline) {
+			rc = g3_err_set(err, G3_UNREACHABLE, "the cluster at \"%s\" did not become ready "
+					"within %d seconds: %s", es->conf->url, wait_seconds, terr.msg);
+			g3_err_hint(err, "check the cluster's nodes, or wait longer with --wait");
+			goto cleanup;
+		}
+		sleep_seconds(backoff);
+		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
+	}
+	root = json_tokener_parse(resp.data ? resp.data : "");
+	if (status == 408 || (status == 200 && root &&
+			      json_object_object_get_ex(root, "timed_out", &v) &&
+			      json_object_get_boolean(v)))
+		g3_warn("the cluster at \"%s\" is %s: going on", es->conf->url,
+			root && json_object_object_get_ex(root, "status", &v)
+			? json_object_get_string(v) : "not healthy");
+	else if (status != 200)
+		g3_debug("no cluster health from \"%s\" (HTTP %ld): not waiting for it",
+			 es->conf->url, status);
+cleanup:
+	json_object_put(root);
+	g3_buf_release(&path);
+	g3_buf_release(&resp);
+	return rc;
+}
+
 g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *err)
 {
 	g3_buf resp = G3_BUF_INIT;
@@ -400,6 +471,8 @@ g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *
 		rc = g3_es_request(es, "GET", "/", NULL, 0, &status, &resp, &terr);
 		if (!rc && status == 200) {
 			rc = parse_version(es, &resp, err);
+			if (!rc)
+				rc = wait_health(es, deadline, wait_seconds, err);
 			break;
 		}
 		if (rc == G3_FAIL) {

@@ -521,6 +521,21 @@ class TestFaults(EsTestCase):
         self.assertEqual(self.es.stats()["closed_mid_response"], 3)
         self.assert_fixture_restored()
 
+    def test_cluster_not_ready_is_waited_for(self):
+        # every request (GET / and cluster health included) refused for a while
+        self.es.faults(reject_requests_503=3, reject_requests_429=3, scope="all")
+        r = self.restore("--wait", "30", indices=["dev_array-config"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.es.stats()["rejected_requests_503"], 3)
+
+    def test_cluster_never_ready_exit_3(self):
+        self.es.faults(reject_requests_503=100000, scope="all")
+        r = run(["restore-es", FIXTURE, "--index", "dev_case", "--es", self.es.url, "--wait", "2"])
+        self.es.faults(reject_requests_503=0)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn('Elasticsearch at "%s" did not answer within 2 seconds: HTTP 503' % self.es.url,
+                      r.stderr)
+
     def test_gzip_bodies(self):
         r = self.restore("--es-gzip")
         self.assertEqual(r.returncode, 0, r.stderr)
