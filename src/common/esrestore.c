@@ -126,9 +126,9 @@ static json_object *index_object(json_object *settings)
 	return idx;
 }
 
-/* *read_failed tells a bad data file from a failed load. */
-static g3_rc load_documents(g3_esbulk *bulk, g3_esrestore_index *ix, int *read_failed,
-			    g3_err *err)
+/* *read_failed tells a bad data file (or a stop) from a failed load. */
+static g3_rc load_documents(g3_esbulk *bulk, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+			    int *read_failed, g3_err *err)
 {
 	g3_docreader r;
 	const char *id, *src;
@@ -140,6 +140,13 @@ static g3_rc load_documents(g3_esbulk *bulk, g3_esrestore_index *ix, int *read_f
 		return rc;
 	while ((got = g3_docreader_next(&r, &id, &src, &len, err)) > 0) {
 		ix->docs_read++;
+		if (o->cancel && *o->cancel) {
+			g3_err_set(err, G3_FAIL, "interrupted after %llu documents",
+				   (unsigned long long)ix->docs_read - 1);
+			*read_failed = 1;
+			rc = G3_FAIL;
+			break;
+		}
 		if (strlen(id) > G3_ES_MAX_ID_BYTES) {
 			/* Elasticsearch would refuse the whole bulk request */
 			g3_err_set(err, G3_FAIL, "\"%s\" line %ld: the _id \"%.40s...\" is longer than "
@@ -239,7 +246,7 @@ g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_inde
 	if ((rc = g3_esbulk_new(es->conf, ix->concrete, es->typed ? (ix->def.type_name ?
 		ix->def.type_name : "_doc") : NULL, &o->bulk, &bulk, err)))
 		goto cleanup;
-	rc = load_documents(bulk, ix, &read_failed, err);
+	rc = load_documents(bulk, o, ix, &read_failed, err);
 	if (!read_failed) {
 		rc = g3_esbulk_finish(bulk, err);
 	} else {

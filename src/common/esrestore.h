@@ -27,6 +27,7 @@
 #ifndef G3_ESRESTORE_H
 #define G3_ESRESTORE_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "elasticdump.h"
@@ -37,6 +38,9 @@ typedef struct g3_esrestore_opts {
 	int clean;      /* delete an existing concrete index first */
 	int no_alias;   /* restore into the concrete index X, no alias */
 	g3_esbulk_opts bulk;
+	/* set (by a signal handler) to stop: the index being loaded fails and
+	 * is deleted; NULL: never */
+	volatile sig_atomic_t *cancel;
 } g3_esrestore_opts;
 
 typedef struct g3_esrestore_index {

@@ -8,6 +8,7 @@
  */
 #include <getopt.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +78,33 @@ static const char usage_text[] =
 	"never gets the alias), 2 usage or bad input (nothing was changed), 3 the\n"
 	"cluster was unreachable within --wait\n";
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* SIGINT/SIGTERM (a pod being deleted) end the load in progress cleanly:
+ * its partial index is deleted, no alias moves. */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 static void restore_es_opts_init(struct restore_es_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->wait = 300;
 	g3_esbulk_opts_init(&o->r.bulk);
+	o->r.cancel = &stop_requested;
 }
 
 static void restore_es_opts_release(struct restore_es_opts *o)
@@ -180,6 +203,11 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 		g3_rc irc;
 
 		g3_err_init(&ierr);
+		if (stop_requested) {
+			g3_error("index \"%s\" was not restored: interrupted", ix[i].name);
+			worst = G3_FAIL;
+			continue;
+		}
 		irc = g3_esrestore_load(&es, &o->r, &ix[i], &ierr);
 		if (irc) {
 			g3_err_prefix(&ierr, "index \"%s\" was not restored", ix[i].name);
@@ -273,6 +301,7 @@ int restore_es_main(int argc, char **argv)
 		g3_err_hint(&err, "give --index NAME, or set GUPPY_INDICES and GUPPY_CONFIGINDEX");
 		goto cleanup;
 	}
+	catch_stop_signals();
 	rc = restore_es_run(&o, &err);
 cleanup:
 	if (rc && err.msg[0])

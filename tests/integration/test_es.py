@@ -564,6 +564,24 @@ class TestServerOptions(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertGreaterEqual(self.srv.stats()["max_concurrent_bulk"], 2)
 
+    def test_sigterm_deletes_partial_index(self):
+        self.srv = EsServer("es7", mode="cluster", extra=["--cluster-us-per-doc", "20000",
+                                                          "--cluster-threads", "1"])
+        e = dict(os.environ)
+        p = subprocess.Popen([BIN, "restore-es", os.path.join(FIXTURE, "es"), "--es", self.srv.url,
+                              "--index", "dev_file", "--bulk-size", "8KB", "--es-jobs", "1"],
+                             stderr=subprocess.PIPE, text=True, env=e)
+        deadline = time.time() + 20
+        while self.srv.stats()["bulk_requests"] < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn('index "dev_file" was not restored: interrupted after', err)
+        self.assertIn('deleted the partial index "dev_file_0"', err)
+        _, out = self.srv.req("GET", "/_alias")
+        self.assertEqual(out, {})
+
     def test_basic_auth_from_env_and_url(self):
         self.srv = EsServer("es8", extra=["--basic-auth", "elastic:pw-Secret9"])
         hostport = self.srv.url.replace("http://", "")
