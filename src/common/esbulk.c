@@ -185,7 +185,7 @@ g3_rc g3_bulk_classify(json_object *resp, size_t n, unsigned char *status, size_
 					if (json_object_object_get_ex(e, "reason", &v))
 						reason = json_object_get_string(v);
 				}
-				g3_buf_addf(errors, "%sdocument \"%s\": %s: %s (status %d)",
+				g3_buf_addf(errors, "%sdocument \"%.80s\": %s: %.150s (status %d)",
 					    errors->len ? "\n" : "", id ? id : "?",
 					    type ? type : "error", reason ? reason : "no reason given", code);
 				(*n_reported)++;
