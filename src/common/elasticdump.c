@@ -5,12 +5,16 @@
 #include "elasticdump.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "es.h"
 #include "opts.h"
+
+/* Nesting allowed in one document line (json-c's default is 32). */
+#define DOC_MAX_DEPTH 256
 
 void g3_esdef_init(g3_esdef *d)
 {
@@ -356,6 +360,8 @@ void g3_docreader_release(g3_docreader *r)
 	free(r->path);
 	free(r->line);
 	json_object_put(r->cur);
+	if (r->tok)
+		json_tokener_free(r->tok);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -369,7 +375,6 @@ int g3_docreader_next(g3_docreader *r, const char **id, const char **source, siz
 	r->cur = NULL;
 	for (;;) {
 		size_t i = 0;
-		json_tokener *tok;
 		enum json_tokener_error je;
 
 		errno = 0;
@@ -388,17 +393,23 @@ int g3_docreader_next(g3_docreader *r, const char **id, const char **source, siz
 			i++;
 		if (i == (size_t)n)
 			continue;
-		tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
-		r->cur = json_tokener_parse_ex(tok, r->line, (int)n);
-		je = json_tokener_get_error(tok);
+		if (n > INT_MAX) {
+			g3_err_set(err, G3_USAGE, "\"%s\" line %ld is longer than 2 GiB", r->path,
+				   r->lineno);
+			return -1;
+		}
+		if (!r->tok)
+			r->tok = json_tokener_new_ex(DOC_MAX_DEPTH);
+		json_tokener_reset(r->tok);
+		r->cur = json_tokener_parse_ex(r->tok, r->line, (int)n);
+		je = json_tokener_get_error(r->tok);
 		if (r->cur) {
-			for (size_t k = json_tokener_get_parse_end(tok); k < (size_t)n; k++)
+			for (size_t k = json_tokener_get_parse_end(r->tok); k < (size_t)n; k++)
 				if (!strchr(" \t\r\n", r->line[k])) {
 					je = json_tokener_error_parse_unexpected;
 					break;
 				}
 		}
-		json_tokener_free(tok);
 		if (!r->cur || je != json_tokener_success) {
 			g3_err_set(err, G3_USAGE, "\"%s\" line %ld is not valid JSON: %s", r->path,
 				   r->lineno, je == json_tokener_continue ? "unexpected end of line"

@@ -78,6 +78,7 @@ typedef struct g3_docreader {
 	size_t cap;
 	long lineno;
 	json_object *cur;     /* the current hit; owns *id and *source */
+	struct json_tokener *tok;  /* reused for every line */
 	int own;              /* close f on release */
 } g3_docreader;
 
