@@ -6,6 +6,12 @@
 #define G3_COMMANDS_H
 
 int cmd_create(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+
+int cmd_inspect(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 /* temporary: fold into restore and dump at merge time */
 int restore_es_main(int argc, char **argv);
 int dump_es_main(int argc, char **argv);

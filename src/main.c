@@ -16,6 +16,11 @@ struct cmd {
 
 static const struct cmd commands[] = {
 	{ "create", cmd_create, "provision service databases, roles, grants and extensions" },
+	{ "dump", cmd_dump, "write a consistent snapshot of PostgreSQL databases (.tar.zst)" },
+	{ "inspect", cmd_inspect, "show what a snapshot holds (reads only its manifest)" },
+	{ "verify", cmd_verify, "check every member of a snapshot without any server" },
+	{ "fetch", cmd_fetch, "copy a file, http(s):// or s3:// source to a file, stdout or s3://" },
+	{ "ls", cmd_ls, "list the keys under an s3://bucket/prefix/" },
 	{ "restore-es", restore_es_main, "restore Elasticsearch indices from elasticdump files" },
 	{ "dump-es", dump_es_main, "dump Elasticsearch indices into elasticdump files" },
 };

@@ -687,7 +687,7 @@ void g3_json_quote(g3_buf *b, const char *s)
 static void add_list(char ***list, size_t *n, const char *csv)
 {
 	while (csv && *csv) {
-		size_t len = strcspn(csv, ",");
+		size_t len = strcspn(csv, ", \t\n");
 		size_t a = 0, e = len;
 
 		while (a < e && isspace((unsigned char)csv[a]))
@@ -703,7 +703,7 @@ static void add_list(char ***list, size_t *n, const char *csv)
 			free(item);
 		}
 		csv += len;
-		if (*csv == ',')
+		if (*csv)
 			csv++;
 	}
 }

@@ -131,8 +131,8 @@ g3_rc g3_es_aliases_update(g3_es *es, json_object *actions, g3_err *err);
  * everything but unreserved characters (A-Z a-z 0-9 - . _ ~) is %XX. */
 void g3_url_escape(g3_buf *b, const char *s);
 
-/* Appends the helm job's index list to *list: GUPPY_INDICES (comma
- * separated) then GUPPY_CONFIGINDEX; blanks skipped. */
+/* Appends the helm job's index list to *list: GUPPY_INDICES (comma or
+ * space separated) then GUPPY_CONFIGINDEX; blanks skipped. */
 void g3_es_indices_from_env(char ***list, size_t *n);
 
 /* Parses a size: bytes, or with KB/MB/GB (KiB/MiB/GiB, 1024-based). */

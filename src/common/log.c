@@ -11,11 +11,20 @@ static g3_log_format log_format = G3_LOG_PLAIN;
 static int log_quiet;
 static int log_verbose;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static void (*log_before_write)(void);
 
 void g3_log_set_format(g3_log_format fmt) { log_format = fmt; }
 g3_log_format g3_log_get_format(void) { return log_format; }
 void g3_log_set_quiet(int quiet) { log_quiet = quiet; }
 void g3_log_set_verbose(int verbose) { log_verbose = verbose; }
+int g3_log_get_quiet(void) { return log_quiet; }
+
+void g3_log_set_before_write(void (*hook)(void))
+{
+	pthread_mutex_lock(&log_lock);
+	log_before_write = hook;
+	pthread_mutex_unlock(&log_lock);
+}
 
 int g3_log_parse_format(const char *name, g3_log_format *out)
 {
@@ -56,6 +65,8 @@ static void emit(g3_log_level level, const char *event, const char *msg,
 	if (!level_shown(level))
 		return;
 	pthread_mutex_lock(&log_lock);
+	if (log_before_write)
+		log_before_write();
 	if (log_format == G3_LOG_JSON) {
 		json_object *o = json_object_new_object();
 		char ts[32];

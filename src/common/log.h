@@ -25,6 +25,14 @@ g3_log_format g3_log_get_format(void);
 void g3_log_set_quiet(int quiet);       /* drops info messages */
 void g3_log_set_verbose(int verbose);   /* shows debug messages */
 int g3_log_parse_format(const char *name, g3_log_format *out);
+int g3_log_get_quiet(void);
+
+/*
+ * A function called, under the log's lock, before each message is
+ * written: the progress meter clears its status line there. It must not
+ * log. NULL removes it.
+ */
+void g3_log_set_before_write(void (*hook)(void));
 
 void g3_log(g3_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -124,6 +124,15 @@ static g3_rc ensure_role(struct prov *p, g3_err *err)
 	if (exists)
 		canlogin = !strcmp(PQgetvalue(r, 0, 0), "t");
 
+	if (exists && !p->opts->reset_password && p->svc->password_generated) {
+		rc = g3_err_set(err, G3_FAIL,
+				"role \"%s\" exists and no password was given for it",
+				p->svc->username);
+		g3_err_hint(err, "give its password (SERVICE_PGPASS, --password-file, or the "
+			    "--secret-out file of the run that created it), or set a new one "
+			    "with --reset-password");
+		goto cleanup;
+	}
 	if (exists && canlogin && !p->opts->reset_password) {
 		PGconn *probe = NULL;
 		g3_service probe_svc = *p->svc;

@@ -156,3 +156,103 @@ int g3_k8s_secrets_write(FILE *f, const g3_k8s_secret *secrets, size_t n)
 	g3_buf_release(&b);
 	return ret;
 }
+
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+unsigned char *g3_base64_decode(const char *s, size_t *len)
+{
+	size_t n = strlen(s);
+	unsigned char *out;
+	size_t o = 0;
+
+	if (n % 4)
+		return NULL;
+	out = g3_xmalloc(n / 4 * 3 + 1);
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4];
+
+		for (int k = 0; k < 4; k++) {
+			v[k] = s[i + k] == '=' ? 0 : b64_value(s[i + k]);
+			if (v[k] < 0 || (s[i + k] == '=' && i + 4 != n) ||
+			    (s[i + k] == '=' && k < 2)) {
+				free(out);
+				return NULL;
+			}
+		}
+		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+		if (s[i + 2] != '=')
+			out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+		if (s[i + 3] != '=')
+			out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
+	}
+	out[o] = '\0';
+	*len = o;
+	return out;
+}
+
+g3_rc g3_k8s_secret_password(const char *path, const char *name, char **out,
+			     g3_err *err)
+{
+	FILE *f;
+	char line[4096];
+	int in_wanted = 0;
+	g3_rc rc = G3_OK;
+
+	*out = NULL;
+	f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT)
+			return G3_OK;
+		return g3_err_set(err, G3_USAGE, "could not read \"%s\": %s", path,
+				  strerror(errno));
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " -");
+		char *end;
+
+		p[strcspn(p, "\r\n")] = '\0';
+		if (!strncmp(p, "name: ", 6)) {
+			char *v = p + 6;
+
+			if (*v == '"') {
+				v++;
+				end = strrchr(v, '"');
+				if (end)
+					*end = '\0';
+			}
+			in_wanted = !strcmp(v, name);
+		} else if (!strncmp(p, "apiVersion:", 11)) {
+			in_wanted = 0;
+		} else if (in_wanted && !strncmp(p, "password: ", 10)) {
+			size_t len;
+			unsigned char *pw = g3_base64_decode(p + 10, &len);
+
+			explicit_bzero(line, sizeof(line));
+			if (!pw || !len || memchr(pw, '\0', len)) {
+				free(pw);
+				rc = g3_err_set(err, G3_USAGE,
+						"\"%s\": the password of secret \"%s\" is not valid base64",
+						path, name);
+				break;
+			}
+			*out = (char *)pw;
+			break;
+		}
+	}
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	return rc;
+}

@@ -41,4 +41,17 @@ typedef struct g3_k8s_secret {
 /* Writes n secrets as YAML to f: a single Secret, or a v1 List of them. */
 int g3_k8s_secrets_write(FILE *f, const g3_k8s_secret *secrets, size_t n);
 
+
+
+/* Decodes standard base64; returns NULL on bad input. *len gets the size. */
+unsigned char *g3_base64_decode(const char *s, size_t *len);
+
+/*
+ * Finds the password of Secret `name` in a manifest written by
+ * g3_k8s_secrets_write (so re-running with the same --secret-out keeps
+ * the passwords it generated before). *out is NULL when the file has no
+ * such Secret. A file that exists but cannot be read is an error.
+ */
+g3_rc g3_k8s_secret_password(const char *path, const char *name, char **out,
+			     g3_err *err);
 #endif

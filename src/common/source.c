@@ -4,9 +4,12 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http.h"
+#include "s3.h"
 #include "strbuf.h"
 
 struct fd_source {
@@ -67,8 +70,22 @@ g3_rc g3_source_open(const char *spec, g3_source **out, g3_err *err)
 		*out = g3_source_new(&fd_ops, "standard input", -1, s);
 		return G3_OK;
 	}
-	if (strstr(spec, "://"))
-		return g3_err_set(err, G3_USAGE, "unsupported source \"%s\"", spec);
+	if (!strncmp(spec, "s3://", 5))
+		return g3_s3_open_source(NULL, spec, out, err);
+	if (!strncasecmp(spec, "http://", 7) || !strncasecmp(spec, "https://", 8)) {
+		g3_http_opts opts;
+
+		g3_http_get_defaults(&opts);
+		return g3_http_open(spec, NULL, &opts, out, err);
+	}
+	if (strstr(spec, "://")) {
+		char *name = g3_url_redact(spec);
+
+		g3_err_set(err, G3_USAGE, "unsupported source \"%s\"", name);
+		g3_err_hint(err, "sources are a path, \"-\", http(s):// or s3:// URLs");
+		free(name);
+		return G3_USAGE;
+	}
 	fd = open(spec, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return g3_err_set(err, G3_USAGE, "could not open \"%s\": %s", spec,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../commands.h"
+#include "../common/k8s.h"
 #include "../common/log.h"
 #include "../common/opts.h"
 #include "../common/pg.h"
@@ -36,6 +37,8 @@ struct create_opts {
 	int dry_run;
 	const char *secret_out;
 	const char *host_for_secret;
+	int patch_secret;
+	const char *secret_name;
 };
 
 enum {
@@ -43,7 +46,7 @@ enum {
 	OPT_WAIT, OPT_DATABASE, OPT_USERNAME, OPT_PASSWORD_FILE, OPT_SERVICE,
 	OPT_RELEASE, OPT_CONFIG, OPT_EXTENSION, OPT_RESET_PASSWORD,
 	OPT_REQUIRE_EXTENSION, OPT_DRY_RUN, OPT_SECRET_OUT, OPT_HOST_FOR_SECRET,
-	OPT_HELP
+	OPT_PATCH_SECRET, OPT_SECRET_NAME, OPT_HELP
 };
 
 static const struct option long_options[] = {
@@ -61,6 +64,8 @@ static const struct option long_options[] = {
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "secret-out", required_argument, NULL, OPT_SECRET_OUT },
 	{ "host-for-secret", required_argument, NULL, OPT_HOST_FOR_SECRET },
+	{ "patch-secret", no_argument, NULL, OPT_PATCH_SECRET },
+	{ "secret-name", required_argument, NULL, OPT_SECRET_NAME },
 	{ "help", no_argument, NULL, OPT_HELP },
 	G3_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 }
@@ -103,6 +108,12 @@ static const char usage_text[] =
 	"                               dbcreated) for the services that succeeded\n"
 	"      --host-for-secret HOST   host written in the Secrets (default: the\n"
 	"                               host gen3db connected to)\n"
+	"      --patch-secret           in a Kubernetes pod, add dbcreated: \"true\" to\n"
+	"                               Secret <service>-dbcreds through the API once\n"
+	"                               the service's login is verified (the pod's\n"
+	"                               service account needs \"patch\" on secrets)\n"
+	"      --secret-name NAME       the Secret --patch-secret patches, for one\n"
+	"                               service given by --database or SERVICE_PGDB\n"
 	G3_COMMON_HELP
 	"\n"
 	"exit codes: 0 all services ready, 1 a service failed, 2 usage or bad\n"
@@ -330,6 +341,17 @@ static g3_rc build_plan(const struct create_opts *o, struct plan *p, g3_err *err
 			for (size_t k = 0; k < o->n_extensions; k++)
 				g3_service_add_extension(svc, o->extensions[k]);
 		}
+		if (!svc->password && o->secret_out && strcmp(o->secret_out, "-")) {
+			/* a re-run with the same --secret-out keeps the passwords
+			 * it generated and recorded before */
+			g3_buf name = G3_BUF_INIT;
+
+			g3_buf_addf(&name, "%s-dbcreds", svc->name);
+			rc = g3_k8s_secret_password(o->secret_out, name.data, &svc->password, err);
+			g3_buf_release(&name);
+			if (rc)
+				return rc;
+		}
 		if (!svc->password) {
 			if ((rc = g3_secret_generate(GENERATED_PASSWORD_LEN, &svc->password, err)))
 				return rc;
@@ -443,6 +465,71 @@ cleanup:
 	return rc;
 }
 
+/* The Secret --patch-secret patches for each service: --secret-name for a
+ * single service, else <service>-dbcreds as the gen3-helm charts name it.
+ * Checked before any I/O. */
+static g3_rc patch_names(const struct create_opts *o, const struct plan *p,
+			 char ***out, g3_err *err)
+{
+	char **names = g3_xcalloc(p->n ? p->n : 1, sizeof(char *));
+
+	*out = names;
+	if (o->secret_name) {
+		if (p->n != 1)
+			return g3_err_set(err, G3_USAGE, "--secret-name names the Secret of one "
+					  "service, not of %zu", p->n);
+		if (!g3_k8s_name_ok(o->secret_name))
+			return g3_err_set(err, G3_USAGE, "\"%s\" cannot name a Kubernetes Secret "
+					  "(lowercase letters, digits, '-' and '.')", o->secret_name);
+		names[0] = g3_xstrdup(o->secret_name);
+		return G3_OK;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		g3_buf b = G3_BUF_INIT;
+		g3_rc rc;
+
+		g3_buf_addf(&b, "%s-dbcreds", p->svcs[i].name);
+		names[i] = g3_buf_detach(&b);
+		if (!g3_k8s_name_ok(names[i])) {
+			rc = g3_err_set(err, G3_USAGE, "service name \"%s\" cannot name a Kubernetes "
+					"Secret (lowercase letters, digits, '-' and '.')",
+					p->svcs[i].name);
+			g3_err_hint(err, "give the Secret's name with --secret-name, e.g. "
+				    "--secret-name fence-dbcreds");
+			return rc;
+		}
+	}
+	return G3_OK;
+}
+
+static g3_rc patch_secret(const g3_k8s_client *k8s, const g3_service *svc,
+			  const g3_prov_result *res, const char *name, g3_err *err)
+{
+	const char *fields[7];
+	g3_buf b = G3_BUF_INIT;
+	g3_rc rc;
+
+	/* the pods start once dbcreated is there: only after the service
+	 * user was seen to log in and create a table */
+	if (!res->verified)
+		return g3_err_set(err, G3_FAIL, "the login of \"%s\" was not verified; "
+				  "not patching secret \"%s\"", svc->username, name);
+	if ((rc = g3_k8s_mark_dbcreated(k8s, name, err)))
+		return rc;
+	g3_buf_addf(&b, "%s: patched secret \"%s\" in namespace \"%s\" (dbcreated)",
+		    svc->name, name, k8s->namespace);
+	fields[0] = "service";
+	fields[1] = svc->name;
+	fields[2] = "secret";
+	fields[3] = name;
+	fields[4] = "namespace";
+	fields[5] = k8s->namespace;
+	fields[6] = NULL;
+	g3_log_event(G3_LOG_INFO, "secret_patched", b.data, fields);
+	g3_buf_release(&b);
+	return G3_OK;
+}
+
 static void report(const g3_service *svc, const g3_prov_result *r)
 {
 	g3_buf b = G3_BUF_INIT;
@@ -488,12 +575,15 @@ int cmd_create(int argc, char **argv)
 	g3_pgconf conf;
 	g3_err err;
 	PGconn *master = NULL;
+	g3_k8s_client k8s;
+	char **names = NULL;
 	int *ok = NULL;
 	g3_rc rc = G3_OK, worst = G3_OK;
 	int c;
 
 	memset(&o, 0, sizeof(o));
 	memset(&plan, 0, sizeof(plan));
+	memset(&k8s, 0, sizeof(k8s));
 	g3_pgconf_init(&conf);
 	g3_err_init(&err);
 	o.wait = 300;
@@ -525,6 +615,8 @@ int cmd_create(int argc, char **argv)
 		case OPT_DRY_RUN: o.dry_run = 1; break;
 		case OPT_SECRET_OUT: o.secret_out = optarg; break;
 		case OPT_HOST_FOR_SECRET: o.host_for_secret = optarg; break;
+		case OPT_PATCH_SECRET: o.patch_secret = 1; break;
+		case OPT_SECRET_NAME: o.secret_name = optarg; break;
 		case 'h':
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -564,6 +656,14 @@ int cmd_create(int argc, char **argv)
 			}
 		}
 	}
+	if (o.secret_name && !o.patch_secret) {
+		rc = g3_err_set(&err, G3_USAGE, "--secret-name goes with --patch-secret");
+		goto cleanup;
+	}
+	if (o.patch_secret &&
+	    ((rc = patch_names(&o, &plan, &names, &err)) ||
+	     (rc = g3_k8s_client_init(&k8s, &err))))
+		goto cleanup;
 	if ((rc = g3_pgconf_master(&conf, plan.master_url, &err)))
 		goto cleanup;
 	if ((rc = g3_pg_connect(&conf, (int)o.wait, &master, &err)))
@@ -592,8 +692,17 @@ int cmd_create(int argc, char **argv)
 			continue;
 		}
 		ok[i] = 1;
-		if (!o.dry_run)
-			report(&plan.svcs[i], &res);
+		if (o.dry_run)
+			continue;
+		report(&plan.svcs[i], &res);
+		if (o.patch_secret &&
+		    (src = patch_secret(&k8s, &plan.svcs[i], &res, names[i], &serr))) {
+			/* the database is there (and --secret-out still records
+			 * its password), but the pods were not told */
+			g3_err_prefix(&serr, "%s: failed", plan.svcs[i].name);
+			g3_log_err(&serr);
+			worst = worst == G3_OK || worst == src ? src : G3_FAIL;
+		}
 	}
 	if (o.secret_out && !o.dry_run &&
 	    (rc = write_secrets(&o, &plan, ok, &conf, &err)))
@@ -604,6 +713,9 @@ cleanup:
 	if (rc && err.msg[0])
 		g3_log_err(&err);
 	PQfinish(master);
+	g3_k8s_client_release(&k8s);
+	if (names)
+		g3_strlist_free(names, plan.n ? plan.n : 1);
 	free(ok);
 	plan_release(&plan);
 	g3_pgconf_release(&conf);

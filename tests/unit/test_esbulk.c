@@ -121,7 +121,7 @@ static void test_indices_from_env(void **state)
 	size_t n = 0;
 
 	(void)state;
-	setenv("GUPPY_INDICES", " dev_case,,dev_file , ", 1);
+	setenv("GUPPY_INDICES", " dev_case,,dev_file  , ", 1);
 	setenv("GUPPY_CONFIGINDEX", "dev_array-config", 1);
 	g3_es_indices_from_env(&list, &n);
 	assert_int_equal(n, 3);

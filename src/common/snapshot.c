@@ -1,0 +1,839 @@
+/*
+ * The snapshot format's JSON members (docs/FORMAT.md) with json-c: writers
+ * build a json_object and print it; parsers check each field's type and
+ * fail with G3_USAGE naming the member and the field.
+ */
+#include "snapshot.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- names -------------------------------------------------------------- */
+
+int g3_snap_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len >= 1024 || name[0] == '/' || strstr(name, "..") ||
+	    strstr(name, "//"))
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int parse_number(const char *s, const char *suffix, uint64_t *out)
+{
+	char *end = NULL;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || strcmp(end, suffix))
+		return 0;
+	*out = v;
+	return 1;
+}
+
+g3_member_kind g3_snap_member_kind(const char *name, char *db, size_t dbsize,
+				   uint64_t *number)
+{
+	const char *rest, *slash;
+	size_t n;
+
+	if (db && dbsize)
+		db[0] = '\0';
+	if (number)
+		*number = 0;
+	if (!strcmp(name, G3_SNAP_MANIFEST))
+		return G3_MEMBER_MANIFEST;
+	if (!strcmp(name, G3_SNAP_END))
+		return G3_MEMBER_END;
+	if (!strncmp(name, "es/", 3)) {
+		slash = strchr(name + 3, '/');
+		if (!slash)
+			return G3_MEMBER_OTHER;
+		n = (size_t)(slash - (name + 3));
+		if (db && dbsize)
+			snprintf(db, dbsize, "%.*s", (int)n, name + 3);
+		return G3_MEMBER_ES;
+	}
+	if (strncmp(name, "pg/", 3))
+		return G3_MEMBER_OTHER;
+	slash = strchr(name + 3, '/');
+	if (!slash || slash == name + 3)
+		return G3_MEMBER_OTHER;
+	n = (size_t)(slash - (name + 3));
+	if (db && dbsize)
+		snprintf(db, dbsize, "%.*s", (int)n, name + 3);
+	rest = slash + 1;
+	if (!strcmp(rest, "pre-data.sql"))
+		return G3_MEMBER_PRE_DATA;
+	if (!strcmp(rest, "post-data.sql"))
+		return G3_MEMBER_POST_DATA;
+	if (!strcmp(rest, "post-data.json"))
+		return G3_MEMBER_POST_DATA_JSON;
+	if (!strcmp(rest, "sequences.sql"))
+		return G3_MEMBER_SEQUENCES;
+	if (!strncmp(rest, "data/", 5)) {
+		uint64_t v;
+
+		if (parse_number(rest + 5, ".json", &v)) {
+			if (number)
+				*number = v;
+			return G3_MEMBER_CHUNK_HEADER;
+		}
+		if (parse_number(rest + 5, ".copy", &v)) {
+			if (number)
+				*number = v;
+			return G3_MEMBER_CHUNK;
+		}
+	}
+	return G3_MEMBER_OTHER;
+}
+
+/* ---- JSON field helpers ------------------------------------------------- */
+
+static void put_str(json_object *o, const char *key, const char *v)
+{
+	json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+static void put_int(json_object *o, const char *key, int64_t v)
+{
+	json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+static void print_json(json_object *o, g3_buf *out)
+{
+	g3_buf_adds(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								JSON_C_TO_STRING_SPACED |
+								JSON_C_TO_STRING_NOSLASHESCAPE));
+	g3_buf_addch(out, '\n');
+	json_object_put(o);
+}
+
+struct jctx {
+	const char *member;
+	g3_err *err;
+};
+
+static g3_rc parse_root(const char *json, size_t len, const char *member,
+			json_object **out, g3_err *err)
+{
+	struct json_tokener *tok = json_tokener_new();
+	json_object *o;
+	enum json_tokener_error jerr;
+
+	*out = NULL;
+	if (len > INT32_MAX) {
+		json_tokener_free(tok);
+		return g3_err_set(err, G3_USAGE, "%s is too large", member);
+	}
+	o = json_tokener_parse_ex(tok, json, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (!o || jerr != json_tokener_success) {
+		if (jerr == json_tokener_continue)
+			g3_err_set(err, G3_USAGE, "%s is not valid JSON: it ends early", member);
+		else
+			g3_err_set(err, G3_USAGE, "%s is not valid JSON: %s", member,
+				   json_tokener_error_desc(jerr));
+		json_object_put(o);
+		json_tokener_free(tok);
+		return G3_USAGE;
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return g3_err_set(err, G3_USAGE, "%s is not a JSON object", member);
+	}
+	*out = o;
+	return G3_OK;
+}
+
+/* A field of the wanted type; optional fields may be missing or null. */
+static g3_rc get_field(struct jctx *c, json_object *o, const char *key,
+		       json_type type, int optional, json_object **out)
+{
+	json_object *v = NULL;
+	static const char *const names[] = {
+		[json_type_null] = "null", [json_type_boolean] = "a boolean",
+		[json_type_double] = "a number", [json_type_int] = "an integer",
+		[json_type_object] = "an object", [json_type_array] = "an array",
+		[json_type_string] = "a string",
+	};
+
+	*out = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || !v) {
+		if (optional)
+			return G3_OK;
+		return g3_err_set(c->err, G3_USAGE, "%s: field \"%s\" is missing", c->member, key);
+	}
+	if (!json_object_is_type(v, type))
+		return g3_err_set(c->err, G3_USAGE, "%s: field \"%s\" must be %s", c->member,
+				  key, names[type]);
+	*out = v;
+	return G3_OK;
+}
+
+static g3_rc get_str(struct jctx *c, json_object *o, const char *key, int optional,
+		     char **out)
+{
+	json_object *v;
+	g3_rc rc = get_field(c, o, key, json_type_string, optional, &v);
+
+	*out = NULL;
+	if (!rc && v)
+		*out = g3_xstrdup(json_object_get_string(v));
+	return rc;
+}
+
+static g3_rc get_int(struct jctx *c, json_object *o, const char *key, int optional,
+		     int64_t dflt, int64_t *out)
+{
+	json_object *v;
+	g3_rc rc = get_field(c, o, key, json_type_int, optional, &v);
+
+	*out = dflt;
+	if (!rc && v)
+		*out = json_object_get_int64(v);
+	return rc;
+}
+
+static g3_rc get_count(struct jctx *c, json_object *o, const char *key, int64_t *out)
+{
+	g3_rc rc = get_int(c, o, key, 0, 0, out);
+
+	if (!rc && *out < 0)
+		return g3_err_set(c->err, G3_USAGE, "%s: field \"%s\" is negative", c->member, key);
+	return rc;
+}
+
+/* ---- manifest ------------------------------------------------------------ */
+
+void g3_manifest_init(g3_manifest *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->format_version = G3_SNAP_FORMAT_VERSION;
+	m->format_minor = G3_SNAP_FORMAT_MINOR;
+}
+
+void g3_manifest_release(g3_manifest *m)
+{
+	for (size_t i = 0; i < m->n_databases; i++) {
+		g3_snap_database *d = &m->databases[i];
+
+		for (size_t k = 0; k < d->n_tables; k++) {
+			g3_snap_table *t = &d->tables[k];
+
+			for (size_t j = 0; j < t->n_columns; j++) {
+				free(t->columns[j].name);
+				free(t->columns[j].type);
+			}
+			free(t->columns);
+			free(t->schema);
+			free(t->name);
+		}
+		free(d->tables);
+		free(d->name);
+		free(d->encoding);
+	}
+	free(m->databases);
+	for (size_t i = 0; i < m->n_indices; i++)
+		free(m->indices[i].name);
+	free(m->indices);
+	free(m->created);
+	free(m->gen3db_version);
+	free(m->server_version);
+	free(m->pg_dump_version);
+	g3_manifest_init(m);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? g3_xstrdup(s) : NULL;
+}
+
+g3_snap_database *g3_manifest_add_database(g3_manifest *m, const char *name,
+					   const char *encoding)
+{
+	g3_snap_database *d;
+
+	m->databases = g3_xrealloc(m->databases, (m->n_databases + 1) * sizeof(*d));
+	d = &m->databases[m->n_databases++];
+	memset(d, 0, sizeof(*d));
+	d->name = g3_xstrdup(name);
+	d->encoding = dup_or_null(encoding);
+	return d;
+}
+
+g3_snap_table *g3_manifest_add_table(g3_snap_database *d, const char *schema,
+				     const char *name, int64_t est_rows,
+				     int64_t est_bytes)
+{
+	g3_snap_table *t;
+
+	d->tables = g3_xrealloc(d->tables, (d->n_tables + 1) * sizeof(*t));
+	t = &d->tables[d->n_tables++];
+	memset(t, 0, sizeof(*t));
+	t->schema = g3_xstrdup(schema);
+	t->name = g3_xstrdup(name);
+	t->est_rows = est_rows;
+	t->est_bytes = est_bytes;
+	return t;
+}
+
+void g3_manifest_add_column(g3_snap_table *t, const char *name, const char *type)
+{
+	t->columns = g3_xrealloc(t->columns, (t->n_columns + 1) * sizeof(*t->columns));
+	t->columns[t->n_columns].name = g3_xstrdup(name);
+	t->columns[t->n_columns].type = dup_or_null(type);
+	t->n_columns++;
+}
+
+g3_snap_index *g3_manifest_add_index(g3_manifest *m, const char *name,
+				     int64_t docs, int64_t bytes)
+{
+	g3_snap_index *x;
+
+	m->indices = g3_xrealloc(m->indices, (m->n_indices + 1) * sizeof(*x));
+	x = &m->indices[m->n_indices++];
+	x->name = g3_xstrdup(name);
+	x->docs = docs;
+	x->bytes = bytes;
+	return x;
+}
+
+const g3_snap_database *g3_manifest_find_database(const g3_manifest *m,
+						  const char *name)
+{
+	for (size_t i = 0; i < m->n_databases; i++)
+		if (!strcmp(m->databases[i].name, name))
+			return &m->databases[i];
+	return NULL;
+}
+
+void g3_manifest_to_json(const g3_manifest *m, g3_buf *out)
+{
+	json_object *root = json_object_new_object();
+	json_object *src = json_object_new_object();
+	json_object *dbs = json_object_new_array();
+	json_object *idx = json_object_new_array();
+
+	put_str(root, "format", G3_SNAP_FORMAT);
+	put_int(root, "format_version", m->format_version);
+	put_int(root, "format_minor", m->format_minor);
+	put_str(root, "created", m->created);
+	put_str(root, "gen3db_version", m->gen3db_version);
+	put_str(src, "server_version", m->server_version);
+	put_int(src, "server_version_num", m->server_version_num);
+	put_str(src, "pg_dump_version", m->pg_dump_version);
+	json_object_object_add(root, "source", src);
+	for (size_t i = 0; i < m->n_databases; i++) {
+		const g3_snap_database *d = &m->databases[i];
+		json_object *jd = json_object_new_object();
+		json_object *tabs = json_object_new_array();
+
+		put_str(jd, "name", d->name);
+		put_str(jd, "encoding", d->encoding);
+		for (size_t k = 0; k < d->n_tables; k++) {
+			const g3_snap_table *t = &d->tables[k];
+			json_object *jt = json_object_new_object();
+			json_object *cols = json_object_new_array();
+
+			put_str(jt, "schema", t->schema);
+			put_str(jt, "name", t->name);
+			for (size_t j = 0; j < t->n_columns; j++) {
+				json_object *jc = json_object_new_object();
+
+				put_str(jc, "name", t->columns[j].name);
+				put_str(jc, "type", t->columns[j].type);
+				json_object_array_add(cols, jc);
+			}
+			json_object_object_add(jt, "columns", cols);
+			put_int(jt, "estimated_rows", t->est_rows);
+			put_int(jt, "estimated_bytes", t->est_bytes);
+			json_object_array_add(tabs, jt);
+		}
+		json_object_object_add(jd, "tables", tabs);
+		json_object_array_add(dbs, jd);
+	}
+	json_object_object_add(root, "databases", dbs);
+	for (size_t i = 0; i < m->n_indices; i++) {
+		json_object *ji = json_object_new_object();
+
+		put_str(ji, "name", m->indices[i].name);
+		put_int(ji, "docs", m->indices[i].docs);
+		put_int(ji, "bytes", m->indices[i].bytes);
+		json_object_array_add(idx, ji);
+	}
+	json_object_object_add(root, "indices", idx);
+	print_json(root, out);
+}
+
+static g3_rc parse_table(struct jctx *c, json_object *jt, g3_snap_database *d)
+{
+	json_object *cols;
+	char *schema = NULL, *name = NULL;
+	int64_t rows, bytes;
+	g3_snap_table *t;
+	g3_rc rc;
+
+	if (!json_object_is_type(jt, json_type_object))
+		return g3_err_set(c->err, G3_USAGE, "%s: a table is not an object", c->member);
+	if ((rc = get_str(c, jt, "schema", 0, &schema)) ||
+	    (rc = get_str(c, jt, "name", 0, &name)) ||
+	    (rc = get_int(c, jt, "estimated_rows", 1, -1, &rows)) ||
+	    (rc = get_int(c, jt, "estimated_bytes", 1, -1, &bytes)) ||
+	    (rc = get_field(c, jt, "columns", json_type_array, 0, &cols)))
+		goto cleanup;
+	t = g3_manifest_add_table(d, schema, name, rows, bytes);
+	for (size_t j = 0; j < json_object_array_length(cols); j++) {
+		json_object *jc = json_object_array_get_idx(cols, j);
+		char *cname = NULL, *ctype = NULL;
+
+		if (!jc || !json_object_is_type(jc, json_type_object)) {
+			rc = g3_err_set(c->err, G3_USAGE, "%s: a column of table \"%s.%s\" is not an object",
+					c->member, schema, name);
+			goto cleanup;
+		}
+		if ((rc = get_str(c, jc, "name", 0, &cname)) ||
+		    (rc = get_str(c, jc, "type", 1, &ctype))) {
+			free(cname);
+			goto cleanup;
+		}
+		g3_manifest_add_column(t, cname, ctype);
+		free(cname);
+		free(ctype);
+	}
+cleanup:
+	free(schema);
+	free(name);
+	return rc;
+}
+
+g3_rc g3_manifest_parse(const char *json, size_t len, g3_manifest *m, g3_err *err)
+{
+	struct jctx c = { G3_SNAP_MANIFEST, err };
+	json_object *root = NULL, *v, *src, *dbs, *idx;
+	char *format = NULL;
+	int64_t num;
+	g3_rc rc;
+
+	g3_manifest_init(m);
+	if ((rc = parse_root(json, len, G3_SNAP_MANIFEST, &root, err)))
+		return rc;
+	if ((rc = get_str(&c, root, "format", 0, &format)))
+		goto cleanup;
+	if (strcmp(format, G3_SNAP_FORMAT)) {
+		rc = g3_err_set(err, G3_USAGE, "%s: format \"%s\" is not \"%s\"", c.member,
+				format, G3_SNAP_FORMAT);
+		goto cleanup;
+	}
+	if ((rc = get_int(&c, root, "format_version", 0, 0, &num)))
+		goto cleanup;
+	if (num != G3_SNAP_FORMAT_VERSION) {
+		rc = g3_err_set(err, G3_USAGE,
+				"unsupported snapshot format_version %" PRId64 " (this gen3db reads %d)",
+				num, G3_SNAP_FORMAT_VERSION);
+		g3_err_hint(err, "use a gen3db release that reads this snapshot");
+		goto cleanup;
+	}
+	m->format_version = (int)num;
+	if ((rc = get_int(&c, root, "format_minor", 1, 0, &num)))
+		goto cleanup;
+	m->format_minor = (int)num;
+	if ((rc = get_str(&c, root, "created", 1, &m->created)) ||
+	    (rc = get_str(&c, root, "gen3db_version", 1, &m->gen3db_version)) ||
+	    (rc = get_field(&c, root, "source", json_type_object, 1, &src)))
+		goto cleanup;
+	if (src) {
+		if ((rc = get_str(&c, src, "server_version", 1, &m->server_version)) ||
+		    (rc = get_int(&c, src, "server_version_num", 1, 0, &num)) ||
+		    (rc = get_str(&c, src, "pg_dump_version", 1, &m->pg_dump_version)))
+			goto cleanup;
+		m->server_version_num = (int)num;
+	}
+	if ((rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)))
+		goto cleanup;
+	for (size_t i = 0; i < json_object_array_length(dbs); i++) {
+		json_object *jd = json_object_array_get_idx(dbs, i), *tabs;
+		char *name = NULL, *enc = NULL;
+		g3_snap_database *d;
+
+		if (!jd || !json_object_is_type(jd, json_type_object)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: database %zu is not an object",
+					c.member, i + 1);
+			goto cleanup;
+		}
+		if ((rc = get_str(&c, jd, "name", 0, &name)))
+			goto cleanup;
+		if ((rc = get_str(&c, jd, "encoding", 1, &enc)) ||
+		    (rc = get_field(&c, jd, "tables", json_type_array, 0, &tabs))) {
+			free(name);
+			free(enc);
+			goto cleanup;
+		}
+		d = g3_manifest_add_database(m, name, enc);
+		free(name);
+		free(enc);
+		if (!g3_snap_name_ok(d->name) || strchr(d->name, '/')) {
+			rc = g3_err_set(err, G3_USAGE, "%s: invalid database name \"%s\"",
+					c.member, d->name);
+			goto cleanup;
+		}
+		for (size_t k = 0; k < json_object_array_length(tabs); k++)
+			if ((rc = parse_table(&c, json_object_array_get_idx(tabs, k), d)))
+				goto cleanup;
+	}
+	if ((rc = get_field(&c, root, "indices", json_type_array, 1, &idx)))
+		goto cleanup;
+	for (size_t i = 0; idx && i < json_object_array_length(idx); i++) {
+		json_object *ji = json_object_array_get_idx(idx, i);
+		char *name = NULL;
+		int64_t docs, bytes;
+
+		if (!ji || !json_object_is_type(ji, json_type_object)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: index %zu is not an object",
+					c.member, i + 1);
+			goto cleanup;
+		}
+		if ((rc = get_str(&c, ji, "name", 0, &name)))
+			goto cleanup;
+		if ((rc = get_int(&c, ji, "docs", 1, -1, &docs)) ||
+		    (rc = get_int(&c, ji, "bytes", 1, -1, &bytes))) {
+			free(name);
+			goto cleanup;
+		}
+		g3_manifest_add_index(m, name, docs, bytes);
+		free(name);
+	}
+	(void)v;
+cleanup:
+	free(format);
+	json_object_put(root);
+	if (rc)
+		g3_manifest_release(m);
+	return rc;
+}
+
+/* ---- chunk headers -------------------------------------------------------- */
+
+void g3_chunk_header_init(g3_chunk_header *h)
+{
+	memset(h, 0, sizeof(*h));
+}
+
+void g3_chunk_header_release(g3_chunk_header *h)
+{
+	free(h->schema);
+	free(h->table);
+	for (size_t i = 0; i < h->n_columns; i++)
+		free(h->columns[i]);
+	free(h->columns);
+	g3_chunk_header_init(h);
+}
+
+void g3_chunk_header_to_json(const g3_chunk_header *h, g3_buf *out)
+{
+	json_object *o = json_object_new_object();
+	json_object *cols = json_object_new_array();
+
+	put_str(o, "schema", h->schema);
+	put_str(o, "table", h->table);
+	for (size_t i = 0; i < h->n_columns; i++)
+		json_object_array_add(cols, json_object_new_string(h->columns[i]));
+	json_object_object_add(o, "columns", cols);
+	put_int(o, "part", (int64_t)h->part);
+	json_object_object_add(o, "last", json_object_new_boolean(h->last));
+	put_int(o, "rows", h->rows);
+	put_int(o, "bytes", h->bytes);
+	put_str(o, "sha256", h->sha256);
+	g3_buf_adds(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE));
+	g3_buf_addch(out, '\n');
+	json_object_put(o);
+}
+
+static int is_hex64(const char *s)
+{
+	if (strlen(s) != 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+g3_rc g3_chunk_header_parse(const char *json, size_t len, const char *member,
+			    g3_chunk_header *h, g3_err *err)
+{
+	struct jctx c = { member, err };
+	json_object *root = NULL, *cols, *last;
+	char *sha = NULL;
+	int64_t part;
+	g3_rc rc;
+
+	g3_chunk_header_init(h);
+	if ((rc = parse_root(json, len, member, &root, err)))
+		return rc;
+	if ((rc = get_str(&c, root, "schema", 0, &h->schema)) ||
+	    (rc = get_str(&c, root, "table", 0, &h->table)) ||
+	    (rc = get_field(&c, root, "columns", json_type_array, 0, &cols)) ||
+	    (rc = get_count(&c, root, "part", &part)) ||
+	    (rc = get_field(&c, root, "last", json_type_boolean, 0, &last)) ||
+	    (rc = get_count(&c, root, "rows", &h->rows)) ||
+	    (rc = get_count(&c, root, "bytes", &h->bytes)) ||
+	    (rc = get_str(&c, root, "sha256", 0, &sha)))
+		goto cleanup;
+	h->part = (uint64_t)part;
+	h->last = json_object_get_boolean(last);
+	if (!is_hex64(sha)) {
+		rc = g3_err_set(err, G3_USAGE, "%s: field \"sha256\" is not 64 lowercase hex digits",
+				member);
+		goto cleanup;
+	}
+	memcpy(h->sha256, sha, 65);
+	h->columns = g3_xcalloc(json_object_array_length(cols) + 1, sizeof(char *));
+	for (size_t i = 0; i < json_object_array_length(cols); i++) {
+		json_object *v = json_object_array_get_idx(cols, i);
+
+		if (!v || !json_object_is_type(v, json_type_string)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: field \"columns\" must hold strings",
+					member);
+			goto cleanup;
+		}
+		h->columns[h->n_columns++] = g3_xstrdup(json_object_get_string(v));
+	}
+cleanup:
+	free(sha);
+	json_object_put(root);
+	if (rc)
+		g3_chunk_header_release(h);
+	return rc;
+}
+
+/* ---- chunk verification ------------------------------------------------- */
+
+static void hex(const unsigned char *md, unsigned n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < n; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void g3_sha256_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+
+	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
+	hex(md, n, out);
+}
+
+void g3_chunk_check_init(g3_chunk_check *c)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (!md)
+		abort();
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	c->md = md;
+	c->rows = 0;
+	c->bytes = 0;
+}
+
+void g3_chunk_check_update(g3_chunk_check *c, const void *buf, size_t len)
+{
+	const char *p = buf, *end = p + len;
+
+	EVP_DigestUpdate(c->md, buf, len);
+	c->bytes += (int64_t)len;
+	while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+		c->rows++;
+		p++;
+	}
+}
+
+g3_rc g3_chunk_check_finish(g3_chunk_check *c, const g3_chunk_header *h,
+			    const char *member, g3_err *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	char got[65];
+
+	EVP_DigestFinal_ex(c->md, md, &n);
+	hex(md, n, got);
+	if (c->bytes != h->bytes)
+		return g3_err_set(err, G3_FAIL,
+				  "member \"%s\" of table \"%s.%s\" holds %" PRId64 " bytes, its header says %" PRId64,
+				  member, h->schema, h->table, c->bytes, h->bytes);
+	if (c->rows != h->rows)
+		return g3_err_set(err, G3_FAIL,
+				  "member \"%s\" of table \"%s.%s\" holds %" PRId64 " rows, its header says %" PRId64,
+				  member, h->schema, h->table, c->rows, h->rows);
+	if (strcmp(got, h->sha256))
+		return g3_err_set(err, G3_FAIL,
+				  "member \"%s\" of table \"%s.%s\" fails its sha256 check",
+				  member, h->schema, h->table);
+	return G3_OK;
+}
+
+void g3_chunk_check_release(g3_chunk_check *c)
+{
+	EVP_MD_CTX_free(c->md);
+	c->md = NULL;
+}
+
+/* ---- end.json ----------------------------------------------------------- */
+
+void g3_snap_end_init(g3_snap_end *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+void g3_snap_end_release(g3_snap_end *e)
+{
+	for (size_t i = 0; i < e->n_databases; i++) {
+		g3_end_database *d = &e->databases[i];
+
+		for (size_t k = 0; k < d->n_tables; k++) {
+			free(d->tables[k].schema);
+			free(d->tables[k].name);
+		}
+		free(d->tables);
+		free(d->name);
+	}
+	free(e->databases);
+	g3_snap_end_init(e);
+}
+
+g3_end_database *g3_snap_end_add_database(g3_snap_end *e, const char *name)
+{
+	g3_end_database *d;
+
+	e->databases = g3_xrealloc(e->databases, (e->n_databases + 1) * sizeof(*d));
+	d = &e->databases[e->n_databases++];
+	memset(d, 0, sizeof(*d));
+	d->name = g3_xstrdup(name);
+	return d;
+}
+
+g3_end_table *g3_snap_end_add_table(g3_end_database *d, const char *schema,
+				    const char *name)
+{
+	g3_end_table *t;
+
+	d->tables = g3_xrealloc(d->tables, (d->n_tables + 1) * sizeof(*t));
+	t = &d->tables[d->n_tables++];
+	memset(t, 0, sizeof(*t));
+	t->schema = g3_xstrdup(schema);
+	t->name = g3_xstrdup(name);
+	return t;
+}
+
+void g3_snap_end_to_json(const g3_snap_end *e, g3_buf *out)
+{
+	json_object *root = json_object_new_object();
+	json_object *dbs = json_object_new_array();
+
+	put_int(root, "members", (int64_t)e->members);
+	for (size_t i = 0; i < e->n_databases; i++) {
+		const g3_end_database *d = &e->databases[i];
+		json_object *jd = json_object_new_object();
+		json_object *tabs = json_object_new_array();
+
+		put_str(jd, "name", d->name);
+		put_int(jd, "rows", d->rows);
+		put_int(jd, "bytes", d->bytes);
+		put_int(jd, "chunks", d->chunks);
+		for (size_t k = 0; k < d->n_tables; k++) {
+			json_object *jt = json_object_new_object();
+
+			put_str(jt, "schema", d->tables[k].schema);
+			put_str(jt, "name", d->tables[k].name);
+			put_int(jt, "rows", d->tables[k].rows);
+			put_int(jt, "bytes", d->tables[k].bytes);
+			put_int(jt, "chunks", d->tables[k].chunks);
+			json_object_array_add(tabs, jt);
+		}
+		json_object_object_add(jd, "tables", tabs);
+		json_object_array_add(dbs, jd);
+	}
+	json_object_object_add(root, "databases", dbs);
+	print_json(root, out);
+}
+
+g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *err)
+{
+	struct jctx c = { G3_SNAP_END, err };
+	json_object *root = NULL, *dbs;
+	int64_t members;
+	g3_rc rc;
+
+	g3_snap_end_init(e);
+	if ((rc = parse_root(json, len, G3_SNAP_END, &root, err)))
+		return rc;
+	if ((rc = get_count(&c, root, "members", &members)) ||
+	    (rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)))
+		goto cleanup;
+	e->members = (uint64_t)members;
+	for (size_t i = 0; i < json_object_array_length(dbs); i++) {
+		json_object *jd = json_object_array_get_idx(dbs, i), *tabs;
+		g3_end_database *d;
+		char *name = NULL;
+
+		if (!jd || !json_object_is_type(jd, json_type_object)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: database %zu is not an object",
+					c.member, i + 1);
+			goto cleanup;
+		}
+		if ((rc = get_str(&c, jd, "name", 0, &name)))
+			goto cleanup;
+		d = g3_snap_end_add_database(e, name);
+		free(name);
+		if ((rc = get_count(&c, jd, "rows", &d->rows)) ||
+		    (rc = get_count(&c, jd, "bytes", &d->bytes)) ||
+		    (rc = get_count(&c, jd, "chunks", &d->chunks)) ||
+		    (rc = get_field(&c, jd, "tables", json_type_array, 1, &tabs)))
+			goto cleanup;
+		for (size_t k = 0; tabs && k < json_object_array_length(tabs); k++) {
+			json_object *jt = json_object_array_get_idx(tabs, k);
+			char *schema = NULL, *tname = NULL;
+			g3_end_table *t;
+
+			if (!jt || !json_object_is_type(jt, json_type_object)) {
+				rc = g3_err_set(err, G3_USAGE, "%s: a table is not an object", c.member);
+				goto cleanup;
+			}
+			if ((rc = get_str(&c, jt, "schema", 0, &schema)) ||
+			    (rc = get_str(&c, jt, "name", 0, &tname))) {
+				free(schema);
+				goto cleanup;
+			}
+			t = g3_snap_end_add_table(d, schema, tname);
+			free(schema);
+			free(tname);
+			if ((rc = get_count(&c, jt, "rows", &t->rows)) ||
+			    (rc = get_count(&c, jt, "bytes", &t->bytes)) ||
+			    (rc = get_count(&c, jt, "chunks", &t->chunks)))
+				goto cleanup;
+		}
+	}
+cleanup:
+	json_object_put(root);
+	if (rc)
+		g3_snap_end_release(e);
+	return rc;
+}

@@ -1,0 +1,426 @@
+/*
+ * gen3db inspect and gen3db verify: what a snapshot holds, and whether
+ * every member is intact, without any server.
+ *
+ * inspect reads only as far as the manifest (the first member), so it is
+ * cheap on a remote snapshot; verify reads everything once, checking each
+ * chunk's rows, bytes and sha256 against its header, and end.json against
+ * the sums (docs/FORMAT.md, "How a restore must verify").
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../commands.h"
+#include "../common/log.h"
+#include "../common/opts.h"
+#include "../common/snapreader.h"
+#include "../common/snapshot.h"
+#include "../common/source.h"
+#include "../common/strbuf.h"
+
+#define MAX_JSON_MEMBER (64u << 20) /* manifest, headers: small by design */
+
+enum { OPT_JSON = G3_OPT_COMMON_LAST + 1, OPT_HELP };
+
+static const struct option long_options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, OPT_HELP },
+	G3_COMMON_LONG_OPTIONS,
+	{ NULL, 0, NULL, 0 }
+};
+
+static const char inspect_usage[] =
+	"usage: gen3db inspect SNAPSHOT [--json]\n"
+	"\n"
+	"Prints what a snapshot holds: format version, creation time, source\n"
+	"versions, databases with their tables (estimated rows and sizes) and\n"
+	"Elasticsearch indices. Reads only the manifest. SNAPSHOT is a file, -\n"
+	"(standard input), an http(s):// URL or s3://bucket/key.\n"
+	"\n"
+	"      --json                   the manifest as JSON on stdout\n"
+	G3_COMMON_HELP
+	"\nexit codes: 0 ok, 1 could not read, 2 not a gen3db snapshot\n";
+
+static const char verify_usage[] =
+	"usage: gen3db verify SNAPSHOT [--json]\n"
+	"\n"
+	"Reads the whole snapshot once and checks every data member's rows,\n"
+	"size and sha256 against its header, and end.json against the totals,\n"
+	"without any server.\n"
+	"\n"
+	"      --json                   the result as JSON on stdout\n"
+	G3_COMMON_HELP
+	"\nexit codes: 0 intact, 1 damaged or truncated, 2 not a gen3db snapshot\n";
+
+struct args {
+	const char *snapshot;
+	int json;
+};
+
+static int parse_args(int argc, char **argv, const char *usage, struct args *a,
+		      g3_err *err, int *done)
+{
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	*done = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		int common = g3_common_option(c, optarg, err);
+
+		if (common < 0)
+			return G3_USAGE;
+		if (common)
+			continue;
+		switch (c) {
+		case OPT_JSON: a->json = 1; break;
+		case 'h':
+		case OPT_HELP:
+			fputs(usage, stdout);
+			*done = 1;
+			return G3_OK;
+		default:
+			return g3_err_set(err, G3_USAGE, "unknown option; see --help");
+		}
+	}
+	if (optind != argc - 1)
+		return g3_err_set(err, G3_USAGE, "give exactly one SNAPSHOT; see --help");
+	a->snapshot = argv[optind];
+	return G3_OK;
+}
+
+/* Opens src and reads its manifest (first member). */
+static g3_rc open_snapshot(const char *spec, g3_source **src, g3_reader **r,
+			   g3_manifest *m, g3_err *err)
+{
+	const char *name = NULL;
+	int64_t size;
+	g3_buf json = G3_BUF_INIT;
+	g3_rc rc;
+	int got;
+
+	if ((rc = g3_source_open(spec, src, err)))
+		return rc;
+	if ((rc = g3_reader_open(*src, r, err)))
+		return rc;
+	if (g3_reader_kind(*r) != G3_READER_ARCHIVE)
+		return g3_err_set(err, G3_USAGE,
+				  "\"%s\" is not a gen3db snapshot: it is a single %s stream "
+				  "(a plain dump?)", (*src)->name, g3_reader_filter(*r));
+	got = g3_reader_next(*r, &name, &size, err);
+	if (got < 0)
+		return err->rc ? err->rc : G3_FAIL;
+	if (got == 0 || strcmp(name, G3_SNAP_MANIFEST))
+		return g3_err_set(err, G3_USAGE,
+				  "\"%s\" is not a gen3db snapshot: its first member is %s%s%s, not \"%s\"",
+				  (*src)->name, got ? "\"" : "", got ? name : "nothing",
+				  got ? "\"" : "", G3_SNAP_MANIFEST);
+	g3_buf_reset(&json);
+	rc = g3_reader_slurp(*r, MAX_JSON_MEMBER, &json, err);
+	if (!rc)
+		rc = g3_manifest_parse(json.data, json.len, m, err);
+	g3_buf_release(&json);
+	return rc;
+}
+
+static void human_size(int64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+	double v = (double)bytes;
+	int u = 0;
+
+	if (bytes < 0) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	while (v >= 1000 && u < 4) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void print_manifest(const g3_manifest *m)
+{
+	printf("format:   gen3db-snapshot %d.%d\n", m->format_version, m->format_minor);
+	printf("created:  %s by gen3db %s\n", m->created ? m->created : "?",
+	       m->gen3db_version ? m->gen3db_version : "?");
+	if (m->server_version)
+		printf("source:   PostgreSQL %s\n", m->server_version);
+	for (size_t i = 0; i < m->n_databases; i++) {
+		const g3_snap_database *d = &m->databases[i];
+		int64_t rows = 0, bytes = 0;
+		char sz[32];
+
+		for (size_t t = 0; t < d->n_tables; t++) {
+			rows += d->tables[t].est_rows > 0 ? d->tables[t].est_rows : 0;
+			bytes += d->tables[t].est_bytes > 0 ? d->tables[t].est_bytes : 0;
+		}
+		human_size(bytes, sz, sizeof(sz));
+		printf("database: %s (%zu tables, ~%lld rows, ~%s)\n", d->name, d->n_tables,
+		       (long long)rows, sz);
+		for (size_t t = 0; t < d->n_tables; t++) {
+			const g3_snap_table *tb = &d->tables[t];
+
+			human_size(tb->est_bytes, sz, sizeof(sz));
+			if (tb->est_rows >= 0)
+				printf("  %s.%s: ~%lld rows, ~%s, %zu columns\n", tb->schema,
+				       tb->name, (long long)tb->est_rows, sz, tb->n_columns);
+			else
+				printf("  %s.%s: rows not estimated (never analysed), ~%s, %zu columns\n",
+				       tb->schema, tb->name, sz, tb->n_columns);
+		}
+	}
+	for (size_t i = 0; i < m->n_indices; i++) {
+		char sz[32];
+
+		human_size(m->indices[i].bytes, sz, sizeof(sz));
+		printf("index:    %s (%lld documents, %s)\n", m->indices[i].name,
+		       (long long)m->indices[i].docs, sz);
+	}
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	struct args a;
+	g3_source *src = NULL;
+	g3_reader *r = NULL;
+	g3_manifest m;
+	g3_err err;
+	g3_rc rc;
+	int done;
+
+	g3_err_init(&err);
+	g3_manifest_init(&m);
+	if ((rc = parse_args(argc, argv, inspect_usage, &a, &err, &done)) || done)
+		goto cleanup;
+	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &err)))
+		goto cleanup;
+	if (a.json) {
+		g3_buf out = G3_BUF_INIT;
+
+		g3_manifest_to_json(&m, &out);
+		fwrite(out.data, 1, out.len, stdout);
+		putchar('\n');
+		g3_buf_release(&out);
+	} else {
+		print_manifest(&m);
+	}
+cleanup:
+	if (rc)
+		g3_log_err(&err);
+	g3_reader_close(r);
+	g3_source_close(src);
+	g3_manifest_release(&m);
+	return g3_exit_code(rc);
+}
+
+/* Per-database sums of what the chunk headers promised and the data held. */
+struct db_sum {
+	char name[256];
+	int64_t rows, bytes, chunks;
+};
+
+static struct db_sum *db_sum_get(struct db_sum **sums, size_t *n, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*sums)[i].name, name))
+			return &(*sums)[i];
+	*sums = g3_xrealloc(*sums, (*n + 1) * sizeof(**sums));
+	memset(&(*sums)[*n], 0, sizeof(**sums));
+	snprintf((*sums)[*n].name, sizeof((*sums)[*n].name), "%s", name);
+	return &(*sums)[(*n)++];
+}
+
+static int manifest_has_table(const g3_manifest *m, const char *db, const char *schema,
+			      const char *table)
+{
+	const g3_snap_database *d = g3_manifest_find_database(m, db);
+
+	for (size_t i = 0; d && i < d->n_tables; i++)
+		if (!strcmp(d->tables[i].schema, schema) && !strcmp(d->tables[i].name, table))
+			return 1;
+	return 0;
+}
+
+static g3_rc check_end(const g3_snap_end *e, uint64_t members, const struct db_sum *sums,
+		       size_t n, g3_err *err)
+{
+	if (e->members != members)
+		return g3_err_set(err, G3_FAIL,
+				  "end.json counts %llu members but the snapshot holds %llu",
+				  (unsigned long long)e->members, (unsigned long long)members);
+	for (size_t i = 0; i < e->n_databases; i++) {
+		const g3_end_database *d = &e->databases[i];
+		struct db_sum zero = { "", 0, 0, 0 };
+		const struct db_sum *s = &zero;
+
+		for (size_t k = 0; k < n; k++)
+			if (!strcmp(sums[k].name, d->name))
+				s = &sums[k];
+		if (d->rows != s->rows || d->bytes != s->bytes || d->chunks != s->chunks)
+			return g3_err_set(err, G3_FAIL,
+					  "end.json: database \"%s\" should hold %lld rows, %lld bytes "
+					  "in %lld chunks; the snapshot holds %lld rows, %lld bytes in %lld",
+					  d->name, (long long)d->rows, (long long)d->bytes,
+					  (long long)d->chunks, (long long)s->rows, (long long)s->bytes,
+					  (long long)s->chunks);
+	}
+	return G3_OK;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	struct args a;
+	g3_source *src = NULL;
+	g3_reader *r = NULL;
+	g3_manifest m;
+	g3_chunk_header hdr;
+	g3_snap_end end;
+	g3_buf json = G3_BUF_INIT;
+	struct db_sum *sums = NULL;
+	size_t n_sums = 0;
+	char hdr_db[256] = "";
+	uint64_t hdr_number = 0, members = 1, chunks = 0;
+	int have_hdr = 0, seen_end = 0;
+	char *buf = NULL;
+	g3_err err;
+	g3_rc rc;
+	int done;
+
+	g3_err_init(&err);
+	g3_manifest_init(&m);
+	g3_chunk_header_init(&hdr);
+	g3_snap_end_init(&end);
+	if ((rc = parse_args(argc, argv, verify_usage, &a, &err, &done)) || done)
+		goto cleanup;
+	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &err)))
+		goto cleanup;
+	buf = g3_xmalloc(1 << 20);
+	for (;;) {
+		const char *name = NULL;
+		int64_t size;
+		char db[256];
+		uint64_t number = 0;
+		int got = g3_reader_next(r, &name, &size, &err);
+
+		if (got < 0) {
+			rc = err.rc ? err.rc : G3_FAIL;
+			goto cleanup;
+		}
+		if (got == 0)
+			break;
+		if (seen_end) {
+			rc = g3_err_set(&err, G3_FAIL, "member \"%s\" follows end.json", name);
+			goto cleanup;
+		}
+		switch (g3_snap_member_kind(name, db, sizeof(db), &number)) {
+		case G3_MEMBER_CHUNK_HEADER:
+			g3_chunk_header_release(&hdr);
+			g3_chunk_header_init(&hdr);
+			if ((rc = (g3_buf_reset(&json), g3_reader_slurp(r, MAX_JSON_MEMBER, &json, &err))) ||
+			    (rc = g3_chunk_header_parse(json.data, json.len, name, &hdr, &err)))
+				goto cleanup;
+			if (!manifest_has_table(&m, db, hdr.schema, hdr.table)) {
+				rc = g3_err_set(&err, G3_FAIL,
+						"member \"%s\" names table \"%s.%s\", which the manifest "
+						"does not list for database \"%s\"",
+						name, hdr.schema, hdr.table, db);
+				goto cleanup;
+			}
+			snprintf(hdr_db, sizeof(hdr_db), "%s", db);
+			hdr_number = number;
+			have_hdr = 1;
+			break;
+		case G3_MEMBER_CHUNK: {
+			g3_chunk_check check;
+			struct db_sum *s;
+			ssize_t n;
+
+			if (!have_hdr || hdr_number != number || strcmp(hdr_db, db)) {
+				rc = g3_err_set(&err, G3_FAIL,
+						"member \"%s\" is not preceded by its header", name);
+				goto cleanup;
+			}
+			g3_chunk_check_init(&check);
+			while ((n = g3_reader_read(r, buf, 1 << 20, &err)) > 0)
+				g3_chunk_check_update(&check, buf, (size_t)n);
+			if (n < 0) {
+				g3_chunk_check_release(&check);
+				rc = err.rc ? err.rc : G3_FAIL;
+				goto cleanup;
+			}
+			rc = g3_chunk_check_finish(&check, &hdr, name, &err);
+			g3_chunk_check_release(&check);
+			if (rc)
+				goto cleanup;
+			s = db_sum_get(&sums, &n_sums, db);
+			s->rows += hdr.rows;
+			s->bytes += hdr.bytes;
+			s->chunks++;
+			chunks++;
+			have_hdr = 0;
+			break;
+		}
+		case G3_MEMBER_END:
+			if ((rc = (g3_buf_reset(&json), g3_reader_slurp(r, MAX_JSON_MEMBER, &json, &err))) ||
+			    (rc = g3_snap_end_parse(json.data, json.len, &end, &err)) ||
+			    (rc = check_end(&end, members, sums, n_sums, &err)))
+				goto cleanup;
+			seen_end = 1;
+			break;
+		default:
+			/* pre/post-data, sequences, es/ and newer members: read
+			 * through, so a damaged stream still shows */
+			while (g3_reader_read(r, buf, 1 << 20, &err) > 0)
+				;
+			if (err.msg[0]) {
+				rc = err.rc ? err.rc : G3_FAIL;
+				goto cleanup;
+			}
+			break;
+		}
+		if (!seen_end)
+			members++;
+	}
+	if (!seen_end) {
+		rc = g3_err_set(&err, G3_FAIL,
+				"snapshot \"%s\" is truncated: it ends after %llu members without end.json",
+				src->name, (unsigned long long)members);
+		goto cleanup;
+	}
+	if (a.json) {
+		printf("{\"snapshot\":\"ok\",\"members\":%llu,\"chunks\":%llu,\"databases\":[",
+		       (unsigned long long)members + 1, (unsigned long long)chunks);
+		for (size_t i = 0; i < n_sums; i++) {
+			json_object *o = json_object_new_string(sums[i].name);
+
+			printf("%s{\"name\":%s,\"rows\":%lld,\"bytes\":%lld,\"chunks\":%lld}",
+			       i ? "," : "", json_object_to_json_string(o), (long long)sums[i].rows,
+			       (long long)sums[i].bytes, (long long)sums[i].chunks);
+			json_object_put(o);
+		}
+		printf("]}\n");
+	} else {
+		printf("snapshot %s is intact: %llu members, %llu data chunks verified\n",
+		       src->name, (unsigned long long)members + 1, (unsigned long long)chunks);
+		for (size_t i = 0; i < n_sums; i++)
+			printf("  %s: %lld rows, %lld bytes in %lld chunks\n", sums[i].name,
+			       (long long)sums[i].rows, (long long)sums[i].bytes,
+			       (long long)sums[i].chunks);
+	}
+cleanup:
+	if (rc)
+		g3_log_err(&err);
+	free(buf);
+	free(sums);
+	g3_buf_release(&json);
+	g3_chunk_header_release(&hdr);
+	g3_snap_end_release(&end);
+	g3_reader_close(r);
+	g3_source_close(src);
+	g3_manifest_release(&m);
+	return g3_exit_code(rc);
+}

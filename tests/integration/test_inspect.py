@@ -1,0 +1,114 @@
+"""gen3db inspect and verify: a snapshot's contents and integrity, no server needed."""
+import io
+import os
+import subprocess
+import tarfile
+import tempfile
+
+from g3test import PgTestCase, run
+
+
+def rewrite(src, dst, edit):
+    """Decompresses a snapshot, lets edit(members) change [(TarInfo, bytes)], recompresses."""
+    raw = subprocess.run(["zstd", "-dcq", src], check=True, capture_output=True).stdout
+    members = []
+    with tarfile.open(fileobj=io.BytesIO(raw)) as t:
+        for m in t.getmembers():
+            members.append((m, t.extractfile(m).read()))
+    members = edit(members)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for m, data in members:
+            m.size = len(data)
+            t.addfile(m, io.BytesIO(data))
+    subprocess.run(["zstd", "-qf", "-", "-o", dst], input=out.getvalue(), check=True)
+
+
+class InspectVerifyTest(PgTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = tempfile.mkdtemp(prefix="gen3db-inspect-")
+        cls.pg.psql("CREATE DATABASE insp")
+        cls.pg.psql("CREATE TABLE \"User\" (id int PRIMARY KEY, name text); "
+                    "INSERT INTO \"User\" SELECT g, 'u' || g FROM generate_series(1, 20000) g; "
+                    "CREATE TABLE empty_one (x int); ANALYZE", db="insp")
+        cls.snap = os.path.join(cls.tmp, "insp.tar.zst")
+        r = run(["dump", "--database", "insp", "--output", cls.snap, "--chunk-size", "64K",
+                 "--quiet"], env=cls.pg.env())
+        assert r.code == 0, r
+
+    def test_inspect_reads_the_manifest(self):
+        r = run(["inspect", self.snap])
+        self.assertEqual(r.code, 0, r)
+        lines = r.out.splitlines()
+        self.assertEqual(lines[0], "format:   gen3db-snapshot 1.0")
+        self.assertTrue(lines[1].startswith("created:  "))
+        self.assertIn("source:   PostgreSQL 15", r.out)
+        self.assertIn("database: insp (2 tables, ~20000 rows", r.out)
+        self.assertIn("  public.User: ~20000 rows", r.out)
+        # from standard input, as JSON
+        with open(self.snap, "rb") as f:
+            r = run(["inspect", "-", "--json"], input=f.read(), text=False)
+        self.assertEqual(r.code, 0)
+        self.assertIn(b'"format": "gen3db-snapshot"', r.out)
+
+    def test_inspect_needs_only_the_first_member(self):
+        # a snapshot cut right after its manifest still inspects
+        cut = os.path.join(self.tmp, "cut.tar.zst")
+        rewrite(self.snap, cut, lambda ms: ms[:1])
+        self.assertEqual(run(["inspect", cut]).code, 0)
+        r = run(["verify", cut])
+        self.assertEqual(r.code, 1, r)
+        self.assertEqual(r.err, 'gen3db: snapshot "%s" is truncated: it ends after 1 members '
+                         'without end.json\n' % cut)
+
+    def test_verify_intact(self):
+        r = run(["verify", self.snap])
+        self.assertEqual(r.code, 0, r)
+        self.assertTrue(r.out.startswith("snapshot %s is intact: " % self.snap), r.out)
+        self.assertIn("  insp: 20000 rows,", r.out)
+        r = run(["verify", self.snap, "--json"])
+        self.assertIn('"rows":20000', r.out)
+
+    def test_verify_catches_a_changed_byte(self):
+        bad = os.path.join(self.tmp, "bad.tar.zst")
+
+        def flip(ms):
+            out = []
+            done = False
+            for m, data in ms:
+                if m.name.endswith(".copy") and data and not done:
+                    data = data.replace(b"u1", b"u7", 1)
+                    done = True
+                out.append((m, data))
+            return out
+        rewrite(self.snap, bad, flip)
+        r = run(["verify", bad])
+        self.assertEqual(r.code, 1, r)
+        self.assertRegex(r.err, r'^gen3db: member "pg/insp/data/0+\d\.copy" of table '
+                         r'"public\.User" fails its sha256 check')
+
+    def test_verify_catches_a_dropped_chunk(self):
+        bad = os.path.join(self.tmp, "dropped.tar.zst")
+
+        def drop(ms):
+            names = [m.name for m, _ in ms if m.name.endswith(".copy")]
+            victim = names[1]
+            return [(m, d) for m, d in ms if m.name not in (victim, victim[:-5] + ".json")]
+        rewrite(self.snap, bad, drop)
+        r = run(["verify", bad])
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("end.json counts", r.err)
+
+    def test_not_a_snapshot(self):
+        plain = os.path.join(self.tmp, "plain.sql")
+        with open(plain, "w") as f:
+            f.write("CREATE TABLE x (a int);\n")
+        r = run(["inspect", plain])
+        self.assertEqual(r.code, 2, r)
+        self.assertEqual(r.err, 'gen3db: "%s" is not a gen3db snapshot: it is a single none '
+                         'stream (a plain dump?)\n' % plain)
+        r = run(["verify", "/nonexistent.tar.zst"])
+        self.assertEqual(r.code, 2)
+        self.assertIn('could not open "/nonexistent.tar.zst"', r.err)

@@ -1,0 +1,164 @@
+/*
+ * S3 URLs and the credentials chain: the config's own values, the
+ * environment, then a profile of the shared credentials file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/s3.h"
+
+static void test_parse_url(void **state)
+{
+	char *b = NULL, *k = NULL;
+	g3_err err;
+
+	(void)state;
+	g3_err_init(&err);
+	assert_int_equal(g3_s3_parse_url("s3://bucket/a/b c+d.sql", &b, &k, &err), G3_OK);
+	assert_string_equal(b, "bucket");
+	assert_string_equal(k, "a/b c+d.sql");
+	free(b);
+	free(k);
+	assert_int_equal(g3_s3_parse_url("s3://bucket", &b, &k, &err), G3_OK);
+	assert_string_equal(k, "");
+	free(b);
+	free(k);
+	assert_int_equal(g3_s3_parse_url("s3:///key", &b, &k, &err), G3_USAGE);
+	assert_string_equal(err.msg, "\"s3:///key\" has no bucket name");
+	assert_int_equal(g3_s3_parse_url("s3://bu?cket/key", &b, &k, &err), G3_USAGE);
+	assert_int_equal(g3_s3_parse_url("https://x/y", &b, &k, &err), G3_USAGE);
+	assert_null(b);
+	assert_null(k);
+}
+
+static void clear_env(void)
+{
+	static const char *const vars[] = {
+		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+	};
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	setenv("HOME", "/nonexistent-home", 1);
+}
+
+static void test_resolve_env(void **state)
+{
+	g3_s3_config in, out;
+	g3_err err;
+
+	(void)state;
+	clear_env();
+	g3_err_init(&err);
+	g3_s3_config_init(&in);
+	assert_int_equal(g3_s3_config_resolve(&in, &out, &err), G3_USAGE);
+	assert_string_equal(err.msg, "no AWS credentials found");
+
+	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+	assert_int_equal(g3_s3_config_resolve(&in, &out, &err), G3_USAGE);
+	assert_string_equal(err.msg, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+
+	setenv("AWS_SECRET_ACCESS_KEY", "secretenv", 1);
+	setenv("AWS_SESSION_TOKEN", "tokenenv", 1);
+	setenv("AWS_DEFAULT_REGION", "eu-west-1", 1);
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9", 1);
+	assert_int_equal(g3_s3_config_resolve(&in, &out, &err), G3_OK);
+	assert_string_equal(out.access_key, "AKIDENV");
+	assert_string_equal(out.secret_key, "secretenv");
+	assert_string_equal(out.session_token, "tokenenv");
+	assert_string_equal(out.region, "eu-west-1");
+	assert_string_equal(out.endpoint, "http://127.0.0.1:9");
+	assert_int_equal(out.part_size, G3_S3_DEFAULT_PART_SIZE);
+	g3_s3_config_release(&out);
+
+	/* the config's own values win */
+	in.region = strdup("us-west-2");
+	in.endpoint = strdup("https://minio.local");
+	setenv("AWS_REGION", "ap-south-1", 1);
+	assert_int_equal(g3_s3_config_resolve(&in, &out, &err), G3_OK);
+	assert_string_equal(out.region, "us-west-2");
+	assert_string_equal(out.endpoint, "https://minio.local");
+	g3_s3_config_release(&out);
+
+	/* anonymous needs no credentials */
+	clear_env();
+	in.no_sign_request = 1;
+	assert_int_equal(g3_s3_config_resolve(&in, &out, &err), G3_OK);
+	assert_null(out.access_key);
+	g3_s3_config_release(&out);
+	g3_s3_config_release(&in);
+}
+
+static void test_resolve_profile(void **state)
+{
+	char path[] = "/tmp/g3credsXXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+	g3_s3_config in, out;
+	g3_err err;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs("[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = sd\n"
+	      "; comment\n[ci]\n  aws_access_key_id=AKIDCI  \naws_secret_access_key = s/ci+=\n"
+	      "aws_session_token = tok\nregion = eu-central-1\n[other]\naws_access_key_id = X\n", f);
+	fclose(f);
+	clear_env();
+	g3_err_init(&err);
+	g3_s3_config_init(&in);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+	assert_int_equal(g3_s3_config_resolve(&in, &out, &err), G3_OK);
+	assert_string_equal(out.access_key, "AKIDDEFAULT");
+	assert_string_equal(out.region, "us-east-1");
+	assert_null(out.session_token);
+	g3_s3_config_release(&out);
+
+	setenv("AWS_PROFILE", "ci", 1);
+	assert_int_equal(g3_s3_config_resolve(&in, &out, &err), G3_OK);
+	assert_string_equal(out.access_key, "AKIDCI");
+	assert_string_equal(out.secret_key, "s/ci+=");
+	assert_string_equal(out.session_token, "tok");
+	assert_string_equal(out.region, "eu-central-1");
+	g3_s3_config_release(&out);
+
+	/* the environment's keys come before any profile */
+	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "se", 1);
+	assert_int_equal(g3_s3_config_resolve(&in, &out, &err), G3_OK);
+	assert_string_equal(out.access_key, "AKIDENV");
+	assert_null(out.session_token);
+	g3_s3_config_release(&out);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+
+	setenv("AWS_PROFILE", "missing", 1);
+	assert_int_equal(g3_s3_config_resolve(&in, &out, &err), G3_USAGE);
+	assert_non_null(strstr(err.msg, "AWS profile \"missing\" not found in \""));
+	/* a profile without a secret */
+	setenv("AWS_PROFILE", "other", 1);
+	assert_int_equal(g3_s3_config_resolve(&in, &out, &err), G3_USAGE);
+	assert_string_equal(err.msg, "no AWS credentials found");
+	unlink(path);
+	g3_s3_config_release(&in);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_url),
+		cmocka_unit_test(test_resolve_env),
+		cmocka_unit_test(test_resolve_profile),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

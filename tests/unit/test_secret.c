@@ -1,0 +1,159 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/secret.h"
+
+static void test_base64_table(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+		{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+		{ "\xff\xfe\x00", "//4A" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t inlen = i == 7 ? 3 : strlen(cases[i].in);
+		char *enc = g3_base64(cases[i].in, inlen);
+		size_t len = 0;
+		unsigned char *dec;
+
+		assert_string_equal(enc, cases[i].out);
+		dec = g3_base64_decode(enc, &len);
+		assert_non_null(dec);
+		assert_int_equal(len, inlen);
+		assert_memory_equal(dec, cases[i].in, inlen);
+		free(enc);
+		free(dec);
+	}
+}
+
+static void test_base64_rejects(void **state)
+{
+	static const char *bad[] = { "Zg=", "Z===", "Zm9v!", "Zg==Zg==", "=Zg=" };
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_null(g3_base64_decode(bad[i], &len));
+}
+
+static void test_generate(void **state)
+{
+	int seen[256] = { 0 };
+	g3_err err;
+
+	(void)state;
+	g3_err_init(&err);
+	for (int round = 0; round < 200; round++) {
+		char *a = NULL, *b = NULL;
+
+		assert_int_equal(g3_secret_generate(32, &a, &err), G3_OK);
+		assert_int_equal(g3_secret_generate(32, &b, &err), G3_OK);
+		assert_int_equal(strlen(a), 32);
+		assert_string_not_equal(a, b);
+		for (const char *p = a; *p; p++) {
+			assert_true((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+				    (*p >= '0' && *p <= '9'));
+			seen[(unsigned char)*p]++;
+		}
+		g3_secret_free(a);
+		g3_secret_free(b);
+	}
+	/* 6400 draws over 62 symbols: every symbol appears */
+	for (const char *c = "AZaz09"; *c; c++)
+		assert_true(seen[(unsigned char)*c] > 0);
+}
+
+static char *write_tmp(const char *content, size_t len)
+{
+	char *path = strdup("/tmp/gen3db-test-XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static void test_read_file(void **state)
+{
+	static const struct {
+		const char *content; size_t len; g3_rc rc; const char *want; const char *msg;
+	} cases[] = {
+		{ "s3cret\n", 7, G3_OK, "s3cret", NULL },
+		{ "s3cret\r\nsecond line\n", 20, G3_OK, "s3cret", NULL },
+		{ "no newline", 10, G3_OK, "no newline", NULL },
+		{ "\n", 1, G3_USAGE, NULL, "is empty" },
+		{ "", 0, G3_USAGE, NULL, "is empty" },
+		{ "a\tb\n", 4, G3_USAGE, NULL, "holds a control character" },
+		{ "a\0b\n", 4, G3_USAGE, NULL, "holds a NUL byte" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *path = write_tmp(cases[i].content, cases[i].len);
+		char *pw = NULL;
+		g3_err err;
+
+		g3_err_init(&err);
+		assert_int_equal(g3_secret_read_file(path, &pw, &err), cases[i].rc);
+		if (cases[i].want) {
+			assert_string_equal(pw, cases[i].want);
+		} else {
+			assert_null(pw);
+			assert_non_null(strstr(err.msg, cases[i].msg));
+			assert_non_null(strstr(err.msg, path));
+			assert_null(strstr(err.msg, "a\tb"));
+		}
+		g3_secret_free(pw);
+		unlink(path);
+		free(path);
+	}
+}
+
+static void test_k8s_round_trip(void **state)
+{
+	g3_k8s_secret s[2] = {
+		{ "fence-dbcreds", "fence_gen3", "fence_gen3", "pw-one", "db", "5432", 1 },
+		{ "indexd-dbcreds", "indexd_gen3", "indexd_gen3", "pw-two", "db", "5432", 1 },
+	};
+	char path[] = "/tmp/gen3db-k8s-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	char *pw = NULL;
+	g3_err err;
+
+	(void)state;
+	g3_err_init(&err);
+	assert_int_equal(g3_k8s_secrets_write(f, s, 2), 0);
+	fclose(f);
+	assert_int_equal(g3_k8s_secret_password(path, "indexd-dbcreds", &pw, &err), G3_OK);
+	assert_string_equal(pw, "pw-two");
+	g3_secret_free(pw);
+	assert_int_equal(g3_k8s_secret_password(path, "fence-dbcreds", &pw, &err), G3_OK);
+	assert_string_equal(pw, "pw-one");
+	g3_secret_free(pw);
+	assert_int_equal(g3_k8s_secret_password(path, "arborist-dbcreds", &pw, &err), G3_OK);
+	assert_null(pw);
+	unlink(path);
+	assert_int_equal(g3_k8s_secret_password(path, "fence-dbcreds", &pw, &err), G3_OK);
+	assert_null(pw);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_base64_table),
+		cmocka_unit_test(test_base64_rejects),
+		cmocka_unit_test(test_generate),
+		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_k8s_round_trip),
+	};
+	return cmocka_run_group_tests_name("secret", tests, NULL, NULL);
+}
