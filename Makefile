@@ -7,7 +7,7 @@
 #   make bench      side-by-side benchmarks (not part of check)
 #   make install PREFIX=/usr/local
 
-PKGS      := libpq libcurl libzstd libarchive json-c libcrypto
+PKGS      := libpq libcurl libzstd libarchive json-c libcrypto zlib
 CC        ?= cc
 BUILD     ?= build
 PREFIX    ?= /usr/local

@@ -13,5 +13,8 @@ int cmd_ls(int argc, char **argv);
 
 int cmd_inspect(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+/* temporary: fold into restore and dump at merge time */
+int restore_es_main(int argc, char **argv);
+int dump_es_main(int argc, char **argv);
 
 #endif

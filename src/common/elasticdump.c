@@ -1,0 +1,451 @@
+/*
+ * elasticdump's file layout: index definitions and streamed documents.
+ * See elasticdump.h.
+ */
+#include "elasticdump.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "es.h"
+#include "opts.h"
+
+/* Nesting allowed in one document line (json-c's default is 32). */
+#define DOC_MAX_DEPTH 256
+
+void g3_esdef_init(g3_esdef *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void g3_esdef_release(g3_esdef *d)
+{
+	free(d->source_index);
+	json_object_put(d->mappings);
+	free(d->type_name);
+	json_object_put(d->settings);
+	json_object_put(d->aliases);
+	memset(d, 0, sizeof(*d));
+}
+
+void g3_edump_files_release(g3_edump_files *f)
+{
+	free(f->mapping);
+	free(f->settings);
+	free(f->alias);
+	free(f->data);
+	memset(f, 0, sizeof(*f));
+}
+
+static int is_file(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISREG(st.st_mode);
+}
+
+static char *file_path(const char *dir, const char *sub, const char *index, const char *suffix)
+{
+	g3_buf b = G3_BUF_INIT;
+
+	g3_buf_addf(&b, "%s/%s%s__%s.json", dir, sub, index, suffix);
+	return g3_buf_detach(&b);
+}
+
+g3_rc g3_edump_locate(const char *dir, const char *index, g3_edump_files *f, g3_err *err)
+{
+	const char *sub = "";
+	char *p;
+
+	memset(f, 0, sizeof(*f));
+	if (strchr(index, '/') || !strcmp(index, "..") || !strcmp(index, ".") || !*index)
+		return g3_err_set(err, G3_USAGE, "\"%s\" is not a valid index name", index);
+	p = file_path(dir, "", index, "mapping");
+	if (!is_file(p)) {
+		char *q = file_path(dir, "es/", index, "mapping");
+
+		if (is_file(q))
+			sub = "es/";
+		free(q);
+	}
+	free(p);
+	f->mapping = file_path(dir, sub, index, "mapping");
+	f->data = file_path(dir, sub, index, "data");
+	f->settings = file_path(dir, sub, index, "settings");
+	f->alias = file_path(dir, sub, index, "alias");
+	if (!is_file(f->settings)) {
+		free(f->settings);
+		f->settings = NULL;
+	}
+	if (!is_file(f->alias)) {
+		free(f->alias);
+		f->alias = NULL;
+	}
+	if (!is_file(f->mapping)) {
+		g3_err_set(err, G3_USAGE, "no mapping file for index \"%s\": \"%s\" is missing",
+			   index, f->mapping);
+		g3_err_hint(err, "the directory should hold <index>__mapping.json and "
+			    "<index>__data.json (elasticdump's layout)");
+		goto fail;
+	}
+	if (!is_file(f->data)) {
+		g3_err_set(err, G3_USAGE, "no data file for index \"%s\": \"%s\" is missing",
+			   index, f->data);
+		goto fail;
+	}
+	return G3_OK;
+fail:
+	g3_edump_files_release(f);
+	return G3_USAGE;
+}
+
+/* Parses a whole (small) definition file; errors name it. */
+static g3_rc read_json_file(const char *path, json_object **out, g3_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	json_tokener *tok = NULL;
+	char buf[65536];
+	size_t n;
+	long line = 1;
+	g3_rc rc = G3_OK;
+
+	*out = NULL;
+	if (!f)
+		return g3_err_set(err, G3_USAGE, "could not open \"%s\": %s", path, strerror(errno));
+	tok = json_tokener_new();
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		enum json_tokener_error je;
+
+		*out = json_tokener_parse_ex(tok, buf, (int)n);
+		je = json_tokener_get_error(tok);
+		if (je != json_tokener_continue && je != json_tokener_success) {
+			size_t off = json_tokener_get_parse_end(tok);
+
+			for (size_t i = 0; i < off && i < n; i++)
+				line += buf[i] == '\n';
+			rc = g3_err_set(err, G3_USAGE, "\"%s\" is not valid JSON (line %ld): %s",
+					path, line, json_tokener_error_desc(je));
+			goto cleanup;
+		}
+		if (*out) {
+			/* anything but whitespace after the value is an error */
+			for (size_t i = json_tokener_get_parse_end(tok); i < n; i++)
+				if (buf[i] != ' ' && buf[i] != '\n' && buf[i] != '\r' && buf[i] != '\t') {
+					rc = g3_err_set(err, G3_USAGE,
+							"\"%s\" is not valid JSON: trailing data", path);
+					goto cleanup;
+				}
+			break;
+		}
+		for (size_t i = 0; i < n; i++)
+			line += buf[i] == '\n';
+	}
+	if (ferror(f)) {
+		rc = g3_err_set(err, G3_USAGE, "could not read \"%s\": %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (!*out) {
+		rc = g3_err_set(err, G3_USAGE, "\"%s\" is not valid JSON: %s", path,
+				n == 0 && line == 1 ? "the file is empty" : "unexpected end of file");
+		goto cleanup;
+	}
+cleanup:
+	if (rc) {
+		json_object_put(*out);
+		*out = NULL;
+	}
+	json_tokener_free(tok);
+	fclose(f);
+	return rc;
+}
+
+/* {"<concrete>": {key: value}} -> value (borrowed), *name the concrete index. */
+static g3_rc unwrap(json_object *root, const char *key, const char *path, const char **name,
+		    json_object **out, g3_err *err)
+{
+	json_object *v;
+
+	*out = NULL;
+	if (!json_object_is_type(root, json_type_object) || json_object_object_length(root) < 1)
+		return g3_err_set(err, G3_USAGE,
+				  "\"%s\" is not {\"<index>\": {\"%s\": ...}}", path, key);
+	json_object_object_foreach(root, k, inner) {
+		if (!json_object_is_type(inner, json_type_object) ||
+		    !json_object_object_get_ex(inner, key, &v) ||
+		    !json_object_is_type(v, json_type_object))
+			return g3_err_set(err, G3_USAGE, "\"%s\": index \"%s\" has no \"%s\" object",
+					  path, k, key);
+		*name = k;
+		*out = v;
+		break;  /* one concrete index per file */
+	}
+	return G3_OK;
+}
+
+static const char *const mapping_params[] = {
+	"properties", "dynamic", "_source", "_meta", "_routing", "dynamic_templates",
+	"date_detection", "numeric_detection", "dynamic_date_formats", "_all",
+	"_field_names", "enabled", "_size", "runtime", "_data_stream_timestamp",
+	"subobjects", "_parent", "_timestamp", "_ttl", "include_in_all", NULL
+};
+
+json_object *g3_es_mapping_untype(json_object *mappings, char **type)
+{
+	*type = NULL;
+	if (json_object_is_type(mappings, json_type_object) &&
+	    json_object_object_length(mappings) == 1) {
+		json_object_object_foreach(mappings, k, v) {
+			int param = 0;
+
+			for (size_t i = 0; mapping_params[i]; i++)
+				if (!strcmp(k, mapping_params[i]))
+					param = 1;
+			if (!param && json_object_is_type(v, json_type_object)) {
+				*type = g3_xstrdup(k);
+				return json_object_get(v);
+			}
+		}
+	}
+	return json_object_get(mappings);
+}
+
+static const char *const cluster_keys[] = {
+	"uuid", "creation_date", "creation_date_string", "version", "provided_name",
+	"history_uuid", "resize", "verified_before_close", "frozen", "shrink", NULL
+};
+
+static void clean_index_object(json_object *idx)
+{
+	json_object *routing, *alloc;
+
+	for (size_t i = 0; cluster_keys[i]; i++)
+		json_object_object_del(idx, cluster_keys[i]);
+	if (json_object_object_get_ex(idx, "routing", &routing) &&
+	    json_object_object_get_ex(routing, "allocation", &alloc)) {
+		json_object_object_del(alloc, "initial_recovery");
+		if (json_object_object_length(alloc) == 0)
+			json_object_object_del(routing, "allocation");
+		if (json_object_object_length(routing) == 0)
+			json_object_object_del(idx, "routing");
+	}
+}
+
+void g3_es_settings_clean(json_object *settings)
+{
+	json_object *idx;
+	char **flat = NULL;
+	size_t n = 0;
+
+	if (!json_object_is_type(settings, json_type_object))
+		return;
+	if (json_object_object_get_ex(settings, "index", &idx) &&
+	    json_object_is_type(idx, json_type_object))
+		clean_index_object(idx);
+	json_object_object_foreach(settings, k, v) {
+		(void)v;
+		if (strncmp(k, "index.", 6))
+			continue;
+		for (size_t i = 0; cluster_keys[i]; i++) {
+			size_t l = strlen(cluster_keys[i]);
+
+			if (!strncmp(k + 6, cluster_keys[i], l) && (!k[6 + l] || k[6 + l] == '.'))
+				g3_strlist_add(&flat, &n, k);
+		}
+		if (!strncmp(k, "index.routing.allocation.initial_recovery", 41))
+			g3_strlist_add(&flat, &n, k);
+	}
+	for (size_t i = 0; i < n; i++)
+		json_object_object_del(settings, flat[i]);
+	g3_strlist_free(flat, n);
+}
+
+g3_rc g3_esdef_from_json(g3_esdef *d, const char *index, json_object *mappings,
+			 json_object *settings, json_object *aliases, g3_err *err)
+{
+	(void)err;
+	free(d->source_index);
+	d->source_index = g3_xstrdup(index);
+	json_object_put(d->mappings);
+	free(d->type_name);
+	d->type_name = NULL;
+	d->mappings = mappings ? g3_es_mapping_untype(mappings, &d->type_name)
+			       : json_object_new_object();
+	json_object_put(d->settings);
+	d->settings = NULL;
+	if (settings) {
+		/* a deep copy: cleaning must not change the caller's object */
+		json_object_deep_copy(settings, &d->settings, NULL);
+		g3_es_settings_clean(d->settings);
+	}
+	json_object_put(d->aliases);
+	d->aliases = aliases && json_object_object_length(aliases) ? json_object_get(aliases) : NULL;
+	return G3_OK;
+}
+
+g3_rc g3_esdef_read(g3_esdef *d, const g3_edump_files *f, g3_err *err)
+{
+	json_object *mroot = NULL, *sroot = NULL, *aroot = NULL;
+	json_object *m, *s = NULL, *a = NULL;
+	const char *name = NULL, *other;
+	g3_rc rc;
+
+	if ((rc = read_json_file(f->mapping, &mroot, err)))
+		goto cleanup;
+	if ((rc = unwrap(mroot, "mappings", f->mapping, &name, &m, err)))
+		goto cleanup;
+	if (f->settings) {
+		if ((rc = read_json_file(f->settings, &sroot, err)))
+			goto cleanup;
+		if ((rc = unwrap(sroot, "settings", f->settings, &other, &s, err)))
+			goto cleanup;
+	}
+	if (f->alias) {
+		if ((rc = read_json_file(f->alias, &aroot, err)))
+			goto cleanup;
+		if ((rc = unwrap(aroot, "aliases", f->alias, &other, &a, err)))
+			goto cleanup;
+	}
+	rc = g3_esdef_from_json(d, name, m, s, a, err);
+cleanup:
+	json_object_put(mroot);
+	json_object_put(sroot);
+	json_object_put(aroot);
+	return rc;
+}
+
+json_object *g3_esdef_create_body(const g3_esdef *d, int typed)
+{
+	json_object *body = json_object_new_object();
+	json_object *m;
+
+	if (d->settings)
+		json_object_object_add(body, "settings", json_object_get(d->settings));
+	if (typed) {
+		m = json_object_new_object();
+		json_object_object_add(m, d->type_name ? d->type_name : "_doc",
+				       json_object_get(d->mappings));
+	} else {
+		m = json_object_get(d->mappings);
+	}
+	json_object_object_add(body, "mappings", m);
+	return body;
+}
+
+g3_rc g3_docreader_open(g3_docreader *r, const char *path, g3_err *err)
+{
+	FILE *f = fopen(path, "rb");
+
+	memset(r, 0, sizeof(*r));
+	if (!f)
+		return g3_err_set(err, G3_USAGE, "could not open \"%s\": %s", path, strerror(errno));
+	g3_docreader_attach(r, f, path);
+	r->own = 1;
+	return G3_OK;
+}
+
+void g3_docreader_attach(g3_docreader *r, FILE *f, const char *name)
+{
+	memset(r, 0, sizeof(*r));
+	r->f = f;
+	r->path = g3_xstrdup(name);
+}
+
+void g3_docreader_release(g3_docreader *r)
+{
+	if (r->own && r->f)
+		fclose(r->f);
+	free(r->path);
+	free(r->line);
+	json_object_put(r->cur);
+	if (r->tok)
+		json_tokener_free(r->tok);
+	memset(r, 0, sizeof(*r));
+}
+
+int g3_docreader_next(g3_docreader *r, const char **id, const char **source, size_t *len,
+		      g3_err *err)
+{
+	json_object *v, *src;
+	ssize_t n;
+
+	json_object_put(r->cur);
+	r->cur = NULL;
+	for (;;) {
+		size_t i = 0;
+		enum json_tokener_error je;
+
+		errno = 0;
+		n = getline(&r->line, &r->cap, r->f);
+		if (n < 0) {
+			if (ferror(r->f)) {
+				g3_err_set(err, G3_FAIL, "could not read \"%s\": %s", r->path,
+					   strerror(errno));
+				return -1;
+			}
+			return 0;
+		}
+		r->lineno++;
+		while (i < (size_t)n && (r->line[i] == ' ' || r->line[i] == '\t' ||
+					 r->line[i] == '\r' || r->line[i] == '\n'))
+			i++;
+		if (i == (size_t)n)
+			continue;
+		if (n > INT_MAX) {
+			g3_err_set(err, G3_USAGE, "\"%s\" line %ld is longer than 2 GiB", r->path,
+				   r->lineno);
+			return -1;
+		}
+		if (!r->tok)
+			r->tok = json_tokener_new_ex(DOC_MAX_DEPTH);
+		json_tokener_reset(r->tok);
+		r->cur = json_tokener_parse_ex(r->tok, r->line, (int)n);
+		je = json_tokener_get_error(r->tok);
+		if (r->cur) {
+			for (size_t k = json_tokener_get_parse_end(r->tok); k < (size_t)n; k++)
+				if (!strchr(" \t\r\n", r->line[k])) {
+					je = json_tokener_error_parse_unexpected;
+					break;
+				}
+		}
+		if (!r->cur || je != json_tokener_success) {
+			g3_err_set(err, G3_USAGE, "\"%s\" line %ld is not valid JSON: %s", r->path,
+				   r->lineno, je == json_tokener_continue ? "unexpected end of line"
+									 : json_tokener_error_desc(je));
+			return -1;
+		}
+		break;
+	}
+	if (!json_object_is_type(r->cur, json_type_object) ||
+	    !json_object_object_get_ex(r->cur, "_id", &v) || !json_object_is_type(v, json_type_string) ||
+	    !json_object_get_string_len(v)) {
+		g3_err_set(err, G3_USAGE, "\"%s\" line %ld has no \"_id\" string", r->path, r->lineno);
+		return -1;
+	}
+	*id = json_object_get_string(v);
+	if (!json_object_object_get_ex(r->cur, "_source", &src) ||
+	    !json_object_is_type(src, json_type_object)) {
+		g3_err_set(err, G3_USAGE, "\"%s\" line %ld has no \"_source\" object", r->path, r->lineno);
+		return -1;
+	}
+	*source = json_object_to_json_string_length(src,
+						    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+						    len);
+	return 1;
+}
+
+void g3_docwriter_line(g3_buf *out, const char *index, const char *type, const char *id,
+		       const char *source, size_t len)
+{
+	g3_buf_adds(out, "{\"_index\":");
+	g3_json_quote(out, index);
+	g3_buf_adds(out, ",\"_type\":");
+	g3_json_quote(out, type ? type : "_doc");
+	g3_buf_adds(out, ",\"_id\":");
+	g3_json_quote(out, id);
+	g3_buf_adds(out, ",\"_score\":1,\"_source\":");
+	g3_buf_add(out, source, len);
+	g3_buf_adds(out, "}\n");
+}

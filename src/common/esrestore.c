@@ -1,0 +1,516 @@
+/*
+ * One index restored (plan, load) or dumped (definition, documents).
+ * See esrestore.h.
+ */
+#include "esrestore.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "opts.h"
+
+#define MAX_VERSIONS 10000
+
+void g3_esrestore_index_init(g3_esrestore_index *ix)
+{
+	memset(ix, 0, sizeof(*ix));
+	g3_esdef_init(&ix->def);
+}
+
+void g3_esrestore_index_release(g3_esrestore_index *ix)
+{
+	free(ix->name);
+	g3_edump_files_release(&ix->files);
+	g3_esdef_release(&ix->def);
+	free(ix->concrete);
+	g3_strlist_free(ix->old, ix->n_old);
+	memset(ix, 0, sizeof(*ix));
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+g3_rc g3_esrestore_plan(g3_es *es, const char *dir, const char *name,
+			const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err)
+{
+	int is_alias = 0, exists = 0;
+	g3_rc rc;
+
+	ix->name = g3_xstrdup(name);
+	if ((rc = g3_edump_locate(dir, name, &ix->files, err)))
+		return rc;
+	if ((rc = g3_esdef_read(&ix->def, &ix->files, err)))
+		return rc;
+	if ((rc = g3_es_alias_get(es, name, &is_alias, &ix->old, &ix->n_old, err)))
+		return rc;
+	if (!is_alias && (rc = g3_es_index_exists(es, name, &exists, err)))
+		return rc;
+	if (o->no_alias && is_alias) {
+		g3_err_set(err, G3_USAGE, "\"%s\" is an alias on the target: cannot create an "
+			   "index of that name", name);
+		g3_err_hint(err, "restore without --no-alias to get a new version behind the alias");
+		return G3_USAGE;
+	}
+	if (exists) {
+		if (!o->clean) {
+			g3_err_set(err, G3_USAGE, "index \"%s\" already exists", name);
+			g3_err_hint(err, "give --clean to delete it first");
+			return G3_USAGE;
+		}
+		ix->drop_concrete = 1;
+	}
+	if (o->no_alias) {
+		ix->concrete = g3_xstrdup(name);
+		return G3_OK;
+	}
+	for (int n = 0; n < MAX_VERSIONS; n++) {
+		g3_buf b = G3_BUF_INIT;
+
+		g3_buf_addf(&b, "%s_%d", name, n);
+		if ((rc = g3_es_index_exists(es, b.data, &exists, err))) {
+			g3_buf_release(&b);
+			return rc;
+		}
+		if (!exists) {
+			ix->concrete = g3_buf_detach(&b);
+			return G3_OK;
+		}
+		g3_buf_release(&b);
+	}
+	return g3_err_set(err, G3_USAGE, "no free version of index \"%s\" (%s_0 to %s_%d exist)",
+			  name, name, name, MAX_VERSIONS - 1);
+}
+
+/* Value of an index setting given nested ({"index":{k:v}}) or flat
+ * ("index.k"), removed from settings; a new reference or NULL. */
+static json_object *take_setting(json_object *settings, const char *key)
+{
+	json_object *idx, *v, *out = NULL;
+	char flat[128];
+
+	snprintf(flat, sizeof(flat), "index.%s", key);
+	if (json_object_object_get_ex(settings, "index", &idx) &&
+	    json_object_object_get_ex(idx, key, &v)) {
+		out = json_object_get(v);
+		json_object_object_del(idx, key);
+	}
+	if (json_object_object_get_ex(settings, flat, &v)) {
+		json_object_put(out);
+		out = json_object_get(v);
+		json_object_object_del(settings, flat);
+	}
+	if (json_object_object_get_ex(settings, key, &v)) {
+		json_object_put(out);
+		out = json_object_get(v);
+		json_object_object_del(settings, key);
+	}
+	return out;
+}
+
+static json_object *index_object(json_object *settings)
+{
+	json_object *idx;
+
+	if (!json_object_object_get_ex(settings, "index", &idx) ||
+	    !json_object_is_type(idx, json_type_object)) {
+		idx = json_object_new_object();
+		json_object_object_add(settings, "index", idx);
+	}
+	return idx;
+}
+
+/* *read_failed tells a bad data file (or a stop) from a failed load. */
+static g3_rc load_documents(g3_esbulk *bulk, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+			    int *read_failed, g3_err *err)
+{
+	g3_docreader r;
+	const char *id, *src;
+	size_t len;
+	int got;
+	g3_rc rc = G3_OK;
+
+	if ((rc = g3_docreader_open(&r, ix->files.data, err)))
+		return rc;
+	while ((got = g3_docreader_next(&r, &id, &src, &len, err)) > 0) {
+		ix->docs_read++;
+		if (o->cancel && *o->cancel) {
+			g3_err_set(err, G3_FAIL, "interrupted after %llu documents",
+				   (unsigned long long)ix->docs_read - 1);
+			*read_failed = 1;
+			rc = G3_FAIL;
+			break;
+		}
+		if (strlen(id) > G3_ES_MAX_ID_BYTES) {
+			/* Elasticsearch would refuse the whole bulk request */
+			g3_err_set(err, G3_FAIL, "\"%s\" line %ld: the _id \"%.40s...\" is longer than "
+				   "%d bytes, which Elasticsearch refuses", r.path, r.lineno, id,
+				   G3_ES_MAX_ID_BYTES);
+			*read_failed = 1;
+			rc = G3_FAIL;
+			break;
+		}
+		if ((rc = g3_esbulk_add(bulk, id, src, len, err)))
+			break;
+	}
+	if (got < 0) {
+		*read_failed = 1;
+		rc = G3_FAIL;
+	}
+	g3_docreader_release(&r);
+	return rc;
+}
+
+static g3_rc switch_aliases(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+			    g3_err *err)
+{
+	json_object *actions = json_object_new_array();
+	g3_rc rc = G3_OK;
+
+	if (!o->no_alias) {
+		for (size_t i = 0; i < ix->n_old; i++) {
+			json_object *a = json_object_new_object(), *spec = json_object_new_object();
+
+			json_object_object_add(spec, "index", json_object_new_string(ix->old[i]));
+			json_object_object_add(spec, "alias", json_object_new_string(ix->name));
+			json_object_object_add(a, "remove", spec);
+			json_object_array_add(actions, a);
+		}
+		{
+			json_object *a = json_object_new_object(), *spec = json_object_new_object();
+
+			json_object_object_add(spec, "index", json_object_new_string(ix->concrete));
+			json_object_object_add(spec, "alias", json_object_new_string(ix->name));
+			json_object_object_add(a, "add", spec);
+			json_object_array_add(actions, a);
+		}
+	}
+	if (ix->def.aliases) {
+		json_object_object_foreach(ix->def.aliases, alias, props) {
+			json_object *a, *spec;
+
+			if (!strcmp(alias, ix->name) || !strcmp(alias, ix->concrete))
+				continue;
+			a = json_object_new_object();
+			if (json_object_is_type(props, json_type_object))
+				json_object_deep_copy(props, &spec, NULL);
+			else
+				spec = json_object_new_object();
+			json_object_object_add(spec, "index", json_object_new_string(ix->concrete));
+			json_object_object_add(spec, "alias", json_object_new_string(alias));
+			json_object_object_add(a, "add", spec);
+			json_object_array_add(actions, a);
+		}
+	}
+	if (json_object_array_length(actions))
+		rc = g3_es_aliases_update(es, actions, err);
+	json_object_put(actions);
+	return rc;
+}
+
+g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+			g3_err *err)
+{
+	json_object *body = NULL, *settings = NULL, *replicas = NULL, *refresh = NULL;
+	json_object *after = NULL, *idx;
+	g3_esbulk *bulk = NULL;
+	double t0 = now_seconds();
+	long long count = -1;
+	int created = 0, read_failed = 0;
+	g3_rc rc;
+
+	if (ix->drop_concrete) {
+		if ((rc = g3_es_index_delete(es, ix->name, err)))
+			goto cleanup;
+		g3_info("deleted the existing index \"%s\" (--clean)", ix->name);
+	}
+	body = g3_esdef_create_body(&ix->def, es->typed);
+	if (!json_object_object_get_ex(body, "settings", &settings)) {
+		settings = json_object_new_object();
+		json_object_object_add(body, "settings", settings);
+	}
+	replicas = take_setting(settings, "number_of_replicas");
+	refresh = take_setting(settings, "refresh_interval");
+	idx = index_object(settings);
+	json_object_object_add(idx, "number_of_replicas", json_object_new_int(0));
+	json_object_object_add(idx, "refresh_interval", json_object_new_string("-1"));
+	if ((rc = g3_es_index_create(es, ix->concrete, body, err)))
+		goto cleanup;
+	created = 1;
+	if ((rc = g3_esbulk_new(es->conf, ix->concrete, es->typed ? (ix->def.type_name ?
+		ix->def.type_name : "_doc") : NULL, &o->bulk, &bulk, err)))
+		goto cleanup;
+	rc = load_documents(bulk, o, ix, &read_failed, err);
+	if (!read_failed) {
+		rc = g3_esbulk_finish(bulk, err);
+	} else {
+		g3_err drain;
+
+		g3_err_init(&drain);
+		g3_esbulk_finish(bulk, &drain);
+	}
+	ix->bulk = *g3_esbulk_stats_of(bulk);
+	if (rc)
+		goto cleanup;
+
+	after = json_object_new_object();
+	idx = index_object(after);
+	/* the defaults spelled out where the dump had none: null (reset) is
+	 * not understood everywhere */
+	json_object_object_add(idx, "number_of_replicas",
+			       replicas ? json_object_get(replicas) : json_object_new_int(1));
+	json_object_object_add(idx, "refresh_interval",
+			       refresh ? json_object_get(refresh) : json_object_new_string("1s"));
+	if ((rc = g3_es_settings_put(es, ix->concrete, after, err)))
+		goto cleanup;
+	if ((rc = g3_es_refresh(es, ix->concrete, err)))
+		goto cleanup;
+	if ((rc = g3_es_count(es, ix->concrete, &count, err)))
+		goto cleanup;
+	if (count < 0 || (uint64_t)count != ix->docs_read) {
+		rc = g3_err_set(err, G3_FAIL, "index \"%s\" holds %lld documents after the load, "
+				"but %llu were read from \"%s\"", ix->concrete, count,
+				(unsigned long long)ix->docs_read, ix->files.data);
+		if (count >= 0 && (uint64_t)count < ix->docs_read)
+			g3_err_hint(err, "the data file may hold the same _id more than once");
+		goto cleanup;
+	}
+	if ((rc = switch_aliases(es, o, ix, err)))
+		goto cleanup;
+	ix->loaded = 1;
+	if (o->clean && !o->no_alias) {
+		for (size_t i = 0; i < ix->n_old; i++) {
+			g3_err derr;
+
+			g3_err_init(&derr);
+			if (g3_es_index_delete(es, ix->old[i], &derr))
+				g3_log_err(&derr);
+			else
+				g3_info("deleted the previous version \"%s\" of \"%s\" (--clean)",
+					ix->old[i], ix->name);
+		}
+	}
+cleanup:
+	ix->seconds = now_seconds() - t0;
+	if (rc && created) {
+		g3_err derr;
+
+		/* never leave a partial index behind (it never got the alias) */
+		g3_err_init(&derr);
+		if (g3_es_index_delete(es, ix->concrete, &derr))
+			g3_log_err(&derr);
+		else
+			g3_info("deleted the partial index \"%s\"", ix->concrete);
+	}
+	g3_esbulk_free(bulk);
+	json_object_put(body);
+	json_object_put(after);
+	json_object_put(replicas);
+	json_object_put(refresh);
+	return rc;
+}
+
+/* ---- dump ---- */
+
+static g3_rc get_single(g3_es *es, const char *index, const char *suffix, const char *key,
+			char **concrete, json_object **out, g3_err *err)
+{
+	g3_buf path = G3_BUF_INIT, what = G3_BUF_INIT;
+	json_object *root = NULL, *v;
+	g3_rc rc;
+
+	*out = NULL;
+	g3_buf_addch(&path, '/');
+	g3_url_escape(&path, index);
+	g3_buf_adds(&path, suffix);
+	g3_buf_addf(&what, "could not read the %s of index \"%s\"", key, index);
+	if ((rc = g3_es_call(es, "GET", path.data, NULL, what.data, &root, err)))
+		goto cleanup;
+	if (!json_object_is_type(root, json_type_object) || json_object_object_length(root) != 1) {
+		rc = g3_err_set(err, G3_FAIL, "%s: \"%s\" names %d indices, not one", what.data, index,
+				root ? json_object_object_length(root) : 0);
+		goto cleanup;
+	}
+	json_object_object_foreach(root, k, val) {
+		if (concrete && !*concrete)
+			*concrete = g3_xstrdup(k);
+		if (json_object_object_get_ex(val, key, &v))
+			*out = json_object_get(v);
+	}
+	if (!*out)
+		*out = json_object_new_object();
+cleanup:
+	json_object_put(root);
+	g3_buf_release(&path);
+	g3_buf_release(&what);
+	return rc;
+}
+
+g3_rc g3_esdump_definition(g3_es *es, const char *index, char **concrete, json_object **mappings,
+			   json_object **settings, json_object **aliases, g3_err *err)
+{
+	g3_rc rc;
+
+	*concrete = NULL;
+	*mappings = *settings = *aliases = NULL;
+	if ((rc = get_single(es, index, "/_mapping", "mappings", concrete, mappings, err)))
+		goto fail;
+	if ((rc = get_single(es, index, "/_settings", "settings", NULL, settings, err)))
+		goto fail;
+	g3_es_settings_clean(*settings);
+	if ((rc = get_single(es, index, "/_alias", "aliases", NULL, aliases, err)))
+		goto fail;
+	return G3_OK;
+fail:
+	free(*concrete);
+	*concrete = NULL;
+	json_object_put(*mappings);
+	json_object_put(*settings);
+	json_object_put(*aliases);
+	*mappings = *settings = *aliases = NULL;
+	return rc;
+}
+
+static g3_rc pit_open(g3_es *es, const char *index, char **id, g3_err *err)
+{
+	g3_buf path = G3_BUF_INIT, what = G3_BUF_INIT;
+	json_object *out = NULL, *v;
+	g3_rc rc;
+
+	g3_buf_addch(&path, '/');
+	g3_url_escape(&path, index);
+	g3_buf_adds(&path, "/_pit?keep_alive=5m");
+	g3_buf_addf(&what, "could not open a point in time on index \"%s\"", index);
+	rc = g3_es_call(es, "POST", path.data, NULL, what.data, &out, err);
+	if (!rc) {
+		if (json_object_object_get_ex(out, "id", &v))
+			*id = g3_xstrdup(json_object_get_string(v));
+		else
+			rc = g3_err_set(err, G3_FAIL, "%s: no id in the answer", what.data);
+	}
+	json_object_put(out);
+	g3_buf_release(&path);
+	g3_buf_release(&what);
+	return rc;
+}
+
+static void pit_close(g3_es *es, const char *id)
+{
+	json_object *body = json_object_new_object();
+	g3_err err;
+
+	g3_err_init(&err);
+	json_object_object_add(body, "id", json_object_new_string(id));
+	if (g3_es_call(es, "DELETE", "/_pit", body, "could not close a point in time", NULL, &err))
+		g3_debug("%s", err.msg);
+	json_object_put(body);
+}
+
+g3_rc g3_esdump_documents(g3_es *es, const char *index, int page, g3_esdoc_fn fn, void *arg,
+			  uint64_t *count, g3_err *err)
+{
+	g3_buf path = G3_BUF_INIT, what = G3_BUF_INIT;
+	json_object *after = NULL, *resp = NULL;
+	char *pit = NULL;
+	g3_rc rc = G3_OK;
+
+	*count = 0;
+	if (es->has_pit) {
+		if ((rc = pit_open(es, index, &pit, err)))
+			goto cleanup;
+		g3_buf_adds(&path, "/_search");
+	} else {
+		g3_buf_addch(&path, '/');
+		g3_url_escape(&path, index);
+		g3_buf_adds(&path, "/_search");
+	}
+	g3_buf_addf(&what, "could not read the documents of index \"%s\"", index);
+	for (;;) {
+		json_object *body = json_object_new_object(), *sort = json_object_new_array();
+		json_object *s1 = json_object_new_object(), *hits, *list, *v;
+		size_t n;
+
+		json_object_object_add(body, "size", json_object_new_int(page));
+		json_object_object_add(s1, pit ? "_shard_doc" : "_id", json_object_new_string("asc"));
+		json_object_array_add(sort, s1);
+		json_object_object_add(body, "sort", sort);
+		json_object_object_add(body, "track_total_hits", json_object_new_boolean(0));
+		if (pit) {
+			json_object *p = json_object_new_object();
+
+			json_object_object_add(p, "id", json_object_new_string(pit));
+			json_object_object_add(p, "keep_alive", json_object_new_string("5m"));
+			json_object_object_add(body, "pit", p);
+		}
+		if (after)
+			json_object_object_add(body, "search_after", json_object_get(after));
+		json_object_put(resp);
+		resp = NULL;
+		rc = g3_es_call(es, "POST", path.data, body, what.data, &resp, err);
+		json_object_put(body);
+		if (rc)
+			goto cleanup;
+		if (pit && json_object_object_get_ex(resp, "pit_id", &v)) {
+			free(pit);
+			pit = g3_xstrdup(json_object_get_string(v));
+		}
+		if (!json_object_object_get_ex(resp, "hits", &hits) ||
+		    !json_object_object_get_ex(hits, "hits", &list) ||
+		    !json_object_is_type(list, json_type_array)) {
+			rc = g3_err_set(err, G3_FAIL, "%s: the answer has no hits", what.data);
+			goto cleanup;
+		}
+		n = json_object_array_length(list);
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			json_object *hit = json_object_array_get_idx(list, i), *id, *src, *ix, *ty, *so;
+			const char *text;
+			size_t len;
+
+			if (!json_object_object_get_ex(hit, "_id", &id) ||
+			    !json_object_object_get_ex(hit, "_source", &src)) {
+				rc = g3_err_set(err, G3_FAIL, "%s: a hit without _id or _source", what.data);
+				goto cleanup;
+			}
+			text = json_object_to_json_string_length(
+				src, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+			rc = fn(arg,
+				json_object_object_get_ex(hit, "_index", &ix) ? json_object_get_string(ix)
+									       : index,
+				json_object_object_get_ex(hit, "_type", &ty) ? json_object_get_string(ty)
+									      : NULL,
+				json_object_get_string(id), text, len, err);
+			if (rc)
+				goto cleanup;
+			(*count)++;
+			if (i + 1 == n) {
+				if (!json_object_object_get_ex(hit, "sort", &so)) {
+					rc = g3_err_set(err, G3_FAIL, "%s: a hit without sort values",
+							what.data);
+					goto cleanup;
+				}
+				json_object_put(after);
+				after = json_object_get(so);
+			}
+		}
+		if (n < (size_t)page)
+			break;
+	}
+cleanup:
+	if (pit) {
+		pit_close(es, pit);
+		free(pit);
+	}
+	json_object_put(after);
+	json_object_put(resp);
+	g3_buf_release(&path);
+	g3_buf_release(&what);
+	return rc;
+}

@@ -1,0 +1,87 @@
+/*
+ * Restoring one Elasticsearch index, and dumping one.
+ *
+ * Restore, per index, in two steps so that every index is checked before
+ * anything is written:
+ *   g3_esrestore_plan   reads the definition (mapping, settings, aliases),
+ *                       looks at the target: with the gen3 convention a
+ *                       restore of X creates the versioned index X_<n> (the
+ *                       first free n) and points alias X at it; with no_alias
+ *                       it creates the concrete index X. An existing
+ *                       concrete index X is refused (G3_USAGE) unless clean.
+ *   g3_esrestore_load   creates the index (mappings translated for the
+ *                       target version, settings with number_of_replicas 0
+ *                       and refresh_interval -1 while loading), streams the
+ *                       documents through the bulk loader, puts back the
+ *                       replicas and refresh interval, refreshes, checks
+ *                       that _count equals the documents read, and only then
+ *                       switches the aliases in one _aliases call. A failed
+ *                       load deletes its partial index and never gets the
+ *                       alias.
+ *
+ * Dump: the definition as `GET` answers give it (per-cluster settings
+ * removed) and every document through a callback, read page by page with
+ * search_after (in a point in time where the server has one), so the
+ * destination (elasticdump files, snapshot members) is the caller's choice.
+ */
+#ifndef G3_ESRESTORE_H
+#define G3_ESRESTORE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "elasticdump.h"
+#include "es.h"
+#include "esbulk.h"
+
+typedef struct g3_esrestore_opts {
+	int clean;      /* delete an existing concrete index first */
+	int no_alias;   /* restore into the concrete index X, no alias */
+	g3_esbulk_opts bulk;
+	/* set (by a signal handler) to stop: the index being loaded fails and
+	 * is deleted; NULL: never */
+	volatile sig_atomic_t *cancel;
+} g3_esrestore_opts;
+
+typedef struct g3_esrestore_index {
+	char *name;             /* the target name X */
+	g3_edump_files files;
+	g3_esdef def;
+	char *concrete;         /* the index created: X_<n>, or X */
+	char **old;             /* indices alias X pointed at before */
+	size_t n_old;
+	int drop_concrete;      /* X exists as a concrete index: delete it */
+	/* results */
+	uint64_t docs_read;
+	g3_esbulk_stats bulk;
+	double seconds;
+	int loaded;
+} g3_esrestore_index;
+
+void g3_esrestore_index_init(g3_esrestore_index *ix);
+void g3_esrestore_index_release(g3_esrestore_index *ix);
+
+/* G3_USAGE for bad input or a target that would be overwritten. */
+g3_rc g3_esrestore_plan(g3_es *es, const char *dir, const char *name,
+			const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err);
+g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+			g3_err *err);
+
+/*
+ * The definition of index (an alias or a concrete index holding one
+ * concrete index): *concrete its concrete name, *mappings the answer of
+ * GET /<index>/_mapping for it ({"mappings":...}), *settings cleaned
+ * {"index":...}, *aliases {"name":{...}}. Caller frees / puts.
+ */
+g3_rc g3_esdump_definition(g3_es *es, const char *index, char **concrete, json_object **mappings,
+			   json_object **settings, json_object **aliases, g3_err *err);
+
+/* Called for every document; source is its JSON text. */
+typedef g3_rc (*g3_esdoc_fn)(void *arg, const char *index, const char *type, const char *id,
+			     const char *source, size_t len, g3_err *err);
+
+/* Every document of index, page documents per request, in a stable order. */
+g3_rc g3_esdump_documents(g3_es *es, const char *index, int page, g3_esdoc_fn fn, void *arg,
+			  uint64_t *count, g3_err *err);
+
+#endif

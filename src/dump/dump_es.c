@@ -1,0 +1,281 @@
+/*
+ * gen3db dump-es: Elasticsearch indices into elasticdump files.
+ *
+ * Temporary command: at merge time it folds into `gen3db dump`, whose
+ * snapshot writer takes the same definition and document callbacks
+ * (g3_esdump_definition, g3_esdump_documents) with members es/<index>/...
+ * instead of files. Files are written as <name>.part and renamed when
+ * complete; a failed index leaves no file behind.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../commands.h"
+#include "../common/elasticdump.h"
+#include "../common/es.h"
+#include "../common/esrestore.h"
+#include "../common/log.h"
+#include "../common/opts.h"
+#include "../common/strbuf.h"
+
+#define FLUSH_BYTES (1u << 20)
+
+struct dump_es_opts {
+	char **indices;
+	size_t n_indices;
+	const char *output;
+	const char *es_url;
+	const char *cacert;
+	long wait;
+	long page;
+};
+
+enum {
+	OPT_INDEX = G3_OPT_ES_LAST + 1,
+	OPT_OUTPUT, OPT_WAIT, OPT_PAGE, OPT_HELP
+};
+
+static const struct option long_options[] = {
+	{ "index", required_argument, NULL, OPT_INDEX },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "wait", required_argument, NULL, OPT_WAIT },
+	{ "page-size", required_argument, NULL, OPT_PAGE },
+	{ "help", no_argument, NULL, OPT_HELP },
+	G3_ES_LONG_OPTIONS,
+	G3_COMMON_LONG_OPTIONS,
+	{ NULL, 0, NULL, 0 }
+};
+
+static const char usage_text[] =
+	"usage: gen3db dump-es --index NAME ... --output DIR [options]\n"
+	"\n"
+	"Dump Elasticsearch indices into elasticdump files in DIR: per index\n"
+	"<NAME>__mapping.json, <NAME>__settings.json (without per-cluster keys),\n"
+	"<NAME>__alias.json and every document in <NAME>__data.json (NDJSON).\n"
+	"\n"
+	"      --index NAME             repeatable (an alias or an index); default:\n"
+	"                               GUPPY_INDICES and GUPPY_CONFIGINDEX\n"
+	"      --output DIR             where the files go (created if missing)\n"
+	"      --page-size N            documents per search request (default 1000)\n"
+	G3_ES_HELP
+	"      --wait SECONDS           wait this long for the cluster (default 300)\n"
+	G3_COMMON_HELP
+	"\n"
+	"exit codes: 0 all indices dumped, 1 failure, 2 usage or bad input, 3 the\n"
+	"cluster was unreachable within --wait\n";
+
+struct datafile {
+	FILE *f;
+	const char *path;
+	g3_buf buf;
+};
+
+static g3_rc flush(struct datafile *d, g3_err *err)
+{
+	if (d->buf.len && fwrite(d->buf.data, 1, d->buf.len, d->f) != d->buf.len)
+		return g3_err_set(err, G3_FAIL, "could not write \"%s\": %s", d->path, strerror(errno));
+	g3_buf_reset(&d->buf);
+	return G3_OK;
+}
+
+static g3_rc write_doc(void *arg, const char *index, const char *type, const char *id,
+		       const char *source, size_t len, g3_err *err)
+{
+	struct datafile *d = arg;
+
+	g3_docwriter_line(&d->buf, index, type, id, source, len);
+	return d->buf.len >= FLUSH_BYTES ? flush(d, err) : G3_OK;
+}
+
+static char *out_path(const char *dir, const char *index, const char *what, int part)
+{
+	g3_buf b = G3_BUF_INIT;
+
+	g3_buf_addf(&b, "%s/%s__%s.json%s", dir, index, what, part ? ".part" : "");
+	return g3_buf_detach(&b);
+}
+
+/* Writes {"<concrete>": {key: value}} into DIR/<index>__<what>.json. */
+static g3_rc write_def(const char *dir, const char *index, const char *what, const char *concrete,
+		       const char *key, json_object *value, g3_err *err)
+{
+	json_object *root = json_object_new_object(), *inner = json_object_new_object();
+	char *part = out_path(dir, index, what, 1), *final = out_path(dir, index, what, 0);
+	FILE *f = NULL;
+	const char *text;
+	int ok;
+	g3_rc rc = G3_OK;
+
+	json_object_object_add(inner, key, json_object_get(value));
+	json_object_object_add(root, concrete, inner);
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	f = fopen(part, "wb");
+	if (!f) {
+		rc = g3_err_set(err, G3_FAIL, "could not create \"%s\": %s", part, strerror(errno));
+		goto cleanup;
+	}
+	ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+	if (fclose(f) || !ok) {
+		rc = g3_err_set(err, G3_FAIL, "could not write \"%s\": %s", part, strerror(errno));
+		unlink(part);
+		goto cleanup;
+	}
+	if (rename(part, final))
+		rc = g3_err_set(err, G3_FAIL, "could not rename \"%s\": %s", part, strerror(errno));
+cleanup:
+	json_object_put(root);
+	free(part);
+	free(final);
+	return rc;
+}
+
+static g3_rc dump_index(g3_es *es, const struct dump_es_opts *o, const char *index, g3_err *err)
+{
+	json_object *mappings = NULL, *settings = NULL, *aliases = NULL;
+	char *concrete = NULL, *part = NULL, *final = NULL;
+	struct datafile d = { NULL, NULL, G3_BUF_INIT };
+	uint64_t count = 0;
+	g3_rc rc;
+
+	if ((rc = g3_esdump_definition(es, index, &concrete, &mappings, &settings, &aliases, err)))
+		goto cleanup;
+	if ((rc = write_def(o->output, index, "mapping", concrete, "mappings", mappings, err)) ||
+	    (rc = write_def(o->output, index, "settings", concrete, "settings", settings, err)) ||
+	    (rc = write_def(o->output, index, "alias", concrete, "aliases", aliases, err)))
+		goto cleanup;
+	part = out_path(o->output, index, "data", 1);
+	final = out_path(o->output, index, "data", 0);
+	d.path = part;
+	if (!(d.f = fopen(part, "wb"))) {
+		rc = g3_err_set(err, G3_FAIL, "could not create \"%s\": %s", part, strerror(errno));
+		goto cleanup;
+	}
+	if ((rc = g3_esdump_documents(es, index, (int)o->page, write_doc, &d, &count, err)))
+		goto cleanup;
+	if ((rc = flush(&d, err)))
+		goto cleanup;
+	if (fclose(d.f)) {
+		d.f = NULL;
+		rc = g3_err_set(err, G3_FAIL, "could not write \"%s\": %s", part, strerror(errno));
+		goto cleanup;
+	}
+	d.f = NULL;
+	if (rename(part, final)) {
+		rc = g3_err_set(err, G3_FAIL, "could not rename \"%s\": %s", part, strerror(errno));
+		goto cleanup;
+	}
+	g3_info("dumped index \"%s\" (%s): %llu documents", index, concrete,
+		(unsigned long long)count);
+cleanup:
+	if (d.f)
+		fclose(d.f);
+	if (rc && part)
+		unlink(part);
+	g3_buf_release(&d.buf);
+	free(part);
+	free(final);
+	free(concrete);
+	json_object_put(mappings);
+	json_object_put(settings);
+	json_object_put(aliases);
+	return rc;
+}
+
+int dump_es_main(int argc, char **argv)
+{
+	struct dump_es_opts o;
+	g3_esconf conf;
+	g3_es es;
+	g3_err err;
+	g3_rc rc = G3_OK;
+	int c;
+
+	memset(&o, 0, sizeof(o));
+	o.wait = 300;
+	o.page = 1000;
+	g3_esconf_init(&conf);
+	g3_es_init(&es);
+	g3_err_init(&err);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		int r = g3_common_option(c, optarg, &err);
+
+		if (r < 0) {
+			rc = G3_USAGE;
+			goto cleanup;
+		}
+		if (r)
+			continue;
+		switch (c) {
+		case OPT_INDEX: g3_strlist_add(&o.indices, &o.n_indices, optarg); break;
+		case OPT_OUTPUT: o.output = optarg; break;
+		case G3_OPT_ES: o.es_url = optarg; break;
+		case G3_OPT_ES_CACERT: o.cacert = optarg; break;
+		case OPT_WAIT:
+			if ((rc = g3_parse_long("--wait", optarg, 0, 86400, &o.wait, &err)))
+				goto cleanup;
+			break;
+		case OPT_PAGE:
+			if ((rc = g3_parse_long("--page-size", optarg, 1, 10000, &o.page, &err)))
+				goto cleanup;
+			break;
+		case 'h':
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			goto cleanup;
+		default:
+			fputs("hint: 'gen3db dump-es --help' lists the options\n", stderr);
+			rc = G3_USAGE;
+			goto cleanup;
+		}
+	}
+	if (optind < argc) {
+		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
+		goto cleanup;
+	}
+	if (!o.output) {
+		rc = g3_err_set(&err, G3_USAGE, "no output directory given (--output DIR)");
+		goto cleanup;
+	}
+	if (!o.n_indices)
+		g3_es_indices_from_env(&o.indices, &o.n_indices);
+	if (!o.n_indices) {
+		rc = g3_err_set(&err, G3_USAGE, "no index to dump");
+		g3_err_hint(&err, "give --index NAME, or set GUPPY_INDICES and GUPPY_CONFIGINDEX");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < o.n_indices; i++) {
+		if (!o.indices[i][0] || strchr(o.indices[i], '/')) {
+			rc = g3_err_set(&err, G3_USAGE, "\"%s\" is not a valid index name", o.indices[i]);
+			goto cleanup;
+		}
+	}
+	if ((rc = g3_esconf_set(&conf, o.es_url, o.cacert, &err)))
+		goto cleanup;
+	if (mkdir(o.output, 0777) && errno != EEXIST) {
+		rc = g3_err_set(&err, G3_FAIL, "could not create \"%s\": %s", o.output, strerror(errno));
+		goto cleanup;
+	}
+	if ((rc = g3_es_connect(&es, &conf, (int)o.wait, &err)))
+		goto cleanup;
+	for (size_t i = 0; i < o.n_indices; i++) {
+		if ((rc = dump_index(&es, &o, o.indices[i], &err))) {
+			g3_err_prefix(&err, "index \"%s\" was not dumped", o.indices[i]);
+			goto cleanup;
+		}
+	}
+cleanup:
+	if (rc && err.msg[0])
+		g3_log_err(&err);
+	g3_es_release(&es);
+	g3_esconf_release(&conf);
+	g3_strlist_free(o.indices, o.n_indices);
+	return g3_exit_code(rc);
+}

@@ -1,0 +1,311 @@
+/*
+ * gen3db restore-es: Elasticsearch indices from elasticdump files.
+ *
+ * Temporary command: at merge time its options (struct restore_es_opts,
+ * restore_es_option, the RESTORE_ES_LONG_OPTIONS fragment) and
+ * restore_es_run fold into `gen3db restore`. Every index is planned
+ * (definition read, target checked) before anything is written.
+ */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../commands.h"
+#include "../common/es.h"
+#include "../common/esbulk.h"
+#include "../common/esrestore.h"
+#include "../common/log.h"
+#include "../common/opts.h"
+#include "../common/strbuf.h"
+
+struct restore_es_opts {
+	const char *dir;
+	char **indices;
+	size_t n_indices;
+	const char *es_url;
+	const char *cacert;
+	long wait;
+	int json;
+	g3_esrestore_opts r;
+};
+
+enum {
+	OPT_INDEX = G3_OPT_ESBULK_LAST + 1,
+	OPT_CLEAN, OPT_NO_ALIAS, OPT_WAIT, OPT_JSON, OPT_HELP
+};
+
+#define RESTORE_ES_LONG_OPTIONS \
+	{ "index", required_argument, NULL, OPT_INDEX }, \
+	{ "clean", no_argument, NULL, OPT_CLEAN }, \
+	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS }, \
+	G3_ES_LONG_OPTIONS, \
+	G3_ESBULK_LONG_OPTIONS
+
+static const struct option long_options[] = {
+	RESTORE_ES_LONG_OPTIONS,
+	{ "wait", required_argument, NULL, OPT_WAIT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, OPT_HELP },
+	G3_COMMON_LONG_OPTIONS,
+	{ NULL, 0, NULL, 0 }
+};
+
+static const char usage_text[] =
+	"usage: gen3db restore-es DIR [--index NAME ...] [options]\n"
+	"\n"
+	"Restore Elasticsearch indices from elasticdump files in DIR (or DIR/es):\n"
+	"<index>__mapping.json, <index>__data.json and, when present,\n"
+	"<index>__settings.json and <index>__alias.json.\n"
+	"\n"
+	"      --index NAME             repeatable; default: GUPPY_INDICES (comma\n"
+	"                               separated) and GUPPY_CONFIGINDEX\n"
+	"      --no-alias               restore into the concrete index NAME; by default\n"
+	"                               a new version NAME_<n> is created and alias NAME\n"
+	"                               is switched to it once it is complete\n"
+	"      --clean                  delete an existing concrete index NAME first (and,\n"
+	"                               with the alias, the versions it pointed at after\n"
+	"                               the switch); without it such an index is refused\n"
+	G3_ES_HELP
+	G3_ESBULK_HELP
+	"      --wait SECONDS           wait this long for the cluster (default 300)\n"
+	"      --json                   print a JSON report on stdout\n"
+	G3_COMMON_HELP
+	"\n"
+	"exit codes: 0 all indices restored, 1 an index failed (it is deleted and\n"
+	"never gets the alias), 2 usage or bad input (nothing was changed), 3 the\n"
+	"cluster was unreachable within --wait\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* SIGINT/SIGTERM (a pod being deleted) end the load in progress cleanly:
+ * its partial index is deleted, no alias moves. */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void restore_es_opts_init(struct restore_es_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->wait = 300;
+	g3_esbulk_opts_init(&o->r.bulk);
+	o->r.cancel = &stop_requested;
+}
+
+static void restore_es_opts_release(struct restore_es_opts *o)
+{
+	g3_strlist_free(o->indices, o->n_indices);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Handles an ES restore option: 1 if it was one, 0 if not, -1 with err. */
+static int restore_es_option(struct restore_es_opts *o, int c, const char *arg, g3_err *err)
+{
+	int r = g3_esbulk_option(&o->r.bulk, c, arg, err);
+
+	if (r)
+		return r;
+	switch (c) {
+	case OPT_INDEX: g3_strlist_add(&o->indices, &o->n_indices, arg); return 1;
+	case OPT_CLEAN: o->r.clean = 1; return 1;
+	case OPT_NO_ALIAS: o->r.no_alias = 1; return 1;
+	case G3_OPT_ES: o->es_url = arg; return 1;
+	case G3_OPT_ES_CACERT: o->cacert = arg; return 1;
+	}
+	return 0;
+}
+
+static void report(const g3_esrestore_index *ix)
+{
+	char docs[32], secs[32], rate[32];
+	const char *fields[13];
+	g3_buf msg = G3_BUF_INIT;
+	double dps = ix->seconds > 0 ? (double)ix->docs_read / ix->seconds : 0;
+
+	snprintf(docs, sizeof(docs), "%llu", (unsigned long long)ix->docs_read);
+	snprintf(secs, sizeof(secs), "%.2f", ix->seconds);
+	snprintf(rate, sizeof(rate), "%.0f", dps);
+	g3_buf_addf(&msg, "restored index \"%s\" (%s): %s documents in %s s (%s documents/s)",
+		    ix->name, ix->concrete, docs, secs, rate);
+	fields[0] = "index"; fields[1] = ix->name;
+	fields[2] = "concrete"; fields[3] = ix->concrete;
+	fields[4] = "documents"; fields[5] = docs;
+	fields[6] = "seconds"; fields[7] = secs;
+	fields[8] = "docs_per_second"; fields[9] = rate;
+	fields[10] = NULL;
+	g3_log_event(G3_LOG_INFO, "es_index_restored", msg.data, fields);
+	g3_buf_release(&msg);
+}
+
+static json_object *json_result(const g3_esrestore_index *ix, const g3_err *e)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(ix->name ? ix->name : ""));
+	if (ix->concrete)
+		json_object_object_add(o, "index", json_object_new_string(ix->concrete));
+	json_object_object_add(o, "status", json_object_new_string(ix->loaded ? "restored" : "failed"));
+	json_object_object_add(o, "documents_read", json_object_new_int64((int64_t)ix->docs_read));
+	json_object_object_add(o, "documents_acknowledged",
+			       json_object_new_int64((int64_t)ix->bulk.docs_acked));
+	json_object_object_add(o, "bulk_requests", json_object_new_int64((int64_t)ix->bulk.requests));
+	json_object_object_add(o, "retried_documents",
+			       json_object_new_int64((int64_t)ix->bulk.retried_docs));
+	json_object_object_add(o, "retried_requests",
+			       json_object_new_int64((int64_t)ix->bulk.retried_requests));
+	json_object_object_add(o, "seconds", json_object_new_double(ix->seconds));
+	if (e && e->msg[0])
+		json_object_object_add(o, "error", json_object_new_string(e->msg));
+	return o;
+}
+
+static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
+{
+	g3_esconf conf;
+	g3_es es;
+	g3_esrestore_index *ix = NULL;
+	json_object *report_json = NULL, *list = NULL;
+	g3_rc rc, worst = G3_OK;
+
+	g3_esconf_init(&conf);
+	g3_es_init(&es);
+	if ((rc = g3_esconf_set(&conf, o->es_url, o->cacert, err)))
+		goto cleanup;
+	if ((rc = g3_es_connect(&es, &conf, (int)o->wait, err)))
+		goto cleanup;
+	g3_info("connected to %s %s at \"%s\"",
+		es.dist == G3_ES_OPENSEARCH ? "OpenSearch" : "Elasticsearch", es.version, conf.url);
+	ix = g3_xcalloc(o->n_indices, sizeof(*ix));
+	for (size_t i = 0; i < o->n_indices; i++)
+		g3_esrestore_index_init(&ix[i]);
+	/* everything is checked before anything is written */
+	for (size_t i = 0; i < o->n_indices; i++)
+		if ((rc = g3_esrestore_plan(&es, o->dir, o->indices[i], &o->r, &ix[i], err)))
+			goto cleanup;
+	list = json_object_new_array();
+	for (size_t i = 0; i < o->n_indices; i++) {
+		g3_err ierr;
+		g3_rc irc;
+
+		g3_err_init(&ierr);
+		if (stop_requested) {
+			g3_error("index \"%s\" was not restored: interrupted", ix[i].name);
+			worst = G3_FAIL;
+			continue;
+		}
+		irc = g3_esrestore_load(&es, &o->r, &ix[i], &ierr);
+		if (irc) {
+			g3_err_prefix(&ierr, "index \"%s\" was not restored", ix[i].name);
+			g3_log_err(&ierr);
+			worst = G3_FAIL;
+		} else {
+			report(&ix[i]);
+		}
+		json_object_array_add(list, json_result(&ix[i], irc ? &ierr : NULL));
+	}
+	rc = worst;
+	if (rc)
+		err->msg[0] = '\0';  /* each failure was reported */
+cleanup:
+	if (o->json) {
+		report_json = json_object_new_object();
+		json_object_object_add(report_json, "elasticsearch", json_object_new_string(
+			conf.url ? conf.url : ""));
+		json_object_object_add(report_json, "version", json_object_new_string(es.version));
+		json_object_object_add(report_json, "indices",
+				       list ? json_object_get(list) : json_object_new_array());
+		json_object_object_add(report_json, "status", json_object_new_string(
+			rc ? "failed" : "ok"));
+		if (rc && err->msg[0])
+			json_object_object_add(report_json, "error", json_object_new_string(err->msg));
+		printf("%s\n", json_object_to_json_string_ext(report_json, JSON_C_TO_STRING_PRETTY |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(report_json);
+	}
+	json_object_put(list);
+	for (size_t i = 0; ix && i < o->n_indices; i++)
+		g3_esrestore_index_release(&ix[i]);
+	free(ix);
+	g3_es_release(&es);
+	g3_esconf_release(&conf);
+	return rc;
+}
+
+int restore_es_main(int argc, char **argv)
+{
+	struct restore_es_opts o;
+	g3_err err;
+	g3_rc rc = G3_OK;
+	int c;
+
+	restore_es_opts_init(&o);
+	g3_err_init(&err);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		int r = g3_common_option(c, optarg, &err);
+
+		if (!r)
+			r = restore_es_option(&o, c, optarg, &err);
+		if (r < 0) {
+			rc = G3_USAGE;
+			goto cleanup;
+		}
+		if (r)
+			continue;
+		switch (c) {
+		case OPT_WAIT:
+			if ((rc = g3_parse_long("--wait", optarg, 0, 86400, &o.wait, &err)))
+				goto cleanup;
+			break;
+		case OPT_JSON: o.json = 1; break;
+		case 'h':
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			goto cleanup;
+		default:
+			fputs("hint: 'gen3db restore-es --help' lists the options\n", stderr);
+			rc = G3_USAGE;
+			goto cleanup;
+		}
+	}
+	if (optind < argc)
+		o.dir = argv[optind++];
+	if (optind < argc) {
+		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
+		goto cleanup;
+	}
+	if (!o.dir) {
+		rc = g3_err_set(&err, G3_USAGE, "no dump directory given");
+		g3_err_hint(&err, "gen3db restore-es DIR --index NAME");
+		goto cleanup;
+	}
+	if (!o.n_indices)
+		g3_es_indices_from_env(&o.indices, &o.n_indices);
+	if (!o.n_indices) {
+		rc = g3_err_set(&err, G3_USAGE, "no index to restore");
+		g3_err_hint(&err, "give --index NAME, or set GUPPY_INDICES and GUPPY_CONFIGINDEX");
+		goto cleanup;
+	}
+	catch_stop_signals();
+	rc = restore_es_run(&o, &err);
+cleanup:
+	if (rc && err.msg[0])
+		g3_log_err(&err);
+	restore_es_opts_release(&o);
+	return g3_exit_code(rc);
+}

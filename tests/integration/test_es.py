@@ -1,0 +1,647 @@
+"""Integration tests of `gen3db restore-es` and `gen3db dump-es`.
+
+They run the built binary (GEN3DB_BIN, default build/gen3db) against the
+Elasticsearch test double tests/esd/es_test_server.py, one server per flavor
+(es6, es7, es8, opensearch2) started in setUpModule, and check exit codes,
+messages and every document that arrived.
+
+With GEN3DB_TEST_ES_URL set, the tests run against that real cluster
+instead (flavor-specific servers are replaced by it). Tests that need the
+double's fault injection or special server options are then reported as
+skipped with the reason "not applicable against a real cluster". The suite
+deletes the indices it uses (dev_case*, dev_file*, dev_array-config*,
+g3t_*) on that cluster.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("GEN3DB_BIN", os.path.join(ROOT, "build", "gen3db"))
+SERVER = os.path.join(ROOT, "tests", "esd", "es_test_server.py")
+GEN3GEN = os.path.join(ROOT, "bench", "gen3gen.py")
+REAL_URL = os.environ.get("GEN3DB_TEST_ES_URL")
+INDICES = ["dev_case", "dev_file", "dev_array-config"]
+FLAVORS = ["es6", "es7", "es8", "opensearch2"]
+NA = "not applicable against a real cluster (GEN3DB_TEST_ES_URL): needs the test double's %s"
+
+
+class EsServer:
+    """The test double in a subprocess (or the real cluster of GEN3DB_TEST_ES_URL)."""
+
+    def __init__(self, flavor="es7", mode="fast", extra=()):
+        self.proc = None
+        self.flavor = flavor
+        if REAL_URL:
+            self.url = REAL_URL.rstrip("/")
+            return
+        self.dir = tempfile.mkdtemp(prefix="g3esd-")
+        port_file = os.path.join(self.dir, "port")
+        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, SERVER, "--port", "0", "--port-file", port_file,
+             "--flavor", flavor, "--mode", mode] + list(extra),
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while not os.path.exists(port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("es_test_server did not start: see %s" % self.log.name)
+            time.sleep(0.05)
+        scheme = "https" if "--tls-cert" in extra else "http"
+        with open(port_file) as f:
+            self.url = "%s://127.0.0.1:%d" % (scheme, int(f.read().strip()))
+
+    def stop(self):
+        if self.proc:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.log.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def req(self, method, path, body=None, ok404=False):
+        data = None
+        headers = {}
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        r = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(r, timeout=60) as resp:
+                raw = resp.read()
+                return resp.status, (json.loads(raw) if raw else None)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            if ok404 and e.code == 404:
+                return 404, (json.loads(raw) if raw else None)
+            raise AssertionError("%s %s: HTTP %d %s" % (method, path, e.code, raw[:500]))
+
+    def reset(self):
+        if self.proc:
+            self.req("POST", "/_test/reset")
+            return
+        for pat in ("dev_case*", "dev_file*", "dev_array-config*", "g3t_*"):
+            _, out = self.req("GET", "/_alias/" + urllib.parse.quote(pat), ok404=True)
+            for idx in (out or {}):
+                if not idx.startswith("."):
+                    self.req("DELETE", "/" + urllib.parse.quote(idx, safe=""), ok404=True)
+            _, out = self.req("GET", "/" + urllib.parse.quote(pat) + "?expand_wildcards=open",
+                              ok404=True)
+            for idx in (out or {}):
+                self.req("DELETE", "/" + urllib.parse.quote(idx, safe=""), ok404=True)
+
+    def faults(self, **kw):
+        self.req("POST", "/_test/faults", kw)
+
+    def stats(self):
+        return self.req("GET", "/_test/stats")[1]
+
+    def indices(self):
+        _, out = self.req("GET", "/_alias")
+        return {k: sorted(v.get("aliases", {})) for k, v in out.items() if not k.startswith(".")}
+
+    def docs(self, index):
+        """Every document of index (alias or concrete) as {id: source}."""
+        self.req("POST", "/%s/_refresh" % urllib.parse.quote(index, safe=""))
+        _, out = self.req("POST", "/%s/_search" % urllib.parse.quote(index, safe=""),
+                          {"size": 10000, "query": {"match_all": {}}})
+        return {h["_id"]: h["_source"] for h in out["hits"]["hits"]}
+
+    def get_doc(self, index, doc_id):
+        path = "/%s/%s/%s" % (urllib.parse.quote(index, safe=""),
+                              "_doc", urllib.parse.quote(doc_id, safe=""))
+        return self.req("GET", path)[1]
+
+
+SERVERS = {}
+FIXTURE = None
+
+
+def server(flavor="es7"):
+    if REAL_URL:
+        flavor = "real"
+    if flavor not in SERVERS:
+        SERVERS[flavor] = EsServer(flavor if flavor != "real" else "es7")
+    return SERVERS[flavor]
+
+
+def setUpModule():
+    global FIXTURE
+    FIXTURE = tempfile.mkdtemp(prefix="g3es-fixture-")
+    subprocess.run([sys.executable, GEN3GEN, "--out", FIXTURE, "--size", "2MB", "--seed", "1",
+                    "--services", "fence", "--quiet"], check=True)
+
+
+def tearDownModule():
+    for s in SERVERS.values():
+        s.stop()
+    shutil.rmtree(FIXTURE, ignore_errors=True)
+
+
+def read_ndjson(path):
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                hit = json.loads(line)
+                out[hit["_id"]] = hit["_source"]
+    return out
+
+
+def run(args, env=None, timeout=300):
+    e = dict(os.environ)
+    for k in ("ESHOST", "GUPPY_INDICES", "GUPPY_CONFIGINDEX", "ES_USERNAME", "ES_PASSWORD",
+              "ES_API_KEY"):
+        e.pop(k, None)
+    e.update(env or {})
+    return subprocess.run([BIN] + args, capture_output=True, text=True, env=e, timeout=timeout)
+
+
+class EsTestCase(unittest.TestCase):
+    flavor = "es7"
+
+    def setUp(self):
+        self.es = server(self.flavor)
+        self.es.reset()
+        self.tmp = tempfile.mkdtemp(prefix="g3es-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def need_double(self, what="fault injection API"):
+        if REAL_URL:
+            self.skipTest(NA % what)
+
+    def restore(self, *args, src=None, env=None, indices=INDICES):
+        argv = ["restore-es", src or os.path.join(FIXTURE, "es"), "--es", self.es.url, "--wait", "5"]
+        for i in indices:
+            argv += ["--index", i]
+        return run(argv + list(args), env=env)
+
+    def copy_fixture(self, indices=INDICES):
+        d = os.path.join(self.tmp, "src")
+        os.makedirs(d, exist_ok=True)
+        for i in indices:
+            for kind in ("mapping", "settings", "data"):
+                p = os.path.join(FIXTURE, "es", "%s__%s.json" % (i, kind))
+                if os.path.exists(p):
+                    shutil.copy(p, d)
+        return d
+
+    def write_docs(self, d, index, docs, mapping=None):
+        """A small index in elasticdump files: docs is [(id, source)]."""
+        os.makedirs(d, exist_ok=True)
+        mapping = mapping or {"properties": {"name": {"type": "keyword"}, "n": {"type": "long"}}}
+        with open(os.path.join(d, index + "__mapping.json"), "w") as f:
+            json.dump({index + "_0": {"mappings": mapping}}, f)
+        with open(os.path.join(d, index + "__data.json"), "w", encoding="utf-8") as f:
+            for doc_id, src in docs:
+                f.write(json.dumps({"_index": index + "_0", "_type": "_doc", "_id": doc_id,
+                                    "_score": 1, "_source": src}, ensure_ascii=False) + "\n")
+
+    def assert_fixture_restored(self, suffix="_0"):
+        idx = self.es.indices()
+        for name in INDICES:
+            self.assertEqual(idx.get(name + suffix), [name], idx)
+            want = read_ndjson(os.path.join(FIXTURE, "es", name + "__data.json"))
+            got = self.es.docs(name)
+            self.assertEqual(len(got), len(want), name)
+            self.assertEqual(got, want, name)
+
+
+def flavor_case(flavor):
+    class FlavorRestore(EsTestCase):
+        def test_restore_every_document(self):
+            r = self.restore()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assert_fixture_restored()
+            for name in INDICES:
+                self.assertIn('restored index "%s" (%s_0)' % (name, name), r.stderr)
+            # loading settings were put back
+            _, st = self.es.req("GET", "/dev_case_0/_settings")
+            s = st["dev_case_0"]["settings"]["index"]
+            self.assertEqual(s["number_of_replicas"], "0")
+            self.assertNotEqual(s.get("refresh_interval"), "-1")
+
+        def test_dump_restore_dump_identical(self):
+            r = self.restore()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            d1, d2 = os.path.join(self.tmp, "d1"), os.path.join(self.tmp, "d2")
+            args = ["dump-es", "--es", self.es.url, "--wait", "5", "--page-size", "100"]
+            for i in INDICES:
+                args += ["--index", i]
+            r = run(args + ["--output", d1])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.es.reset()
+            r = self.restore(src=d1)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run(args + ["--output", d2])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for i in INDICES:
+                want = read_ndjson(os.path.join(FIXTURE, "es", i + "__data.json"))
+                self.assertEqual(read_ndjson(os.path.join(d1, i + "__data.json")), want, i)
+                self.assertEqual(read_ndjson(os.path.join(d2, i + "__data.json")), want, i)
+                for kind in ("mapping", "settings", "alias"):
+                    with open(os.path.join(d1, "%s__%s.json" % (i, kind))) as f1, \
+                            open(os.path.join(d2, "%s__%s.json" % (i, kind))) as f2:
+                        self.assertEqual(json.load(f1), json.load(f2), (i, kind))
+                with open(os.path.join(d1, i + "__settings.json")) as f:
+                    s = json.load(f)[i + "_0"]["settings"]["index"]
+                for k in ("uuid", "creation_date", "version", "provided_name"):
+                    self.assertNotIn(k, s)
+
+    FlavorRestore.flavor = flavor
+    FlavorRestore.__name__ = FlavorRestore.__qualname__ = "TestRestore_" + flavor
+    return FlavorRestore
+
+
+if REAL_URL:
+    TestRestore_real = flavor_case("real")
+else:
+    for _f in FLAVORS:
+        globals()["TestRestore_" + _f] = flavor_case(_f)
+    del _f
+
+
+class TestErrors(EsTestCase):
+    def test_malformed_line_names_file_and_line(self):
+        d = self.copy_fixture(["dev_case"])
+        path = os.path.join(d, "dev_case__data.json")
+        with open(path) as f:
+            lines = f.readlines()
+        lines[6] = lines[6][: len(lines[6]) // 2] + "\n"
+        with open(path, "w") as f:
+            f.writelines(lines)
+        r = self.restore(src=d, indices=["dev_case"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('"%s" line 7 is not valid JSON' % path, r.stderr)
+        self.assertIn('deleted the partial index "dev_case_0"', r.stderr)
+        self.assertEqual(self.es.indices(), {})
+
+    def test_mapping_not_json(self):
+        d = self.copy_fixture(["dev_case", "dev_file"])
+        path = os.path.join(d, "dev_file__mapping.json")
+        with open(path, "w") as f:
+            f.write('{"dev_file_0": {"mappings": {"properties": {"a": }}}}\n')
+        r = self.restore(src=d, indices=["dev_case", "dev_file"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('"%s" is not valid JSON' % path, r.stderr)
+        self.assertEqual(self.es.indices(), {}, "nothing may be written")
+
+    def test_missing_files(self):
+        r = self.restore(src=self.tmp, indices=["nothere"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('no mapping file for index "nothere"', r.stderr)
+
+    def test_mapping_conflict_reports_ids(self):
+        d = os.path.join(self.tmp, "src")
+        docs = [("doc-%d" % i, {"name": "x%d" % i, "n": i}) for i in range(50)]
+        docs[17] = ("bad-17", {"name": "y", "n": "not a number"})
+        self.write_docs(d, "g3t_conflict", docs)
+        r = self.restore(src=d, indices=["g3t_conflict"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('document "bad-17"', r.stderr)
+        self.assertIn("mapper_parsing_exception", r.stderr)
+        self.assertIn('index "g3t_conflict" was not restored', r.stderr)
+        self.assertEqual(self.es.indices(), {})
+
+    def test_existing_concrete_index_refused_then_clean(self):
+        self.es.req("PUT", "/dev_case", {})
+        self.es.req("PUT", "/dev_case/_doc/keep?refresh=true", {"x": 1})
+        r = self.restore(indices=["dev_case"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('index "dev_case" already exists', r.stderr)
+        self.assertIn("hint: give --clean", r.stderr)
+        self.assertEqual(self.es.indices(), {"dev_case": []})
+        r = self.restore("--clean", indices=["dev_case"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.es.indices(), {"dev_case_0": ["dev_case"]})
+
+    def test_second_restore_switches_alias(self):
+        self.assertEqual(self.restore().returncode, 0)
+        r = self.restore()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        idx = self.es.indices()
+        for name in INDICES:
+            self.assertEqual(idx[name + "_0"], [])
+            self.assertEqual(idx[name + "_1"], [name])
+        r = self.restore("--clean")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        idx = self.es.indices()
+        for name in INDICES:
+            self.assertNotIn(name + "_1", idx)
+            self.assertEqual(idx[name + "_2"], [name])
+
+    def test_no_alias(self):
+        r = self.restore("--no-alias")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.es.indices(), {n: [] for n in INDICES})
+        self.assert_fixture_restored_concrete()
+
+    def assert_fixture_restored_concrete(self):
+        for name in INDICES:
+            want = read_ndjson(os.path.join(FIXTURE, "es", name + "__data.json"))
+            self.assertEqual(self.es.docs(name), want)
+
+    def test_indices_from_helm_env(self):
+        r = run(["restore-es", os.path.join(FIXTURE, "es"), "--wait", "5"],
+                env={"ESHOST": self.es.url.replace("http://", ""),
+                     "GUPPY_INDICES": "dev_case, dev_file", "GUPPY_CONFIGINDEX": "dev_array-config"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_fixture_restored()
+
+    def test_no_index(self):
+        r = run(["restore-es", FIXTURE, "--es", self.es.url])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no index to restore", r.stderr)
+
+    def test_awkward_ids(self):
+        ids = ["a/b", "what?", "hash#tag", "100%", "with space", "ünïcødé ✓", "q\"uote",
+               "back\\slash", "..", "a+b&c=d", "dg.4503/0f0e-…"]
+        d = os.path.join(self.tmp, "src")
+        self.write_docs(d, "g3t_ids", [(i, {"name": i, "n": k}) for k, i in enumerate(ids)])
+        r = self.restore(src=d, indices=["g3t_ids"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for k, i in enumerate(ids):
+            got = self.es.get_doc("g3t_ids", i)
+            self.assertTrue(got["found"], i)
+            self.assertEqual(got["_source"], {"name": i, "n": k})
+        out = os.path.join(self.tmp, "out")
+        r = run(["dump-es", "--es", self.es.url, "--index", "g3t_ids", "--output", out])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(read_ndjson(os.path.join(out, "g3t_ids__data.json"))), sorted(ids))
+
+    def test_id_too_long(self):
+        d = os.path.join(self.tmp, "src")
+        self.write_docs(d, "g3t_longid", [("ok", {"n": 1}), ("x" * 600, {"n": 2})])
+        r = self.restore(src=d, indices=["g3t_longid"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('g3t_longid__data.json" line 2: the _id "%s..." is longer than 512 bytes'
+                      % ("x" * 40), r.stderr)
+        self.assertEqual(self.es.indices(), {})
+
+    def test_extra_aliases_restored(self):
+        d = self.copy_fixture(["dev_array-config"])
+        with open(os.path.join(d, "dev_array-config__alias.json"), "w") as f:
+            json.dump({"dev_array-config_0": {"aliases": {
+                "dev_array-config": {},
+                "g3t_filtered": {"filter": {"term": {"array": "tags"}}}}}}, f)
+        r = self.restore(src=d, indices=["dev_array-config"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.es.indices(),
+                         {"dev_array-config_0": ["dev_array-config", "g3t_filtered"]})
+        _, out = self.es.req("GET", "/_alias/g3t_filtered")
+        self.assertEqual(out["dev_array-config_0"]["aliases"]["g3t_filtered"]["filter"],
+                         {"term": {"array": "tags"}})
+
+    def test_document_bigger_than_batch(self):
+        d = os.path.join(self.tmp, "src")
+        docs = [("d%d" % i, {"name": "x" * 100, "n": i}) for i in range(200)]
+        docs[50] = ("big", {"name": "B" * 50000, "n": 50})
+        self.write_docs(d, "g3t_big", docs)
+        r = self.restore("--bulk-size", "4KB", "--verbose", src=d, indices=["g3t_big"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.es.docs("g3t_big"), dict(docs))
+        self.assertIn("bulk request of 1 documents", r.stderr)
+
+    def test_server_down_waits_then_exit_3(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        t0 = time.time()
+        r = run(["restore-es", FIXTURE, "--index", "dev_case", "--wait", "2",
+                 "--es", "http://elastic:s3cret-pw@127.0.0.1:%d" % port])
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertGreaterEqual(time.time() - t0, 1.5)
+        self.assertIn('Elasticsearch at "http://127.0.0.1:%d" did not answer within 2 seconds'
+                      % port, r.stderr)
+        self.assertNotIn("s3cret", r.stderr + r.stdout)
+
+    def test_no_target(self):
+        r = run(["restore-es", FIXTURE, "--index", "dev_case"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no Elasticsearch to talk to", r.stderr)
+
+
+class TestCrossVersion(unittest.TestCase):
+    """A dump from one version restored into another (types added or dropped)."""
+
+    def setUp(self):
+        if REAL_URL:
+            self.skipTest(NA % "servers of several versions")
+        self.tmp = tempfile.mkdtemp(prefix="g3es-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def check(self, src_flavor, dst_flavor):
+        a, b = server(src_flavor), server(dst_flavor)
+        a.reset()
+        b.reset()
+        fx = os.path.join(FIXTURE, "es")
+        r = run(["restore-es", fx, "--es", a.url] + sum([["--index", i] for i in INDICES], []))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, src_flavor)
+        r = run(["dump-es", "--es", a.url, "--output", out] + sum([["--index", i] for i in INDICES], []))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run(["restore-es", out, "--es", b.url] + sum([["--index", i] for i in INDICES], []))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for i in INDICES:
+            self.assertEqual(b.docs(i), read_ndjson(os.path.join(fx, i + "__data.json")), i)
+        return out
+
+    def test_es6_to_es8(self):
+        out = self.check("es6", "es8")
+        with open(os.path.join(out, "dev_case__mapping.json")) as f:
+            self.assertIn("_doc", json.load(f)["dev_case_0"]["mappings"], "an ES 6 dump is typed")
+
+    def test_es8_to_es6(self):
+        self.check("es8", "es6")
+
+    def test_opensearch2_to_es7(self):
+        self.check("opensearch2", "es7")
+
+
+class TestFaults(EsTestCase):
+    def setUp(self):
+        super().setUp()
+        self.need_double()
+
+    def test_429_storm_everything_arrives(self):
+        # 0.3 ** 16: no document is refused 16 times in a row
+        self.es.faults(reject_item_ratio=0.3, seed=7)
+        r = self.restore("--bulk-size", "16KB", "--es-retries", "15", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreater(self.es.stats()["rejected_items"], 0)
+        self.es.faults(reject_item_ratio=0.0)
+        self.assert_fixture_restored()
+        rep = json.loads(r.stdout)
+        self.assertGreater(sum(i["retried_documents"] for i in rep["indices"]), 0)
+
+    def test_429_retries_exhausted(self):
+        self.es.faults(reject_item_ratio=1.0, seed=1)
+        r = self.restore("--es-retries", "2", "--json", indices=["dev_case"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r'index "dev_case_0": \d+ documents were still refused '
+                         r'\(429, too many requests\) after 3 attempts \(0 of 212 documents '
+                         r'acknowledged\)')
+        self.es.faults(reject_item_ratio=0.0)
+        self.assertEqual(self.es.indices(), {})
+        rep = json.loads(r.stdout)
+        self.assertEqual(rep["indices"][0]["status"], "failed")
+        self.assertEqual(rep["indices"][0]["documents_read"], 212)
+
+    def test_whole_request_503_and_429_retried(self):
+        self.es.faults(reject_requests_503=3, reject_requests_429=2, scope="bulk")
+        r = self.restore("--bulk-size", "64KB")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = self.es.stats()
+        self.assertEqual(st["rejected_requests_503"], 3)
+        self.assertEqual(st["rejected_requests_429"], 2)
+        self.assert_fixture_restored()
+
+    def test_connection_closed_mid_response_retried(self):
+        self.es.faults(close_mid_response=3)
+        r = self.restore("--bulk-size", "64KB")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.es.stats()["closed_mid_response"], 3)
+        self.assert_fixture_restored()
+
+    def test_cluster_not_ready_is_waited_for(self):
+        # every request (GET / and cluster health included) refused for a while
+        self.es.faults(reject_requests_503=3, reject_requests_429=3, scope="all")
+        r = self.restore("--wait", "30", indices=["dev_array-config"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.es.stats()["rejected_requests_503"], 3)
+
+    def test_cluster_never_ready_exit_3(self):
+        self.es.faults(reject_requests_503=100000, scope="all")
+        r = run(["restore-es", FIXTURE, "--index", "dev_case", "--es", self.es.url, "--wait", "2"])
+        self.es.faults(reject_requests_503=0)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn('Elasticsearch at "%s" did not answer within 2 seconds: HTTP 503' % self.es.url,
+                      r.stderr)
+
+    def test_gzip_bodies(self):
+        r = self.restore("--es-gzip")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreater(self.es.stats()["gzip_requests"], 0)
+        self.assert_fixture_restored()
+
+
+class TestServerOptions(unittest.TestCase):
+    """Servers started with special options (auth, size limit, cluster mode)."""
+
+    def setUp(self):
+        if REAL_URL:
+            self.skipTest(NA % "server options")
+        self.tmp = tempfile.mkdtemp(prefix="g3es-")
+        self.srv = None
+
+    def tearDown(self):
+        if self.srv:
+            self.srv.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_parallel_requests(self):
+        self.srv = EsServer("es7", mode="cluster", extra=["--cluster-us-per-doc", "500"])
+        r = run(["restore-es", os.path.join(FIXTURE, "es"), "--es", self.srv.url, "--index",
+                 "dev_file", "--es-jobs", "4", "--bulk-size", "16KB"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(self.srv.stats()["max_concurrent_bulk"], 2)
+
+    def test_sigterm_deletes_partial_index(self):
+        self.srv = EsServer("es7", mode="cluster", extra=["--cluster-us-per-doc", "20000",
+                                                          "--cluster-threads", "1"])
+        e = dict(os.environ)
+        p = subprocess.Popen([BIN, "restore-es", os.path.join(FIXTURE, "es"), "--es", self.srv.url,
+                              "--index", "dev_file", "--bulk-size", "8KB", "--es-jobs", "1"],
+                             stderr=subprocess.PIPE, text=True, env=e)
+        deadline = time.time() + 20
+        while self.srv.stats()["bulk_requests"] < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn('index "dev_file" was not restored: interrupted after', err)
+        self.assertIn('deleted the partial index "dev_file_0"', err)
+        _, out = self.srv.req("GET", "/_alias")
+        self.assertEqual(out, {})
+
+    def test_basic_auth_from_env_and_url(self):
+        self.srv = EsServer("es8", extra=["--basic-auth", "elastic:pw-Secret9"])
+        hostport = self.srv.url.replace("http://", "")
+        r = run(["restore-es", os.path.join(FIXTURE, "es"), "--index", "dev_array-config",
+                 "--es", self.srv.url], env={"ES_USERNAME": "elastic", "ES_PASSWORD": "pw-Secret9"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run(["restore-es", os.path.join(FIXTURE, "es"), "--index", "dev_case",
+                 "--es", "http://elastic:pw-Secret9@" + hostport])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('at "http://%s"' % hostport, r.stderr)
+        self.assertNotIn("pw-Secret9", r.stderr + r.stdout)
+        r = run(["restore-es", os.path.join(FIXTURE, "es"), "--index", "dev_file",
+                 "--es", "http://elastic:wrong-Pass1@" + hostport])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('Elasticsearch at "http://%s" refused the login (HTTP 401)' % hostport,
+                      r.stderr)
+        self.assertNotIn("wrong-Pass1", r.stderr + r.stdout)
+
+    def test_api_key(self):
+        self.srv = EsServer("es7", extra=["--api-key", "a2V5OnNlY3JldA=="])
+        r = run(["restore-es", os.path.join(FIXTURE, "es"), "--index", "dev_array-config",
+                 "--es", self.srv.url], env={"ES_API_KEY": "a2V5OnNlY3JldA=="})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("a2V5OnNlY3JldA", r.stderr + r.stdout)
+
+    def test_tls_verification(self):
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        self.srv = EsServer("es7", extra=["--tls-cert", cert, "--tls-key", key])
+        src = os.path.join(FIXTURE, "es")
+        t0 = time.time()
+        r = run(["restore-es", src, "--index", "dev_array-config", "--es", self.srv.url,
+                 "--wait", "30"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertLess(time.time() - t0, 15, "a certificate problem must not be waited on")
+        self.assertIn('could not connect to Elasticsearch at "%s"' % self.srv.url, r.stderr)
+        self.assertIn("hint: give the CA certificate with --es-cacert FILE or ES_CACERT", r.stderr)
+        r = run(["restore-es", src, "--index", "dev_array-config", "--es", self.srv.url,
+                 "--es-cacert", cert])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run(["restore-es", src, "--index", "dev_case", "--es", self.srv.url],
+                env={"ES_CACERT": cert})
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_413_names_document(self):
+        self.srv = EsServer("es7", extra=["--max-content-length", "64kb"])
+        d = os.path.join(self.tmp, "src")
+        docs = [("d%d" % i, {"name": "x" * 1000, "n": i}) for i in range(100)]
+        docs[30] = ("huge-one", {"name": "H" * 100000, "n": 30})
+        EsTestCase.write_docs(None, d, "g3t_413", docs)
+        r = run(["restore-es", d, "--index", "g3t_413", "--es", self.srv.url,
+                 "--bulk-size", "1MB"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('document "huge-one"', r.stderr)
+        self.assertIn("HTTP 413", r.stderr)
+        _, out = self.srv.req("GET", "/_alias")
+        self.assertEqual(out, {})
+
+
+if __name__ == "__main__":
+    unittest.main()
