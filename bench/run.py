@@ -8,7 +8,19 @@ Everything runs in one session on one machine, against one throwaway
 PostgreSQL cluster and one ES-compatible test server, each tool several
 times with a fresh target; the tables report medians. Results (machine,
 versions, every raw run) go to bench/results/<stamp>/ and the summary to
-bench/results/latest.md. Not part of `make check`: timings on shared
+bench/results/latest.md. Parts:
+
+  pg   psql -f, zstd|psql, pg_restore -j1/-j2 against gen3db restore (plain
+       and snapshot), the server-side COPY ceiling; server CPU per run from
+       the postmaster's /proc accounting (how many cores the server used)
+  es   gen3db restore-es against elasticdump run as the helm job (npm,
+       installed into bench/.cache) and the curl ceiling, in the ES test
+       server's fast and cluster-like modes
+  s3   streaming restore from s3rver (tests/s3/s3env.sh) against download
+       then restore
+  mem  gen3db's peak RSS restoring and dumping at each of MEM_SIZES
+
+Not part of `make check`: timings on shared
 machines are noisy, so targets are judged here, from medians measured side
 by side, never by timed tests.
 """
@@ -58,8 +70,38 @@ def dataset(size):
     return d
 
 
+SERVER = {}  # "pid": the postmaster of the current PostgreSQL part
+
+
+def server_cpu():
+    """CPU seconds of the PostgreSQL server so far: the postmaster's own and
+    its reaped children's (cutime/cstime), plus its live children's."""
+    pid = SERVER.get("pid")
+    if not pid:
+        return 0.0
+    tck = os.sysconf("SC_CLK_TCK")
+
+    def stat(p):
+        with open("/proc/%s/stat" % p) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        return v  # v[1] is ppid, v[11..14] utime stime cutime cstime
+
+    total = sum(int(x) for x in stat(pid)[11:15])
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                v = stat(p)
+            except OSError:
+                continue
+            if v[1] == str(pid):
+                total += int(v[11]) + int(v[12])
+    return total / tck
+
+
 def measure(argv, env=None, cwd=None):
-    """Runs argv under /usr/bin/time: wall seconds, client CPU, peak RSS."""
+    """Runs argv under /usr/bin/time: wall seconds, client CPU, peak RSS, and
+    the server's CPU seconds over the run when a server is watched."""
+    s0 = server_cpu()
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         t0 = time.monotonic()
         r = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", tf.name] + argv,
@@ -70,7 +112,9 @@ def measure(argv, env=None, cwd=None):
                                                        r.stderr.decode()[-2000:]))
         rss, user, sys_ = tf.read().split()[-3:]
     return {"wall": wall, "rss_kb": int(rss), "cpu": float(user) + float(sys_),
-            "stdout": r.stdout.decode(errors="replace")[-4000:]}
+            "server_cpu": server_cpu() - s0,
+            "stdout": r.stdout.decode(errors="replace")[-4000:],
+            "stderr": r.stderr.decode(errors="replace")[-4000:]}
 
 
 def median(runs, key):
@@ -87,8 +131,9 @@ class Table:
     def markdown(self, ref):
         base = next((r for r in self.rows if r["name"] == ref), None)
         out = ["### %s" % self.title, "",
-               "| tool | median wall s | %s/s | MB/s | client CPU s | peak RSS MiB | gen3db speed-up |"
-               % self.unit, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+               "| tool | median wall s | %s/s | MB/s | client CPU s | server CPU s (cores busy) "
+               "| peak RSS MiB | gen3db speed-up |" % self.unit,
+               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in self.rows:
             wall = median(r["runs"], "wall")
             ratio = ""
@@ -96,10 +141,13 @@ class Table:
                 ratio = "%.2f×" % (wall / median(base["runs"], "wall"))
                 if r is base:
                     ratio = "1.00 (gen3db)"
-            out.append("| %s | %.2f | %.0f | %.1f | %.2f | %.1f | %s |" % (
+            scpu = statistics.median(x.get("server_cpu", 0.0) for x in r["runs"])
+            out.append("| %s | %.2f | %.0f | %.1f | %.2f | %s | %.1f | %s |" % (
                 r["name"] + (" " + r["note"] if r["note"] else ""), wall,
                 r["amount"]["count"] / wall, r["amount"]["bytes"] / wall / 1e6,
-                median(r["runs"], "cpu"), max(x["rss_kb"] for x in r["runs"]) / 1024, ratio))
+                median(r["runs"], "cpu"),
+                "%.1f (%.2f)" % (scpu, scpu / wall) if scpu else "-",
+                max(x["rss_kb"] for x in r["runs"]) / 1024, ratio))
         out.append("")
         out.append("Speed-up: the tool's median wall time divided by gen3db's (above 1: gen3db is faster).")
         return "\n".join(out) + "\n"
@@ -115,6 +163,8 @@ def pg_bench(d, results):
                 % (SIZE, rows, nbytes / 1e6, ", ".join(SERVICES)), "rows")
     with pgcluster.PgCluster() as pg:
         env = pg.env()
+        with open(os.path.join(pg.data, "postmaster.pid")) as f:
+            SERVER["pid"] = f.readline().strip()
         work = tempfile.mkdtemp(prefix="gen3db-bench-")
         os.chmod(work, 0o755)
         try:
@@ -135,14 +185,23 @@ def drop_db(pg, name):
 
 def per_service(runner):
     """Sums one run over the services: wall and CPU add up, RSS is the max."""
-    total = {"wall": 0.0, "cpu": 0.0, "rss_kb": 0, "stdout": ""}
+    total = {"wall": 0.0, "cpu": 0.0, "server_cpu": 0.0, "rss_kb": 0, "stdout": "", "phases": []}
     for svc in SERVICES:
         m = runner(svc)
         total["wall"] += m["wall"]
         total["cpu"] += m["cpu"]
+        total["server_cpu"] += m["server_cpu"]
+        total["phases"].append(phases(m.get("stderr", "")))
         total["rss_kb"] = max(total["rss_kb"], m["rss_kb"])
         total["stdout"] = m["stdout"]
     return total
+
+
+def phases(stderr):
+    """gen3db restore's own split: data and post-data seconds (0 if none)."""
+    import re
+    m = re.search(r"\(data ([\d.]+) s, indexes, constraints and analyze ([\d.]+) s", stderr)
+    return {"data": float(m.group(1)), "post": float(m.group(2))} if m else {}
 
 
 def pg_variants(pg, env, d, work, tbl, amount, results):
@@ -167,7 +226,7 @@ def pg_variants(pg, env, d, work, tbl, amount, results):
         def run(svc):
             drop_db(pg, "t_" + svc)
             e = dict(svc_env, SERVICE_PGUSER="bench_" + svc, SERVICE_PGDB="t_" + svc)
-            return measure([BIN, "restore", src_of(svc), "--quiet"] + extra(svc), env=e)
+            return measure([BIN, "restore", src_of(svc)] + extra(svc), env=e)
         return run
 
     def baseline(argv_of):
@@ -180,9 +239,6 @@ def pg_variants(pg, env, d, work, tbl, amount, results):
         ("gen3db restore snapshot --jobs 2",
          gen3db_restore(lambda s: os.path.join(work, s + ".tar.zst"),
                         lambda s: ["--map", "src_%s=t_%s" % (s, s), "--jobs", "2"])),
-        ("gen3db restore snapshot --jobs 1",
-         gen3db_restore(lambda s: os.path.join(work, s + ".tar.zst"),
-                        lambda s: ["--map", "src_%s=t_%s" % (s, s), "--jobs", "1"])),
         ("gen3db restore .sql.zst --jobs 2",
          gen3db_restore(lambda s: sql[s] + ".zst", lambda s: ["--jobs", "2"])),
         ("psql -f .sql (helm job)",
@@ -191,11 +247,17 @@ def pg_variants(pg, env, d, work, tbl, amount, results):
         ("zstd -dc .sql.zst | psql",
          baseline(lambda s: ["bash", "-c", 'zstd -dc "$1" | psql -X -q -v ON_ERROR_STOP=1 -d "$2"',
                              "_", sql[s] + ".zst", "t_" + s])),
-        ("pg_restore -j 1",
-         baseline(lambda s: ["pg_restore", "--no-owner", "-j", "1", "-d", "t_" + s,
-                             os.path.join(work, s + ".dump")])),
         ("pg_restore -j 2",
          baseline(lambda s: ["pg_restore", "--no-owner", "-j", "2", "-d", "t_" + s,
+                             os.path.join(work, s + ".dump")])),
+        # psql and pg_restore do not ANALYZE; gen3db does (a restored
+        # database needs statistics): the same tools followed by ANALYZE
+        ("psql -f .sql, then vacuumdb -Z -j 2",
+         baseline(lambda s: ["bash", "-c", 'psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$2" && '
+                             'vacuumdb -q --analyze-only -j 2 -d "$1"', "_", "t_" + s, sql[s]])),
+        ("pg_restore -j 2, then vacuumdb -Z -j 2",
+         baseline(lambda s: ["bash", "-c", 'pg_restore --no-owner -j 2 -d "$1" "$2" && '
+                             'vacuumdb -q --analyze-only -j 2 -d "$1"', "_", "t_" + s,
                              os.path.join(work, s + ".dump")])),
     ]
     raw = {}
@@ -213,8 +275,8 @@ def pg_variants(pg, env, d, work, tbl, amount, results):
             "(data phase only)")
     tbl.add("ceiling: post-data (indexes, constraints) alone", idx_runs, amount,
             "(pg_restore --section=post-data -j 2)")
-    results["pg"] = {k: [{kk: vv for kk, vv in r.items() if kk != "stdout"} for r in v]
-                     for k, v in raw.items()}
+    results["pg"] = {k: [{kk: vv for kk, vv in r.items() if kk not in ("stdout", "stderr")}
+                         for r in v] for k, v in raw.items()}
     results["pg_gen3db_json"] = [r.get("stdout", "") for r in raw["gen3db restore snapshot --jobs 2"]]
 
 
@@ -229,7 +291,7 @@ def ceiling(pg, env, work):
         if u:
             os.chown(files, u.pw_uid, u.pw_gid)
     for s in SERVICES:
-        tables = pg.psql("SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables "
+        tables = pg.psql("SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
                          "WHERE schemaname NOT IN ('pg_catalog','information_schema')",
                          db="src_" + s).split("\n")
         for t in tables:
@@ -250,6 +312,304 @@ def ceiling(pg, env, work):
         post_t += time.monotonic() - t0
         drop_db(pg, "c_" + s)
     return {"data": data_t, "post": post_t}
+
+
+# ---------------------------------------------------------------- Elasticsearch
+ES_INDICES = ["dev_case", "dev_file"]
+
+
+def elasticdump_bin():
+    """npm's elasticdump, installed once into bench/.cache (git-ignored)."""
+    ed = os.path.join(CACHE, "node_modules", ".bin", "elasticdump")
+    if not os.path.exists(ed):
+        os.makedirs(CACHE, exist_ok=True)
+        log("installing elasticdump into %s" % CACHE)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", CACHE,
+                        "elasticdump"], check=True, stdout=subprocess.DEVNULL)
+    return ed
+
+
+def es_server(mode, tmp):
+    pf = os.path.join(tmp, mode + ".port")
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/esd/es_test_server.py"),
+                          "--port", "0", "--port-file", pf, "--mode", mode],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(pf) and open(pf).read().strip():
+            break
+        time.sleep(0.05)
+    return p, "http://127.0.0.1:%s" % open(pf).read().strip()
+
+
+def es_timed(argv, url, env=None):
+    """One ES run: the server is reset first; the curl ceiling reports only
+    its posting phase (bodies are built beforehand) and its curls' CPU."""
+    import re
+    subprocess.run(["curl", "-sf", "-o", "/dev/null", "-XPOST", url + "/_test/reset"], check=True)
+    m = measure(argv, env=env)
+    out = m["stdout"] + m["stderr"]
+    ceil = re.search(r"curl-ceiling wall=([\d.]+)", out)
+    if ceil:
+        cpu = re.search(r"curl-client user=([\d.]+) sys=([\d.]+)", out)
+        m["wall"] = float(ceil.group(1))
+        m["cpu"] = float(cpu.group(1)) + float(cpu.group(2))
+    return m
+
+
+def es_part(d, results):
+    es_dir = os.path.join(d, "es")
+    docs = sum(sum(1 for _ in open(os.path.join(es_dir, i + "__data.json"))) for i in ES_INDICES)
+    nbytes = sum(os.path.getsize(os.path.join(es_dir, i + "__data.json")) for i in ES_INDICES)
+    amount = {"count": docs, "bytes": nbytes}
+    ed = elasticdump_bin()
+    env = dict(os.environ, ELASTICDUMP=ed)
+    tables, raw_all = [], {}
+    tmp = tempfile.mkdtemp(prefix="gen3db-bench-es-")
+    try:
+        for mode in ("fast", "cluster"):
+            proc, url = es_server(mode, tmp)
+            try:
+                tools = [
+                    ("gen3db restore-es (--es-jobs 4, 10MB)",
+                     [BIN, "restore-es", es_dir, "--es", url, "--quiet"]
+                     + sum([["--index", i] for i in ES_INDICES], [])),
+                    ("curl ceiling (4 in flight, 10MB bodies)",
+                     [os.path.join(ROOT, "bench/es-curl-ceiling.sh"), url, es_dir,
+                      " ".join(ES_INDICES), str(10 << 20), "4"]),
+                    ("elasticdump (helm job: mapping, data --limit 10000)",
+                     [os.path.join(ROOT, "bench/es-elasticdump.sh"), url, es_dir,
+                      " ".join(ES_INDICES)]),
+                ]
+                raw = {}
+                for i in range(RUNS):
+                    for name, argv in tools:
+                        log("es %s run %d/%d: %s" % (mode, i + 1, RUNS, name))
+                        raw.setdefault(name, []).append(es_timed(argv, url, env))
+            finally:
+                proc.terminate()
+                proc.wait()
+            tbl = Table("Elasticsearch restore, test server mode %s (%d docs, %.0f MB NDJSON, %s)"
+                        % (mode, docs, nbytes / 1e6, ", ".join(ES_INDICES)), "docs")
+            for name, _ in tools:
+                tbl.add(name, raw[name], amount)
+            md = tbl.markdown(tools[0][0])
+            md += "\nClient CPU per 1000 docs: %s\n" % ", ".join(
+                "%s %.1f ms" % (n.split(" (")[0], 1e6 * median(raw[n], "cpu") / docs)
+                for n, _ in tools)
+            tables.append(md)
+            raw_all[mode] = {k: [strip(r) for r in v] for k, v in raw.items()}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    results["es"] = {"docs": docs, "bytes": nbytes, "runs": raw_all}
+    return tables
+
+
+def strip(r):
+    return {k: v for k, v in r.items() if k not in ("stdout", "stderr")}
+
+
+# ---------------------------------------------------------------- S3
+def s3_put(upstream, bucket, key, path):
+    """Stores a file in s3rver directly (no auth), streamed."""
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlsplit(upstream)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    with open(path, "rb") as f:
+        conn.request("PUT", "/%s/%s" % (bucket, key), body=f,
+                     headers={"Content-Length": str(os.path.getsize(path))})
+        resp = conn.getresponse()
+        resp.read()
+    conn.close()
+    if resp.status != 200:
+        raise RuntimeError("s3rver PUT %s: %d" % (key, resp.status))
+
+
+def read_env_file(path):
+    out = subprocess.run(["bash", "-c", '. "$1"; env -0', "_", path], capture_output=True,
+                         check=True).stdout
+    return dict(x.decode().split("=", 1) for x in out.split(b"\0") if b"=" in x)
+
+
+def s3_part(d, results):
+    subprocess.run([os.path.join(ROOT, "tests/s3/install.sh")], check=True,
+                   stdout=subprocess.DEVNULL)
+    tmp = tempfile.mkdtemp(prefix="gen3db-bench-s3-")
+    s3env = os.path.join(ROOT, "tests/s3/s3env.sh")
+    manifest = json.load(open(os.path.join(d, "manifest.json")))
+    rows = sum(t["rows"] for s in SERVICES for t in manifest["services"][s]["tables"].values())
+    nbytes = sum(t["bytes"] for s in SERVICES for t in manifest["services"][s]["tables"].values())
+    tbl = Table("Restore from S3 (s3rver behind the SigV4 proxy), %s, the 4 services' "
+                ".sql.zst" % SIZE, "rows")
+    subprocess.run([s3env, "start", tmp], check=True, stdout=subprocess.DEVNULL)
+    try:
+        s3 = read_env_file(os.path.join(tmp, "s3.env"))
+        bucket = s3["S3_PUBLIC_BUCKET"]  # anonymous GET for curl, as a presigned URL would be
+        for svc in SERVICES:
+            s3_put(s3["S3_UPSTREAM"], bucket, "bench/%s.sql.zst" % svc,
+                   os.path.join(d, "pg", svc + ".sql.zst"))
+        with pgcluster.PgCluster() as pg:
+            env = pg.env()
+            with open(os.path.join(pg.data, "postmaster.pid")) as f:
+                SERVER["pid"] = f.readline().strip()
+            genv = dict(env, SERVICE_PGPASS="bench-service-password",
+                        AWS_ACCESS_KEY_ID=s3["AWS_ACCESS_KEY_ID"],
+                        AWS_SECRET_ACCESS_KEY=s3["AWS_SECRET_ACCESS_KEY"],
+                        AWS_REGION=s3["S3_REGION"], AWS_ENDPOINT_URL=s3["S3_ENDPOINT"])
+            url = lambda svc: "%s/%s/bench/%s.sql.zst" % (s3["S3_ENDPOINT"], bucket, svc)
+            local = os.path.join(tmp, "dl.sql.zst")
+
+            def gen3db(svc):
+                drop_db(pg, "t_" + svc)
+                e = dict(genv, SERVICE_PGUSER="bench_" + svc, SERVICE_PGDB="t_" + svc)
+                return measure([BIN, "restore", "s3://%s/bench/%s.sql.zst" % (bucket, svc),
+                                "--jobs", "2", "--quiet"], env=e)
+
+            def download_then(cmd):
+                def run(svc):
+                    fresh_db(pg, "t_" + svc)
+                    return measure(["bash", "-c", 'curl -sf -o "$1" "$2" && ' + cmd, "_", local,
+                                    url(svc), "t_" + svc, "bench_" + svc], env=genv)
+                return run
+
+            def dl_gen3db(svc):
+                drop_db(pg, "t_" + svc)
+                e = dict(genv, SERVICE_PGUSER="bench_" + svc, SERVICE_PGDB="t_" + svc)
+                return measure(["bash", "-c", 'curl -sf -o "$1" "$2" && "$3" restore "$1" '
+                                '--jobs 2 --quiet', "_", local, url(svc), BIN], env=e)
+
+            variants = [
+                ("gen3db restore s3://....sql.zst --jobs 2 (streaming)", gen3db),
+                ("curl to a file, then zstd -dc | psql",
+                 download_then('zstd -dc "$1" | psql -X -q -v ON_ERROR_STOP=1 -d "$3"')),
+                ("curl to a file, then zstd -d, psql -f",
+                 download_then('zstd -q -d -f "$1" -o "$1.sql" && '
+                               'psql -X -q -v ON_ERROR_STOP=1 -d "$3" -f "$1.sql"; '
+                               'r=$?; rm -f "$1.sql"; exit $r')),
+                ("curl to a file, then gen3db restore FILE --jobs 2", dl_gen3db),
+            ]
+            raw = {}
+            for i in range(RUNS):
+                for name, runner in variants:
+                    log("s3 run %d/%d: %s" % (i + 1, RUNS, name))
+                    raw.setdefault(name, []).append(per_service(runner))
+            SERVER.pop("pid", None)
+    finally:
+        subprocess.run([s3env, "stop", tmp], check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+    for name, _ in variants:
+        tbl.add(name, raw[name], {"count": rows, "bytes": nbytes})
+    results["s3"] = {k: [strip(r) for r in v] for k, v in raw.items()}
+    return [tbl.markdown(variants[0][0])]
+
+
+# ---------------------------------------------------------------- memory
+def mem_part(d, results):
+    """gen3db's peak RSS restoring (snapshot and .sql.zst, --jobs 2) and
+    dumping, at each of MEM_SIZES: it should stay flat, under 64 MiB."""
+    out = ["### gen3db peak RSS by data size (MiB, one run each)", "",
+           "| size | COPY data MB | dump (snapshot) | restore snapshot --jobs 2 | "
+           "restore .sql.zst --jobs 2 |",
+           "| --- | ---: | ---: | ---: | ---: |"]
+    res = {}
+    for size in MEM_SIZES:
+        dd = dataset(size)
+        manifest = json.load(open(os.path.join(dd, "manifest.json")))
+        nbytes = sum(t["bytes"] for s in SERVICES for t in manifest["services"][s]["tables"].values())
+        peak = {"dump": 0, "snap": 0, "sql2": 0}
+        work = tempfile.mkdtemp(prefix="gen3db-bench-mem-")
+        try:
+            with pgcluster.PgCluster() as pg:
+                env = pg.env()
+                genv = dict(env, SERVICE_PGPASS="bench-service-password")
+                for svc in SERVICES:
+                    log("mem %s: %s" % (size, svc))
+                    fresh_db(pg, "src_" + svc)
+                    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "src_" + svc,
+                                    "-f", os.path.join(dd, "pg", svc + ".sql")], env=env,
+                                   check=True, stdout=subprocess.DEVNULL)
+                    snap = os.path.join(work, svc + ".tar.zst")
+                    peak["dump"] = max(peak["dump"], measure(
+                        [BIN, "dump", "--database", "src_" + svc, "--output", snap, "--quiet"],
+                        env=env)["rss_kb"])
+                    drop_db(pg, "src_" + svc)
+                    e = dict(genv, SERVICE_PGUSER="bench_" + svc, SERVICE_PGDB="t_" + svc)
+                    for key, argv in (("snap", [snap, "--map", "src_%s=t_%s" % (svc, svc),
+                                                "--jobs", "2"]),
+                                      ("sql2", [os.path.join(dd, "pg", svc + ".sql.zst"),
+                                                "--jobs", "2"]),
+                                      ("sql8", [os.path.join(dd, "pg", svc + ".sql.zst"),
+                                                "--jobs", "8"])):
+                        drop_db(pg, "t_" + svc)
+                        peak[key] = max(peak[key], measure(
+                            [BIN, "restore"] + argv + ["--quiet"], env=e)["rss_kb"])
+                    drop_db(pg, "t_" + svc)
+                    os.unlink(snap)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        res[size] = {"copy_bytes": nbytes, "peak_rss_kb": peak}
+        out.append("| %s | %.0f | %.1f | %.1f | %.1f |" % (
+            size, nbytes / 1e6, peak["dump"] / 1024, peak["snap"] / 1024, peak["sql2"] / 1024))
+    results["mem"] = res
+    return ["\n".join(out) + "\n"]
+
+
+# ---------------------------------------------------------------- targets
+def targets(results):
+    """The issue's targets, each judged from this run's medians."""
+    rows = []
+
+    def add(name, value, goal, ok):
+        rows.append("| %s | %s | %s | %s |" % (name, value, goal, "met" if ok else "**missed**"))
+
+    def wall(runs):
+        return statistics.median(r["wall"] for r in runs)
+
+    pg = results.get("pg")
+    if pg:
+        for g in ("gen3db restore snapshot --jobs 2", "gen3db restore .sql.zst --jobs 2"):
+            gw = wall(pg[g])
+            for ref, goal, what in (
+                    ("psql -f .sql (helm job)", 1.5, "psql -f"),
+                    ("pg_restore -j 2", 1.2, "pg_restore -j 2"),
+                    ("psql -f .sql, then vacuumdb -Z -j 2", 1.5, "psql -f + ANALYZE"),
+                    ("pg_restore -j 2, then vacuumdb -Z -j 2", 1.2, "pg_restore -j 2 + ANALYZE")):
+                x = wall(pg[ref]) / gw
+                add("%s vs %s" % (g.replace("gen3db restore ", ""), what), "%.2f×" % x,
+                    "≥ %.1f×" % goal, x >= goal)
+        data = statistics.median(sum(p.get("data", 0) for p in r["phases"])
+                                 for r in pg["gen3db restore snapshot --jobs 2"])
+        ceil = statistics.median(c["data"] for c in pg["ceiling"])
+        if data:
+            add("data phase (snapshot --jobs 2) vs server-side COPY ceiling",
+                "%.0f %% (%.2f s vs %.2f s)" % (100 * ceil / data, data, ceil), "≥ 80 %",
+                ceil / data >= 0.8)
+    es = results.get("es")
+    if es:
+        g, c, e = ("gen3db restore-es (--es-jobs 4, 10MB)", "curl ceiling (4 in flight, 10MB bodies)",
+                   "elasticdump (helm job: mapping, data --limit 10000)")
+        for mode, runs in es["runs"].items():
+            cpu = median(runs[e], "cpu") / max(median(runs[g], "cpu"), 1e-9)
+            add("ES %s: client CPU/doc, elasticdump ÷ gen3db" % mode, "%.1f×" % cpu, "≥ 10×",
+                cpu >= 10)
+            x = wall(runs[c]) / wall(runs[g])
+            add("ES %s: docs/s vs curl ceiling" % mode, "%.0f %%" % (100 * x), "≥ 80 %", x >= 0.8)
+            if mode == "cluster":
+                x = wall(runs[e]) / wall(runs[g])
+                add("ES cluster: docs/s vs elasticdump", "%.1f×" % x, "≥ 5×", x >= 5)
+    s3 = results.get("s3")
+    if s3:
+        names = list(s3)
+        best = min(names[1:], key=lambda n: wall(s3[n]))
+        x = wall(s3[best]) / wall(s3[names[0]])
+        add("S3 streaming vs fastest download-then-restore (%s)" % best, "%.2f×" % x, "> 1×",
+            x > 1)
+    mem = results.get("mem")
+    if mem:
+        peak = max(max(v["peak_rss_kb"].values()) for v in mem.values()) / 1024
+        add("gen3db peak RSS over %s" % ", ".join(mem), "%.1f MiB" % peak, "< 64 MiB", peak < 64)
+    return "\n".join(["### Targets", "", "| target | measured | goal | |",
+                      "| --- | ---: | ---: | --- |"] + rows) + "\n"
 
 
 # ---------------------------------------------------------------- main
@@ -274,21 +634,35 @@ def main():
     results = {"size": SIZE, "runs": RUNS, "machine": machine()}
     tables = []
     d = dataset(SIZE)
+    for p in PARTS:
+        if p not in ("pg", "es", "s3", "mem"):
+            raise SystemExit("bench: unknown part %r (PARTS: pg,es,s3,mem)" % p)
+    def write():
+        with open(os.path.join(outdir, "results.json"), "w") as f:
+            json.dump(results, f, indent=1)
+        summary = ("## Benchmarks (%s, %d runs each, medians)\n\nCommand: `make bench SIZE=%s "
+                   "RUNS=%d PARTS=%s MEM_SIZES=%s`\n\nMachine: %s\n\n%s" % (
+                       SIZE, RUNS, SIZE, RUNS, ",".join(PARTS), ",".join(MEM_SIZES),
+                       json.dumps(results["machine"]), "\n".join(tables + [targets(results)])))
+        with open(os.path.join(outdir, "summary.md"), "w") as f:
+            f.write(summary)
+        with open(os.path.join(outdir, "machine.txt"), "w") as f:
+            f.write(subprocess.run(["bash", "-c", "uname -a; lscpu; free -m; nproc"],
+                                   capture_output=True, text=True).stdout)
+        shutil.copy(os.path.join(outdir, "summary.md"),
+                    os.path.join(ROOT, "bench", "results", "latest.md"))
+        return summary
+
     if "pg" in PARTS:
         tables.append(pg_bench(d, results).markdown("gen3db restore snapshot --jobs 2"))
+        SERVER.pop("pid", None)
+        write()
     for part in PARTS:
         fn = globals().get(part + "_part")
         if fn:
             tables.extend(fn(d, results))
-    with open(os.path.join(outdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=1)
-    summary = "## Benchmarks (%s, %d runs each, medians)\n\nMachine: %s\n\n%s" % (
-        SIZE, RUNS, json.dumps(results["machine"]), "\n".join(tables))
-    with open(os.path.join(outdir, "summary.md"), "w") as f:
-        f.write(summary)
-    shutil.copy(os.path.join(outdir, "summary.md"), os.path.join(ROOT, "bench", "results", "latest.md"))
-    print(summary)
-
+            write()
+    print(write())
 
 if __name__ == "__main__":
     main()
