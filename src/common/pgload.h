@@ -11,16 +11,18 @@
  *     pending jobs (a barrier: it may depend on them);
  *   - CREATE INDEX and ALTER TABLE ... ADD CONSTRAINT (primary key,
  *     unique, check, exclude) are post-data jobs for a table: they run on
- *     the workers once that table's data is in, largest table first, at
- *     the next barrier or at the end;
+ *     the workers once that table's data is in, GIN builds first, then
+ *     largest table first, at the next barrier or at the end;
  *   - ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY runs on the workers
- *     after all data and all index jobs;
+ *     once the data and index jobs of both its tables are done;
  *   - ALTER ... OWNER TO is skipped (objects belong to the loading role);
  *     COMMENT ON EXTENSION that the role may not run is skipped with a note.
  * COPY data goes to a free worker's bounded queue (queue_bytes) in chunks
  * that worker sends with PQputCopyData; memory is bounded by
  * jobs x (queue_bytes + one chunk). Each COPY's row count is checked
- * against the data lines sent. At the end: ANALYZE of every loaded table.
+ * against the data lines sent. At the end: ANALYZE of every loaded table,
+ * each as soon as its table's index jobs are done (other tables' jobs may
+ * still run: both connections stay busy).
  *
  * Threads: only the leader changes the schedule; a worker owns its PGconn,
  * runs the job it was given and reports a status. All functions here are
