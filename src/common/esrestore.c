@@ -40,12 +40,23 @@ static double now_seconds(void)
 g3_rc g3_esrestore_plan(g3_es *es, const char *dir, const char *name,
 			const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err)
 {
+	g3_edump_files f;
+	g3_rc rc;
+
+	if ((rc = g3_edump_locate(dir, name, &f, err)))
+		return rc;
+	return g3_esrestore_plan_files(es, name, &f, o, ix, err);
+}
+
+g3_rc g3_esrestore_plan_files(g3_es *es, const char *name, g3_edump_files *files,
+			      const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err)
+{
 	int is_alias = 0, exists = 0;
 	g3_rc rc;
 
 	ix->name = g3_xstrdup(name);
-	if ((rc = g3_edump_locate(dir, name, &ix->files, err)))
-		return rc;
+	ix->files = *files;
+	memset(files, 0, sizeof(*files));
 	if ((rc = g3_esdef_read(&ix->def, &ix->files, err)))
 		return rc;
 	if ((rc = g3_es_alias_get(es, name, &is_alias, &ix->old, &ix->n_old, err)))

@@ -64,6 +64,11 @@ void g3_esrestore_index_release(g3_esrestore_index *ix);
 /* G3_USAGE for bad input or a target that would be overwritten. */
 g3_rc g3_esrestore_plan(g3_es *es, const char *dir, const char *name,
 			const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err);
+/* The same with the files already located (paths or URLs, as
+ * g3_docreader_open and g3_esdef_read take them); files is taken over
+ * (emptied) whatever the result. */
+g3_rc g3_esrestore_plan_files(g3_es *es, const char *name, g3_edump_files *files,
+			      const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err);
 g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
 			g3_err *err);
 
