@@ -33,6 +33,19 @@ struct restore_opts {
 	const char *master_url;
 	long wait;
 	const char *release;
+	/* whole-environment restores (restore_env.c) */
+	char **services;        /* --service, repeatable */
+	size_t n_services;
+	char **indices;         /* --index, repeatable */
+	size_t n_indices;
+	const char *es_url, *es_cacert;
+	long parallel;          /* --parallel-services; 0: chosen from --jobs */
+	long shard, shards;     /* --shard I/N; shards 0: not sharded */
+	/* credentials and Secrets */
+	const char *credentials_dir;
+	const char *secret_out;
+	int patch_secret;
+	const char *secret_name;
 };
 
 enum source_kind { KIND_PLAIN_SQL, KIND_SNAPSHOT };
@@ -47,6 +60,7 @@ struct input {
 /* One target database and its load. */
 struct db_load {
 	char *from;             /* name in the snapshot (NULL for plain SQL) */
+	char *service;          /* a plain file's service ("fence"), or NULL */
 	g3_service svc;         /* database = the target, role, password */
 	const g3_snap_database *mdb;  /* its manifest entry (snapshots) */
 	g3_pgtarget target;
@@ -89,8 +103,29 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 		    struct plan *p, g3_err *err);
 
-/* Sets a service's role and password from SERVICE_PGUSER/SERVICE_PGPASS
+/* Sets a service's role and password: from the --credentials-dir files
+ * of its service when there are some, else SERVICE_PGUSER/SERVICE_PGPASS
  * (role default: the database's name). */
 g3_rc plan_role(struct db_load *d, const char *user, g3_err *err);
+/* Set once before planning: --credentials-dir, or NULL. */
+extern const char *restore_credentials_dir;
+
+/* Reads DIR/<service>/{database,username,password} (as the helm chart
+ * mounts each <service>-dbcreds Secret) into svc: *found 0 when the
+ * service has no directory there; database and username are optional. */
+g3_rc credentials_read(const char *dir, const char *service, g3_service *svc, int *found,
+		       g3_err *err);
+
+g3_rc input_open(const char *spec, struct input *in, g3_err *err);
+void input_close(struct input *in);
+void db_load_release(struct db_load *d);
+
+/* Whole environments (restore_env.c): 1 when the source is a gen3
+ * layout (a directory, an s3:// prefix ending in '/', or no source with
+ * BUCKET, ENVIRONMENT and VERSION set); *base gets it (caller frees). */
+int env_source(const char *source, char **base);
+/* Restores every service dump and index found under base; returns the
+ * exit code. */
+int env_restore(const struct restore_opts *o, const char *base);
 
 #endif
