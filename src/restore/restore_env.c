@@ -572,7 +572,7 @@ static void summary(const struct env_run *r, const char *base, double seconds, i
 		if (it->target)
 			json_object_object_add(e, it->is_index ? "index" : "database",
 					       json_object_new_string(it->target));
-		if (!it->is_index)
+		if (!it->is_index && it->svc.username)
 			json_object_object_add(e, "role", json_object_new_string(it->svc.username));
 		json_object_object_add(e, it->is_index ? "documents" : "rows",
 				       json_object_new_int64(it->count));
