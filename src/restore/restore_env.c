@@ -628,7 +628,7 @@ int env_restore(const struct restore_opts *o, const char *base)
 	g3_pgconf_init(&r.conf);
 	pthread_mutex_init(&r.lock, NULL);
 	memset(&r.k8s, 0, sizeof(r.k8s));
-	g3_layout_plan_init(&plan, base);
+	memset(&plan, 0, sizeof(plan));  /* g3_layout_scan initialises it */
 	g3_esconf_init(&esconf);
 	g3_err_init(&err);
 
