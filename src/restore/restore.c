@@ -358,6 +358,7 @@ struct script_ctx {
 	g3_pgload *load;
 	const char *database;
 	char table[G3_PROGRESS_NAME_MAX];   /* "<db>.<schema.table>" of the COPY */
+	const char *tname;                  /* its "<schema.table>" part */
 	double t0;
 };
 
@@ -379,7 +380,7 @@ static void copy_table_name(const char *sql, char *out, size_t len)
 static void table_event(const char *ev, const struct script_ctx *c, long lines)
 {
 	char rows[32], secs[32];
-	const char *f[] = { "database", c->database, "table", c->table, NULL, NULL, NULL, NULL,
+	const char *f[] = { "database", c->database, "table", c->tname, NULL, NULL, NULL, NULL,
 			    NULL };
 
 	if (g3_log_get_format() != G3_LOG_JSON)
@@ -404,6 +405,9 @@ static g3_rc on_statement(void *ctx, const g3_sqlstmt *st, g3_err *err)
 
 		copy_table_name(st->sql, t, sizeof(t));
 		snprintf(c->table, sizeof(c->table), "%s.%s", c->database ? c->database : "", t);
+		c->tname = c->table + strlen(c->database ? c->database : "") + 1;
+		if (c->tname > c->table + strlen(c->table))
+			c->tname = c->table + strlen(c->table);
 		c->t0 = now_s();
 		g3_progress_item_start(c->table, G3_PROGRESS_ROWS);
 		table_event("table_start", c, -1);
