@@ -1010,8 +1010,7 @@ static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help
 		return g3_err_set(err, G3_USAGE, "no index to dump: give --index NAME (or "
 				  "GUPPY_INDICES)");
 	if (!o->n_databases && !o->es)
-		return g3_err_set(err, G3_USAGE, "nothing to dump: give --database NAME (or --es "
-				  "URL --index NAME)");
+		return g3_err_set(err, G3_USAGE, "nothing to dump: give --database NAME");
 	if (o->json && !strcmp(o->output, "-"))
 		return g3_err_set(err, G3_USAGE, "--json needs --output FILE: standard output holds the snapshot");
 	for (size_t i = 0; i < o->n_databases; i++) {
