@@ -213,7 +213,7 @@ static g3_rc switch_aliases(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_
 	}
 	if (ix->def.aliases) {
 		json_object_object_foreach(ix->def.aliases, alias, props) {
-			json_object *a, *spec;
+			json_object *a, *spec = NULL;
 
 			if (!strcmp(alias, ix->name) || !strcmp(alias, ix->concrete))
 				continue;
