@@ -885,8 +885,10 @@ static void catch_signals(void)
 }
 
 static void print_summary(const struct dump_opts *o, struct database *dbs, size_t n,
-			  uint64_t out_bytes, double seconds)
+			  const g3_snap_end *end, uint64_t out_bytes, double seconds)
 {
+	json_object *jix = json_object_new_array();
+
 	json_object *root = json_object_new_object();
 	json_object *jdbs = json_object_new_array();
 
@@ -919,6 +921,16 @@ static void print_summary(const struct dump_opts *o, struct database *dbs, size_
 		json_object_array_add(jdbs, jd);
 	}
 	json_object_object_add(root, "databases", jdbs);
+	for (size_t i = 0; i < end->n_indices; i++) {
+		json_object *ji = json_object_new_object();
+
+		json_object_object_add(ji, "name", json_object_new_string(end->indices[i].name));
+		json_object_object_add(ji, "docs", json_object_new_int64(end->indices[i].docs));
+		json_object_object_add(ji, "bytes", json_object_new_int64(end->indices[i].bytes));
+		json_object_object_add(ji, "chunks", json_object_new_int64(end->indices[i].chunks));
+		json_object_array_add(jix, ji);
+	}
+	json_object_object_add(root, "indices", jix);
 	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 						       JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
@@ -1135,7 +1147,7 @@ int cmd_dump(int argc, char **argv)
 				o.n_indices == 1 ? "" : "es", osize, sink->name, now_seconds() - start);
 	}
 	if (o.json)
-		print_summary(&o, dbs, o.n_databases, out_bytes, now_seconds() - start);
+		print_summary(&o, dbs, o.n_databases, &st.end, out_bytes, now_seconds() - start);
 cleanup:
 	if (rc) {
 		g3_log_err(&err);
