@@ -30,7 +30,8 @@
 
 enum {
 	OPT_DATABASE = G3_OPT_COMMON_LAST + 1, OPT_MAP, OPT_JOBS, OPT_CLEAN,
-	OPT_NO_CREATE, OPT_JSON, OPT_MASTER, OPT_WAIT, OPT_RELEASE, OPT_HELP
+	OPT_NO_CREATE, OPT_JSON, OPT_MASTER, OPT_WAIT, OPT_RELEASE, OPT_HELP,
+	OPT_INDEX, OPT_NO_ES, OPT_NO_ALIAS
 };
 
 static const struct option long_options[] = {
@@ -44,6 +45,11 @@ static const struct option long_options[] = {
 	{ "wait", required_argument, NULL, OPT_WAIT },
 	{ "release", required_argument, NULL, OPT_RELEASE },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "index", required_argument, NULL, OPT_INDEX },
+	{ "no-es", no_argument, NULL, OPT_NO_ES },
+	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS },
+	G3_ES_LONG_OPTIONS,
+	G3_ESBULK_LONG_OPTIONS,
 	G3_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 }
 };
@@ -82,7 +88,19 @@ static const char usage_text[] =
 	"Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
 	"PGSSLMODE, ... or):\n"
 	"      --master URL             postgresql://user@host:port/db (no password)\n"
-	"      --wait SECONDS           wait this long for the server (default 300)\n"
+	"      --wait SECONDS           wait this long for the servers (default 300)\n"
+	"\n"
+	"Elasticsearch (a snapshot's es/ members; see 'gen3db restore-es' for\n"
+	"elasticdump files):\n"
+	"      --index NAME             restore only this index of the snapshot (repeatable)\n"
+	"      --no-es                  restore only the PostgreSQL databases of a snapshot\n"
+	"                               that holds indices\n"
+	"      --no-alias               restore into the concrete index NAME; by default\n"
+	"                               a new version NAME_<n> is created and alias NAME\n"
+	"                               is switched to it once it is complete (--clean\n"
+	"                               deletes an existing concrete index NAME first)\n"
+	G3_ES_HELP
+	G3_ESBULK_HELP
 	G3_COMMON_HELP
 	"\n"
 	"exit codes: 0 restored, 1 failure (the target is unchanged), 2 usage or\n"
@@ -192,6 +210,7 @@ static void plan_release(struct plan *p)
 		g3_pgtarget_release(&d->target);
 	}
 	free(p->dbs);
+	es_plan_free(p->es);
 	g3_manifest_release(&p->manifest);
 	memset(p, 0, sizeof(*p));
 }
@@ -435,7 +454,7 @@ static void report(const struct restore_opts *o, const struct input *in,
 		rows += st->rows;
 		bytes += st->bytes;
 	}
-	if (p->n > 1)
+	if (p->n > 1 || (p->n && p->es))
 		g3_info("restored %zu databases from \"%s\": %lld rows, %.1f MB in %.1f s", p->n,
 			in->src->name, (long long)rows, (double)bytes / 1e6, seconds);
 	if (o->json) {
@@ -446,6 +465,7 @@ static void report(const struct restore_opts *o, const struct input *in,
 				       json_object_new_string(g3_reader_filter(in->rd)));
 		json_object_object_add(root, "jobs", json_object_new_int((int)o->jobs));
 		json_object_object_add(root, "databases", dbs);
+		json_object_object_add(root, "indices", es_report(p));
 		json_object_object_add(root, "rows", json_object_new_int64(rows));
 		json_object_object_add(root, "bytes", json_object_new_int64(bytes));
 		json_object_object_add(root, "seconds", json_object_new_double(seconds));
@@ -482,6 +502,7 @@ int cmd_restore(int argc, char **argv)
 	g3_err_init(&err);
 	o.wait = 300;
 	o.jobs = 2;
+	g3_esbulk_opts_init(&o.es.bulk);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hj:", long_options, NULL)) != -1) {
 		int common = g3_common_option(c, optarg, &err);
@@ -492,7 +513,19 @@ int cmd_restore(int argc, char **argv)
 		}
 		if (common)
 			continue;
+		common = g3_esbulk_option(&o.es.bulk, c, optarg, &err);
+		if (common < 0) {
+			rc = G3_USAGE;
+			goto cleanup;
+		}
+		if (common)
+			continue;
 		switch (c) {
+		case OPT_INDEX: g3_strlist_add(&o.indices, &o.n_indices, optarg); break;
+		case OPT_NO_ES: o.no_es = 1; break;
+		case OPT_NO_ALIAS: o.es.no_alias = 1; break;
+		case G3_OPT_ES: o.es_url = optarg; break;
+		case G3_OPT_ES_CACERT: o.es_cacert = optarg; break;
 		case OPT_DATABASE: o.database = optarg; break;
 		case OPT_MAP:
 			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1]) {
@@ -549,8 +582,8 @@ int cmd_restore(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	if ((rc = g3_pgconf_master(&conf, o.master_url, &err)) ||
-	    (rc = g3_pg_connect(&conf, (int)o.wait, &master, &err)))
+	if (plan.n && ((rc = g3_pgconf_master(&conf, o.master_url, &err)) ||
+		       (rc = g3_pg_connect(&conf, (int)o.wait, &master, &err))))
 		goto cleanup;
 	memset(&to, 0, sizeof(to));
 	to.clean = o.clean;
@@ -593,5 +626,6 @@ cleanup:
 	plan_release(&plan);
 	g3_pgconf_release(&conf);
 	g3_strlist_free(o.maps, o.n_maps);
+	g3_strlist_free(o.indices, o.n_indices);
 	return g3_exit_code(rc);
 }
