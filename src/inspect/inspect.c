@@ -311,6 +311,16 @@ static g3_rc check_end(const g3_snap_end *e, uint64_t members, const struct db_s
 	return G3_OK;
 }
 
+/* Streams the current member through a chunk check. */
+static g3_rc stream_into(g3_reader *r, char *buf, g3_chunk_check *check, g3_err *err)
+{
+	ssize_t n;
+
+	while ((n = g3_reader_read(r, buf, 1 << 20, err)) > 0)
+		g3_chunk_check_update(check, buf, (size_t)n);
+	return n < 0 ? (err->rc ? err->rc : G3_FAIL) : G3_OK;
+}
+
 int cmd_verify(int argc, char **argv)
 {
 	struct args a;
@@ -382,7 +392,6 @@ int cmd_verify(int argc, char **argv)
 		case G3_MEMBER_CHUNK: {
 			g3_chunk_check check;
 			struct db_sum *s;
-			ssize_t n;
 
 			if (!have_hdr || hdr_number != number || strcmp(hdr_db, db)) {
 				rc = g3_err_set(&err, G3_FAIL,
@@ -390,11 +399,8 @@ int cmd_verify(int argc, char **argv)
 				goto cleanup;
 			}
 			g3_chunk_check_init(&check);
-			while ((n = g3_reader_read(r, buf, 1 << 20, &err)) > 0)
-				g3_chunk_check_update(&check, buf, (size_t)n);
-			if (n < 0) {
+			if ((rc = stream_into(r, buf, &check, &err))) {
 				g3_chunk_check_release(&check);
-				rc = err.rc ? err.rc : G3_FAIL;
 				goto cleanup;
 			}
 			rc = g3_chunk_check_finish(&check, &hdr, name, &err);
@@ -441,7 +447,6 @@ int cmd_verify(int argc, char **argv)
 		case G3_MEMBER_ES_DOCS: {
 			g3_chunk_check check;
 			struct db_sum *s;
-			ssize_t n;
 
 			if (!have_es_hdr || es_hdr_number != number || strcmp(es_hdr_index, db)) {
 				rc = g3_err_set(&err, G3_FAIL,
@@ -449,11 +454,8 @@ int cmd_verify(int argc, char **argv)
 				goto cleanup;
 			}
 			g3_chunk_check_init(&check);
-			while ((n = g3_reader_read(r, buf, 1 << 20, &err)) > 0)
-				g3_chunk_check_update(&check, buf, (size_t)n);
-			if (n < 0) {
+			if ((rc = stream_into(r, buf, &check, &err))) {
 				g3_chunk_check_release(&check);
-				rc = err.rc ? err.rc : G3_FAIL;
 				goto cleanup;
 			}
 			rc = g3_es_docs_check_finish(&check, &es_hdr, db, name, &err);
