@@ -39,7 +39,7 @@ enum {
 	OPT_DATABASE = G3_OPT_COMMON_LAST + 1, OPT_MAP, OPT_JOBS, OPT_CLEAN,
 	OPT_NO_CREATE, OPT_JSON, OPT_MASTER, OPT_WAIT, OPT_RELEASE, OPT_HELP,
 	OPT_SERVICE, OPT_INDEX, OPT_PARALLEL, OPT_SHARD, OPT_SHARDS, OPT_CREDENTIALS_DIR,
-	OPT_SECRET_OUT, OPT_PATCH_SECRET, OPT_SECRET_NAME
+	OPT_SECRET_OUT, OPT_PATCH_SECRET, OPT_SECRET_NAME, OPT_NO_ES, OPT_NO_ALIAS
 };
 
 static const struct option long_options[] = {
@@ -62,7 +62,10 @@ static const struct option long_options[] = {
 	{ "secret-out", required_argument, NULL, OPT_SECRET_OUT },
 	{ "patch-secret", no_argument, NULL, OPT_PATCH_SECRET },
 	{ "secret-name", required_argument, NULL, OPT_SECRET_NAME },
+	{ "no-es", no_argument, NULL, OPT_NO_ES },
+	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS },
 	G3_ES_LONG_OPTIONS,
+	G3_ESBULK_LONG_OPTIONS,
 	G3_REMOTE_LONG_OPTIONS,
 	G3_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 }
@@ -96,7 +99,6 @@ static const char usage_text[] =
 	"      --shards N               the same, with I from JOB_COMPLETION_INDEX\n"
 	"      --parallel-services K    services restored at once, sharing --jobs\n"
 	"                               (default: jobs / 2, at least 1)\n"
-	G3_ES_HELP
 	"\n"
 	"Credentials and Secrets:\n"
 	"      --credentials-dir DIR    DIR/<service>/{database,username,password}, as\n"
@@ -133,7 +135,19 @@ static const char usage_text[] =
 	"Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
 	"PGSSLMODE, ... or):\n"
 	"      --master URL             postgresql://user@host:port/db (no password)\n"
-	"      --wait SECONDS           wait this long for the server (default 300)\n"
+	"      --wait SECONDS           wait this long for the servers (default 300)\n"
+	"\n"
+	"Elasticsearch (a snapshot's es/ members, or a whole environment's indices;\n"
+	"see 'gen3db restore-es' for one directory of elasticdump files):\n"
+	"      --index NAME             restore only this index (repeatable)\n"
+	"      --no-es                  restore only the PostgreSQL databases of a snapshot\n"
+	"                               that holds indices\n"
+	"      --no-alias               restore into the concrete index NAME; by default\n"
+	"                               a new version NAME_<n> is created and alias NAME\n"
+	"                               is switched to it once it is complete (--clean\n"
+	"                               deletes an existing concrete index NAME first)\n"
+	G3_ES_HELP
+	G3_ESBULK_HELP
 	"\n"
 	G3_REMOTE_HELP
 	"\n"
@@ -268,6 +282,7 @@ static void plan_release(struct plan *p)
 	for (size_t i = 0; i < p->n; i++)
 		db_load_release(&p->dbs[i]);
 	free(p->dbs);
+	es_plan_free(p->es);
 	g3_manifest_release(&p->manifest);
 	memset(p, 0, sizeof(*p));
 }
@@ -583,7 +598,7 @@ static void report(const struct restore_opts *o, const struct input *in,
 		rows += st->rows;
 		bytes += st->bytes;
 	}
-	if (p->n > 1)
+	if (p->n > 1 || (p->n && p->es))
 		g3_info("restored %zu databases from \"%s\": %lld rows, %.1f MB in %.1f s", p->n,
 			in->src->name, (long long)rows, (double)bytes / 1e6, seconds);
 	if (o->json) {
@@ -594,6 +609,7 @@ static void report(const struct restore_opts *o, const struct input *in,
 				       json_object_new_string(g3_reader_filter(in->rd)));
 		json_object_object_add(root, "jobs", json_object_new_int((int)o->jobs));
 		json_object_object_add(root, "databases", dbs);
+		json_object_object_add(root, "indices", es_report(p));
 		json_object_object_add(root, "rows", json_object_new_int64(rows));
 		json_object_object_add(root, "bytes", json_object_new_int64(bytes));
 		json_object_object_add(root, "seconds", json_object_new_double(seconds));
@@ -695,6 +711,7 @@ int cmd_restore(int argc, char **argv)
 	g3_err_init(&err);
 	o.wait = 300;
 	o.jobs = 2;
+	g3_esbulk_opts_init(&o.es.bulk);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hj:", long_options, NULL)) != -1) {
 		int common = g3_common_option(c, optarg, &err);
@@ -707,7 +724,19 @@ int cmd_restore(int argc, char **argv)
 		}
 		if (common)
 			continue;
+		common = g3_esbulk_option(&o.es.bulk, c, optarg, &err);
+		if (common < 0) {
+			rc = G3_USAGE;
+			goto cleanup;
+		}
+		if (common)
+			continue;
 		switch (c) {
+		case OPT_INDEX: g3_strlist_add(&o.indices, &o.n_indices, optarg); break;
+		case OPT_NO_ES: o.no_es = 1; break;
+		case OPT_NO_ALIAS: o.es.no_alias = 1; break;
+		case G3_OPT_ES: o.es_url = optarg; break;
+		case G3_OPT_ES_CACERT: o.es_cacert = optarg; break;
 		case OPT_DATABASE: o.database = optarg; break;
 		case OPT_MAP:
 			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1]) {
@@ -731,9 +760,6 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case OPT_RELEASE: o.release = optarg; break;
 		case OPT_SERVICE: g3_strlist_add(&o.services, &o.n_services, optarg); break;
-		case OPT_INDEX: g3_strlist_add(&o.indices, &o.n_indices, optarg); break;
-		case G3_OPT_ES: o.es_url = optarg; break;
-		case G3_OPT_ES_CACERT: o.es_cacert = optarg; break;
 		case OPT_PARALLEL:
 			if ((rc = g3_parse_long("--parallel-services", optarg, 1, MAX_JOBS, &o.parallel,
 						&err)))
@@ -813,9 +839,9 @@ int cmd_restore(int argc, char **argv)
 			    "and VERSION)");
 		goto cleanup;
 	}
-	if (o.n_services || o.n_indices || o.shards || o.parallel || o.secret_out) {
-		rc = g3_err_set(&err, G3_USAGE, "--service, --index, --shard, --parallel-services "
-				"and --secret-out apply to a whole-environment restore");
+	if (o.n_services || o.shards || o.parallel || o.secret_out) {
+		rc = g3_err_set(&err, G3_USAGE, "--service, --shard, --parallel-services and "
+				"--secret-out apply to a whole-environment restore");
 		g3_err_hint(&err, "give an s3:// prefix ending in '/' or a directory in the gen3 "
 			    "layout");
 		goto cleanup;
@@ -836,8 +862,8 @@ int cmd_restore(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	if ((rc = g3_pgconf_master(&conf, o.master_url, &err)) ||
-	    (rc = g3_pg_connect(&conf, (int)o.wait, &master, &err)))
+	if (plan.n && ((rc = g3_pgconf_master(&conf, o.master_url, &err)) ||
+		       (rc = g3_pg_connect(&conf, (int)o.wait, &master, &err))))
 		goto cleanup;
 	memset(&to, 0, sizeof(to));
 	to.clean = o.clean;

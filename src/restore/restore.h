@@ -11,6 +11,9 @@
 
 #include <signal.h>
 
+#include <json-c/json.h>
+
+#include "../common/esrestore.h"
 #include "../common/pg.h"
 #include "../common/pgload.h"
 #include "../common/pgtarget.h"
@@ -36,9 +39,6 @@ struct restore_opts {
 	/* whole-environment restores (restore_env.c) */
 	char **services;        /* --service, repeatable */
 	size_t n_services;
-	char **indices;         /* --index, repeatable */
-	size_t n_indices;
-	const char *es_url, *es_cacert;
 	long parallel;          /* --parallel-services; 0: chosen from --jobs */
 	long shard, shards;     /* --shard I/N; shards 0: not sharded */
 	/* credentials and Secrets */
@@ -46,6 +46,13 @@ struct restore_opts {
 	const char *secret_out;
 	int patch_secret;
 	const char *secret_name;
+	/* Elasticsearch (restore_snapshot_es.c) */
+	const char *es_url;
+	const char *es_cacert;
+	char **indices;         /* --index: restore only these */
+	size_t n_indices;
+	int no_es;
+	g3_esrestore_opts es;   /* bulk options, --no-alias (clean: --clean) */
 };
 
 enum source_kind { KIND_PLAIN_SQL, KIND_SNAPSHOT };
@@ -72,10 +79,13 @@ struct db_load {
 	int64_t rows, bytes, chunks;
 };
 
+struct es_plan;
+
 struct plan {
 	struct db_load *dbs;
 	size_t n;
 	g3_manifest manifest;   /* snapshots */
+	struct es_plan *es;     /* the indices to restore, NULL: none */
 };
 
 struct restore_env {
@@ -102,6 +112,19 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 /* Streams the rest of the snapshot into the prepared targets. */
 g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 		    struct plan *p, g3_err *err);
+
+/* Elasticsearch members of a snapshot (restore_snapshot_es.c). es_plan
+ * picks the indices and checks the cluster and every target (exit 2 before
+ * anything is touched); es_member handles es/<index>/... members; es_end
+ * checks end.json's per-index sums; es_abort deletes loads left open. */
+g3_rc es_plan_snapshot(const struct restore_opts *o, const char *source, struct plan *p,
+		       g3_err *err);
+g3_rc es_member(struct plan *p, struct input *in, g3_member_kind kind, const char *name,
+		const char *index, uint64_t number, g3_err *err);
+g3_rc es_end(struct plan *p, const g3_snap_end *end, const char *source, g3_err *err);
+void es_abort(struct plan *p);
+json_object *es_report(const struct plan *p);
+void es_plan_free(struct es_plan *e);
 
 /* Sets a service's role and password: from the --credentials-dir files
  * of its service when there are some, else SERVICE_PGUSER/SERVICE_PGPASS

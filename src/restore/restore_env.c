@@ -439,9 +439,9 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 
 	g3_es_init(&es);
 	g3_err_init(&cerr);
-	memset(&eo, 0, sizeof(eo));
+	/* --no-alias and the bulk options as for a snapshot's indices */
+	eo = r->o->es;
 	eo.clean = r->o->clean;
-	g3_esbulk_opts_init(&eo.bulk);
 	eo.cancel = &restore_interrupted;
 	crc = g3_es_connect(&es, esconf, (int)r->o->wait, &cerr);
 	for (size_t i = 0; i < r->n; i++) {
@@ -657,7 +657,7 @@ int env_restore(const struct restore_opts *o, const char *base)
 	}
 	if (o->patch_secret && (rc = g3_k8s_client_init(&r.k8s, &err)))
 		goto cleanup;
-	have_es = o->es_url || g3_env("ESHOST");
+	have_es = !o->no_es && (o->es_url || g3_env("ESHOST"));
 	if (have_es && (rc = g3_esconf_set(&esconf, o->es_url, o->es_cacert, &err)))
 		goto cleanup;
 	if (!o->n_indices && !o->n_services)
@@ -716,7 +716,7 @@ int env_restore(const struct restore_opts *o, const char *base)
 		if (r.items[i].is_index && r.items[i].status != ST_SKIPPED)
 			any_index = 1;
 	if (any_index && !have_es) {
-		if (o->n_indices) {
+		if (o->n_indices && !o->no_es) {
 			rc = g3_err_set(&err, G3_USAGE, "indices to restore but no Elasticsearch");
 			g3_err_hint(&err, "give --es URL (or ESHOST=host:port)");
 			goto cleanup;
