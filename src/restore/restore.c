@@ -105,7 +105,10 @@ static const char usage_text[] =
 	"                               the helm chart mounts each <service>-dbcreds\n"
 	"      --secret-out FILE|-      write Kubernetes Secrets <service>-dbcreds;\n"
 	"                               passwords of an earlier run's FILE are reused,\n"
-	"                               missing ones generated (needs this option)\n"
+	"                               missing ones generated (needs this option);\n"
+	"                               for a snapshot or one dump, the roles'\n"
+	"                               passwords are read from FILE (as written by\n"
+	"                               'gen3db create --secret-out')\n"
 	"      --patch-secret           in a Kubernetes pod, once a database is in place\n"
 	"                               and its role can log in, add dbcreated to its\n"
 	"                               Secret <service>-dbcreds\n"
@@ -221,6 +224,19 @@ static char *base_name(const char *path)
 }
 
 const char *restore_credentials_dir;
+const char *restore_secret_file;
+
+/* The service a database belongs to, by gen3's naming: "fence_gen3" and
+ * "fence_demo" are fence's. */
+static char *service_of(const char *database)
+{
+	const char *us = strrchr(database, '_');
+	g3_buf b = G3_BUF_INIT;
+
+	g3_buf_addf(&b, "%.*s", us && us != database ? (int)(us - database) : (int)strlen(database),
+		    database);
+	return g3_buf_detach(&b);
+}
 
 g3_rc plan_role(struct db_load *d, const char *user, g3_err *err)
 {
@@ -240,6 +256,26 @@ g3_rc plan_role(struct db_load *d, const char *user, g3_err *err)
 		}
 	}
 	d->svc.username = g3_xstrdup(user ? user : d->svc.database);
+	if (restore_secret_file) {
+		/* the Secrets 'gen3db create --secret-out' wrote for these
+		 * services: <service>-dbcreds, service named as gen3 does */
+		char *svc_name = d->service ? g3_xstrdup(d->service) : service_of(d->svc.database);
+		g3_buf n = G3_BUF_INIT;
+
+		g3_buf_addf(&n, "%s-dbcreds", svc_name);
+		free(svc_name);
+		rc = g3_k8s_secret_password(restore_secret_file, n.data, &d->svc.password, err);
+		if (!rc && !d->svc.password) {
+			rc = g3_err_set(err, G3_USAGE, "no secret \"%s\" in \"%s\" for role \"%s\"",
+					n.data, restore_secret_file, d->svc.username);
+			g3_err_hint(err, "run 'gen3db create --secret-out %s' for it first",
+				    restore_secret_file);
+		}
+		g3_buf_release(&n);
+		if (rc)
+			return rc;
+		goto check;
+	}
 	if (!pass) {
 		rc = g3_err_set(err, G3_USAGE, "no password for role \"%s\"", d->svc.username);
 		g3_err_hint(err, "set SERVICE_PGPASS: the data is loaded as the service role");
@@ -839,9 +875,15 @@ int cmd_restore(int argc, char **argv)
 			    "and VERSION)");
 		goto cleanup;
 	}
-	if (o.n_services || o.shards || o.parallel || o.secret_out) {
-		rc = g3_err_set(&err, G3_USAGE, "--service, --shard, --parallel-services and "
-				"--secret-out apply to a whole-environment restore");
+	if (o.secret_out && !strcmp(o.secret_out, "-")) {
+		rc = g3_err_set(&err, G3_USAGE, "--secret-out - applies to a whole-environment "
+				"restore; for a snapshot or one dump give the file 'gen3db create' wrote");
+		goto cleanup;
+	}
+	restore_secret_file = o.secret_out;
+	if (o.n_services || o.shards || o.parallel) {
+		rc = g3_err_set(&err, G3_USAGE, "--service, --shard and --parallel-services "
+				"apply to a whole-environment restore");
 		g3_err_hint(&err, "give an s3:// prefix ending in '/' or a directory in the gen3 "
 			    "layout");
 		goto cleanup;
