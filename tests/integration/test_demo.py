@@ -9,7 +9,9 @@ from g3test import BIN, ROOT, check_no_secrets
 
 class DemoTest(unittest.TestCase):
     def test_demo_start_and_stop(self):
-        d = os.path.join(tempfile.mkdtemp(prefix="gen3db-demo-test-"), "demo")
+        parent = tempfile.mkdtemp(prefix="gen3db-demo-test-")
+        os.chmod(parent, 0o755)  # the server runs as an unprivileged user
+        d = os.path.join(parent, "demo")
         env = dict(os.environ, GEN3DB_DEMO_DIR=d, GEN3DB_BIN=BIN)
         for k in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "ESHOST"):
             env.pop(k, None)
@@ -27,7 +29,7 @@ class DemoTest(unittest.TestCase):
             for db, rows in (("sheepdog_demo", 3197), ("indexd_demo", 11346),
                              ("fence_demo", 1999), ("arborist_demo", 8762),
                              ("metadata_demo", 1323)):
-                line = [l for l in out.splitlines() if " %s " % db in l]
+                line = [l for l in out.splitlines() if l.startswith("  postgres") and " %s " % db in l]
                 self.assertEqual(len(line), 1, out)
                 self.assertTrue(line[0].rstrip().endswith("%d rows" % rows), line[0])
             for idx, docs in (("dev_case", 400), ("dev_file", 400), ("dev_array-config", 2)):
