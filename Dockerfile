@@ -21,6 +21,7 @@ RUN apt-get update \
         libarchive-dev \
         libjson-c-dev \
         libssl-dev \
+        zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./

@@ -16,8 +16,8 @@ struct cmd {
 
 static const struct cmd commands[] = {
 	{ "create", cmd_create, "provision service databases, roles, grants and extensions" },
-	{ "restore", cmd_restore, "restore PostgreSQL databases from snapshots or plain SQL dumps" },
-	{ "dump", cmd_dump, "write a consistent snapshot of PostgreSQL databases (.tar.zst)" },
+	{ "restore", cmd_restore, "restore databases and indices from snapshots or plain SQL dumps" },
+	{ "dump", cmd_dump, "write a snapshot of databases and indices (.tar.zst)" },
 	{ "inspect", cmd_inspect, "show what a snapshot holds (reads only its manifest)" },
 	{ "verify", cmd_verify, "check every member of a snapshot without any server" },
 	{ "fetch", cmd_fetch, "copy a file, http(s):// or s3:// source to a file, stdout or s3://" },

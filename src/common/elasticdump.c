@@ -12,6 +12,7 @@
 
 #include "es.h"
 #include "opts.h"
+#include "sourcefile.h"
 
 /* Nesting allowed in one document line (json-c's default is 32). */
 #define DOC_MAX_DEPTH 256
@@ -105,7 +106,7 @@ fail:
 /* Parses a whole (small) definition file; errors name it. */
 static g3_rc read_json_file(const char *path, json_object **out, g3_err *err)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = g3_source_is_url(path) ? g3_source_fopen(path, err) : fopen(path, "rb");
 	json_tokener *tok = NULL;
 	char buf[65536];
 	size_t n;
@@ -114,7 +115,8 @@ static g3_rc read_json_file(const char *path, json_object **out, g3_err *err)
 
 	*out = NULL;
 	if (!f)
-		return g3_err_set(err, G3_USAGE, "could not open \"%s\": %s", path, strerror(errno));
+		return g3_source_is_url(path) ? err->rc
+			: g3_err_set(err, G3_USAGE, "could not open \"%s\": %s", path, strerror(errno));
 	tok = json_tokener_new();
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
 		enum json_tokener_error je;
@@ -336,8 +338,18 @@ json_object *g3_esdef_create_body(const g3_esdef *d, int typed)
 
 g3_rc g3_docreader_open(g3_docreader *r, const char *path, g3_err *err)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f;
 
+	/* s3:// and http(s):// stream through a g3_source: no local copy */
+	if (g3_source_is_url(path)) {
+		memset(r, 0, sizeof(*r));
+		if (!(f = g3_source_fopen(path, err)))
+			return err->rc;
+		g3_docreader_attach(r, f, path);
+		r->own = 1;
+		return G3_OK;
+	}
+	f = fopen(path, "rb");
 	memset(r, 0, sizeof(*r));
 	if (!f)
 		return g3_err_set(err, G3_USAGE, "could not open \"%s\": %s", path, strerror(errno));

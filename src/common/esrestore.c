@@ -26,6 +26,10 @@ void g3_esrestore_index_release(g3_esrestore_index *ix)
 	g3_esdef_release(&ix->def);
 	free(ix->concrete);
 	g3_strlist_free(ix->old, ix->n_old);
+	g3_esbulk_free(ix->loader);
+	json_object_put(ix->replicas);
+	json_object_put(ix->refresh);
+	free(ix->origin);
 	memset(ix, 0, sizeof(*ix));
 }
 
@@ -40,14 +44,36 @@ static double now_seconds(void)
 g3_rc g3_esrestore_plan(g3_es *es, const char *dir, const char *name,
 			const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err)
 {
-	int is_alias = 0, exists = 0;
 	g3_rc rc;
 
-	ix->name = g3_xstrdup(name);
 	if ((rc = g3_edump_locate(dir, name, &ix->files, err)))
 		return rc;
 	if ((rc = g3_esdef_read(&ix->def, &ix->files, err)))
 		return rc;
+	return g3_esrestore_plan_target(es, name, o, ix, err);
+}
+
+g3_rc g3_esrestore_plan_files(g3_es *es, const char *name, g3_edump_files *files,
+			      const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err)
+{
+	g3_rc rc;
+
+	g3_edump_files_release(&ix->files);
+	ix->files = *files;
+	memset(files, 0, sizeof(*files));
+	if ((rc = g3_esdef_read(&ix->def, &ix->files, err)))
+		return rc;
+	return g3_esrestore_plan_target(es, name, o, ix, err);
+}
+
+g3_rc g3_esrestore_plan_target(g3_es *es, const char *name, const g3_esrestore_opts *o,
+			       g3_esrestore_index *ix, g3_err *err)
+{
+	int is_alias = 0, exists = 0;
+	g3_rc rc;
+
+	free(ix->name);
+	ix->name = g3_xstrdup(name);
 	if ((rc = g3_es_alias_get(es, name, &is_alias, &ix->old, &ix->n_old, err)))
 		return rc;
 	if (!is_alias && (rc = g3_es_index_exists(es, name, &exists, err)))
@@ -126,9 +152,23 @@ static json_object *index_object(json_object *settings)
 	return idx;
 }
 
-/* *read_failed tells a bad data file (or a stop) from a failed load. */
-static g3_rc load_documents(g3_esbulk *bulk, const g3_esrestore_opts *o, g3_esrestore_index *ix,
-			    int *read_failed, g3_err *err)
+g3_rc g3_esrestore_add(g3_esrestore_index *ix, const g3_esrestore_opts *o, const char *id,
+		       const char *source, size_t len, g3_err *err)
+{
+	ix->docs_read++;
+	if (o->cancel && *o->cancel)
+		return g3_err_set(err, G3_FAIL, "interrupted after %llu documents",
+				  (unsigned long long)ix->docs_read - 1);
+	if (strlen(id) > G3_ES_MAX_ID_BYTES)
+		/* Elasticsearch would refuse the whole bulk request */
+		return g3_err_set(err, G3_FAIL, "%s: the _id \"%.40s...\" is longer than %d bytes, "
+				  "which Elasticsearch refuses", ix->origin ? ix->origin : ix->name,
+				  id, G3_ES_MAX_ID_BYTES);
+	return g3_esbulk_add(ix->loader, id, source, len, err);
+}
+
+/* read_rc set: a bad data file (or a stop) rather than a failed load. */
+static g3_rc load_documents(const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err)
 {
 	g3_docreader r;
 	const char *id, *src;
@@ -139,29 +179,22 @@ static g3_rc load_documents(g3_esbulk *bulk, const g3_esrestore_opts *o, g3_esre
 	if ((rc = g3_docreader_open(&r, ix->files.data, err)))
 		return rc;
 	while ((got = g3_docreader_next(&r, &id, &src, &len, err)) > 0) {
-		ix->docs_read++;
-		if (o->cancel && *o->cancel) {
-			g3_err_set(err, G3_FAIL, "interrupted after %llu documents",
-				   (unsigned long long)ix->docs_read - 1);
-			*read_failed = 1;
-			rc = G3_FAIL;
-			break;
-		}
-		if (strlen(id) > G3_ES_MAX_ID_BYTES) {
-			/* Elasticsearch would refuse the whole bulk request */
-			g3_err_set(err, G3_FAIL, "\"%s\" line %ld: the _id \"%.40s...\" is longer than "
-				   "%d bytes, which Elasticsearch refuses", r.path, r.lineno, id,
-				   G3_ES_MAX_ID_BYTES);
-			*read_failed = 1;
-			rc = G3_FAIL;
-			break;
-		}
-		if ((rc = g3_esbulk_add(bulk, id, src, len, err)))
+		g3_buf where = G3_BUF_INIT;
+
+		free(ix->origin);
+		g3_buf_addf(&where, "\"%s\" line %ld", r.path, r.lineno);
+		ix->origin = g3_buf_detach(&where);
+		if ((rc = g3_esrestore_add(ix, o, id, src, len, err)))
 			break;
 	}
-	if (got < 0) {
-		*read_failed = 1;
+	if (got < 0)
 		rc = G3_FAIL;
+	if (!rc) {
+		g3_buf file = G3_BUF_INIT;
+
+		free(ix->origin);
+		g3_buf_addf(&file, "\"%s\"", r.path);
+		ix->origin = g3_buf_detach(&file);
 	}
 	g3_docreader_release(&r);
 	return rc;
@@ -193,7 +226,7 @@ static g3_rc switch_aliases(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_
 	}
 	if (ix->def.aliases) {
 		json_object_object_foreach(ix->def.aliases, alias, props) {
-			json_object *a, *spec;
+			json_object *a, *spec = NULL;
 
 			if (!strcmp(alias, ix->name) || !strcmp(alias, ix->concrete))
 				continue;
@@ -214,17 +247,15 @@ static g3_rc switch_aliases(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_
 	return rc;
 }
 
-g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
-			g3_err *err)
+g3_rc g3_esrestore_begin(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+			 const char *origin, g3_err *err)
 {
-	json_object *body = NULL, *settings = NULL, *replicas = NULL, *refresh = NULL;
-	json_object *after = NULL, *idx;
-	g3_esbulk *bulk = NULL;
-	double t0 = now_seconds();
-	long long count = -1;
-	int created = 0, read_failed = 0;
+	json_object *body = NULL, *settings = NULL, *idx;
 	g3_rc rc;
 
+	ix->t0 = now_seconds();
+	free(ix->origin);
+	ix->origin = g3_xstrdup(origin);
 	if (ix->drop_concrete) {
 		if ((rc = g3_es_index_delete(es, ix->name, err)))
 			goto cleanup;
@@ -235,27 +266,41 @@ g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_inde
 		settings = json_object_new_object();
 		json_object_object_add(body, "settings", settings);
 	}
-	replicas = take_setting(settings, "number_of_replicas");
-	refresh = take_setting(settings, "refresh_interval");
+	ix->replicas = take_setting(settings, "number_of_replicas");
+	ix->refresh = take_setting(settings, "refresh_interval");
 	idx = index_object(settings);
 	json_object_object_add(idx, "number_of_replicas", json_object_new_int(0));
 	json_object_object_add(idx, "refresh_interval", json_object_new_string("-1"));
 	if ((rc = g3_es_index_create(es, ix->concrete, body, err)))
 		goto cleanup;
-	created = 1;
-	if ((rc = g3_esbulk_new(es->conf, ix->concrete, es->typed ? (ix->def.type_name ?
-		ix->def.type_name : "_doc") : NULL, &o->bulk, &bulk, err)))
-		goto cleanup;
-	rc = load_documents(bulk, o, ix, &read_failed, err);
-	if (!read_failed) {
-		rc = g3_esbulk_finish(bulk, err);
-	} else {
-		g3_err drain;
+	ix->created = 1;
+	rc = g3_esbulk_new(es->conf, ix->concrete, es->typed ? (ix->def.type_name ?
+		ix->def.type_name : "_doc") : NULL, &o->bulk, &ix->loader, err);
+cleanup:
+	json_object_put(body);
+	return rc;
+}
 
-		g3_err_init(&drain);
-		g3_esbulk_finish(bulk, &drain);
+g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+		       g3_rc read_rc, g3_err *err)
+{
+	json_object *after = NULL, *idx;
+	long long count = -1;
+	g3_rc rc = read_rc;
+
+	if (ix->loader) {
+		if (!rc) {
+			rc = g3_esbulk_finish(ix->loader, err);
+		} else {
+			g3_err drain;
+
+			g3_err_init(&drain);
+			g3_esbulk_finish(ix->loader, &drain);
+		}
+		ix->bulk = *g3_esbulk_stats_of(ix->loader);
+	} else if (!rc) {
+		rc = g3_err_set(err, G3_FAIL, "index \"%s\" was never created", ix->name);
 	}
-	ix->bulk = *g3_esbulk_stats_of(bulk);
 	if (rc)
 		goto cleanup;
 
@@ -264,9 +309,9 @@ g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_inde
 	/* the defaults spelled out where the dump had none: null (reset) is
 	 * not understood everywhere */
 	json_object_object_add(idx, "number_of_replicas",
-			       replicas ? json_object_get(replicas) : json_object_new_int(1));
+			       ix->replicas ? json_object_get(ix->replicas) : json_object_new_int(1));
 	json_object_object_add(idx, "refresh_interval",
-			       refresh ? json_object_get(refresh) : json_object_new_string("1s"));
+			       ix->refresh ? json_object_get(ix->refresh) : json_object_new_string("1s"));
 	if ((rc = g3_es_settings_put(es, ix->concrete, after, err)))
 		goto cleanup;
 	if ((rc = g3_es_refresh(es, ix->concrete, err)))
@@ -275,10 +320,10 @@ g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_inde
 		goto cleanup;
 	if (count < 0 || (uint64_t)count != ix->docs_read) {
 		rc = g3_err_set(err, G3_FAIL, "index \"%s\" holds %lld documents after the load, "
-				"but %llu were read from \"%s\"", ix->concrete, count,
-				(unsigned long long)ix->docs_read, ix->files.data);
+				"but %llu were read from %s", ix->concrete, count,
+				(unsigned long long)ix->docs_read, ix->origin ? ix->origin : "the dump");
 		if (count >= 0 && (uint64_t)count < ix->docs_read)
-			g3_err_hint(err, "the data file may hold the same _id more than once");
+			g3_err_hint(err, "the data may hold the same _id more than once");
 		goto cleanup;
 	}
 	if ((rc = switch_aliases(es, o, ix, err)))
@@ -297,8 +342,8 @@ g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_inde
 		}
 	}
 cleanup:
-	ix->seconds = now_seconds() - t0;
-	if (rc && created) {
+	ix->seconds = now_seconds() - ix->t0;
+	if (rc && ix->created) {
 		g3_err derr;
 
 		/* never leave a partial index behind (it never got the alias) */
@@ -307,13 +352,30 @@ cleanup:
 			g3_log_err(&derr);
 		else
 			g3_info("deleted the partial index \"%s\"", ix->concrete);
+		ix->created = 0;
 	}
-	g3_esbulk_free(bulk);
-	json_object_put(body);
+	g3_esbulk_free(ix->loader);
+	ix->loader = NULL;
 	json_object_put(after);
-	json_object_put(replicas);
-	json_object_put(refresh);
 	return rc;
+}
+
+g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+			g3_err *err)
+{
+	g3_buf origin = G3_BUF_INIT;
+	g3_rc rc;
+
+	g3_buf_addf(&origin, "\"%s\"", ix->files.data);
+	rc = g3_esrestore_begin(es, o, ix, origin.data, err);
+	g3_buf_release(&origin);
+	if (!rc)
+		rc = load_documents(o, ix, err);
+	{
+		g3_rc erc = g3_esrestore_end(es, o, ix, rc, err);
+
+		return rc ? rc : erc;
+	}
 }
 
 /* ---- dump ---- */

@@ -56,6 +56,12 @@ typedef struct g3_esrestore_index {
 	g3_esbulk_stats bulk;
 	double seconds;
 	int loaded;
+	/* the load in progress (g3_esrestore_begin .. _end) */
+	g3_esbulk *loader;
+	json_object *replicas, *refresh;  /* the dump's values, put back after */
+	int created;
+	double t0;
+	char *origin;           /* where the documents come from, for messages */
 } g3_esrestore_index;
 
 void g3_esrestore_index_init(g3_esrestore_index *ix);
@@ -64,8 +70,35 @@ void g3_esrestore_index_release(g3_esrestore_index *ix);
 /* G3_USAGE for bad input or a target that would be overwritten. */
 g3_rc g3_esrestore_plan(g3_es *es, const char *dir, const char *name,
 			const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err);
+/* The same with the files already located (paths or URLs, as
+ * g3_docreader_open and g3_esdef_read take them); files is taken over
+ * (emptied) whatever the result. */
+g3_rc g3_esrestore_plan_files(g3_es *es, const char *name, g3_edump_files *files,
+			      const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err);
 g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
 			g3_err *err);
+
+/* The target half of g3_esrestore_plan, for a definition that arrives
+ * later (a snapshot's es/<index>/index.json, put into ix->def before
+ * g3_esrestore_begin). */
+g3_rc g3_esrestore_plan_target(g3_es *es, const char *name, const g3_esrestore_opts *o,
+			       g3_esrestore_index *ix, g3_err *err);
+
+/*
+ * g3_esrestore_load in steps, for documents from any stream: begin creates
+ * the index and the bulk loader; add sends one document (origin names where
+ * it was read for messages); end gets read_rc (G3_OK when every document
+ * was read and verified, else the reading error, already in err) and
+ * finishes: drain, settings, refresh, _count check, aliases; on any failure
+ * the index is deleted and never gets the alias. end must follow a begin
+ * that succeeded or failed alike.
+ */
+g3_rc g3_esrestore_begin(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+			 const char *origin, g3_err *err);
+g3_rc g3_esrestore_add(g3_esrestore_index *ix, const g3_esrestore_opts *o, const char *id,
+		       const char *source, size_t len, g3_err *err);
+g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+		       g3_rc read_rc, g3_err *err);
 
 /*
  * The definition of index (an alias or a concrete index holding one

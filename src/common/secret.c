@@ -1,9 +1,11 @@
 #include "secret.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "strbuf.h"
 
@@ -254,5 +256,45 @@ g3_rc g3_k8s_secret_password(const char *path, const char *name, char **out,
 	}
 	explicit_bzero(line, sizeof(line));
 	fclose(f);
+	return rc;
+}
+
+g3_rc g3_k8s_secrets_write_file(const char *path, const g3_k8s_secret *secrets, size_t n,
+				g3_err *err)
+{
+	g3_buf b = G3_BUF_INIT;
+	FILE *f = NULL;
+	char *tmp = NULL;
+	int fd, w;
+	g3_rc rc = G3_OK;
+
+	if (!strcmp(path, "-")) {
+		if (g3_k8s_secrets_write(stdout, secrets, n) || fflush(stdout))
+			return g3_err_set(err, G3_FAIL, "could not write secrets to standard output: %s",
+					  strerror(errno));
+		return G3_OK;
+	}
+	g3_buf_addf(&b, "%s.tmp.%ld", path, (long)getpid());
+	tmp = g3_buf_detach(&b);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		rc = g3_err_set(err, G3_FAIL, "could not create \"%s\": %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(tmp);
+		return rc;
+	}
+	w = g3_k8s_secrets_write(f, secrets, n);
+	if (fclose(f) || w) {
+		rc = g3_err_set(err, G3_FAIL, "could not write \"%s\": %s", tmp, strerror(errno));
+		goto cleanup;
+	}
+	if (rename(tmp, path))
+		rc = g3_err_set(err, G3_FAIL, "could not rename \"%s\" to \"%s\": %s", tmp, path,
+				strerror(errno));
+cleanup:
+	if (rc)
+		unlink(tmp);
+	free(tmp);
 	return rc;
 }

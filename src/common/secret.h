@@ -41,6 +41,12 @@ typedef struct g3_k8s_secret {
 /* Writes n secrets as YAML to f: a single Secret, or a v1 List of them. */
 int g3_k8s_secrets_write(FILE *f, const g3_k8s_secret *secrets, size_t n);
 
+/* The same to path ("-": standard output): written whole to a private
+ * (0600) temporary file next to it, then renamed, so the file is never
+ * half-written nor readable by others. */
+g3_rc g3_k8s_secrets_write_file(const char *path, const g3_k8s_secret *secrets, size_t n,
+				g3_err *err);
+
 
 
 /* Decodes standard base64; returns NULL on bad input. *len gets the size. */

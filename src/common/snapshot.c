@@ -4,6 +4,8 @@
  * fail with G3_USAGE naming the member and the field.
  */
 #include "snapshot.h"
+#include "elasticdump.h"
+#include "es.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -61,8 +63,19 @@ g3_member_kind g3_snap_member_kind(const char *name, char *db, size_t dbsize,
 		if (!slash)
 			return G3_MEMBER_OTHER;
 		n = (size_t)(slash - (name + 3));
+		if (!n)
+			return G3_MEMBER_OTHER;
 		if (db && dbsize)
 			snprintf(db, dbsize, "%.*s", (int)n, name + 3);
+		rest = slash + 1;
+		if (!strcmp(rest, "index.json"))
+			return G3_MEMBER_ES_INDEX;
+		if (!strncmp(rest, "docs.", 5)) {
+			if (parse_number(rest + 5, ".json", number))
+				return G3_MEMBER_ES_DOCS_HEADER;
+			if (parse_number(rest + 5, ".ndjson", number))
+				return G3_MEMBER_ES_DOCS;
+		}
 		return G3_MEMBER_ES;
 	}
 	if (strncmp(name, "pg/", 3))
@@ -246,8 +259,12 @@ void g3_manifest_release(g3_manifest *m)
 		free(d->encoding);
 	}
 	free(m->databases);
-	for (size_t i = 0; i < m->n_indices; i++)
+	for (size_t i = 0; i < m->n_indices; i++) {
 		free(m->indices[i].name);
+		free(m->indices[i].concrete);
+		free(m->indices[i].source_distribution);
+		free(m->indices[i].source_version);
+	}
 	free(m->indices);
 	free(m->created);
 	free(m->gen3db_version);
@@ -305,10 +322,19 @@ g3_snap_index *g3_manifest_add_index(g3_manifest *m, const char *name,
 
 	m->indices = g3_xrealloc(m->indices, (m->n_indices + 1) * sizeof(*x));
 	x = &m->indices[m->n_indices++];
+	memset(x, 0, sizeof(*x));
 	x->name = g3_xstrdup(name);
 	x->docs = docs;
 	x->bytes = bytes;
 	return x;
+}
+
+const g3_snap_index *g3_manifest_find_index(const g3_manifest *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_indices; i++)
+		if (!strcmp(m->indices[i].name, name))
+			return &m->indices[i];
+	return NULL;
 }
 
 const g3_snap_database *g3_manifest_find_database(const g3_manifest *m,
@@ -372,6 +398,12 @@ void g3_manifest_to_json(const g3_manifest *m, g3_buf *out)
 		put_str(ji, "name", m->indices[i].name);
 		put_int(ji, "docs", m->indices[i].docs);
 		put_int(ji, "bytes", m->indices[i].bytes);
+		if (m->indices[i].concrete)
+			put_str(ji, "concrete", m->indices[i].concrete);
+		if (m->indices[i].source_distribution)
+			put_str(ji, "source_distribution", m->indices[i].source_distribution);
+		if (m->indices[i].source_version)
+			put_str(ji, "source_version", m->indices[i].source_version);
 		json_object_array_add(idx, ji);
 	}
 	json_object_object_add(root, "indices", idx);
@@ -512,8 +544,20 @@ g3_rc g3_manifest_parse(const char *json, size_t len, g3_manifest *m, g3_err *er
 			free(name);
 			goto cleanup;
 		}
-		g3_manifest_add_index(m, name, docs, bytes);
-		free(name);
+		{
+			g3_snap_index *x = g3_manifest_add_index(m, name, docs, bytes);
+
+			free(name);
+			if ((rc = get_str(&c, ji, "concrete", 1, &x->concrete)) ||
+			    (rc = get_str(&c, ji, "source_distribution", 1, &x->source_distribution)) ||
+			    (rc = get_str(&c, ji, "source_version", 1, &x->source_version)))
+				goto cleanup;
+			if (strchr(x->name, '/') || !g3_snap_name_ok(x->name)) {
+				rc = g3_err_set(err, G3_USAGE, "%s: index name \"%s\" cannot name "
+						"snapshot members", c.member, x->name);
+				goto cleanup;
+			}
+		}
 	}
 	(void)v;
 cleanup:
@@ -716,6 +760,9 @@ void g3_snap_end_release(g3_snap_end *e)
 		free(d->name);
 	}
 	free(e->databases);
+	for (size_t i = 0; i < e->n_indices; i++)
+		free(e->indices[i].name);
+	free(e->indices);
 	g3_snap_end_init(e);
 }
 
@@ -772,13 +819,38 @@ void g3_snap_end_to_json(const g3_snap_end *e, g3_buf *out)
 		json_object_array_add(dbs, jd);
 	}
 	json_object_object_add(root, "databases", dbs);
+	if (e->n_indices) {
+		json_object *ix = json_object_new_array();
+
+		for (size_t i = 0; i < e->n_indices; i++) {
+			json_object *ji = json_object_new_object();
+
+			put_str(ji, "name", e->indices[i].name);
+			put_int(ji, "docs", e->indices[i].docs);
+			put_int(ji, "bytes", e->indices[i].bytes);
+			put_int(ji, "chunks", e->indices[i].chunks);
+			json_object_array_add(ix, ji);
+		}
+		json_object_object_add(root, "indices", ix);
+	}
 	print_json(root, out);
+}
+
+g3_end_index *g3_snap_end_add_index(g3_snap_end *e, const char *name)
+{
+	g3_end_index *x;
+
+	e->indices = g3_xrealloc(e->indices, (e->n_indices + 1) * sizeof(*x));
+	x = &e->indices[e->n_indices++];
+	memset(x, 0, sizeof(*x));
+	x->name = g3_xstrdup(name);
+	return x;
 }
 
 g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *err)
 {
 	struct jctx c = { G3_SNAP_END, err };
-	json_object *root = NULL, *dbs;
+	json_object *root = NULL, *dbs, *ixs;
 	int64_t members;
 	g3_rc rc;
 
@@ -831,9 +903,162 @@ g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *er
 				goto cleanup;
 		}
 	}
+	if ((rc = get_field(&c, root, "indices", json_type_array, 1, &ixs)))
+		goto cleanup;
+	for (size_t i = 0; ixs && i < json_object_array_length(ixs); i++) {
+		json_object *ji = json_object_array_get_idx(ixs, i);
+		g3_end_index *x;
+		char *name = NULL;
+
+		if (!ji || !json_object_is_type(ji, json_type_object)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: index %zu is not an object",
+					c.member, i + 1);
+			goto cleanup;
+		}
+		if ((rc = get_str(&c, ji, "name", 0, &name)))
+			goto cleanup;
+		x = g3_snap_end_add_index(e, name);
+		free(name);
+		if ((rc = get_count(&c, ji, "docs", &x->docs)) ||
+		    (rc = get_count(&c, ji, "bytes", &x->bytes)) ||
+		    (rc = get_count(&c, ji, "chunks", &x->chunks)))
+			goto cleanup;
+	}
 cleanup:
 	json_object_put(root);
 	if (rc)
 		g3_snap_end_release(e);
 	return rc;
+}
+
+/* ---- Elasticsearch members ------------------------------------------------ */
+
+void g3_es_index_member_to_json(const char *name, const g3_esdef *d, g3_buf *out)
+{
+	json_object *root = json_object_new_object();
+
+	put_str(root, "name", name);
+	put_str(root, "source_index", d->source_index);
+	put_str(root, "type", d->type_name);
+	json_object_object_add(root, "mappings", d->mappings ? json_object_get(d->mappings)
+							       : json_object_new_object());
+	json_object_object_add(root, "settings", d->settings ? json_object_get(d->settings)
+							       : json_object_new_object());
+	json_object_object_add(root, "aliases", d->aliases ? json_object_get(d->aliases)
+							     : json_object_new_object());
+	print_json(root, out);
+}
+
+g3_rc g3_es_index_member_parse(const char *json, size_t len, const char *member,
+			       g3_esdef *d, g3_err *err)
+{
+	struct jctx c = { member, err };
+	json_object *root = NULL, *mappings, *settings, *aliases;
+	char *name = NULL, *source = NULL, *type = NULL;
+	g3_rc rc;
+
+	if ((rc = parse_root(json, len, member, &root, err)))
+		return rc;
+	if ((rc = get_str(&c, root, "name", 0, &name)) ||
+	    (rc = get_str(&c, root, "source_index", 1, &source)) ||
+	    (rc = get_str(&c, root, "type", 1, &type)) ||
+	    (rc = get_field(&c, root, "mappings", json_type_object, 0, &mappings)) ||
+	    (rc = get_field(&c, root, "settings", json_type_object, 1, &settings)) ||
+	    (rc = get_field(&c, root, "aliases", json_type_object, 1, &aliases)))
+		goto cleanup;
+	/* the mapping is stored untyped: from_json keeps it as it is */
+	if ((rc = g3_esdef_from_json(d, source ? source : name, mappings, settings, aliases, err)))
+		goto cleanup;
+	if (type) {
+		free(d->type_name);
+		d->type_name = type;
+		type = NULL;
+	}
+cleanup:
+	free(name);
+	free(source);
+	free(type);
+	json_object_put(root);
+	return rc;
+}
+
+void g3_es_docs_header_to_json(const g3_es_docs_header *h, g3_buf *out)
+{
+	json_object *root = json_object_new_object();
+
+	put_int(root, "part", (int64_t)h->part);
+	json_object_object_add(root, "last", json_object_new_boolean(h->last));
+	put_int(root, "docs", h->docs);
+	put_int(root, "bytes", h->bytes);
+	put_str(root, "sha256", h->sha256);
+	print_json(root, out);
+}
+
+g3_rc g3_es_docs_header_parse(const char *json, size_t len, const char *member,
+			      g3_es_docs_header *h, g3_err *err)
+{
+	struct jctx c = { member, err };
+	json_object *root = NULL, *last;
+	char *sha = NULL;
+	int64_t part;
+	g3_rc rc;
+
+	memset(h, 0, sizeof(*h));
+	if ((rc = parse_root(json, len, member, &root, err)))
+		return rc;
+	if ((rc = get_count(&c, root, "part", &part)) ||
+	    (rc = get_field(&c, root, "last", json_type_boolean, 0, &last)) ||
+	    (rc = get_count(&c, root, "docs", &h->docs)) ||
+	    (rc = get_count(&c, root, "bytes", &h->bytes)) ||
+	    (rc = get_str(&c, root, "sha256", 0, &sha)))
+		goto cleanup;
+	h->part = (uint64_t)part;
+	h->last = json_object_get_boolean(last);
+	if (!is_hex64(sha)) {
+		rc = g3_err_set(err, G3_USAGE, "%s: field \"sha256\" is not 64 lowercase hex digits",
+				member);
+		goto cleanup;
+	}
+	memcpy(h->sha256, sha, 65);
+cleanup:
+	free(sha);
+	json_object_put(root);
+	return rc;
+}
+
+g3_rc g3_es_docs_check_finish(g3_chunk_check *c, const g3_es_docs_header *h,
+			      const char *index, const char *member, g3_err *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	char got[65];
+
+	EVP_DigestFinal_ex(c->md, md, &n);
+	hex(md, n, got);
+	if (c->bytes != h->bytes)
+		return g3_err_set(err, G3_FAIL,
+				  "member \"%s\" of index \"%s\" holds %" PRId64 " bytes, its header says %" PRId64,
+				  member, index, c->bytes, h->bytes);
+	if (c->rows != h->docs)
+		return g3_err_set(err, G3_FAIL,
+				  "member \"%s\" of index \"%s\" holds %" PRId64 " documents, its header says %" PRId64,
+				  member, index, c->rows, h->docs);
+	if (strcmp(got, h->sha256))
+		return g3_err_set(err, G3_FAIL, "member \"%s\" of index \"%s\" fails its sha256 check",
+				  member, index);
+	return G3_OK;
+}
+
+void g3_es_doc_line(g3_buf *out, const char *id, const char *type, const char *source,
+		    size_t len)
+{
+	g3_buf_adds(out, "{\"_id\":");
+	g3_json_quote(out, id);
+	if (type) {
+		g3_buf_adds(out, ",\"_type\":");
+		g3_json_quote(out, type);
+	}
+	g3_buf_adds(out, ",\"_source\":");
+	g3_buf_add(out, source, len);
+	g3_buf_adds(out, "}\n");
 }

@@ -20,7 +20,7 @@
 
 #define G3_SNAP_FORMAT "gen3db-snapshot"
 #define G3_SNAP_FORMAT_VERSION 1       /* major: readers refuse others */
-#define G3_SNAP_FORMAT_MINOR 0         /* minor: adds fields only */
+#define G3_SNAP_FORMAT_MINOR 1         /* minor: adds fields and members only */
 
 #define G3_SNAP_MANIFEST "manifest.json"
 #define G3_SNAP_END "end.json"
@@ -43,7 +43,10 @@ typedef enum g3_member_kind {
 	G3_MEMBER_POST_DATA,    /* pg/<db>/post-data.sql */
 	G3_MEMBER_POST_DATA_JSON, /* pg/<db>/post-data.json */
 	G3_MEMBER_SEQUENCES,    /* pg/<db>/sequences.sql */
-	G3_MEMBER_ES            /* es/<index>/... (db holds the index) */
+	G3_MEMBER_ES,           /* other es/<index>/... members: skipped */
+	G3_MEMBER_ES_INDEX,     /* es/<index>/index.json (db holds the index) */
+	G3_MEMBER_ES_DOCS_HEADER, /* es/<index>/docs.<NNNNNN>.json */
+	G3_MEMBER_ES_DOCS       /* es/<index>/docs.<NNNNNN>.ndjson */
 } g3_member_kind;
 
 g3_member_kind g3_snap_member_kind(const char *name, char *db, size_t dbsize,
@@ -76,6 +79,9 @@ typedef struct g3_snap_index {  /* Elasticsearch, see FORMAT.md */
 	char *name;
 	int64_t docs;           /* -1 unknown */
 	int64_t bytes;          /* -1 unknown */
+	char *concrete;         /* the concrete index dumped (alias target), or NULL */
+	char *source_distribution; /* "elasticsearch" or "opensearch", or NULL */
+	char *source_version;   /* "7.17.10", or NULL */
 } g3_snap_index;
 
 typedef struct g3_manifest {
@@ -104,6 +110,7 @@ g3_snap_table *g3_manifest_add_table(g3_snap_database *db, const char *schema,
 void g3_manifest_add_column(g3_snap_table *t, const char *name, const char *type);
 g3_snap_index *g3_manifest_add_index(g3_manifest *m, const char *name,
 				     int64_t docs, int64_t bytes);
+const g3_snap_index *g3_manifest_find_index(const g3_manifest *m, const char *name);
 const g3_snap_database *g3_manifest_find_database(const g3_manifest *m,
 						  const char *name);
 
@@ -174,10 +181,19 @@ typedef struct g3_end_database {
 	size_t n_tables;
 } g3_end_database;
 
+typedef struct g3_end_index {
+	char *name;
+	int64_t docs;
+	int64_t bytes;
+	int64_t chunks;
+} g3_end_index;
+
 typedef struct g3_snap_end {
 	uint64_t members;       /* members before end.json (manifest included) */
 	g3_end_database *databases;
 	size_t n_databases;
+	g3_end_index *indices;  /* Elasticsearch (format_minor 1) */
+	size_t n_indices;
 } g3_snap_end;
 
 void g3_snap_end_init(g3_snap_end *e);
@@ -185,9 +201,45 @@ void g3_snap_end_release(g3_snap_end *e);
 g3_end_database *g3_snap_end_add_database(g3_snap_end *e, const char *name);
 g3_end_table *g3_snap_end_add_table(g3_end_database *d, const char *schema,
 				    const char *name);
+g3_end_index *g3_snap_end_add_index(g3_snap_end *e, const char *name);
 void g3_snap_end_to_json(const g3_snap_end *e, g3_buf *out);
 g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e,
 			g3_err *err);
+
+/* ---- Elasticsearch: es/<index>/index.json and docs.<NNNNNN>.json ------ */
+
+struct g3_esdef;
+
+/* index.json: {"name", "source_index", "type", "mappings" (untyped),
+ * "settings" (per-cluster keys removed), "aliases"} from a definition. */
+void g3_es_index_member_to_json(const char *name, const struct g3_esdef *d, g3_buf *out);
+/* Parses index.json into d (g3_esdef_init'ed by the caller); G3_USAGE
+ * naming the member on a bad field. */
+g3_rc g3_es_index_member_parse(const char *json, size_t len, const char *member,
+			       struct g3_esdef *d, g3_err *err);
+
+/* The header before each docs.<NNNNNN>.ndjson member: one document per
+ * line, so docs is the number of newline bytes (g3_chunk_check counts
+ * them as rows). */
+typedef struct g3_es_docs_header {
+	uint64_t part;          /* 1, 2, ... within the index (= NNNNNN) */
+	int last;               /* 1 on the index's last chunk */
+	int64_t docs;
+	int64_t bytes;          /* size of the .ndjson member that follows */
+	char sha256[65];
+} g3_es_docs_header;
+
+void g3_es_docs_header_to_json(const g3_es_docs_header *h, g3_buf *out);
+g3_rc g3_es_docs_header_parse(const char *json, size_t len, const char *member,
+			      g3_es_docs_header *h, g3_err *err);
+/* Like g3_chunk_check_finish for a documents chunk of index. */
+g3_rc g3_es_docs_check_finish(g3_chunk_check *c, const g3_es_docs_header *h,
+			      const char *index, const char *member, g3_err *err);
+
+/* One NDJSON line of a documents chunk: {"_id":id,"_source":source}\n
+ * (type: ES 6 mapping type or NULL, written as "_type" when given). */
+void g3_es_doc_line(g3_buf *out, const char *id, const char *type, const char *source,
+		    size_t len);
 
 /* ---- post-data.json --------------------------------------------------- */
 

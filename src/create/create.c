@@ -385,8 +385,6 @@ static g3_rc write_secrets(const struct create_opts *o, const struct plan *p,
 	char **names = g3_xcalloc(p->n, sizeof(char *));
 	char host[256], port[32];
 	size_t n = 0;
-	FILE *f = NULL;
-	char *tmp = NULL;
 	g3_rc rc = G3_OK;
 
 	if (o->host_for_secret)
@@ -413,51 +411,8 @@ static g3_rc write_secrets(const struct create_opts *o, const struct plan *p,
 	}
 	if (!n)
 		goto cleanup;
-	if (!strcmp(o->secret_out, "-")) {
-		if (g3_k8s_secrets_write(stdout, secrets, n))
-			rc = g3_err_set(err, G3_FAIL, "could not write secrets to standard output: %s",
-					strerror(errno));
-		goto cleanup;
-	} else {
-		g3_buf b = G3_BUF_INIT;
-		int fd;
-
-		/* written whole to a private temporary file, then renamed: never
-		 * a half-written manifest, never readable by others */
-		g3_buf_addf(&b, "%s.tmp.%ld", o->secret_out, (long)getpid());
-		tmp = g3_buf_detach(&b);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0 || !(f = fdopen(fd, "w"))) {
-			rc = g3_err_set(err, G3_FAIL, "could not create \"%s\": %s", tmp,
-					strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			free(tmp);
-			tmp = NULL;
-			goto cleanup;
-		}
-		if (g3_k8s_secrets_write(f, secrets, n) || fclose(f)) {
-			f = NULL;
-			rc = g3_err_set(err, G3_FAIL, "could not write \"%s\": %s", tmp,
-					strerror(errno));
-			goto cleanup;
-		}
-		f = NULL;
-		if (rename(tmp, o->secret_out)) {
-			rc = g3_err_set(err, G3_FAIL, "could not rename \"%s\" to \"%s\": %s",
-					tmp, o->secret_out, strerror(errno));
-			goto cleanup;
-		}
-		free(tmp);
-		tmp = NULL;
-	}
+	rc = g3_k8s_secrets_write_file(o->secret_out, secrets, n, err);
 cleanup:
-	if (f)
-		fclose(f);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

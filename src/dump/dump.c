@@ -33,6 +33,7 @@
 #include "../common/snapwriter.h"
 #include "../common/strbuf.h"
 #include "../version.h"
+#include "dump.h"
 
 #define DEFAULT_CHUNK_SIZE (8L * 1024 * 1024)
 #define MIN_CHUNK_SIZE (64L * 1024)
@@ -49,12 +50,17 @@ struct dump_opts {
 	const char *master_url;
 	long wait;
 	int json;
+	char **indices;         /* Elasticsearch */
+	size_t n_indices;
+	const char *es_url;
+	const char *es_cacert;
+	int es;                 /* --es or --index given */
 };
 
 enum {
 	OPT_OUTPUT = G3_OPT_COMMON_LAST + 1,
 	OPT_DATABASE, OPT_JOBS, OPT_LEVEL, OPT_THREADS, OPT_CHUNK_SIZE, OPT_MASTER,
-	OPT_WAIT, OPT_JSON, OPT_HELP
+	OPT_WAIT, OPT_JSON, OPT_INDEX, OPT_HELP
 };
 
 static const struct option long_options[] = {
@@ -67,17 +73,21 @@ static const struct option long_options[] = {
 	{ "master", required_argument, NULL, OPT_MASTER },
 	{ "wait", required_argument, NULL, OPT_WAIT },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "index", required_argument, NULL, OPT_INDEX },
+	G3_ES_LONG_OPTIONS,
 	{ "help", no_argument, NULL, OPT_HELP },
 	G3_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 }
 };
 
 static const char usage_text[] =
-	"usage: gen3db dump --output FILE|- --database DB [--database DB ...] [options]\n"
+	"usage: gen3db dump --output FILE|- [--database DB ...] [--es URL --index NAME ...]\n"
+	"                   [options]\n"
 	"\n"
 	"Write a consistent snapshot of PostgreSQL databases (schema from pg_dump,\n"
-	"data with COPY in the same exported snapshot) as one .tar.zst in gen3db's\n"
-	"snapshot format, while the databases stay in use.\n"
+	"data with COPY in the same exported snapshot) and Elasticsearch indices\n"
+	"(definition, and every document read in a point in time) as one .tar.zst\n"
+	"in gen3db's snapshot format, while they stay in use.\n"
 	"\n"
 	"      --output FILE|-          the snapshot; FILE appears only when complete\n"
 	"                               (written as FILE.partial until then)\n"
@@ -85,18 +95,23 @@ static const char usage_text[] =
 	"      --jobs N                 worker connections per database (default 2)\n"
 	"      --level N                zstd level 1..19 (default 3)\n"
 	"      --compress-threads N     zstd threads (default 1: in the writer thread)\n"
-	"      --chunk-size BYTES       table data chunk size, with optional K, M or G\n"
-	"                               (default 8M)\n"
+	"      --chunk-size BYTES       table data and documents chunk size, with optional\n"
+	"                               K, M or G (default 8M)\n"
 	"      --json                   a JSON summary on stdout (not with --output -)\n"
 	"\n"
 	"Connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
 	"PGSSLMODE, ... or):\n"
 	"      --master URL             postgresql://user@host:port (no password)\n"
-	"      --wait SECONDS           wait this long for the server (default 300)\n"
+	"      --wait SECONDS           wait this long for the servers (default 300)\n"
+	"\n"
+	"Elasticsearch (after the databases, in the same snapshot):\n"
+	"      --index NAME             repeatable: an index or alias to dump (with --es\n"
+	"                               and no --index: GUPPY_INDICES, GUPPY_CONFIGINDEX)\n"
+	G3_ES_HELP
 	G3_COMMON_HELP
 	"\n"
 	"exit codes: 0 snapshot written, 1 failure (no output left), 2 usage or bad\n"
-	"input, 3 the server was unreachable within --wait\n";
+	"input, 3 a server was unreachable within --wait\n";
 
 /* ---- the plan: per database, its tables and sequences --------------------- */
 
@@ -870,8 +885,10 @@ static void catch_signals(void)
 }
 
 static void print_summary(const struct dump_opts *o, struct database *dbs, size_t n,
-			  uint64_t out_bytes, double seconds)
+			  const g3_snap_end *end, uint64_t out_bytes, double seconds)
 {
+	json_object *jix = json_object_new_array();
+
 	json_object *root = json_object_new_object();
 	json_object *jdbs = json_object_new_array();
 
@@ -904,6 +921,16 @@ static void print_summary(const struct dump_opts *o, struct database *dbs, size_
 		json_object_array_add(jdbs, jd);
 	}
 	json_object_object_add(root, "databases", jdbs);
+	for (size_t i = 0; i < end->n_indices; i++) {
+		json_object *ji = json_object_new_object();
+
+		json_object_object_add(ji, "name", json_object_new_string(end->indices[i].name));
+		json_object_object_add(ji, "docs", json_object_new_int64(end->indices[i].docs));
+		json_object_object_add(ji, "bytes", json_object_new_int64(end->indices[i].bytes));
+		json_object_object_add(ji, "chunks", json_object_new_int64(end->indices[i].chunks));
+		json_object_array_add(jix, ji);
+	}
+	json_object_object_add(root, "indices", jix);
 	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 						       JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
@@ -965,6 +992,17 @@ static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help
 		case OPT_JSON:
 			o->json = 1;
 			break;
+		case OPT_INDEX:
+			g3_strlist_add(&o->indices, &o->n_indices, optarg);
+			o->es = 1;
+			break;
+		case G3_OPT_ES:
+			o->es_url = optarg;
+			o->es = 1;
+			break;
+		case G3_OPT_ES_CACERT:
+			o->es_cacert = optarg;
+			break;
 		case OPT_HELP:
 			*help = 1;
 			return G3_OK;
@@ -978,7 +1016,12 @@ static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help
 		return g3_err_set(err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
 	if (!o->output)
 		return g3_err_set(err, G3_USAGE, "give --output FILE (or - for standard output)");
-	if (!o->n_databases)
+	if (o->es && !o->n_indices)
+		g3_es_indices_from_env(&o->indices, &o->n_indices);
+	if (o->es && !o->n_indices)
+		return g3_err_set(err, G3_USAGE, "no index to dump: give --index NAME (or "
+				  "GUPPY_INDICES)");
+	if (!o->n_databases && !o->es)
 		return g3_err_set(err, G3_USAGE, "nothing to dump: give --database NAME");
 	if (o->json && !strcmp(o->output, "-"))
 		return g3_err_set(err, G3_USAGE, "--json needs --output FILE: standard output holds the snapshot");
@@ -1004,6 +1047,7 @@ int cmd_dump(int argc, char **argv)
 	struct database *dbs = NULL;
 	struct dump_state st;
 	g3_manifest m;
+	struct dump_es es;
 	g3_pgconf conf;
 	g3_sink *sink = NULL;
 	g3_buf json = G3_BUF_INIT;
@@ -1019,15 +1063,16 @@ int cmd_dump(int argc, char **argv)
 	g3_manifest_init(&m);
 	g3_pgconf_init(&conf);
 	g3_snap_end_init(&st.end);
+	dump_es_init(&es);
 	if ((rc = parse_options(argc, argv, &o, &help, &err)))
 		goto cleanup;
 	if (help) {
 		fputs(usage_text, stdout);
 		goto cleanup;
 	}
-	if ((rc = g3_pgconf_master(&conf, o.master_url, &err)))
+	if (o.n_databases && (rc = g3_pgconf_master(&conf, o.master_url, &err)))
 		goto cleanup;
-	dbs = g3_xcalloc(o.n_databases, sizeof(*dbs));
+	dbs = g3_xcalloc(o.n_databases + 1, sizeof(*dbs));
 	{
 		struct timespec ts;
 		struct tm tm;
@@ -1039,7 +1084,7 @@ int cmd_dump(int argc, char **argv)
 		m.created = g3_xstrdup(created);
 	}
 	m.gen3db_version = g3_xstrdup(GEN3DB_VERSION);
-	if ((rc = g3_pgdump_version(&m.pg_dump_version, &err)))
+	if (o.n_databases && (rc = g3_pgdump_version(&m.pg_dump_version, &err)))
 		goto cleanup;
 	/* every snapshot first, so the manifest can list every table */
 	for (size_t i = 0; i < o.n_databases; i++) {
@@ -1048,6 +1093,10 @@ int cmd_dump(int argc, char **argv)
 		if ((rc = plan_database(&dbs[i], &m, (int)o.wait, &err)))
 			goto cleanup;
 	}
+	es.chunk_size = (size_t)o.chunk_size;
+	if (o.es && (rc = dump_es_plan(&es, o.es_url, o.es_cacert, (int)o.wait, o.indices,
+				       o.n_indices, &m, &err)))
+		goto cleanup;
 	st.n_pool = (size_t)o.jobs + 1;
 	st.pool = g3_xcalloc(st.n_pool, sizeof(*st.pool));
 	for (size_t i = 0; i < st.n_pool; i++) {
@@ -1066,6 +1115,8 @@ int cmd_dump(int argc, char **argv)
 	for (size_t i = 0; i < o.n_databases; i++)
 		if ((rc = dump_database(&dbs[i], &st, &o, &err)))
 			goto cleanup;
+	if (o.es && (rc = dump_es_write(&es, st.w, &st.end, &err)))
+		goto cleanup;
 	st.end.members = g3_snap_writer_members(st.w);
 	g3_buf_reset(&json);
 	g3_snap_end_to_json(&st.end, &json);
@@ -1087,12 +1138,16 @@ int cmd_dump(int argc, char **argv)
 		}
 		human_bytes(bytes, size, sizeof(size));
 		human_bytes((int64_t)out_bytes, osize, sizeof(osize));
-		g3_info("dumped %zu database%s: %" PRId64 " rows, %s of COPY data, %s written to \"%s\" in %.1f s",
-			o.n_databases, o.n_databases == 1 ? "" : "s", rows, size, osize,
-			sink->name, now_seconds() - start);
+		if (o.n_databases)
+			g3_info("dumped %zu database%s: %" PRId64 " rows, %s of COPY data, %s written to \"%s\" in %.1f s",
+				o.n_databases, o.n_databases == 1 ? "" : "s", rows, size, osize,
+				sink->name, now_seconds() - start);
+		else
+			g3_info("dumped %zu index%s, %s written to \"%s\" in %.1f s", o.n_indices,
+				o.n_indices == 1 ? "" : "es", osize, sink->name, now_seconds() - start);
 	}
 	if (o.json)
-		print_summary(&o, dbs, o.n_databases, out_bytes, now_seconds() - start);
+		print_summary(&o, dbs, o.n_databases, &st.end, out_bytes, now_seconds() - start);
 cleanup:
 	if (rc) {
 		g3_log_err(&err);
@@ -1112,5 +1167,7 @@ cleanup:
 	g3_snap_end_release(&st.end);
 	g3_pgconf_release(&conf);
 	g3_strlist_free(o.databases, o.n_databases);
+	g3_strlist_free(o.indices, o.n_indices);
+	dump_es_release(&es);
 	return g3_exit_code(rc);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../commands.h"
+#include "../common/elasticdump.h"
 #include "../common/log.h"
 #include "../common/opts.h"
 #include "../common/snapreader.h"
@@ -177,8 +178,16 @@ static void print_manifest(const g3_manifest *m)
 		char sz[32];
 
 		human_size(m->indices[i].bytes, sz, sizeof(sz));
-		printf("index:    %s (%lld documents, %s)\n", m->indices[i].name,
-		       (long long)m->indices[i].docs, sz);
+		const g3_snap_index *x = &m->indices[i];
+
+		human_size(x->bytes, sz, sizeof(sz));
+		printf("index:    %s (%lld documents, %s", x->name, (long long)x->docs, sz);
+		if (x->concrete)
+			printf(", from \"%s\"", x->concrete);
+		if (x->source_distribution)
+			printf(", %s %s", x->source_distribution,
+			       x->source_version ? x->source_version : "?");
+		printf(")\n");
 	}
 }
 
@@ -245,6 +254,37 @@ static int manifest_has_table(const g3_manifest *m, const char *db, const char *
 	return 0;
 }
 
+static g3_rc check_end_indices(const g3_snap_end *e, const struct db_sum *sums, size_t n,
+				g3_err *err)
+{
+	for (size_t i = 0; i < e->n_indices; i++) {
+		const g3_end_index *x = &e->indices[i];
+		struct db_sum zero = { "", 0, 0, 0 };
+		const struct db_sum *s = &zero;
+
+		for (size_t k = 0; k < n; k++)
+			if (!strcmp(sums[k].name, x->name))
+				s = &sums[k];
+		if (x->docs != s->rows || x->bytes != s->bytes || x->chunks != s->chunks)
+			return g3_err_set(err, G3_FAIL,
+					  "end.json: index \"%s\" should hold %lld documents, %lld bytes "
+					  "in %lld chunks; the snapshot holds %lld documents, %lld bytes in %lld",
+					  x->name, (long long)x->docs, (long long)x->bytes,
+					  (long long)x->chunks, (long long)s->rows, (long long)s->bytes,
+					  (long long)s->chunks);
+	}
+	for (size_t k = 0; k < n; k++) {
+		int found = 0;
+
+		for (size_t i = 0; i < e->n_indices; i++)
+			found |= !strcmp(e->indices[i].name, sums[k].name);
+		if (!found)
+			return g3_err_set(err, G3_FAIL, "end.json does not list index \"%s\"",
+					  sums[k].name);
+	}
+	return G3_OK;
+}
+
 static g3_rc check_end(const g3_snap_end *e, uint64_t members, const struct db_sum *sums,
 		       size_t n, g3_err *err)
 {
@@ -271,6 +311,16 @@ static g3_rc check_end(const g3_snap_end *e, uint64_t members, const struct db_s
 	return G3_OK;
 }
 
+/* Streams the current member through a chunk check. */
+static g3_rc stream_into(g3_reader *r, char *buf, g3_chunk_check *check, g3_err *err)
+{
+	ssize_t n;
+
+	while ((n = g3_reader_read(r, buf, 1 << 20, err)) > 0)
+		g3_chunk_check_update(check, buf, (size_t)n);
+	return n < 0 ? (err->rc ? err->rc : G3_FAIL) : G3_OK;
+}
+
 int cmd_verify(int argc, char **argv)
 {
 	struct args a;
@@ -280,8 +330,12 @@ int cmd_verify(int argc, char **argv)
 	g3_chunk_header hdr;
 	g3_snap_end end;
 	g3_buf json = G3_BUF_INIT;
-	struct db_sum *sums = NULL;
-	size_t n_sums = 0;
+	struct db_sum *sums = NULL, *es_sums = NULL;
+	size_t n_sums = 0, n_es_sums = 0;
+	g3_es_docs_header es_hdr;
+	char es_hdr_index[256] = "";
+	uint64_t es_hdr_number = 0, es_chunks = 0;
+	int have_es_hdr = 0;
 	char hdr_db[256] = "";
 	uint64_t hdr_number = 0, members = 1, chunks = 0;
 	int have_hdr = 0, seen_end = 0;
@@ -294,6 +348,7 @@ int cmd_verify(int argc, char **argv)
 	g3_manifest_init(&m);
 	g3_chunk_header_init(&hdr);
 	g3_snap_end_init(&end);
+	memset(&es_hdr, 0, sizeof(es_hdr));
 	if ((rc = parse_args(argc, argv, verify_usage, &a, &err, &done)) || done)
 		goto cleanup;
 	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &err)))
@@ -337,7 +392,6 @@ int cmd_verify(int argc, char **argv)
 		case G3_MEMBER_CHUNK: {
 			g3_chunk_check check;
 			struct db_sum *s;
-			ssize_t n;
 
 			if (!have_hdr || hdr_number != number || strcmp(hdr_db, db)) {
 				rc = g3_err_set(&err, G3_FAIL,
@@ -345,11 +399,8 @@ int cmd_verify(int argc, char **argv)
 				goto cleanup;
 			}
 			g3_chunk_check_init(&check);
-			while ((n = g3_reader_read(r, buf, 1 << 20, &err)) > 0)
-				g3_chunk_check_update(&check, buf, (size_t)n);
-			if (n < 0) {
+			if ((rc = stream_into(r, buf, &check, &err))) {
 				g3_chunk_check_release(&check);
-				rc = err.rc ? err.rc : G3_FAIL;
 				goto cleanup;
 			}
 			rc = g3_chunk_check_finish(&check, &hdr, name, &err);
@@ -364,10 +415,66 @@ int cmd_verify(int argc, char **argv)
 			have_hdr = 0;
 			break;
 		}
+		case G3_MEMBER_ES_INDEX: {
+			g3_esdef def;
+
+			if (!g3_manifest_find_index(&m, db)) {
+				rc = g3_err_set(&err, G3_FAIL, "member \"%s\" names index \"%s\", which "
+						"the manifest does not list", name, db);
+				goto cleanup;
+			}
+			g3_esdef_init(&def);
+			if (!(rc = (g3_buf_reset(&json), g3_reader_slurp(r, MAX_JSON_MEMBER, &json, &err))))
+				rc = g3_es_index_member_parse(json.data, json.len, name, &def, &err);
+			g3_esdef_release(&def);
+			if (rc)
+				goto cleanup;
+			break;
+		}
+		case G3_MEMBER_ES_DOCS_HEADER:
+			if (!g3_manifest_find_index(&m, db)) {
+				rc = g3_err_set(&err, G3_FAIL, "member \"%s\" names index \"%s\", which "
+						"the manifest does not list", name, db);
+				goto cleanup;
+			}
+			if ((rc = (g3_buf_reset(&json), g3_reader_slurp(r, MAX_JSON_MEMBER, &json, &err))) ||
+			    (rc = g3_es_docs_header_parse(json.data, json.len, name, &es_hdr, &err)))
+				goto cleanup;
+			snprintf(es_hdr_index, sizeof(es_hdr_index), "%s", db);
+			es_hdr_number = number;
+			have_es_hdr = 1;
+			break;
+		case G3_MEMBER_ES_DOCS: {
+			g3_chunk_check check;
+			struct db_sum *s;
+
+			if (!have_es_hdr || es_hdr_number != number || strcmp(es_hdr_index, db)) {
+				rc = g3_err_set(&err, G3_FAIL,
+						"member \"%s\" is not preceded by its header", name);
+				goto cleanup;
+			}
+			g3_chunk_check_init(&check);
+			if ((rc = stream_into(r, buf, &check, &err))) {
+				g3_chunk_check_release(&check);
+				goto cleanup;
+			}
+			rc = g3_es_docs_check_finish(&check, &es_hdr, db, name, &err);
+			g3_chunk_check_release(&check);
+			if (rc)
+				goto cleanup;
+			s = db_sum_get(&es_sums, &n_es_sums, db);
+			s->rows += es_hdr.docs;
+			s->bytes += es_hdr.bytes;
+			s->chunks++;
+			es_chunks++;
+			have_es_hdr = 0;
+			break;
+		}
 		case G3_MEMBER_END:
 			if ((rc = (g3_buf_reset(&json), g3_reader_slurp(r, MAX_JSON_MEMBER, &json, &err))) ||
 			    (rc = g3_snap_end_parse(json.data, json.len, &end, &err)) ||
-			    (rc = check_end(&end, members, sums, n_sums, &err)))
+			    (rc = check_end(&end, members, sums, n_sums, &err)) ||
+			    (rc = check_end_indices(&end, es_sums, n_es_sums, &err)))
 				goto cleanup;
 			seen_end = 1;
 			break;
@@ -402,20 +509,34 @@ int cmd_verify(int argc, char **argv)
 			       (long long)sums[i].bytes, (long long)sums[i].chunks);
 			json_object_put(o);
 		}
+		printf("],\"documents_chunks\":%llu,\"indices\":[", (unsigned long long)es_chunks);
+		for (size_t i = 0; i < n_es_sums; i++) {
+			json_object *o = json_object_new_string(es_sums[i].name);
+
+			printf("%s{\"name\":%s,\"docs\":%lld,\"bytes\":%lld,\"chunks\":%lld}",
+			       i ? "," : "", json_object_to_json_string(o), (long long)es_sums[i].rows,
+			       (long long)es_sums[i].bytes, (long long)es_sums[i].chunks);
+			json_object_put(o);
+		}
 		printf("]}\n");
 	} else {
 		printf("snapshot %s is intact: %llu members, %llu data chunks verified\n",
-		       src->name, (unsigned long long)members + 1, (unsigned long long)chunks);
+		       src->name, (unsigned long long)members + 1, (unsigned long long)(chunks + es_chunks));
 		for (size_t i = 0; i < n_sums; i++)
 			printf("  %s: %lld rows, %lld bytes in %lld chunks\n", sums[i].name,
 			       (long long)sums[i].rows, (long long)sums[i].bytes,
 			       (long long)sums[i].chunks);
+		for (size_t i = 0; i < n_es_sums; i++)
+			printf("  index %s: %lld documents, %lld bytes in %lld chunks\n",
+			       es_sums[i].name, (long long)es_sums[i].rows, (long long)es_sums[i].bytes,
+			       (long long)es_sums[i].chunks);
 	}
 cleanup:
 	if (rc)
 		g3_log_err(&err);
 	free(buf);
 	free(sums);
+	free(es_sums);
 	g3_buf_release(&json);
 	g3_chunk_header_release(&hdr);
 	g3_snap_end_release(&end);

@@ -17,11 +17,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../commands.h"
+#include "../common/es.h"
+#include "../common/k8s.h"
 #include "../common/log.h"
 #include "../common/opts.h"
+#include "../common/progress.h"
+#include "../common/remoteopts.h"
+#include "../common/secret.h"
+#include "../common/shard.h"
 #include "../common/sqlscript.h"
 #include "../common/strbuf.h"
 #include "restore.h"
@@ -30,7 +37,9 @@
 
 enum {
 	OPT_DATABASE = G3_OPT_COMMON_LAST + 1, OPT_MAP, OPT_JOBS, OPT_CLEAN,
-	OPT_NO_CREATE, OPT_JSON, OPT_MASTER, OPT_WAIT, OPT_RELEASE, OPT_HELP
+	OPT_NO_CREATE, OPT_JSON, OPT_MASTER, OPT_WAIT, OPT_RELEASE, OPT_HELP,
+	OPT_SERVICE, OPT_INDEX, OPT_PARALLEL, OPT_SHARD, OPT_SHARDS, OPT_CREDENTIALS_DIR,
+	OPT_SECRET_OUT, OPT_PATCH_SECRET, OPT_SECRET_NAME, OPT_NO_ES, OPT_NO_ALIAS
 };
 
 static const struct option long_options[] = {
@@ -44,12 +53,27 @@ static const struct option long_options[] = {
 	{ "wait", required_argument, NULL, OPT_WAIT },
 	{ "release", required_argument, NULL, OPT_RELEASE },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "service", required_argument, NULL, OPT_SERVICE },
+	{ "index", required_argument, NULL, OPT_INDEX },
+	{ "parallel-services", required_argument, NULL, OPT_PARALLEL },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "shards", required_argument, NULL, OPT_SHARDS },
+	{ "credentials-dir", required_argument, NULL, OPT_CREDENTIALS_DIR },
+	{ "secret-out", required_argument, NULL, OPT_SECRET_OUT },
+	{ "patch-secret", no_argument, NULL, OPT_PATCH_SECRET },
+	{ "secret-name", required_argument, NULL, OPT_SECRET_NAME },
+	{ "no-es", no_argument, NULL, OPT_NO_ES },
+	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS },
+	G3_ES_LONG_OPTIONS,
+	G3_ESBULK_LONG_OPTIONS,
+	G3_REMOTE_LONG_OPTIONS,
 	G3_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 }
 };
 
 static const char usage_text[] =
 	"usage: gen3db restore SOURCE [options]\n"
+	"       gen3db restore [s3://BUCKET/ENVIRONMENT/VERSION/ | DIR] --release NAME [options]\n"
 	"\n"
 	"Restore PostgreSQL databases from a gen3db snapshot (.tar.zst, written by\n"
 	"'gen3db dump') or from a plain pg_dump SQL file (.sql, .sql.gz, .sql.zst;\n"
@@ -58,6 +82,38 @@ static const char usage_text[] =
 	"objects belong to it, into a side database that replaces the target only\n"
 	"when everything has loaded and verified: a failed or interrupted restore\n"
 	"never leaves a database that looks complete.\n"
+	"\n"
+	"Whole environment: SOURCE an s3:// prefix ending in '/' or a directory in the\n"
+	"gen3 layout (pgdumps/<service>.sql[.gz|.zst], elasticsearch/<index>__mapping.json\n"
+	"and __data.json), or no SOURCE with BUCKET, ENVIRONMENT and VERSION set\n"
+	"(s3://$BUCKET/$ENVIRONMENT/$VERSION/): every service dump is restored into\n"
+	"<service>_<release> and every index into Elasticsearch; a failure is reported\n"
+	"and the others still run; a table of results ends the run.\n"
+	"      --service NAME           only this service (repeatable; then no index\n"
+	"                               unless --index is given too)\n"
+	"      --index NAME             only this index (repeatable; default\n"
+	"                               GUPPY_INDICES and GUPPY_CONFIGINDEX, else all)\n"
+	"      --shard I/N              restore only shard I of N: databases and indices\n"
+	"                               are assigned to shards by size, the same way in\n"
+	"                               every pod, so N pods restore all of it once\n"
+	"      --shards N               the same, with I from JOB_COMPLETION_INDEX\n"
+	"      --parallel-services K    services restored at once, sharing --jobs\n"
+	"                               (default: jobs / 2, at least 1)\n"
+	"\n"
+	"Credentials and Secrets:\n"
+	"      --credentials-dir DIR    DIR/<service>/{database,username,password}, as\n"
+	"                               the helm chart mounts each <service>-dbcreds\n"
+	"      --secret-out FILE|-      write Kubernetes Secrets <service>-dbcreds;\n"
+	"                               passwords of an earlier run's FILE are reused,\n"
+	"                               missing ones generated (needs this option);\n"
+	"                               for a snapshot or one dump, the roles'\n"
+	"                               passwords are read from FILE (as written by\n"
+	"                               'gen3db create --secret-out')\n"
+	"      --patch-secret           in a Kubernetes pod, once a database is in place\n"
+	"                               and its role can log in, add dbcreated to its\n"
+	"                               Secret <service>-dbcreds\n"
+	"      --secret-name NAME       the Secret --patch-secret patches when SOURCE is\n"
+	"                               one dump or a one-database snapshot\n"
 	"\n"
 	"Targets:\n"
 	"      --database NAME          the database to restore into (a plain file or a\n"
@@ -82,7 +138,25 @@ static const char usage_text[] =
 	"Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
 	"PGSSLMODE, ... or):\n"
 	"      --master URL             postgresql://user@host:port/db (no password)\n"
-	"      --wait SECONDS           wait this long for the server (default 300)\n"
+	"      --wait SECONDS           wait this long for the servers (default 300)\n"
+	"\n"
+	"Elasticsearch (a snapshot's es/ members, or a whole environment's indices;\n"
+	"see 'gen3db restore-es' for one directory of elasticdump files):\n"
+	"      --index NAME             restore only this index (repeatable)\n"
+	"      --no-es                  restore only the PostgreSQL databases of a snapshot\n"
+	"                               that holds indices\n"
+	"      --no-alias               restore into the concrete index NAME; by default\n"
+	"                               a new version NAME_<n> is created and alias NAME\n"
+	"                               is switched to it once it is complete (--clean\n"
+	"                               deletes an existing concrete index NAME first)\n"
+	G3_ES_HELP
+	G3_ESBULK_HELP
+	"\n"
+	G3_REMOTE_HELP
+	"\n"
+	"Progress: a status line on a terminal's stderr (off with --quiet, --log-format\n"
+	"json or when stderr is not a terminal); --log-format json logs events for each\n"
+	"database, table and index.\n"
 	G3_COMMON_HELP
 	"\n"
 	"exit codes: 0 restored, 1 failure (the target is unchanged), 2 usage or\n"
@@ -106,7 +180,7 @@ static double now_s(void)
 
 /* ---- the source and its kind ----------------------------------------- */
 
-static g3_rc input_open(const char *spec, struct input *in, g3_err *err)
+g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 {
 	const char *name;
 	int64_t size;
@@ -128,7 +202,7 @@ static g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 	return G3_OK;
 }
 
-static void input_close(struct input *in)
+void input_close(struct input *in)
 {
 	g3_reader_close(in->rd);
 	g3_source_close(in->src);
@@ -149,19 +223,66 @@ static char *base_name(const char *path)
 	return s;
 }
 
+const char *restore_credentials_dir;
+const char *restore_secret_file;
+
+/* The service a database belongs to, by gen3's naming: "fence_gen3" and
+ * "fence_demo" are fence's. */
+static char *service_of(const char *database)
+{
+	const char *us = strrchr(database, '_');
+	g3_buf b = G3_BUF_INIT;
+
+	g3_buf_addf(&b, "%.*s", us && us != database ? (int)(us - database) : (int)strlen(database),
+		    database);
+	return g3_buf_detach(&b);
+}
+
 g3_rc plan_role(struct db_load *d, const char *user, g3_err *err)
 {
 	const char *pass = g3_env("SERVICE_PGPASS");
+	const char *service = d->service ? d->service : d->from;
+	int found = 0;
 	g3_rc rc;
 
-	d->svc.name = g3_xstrdup(d->svc.database);
+	d->svc.name = g3_xstrdup(service ? service : d->svc.database);
+	if (restore_credentials_dir && service) {
+		if ((rc = credentials_read(restore_credentials_dir, service, &d->svc, &found, err)))
+			return rc;
+		if (found) {
+			if (!d->svc.username)
+				d->svc.username = g3_xstrdup(d->svc.database);
+			goto check;
+		}
+	}
 	d->svc.username = g3_xstrdup(user ? user : d->svc.database);
+	if (restore_secret_file) {
+		/* the Secrets 'gen3db create --secret-out' wrote for these
+		 * services: <service>-dbcreds, service named as gen3 does */
+		char *svc_name = d->service ? g3_xstrdup(d->service) : service_of(d->svc.database);
+		g3_buf n = G3_BUF_INIT;
+
+		g3_buf_addf(&n, "%s-dbcreds", svc_name);
+		free(svc_name);
+		rc = g3_k8s_secret_password(restore_secret_file, n.data, &d->svc.password, err);
+		if (!rc && !d->svc.password) {
+			rc = g3_err_set(err, G3_USAGE, "no secret \"%s\" in \"%s\" for role \"%s\"",
+					n.data, restore_secret_file, d->svc.username);
+			g3_err_hint(err, "run 'gen3db create --secret-out %s' for it first",
+				    restore_secret_file);
+		}
+		g3_buf_release(&n);
+		if (rc)
+			return rc;
+		goto check;
+	}
 	if (!pass) {
 		rc = g3_err_set(err, G3_USAGE, "no password for role \"%s\"", d->svc.username);
 		g3_err_hint(err, "set SERVICE_PGPASS: the data is loaded as the service role");
 		return rc;
 	}
 	d->svc.password = g3_xstrdup(pass);
+check:
 	if ((rc = g3_pg_check_name("database", d->svc.database, err)) ||
 	    (rc = g3_pg_check_name("role", d->svc.username, err)))
 		return rc;
@@ -180,18 +301,24 @@ static struct db_load *plan_add(struct plan *p)
 	return d;
 }
 
+void db_load_release(struct db_load *d)
+{
+	g3_pgload_free(d->load);
+	d->load = NULL;
+	PQfinish(d->leader);
+	d->leader = NULL;
+	free(d->from);
+	free(d->service);
+	g3_service_release(&d->svc);
+	g3_pgtarget_release(&d->target);
+}
+
 static void plan_release(struct plan *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		struct db_load *d = &p->dbs[i];
-
-		g3_pgload_free(d->load);
-		PQfinish(d->leader);
-		free(d->from);
-		g3_service_release(&d->svc);
-		g3_pgtarget_release(&d->target);
-	}
+	for (size_t i = 0; i < p->n; i++)
+		db_load_release(&p->dbs[i]);
 	free(p->dbs);
+	es_plan_free(p->es);
 	g3_manifest_release(&p->manifest);
 	memset(p, 0, sizeof(*p));
 }
@@ -205,6 +332,8 @@ static g3_rc plan_plain(const struct restore_opts *o, struct plan *p, g3_err *er
 	if (o->n_maps)
 		return g3_err_set(err, G3_USAGE, "--map applies to snapshots, not to a plain SQL file");
 	d = plan_add(p);
+	if (strcmp(o->source, "-"))
+		d->service = base_name(o->source);
 	if (db) {
 		d->svc.database = g3_xstrdup(db);
 	} else if (o->release && strcmp(o->source, "-")) {
@@ -278,14 +407,63 @@ g3_rc db_load_end(struct db_load *d, g3_err *err)
 
 struct script_ctx {
 	g3_pgload *load;
+	const char *database;
+	char table[G3_PROGRESS_NAME_MAX];   /* "<db>.<schema.table>" of the COPY */
+	const char *tname;                  /* its "<schema.table>" part */
+	double t0;
 };
+
+/* "COPY public.node (a, b) FROM stdin;" -> "public.node" (quotes kept) */
+static void copy_table_name(const char *sql, char *out, size_t len)
+{
+	const char *p = sql + strspn(sql, " \t\n");
+	size_t n = 0;
+	int quoted = 0;
+
+	if (!strncasecmp(p, "copy", 4))
+		p += 4;
+	p += strspn(p, " \t\n");
+	while (p[n] && (quoted || !strchr(" \t\n(", p[n])))
+		quoted ^= p[n++] == '"';
+	snprintf(out, len, "%.*s", (int)n, p);
+}
+
+static void table_event(const char *ev, const struct script_ctx *c, long lines)
+{
+	char rows[32], secs[32];
+	const char *f[] = { "database", c->database, "table", c->tname, NULL, NULL, NULL, NULL,
+			    NULL };
+
+	if (g3_log_get_format() != G3_LOG_JSON)
+		return;
+	if (lines >= 0) {
+		snprintf(rows, sizeof(rows), "%ld", lines);
+		snprintf(secs, sizeof(secs), "%.3f", now_s() - c->t0);
+		f[4] = "rows";
+		f[5] = rows;
+		f[6] = "seconds";
+		f[7] = secs;
+	}
+	g3_log_event(G3_LOG_INFO, ev, ev, f);
+}
 
 static g3_rc on_statement(void *ctx, const g3_sqlstmt *st, g3_err *err)
 {
 	struct script_ctx *c = ctx;
 
-	if (st->copy_in)
+	if (st->copy_in) {
+		char t[G3_PROGRESS_NAME_MAX];
+
+		copy_table_name(st->sql, t, sizeof(t));
+		snprintf(c->table, sizeof(c->table), "%s.%s", c->database ? c->database : "", t);
+		c->tname = c->table + strlen(c->database ? c->database : "") + 1;
+		if (c->tname > c->table + strlen(c->table))
+			c->tname = c->table + strlen(c->table);
+		c->t0 = now_s();
+		g3_progress_item_start(c->table, G3_PROGRESS_ROWS);
+		table_event("table_start", c, -1);
 		return g3_pgload_copy_begin(c->load, st->sql, st->line, err);
+	}
 	return g3_pgload_statement(c->load, st->sql, st->line, err);
 }
 
@@ -293,14 +471,26 @@ static g3_rc on_copy_data(void *ctx, const char *data, size_t len, g3_err *err)
 {
 	struct script_ctx *c = ctx;
 
+	if (g3_progress_enabled()) {
+		int64_t rows = 0;
+
+		for (const char *p = data, *end = data + len;
+		     (p = memchr(p, '\n', (size_t)(end - p))); p++)
+			rows++;
+		g3_progress_item_add(c->table, rows);
+	}
 	return g3_pgload_copy_data(c->load, data, len, err);
 }
 
 static g3_rc on_copy_end(void *ctx, long lines, g3_err *err)
 {
 	struct script_ctx *c = ctx;
+	g3_rc rc = g3_pgload_copy_end(c->load, lines, err);
 
-	return g3_pgload_copy_end(c->load, lines, err);
+	g3_progress_item_done(c->table, lines);
+	if (!rc)
+		table_event("table_end", c, lines);
+	return rc;
 }
 
 /* \restrict and \unrestrict guard against a malicious server's output
@@ -331,12 +521,21 @@ static const struct g3_sqlscript_cb script_cb = {
 
 g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 {
-	struct script_ctx ctx = { d->load };
-	g3_sqlscript *s = g3_sqlscript_new(&script_cb, &ctx);
+	struct script_ctx ctx;
+	g3_sqlscript *s;
+	uint64_t seen = in->src->consumed;
 	g3_rc rc = G3_OK;
 
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.load = d->load;
+	ctx.database = d->svc.database;
+	s = g3_sqlscript_new(&script_cb, &ctx);
 	for (;;) {
 		ssize_t n = g3_reader_read(in->rd, in->buf, RESTORE_READ_BYTES, err);
+
+		/* bytes of the source (compressed), not of the decoded stream */
+		g3_progress_add_bytes((int64_t)(in->src->consumed - seen));
+		seen = in->src->consumed;
 
 		if (restore_interrupted) {
 			rc = g3_err_set(err, G3_FAIL, "interrupted");
@@ -435,7 +634,7 @@ static void report(const struct restore_opts *o, const struct input *in,
 		rows += st->rows;
 		bytes += st->bytes;
 	}
-	if (p->n > 1)
+	if (p->n > 1 || (p->n && p->es))
 		g3_info("restored %zu databases from \"%s\": %lld rows, %.1f MB in %.1f s", p->n,
 			in->src->name, (long long)rows, (double)bytes / 1e6, seconds);
 	if (o->json) {
@@ -446,6 +645,7 @@ static void report(const struct restore_opts *o, const struct input *in,
 				       json_object_new_string(g3_reader_filter(in->rd)));
 		json_object_object_add(root, "jobs", json_object_new_int((int)o->jobs));
 		json_object_object_add(root, "databases", dbs);
+		json_object_object_add(root, "indices", es_report(p));
 		json_object_object_add(root, "rows", json_object_new_int64(rows));
 		json_object_object_add(root, "bytes", json_object_new_int64(bytes));
 		json_object_object_add(root, "seconds", json_object_new_double(seconds));
@@ -455,6 +655,63 @@ static void report(const struct restore_opts *o, const struct input *in,
 		json_object_put(dbs);
 	}
 	json_object_put(root);
+}
+
+/* ---- Secrets of a single-source restore ------------------------------ */
+
+/* The Secret of each target: --secret-name for one database, else
+ * "<service>-dbcreds" for a snapshot's databases. */
+static g3_rc patch_names(const struct restore_opts *o, const struct plan *p, char ***out,
+			 g3_err *err)
+{
+	char **names = g3_xcalloc(p->n ? p->n : 1, sizeof(char *));
+	g3_rc rc;
+
+	*out = names;
+	if (o->secret_name) {
+		if (p->n != 1)
+			return g3_err_set(err, G3_USAGE, "--secret-name names the Secret of one "
+					  "database, and this restore has %zu", p->n);
+		names[0] = g3_xstrdup(o->secret_name);
+		return G3_OK;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		g3_buf b = G3_BUF_INIT;
+
+		if (!p->dbs[i].from) {
+			rc = g3_err_set(err, G3_USAGE, "--patch-secret needs the Secret's name");
+			g3_err_hint(err, "give --secret-name NAME, e.g. --secret-name fence-dbcreds");
+			return rc;
+		}
+		g3_buf_addf(&b, "%s-dbcreds", p->dbs[i].from);
+		names[i] = g3_buf_detach(&b);
+		if (!g3_k8s_name_ok(names[i]))
+			return g3_err_set(err, G3_USAGE, "\"%s\" is not a valid Secret name", names[i]);
+	}
+	return G3_OK;
+}
+
+/* After the commit: the service role logs in to its database, then its
+ * Secret gets dbcreated. */
+static g3_rc patch_secrets(const struct restore_opts *o, const g3_pgconf *conf,
+			   const g3_k8s_client *k8s, const struct plan *p, char **names,
+			   g3_err *err)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		PGconn *c = NULL;
+		const char *f[] = { "database", p->dbs[i].svc.database, "secret", names[i], NULL };
+		g3_buf m = G3_BUF_INIT;
+		g3_rc rc = g3_service_connect(conf, &p->dbs[i].svc, (int)o->wait, &c, err);
+
+		PQfinish(c);
+		if (rc || (rc = g3_k8s_mark_dbcreated(k8s, names[i], err)))
+			return rc;
+		g3_buf_addf(&m, "patched secret \"%s\" (dbcreated) for database \"%s\"", names[i],
+			    p->dbs[i].svc.database);
+		g3_log_event(G3_LOG_INFO, "secret_patched", m.data, f);
+		g3_buf_release(&m);
+	}
+	return G3_OK;
 }
 
 /* ---- the command ------------------------------------------------------- */
@@ -469,12 +726,20 @@ int cmd_restore(int argc, char **argv)
 	g3_err err;
 	PGconn *master = NULL;
 	g3_pgtarget_opts to;
+	g3_remote_opts ro;
+	g3_k8s_client k8s;
+	char **names = NULL;
+	char *base = NULL;
+	const char *shard = NULL;
+	int env_code = -1;
 	struct sigaction sa;
 	double t0 = now_s();
 	g3_rc rc = G3_OK;
 	int c;
 
 	memset(&o, 0, sizeof(o));
+	memset(&k8s, 0, sizeof(k8s));
+	g3_remote_options_init(&ro);
 	memset(&in, 0, sizeof(in));
 	memset(&plan, 0, sizeof(plan));
 	g3_manifest_init(&plan.manifest);
@@ -482,10 +747,20 @@ int cmd_restore(int argc, char **argv)
 	g3_err_init(&err);
 	o.wait = 300;
 	o.jobs = 2;
+	g3_esbulk_opts_init(&o.es.bulk);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hj:", long_options, NULL)) != -1) {
 		int common = g3_common_option(c, optarg, &err);
 
+		if (!common)
+			common = g3_remote_option(&ro, c, optarg, &err);
+		if (common < 0) {
+			rc = G3_USAGE;
+			goto cleanup;
+		}
+		if (common)
+			continue;
+		common = g3_esbulk_option(&o.es.bulk, c, optarg, &err);
 		if (common < 0) {
 			rc = G3_USAGE;
 			goto cleanup;
@@ -493,6 +768,11 @@ int cmd_restore(int argc, char **argv)
 		if (common)
 			continue;
 		switch (c) {
+		case OPT_INDEX: g3_strlist_add(&o.indices, &o.n_indices, optarg); break;
+		case OPT_NO_ES: o.no_es = 1; break;
+		case OPT_NO_ALIAS: o.es.no_alias = 1; break;
+		case G3_OPT_ES: o.es_url = optarg; break;
+		case G3_OPT_ES_CACERT: o.es_cacert = optarg; break;
 		case OPT_DATABASE: o.database = optarg; break;
 		case OPT_MAP:
 			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1]) {
@@ -515,6 +795,21 @@ int cmd_restore(int argc, char **argv)
 				goto cleanup;
 			break;
 		case OPT_RELEASE: o.release = optarg; break;
+		case OPT_SERVICE: g3_strlist_add(&o.services, &o.n_services, optarg); break;
+		case OPT_PARALLEL:
+			if ((rc = g3_parse_long("--parallel-services", optarg, 1, MAX_JOBS, &o.parallel,
+						&err)))
+				goto cleanup;
+			break;
+		case OPT_SHARD: shard = optarg; break;
+		case OPT_SHARDS:
+			if ((rc = g3_parse_long("--shards", optarg, 1, 1000, &o.shards, &err)))
+				goto cleanup;
+			break;
+		case OPT_CREDENTIALS_DIR: o.credentials_dir = optarg; break;
+		case OPT_SECRET_OUT: o.secret_out = optarg; break;
+		case OPT_PATCH_SECRET: o.patch_secret = 1; break;
+		case OPT_SECRET_NAME: o.secret_name = optarg; break;
 		case 'h':
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -525,16 +820,76 @@ int cmd_restore(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	if (optind >= argc) {
-		rc = g3_err_set(&err, G3_USAGE, "no source");
-		g3_err_hint(&err, "give a dump file, or '-' for standard input");
-		goto cleanup;
-	}
 	if (optind + 1 < argc) {
 		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[optind + 1]);
 		goto cleanup;
 	}
-	o.source = argv[optind];
+	o.source = optind < argc ? argv[optind] : NULL;
+	if (shard) {
+		long n = 0;
+
+		if ((rc = g3_shard_parse(shard, &o.shard, &n, &err)))
+			goto cleanup;
+		if (o.shards && o.shards != n) {
+			rc = g3_err_set(&err, G3_USAGE, "--shard %s and --shards %ld disagree", shard,
+					o.shards);
+			goto cleanup;
+		}
+		o.shards = n;
+	} else if (o.shards) {
+		const char *idx = g3_env("JOB_COMPLETION_INDEX");
+
+		if (!idx) {
+			rc = g3_err_set(&err, G3_USAGE, "--shards %ld without a shard index", o.shards);
+			g3_err_hint(&err, "give --shard I/N, or run as an Indexed Job "
+				    "(JOB_COMPLETION_INDEX)");
+			goto cleanup;
+		}
+		if ((rc = g3_parse_long("JOB_COMPLETION_INDEX", idx, 0, o.shards - 1, &o.shard,
+					&err)))
+			goto cleanup;
+	}
+	if (o.secret_name && !o.patch_secret) {
+		rc = g3_err_set(&err, G3_USAGE, "--secret-name goes with --patch-secret");
+		goto cleanup;
+	}
+	if (o.secret_name && !g3_k8s_name_ok(o.secret_name)) {
+		rc = g3_err_set(&err, G3_USAGE, "\"%s\" is not a valid Secret name (lowercase "
+				"letters, digits, '-' and '.')", o.secret_name);
+		goto cleanup;
+	}
+	g3_remote_options_apply(&ro);
+	restore_credentials_dir = o.credentials_dir;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	if (env_source(o.source, &base)) {
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		env_code = env_restore(&o, base);
+		goto cleanup;
+	}
+	if (!o.source) {
+		rc = g3_err_set(&err, G3_USAGE, "no source");
+		g3_err_hint(&err, "give a dump file, a snapshot, '-' for standard input, or an "
+			    "environment (s3://BUCKET/ENVIRONMENT/VERSION/ or BUCKET, ENVIRONMENT "
+			    "and VERSION)");
+		goto cleanup;
+	}
+	if (o.secret_out && !strcmp(o.secret_out, "-")) {
+		rc = g3_err_set(&err, G3_USAGE, "--secret-out - applies to a whole-environment "
+				"restore; for a snapshot or one dump give the file 'gen3db create' wrote");
+		goto cleanup;
+	}
+	restore_secret_file = o.secret_out;
+	if (o.n_services || o.shards || o.parallel) {
+		rc = g3_err_set(&err, G3_USAGE, "--service, --shard and --parallel-services "
+				"apply to a whole-environment restore");
+		g3_err_hint(&err, "give an s3:// prefix ending in '/' or a directory in the gen3 "
+			    "layout");
+		goto cleanup;
+	}
+	if (o.patch_secret && (rc = g3_k8s_client_init(&k8s, &err)))
+		goto cleanup;
 
 	/* source -> plan, all before touching a server */
 	if ((rc = input_open(o.source, &in, &err)))
@@ -543,14 +898,14 @@ int cmd_restore(int argc, char **argv)
 				      : plan_plain(&o, &plan, &err);
 	if (rc)
 		goto cleanup;
+	if (o.patch_secret && (rc = patch_names(&o, &plan, &names, &err)))
+		goto cleanup;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	if ((rc = g3_pgconf_master(&conf, o.master_url, &err)) ||
-	    (rc = g3_pg_connect(&conf, (int)o.wait, &master, &err)))
+	if (plan.n && ((rc = g3_pgconf_master(&conf, o.master_url, &err)) ||
+		       (rc = g3_pg_connect(&conf, (int)o.wait, &master, &err))))
 		goto cleanup;
 	memset(&to, 0, sizeof(to));
 	to.clean = o.clean;
@@ -563,6 +918,8 @@ int cmd_restore(int argc, char **argv)
 
 	env.o = &o;
 	env.conf = &conf;
+	g3_progress_init(in.src->size);
+	g3_progress_set_totals(in.src->size, -1);
 	rc = in.kind == KIND_SNAPSHOT ? snapshot_load(&env, &in, &plan, &err)
 				      : plain_load(&env, &in, &plan, &err);
 	if (rc)
@@ -576,8 +933,12 @@ int cmd_restore(int argc, char **argv)
 			goto cleanup;
 		plan.dbs[i].target.side_created = 0;
 	}
+	g3_progress_finish();
 	report(&o, &in, &plan, now_s() - t0);
+	if (o.patch_secret && (rc = patch_secrets(&o, &conf, &k8s, &plan, names, &err)))
+		goto cleanup;
 cleanup:
+	g3_progress_finish();
 	if (rc && err.msg[0])
 		g3_log_err(&err);
 	for (size_t i = 0; i < plan.n; i++) {
@@ -590,8 +951,16 @@ cleanup:
 	}
 	PQfinish(master);
 	input_close(&in);
+	for (size_t i = 0; names && i < plan.n; i++)
+		free(names[i]);
+	free(names);
 	plan_release(&plan);
 	g3_pgconf_release(&conf);
 	g3_strlist_free(o.maps, o.n_maps);
-	return g3_exit_code(rc);
+	g3_strlist_free(o.services, o.n_services);
+	g3_strlist_free(o.indices, o.n_indices);
+	free(base);
+	g3_k8s_client_release(&k8s);
+	g3_remote_options_release(&ro);
+	return env_code >= 0 ? env_code : g3_exit_code(rc);
 }

@@ -11,6 +11,9 @@
 
 #include <signal.h>
 
+#include <json-c/json.h>
+
+#include "../common/esrestore.h"
 #include "../common/pg.h"
 #include "../common/pgload.h"
 #include "../common/pgtarget.h"
@@ -33,6 +36,23 @@ struct restore_opts {
 	const char *master_url;
 	long wait;
 	const char *release;
+	/* whole-environment restores (restore_env.c) */
+	char **services;        /* --service, repeatable */
+	size_t n_services;
+	long parallel;          /* --parallel-services; 0: chosen from --jobs */
+	long shard, shards;     /* --shard I/N; shards 0: not sharded */
+	/* credentials and Secrets */
+	const char *credentials_dir;
+	const char *secret_out;
+	int patch_secret;
+	const char *secret_name;
+	/* Elasticsearch (restore_snapshot_es.c) */
+	const char *es_url;
+	const char *es_cacert;
+	char **indices;         /* --index: restore only these */
+	size_t n_indices;
+	int no_es;
+	g3_esrestore_opts es;   /* bulk options, --no-alias (clean: --clean) */
 };
 
 enum source_kind { KIND_PLAIN_SQL, KIND_SNAPSHOT };
@@ -47,6 +67,7 @@ struct input {
 /* One target database and its load. */
 struct db_load {
 	char *from;             /* name in the snapshot (NULL for plain SQL) */
+	char *service;          /* a plain file's service ("fence"), or NULL */
 	g3_service svc;         /* database = the target, role, password */
 	const g3_snap_database *mdb;  /* its manifest entry (snapshots) */
 	g3_pgtarget target;
@@ -58,10 +79,13 @@ struct db_load {
 	int64_t rows, bytes, chunks;
 };
 
+struct es_plan;
+
 struct plan {
 	struct db_load *dbs;
 	size_t n;
 	g3_manifest manifest;   /* snapshots */
+	struct es_plan *es;     /* the indices to restore, NULL: none */
 };
 
 struct restore_env {
@@ -89,8 +113,42 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 		    struct plan *p, g3_err *err);
 
-/* Sets a service's role and password from SERVICE_PGUSER/SERVICE_PGPASS
+/* Elasticsearch members of a snapshot (restore_snapshot_es.c). es_plan
+ * picks the indices and checks the cluster and every target (exit 2 before
+ * anything is touched); es_member handles es/<index>/... members; es_end
+ * checks end.json's per-index sums; es_abort deletes loads left open. */
+g3_rc es_plan_snapshot(const struct restore_opts *o, const char *source, struct plan *p,
+		       g3_err *err);
+g3_rc es_member(struct plan *p, struct input *in, g3_member_kind kind, const char *name,
+		const char *index, uint64_t number, g3_err *err);
+g3_rc es_end(struct plan *p, const g3_snap_end *end, const char *source, g3_err *err);
+void es_abort(struct plan *p);
+json_object *es_report(const struct plan *p);
+void es_plan_free(struct es_plan *e);
+
+/* Sets a service's role and password: from the --credentials-dir files
+ * of its service when there are some, else SERVICE_PGUSER/SERVICE_PGPASS
  * (role default: the database's name). */
 g3_rc plan_role(struct db_load *d, const char *user, g3_err *err);
+/* Set once before planning: --credentials-dir, or NULL. */
+extern const char *restore_credentials_dir;
+
+/* Reads DIR/<service>/{database,username,password} (as the helm chart
+ * mounts each <service>-dbcreds Secret) into svc: *found 0 when the
+ * service has no directory there; database and username are optional. */
+g3_rc credentials_read(const char *dir, const char *service, g3_service *svc, int *found,
+		       g3_err *err);
+
+g3_rc input_open(const char *spec, struct input *in, g3_err *err);
+void input_close(struct input *in);
+void db_load_release(struct db_load *d);
+
+/* Whole environments (restore_env.c): 1 when the source is a gen3
+ * layout (a directory, an s3:// prefix ending in '/', or no source with
+ * BUCKET, ENVIRONMENT and VERSION set); *base gets it (caller frees). */
+int env_source(const char *source, char **base);
+/* Restores every service dump and index found under base; returns the
+ * exit code. */
+int env_restore(const struct restore_opts *o, const char *base);
 
 #endif

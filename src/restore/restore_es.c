@@ -1,10 +1,10 @@
 /*
- * gen3db restore-es: Elasticsearch indices from elasticdump files.
- *
- * Temporary command: at merge time its options (struct restore_es_opts,
- * restore_es_option, the RESTORE_ES_LONG_OPTIONS fragment) and
- * restore_es_run fold into `gen3db restore`. Every index is planned
- * (definition read, target checked) before anything is written.
+ * gen3db restore-es: Elasticsearch indices from elasticdump files (the gen3
+ * bucket layout the helm restore job reads). Snapshots carry their indices
+ * in es/ members that `gen3db restore` loads (restore_snapshot_es.c); the
+ * two share the library's esrestore steps and the option fragments. Every
+ * index is planned (definition read, target checked) before anything is
+ * written.
  */
 #include <getopt.h>
 #include <json-c/json.h>

@@ -69,9 +69,9 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 		g3_err_prefix(err, "snapshot \"%s\"", in->src->name);
 		goto cleanup;
 	}
-	if (!m->n_databases) {
-		rc = g3_err_set(err, G3_USAGE, "snapshot \"%s\" holds no PostgreSQL database",
-				in->src->name);
+	if (!m->n_databases && (!m->n_indices || o->no_es)) {
+		rc = g3_err_set(err, G3_USAGE, "snapshot \"%s\" holds no PostgreSQL database%s",
+				in->src->name, m->n_indices ? " (and --no-es skips its indices)" : "");
 		goto cleanup;
 	}
 	for (size_t i = 0; i < o->n_maps; i++) {
@@ -128,6 +128,7 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 				goto cleanup;
 			}
 	}
+	rc = es_plan_snapshot(o, in->src->name, p, err);
 cleanup:
 	g3_buf_release(&json);
 	return rc;
@@ -348,6 +349,7 @@ static g3_rc check_end(struct snap_state *s, struct input *in, g3_err *err)
 			goto cleanup;
 		}
 	}
+	rc = es_end(s->p, &e, in->src->name, err);
 cleanup:
 	g3_buf_release(&json);
 	g3_snap_end_release(&e);
@@ -425,8 +427,20 @@ g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 			rc = g3_err_set(err, G3_USAGE, "snapshot \"%s\": a second manifest.json",
 					in->src->name);
 			break;
+		case G3_MEMBER_ES_INDEX:
+		case G3_MEMBER_ES_DOCS_HEADER:
+		case G3_MEMBER_ES_DOCS:
+			/* after the databases: finish the last one first */
+			if (s.hdr_number) {
+				rc = g3_err_set(err, G3_USAGE, "snapshot member \"%s\" follows a chunk "
+						"header without its data", name);
+				break;
+			}
+			if (!(rc = end_db(&s, err)))
+				rc = es_member(p, in, kind, name, db, number, err);
+			break;
 		case G3_MEMBER_POST_DATA_JSON:   /* post-data.sql carries the same items */
-		case G3_MEMBER_ES:               /* restored by the Elasticsearch loader */
+		case G3_MEMBER_ES:               /* reserved or newer es/ members: skipped */
 		case G3_MEMBER_OTHER:            /* a newer minor version's member */
 		default:
 			break;
@@ -441,6 +455,8 @@ g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 		if (!p->dbs[i].done)
 			rc = g3_err_set(err, G3_FAIL, "snapshot \"%s\" has no members for database \"%s\"",
 					in->src->name, p->dbs[i].from);
+	if (rc)
+		es_abort(p);
 	g3_chunk_header_release(&s.hdr);
 	return rc;
 }

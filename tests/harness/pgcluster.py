@@ -166,6 +166,9 @@ def main(argv):
     envfile = os.path.join(base, "pg.env")
     if argv[1] == "start":
         os.makedirs(base, exist_ok=True)
+        if run_user() is not None:
+            # the server's user must reach DIR/pg; pg.env itself stays 0600
+            os.chmod(base, os.stat(base).st_mode | 0o711)
         c = PgCluster(base=os.path.join(base, "pg"))
         os.makedirs(c.base, exist_ok=True)
         c.start()

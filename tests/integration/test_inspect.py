@@ -42,7 +42,7 @@ class InspectVerifyTest(PgTestCase):
         r = run(["inspect", self.snap])
         self.assertEqual(r.code, 0, r)
         lines = r.out.splitlines()
-        self.assertEqual(lines[0], "format:   gen3db-snapshot 1.0")
+        self.assertEqual(lines[0], "format:   gen3db-snapshot 1.1")
         self.assertTrue(lines[1].startswith("created:  "))
         self.assertIn("source:   PostgreSQL 15", r.out)
         self.assertIn("database: insp (2 tables, ~20000 rows", r.out)

@@ -1,0 +1,189 @@
+/*
+ * The Elasticsearch section of `gen3db dump`: per index its definition as
+ * es/<index>/index.json, then its documents, read page by page in a point
+ * in time (g3_esdump_documents), cut into chunks of at most chunk_size
+ * bytes: each es/<index>/docs.<NNNNNN>.ndjson preceded by its header
+ * docs.<NNNNNN>.json (docs, bytes, sha256). A document larger than the
+ * chunk size gets a chunk of its own.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/esrestore.h"
+#include "../common/log.h"
+#include "../common/strbuf.h"
+#include "dump.h"
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+void dump_es_init(struct dump_es *d)
+{
+	memset(d, 0, sizeof(*d));
+	g3_esconf_init(&d->conf);
+	g3_es_init(&d->es);
+	d->page = 1000;
+}
+
+void dump_es_release(struct dump_es *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->ix[i].name);
+		free(d->ix[i].concrete);
+		g3_esdef_release(&d->ix[i].def);
+	}
+	free(d->ix);
+	g3_es_release(&d->es);
+	g3_esconf_release(&d->conf);
+	memset(d, 0, sizeof(*d));
+}
+
+g3_rc dump_es_plan(struct dump_es *d, const char *url, const char *cacert, int wait,
+		   char **indices, size_t n, g3_manifest *m, g3_err *err)
+{
+	g3_rc rc;
+
+	if ((rc = g3_esconf_set(&d->conf, url, cacert, err)) ||
+	    (rc = g3_es_connect(&d->es, &d->conf, wait, err)))
+		return rc;
+	d->ix = g3_xcalloc(n, sizeof(*d->ix));
+	for (size_t i = 0; i < n; i++) {
+		struct dump_es_index *x = &d->ix[d->n++];
+		json_object *mappings = NULL, *settings = NULL, *aliases = NULL;
+		g3_snap_index *mi;
+
+		g3_esdef_init(&x->def);
+		x->name = g3_xstrdup(indices[i]);
+		if (strchr(x->name, '/') || !g3_snap_name_ok(x->name))
+			return g3_err_set(err, G3_USAGE, "index name \"%s\" cannot be a snapshot "
+					  "member name", x->name);
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(indices[k], x->name))
+				return g3_err_set(err, G3_USAGE, "index \"%s\" is given twice", x->name);
+		if ((rc = g3_esdump_definition(&d->es, x->name, &x->concrete, &mappings, &settings,
+					       &aliases, err)))
+			return rc;
+		rc = g3_esdef_from_json(&x->def, x->concrete, mappings, settings, aliases, err);
+		json_object_put(mappings);
+		json_object_put(settings);
+		json_object_put(aliases);
+		if (rc)
+			return rc;
+		if ((rc = g3_es_count(&d->es, x->concrete, &x->count, err)))
+			return rc;
+		mi = g3_manifest_add_index(m, x->name, x->count, -1);
+		mi->concrete = g3_xstrdup(x->concrete);
+		mi->source_distribution = g3_xstrdup(d->es.dist == G3_ES_OPENSEARCH ? "opensearch"
+										 : "elasticsearch");
+		mi->source_version = g3_xstrdup(d->es.version);
+	}
+	return G3_OK;
+}
+
+struct docs_out {
+	g3_snap_writer *w;
+	const char *name;
+	g3_end_index *ei;
+	size_t chunk_size;
+	g3_buf chunk;
+	int64_t docs;           /* in chunk */
+	uint64_t number;
+	g3_buf line;
+};
+
+static g3_rc flush_chunk(struct docs_out *o, int last, g3_err *err)
+{
+	g3_es_docs_header h;
+	g3_buf name = G3_BUF_INIT, json = G3_BUF_INIT;
+	g3_rc rc;
+
+	memset(&h, 0, sizeof(h));
+	h.part = ++o->number;
+	h.last = last;
+	h.docs = o->docs;
+	h.bytes = (int64_t)o->chunk.len;
+	g3_sha256_hex(o->chunk.data ? o->chunk.data : "", o->chunk.len, h.sha256);
+	g3_es_docs_header_to_json(&h, &json);
+	g3_buf_addf(&name, "es/%s/docs.%06" PRIu64 ".json", o->name, o->number);
+	if ((rc = g3_snap_add_member(o->w, name.data, json.data, json.len, err)))
+		goto cleanup;
+	g3_buf_reset(&name);
+	g3_buf_addf(&name, "es/%s/docs.%06" PRIu64 ".ndjson", o->name, o->number);
+	if ((rc = g3_snap_add_member(o->w, name.data, o->chunk.data ? o->chunk.data : "",
+				     o->chunk.len, err)))
+		goto cleanup;
+	o->ei->docs += o->docs;
+	o->ei->bytes += (int64_t)o->chunk.len;
+	o->ei->chunks++;
+	o->docs = 0;
+	g3_buf_reset(&o->chunk);
+cleanup:
+	g3_buf_release(&name);
+	g3_buf_release(&json);
+	return rc;
+}
+
+static g3_rc on_doc(void *arg, const char *index, const char *type, const char *id,
+		    const char *source, size_t len, g3_err *err)
+{
+	struct docs_out *o = arg;
+	g3_rc rc;
+
+	(void)index;
+	g3_buf_reset(&o->line);
+	/* _type only where the source has types other than the default */
+	g3_es_doc_line(&o->line, id, type && strcmp(type, "_doc") ? type : NULL, source, len);
+	if (o->chunk.len && o->chunk.len + o->line.len > o->chunk_size &&
+	    (rc = flush_chunk(o, 0, err)))
+		return rc;
+	g3_buf_add(&o->chunk, o->line.data, o->line.len);
+	o->docs++;
+	return G3_OK;
+}
+
+g3_rc dump_es_write(struct dump_es *d, g3_snap_writer *w, g3_snap_end *end, g3_err *err)
+{
+	g3_rc rc = G3_OK;
+
+	for (size_t i = 0; i < d->n; i++) {
+		struct dump_es_index *x = &d->ix[i];
+		struct docs_out o;
+		g3_buf name = G3_BUF_INIT, json = G3_BUF_INIT;
+		uint64_t count = 0;
+		double t0 = now_s();
+
+		memset(&o, 0, sizeof(o));
+		o.w = w;
+		o.name = x->name;
+		o.chunk_size = d->chunk_size;
+		o.ei = g3_snap_end_add_index(end, x->name);
+		g3_es_index_member_to_json(x->name, &x->def, &json);
+		g3_buf_addf(&name, "es/%s/index.json", x->name);
+		rc = g3_snap_add_member(w, name.data, json.data, json.len, err);
+		if (!rc)
+			rc = g3_esdump_documents(&d->es, x->concrete, (int)d->page, on_doc, &o,
+						 &count, err);
+		if (!rc)
+			rc = flush_chunk(&o, 1, err);
+		g3_buf_release(&o.chunk);
+		g3_buf_release(&o.line);
+		g3_buf_release(&name);
+		g3_buf_release(&json);
+		if (rc) {
+			g3_err_prefix(err, "index \"%s\"", x->name);
+			return rc;
+		}
+		x->seconds = now_s() - t0;
+		g3_info("dumped index \"%s\" (%s): %" PRId64 " documents, %.1f MB in %" PRId64
+			" chunks in %.1f s", x->name, x->concrete, o.ei->docs,
+			(double)o.ei->bytes / 1e6, o.ei->chunks, x->seconds);
+	}
+	return rc;
+}

@@ -1,0 +1,808 @@
+/*
+ * gen3db restore of a whole environment: every service dump and index
+ * under s3://BUCKET/ENVIRONMENT/VERSION/ (or a directory laid out the
+ * same way, src/common/gen3layout.h) in one command.
+ *
+ * Plan: the layout scan (narrowed by --service/--index, then by --shard),
+ * each service's credentials (--credentials-dir, else an earlier
+ * --secret-out file, else generated), all before any server is touched.
+ *
+ * Run: the services go through a pool of worker threads, each with its
+ * own master connection, taking the largest dump first; each service is
+ * loaded with its share of --jobs (see choose_parallel). The indices are
+ * restored one after another by the main thread meanwhile (Elasticsearch
+ * is another server; the bulk loader keeps its own requests in flight).
+ * A failing service or index is reported and the others still run.
+ *
+ * Report: one table on stderr, --json on stdout, exit 1 if anything
+ * failed. Only the main thread changes the schedule; workers fill their
+ * own item's result.
+ */
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../common/es.h"
+#include "../common/esrestore.h"
+#include "../common/gen3layout.h"
+#include "../common/k8s.h"
+#include "../common/log.h"
+#include "../common/opts.h"
+#include "../common/progress.h"
+#include "../common/secret.h"
+#include "../common/shard.h"
+#include "../common/strbuf.h"
+#include "restore.h"
+
+#define GENERATED_PASSWORD_LEN 32
+
+enum item_status { ST_PENDING, ST_OK, ST_FAILED, ST_SKIPPED };
+
+static const char *const status_names[] = { "pending", "restored", "failed", "skipped" };
+
+struct env_item {
+	int is_index;
+	const g3_layout_service *svc_src;   /* services */
+	const g3_layout_index *ix_src;      /* indices */
+	const char *name;
+	int64_t size;
+	g3_service svc;                     /* services: target and role */
+	int generated;                      /* password made here */
+	char *target;                       /* database, or the concrete index */
+	int64_t count;                      /* rows or documents */
+	int64_t bytes;
+	double seconds;
+	enum item_status status;
+	int patched;
+	g3_err err;
+};
+
+struct env_run {
+	const struct restore_opts *o;
+	g3_pgconf conf;
+	g3_k8s_client k8s;
+	struct env_item *items;
+	size_t n;
+	/* the pool: next service to take */
+	pthread_mutex_t lock;
+	size_t next;
+	size_t *queue;                      /* service items, largest first */
+	size_t n_queue;
+	long jobs_each;
+};
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int env_source(const char *source, char **base)
+{
+	struct stat st;
+	size_t len;
+
+	*base = NULL;
+	if (!source) {
+		const char *b = g3_env("BUCKET"), *e = g3_env("ENVIRONMENT"), *v = g3_env("VERSION");
+
+		if (!b || !e || !v)
+			return 0;
+		*base = g3_layout_base(b, e, v);
+		return 1;
+	}
+	len = strlen(source);
+	if ((!strncmp(source, "s3://", 5) && len > 5 && source[len - 1] == '/') ||
+	    (strcmp(source, "-") && !strstr(source, "://") && !stat(source, &st) &&
+	     S_ISDIR(st.st_mode))) {
+		*base = g3_xstrdup(source);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- credentials --------------------------------------------------------- */
+
+static g3_rc read_small(const char *dir, const char *service, const char *key, char **out,
+			int required, g3_err *err)
+{
+	g3_buf p = G3_BUF_INIT;
+	struct stat st;
+	g3_rc rc = G3_OK;
+
+	*out = NULL;
+	g3_buf_addf(&p, "%s/%s/%s", dir, service, key);
+	if (stat(p.data, &st)) {
+		if (required)
+			rc = g3_err_set(err, G3_USAGE, "no \"%s\" file for service \"%s\": \"%s\" is "
+					"missing", key, service, p.data);
+	} else {
+		/* the first line, checked like a password file (no control bytes) */
+		rc = g3_secret_read_file(p.data, out, err);
+	}
+	g3_buf_release(&p);
+	return rc;
+}
+
+g3_rc credentials_read(const char *dir, const char *service, g3_service *svc, int *found,
+		       g3_err *err)
+{
+	g3_buf p = G3_BUF_INIT;
+	struct stat st;
+	char *db = NULL, *user = NULL, *pass = NULL;
+	g3_rc rc;
+
+	*found = 0;
+	g3_buf_addf(&p, "%s/%s", dir, service);
+	if (stat(p.data, &st) || !S_ISDIR(st.st_mode)) {
+		g3_buf_release(&p);
+		return G3_OK;
+	}
+	g3_buf_release(&p);
+	if ((rc = read_small(dir, service, "password", &pass, 1, err)) ||
+	    (rc = read_small(dir, service, "username", &user, 0, err)) ||
+	    (rc = read_small(dir, service, "database", &db, 0, err)))
+		goto cleanup;
+	if (db) {
+		free(svc->database);
+		svc->database = db;
+		db = NULL;
+	}
+	if (user) {
+		free(svc->username);
+		svc->username = user;
+		user = NULL;
+	}
+	g3_secret_free(svc->password);
+	svc->password = pass;
+	pass = NULL;
+	*found = 1;
+cleanup:
+	free(db);
+	free(user);
+	g3_secret_free(pass);
+	return rc;
+}
+
+/* The role and password of a service: --credentials-dir, else the
+ * --secret-out file of an earlier run, else SERVICE_PG* for a lone
+ * service, else generated (which needs --secret-out to be kept). */
+static g3_rc plan_credentials(const struct restore_opts *o, struct env_item *it, int lone,
+			      g3_err *err)
+{
+	g3_buf n = G3_BUF_INIT;
+	int found = 0;
+	g3_rc rc = G3_OK;
+
+	it->svc.name = g3_xstrdup(it->name);
+	g3_buf_addf(&n, "%s_%s", it->name, o->release);
+	it->svc.database = g3_buf_detach(&n);
+	if (o->credentials_dir &&
+	    (rc = credentials_read(o->credentials_dir, it->name, &it->svc, &found, err)))
+		return rc;
+	if (!found && lone && g3_env("SERVICE_PGPASS")) {
+		if (g3_env("SERVICE_PGDB")) {
+			free(it->svc.database);
+			it->svc.database = g3_xstrdup(g3_env("SERVICE_PGDB"));
+		}
+		if (g3_env("SERVICE_PGUSER"))
+			it->svc.username = g3_xstrdup(g3_env("SERVICE_PGUSER"));
+		it->svc.password = g3_xstrdup(g3_env("SERVICE_PGPASS"));
+		found = 1;
+	}
+	if (!it->svc.username)
+		it->svc.username = g3_xstrdup(it->svc.database);
+	if (!found && o->secret_out && strcmp(o->secret_out, "-")) {
+		g3_buf_addf(&n, "%s-dbcreds", it->name);
+		rc = g3_k8s_secret_password(o->secret_out, n.data, &it->svc.password, err);
+		g3_buf_release(&n);
+		if (rc)
+			return rc;
+		found = it->svc.password != NULL;
+	}
+	if (!found) {
+		if (!o->secret_out) {
+			rc = g3_err_set(err, G3_USAGE, "no password for service \"%s\"", it->name);
+			g3_err_hint(err, "give --credentials-dir DIR (DIR/%s/password), or --secret-out "
+				    "FILE to generate passwords and record them", it->name);
+			return rc;
+		}
+		if ((rc = g3_secret_generate(GENERATED_PASSWORD_LEN, &it->svc.password, err)))
+			return rc;
+		it->generated = 1;
+		it->svc.password_generated = 1;
+	}
+	if ((rc = g3_pg_check_name("database", it->svc.database, err)) ||
+	    (rc = g3_pg_check_name("role", it->svc.username, err)))
+		return rc;
+	return G3_OK;
+}
+
+static g3_rc write_secrets(struct env_run *r, g3_err *err)
+{
+	g3_k8s_secret *s = g3_xcalloc(r->n ? r->n : 1, sizeof(*s));
+	char **names = g3_xcalloc(r->n ? r->n : 1, sizeof(char *));
+	char host[256], port[32];
+	size_t n = 0;
+	g3_rc rc = G3_OK;
+
+	if (!g3_pgconf_effective(&r->conf, "host", host, sizeof(host)))
+		snprintf(host, sizeof(host), "%s", "localhost");
+	if (!g3_pgconf_effective(&r->conf, "port", port, sizeof(port)))
+		snprintf(port, sizeof(port), "%s", "5432");
+	for (size_t i = 0; i < r->n; i++) {
+		struct env_item *it = &r->items[i];
+		g3_buf b = G3_BUF_INIT;
+
+		if (it->is_index || it->status == ST_SKIPPED)
+			continue;
+		g3_buf_addf(&b, "%s-dbcreds", it->name);
+		names[n] = g3_buf_detach(&b);
+		s[n].name = names[n];
+		s[n].database = it->svc.database;
+		s[n].username = it->svc.username;
+		s[n].password = it->svc.password;
+		s[n].host = host;
+		s[n].port = port;
+		/* a failed service keeps its (maybe already set) password recorded,
+		 * without dbcreated */
+		s[n].dbcreated = it->status == ST_OK;
+		n++;
+	}
+	if (n)
+		rc = g3_k8s_secrets_write_file(r->o->secret_out, s, n, err);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(s);
+	return rc;
+}
+
+/* ---- one service --------------------------------------------------------- */
+
+static void event(const char *ev, g3_log_level level, const struct env_item *it,
+		  const char *msg)
+{
+	char count[32], bytes[32], secs[32];
+	const char *f[16];
+	size_t k = 0;
+
+	snprintf(count, sizeof(count), "%lld", (long long)it->count);
+	snprintf(bytes, sizeof(bytes), "%lld", (long long)it->bytes);
+	snprintf(secs, sizeof(secs), "%.2f", it->seconds);
+	f[k++] = it->is_index ? "index" : "service";
+	f[k++] = it->name;
+	if (it->target) {
+		f[k++] = it->is_index ? "concrete" : "database";
+		f[k++] = it->target;
+	}
+	if (it->status != ST_PENDING) {
+		f[k++] = it->is_index ? "documents" : "rows";
+		f[k++] = count;
+		f[k++] = "bytes";
+		f[k++] = bytes;
+		f[k++] = "seconds";
+		f[k++] = secs;
+		f[k++] = "status";
+		f[k++] = status_names[it->status];
+	}
+	f[k] = NULL;
+	g3_log_event(level, ev, msg, f);
+}
+
+static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *master,
+			     g3_err *err)
+{
+	struct restore_opts o = *r->o;
+	struct restore_env env;
+	struct input in;
+	struct db_load d;
+	g3_pgtarget_opts to;
+	PGconn *check = NULL;
+	g3_buf msg = G3_BUF_INIT;
+	g3_rc rc;
+
+	memset(&in, 0, sizeof(in));
+	memset(&d, 0, sizeof(d));
+	g3_service_init(&d.svc);
+	g3_pgtarget_init(&d.target);
+	o.jobs = r->jobs_each;
+	env.o = &o;
+	env.conf = &r->conf;
+	memset(&to, 0, sizeof(to));
+	to.clean = o.clean;
+	to.no_create = o.no_create;
+	to.wait_seconds = (int)o.wait;
+	d.svc.name = g3_xstrdup(it->svc.name);
+	d.svc.database = g3_xstrdup(it->svc.database);
+	d.svc.username = g3_xstrdup(it->svc.username);
+	d.svc.password = g3_xstrdup(it->svc.password);
+	it->target = g3_xstrdup(it->svc.database);
+
+	g3_buf_addf(&msg, "restoring service \"%s\" from \"%s\" into \"%s\"", it->name,
+		    it->svc_src->url, it->target);
+	event("database_start", G3_LOG_INFO, it, msg.data);
+	g3_progress_item_start(it->target, G3_PROGRESS_ROWS);
+	if ((rc = input_open(it->svc_src->url, &in, err)))
+		goto cleanup;
+	if (in.kind != KIND_PLAIN_SQL) {
+		rc = g3_err_set(err, G3_USAGE, "\"%s\" is a snapshot, not a plain SQL dump",
+				it->svc_src->url);
+		goto cleanup;
+	}
+	if ((rc = g3_pgtarget_prepare(master, &r->conf, &d.svc, &to, &d.target, err)) ||
+	    (rc = db_load_begin(&env, &d, err)) ||
+	    (rc = load_sql_member(&in, &d, err)) ||
+	    (rc = db_load_end(&d, err)))
+		goto cleanup;
+	if (restore_interrupted) {
+		rc = g3_err_set(err, G3_FAIL, "interrupted");
+		goto cleanup;
+	}
+	if ((rc = g3_pgtarget_commit(master, &d.target, err)))
+		goto cleanup;
+	d.target.side_created = 0;
+	it->count = g3_pgload_get_stats(d.load)->rows;
+	it->bytes = g3_pgload_get_stats(d.load)->bytes;
+	if (r->o->patch_secret) {
+		g3_buf name = G3_BUF_INIT;
+
+		/* the database is in place: the service's own login must work
+		 * before its pods are told so */
+		if ((rc = g3_service_connect(&r->conf, &it->svc, (int)o.wait, &check, err)))
+			goto cleanup;
+		g3_buf_addf(&name, "%s-dbcreds", it->name);
+		rc = g3_k8s_mark_dbcreated(&r->k8s, name.data, err);
+		g3_buf_release(&name);
+		if (rc)
+			goto cleanup;
+		it->patched = 1;
+	}
+cleanup:
+	PQfinish(check);
+	g3_pgload_stop(d.load);
+	PQfinish(d.leader);
+	d.leader = NULL;
+	if (rc)
+		g3_pgtarget_abort(master, &d.target);
+	if (in.buf)
+		input_close(&in);
+	db_load_release(&d);
+	g3_buf_release(&msg);
+	return rc;
+}
+
+static void *service_worker(void *arg)
+{
+	struct env_run *r = arg;
+	PGconn *master = NULL;
+
+	for (;;) {
+		struct env_item *it;
+		double t0;
+		g3_rc rc;
+
+		pthread_mutex_lock(&r->lock);
+		it = r->next < r->n_queue ? &r->items[r->queue[r->next++]] : NULL;
+		pthread_mutex_unlock(&r->lock);
+		if (!it)
+			break;
+		t0 = now_s();
+		if (restore_interrupted)
+			rc = g3_err_set(&it->err, G3_FAIL, "interrupted");
+		else if (!master)
+			rc = g3_pg_connect(&r->conf, (int)r->o->wait, &master, &it->err);
+		else
+			rc = G3_OK;
+		if (!rc)
+			rc = restore_service(r, it, master, &it->err);
+		it->seconds = now_s() - t0;
+		it->status = rc ? ST_FAILED : ST_OK;
+		g3_progress_item_done(it->target ? it->target : it->name, rc ? 0 : it->count);
+		if (rc) {
+			g3_err_prefix(&it->err, "service \"%s\" was not restored", it->name);
+			g3_log_err(&it->err);
+			event("database_end", G3_LOG_ERROR, it, it->err.msg);
+			if (master && PQstatus(master) != CONNECTION_OK) {
+				PQfinish(master);
+				master = NULL;
+			}
+		} else {
+			g3_buf m = G3_BUF_INIT;
+
+			g3_buf_addf(&m, "restored service \"%s\" into \"%s\": %lld rows, %.1f MB in "
+				    "%.1f s%s", it->name, it->target, (long long)it->count,
+				    (double)it->bytes / 1e6, it->seconds,
+				    it->patched ? " (dbcreated patched)" : "");
+			event("database_end", G3_LOG_INFO, it, m.data);
+			g3_buf_release(&m);
+		}
+	}
+	PQfinish(master);
+	return NULL;
+}
+
+/* ---- indices ------------------------------------------------------------- */
+
+static void restore_indices(struct env_run *r, const g3_esconf *esconf)
+{
+	g3_es es;
+	g3_esrestore_opts eo;
+	g3_err cerr;
+	g3_rc crc;
+
+	g3_es_init(&es);
+	g3_err_init(&cerr);
+	/* --no-alias and the bulk options as for a snapshot's indices */
+	eo = r->o->es;
+	eo.clean = r->o->clean;
+	eo.cancel = &restore_interrupted;
+	crc = g3_es_connect(&es, esconf, (int)r->o->wait, &cerr);
+	for (size_t i = 0; i < r->n; i++) {
+		struct env_item *it = &r->items[i];
+		const g3_layout_index *src = it->ix_src;
+		g3_esrestore_index ix;
+		g3_edump_files f;
+		double t0 = now_s();
+		g3_buf msg = G3_BUF_INIT;
+		g3_rc rc;
+
+		if (!it->is_index || it->status == ST_SKIPPED)
+			continue;
+		g3_esrestore_index_init(&ix);
+		g3_buf_addf(&msg, "restoring index \"%s\" from \"%s\"", it->name, src->data_url);
+		event("index_start", G3_LOG_INFO, it, msg.data);
+		g3_progress_item_start(it->name, G3_PROGRESS_DOCS);
+		memset(&f, 0, sizeof(f));
+		f.mapping = g3_xstrdup(src->mapping_url);
+		f.data = g3_xstrdup(src->data_url);
+		f.settings = src->settings_url ? g3_xstrdup(src->settings_url) : NULL;
+		f.alias = src->alias_url ? g3_xstrdup(src->alias_url) : NULL;
+		if (crc) {
+			it->err = cerr;
+			rc = crc;
+			g3_edump_files_release(&f);
+		} else if (restore_interrupted) {
+			rc = g3_err_set(&it->err, G3_FAIL, "interrupted");
+			g3_edump_files_release(&f);
+		} else if (!(rc = g3_esrestore_plan_files(&es, it->name, &f, &eo, &ix, &it->err))) {
+			rc = g3_esrestore_load(&es, &eo, &ix, &it->err);
+		}
+		if (ix.concrete)
+			it->target = g3_xstrdup(ix.concrete);
+		it->count = (int64_t)ix.docs_read;
+		it->bytes = src->data_size;
+		it->seconds = now_s() - t0;
+		it->status = rc ? ST_FAILED : ST_OK;
+		g3_progress_item_done(it->name, rc ? 0 : it->count);
+		g3_buf_reset(&msg);
+		if (rc) {
+			g3_err_prefix(&it->err, "index \"%s\" was not restored", it->name);
+			g3_log_err(&it->err);
+			event("index_end", G3_LOG_ERROR, it, it->err.msg);
+		} else {
+			g3_buf_addf(&msg, "restored index \"%s\" (%s): %lld documents in %.1f s",
+				    it->name, it->target ? it->target : "", (long long)it->count,
+				    it->seconds);
+			event("index_end", G3_LOG_INFO, it, msg.data);
+		}
+		g3_buf_release(&msg);
+		g3_esrestore_index_release(&ix);
+	}
+	g3_es_release(&es);
+}
+
+/* ---- scheduling ---------------------------------------------------------- */
+
+static const struct env_item *cmp_items;
+
+static int by_size_desc(const void *a, const void *b)
+{
+	const struct env_item *x = &cmp_items[*(const size_t *)a];
+	const struct env_item *y = &cmp_items[*(const size_t *)b];
+
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * How many services load at once, and with how many connections each:
+ * --jobs is the budget of data connections shared by them. Gen3
+ * environments hold one or two big databases and many small ones, whose
+ * time goes to fixed costs (provisioning, connecting, post-data, ANALYZE,
+ * the rename) rather than COPY; running them side by side with fewer
+ * connections each overlaps those costs (measured in docs/DECISIONS.md).
+ * Default: min(services, max(1, jobs / 2)) at once, so each keeps at
+ * least two connections when the budget allows.
+ */
+static long pool_size(const struct env_run *r)
+{
+	long jobs = r->o->jobs, p = r->o->parallel;
+
+	if (p <= 0)
+		p = jobs / 2 > 1 ? jobs / 2 : 1;
+	if (p > (long)r->n_queue)
+		p = r->n_queue ? (long)r->n_queue : 1;
+	return p;
+}
+
+static void choose_parallel(struct env_run *r)
+{
+	long p = pool_size(r);
+
+	r->jobs_each = r->o->jobs / p > 1 ? r->o->jobs / p : 1;
+	r->next = 0;
+}
+
+/* ---- report -------------------------------------------------------------- */
+
+static void summary(const struct env_run *r, const char *base, double seconds, int failed)
+{
+	json_object *root, *svcs, *ixs;
+
+	if (g3_log_get_format() == G3_LOG_PLAIN) {
+		g3_info("%-7s %-28s %-32s %12s %12s %9s  %s", "KIND", "NAME", "TARGET",
+			"ROWS/DOCS", "BYTES", "SECONDS", "STATUS");
+		for (size_t i = 0; i < r->n; i++) {
+			const struct env_item *it = &r->items[i];
+
+			g3_info("%-7s %-28s %-32s %12lld %12lld %9.2f  %s",
+				it->is_index ? "index" : "service", it->name,
+				it->target ? it->target : "-", (long long)it->count,
+				(long long)it->bytes, it->seconds, status_names[it->status]);
+		}
+	}
+	if (!r->o->json)
+		return;
+	root = json_object_new_object();
+	svcs = json_object_new_array();
+	ixs = json_object_new_array();
+	for (size_t i = 0; i < r->n; i++) {
+		const struct env_item *it = &r->items[i];
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "name", json_object_new_string(it->name));
+		if (it->target)
+			json_object_object_add(e, it->is_index ? "index" : "database",
+					       json_object_new_string(it->target));
+		if (!it->is_index && it->svc.username)
+			json_object_object_add(e, "role", json_object_new_string(it->svc.username));
+		json_object_object_add(e, it->is_index ? "documents" : "rows",
+				       json_object_new_int64(it->count));
+		json_object_object_add(e, "bytes", json_object_new_int64(it->bytes));
+		json_object_object_add(e, "seconds", json_object_new_double(it->seconds));
+		json_object_object_add(e, "status", json_object_new_string(status_names[it->status]));
+		if (!it->is_index && r->o->patch_secret)
+			json_object_object_add(e, "dbcreated_patched",
+					       json_object_new_boolean(it->patched));
+		if (it->status == ST_FAILED && it->err.msg[0])
+			json_object_object_add(e, "error", json_object_new_string(it->err.msg));
+		json_object_array_add(it->is_index ? ixs : svcs, e);
+	}
+	json_object_object_add(root, "source", json_object_new_string(base));
+	json_object_object_add(root, "release", json_object_new_string(r->o->release));
+	if (r->o->shards) {
+		char sh[48];
+
+		snprintf(sh, sizeof(sh), "%ld/%ld", r->o->shard, r->o->shards);
+		json_object_object_add(root, "shard", json_object_new_string(sh));
+	}
+	json_object_object_add(root, "jobs", json_object_new_int((int)r->o->jobs));
+	json_object_object_add(root, "services_at_once", json_object_new_int((int)pool_size(r)));
+	json_object_object_add(root, "services", svcs);
+	json_object_object_add(root, "indices", ixs);
+	json_object_object_add(root, "seconds", json_object_new_double(seconds));
+	json_object_object_add(root, "status", json_object_new_string(failed ? "failed" : "ok"));
+	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	fflush(stdout);
+	json_object_put(root);
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+int env_restore(const struct restore_opts *o, const char *base)
+{
+	struct env_run r;
+	g3_layout_plan plan;
+	g3_layout_filter filter;
+	g3_esconf esconf;
+	g3_err err;
+	char **env_indices = NULL;
+	size_t n_env_indices = 0;
+	pthread_t *threads = NULL;
+	long n_threads = 0;
+	int have_es, failed = 0, any_index = 0;
+	int64_t total = 0;
+	double t0 = now_s();
+	g3_rc rc = G3_OK;
+
+	memset(&r, 0, sizeof(r));
+	r.o = o;
+	g3_pgconf_init(&r.conf);
+	pthread_mutex_init(&r.lock, NULL);
+	memset(&r.k8s, 0, sizeof(r.k8s));
+	memset(&plan, 0, sizeof(plan));  /* g3_layout_scan initialises it */
+	g3_esconf_init(&esconf);
+	g3_err_init(&err);
+
+	/* conflicts, before any I/O */
+	if (o->database || o->n_maps) {
+		rc = g3_err_set(&err, G3_USAGE, "--database and --map apply to one dump or snapshot, "
+				"not to a whole environment");
+		g3_err_hint(&err, "use --release NAME: each service goes to <service>_<NAME>");
+		goto cleanup;
+	}
+	if (!o->release) {
+		rc = g3_err_set(&err, G3_USAGE, "no release name for a whole-environment restore");
+		g3_err_hint(&err, "give --release NAME: each service goes to <service>_<NAME>, "
+			    "e.g. --release gen3");
+		goto cleanup;
+	}
+	if (o->secret_name) {
+		rc = g3_err_set(&err, G3_USAGE, "--secret-name names the Secret of one service");
+		g3_err_hint(&err, "a whole-environment restore patches <service>-dbcreds for each");
+		goto cleanup;
+	}
+	if (o->json && o->secret_out && !strcmp(o->secret_out, "-")) {
+		rc = g3_err_set(&err, G3_USAGE, "--json and --secret-out - both write to standard "
+				"output");
+		goto cleanup;
+	}
+	if (o->patch_secret && (rc = g3_k8s_client_init(&r.k8s, &err)))
+		goto cleanup;
+	have_es = !o->no_es && (o->es_url || g3_env("ESHOST"));
+	if (have_es && (rc = g3_esconf_set(&esconf, o->es_url, o->es_cacert, &err)))
+		goto cleanup;
+	if (!o->n_indices && !o->n_services)
+		g3_es_indices_from_env(&env_indices, &n_env_indices);
+
+	/* the plan */
+	memset(&filter, 0, sizeof(filter));
+	filter.services = (const char *const *)o->services;
+	filter.n_services = o->n_services;
+	filter.indices = (const char *const *)(o->n_indices ? o->indices : env_indices);
+	filter.n_indices = o->n_indices ? o->n_indices : n_env_indices;
+	if ((rc = g3_layout_scan(base, NULL, &filter, &plan, &err)))
+		goto cleanup;
+	r.n = plan.n_services + plan.n_indices;
+	r.items = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.items));
+	for (size_t i = 0; i < plan.n_services; i++) {
+		struct env_item *it = &r.items[i];
+
+		g3_service_init(&it->svc);
+		g3_err_init(&it->err);
+		it->svc_src = &plan.services[i];
+		it->name = plan.services[i].name;
+		it->size = plan.services[i].size;
+	}
+	for (size_t i = 0; i < plan.n_indices; i++) {
+		struct env_item *it = &r.items[plan.n_services + i];
+
+		g3_service_init(&it->svc);
+		g3_err_init(&it->err);
+		it->is_index = 1;
+		it->ix_src = &plan.indices[i];
+		it->name = plan.indices[i].name;
+		it->size = plan.indices[i].data_size;
+		/* --service without --index: only those services */
+		if (o->n_services && !o->n_indices)
+			it->status = ST_SKIPPED;
+	}
+	if (o->n_indices && !o->n_services)
+		for (size_t i = 0; i < plan.n_services; i++)
+			r.items[i].status = ST_SKIPPED;
+	if (o->shards) {
+		g3_shard_item *sh = g3_xcalloc(r.n ? r.n : 1, sizeof(*sh));
+
+		for (size_t i = 0; i < r.n; i++) {
+			sh[i].kind = r.items[i].is_index;
+			sh[i].name = r.items[i].name;
+			sh[i].size = r.items[i].size;
+		}
+		g3_shard_assign(sh, r.n, (int)o->shards);
+		for (size_t i = 0; i < r.n; i++)
+			if (sh[i].shard != o->shard)
+				r.items[i].status = ST_SKIPPED;
+		free(sh);
+	}
+	for (size_t i = 0; i < r.n; i++)
+		if (r.items[i].is_index && r.items[i].status != ST_SKIPPED)
+			any_index = 1;
+	if (any_index && !have_es) {
+		if (o->n_indices && !o->no_es) {
+			rc = g3_err_set(&err, G3_USAGE, "indices to restore but no Elasticsearch");
+			g3_err_hint(&err, "give --es URL (or ESHOST=host:port)");
+			goto cleanup;
+		}
+		g3_warn("skipping the indices found in \"%s\": no Elasticsearch (give --es URL or "
+			"ESHOST to restore them)", base);
+		for (size_t i = 0; i < r.n; i++)
+			if (r.items[i].is_index)
+				r.items[i].status = ST_SKIPPED;
+	}
+	{
+		size_t lone = 0;
+
+		for (size_t i = 0; i < plan.n_services; i++)
+			lone += r.items[i].status != ST_SKIPPED;
+		for (size_t i = 0; i < plan.n_services; i++)
+			if (r.items[i].status != ST_SKIPPED &&
+			    (rc = plan_credentials(o, &r.items[i], lone == 1, &err)))
+				goto cleanup;
+	}
+	r.queue = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.queue));
+	for (size_t i = 0; i < plan.n_services; i++)
+		if (r.items[i].status != ST_SKIPPED)
+			r.queue[r.n_queue++] = i;
+	cmp_items = r.items;
+	qsort(r.queue, r.n_queue, sizeof(*r.queue), by_size_desc);
+	for (size_t i = 0; i < r.n; i++)
+		if (r.items[i].status != ST_SKIPPED)
+			total += r.items[i].size > 0 ? r.items[i].size : 0;
+	{
+		size_t todo = 0;
+
+		for (size_t i = 0; i < r.n; i++)
+			todo += r.items[i].status != ST_SKIPPED;
+		if (!todo) {
+			g3_warn("nothing to restore in \"%s\"%s", base,
+				o->shards ? " for this shard" : "");
+		}
+		g3_progress_init(total);
+		g3_progress_set_totals(total, (int)todo);
+	}
+
+	/* run */
+	if ((rc = g3_pgconf_master(&r.conf, o->master_url, &err)))
+		goto cleanup;
+	choose_parallel(&r);
+	n_threads = r.n_queue ? pool_size(&r) : 0;
+	g3_info("restoring %zu services (%ld at once, %ld connections each) and %zu indices "
+		"from \"%s\"", r.n_queue, n_threads, r.jobs_each,
+		(size_t)(r.n - plan.n_services) , base);
+	threads = g3_xcalloc(n_threads ? (size_t)n_threads : 1, sizeof(*threads));
+	for (long t = 0; t < n_threads; t++)
+		if (pthread_create(&threads[t], NULL, service_worker, &r)) {
+			n_threads = t;
+			break;
+		}
+	if (any_index && have_es)
+		restore_indices(&r, &esconf);
+	for (long t = 0; t < n_threads; t++)
+		pthread_join(threads[t], NULL);
+	g3_progress_finish();
+	for (size_t i = 0; i < r.n; i++)
+		failed |= r.items[i].status == ST_FAILED || r.items[i].status == ST_PENDING;
+	if (o->secret_out && (rc = write_secrets(&r, &err)))
+		g3_log_err(&err);
+	summary(&r, base, now_s() - t0, failed || rc);
+	if (!rc && failed) {
+		rc = G3_FAIL;
+		g3_error("some services or indices were not restored (see above)");
+	}
+	err.msg[0] = '\0';
+cleanup:
+	if (rc && err.msg[0])
+		g3_log_err(&err);
+	for (size_t i = 0; i < r.n; i++) {
+		g3_service_release(&r.items[i].svc);
+		free(r.items[i].target);
+	}
+	free(r.items);
+	free(r.queue);
+	free(threads);
+	g3_strlist_free(env_indices, n_env_indices);
+	g3_layout_plan_release(&plan);
+	g3_esconf_release(&esconf);
+	g3_k8s_client_release(&r.k8s);
+	g3_pgconf_release(&r.conf);
+	pthread_mutex_destroy(&r.lock);
+	return g3_exit_code(rc);
+}
