@@ -363,6 +363,7 @@ void g3_docreader_attach(g3_docreader *r, FILE *f, const char *name)
 	memset(r, 0, sizeof(*r));
 	r->f = f;
 	r->path = g3_xstrdup(name);
+	g3_jscan_init(&r->scan);
 }
 
 void g3_docreader_release(g3_docreader *r)
@@ -374,6 +375,7 @@ void g3_docreader_release(g3_docreader *r)
 	json_object_put(r->cur);
 	if (r->tok)
 		json_tokener_free(r->tok);
+	g3_jscan_release(&r->scan);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -381,6 +383,7 @@ int g3_docreader_next(g3_docreader *r, const char **id, const char **source, siz
 		      g3_err *err)
 {
 	json_object *v, *src;
+	g3_jscan_hit hit;
 	ssize_t n;
 
 	json_object_put(r->cur);
@@ -409,6 +412,16 @@ int g3_docreader_next(g3_docreader *r, const char **id, const char **source, siz
 			g3_err_set(err, G3_USAGE, "\"%s\" line %ld is longer than 2 GiB", r->path,
 				   r->lineno);
 			return -1;
+		}
+		if (!r->json_c_only && g3_jscan_hit_line(&r->scan, r->line, (size_t)n, &hit)) {
+			/* both ends are outside the other span: the id's closing
+			 * quote, the byte after _source (',', '}' or space) */
+			r->line[hit.id_off + hit.id_len] = '\0';
+			r->line[hit.src_off + hit.src_len] = '\0';
+			*id = r->line + hit.id_off;
+			*source = r->line + hit.src_off;
+			*len = hit.src_len;
+			return 1;
 		}
 		if (!r->tok)
 			r->tok = json_tokener_new_ex(DOC_MAX_DEPTH);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "jsonscan.h"
 #include "strbuf.h"
 
 /* An index definition read from a dump, ready for any target version. */
@@ -79,6 +80,8 @@ typedef struct g3_docreader {
 	long lineno;
 	json_object *cur;     /* the current hit; owns *id and *source */
 	struct json_tokener *tok;  /* reused for every line */
+	g3_jscan scan;        /* the fast path's scratch */
+	int json_c_only;      /* 1: parse every line with json-c (tests compare) */
 	int own;              /* close f on release */
 } g3_docreader;
 
@@ -89,8 +92,11 @@ void g3_docreader_release(g3_docreader *r);
 
 /*
  * The next document: 1 with *id and *source (JSON text of _source, *len
- * bytes) valid until the next call, 0 at the end, -1 with err (G3_USAGE)
- * naming the file and line of a malformed line. Blank lines are skipped.
+ * bytes, NUL-terminated) valid until the next call, 0 at the end, -1 with
+ * err (G3_USAGE) naming the file and line of a malformed line. Blank lines
+ * are skipped. Lines the validating scanner (jsonscan.h) takes give
+ * _source verbatim, as the line spells it; the others are parsed with
+ * json-c, which decides and words errors, and give _source re-serialised.
  */
 int g3_docreader_next(g3_docreader *r, const char **id, const char **source, size_t *len,
 		      g3_err *err);

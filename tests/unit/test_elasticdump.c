@@ -159,7 +159,8 @@ static void test_docreader(void **state)
 	assert_int_equal(g3_docreader_open(&r, p.data, &err), G3_OK);
 	assert_int_equal(g3_docreader_next(&r, &id, &src, &len, &err), 1);
 	assert_string_equal(id, "a/1");
-	assert_string_equal(src, "{\"n\":1.50,\"s\":\"\xc3\xbc/\"}");
+	/* verbatim: the scanner takes the line (json-c would give "\xc3\xbc/") */
+	assert_string_equal(src, "{\"n\":1.50,\"s\":\"\\u00fc/\"}");
 	assert_int_equal(len, strlen(src));
 	assert_int_equal(g3_docreader_next(&r, &id, &src, &len, &err), 1);
 	assert_string_equal(id, "b");
