@@ -29,7 +29,7 @@ void g3_jscan_init(g3_jscan *s)
 void g3_jscan_release(g3_jscan *s)
 {
 	free(s->keys);
-	free(s->sorted);
+	free(s->slots);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -135,8 +135,13 @@ static int scan_string(struct scan *c, int *escaped, uint64_t *h)
 			continue;
 		}
 		if (ch >= 0x80) {
+			const unsigned char *from = c->p;
+
 			if (!utf8_seq(c))
 				return 0;
+			if (h)
+				for (; from < c->p; from++)
+					hash = (hash ^ *from) * 1099511628211ULL;
 			continue;
 		}
 		if (h)
@@ -195,17 +200,6 @@ static int scan_literal(struct scan *c, const char *word, size_t len)
 	return 1;
 }
 
-static int key_cmp(const void *a, const void *b)
-{
-	const struct g3_jscan_key *x = a, *y = b;
-
-	if (x->h != y->h)
-		return x->h < y->h ? -1 : 1;
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return 0;
-}
-
 /* 1 when the keys from first on are all different. */
 static int keys_unique(struct scan *c, size_t first)
 {
@@ -223,18 +217,25 @@ static int keys_unique(struct scan *c, size_t first)
 					return 0;
 		return 1;
 	}
-	if (s->sorted_cap < n) {
-		s->sorted_cap = n * 2;
-		s->sorted = g3_xrealloc(s->sorted, s->sorted_cap * sizeof(*s->sorted));
+	/* open addressing over at least twice as many slots as keys */
+	if (s->nslots < 2 * n) {
+		while (s->nslots < 2 * n)
+			s->nslots = s->nslots ? s->nslots * 2 : 64;
+		s->slots = g3_xrealloc(s->slots, s->nslots * sizeof(*s->slots));
 	}
-	memcpy(s->sorted, k, n * sizeof(*k));
-	qsort(s->sorted, n, sizeof(*k), key_cmp);
-	for (size_t i = 1; i < n; i++) {
-		const struct g3_jscan_key *a = &s->sorted[i - 1], *b = &s->sorted[i];
+	memset(s->slots, 0, s->nslots * sizeof(*s->slots));
+	for (size_t i = 0; i < n; i++) {
+		size_t at = (size_t)(k[i].h ^ (k[i].h >> 29)) & (s->nslots - 1);
 
-		if (a->h == b->h && a->len == b->len &&
-		    !memcmp(c->base + a->off, c->base + b->off, a->len))
-			return 0;
+		while (s->slots[at]) {
+			const struct g3_jscan_key *o = &k[s->slots[at] - 1];
+
+			if (o->h == k[i].h && o->len == k[i].len &&
+			    !memcmp(c->base + o->off, c->base + k[i].off, o->len))
+				return 0;
+			at = (at + 1) & (s->nslots - 1);
+		}
+		s->slots[at] = (uint32_t)(i + 1);
 	}
 	return 1;
 }

@@ -23,8 +23,10 @@ struct g3_jscan_key;
 
 /* Scratch reused from line to line (keys of the open objects). */
 typedef struct g3_jscan {
-	struct g3_jscan_key *keys, *sorted;
-	size_t nkeys, cap, sorted_cap;
+	struct g3_jscan_key *keys;
+	size_t nkeys, cap;
+	uint32_t *slots;      /* a hash set for objects with many keys */
+	size_t nslots;
 } g3_jscan;
 
 void g3_jscan_init(g3_jscan *s);
