@@ -8,7 +8,9 @@ login so password handling is really exercised.
 
 As a library: `with PgCluster() as pg: ...` (stopped on exit, also on
 SIGTERM/SIGINT through the caller's handlers). As a command:
-  pgcluster.py start DIR   writes DIR/pg.env (export PGHOST=... lines)
+  pgcluster.py start DIR   writes DIR/pg.env (export PGHOST=... lines); the
+                           cluster itself lives in a temporary directory
+                           (DIR/pg.base names it) the server user can reach
   pgcluster.py stop DIR
 The superuser's password is random per cluster and is only ever written
 to DIR/pg.env (mode 0600) and the environment of the processes that need
@@ -164,13 +166,16 @@ def main(argv):
         return 2
     base = os.path.abspath(argv[2])
     envfile = os.path.join(base, "pg.env")
+    basefile = os.path.join(base, "pg.base")
     if argv[1] == "start":
         os.makedirs(base, exist_ok=True)
-        if run_user() is not None:
-            # the server's user must reach DIR/pg; pg.env itself stays 0600
-            os.chmod(base, os.stat(base).st_mode | 0o711)
-        c = PgCluster(base=os.path.join(base, "pg"))
-        os.makedirs(c.base, exist_ok=True)
+        # the cluster lives in a directory of its own under the system's
+        # temporary directory: DIR may sit below a home directory that the
+        # server's unprivileged user cannot enter (/root)
+        pgbase = tempfile.mkdtemp(prefix="gen3db-pg-")
+        with open(basefile, "w") as f:
+            f.write(pgbase + "\n")
+        c = PgCluster(base=pgbase)
         c.start()
         fd = os.open(envfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -179,12 +184,15 @@ def main(argv):
                     "export GEN3DB_PG_DATA=%s\n" % (c.port, c.user, c.password, c.data))
         sys.stderr.write("PostgreSQL running on 127.0.0.1:%d (data in %s)\n" % (c.port, c.data))
         return 0
-    data = os.path.join(base, "pg", "data")
-    if os.path.exists(data):
-        c = PgCluster(base=os.path.join(base, "pg"))
-        c.running = True
-        c.own_base = False
-        c.stop()
+    if os.path.exists(basefile):
+        with open(basefile) as f:
+            pgbase = f.read().strip()
+        if pgbase and os.path.exists(os.path.join(pgbase, "data")):
+            c = PgCluster(base=pgbase)
+            c.running = True
+            c.stop()
+        shutil.rmtree(pgbase, ignore_errors=True)
+        os.unlink(basefile)
     if os.path.exists(envfile):
         os.unlink(envfile)
     return 0
