@@ -118,7 +118,6 @@ static g3_rc open_snapshot(const char *spec, g3_source **src, g3_reader **r,
 				  "\"%s\" is not a gen3db snapshot: its first member is %s%s%s, not \"%s\"",
 				  (*src)->name, got ? "\"" : "", got ? name : "nothing",
 				  got ? "\"" : "", G3_SNAP_MANIFEST);
-	g3_buf_reset(&json);
 	rc = g3_reader_slurp(*r, MAX_JSON_MEMBER, &json, err);
 	if (!rc)
 		rc = g3_manifest_parse(json.data, json.len, m, err);
@@ -311,6 +310,24 @@ static g3_rc check_end(const g3_snap_end *e, uint64_t members, const struct db_s
 	return G3_OK;
 }
 
+/* Reads a small JSON member (a header, the manifest, end.json) into json,
+ * replacing what it held. */
+static g3_rc slurp_json(g3_reader *r, g3_buf *json, g3_err *err)
+{
+	g3_buf_reset(json);
+	return g3_reader_slurp(r, MAX_JSON_MEMBER, json, err);
+}
+
+/* An es/ member must name an index the manifest lists. */
+static g3_rc index_listed(const g3_manifest *m, const char *member, const char *index,
+			  g3_err *err)
+{
+	if (g3_manifest_find_index(m, index))
+		return G3_OK;
+	return g3_err_set(err, G3_FAIL, "member \"%s\" names index \"%s\", which the "
+			  "manifest does not list", member, index);
+}
+
 /* Streams the current member through a chunk check. */
 static g3_rc stream_into(g3_reader *r, char *buf, g3_chunk_check *check, g3_err *err)
 {
@@ -375,7 +392,7 @@ int cmd_verify(int argc, char **argv)
 		case G3_MEMBER_CHUNK_HEADER:
 			g3_chunk_header_release(&hdr);
 			g3_chunk_header_init(&hdr);
-			if ((rc = (g3_buf_reset(&json), g3_reader_slurp(r, MAX_JSON_MEMBER, &json, &err))) ||
+			if ((rc = slurp_json(r, &json, &err)) ||
 			    (rc = g3_chunk_header_parse(json.data, json.len, name, &hdr, &err)))
 				goto cleanup;
 			if (!manifest_has_table(&m, db, hdr.schema, hdr.table)) {
@@ -418,13 +435,10 @@ int cmd_verify(int argc, char **argv)
 		case G3_MEMBER_ES_INDEX: {
 			g3_esdef def;
 
-			if (!g3_manifest_find_index(&m, db)) {
-				rc = g3_err_set(&err, G3_FAIL, "member \"%s\" names index \"%s\", which "
-						"the manifest does not list", name, db);
+			if ((rc = index_listed(&m, name, db, &err)))
 				goto cleanup;
-			}
 			g3_esdef_init(&def);
-			if (!(rc = (g3_buf_reset(&json), g3_reader_slurp(r, MAX_JSON_MEMBER, &json, &err))))
+			if (!(rc = slurp_json(r, &json, &err)))
 				rc = g3_es_index_member_parse(json.data, json.len, name, &def, &err);
 			g3_esdef_release(&def);
 			if (rc)
@@ -432,12 +446,9 @@ int cmd_verify(int argc, char **argv)
 			break;
 		}
 		case G3_MEMBER_ES_DOCS_HEADER:
-			if (!g3_manifest_find_index(&m, db)) {
-				rc = g3_err_set(&err, G3_FAIL, "member \"%s\" names index \"%s\", which "
-						"the manifest does not list", name, db);
+			if ((rc = index_listed(&m, name, db, &err)))
 				goto cleanup;
-			}
-			if ((rc = (g3_buf_reset(&json), g3_reader_slurp(r, MAX_JSON_MEMBER, &json, &err))) ||
+			if ((rc = slurp_json(r, &json, &err)) ||
 			    (rc = g3_es_docs_header_parse(json.data, json.len, name, &es_hdr, &err)))
 				goto cleanup;
 			snprintf(es_hdr_index, sizeof(es_hdr_index), "%s", db);
@@ -471,7 +482,7 @@ int cmd_verify(int argc, char **argv)
 			break;
 		}
 		case G3_MEMBER_END:
-			if ((rc = (g3_buf_reset(&json), g3_reader_slurp(r, MAX_JSON_MEMBER, &json, &err))) ||
+			if ((rc = slurp_json(r, &json, &err)) ||
 			    (rc = g3_snap_end_parse(json.data, json.len, &end, &err)) ||
 			    (rc = check_end(&end, members, sums, n_sums, &err)) ||
 			    (rc = check_end_indices(&end, es_sums, n_es_sums, &err)))
