@@ -50,6 +50,14 @@ int g3_esbulk_option(g3_esbulk_opts *o, int c, const char *arg, g3_err *err)
 	return 0;
 }
 
+void g3_esbulk_options_json(const g3_esbulk_opts *o, json_object *obj)
+{
+	g3_opt_json_int(obj, "es_jobs", o->jobs);
+	g3_opt_json_int(obj, "bulk_size", (long long)o->batch_bytes);
+	g3_opt_json_int(obj, "es_retries", o->retries);
+	g3_opt_json_bool(obj, "es_gzip", o->gzip);
+}
+
 /* ---- batches ---- */
 
 void g3_bulk_batch_init(g3_bulk_batch *bb)

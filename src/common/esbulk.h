@@ -80,6 +80,9 @@ enum {
 
 /* Handles a loader option: 1 if it was one, 0 if not, -1 with err. */
 int g3_esbulk_option(g3_esbulk_opts *o, int c, const char *arg, g3_err *err);
+/* Adds the loader options as fields (es_jobs, bulk_size in bytes,
+ * es_retries, es_gzip) for GEN3DB_PRINT_OPTIONS (opts.h). */
+void g3_esbulk_options_json(const g3_esbulk_opts *o, json_object *obj);
 
 typedef struct g3_esbulk_stats {
 	uint64_t docs_sent;       /* documents handed to the loader */

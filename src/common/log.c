@@ -18,6 +18,7 @@ g3_log_format g3_log_get_format(void) { return log_format; }
 void g3_log_set_quiet(int quiet) { log_quiet = quiet; }
 void g3_log_set_verbose(int verbose) { log_verbose = verbose; }
 int g3_log_get_quiet(void) { return log_quiet; }
+int g3_log_get_verbose(void) { return log_verbose; }
 
 void g3_log_set_before_write(void (*hook)(void))
 {

@@ -26,6 +26,7 @@ void g3_log_set_quiet(int quiet);       /* drops info messages */
 void g3_log_set_verbose(int verbose);   /* shows debug messages */
 int g3_log_parse_format(const char *name, g3_log_format *out);
 int g3_log_get_quiet(void);
+int g3_log_get_verbose(void);
 
 /*
  * A function called, under the log's lock, before each message is

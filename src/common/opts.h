@@ -7,6 +7,8 @@
 #define G3_OPTS_H
 
 #include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
 
 #include "err.h"
 
@@ -37,6 +39,35 @@ enum {
 /* Handles a common option; returns 1 if it was one (0 otherwise), sets err
  * and returns -1 on a bad value. */
 int g3_common_option(int c, const char *arg, g3_err *err);
+
+/*
+ * GEN3DB_PRINT_OPTIONS=1, a debugging aid: every command, right after
+ * parsing its command line and before any file, network or server access,
+ * prints what it parsed as one JSON object on stdout,
+ *   {"command": NAME, "options": {FIELD: VALUE, ...}, "args": [...]}
+ * (a field per option, null or the default when not given; the positional
+ * arguments in args) and exits 0. Values are as parsed, before any
+ * environment fallback; URLs that may carry a password go through
+ * g3_opt_json_url, so no secret is ever printed.
+ */
+int g3_print_options_wanted(void);
+/* Adds key = v (NULL: null), an integer, a boolean, a string list. */
+void g3_opt_json_str(json_object *obj, const char *key, const char *v);
+void g3_opt_json_int(json_object *obj, const char *key, long long v);
+void g3_opt_json_bool(json_object *obj, const char *key, int v);
+void g3_opt_json_list(json_object *obj, const char *key, char *const *list, size_t n);
+/* Adds a URL or libpq connection string with its password masked. */
+void g3_opt_json_url(json_object *obj, const char *key, const char *url);
+/* Adds the common options: log_format, quiet, verbose. */
+void g3_common_options_json(json_object *obj);
+/* Writes {"command", "options", "args"} and a newline to out; puts options.
+ * Returns 0, or -1 when out could not be written. */
+int g3_options_print(FILE *out, const char *command, json_object *options, int argc,
+		     char *const *argv);
+/* A copy of s (caller frees) with the password of a URL's userinfo and
+ * the value of any "password=" key (query string, key=value connection
+ * string) replaced by "****". */
+char *g3_mask_password(const char *s);
 
 /* Appends to a NULL-terminated string list (caller owns all). */
 void g3_strlist_add(char ***list, size_t *n, const char *s);

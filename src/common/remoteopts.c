@@ -61,6 +61,18 @@ int g3_remote_option(g3_remote_opts *o, int c, const char *arg, g3_err *err)
 	return 0;
 }
 
+void g3_remote_options_json(const g3_remote_opts *o, json_object *obj)
+{
+	g3_opt_json_url(obj, "s3_endpoint", o->s3.endpoint);
+	g3_opt_json_str(obj, "s3_region", o->s3.region);
+	g3_opt_json_bool(obj, "no_sign_request", o->s3.no_sign_request);
+	g3_opt_json_str(obj, "ca_file", o->s3.ca_file);
+	json_object_object_add(obj, "retries", o->retries < 0 ? NULL :
+			       json_object_new_int64(o->retries));
+	json_object_object_add(obj, "s3_part_size", !o->s3.part_size ? NULL :
+			       json_object_new_int64((int64_t)o->s3.part_size));
+}
+
 void g3_remote_options_apply(const g3_remote_opts *o)
 {
 	g3_http_opts h;

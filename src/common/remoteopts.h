@@ -14,6 +14,7 @@
 #define G3_REMOTEOPTS_H
 
 #include <getopt.h>
+#include <json-c/json.h>
 
 #include "err.h"
 #include "s3.h"
@@ -59,6 +60,11 @@ void g3_remote_options_release(g3_remote_opts *o);
 /* Handles a remote option: 1 if it was one, 0 if not, -1 with err set on
  * a bad value. */
 int g3_remote_option(g3_remote_opts *o, int c, const char *arg, g3_err *err);
+
+/* Adds the options as fields (s3_endpoint, s3_region, no_sign_request,
+ * ca_file, retries, s3_part_size; null when not given) for
+ * GEN3DB_PRINT_OPTIONS (opts.h). */
+void g3_remote_options_json(const g3_remote_opts *o, json_object *obj);
 
 /* Installs the options as the http and s3 defaults. */
 void g3_remote_options_apply(const g3_remote_opts *o);

@@ -523,6 +523,31 @@ static void report(const g3_service *svc, const g3_prov_result *r)
 	g3_buf_release(&b);
 }
 
+/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any file is read. */
+static int print_options(const struct create_opts *o, int argc, char **argv)
+{
+	json_object *j = json_object_new_object();
+
+	g3_opt_json_url(j, "master", o->master_url);
+	g3_opt_json_int(j, "wait", o->wait);
+	g3_opt_json_str(j, "database", o->database);
+	g3_opt_json_str(j, "username", o->username);
+	g3_opt_json_str(j, "password_file", o->password_file);
+	g3_opt_json_list(j, "services", o->services, o->n_services);
+	g3_opt_json_str(j, "release", o->release);
+	g3_opt_json_str(j, "config", o->config);
+	g3_opt_json_list(j, "extensions", o->extensions, o->n_extensions);
+	g3_opt_json_bool(j, "reset_password", o->reset_password);
+	g3_opt_json_bool(j, "require_extension", o->require_extension);
+	g3_opt_json_bool(j, "dry_run", o->dry_run);
+	g3_opt_json_str(j, "secret_out", o->secret_out);
+	g3_opt_json_str(j, "host_for_secret", o->host_for_secret);
+	g3_opt_json_bool(j, "patch_secret", o->patch_secret);
+	g3_opt_json_str(j, "secret_name", o->secret_name);
+	g3_common_options_json(j);
+	return g3_options_print(stdout, "create", j, argc, argv);
+}
+
 int cmd_create(int argc, char **argv)
 {
 	struct create_opts o;
@@ -582,6 +607,11 @@ int cmd_create(int argc, char **argv)
 			err.msg[0] = '\0';
 			goto cleanup;
 		}
+	}
+	if (g3_print_options_wanted()) {
+		if (print_options(&o, argc - optind, argv + optind))
+			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
+		goto cleanup;
 	}
 	if (optind < argc) {
 		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);

@@ -937,7 +937,31 @@ static void print_summary(const struct dump_opts *o, struct database *dbs, size_
 	json_object_put(root);
 }
 
-static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help, g3_err *err)
+/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
+static int print_options(const struct dump_opts *o, int argc, char **argv)
+{
+	json_object *j = json_object_new_object();
+
+	g3_opt_json_str(j, "output", o->output);
+	g3_opt_json_list(j, "databases", o->databases, o->n_databases);
+	g3_opt_json_int(j, "jobs", o->jobs);
+	g3_opt_json_int(j, "level", o->level);
+	g3_opt_json_int(j, "compress_threads", o->threads);
+	g3_opt_json_int(j, "chunk_size", o->chunk_size);
+	g3_opt_json_url(j, "master", o->master_url);
+	g3_opt_json_int(j, "wait", o->wait);
+	g3_opt_json_bool(j, "json", o->json);
+	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
+	g3_opt_json_url(j, "es", o->es_url);
+	g3_opt_json_str(j, "es_cacert", o->es_cacert);
+	g3_common_options_json(j);
+	return g3_options_print(stdout, "dump", j, argc, argv);
+}
+
+/* *help: --help was given (the caller prints it); *done: the options were
+ * printed (GEN3DB_PRINT_OPTIONS), nothing else is to be done. */
+static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help, int *done,
+			   g3_err *err)
 {
 	int c;
 	long v = 0;
@@ -949,6 +973,7 @@ static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help
 	o->chunk_size = DEFAULT_CHUNK_SIZE;
 	o->wait = 300;
 	*help = 0;
+	*done = 0;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
@@ -1012,6 +1037,12 @@ static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help
 			return g3_err_set(err, G3_USAGE, "unknown option \"%s\"", argv[optind - 1]);
 		}
 	}
+	if (g3_print_options_wanted()) {
+		*done = 1;
+		if (print_options(o, argc - optind, argv + optind))
+			return g3_err_set(err, G3_FAIL, "could not write to standard output");
+		return G3_OK;
+	}
 	if (optind < argc)
 		return g3_err_set(err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
 	if (!o->output)
@@ -1054,7 +1085,7 @@ int cmd_dump(int argc, char **argv)
 	g3_err err;
 	double start = now_seconds();
 	uint64_t out_bytes = 0;
-	int help = 0;
+	int help = 0, done = 0;
 	g3_rc rc;
 
 	memset(&o, 0, sizeof(o));
@@ -1064,12 +1095,14 @@ int cmd_dump(int argc, char **argv)
 	g3_pgconf_init(&conf);
 	g3_snap_end_init(&st.end);
 	dump_es_init(&es);
-	if ((rc = parse_options(argc, argv, &o, &help, &err)))
+	if ((rc = parse_options(argc, argv, &o, &help, &done, &err)))
 		goto cleanup;
 	if (help) {
 		fputs(usage_text, stdout);
 		goto cleanup;
 	}
+	if (done)
+		goto cleanup;
 	if (o.n_databases && (rc = g3_pgconf_master(&conf, o.master_url, &err)))
 		goto cleanup;
 	dbs = g3_xcalloc(o.n_databases + 1, sizeof(*dbs));

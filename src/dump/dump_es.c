@@ -188,6 +188,21 @@ cleanup:
 	return rc;
 }
 
+/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
+static int print_options(const struct dump_es_opts *o, int argc, char **argv)
+{
+	json_object *j = json_object_new_object();
+
+	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
+	g3_opt_json_str(j, "output", o->output);
+	g3_opt_json_int(j, "page_size", o->page);
+	g3_opt_json_url(j, "es", o->es_url);
+	g3_opt_json_str(j, "es_cacert", o->cacert);
+	g3_opt_json_int(j, "wait", o->wait);
+	g3_common_options_json(j);
+	return g3_options_print(stdout, "dump-es", j, argc, argv);
+}
+
 int dump_es_main(int argc, char **argv)
 {
 	struct dump_es_opts o;
@@ -235,6 +250,11 @@ int dump_es_main(int argc, char **argv)
 			rc = G3_USAGE;
 			goto cleanup;
 		}
+	}
+	if (g3_print_options_wanted()) {
+		if (print_options(&o, argc - optind, argv + optind))
+			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
+		goto cleanup;
 	}
 	if (optind < argc) {
 		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);

@@ -42,6 +42,17 @@ static const char usage_text[] =
 	"\n"
 	"exit codes: 0 copied, 1 failure, 2 usage or bad input\n";
 
+/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
+static int print_options(const char *output, const g3_remote_opts *ro, int argc, char **argv)
+{
+	json_object *j = json_object_new_object();
+
+	g3_opt_json_url(j, "output", output);
+	g3_remote_options_json(ro, j);
+	g3_common_options_json(j);
+	return g3_options_print(stdout, "fetch", j, argc, argv);
+}
+
 int cmd_fetch(int argc, char **argv)
 {
 	g3_remote_opts ro;
@@ -80,6 +91,13 @@ int cmd_fetch(int argc, char **argv)
 			rc = G3_USAGE;
 			goto cleanup;
 		}
+	}
+	if (g3_print_options_wanted()) {
+		if (print_options(output, &ro, argc - optind, argv + optind)) {
+			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
+			goto fail;
+		}
+		goto cleanup;
 	}
 	if (optind != argc - 1) {
 		rc = g3_err_set(&err, G3_USAGE, "fetch takes one SOURCE");

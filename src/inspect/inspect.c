@@ -60,8 +60,20 @@ struct args {
 	int json;
 };
 
-static int parse_args(int argc, char **argv, const char *usage, struct args *a,
-		      g3_err *err, int *done)
+/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
+static int print_options(const char *command, const struct args *a, int argc, char **argv)
+{
+	json_object *j = json_object_new_object();
+
+	g3_opt_json_bool(j, "json", a->json);
+	g3_common_options_json(j);
+	return g3_options_print(stdout, command, j, argc, argv);
+}
+
+/* *done: --help was given or the options were printed; nothing else is
+ * to be done. */
+static int parse_args(int argc, char **argv, const char *command, const char *usage,
+		      struct args *a, g3_err *err, int *done)
 {
 	int c;
 
@@ -85,6 +97,12 @@ static int parse_args(int argc, char **argv, const char *usage, struct args *a,
 		default:
 			return g3_err_set(err, G3_USAGE, "unknown option; see --help");
 		}
+	}
+	if (g3_print_options_wanted()) {
+		*done = 1;
+		if (print_options(command, a, argc - optind, argv + optind))
+			return g3_err_set(err, G3_FAIL, "could not write to standard output");
+		return G3_OK;
 	}
 	if (optind != argc - 1)
 		return g3_err_set(err, G3_USAGE, "give exactly one SNAPSHOT; see --help");
@@ -202,7 +220,7 @@ int cmd_inspect(int argc, char **argv)
 
 	g3_err_init(&err);
 	g3_manifest_init(&m);
-	if ((rc = parse_args(argc, argv, inspect_usage, &a, &err, &done)) || done)
+	if ((rc = parse_args(argc, argv, "inspect", inspect_usage, &a, &err, &done)) || done)
 		goto cleanup;
 	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &err)))
 		goto cleanup;
@@ -366,7 +384,7 @@ int cmd_verify(int argc, char **argv)
 	g3_chunk_header_init(&hdr);
 	g3_snap_end_init(&end);
 	memset(&es_hdr, 0, sizeof(es_hdr));
-	if ((rc = parse_args(argc, argv, verify_usage, &a, &err, &done)) || done)
+	if ((rc = parse_args(argc, argv, "verify", verify_usage, &a, &err, &done)) || done)
 		goto cleanup;
 	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &err)))
 		goto cleanup;

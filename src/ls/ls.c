@@ -88,6 +88,22 @@ static g3_rc print_layout(const char *base, char **services, size_t n_services,
 	return G3_OK;
 }
 
+/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
+static int print_options(int long_format, int layout, char **services, size_t n_services,
+			 char **indices, size_t n_indices, const g3_remote_opts *ro, int argc,
+			 char **argv)
+{
+	json_object *j = json_object_new_object();
+
+	g3_opt_json_bool(j, "long", long_format);
+	g3_opt_json_bool(j, "gen3_layout", layout);
+	g3_opt_json_list(j, "services", services, n_services);
+	g3_opt_json_list(j, "indices", indices, n_indices);
+	g3_remote_options_json(ro, j);
+	g3_common_options_json(j);
+	return g3_options_print(stdout, "ls", j, argc, argv);
+}
+
 int cmd_ls(int argc, char **argv)
 {
 	g3_remote_opts ro;
@@ -135,6 +151,14 @@ int cmd_ls(int argc, char **argv)
 			rc = G3_USAGE;
 			goto cleanup;
 		}
+	}
+	if (g3_print_options_wanted()) {
+		if (print_options(st.long_format, layout, services, n_services, indices, n_indices,
+				  &ro, argc - optind, argv + optind)) {
+			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
+			goto fail;
+		}
+		goto cleanup;
 	}
 	if (optind != argc - 1 || (!layout && strncmp(argv[optind], "s3://", 5))) {
 		rc = g3_err_set(&err, G3_USAGE, "ls takes one s3://BUCKET/PREFIX URL");

@@ -716,6 +716,40 @@ static g3_rc patch_secrets(const struct restore_opts *o, const g3_pgconf *conf,
 
 /* ---- the command ------------------------------------------------------- */
 
+/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
+static int print_options(const struct restore_opts *o, const char *shard,
+			 const g3_remote_opts *ro, int argc, char **argv)
+{
+	json_object *j = json_object_new_object();
+
+	g3_opt_json_str(j, "database", o->database);
+	g3_opt_json_list(j, "maps", o->maps, o->n_maps);
+	g3_opt_json_int(j, "jobs", o->jobs);
+	g3_opt_json_bool(j, "clean", o->clean);
+	g3_opt_json_bool(j, "no_create", o->no_create);
+	g3_opt_json_bool(j, "json", o->json);
+	g3_opt_json_url(j, "master", o->master_url);
+	g3_opt_json_int(j, "wait", o->wait);
+	g3_opt_json_str(j, "release", o->release);
+	g3_opt_json_list(j, "services", o->services, o->n_services);
+	g3_opt_json_int(j, "parallel_services", o->parallel);
+	g3_opt_json_str(j, "shard", shard);
+	g3_opt_json_int(j, "shards", o->shards);
+	g3_opt_json_str(j, "credentials_dir", o->credentials_dir);
+	g3_opt_json_str(j, "secret_out", o->secret_out);
+	g3_opt_json_bool(j, "patch_secret", o->patch_secret);
+	g3_opt_json_str(j, "secret_name", o->secret_name);
+	g3_opt_json_url(j, "es", o->es_url);
+	g3_opt_json_str(j, "es_cacert", o->es_cacert);
+	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
+	g3_opt_json_bool(j, "no_es", o->no_es);
+	g3_opt_json_bool(j, "no_alias", o->es.no_alias);
+	g3_esbulk_options_json(&o->es.bulk, j);
+	g3_remote_options_json(ro, j);
+	g3_common_options_json(j);
+	return g3_options_print(stdout, "restore", j, argc, argv);
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	struct restore_opts o;
@@ -819,6 +853,11 @@ int cmd_restore(int argc, char **argv)
 			rc = G3_USAGE;
 			goto cleanup;
 		}
+	}
+	if (g3_print_options_wanted()) {
+		if (print_options(&o, shard, &ro, argc - optind, argv + optind))
+			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
+		goto cleanup;
 	}
 	if (optind + 1 < argc) {
 		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[optind + 1]);

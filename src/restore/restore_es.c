@@ -246,6 +246,23 @@ cleanup:
 	return rc;
 }
 
+/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
+static int print_options(const struct restore_es_opts *o, int argc, char **argv)
+{
+	json_object *j = json_object_new_object();
+
+	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
+	g3_opt_json_bool(j, "clean", o->r.clean);
+	g3_opt_json_bool(j, "no_alias", o->r.no_alias);
+	g3_opt_json_url(j, "es", o->es_url);
+	g3_opt_json_str(j, "es_cacert", o->cacert);
+	g3_esbulk_options_json(&o->r.bulk, j);
+	g3_opt_json_int(j, "wait", o->wait);
+	g3_opt_json_bool(j, "json", o->json);
+	g3_common_options_json(j);
+	return g3_options_print(stdout, "restore-es", j, argc, argv);
+}
+
 int restore_es_main(int argc, char **argv)
 {
 	struct restore_es_opts o;
@@ -282,6 +299,11 @@ int restore_es_main(int argc, char **argv)
 			rc = G3_USAGE;
 			goto cleanup;
 		}
+	}
+	if (g3_print_options_wanted()) {
+		if (print_options(&o, argc - optind, argv + optind))
+			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
+		goto cleanup;
 	}
 	if (optind < argc)
 		o.dir = argv[optind++];
