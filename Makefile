@@ -52,6 +52,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(LIB) $(LDLIBS_ALL) $(shell pkg-config --libs cmocka)
 
+# test_options checks every command's option table: it links the commands too
+$(BUILD)/tests/test_options: tests/unit/test_options.c $(CMD_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(CMD_SRC:%.c=$(BUILD)/%.o) $(LIB) $(LDLIBS_ALL) \
+		$(shell pkg-config --libs cmocka)
+
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
 
 # ---- tests -----------------------------------------------------------------

@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "err.h"
+#include "optids.h"
 #include "strbuf.h"
 
 #define G3_ES_MAX_RESPONSE (256u << 20)
@@ -40,13 +41,7 @@ typedef struct g3_esconf {
 	int insecure;    /* skip TLS verification (never the default) */
 } g3_esconf;
 
-/* The connection options as one getopt table fragment. */
-enum {
-	G3_OPT_ES = 0x1100,
-	G3_OPT_ES_CACERT,
-	G3_OPT_ES_LAST
-};
-
+/* The connection options as one getopt table fragment (ids: optids.h). */
 #define G3_ES_LONG_OPTIONS \
 	{ "es", required_argument, NULL, G3_OPT_ES }, \
 	{ "es-cacert", required_argument, NULL, G3_OPT_ES_CACERT }

@@ -37,6 +37,7 @@
 
 #include "err.h"
 #include "es.h"
+#include "optids.h"
 #include "strbuf.h"
 
 #define G3_ESBULK_DEFAULT_BATCH (10u << 20)
@@ -56,14 +57,7 @@ typedef struct g3_esbulk_opts {
 void g3_esbulk_opts_init(g3_esbulk_opts *o);
 
 /* The loader's options as one getopt table fragment, for every command
- * that loads documents (restore-es now, restore later). */
-enum {
-	G3_OPT_ES_JOBS = 0x1200,
-	G3_OPT_BULK_SIZE,
-	G3_OPT_ES_RETRIES,
-	G3_OPT_ES_GZIP,
-	G3_OPT_ESBULK_LAST
-};
+ * that loads documents (ids: optids.h). */
 
 #define G3_ESBULK_LONG_OPTIONS \
 	{ "es-jobs", required_argument, NULL, G3_OPT_ES_JOBS }, \

@@ -2,6 +2,7 @@
  * Option and environment helpers shared by every command: number parsing
  * with range checks, non-empty environment lookups, and the options every
  * command takes (--log-format, --quiet, --verbose) as one table fragment.
+ * Option ids: optids.h.
  */
 #ifndef G3_OPTS_H
 #define G3_OPTS_H
@@ -11,6 +12,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "optids.h"
 
 /* Parses a whole decimal number in [min, max]; what names the option. */
 g3_rc g3_parse_long(const char *what, const char *s, long min, long max,
@@ -18,13 +20,6 @@ g3_rc g3_parse_long(const char *what, const char *s, long min, long max,
 
 /* The variable's value, or NULL when it is unset or empty. */
 const char *g3_env(const char *name);
-
-enum {
-	G3_OPT_LOG_FORMAT = 0x1000,
-	G3_OPT_QUIET,
-	G3_OPT_VERBOSE,
-	G3_OPT_COMMON_LAST
-};
 
 #define G3_COMMON_LONG_OPTIONS \
 	{ "log-format", required_argument, NULL, G3_OPT_LOG_FORMAT }, \

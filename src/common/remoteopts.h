@@ -17,17 +17,8 @@
 #include <json-c/json.h>
 
 #include "err.h"
+#include "optids.h"
 #include "s3.h"
-
-enum {
-	G3_OPT_S3_ENDPOINT = 0x1200,
-	G3_OPT_REGION,
-	G3_OPT_NO_SIGN_REQUEST,
-	G3_OPT_CA_FILE,
-	G3_OPT_RETRIES,
-	G3_OPT_S3_PART_SIZE,
-	G3_OPT_REMOTE_LAST
-};
 
 #define G3_REMOTE_LONG_OPTIONS \
 	{ "s3-endpoint", required_argument, NULL, G3_OPT_S3_ENDPOINT }, \

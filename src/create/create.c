@@ -42,7 +42,7 @@ struct create_opts {
 };
 
 enum {
-	OPT_MASTER = G3_OPT_COMMON_LAST + 1,
+	OPT_MASTER = G3_OPT_COMMAND_FIRST,
 	OPT_WAIT, OPT_DATABASE, OPT_USERNAME, OPT_PASSWORD_FILE, OPT_SERVICE,
 	OPT_RELEASE, OPT_CONFIG, OPT_EXTENSION, OPT_RESET_PASSWORD,
 	OPT_REQUIRE_EXTENSION, OPT_DRY_RUN, OPT_SECRET_OUT, OPT_HOST_FOR_SECRET,
@@ -118,6 +118,8 @@ static const char usage_text[] =
 	"\n"
 	"exit codes: 0 all services ready, 1 a service failed, 2 usage or bad\n"
 	"input (nothing was changed), 3 the server was unreachable within --wait\n";
+
+const g3_cmd_options cmd_create_options = { "create", long_options, usage_text };
 
 struct plan {
 	g3_service *svcs;

@@ -58,7 +58,7 @@ struct dump_opts {
 };
 
 enum {
-	OPT_OUTPUT = G3_OPT_COMMON_LAST + 1,
+	OPT_OUTPUT = G3_OPT_COMMAND_FIRST,
 	OPT_DATABASE, OPT_JOBS, OPT_LEVEL, OPT_THREADS, OPT_CHUNK_SIZE, OPT_MASTER,
 	OPT_WAIT, OPT_JSON, OPT_INDEX, OPT_HELP
 };
@@ -112,6 +112,8 @@ static const char usage_text[] =
 	"\n"
 	"exit codes: 0 snapshot written, 1 failure (no output left), 2 usage or bad\n"
 	"input, 3 a server was unreachable within --wait\n";
+
+const g3_cmd_options cmd_dump_options = { "dump", long_options, usage_text };
 
 /* ---- the plan: per database, its tables and sequences --------------------- */
 

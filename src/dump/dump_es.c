@@ -37,7 +37,7 @@ struct dump_es_opts {
 };
 
 enum {
-	OPT_INDEX = G3_OPT_ES_LAST + 1,
+	OPT_INDEX = G3_OPT_COMMAND_FIRST,
 	OPT_OUTPUT, OPT_WAIT, OPT_PAGE, OPT_HELP
 };
 
@@ -69,6 +69,8 @@ static const char usage_text[] =
 	"\n"
 	"exit codes: 0 all indices dumped, 1 failure, 2 usage or bad input, 3 the\n"
 	"cluster was unreachable within --wait\n";
+
+const g3_cmd_options cmd_dump_es_options = { "dump-es", long_options, usage_text };
 
 struct datafile {
 	FILE *f;

@@ -18,7 +18,7 @@
 
 #define COPY_CHUNK (256 * 1024)
 
-enum { OPT_OUTPUT = G3_OPT_REMOTE_LAST + 1, OPT_HELP };
+enum { OPT_OUTPUT = G3_OPT_COMMAND_FIRST, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "output", required_argument, NULL, OPT_OUTPUT },
@@ -41,6 +41,8 @@ static const char usage_text[] =
 	G3_COMMON_HELP
 	"\n"
 	"exit codes: 0 copied, 1 failure, 2 usage or bad input\n";
+
+const g3_cmd_options cmd_fetch_options = { "fetch", long_options, usage_text };
 
 /* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
 static int print_options(const char *output, const g3_remote_opts *ro, int argc, char **argv)

@@ -23,7 +23,7 @@
 
 #define MAX_JSON_MEMBER (64u << 20) /* manifest, headers: small by design */
 
-enum { OPT_JSON = G3_OPT_COMMON_LAST + 1, OPT_HELP };
+enum { OPT_JSON = G3_OPT_COMMAND_FIRST, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -54,6 +54,9 @@ static const char verify_usage[] =
 	"      --json                   the result as JSON on stdout\n"
 	G3_COMMON_HELP
 	"\nexit codes: 0 intact, 1 damaged or truncated, 2 not a gen3db snapshot\n";
+
+const g3_cmd_options cmd_inspect_options = { "inspect", long_options, inspect_usage };
+const g3_cmd_options cmd_verify_options = { "verify", long_options, verify_usage };
 
 struct args {
 	const char *snapshot;

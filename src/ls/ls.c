@@ -13,7 +13,7 @@
 #include "../common/remoteopts.h"
 #include "../common/s3.h"
 
-enum { OPT_LONG = G3_OPT_REMOTE_LAST + 1, OPT_LAYOUT, OPT_SERVICE, OPT_INDEX, OPT_HELP };
+enum { OPT_LONG = G3_OPT_COMMAND_FIRST, OPT_LAYOUT, OPT_SERVICE, OPT_INDEX, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "long", no_argument, NULL, OPT_LONG },
@@ -45,6 +45,8 @@ static const char usage_text[] =
 	G3_COMMON_HELP
 	"\n"
 	"exit codes: 0 listed, 1 failure, 2 usage or bad input\n";
+
+const g3_cmd_options cmd_ls_options = { "ls", long_options, usage_text };
 
 struct ls_state {
 	int long_format;

@@ -36,7 +36,7 @@
 #define MAX_JOBS 32
 
 enum {
-	OPT_DATABASE = G3_OPT_COMMON_LAST + 1, OPT_MAP, OPT_JOBS, OPT_CLEAN,
+	OPT_DATABASE = G3_OPT_COMMAND_FIRST, OPT_MAP, OPT_JOBS, OPT_CLEAN,
 	OPT_NO_CREATE, OPT_JSON, OPT_MASTER, OPT_WAIT, OPT_RELEASE, OPT_HELP,
 	OPT_SERVICE, OPT_INDEX, OPT_PARALLEL, OPT_SHARD, OPT_SHARDS, OPT_CREDENTIALS_DIR,
 	OPT_SECRET_OUT, OPT_PATCH_SECRET, OPT_SECRET_NAME, OPT_NO_ES, OPT_NO_ALIAS
@@ -161,6 +161,8 @@ static const char usage_text[] =
 	"\n"
 	"exit codes: 0 restored, 1 failure (the target is unchanged), 2 usage or\n"
 	"bad input (nothing was changed), 3 the server was unreachable within --wait\n";
+
+const g3_cmd_options cmd_restore_options = { "restore", long_options, usage_text };
 
 volatile sig_atomic_t restore_interrupted;
 

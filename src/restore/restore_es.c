@@ -33,7 +33,7 @@ struct restore_es_opts {
 };
 
 enum {
-	OPT_INDEX = G3_OPT_ESBULK_LAST + 1,
+	OPT_INDEX = G3_OPT_COMMAND_FIRST,
 	OPT_CLEAN, OPT_NO_ALIAS, OPT_WAIT, OPT_JSON, OPT_HELP
 };
 
@@ -77,6 +77,8 @@ static const char usage_text[] =
 	"exit codes: 0 all indices restored, 1 an index failed (it is deleted and\n"
 	"never gets the alias), 2 usage or bad input (nothing was changed), 3 the\n"
 	"cluster was unreachable within --wait\n";
+
+const g3_cmd_options cmd_restore_es_options = { "restore-es", long_options, usage_text };
 
 static volatile sig_atomic_t stop_requested;
 
