@@ -72,6 +72,10 @@ g3_rc es_plan_snapshot(const struct restore_opts *o, const char *source, struct 
 	struct es_plan *e;
 	g3_rc rc;
 
+	/* before any request: such a name could make a delete hit other indices */
+	for (size_t i = 0; i < m->n_indices; i++)
+		if ((rc = g3_es_name_check(m->indices[i].name, "the snapshot's manifest", err)))
+			return rc;
 	for (size_t i = 0; i < o->n_indices; i++)
 		if (!g3_manifest_find_index(m, o->indices[i]))
 			return g3_err_set(err, G3_USAGE, "--index %s: the snapshot has no index \"%s\"",
