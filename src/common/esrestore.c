@@ -493,6 +493,31 @@ cleanup:
 	return rc;
 }
 
+/* Keeps the ids of the documents the loader could not load, and logs them
+ * all when the error message (which names the first few) cannot. */
+static void note_failed_ids(g3_esrestore_index *ix)
+{
+	size_t n = 0;
+	char *const *ids = g3_esbulk_failed_ids(ix->loader, &n);
+	g3_buf msg = G3_BUF_INIT;
+	char count[32];
+	const char *fields[5];
+
+	for (size_t i = 0; i < n; i++)
+		g3_strlist_add(&ix->failed_ids, &ix->n_failed_ids, ids[i]);
+	if (n <= G3_ESBULK_IDS_IN_MESSAGE)
+		return;
+	g3_buf_addf(&msg, "index \"%s\": the %zu documents not loaded:", ix->concrete, n);
+	for (size_t i = 0; i < n; i++)
+		g3_buf_addf(&msg, "%s \"%s\"", i ? "," : "", ids[i]);
+	snprintf(count, sizeof(count), "%zu", n);
+	fields[0] = "index"; fields[1] = ix->concrete;
+	fields[2] = "documents"; fields[3] = count;
+	fields[4] = NULL;
+	g3_log_event(G3_LOG_ERROR, "es_documents_not_loaded", msg.data, fields);
+	g3_buf_release(&msg);
+}
+
 g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
 		       g3_rc read_rc, g3_err *err)
 {
@@ -510,6 +535,7 @@ g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index
 			g3_esbulk_finish(ix->loader, &drain);
 		}
 		ix->bulk = *g3_esbulk_stats_of(ix->loader);
+		note_failed_ids(ix);
 	} else if (!rc) {
 		rc = g3_err_set(err, G3_FAIL, "index \"%s\" was never created", ix->name);
 	}

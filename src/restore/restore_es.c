@@ -169,6 +169,13 @@ static json_object *json_result(const g3_esrestore_index *ix, const g3_err *e)
 	json_object_object_add(o, "retried_requests",
 			       json_object_new_int64((int64_t)ix->bulk.retried_requests));
 	json_object_object_add(o, "seconds", json_object_new_double(ix->seconds));
+	if (ix->n_failed_ids) {
+		json_object *ids = json_object_new_array();
+
+		for (size_t i = 0; i < ix->n_failed_ids; i++)
+			json_object_array_add(ids, json_object_new_string(ix->failed_ids[i]));
+		json_object_object_add(o, "documents_not_loaded", ids);
+	}
 	if (e && e->msg[0])
 		json_object_object_add(o, "error", json_object_new_string(e->msg));
 	return o;

@@ -437,6 +437,94 @@ class TestErrors(EsTestCase):
         self.assertIn("no Elasticsearch to talk to", r.stderr)
 
 
+
+# One name per hostile class, with the rule gen3db names for it. A name such
+# as _all, * or a,b in a DELETE path names other indices (ES 7 expands them
+# by default): each must be refused with exit 2 before any request.
+HOSTILE = [
+    ("_all", "must not start with '_', '-' or '+'"),
+    ("*", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("dev_*", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t_a,g3t_b", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("G3t_a", "must be lowercase"),
+    ("-g3t_a", "must not start with '_', '-' or '+'"),
+    ("+g3t_a", "must not start with '_', '-' or '+'"),
+    (".", "must not be '.' or '..'"),
+    ("..", "must not be '.' or '..'"),
+    ("g3t a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t:a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t#a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t?a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t|a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ('g3t"a', 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t<a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t\\a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t/a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g" * 256, "must be at most 255 bytes (UTF-8)"),
+]
+
+
+class TestIndexNames(EsTestCase):
+    """Hostile index names from --index and GUPPY_INDICES: exit 2, no request."""
+
+    def setUp(self):
+        super().setUp()
+        self.need_double("request statistics")
+        # what a destructive request would hit: a version behind its alias,
+        # concrete indices, and the two halves of "g3t_a,g3t_b"
+        for name in ("dev_case_0", "dev_file", "g3t_a", "g3t_b", "g3t_other"):
+            self.es.req("PUT", "/" + name, {})
+        self.es.req("POST", "/_aliases", {"actions": [
+            {"add": {"index": "dev_case_0", "alias": "dev_case"}}]})
+        self.before = self.es.indices()
+
+    def assert_refused(self, r, name, rule, origin):
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('invalid Elasticsearch index name "%s" (from %s): %s' % (name, origin, rule),
+                      r.stderr)
+        self.assertEqual(self.es.indices(), self.before, name)
+
+    def test_hostile_index_option(self):
+        for name, rule in HOSTILE:
+            for extra in ([], ["--clean"], ["--clean", "--no-alias"]):
+                n = self.es.stats()["requests"]
+                r = self.restore(*extra, indices=["dev_file", name])
+                # the statistics call itself is the only request
+                self.assertEqual(self.es.stats()["requests"], n + 1, (name, extra))
+                self.assert_refused(r, name, rule, "--index")
+
+    def test_hostile_helm_env(self):
+        for name, rule in HOSTILE:
+            if any(c in name for c in ", \t"):
+                continue  # separators of GUPPY_INDICES: split, not one name
+            for var in ("GUPPY_INDICES", "GUPPY_CONFIGINDEX"):
+                n = self.es.stats()["requests"]
+                r = self.restore("--clean", indices=[],
+                                 env={var: "dev_file,%s" % name if var == "GUPPY_INDICES" else name})
+                self.assertEqual(self.es.stats()["requests"], n + 1, (name, var))
+                self.assert_refused(r, name, rule, "GUPPY_INDICES/GUPPY_CONFIGINDEX")
+
+    def test_dump_refuses_hostile_names(self):
+        r = run(["dump-es", "--es", self.es.url, "--index", "_all", "--output",
+                 os.path.join(self.tmp, "out")])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('invalid Elasticsearch index name "_all" (from --index): must not start '
+                      "with '_', '-' or '+'", r.stderr)
+
+    def test_delete_names_one_concrete_index(self):
+        # an alias named like the target's concrete index is not deleted
+        # through: the existing index must be exactly that concrete index
+        self.es.req("POST", "/_aliases", {"actions": [
+            {"add": {"index": "g3t_other", "alias": "g3t_x"}}]})
+        d = os.path.join(self.tmp, "src")
+        self.write_docs(d, "g3t_x", [("a", {"name": "a", "n": 1})])
+        r = run(["restore-es", d, "--es", self.es.url, "--index", "g3t_x", "--no-alias",
+                 "--clean"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('"g3t_x" is an alias on the target', r.stderr)
+        self.assertIn("g3t_other", self.es.indices())
+
+
 class TestCrossVersion(unittest.TestCase):
     """A dump from one version restored into another (types added or dropped)."""
 
