@@ -530,6 +530,42 @@ void g3_url_escape(g3_buf *b, const char *s)
 	}
 }
 
+const char *g3_es_name_problem(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len)
+		return "must not be empty";
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return "must not be '.' or '..'";
+	if (len > G3_ES_MAX_NAME_BYTES)
+		return "must be at most 255 bytes (UTF-8)";
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			return "must be lowercase";
+		if (strchr("\\/*?\"<>|,#: ", *p))
+			return "must not contain \\ / * ? \" < > | , # : or a space";
+		if (*p < 0x20 || *p == 0x7f)
+			return "must not contain control characters";
+	}
+	if (strchr("_-+", name[0]))
+		return "must not start with '_', '-' or '+'";
+	return NULL;
+}
+
+g3_rc g3_es_name_check(const char *name, const char *origin, g3_err *err)
+{
+	const char *why = g3_es_name_problem(name);
+
+	if (!why)
+		return G3_OK;
+	g3_err_set(err, G3_USAGE, "invalid Elasticsearch index name \"%.300s\"%s%s%s: %s", name,
+		   origin ? " (from " : "", origin ? origin : "", origin ? ")" : "", why);
+	g3_err_hint(err, "index and alias names are lowercase, at most 255 bytes, do not start with "
+		    "'_', '-' or '+' and hold none of \\ / * ? \" < > | , # : or space");
+	return G3_USAGE;
+}
+
 static char *index_path(const char *name, const char *suffix)
 {
 	g3_buf b = G3_BUF_INIT;
@@ -616,9 +652,81 @@ g3_rc g3_es_index_create(g3_es *es, const char *name, json_object *body, g3_err 
 	return index_call(es, "PUT", name, "", body, "create", NULL, err);
 }
 
+g3_rc g3_es_index_get(g3_es *es, const char *name, json_object **entry, int *concrete,
+		      g3_err *err)
+{
+	char *path = index_path(name, "");
+	g3_buf resp = G3_BUF_INIT, what = G3_BUF_INIT;
+	json_object *root = NULL, *v;
+	long status = 0;
+	g3_rc rc;
+
+	*entry = NULL;
+	*concrete = 0;
+	g3_buf_addf(&what, "could not look up index \"%s\"", name);
+	if ((rc = g3_es_request(es, "GET", path, NULL, 0, &status, &resp, err))) {
+		g3_err_prefix(err, "%s", what.data);
+		goto cleanup;
+	}
+	if (status == 404)
+		goto cleanup;
+	if ((rc = g3_es_check(status, &resp, what.data, err)))
+		goto cleanup;
+	root = json_tokener_parse(resp.data ? resp.data : "");
+	if (!root || !json_object_is_type(root, json_type_object)) {
+		rc = g3_err_set(err, G3_FAIL, "%s: the answer is not a JSON object", what.data);
+		goto cleanup;
+	}
+	if (json_object_object_length(root) == 1 && json_object_object_get_ex(root, name, &v) &&
+	    json_object_is_type(v, json_type_object)) {
+		*concrete = 1;
+		*entry = json_object_get(v);
+	} else if (json_object_object_length(root)) {
+		*entry = json_object_get(root);
+	}
+cleanup:
+	json_object_put(root);
+	g3_buf_release(&resp);
+	g3_buf_release(&what);
+	free(path);
+	return rc;
+}
+
+g3_rc g3_es_index_delete_if(g3_es *es, const char *name, g3_es_delete_check check, void *arg,
+			    g3_err *err)
+{
+	json_object *entry = NULL;
+	int concrete = 0;
+	g3_rc rc;
+
+	if ((rc = g3_es_name_check(name, "a delete", err)))
+		return rc;
+	if ((rc = g3_es_index_get(es, name, &entry, &concrete, err)))
+		return rc;
+	if (!entry) {
+		rc = g3_err_set(err, G3_FAIL, "could not delete index \"%s\": it does not exist", name);
+	} else if (!concrete) {
+		g3_buf names = G3_BUF_INIT;
+
+		json_object_object_foreach(entry, k, v) {
+			(void)v;
+			g3_buf_addf(&names, "%s\"%s\"", names.len ? ", " : "", k);
+		}
+		rc = g3_err_set(err, G3_FAIL, "refusing to delete \"%s\": it is not a concrete index "
+				"of that name but resolves to %.400s", name, names.data ? names.data : "");
+		g3_buf_release(&names);
+	} else if (check) {
+		rc = check(name, entry, arg, err);
+	}
+	json_object_put(entry);
+	if (rc)
+		return rc;
+	return index_call(es, "DELETE", name, "", NULL, "delete", NULL, err);
+}
+
 g3_rc g3_es_index_delete(g3_es *es, const char *name, g3_err *err)
 {
-	return index_call(es, "DELETE", name, "", NULL, "delete", NULL, err);
+	return g3_es_index_delete_if(es, name, NULL, NULL, err);
 }
 
 g3_rc g3_es_settings_put(g3_es *es, const char *name, json_object *settings, g3_err *err)

@@ -108,6 +108,21 @@ g3_rc g3_es_check(long status, const g3_buf *resp, const char *what, g3_err *err
 g3_rc g3_es_call(g3_es *es, const char *method, const char *path, json_object *body,
 		 const char *what, json_object **out, g3_err *err);
 
+/*
+ * Elasticsearch's rules for index and alias names: not empty, "." or "..";
+ * lowercase; none of \ / * ? " < > | , # : space (nor control
+ * characters); not starting with '_', '-' or '+'; at most 255 bytes. A
+ * name that breaks them could, in a path, name several indices or all of
+ * them (`_all`, `*`, `a,b`), so every name from the user, the environment,
+ * a manifest or a file name is checked before any request.
+ * g3_es_name_problem: NULL when name is good, else the rule it breaks.
+ * g3_es_name_check: G3_USAGE naming the name, origin (where it came from,
+ * e.g. "--index") and the rule.
+ */
+#define G3_ES_MAX_NAME_BYTES 255
+const char *g3_es_name_problem(const char *name);
+g3_rc g3_es_name_check(const char *name, const char *origin, g3_err *err);
+
 /* Index operations; name is a concrete index or alias (escaped here). */
 g3_rc g3_es_index_exists(g3_es *es, const char *name, int *exists, g3_err *err);
 /* *is_alias: the name is an alias (not a concrete index); *targets (may be
@@ -115,6 +130,24 @@ g3_rc g3_es_index_exists(g3_es *es, const char *name, int *exists, g3_err *err);
 g3_rc g3_es_alias_get(g3_es *es, const char *name, int *is_alias, char ***targets,
 		      size_t *n_targets, g3_err *err);
 g3_rc g3_es_index_create(g3_es *es, const char *name, json_object *body, g3_err *err);
+/*
+ * GET /<name>: *entry (caller puts; NULL when nothing has that name) is the
+ * answer's entry for name when name is one concrete index of exactly that
+ * name ({"aliases":..,"mappings":..,"settings":..}); *concrete is 0 when the
+ * name resolves to something else (an alias).
+ */
+g3_rc g3_es_index_get(g3_es *es, const char *name, json_object **entry, int *concrete,
+		      g3_err *err);
+/*
+ * Deletes exactly one concrete index: the name is checked (g3_es_name_check),
+ * then `GET /<name>` must answer with one concrete index of that very name
+ * (not an alias, not a pattern), then check (may be NULL) gets that entry
+ * and may refuse (its error is returned); only then is the DELETE sent.
+ */
+typedef g3_rc (*g3_es_delete_check)(const char *name, json_object *entry, void *arg,
+				    g3_err *err);
+g3_rc g3_es_index_delete_if(g3_es *es, const char *name, g3_es_delete_check check, void *arg,
+			    g3_err *err);
 g3_rc g3_es_index_delete(g3_es *es, const char *name, g3_err *err);
 g3_rc g3_es_settings_put(g3_es *es, const char *name, json_object *settings, g3_err *err);
 g3_rc g3_es_refresh(g3_es *es, const char *name, g3_err *err);
@@ -127,7 +160,9 @@ g3_rc g3_es_aliases_update(g3_es *es, json_object *actions, g3_err *err);
 void g3_url_escape(g3_buf *b, const char *s);
 
 /* Appends the helm job's index list to *list: GUPPY_INDICES (comma or
- * space separated) then GUPPY_CONFIGINDEX; blanks skipped. */
+ * space separated) then GUPPY_CONFIGINDEX; blanks skipped. Callers check
+ * each name (g3_es_name_check with G3_ES_ENV_ORIGIN). */
+#define G3_ES_ENV_ORIGIN "GUPPY_INDICES/GUPPY_CONFIGINDEX"
 void g3_es_indices_from_env(char ***list, size_t *n);
 
 /* Parses a size: bytes, or with KB/MB/GB (KiB/MiB/GiB, 1024-based). */

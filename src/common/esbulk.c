@@ -4,6 +4,8 @@
  */
 #include "esbulk.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +22,7 @@ void g3_esbulk_opts_init(g3_esbulk_opts *o)
 	o->batch_bytes = G3_ESBULK_DEFAULT_BATCH;
 	o->jobs = G3_ESBULK_DEFAULT_JOBS;
 	o->retries = G3_ESBULK_DEFAULT_RETRIES;
+	o->retry_time = G3_ESBULK_DEFAULT_RETRY_TIME;
 	o->backoff_base = 0.1;
 	o->backoff_max = 10.0;
 }
@@ -46,6 +49,11 @@ int g3_esbulk_option(g3_esbulk_opts *o, int c, const char *arg, g3_err *err)
 	case G3_OPT_ES_GZIP:
 		o->gzip = 1;
 		return 1;
+	case G3_OPT_ES_RETRY_TIME:
+		if (g3_parse_long("--es-retry-time", arg, 0, 86400, &v, err))
+			return -1;
+		o->retry_time = (double)v;
+		return 1;
 	}
 	return 0;
 }
@@ -56,6 +64,7 @@ void g3_esbulk_options_json(const g3_esbulk_opts *o, json_object *obj)
 	g3_opt_json_int(obj, "bulk_size", (long long)o->batch_bytes);
 	g3_opt_json_int(obj, "es_retries", o->retries);
 	g3_opt_json_bool(obj, "es_gzip", o->gzip);
+	g3_opt_json_int(obj, "es_retry_time", (long long)o->retry_time);
 }
 
 /* ---- batches ---- */
@@ -117,6 +126,9 @@ static size_t item_end(const g3_bulk_batch *bb, size_t i)
 
 void g3_bulk_batch_copy_item(g3_bulk_batch *to, const g3_bulk_batch *from, size_t i)
 {
+	/* a retried document keeps the time of its first send */
+	if (!to->first || (from->first && from->first < to->first))
+		to->first = from->first;
 	batch_mark(to);
 	g3_buf_add(&to->body, from->body.data + from->off[i], item_end(from, i) - from->off[i]);
 }
@@ -239,6 +251,8 @@ struct g3_esbulk {
 	g3_buf item_errors;
 	size_t n_reported;
 	unsigned int seed;
+	char **failed_ids;      /* documents not loaded */
+	size_t n_failed_ids;
 };
 
 static double now_seconds(void)
@@ -306,6 +320,7 @@ static void batch_put(g3_esbulk *b, g3_bulk_batch *bb)
 		bb->n = 0;
 		bb->attempt = 0;
 		bb->not_before = 0;
+		bb->first = 0;
 		b->pool[b->n_pool++] = bb;
 		return;
 	}
@@ -401,7 +416,39 @@ static void fail(g3_esbulk *b, const g3_err *e)
 	}
 }
 
-static double backoff(g3_esbulk *b, int attempt)
+static double wait_for(g3_esbulk *b, int attempt);
+
+/* Remembers the _id of item i (all items: i == SIZE_MAX) as not loaded. */
+static void note_failed(g3_esbulk *b, const g3_bulk_batch *bb, size_t i)
+{
+	for (size_t k = i == SIZE_MAX ? 0 : i; k < bb->n && (i == SIZE_MAX || k == i); k++) {
+		char *id = g3_bulk_batch_item_id(bb, k);
+
+		g3_strlist_add(&b->failed_ids, &b->n_failed_ids, id);
+		free(id);
+	}
+}
+
+/* No more retries for bb: the load failed, its attempts are used up, or
+ * its time budget is spent. */
+static int give_up(const g3_esbulk *b, const g3_bulk_batch *bb)
+{
+	return b->failed || (b->o.retries >= 0 && bb->attempt >= b->o.retries) ||
+	       (bb->first && now_seconds() - bb->first >= b->o.retry_time);
+}
+
+static double backoff(g3_esbulk *b, const g3_bulk_batch *bb, int attempt)
+{
+	double d = wait_for(b, attempt), left;
+
+	/* the last try comes at the end of the budget, not after it */
+	left = bb->first ? bb->first + b->o.retry_time - now_seconds() : d;
+	if (d > left)
+		d = left > 0 ? left : 0;
+	return d;
+}
+
+static double wait_for(g3_esbulk *b, int attempt)
 {
 	double d = b->o.backoff_base;
 
@@ -458,6 +505,8 @@ static void submit(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 		b->st.max_in_flight = b->busy;
 	b->st.requests++;
 	b->st.bytes += bb->body.len;
+	if (!bb->first)
+		bb->first = now_seconds();
 	g3_debug("index \"%s\": bulk request of %zu documents, %zu bytes (attempt %d)",
 		 b->index, bb->n, bb->body.len, bb->attempt + 1);
 }
@@ -483,24 +532,25 @@ static void retry_request(g3_esbulk *b, g3_bulk_batch *bb, const char *why)
 {
 	g3_err e;
 
-	if (b->failed || bb->attempt >= b->o.retries) {
+	if (give_up(b, bb)) {
 		g3_err_init(&e);
 		g3_err_set(&e, G3_FAIL,
-			   "bulk request to index \"%s\" failed after %d attempts: %s "
+			   "bulk request to index \"%s\" failed after %d attempts in %.0f s: %s "
 			   "(%llu of %llu documents acknowledged)",
-			   b->index, bb->attempt + 1, why, (unsigned long long)b->st.docs_acked,
-			   (unsigned long long)b->st.docs_sent);
+			   b->index, bb->attempt + 1, now_seconds() - bb->first, why,
+			   (unsigned long long)b->st.docs_acked, (unsigned long long)b->st.docs_sent);
 		if (!b->failed)
 			g3_err_hint(&e, "the cluster is overloaded or unreachable: try fewer --es-jobs "
-				    "or more --es-retries");
+				    "or a longer --es-retry-time");
 		b->st.docs_failed += bb->n;
+		note_failed(b, bb, SIZE_MAX);
 		fail(b, &e);
 		batch_put(b, bb);
 		return;
 	}
 	b->st.retried_requests++;
 	g3_debug("index \"%s\": retrying a bulk request: %s", b->index, why);
-	queue_retry(b, bb, bb->attempt + 1, backoff(b, bb->attempt + 1));
+	queue_retry(b, bb, bb->attempt + 1, backoff(b, bb, bb->attempt + 1));
 }
 
 static void finish_items(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
@@ -516,6 +566,7 @@ static void finish_items(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 		g3_err_prefix(&e, "index \"%s\"", b->index);
 		fail(b, &e);
 		b->st.docs_failed += bb->n;
+		note_failed(b, bb, SIZE_MAX);
 		goto cleanup;
 	}
 	for (size_t i = 0; i < bb->n; i++) {
@@ -526,6 +577,8 @@ static void finish_items(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 				again = batch_get(b);
 			g3_bulk_batch_copy_item(again, bb, i);
 			n_retry++;
+		} else {
+			note_failed(b, bb, i);
 		}
 	}
 	if (n_failed) {
@@ -534,7 +587,7 @@ static void finish_items(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 		fail(b, &e);
 	}
 	if (again) {
-		if (b->failed || bb->attempt >= b->o.retries) {
+		if (give_up(b, bb)) {
 			b->st.docs_failed += n_retry;
 			g3_err_set(&e, G3_FAIL,
 				   "index \"%s\": %zu documents were still refused (429, too many "
@@ -542,12 +595,13 @@ static void finish_items(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 				   b->index, n_retry, bb->attempt + 1,
 				   (unsigned long long)b->st.docs_acked, (unsigned long long)b->st.docs_sent);
 			g3_err_hint(&e, "the cluster is overloaded: try fewer --es-jobs, a smaller "
-				    "--bulk-size or more --es-retries");
+				    "--bulk-size or a longer --es-retry-time");
+			note_failed(b, again, SIZE_MAX);
 			fail(b, &e);
 			batch_put(b, again);
 		} else {
 			b->st.retried_docs += n_retry;
-			queue_retry(b, again, bb->attempt + 1, backoff(b, bb->attempt + 1));
+			queue_retry(b, again, bb->attempt + 1, backoff(b, again, bb->attempt + 1));
 		}
 	}
 cleanup:
@@ -579,6 +633,7 @@ static void split_or_fail(g3_esbulk *b, g3_bulk_batch *bb)
 		free(id);
 	}
 	b->st.docs_failed += bb->n;
+	note_failed(b, bb, SIZE_MAX);
 	fail(b, &e);
 	batch_put(b, bb);
 }
@@ -630,6 +685,7 @@ static void complete(g3_esbulk *b, struct slot *s, CURLcode cc)
 		g3_es_check(status, &s->raw, what.data, &e);
 		g3_buf_release(&what);
 		b->st.docs_failed += bb->n;
+		note_failed(b, bb, SIZE_MAX);
 		fail(b, &e);
 		batch_put(b, bb);
 	}
@@ -659,8 +715,10 @@ static void pump(g3_esbulk *b, int wait)
 	}
 	if (b->failed) {
 		/* a failed load sends nothing more */
-		for (size_t i = 0; i < b->n_retry; i++)
+		for (size_t i = 0; i < b->n_retry; i++) {
+			note_failed(b, b->retry[i], SIZE_MAX);
 			batch_put(b, b->retry[i]);
+		}
 		b->n_retry = 0;
 	}
 	curl_multi_perform(b->multi, &running);
@@ -739,9 +797,32 @@ g3_rc g3_esbulk_finish(g3_esbulk *b, g3_err *err)
 				   b->item_errors.data);
 			g3_err_hint(err, "the documents do not fit the index mapping");
 		}
+		if (b->n_failed_ids) {
+			size_t shown = b->n_failed_ids < G3_ESBULK_IDS_IN_MESSAGE ? b->n_failed_ids
+										 : G3_ESBULK_IDS_IN_MESSAGE;
+			g3_buf ids = G3_BUF_INIT;
+
+			for (size_t i = 0; i < shown; i++)
+				g3_buf_addf(&ids, "%s\"%.60s\"", i ? ", " : "", b->failed_ids[i]);
+			if (shown < b->n_failed_ids)
+				g3_buf_addf(&ids, " and %zu more", b->n_failed_ids - shown);
+			{
+				size_t l = strlen(err->msg);
+
+				snprintf(err->msg + l, sizeof(err->msg) - l, "; documents not loaded: %s",
+					 ids.data);
+			}
+			g3_buf_release(&ids);
+		}
 		return G3_FAIL;
 	}
 	return G3_OK;
+}
+
+char *const *g3_esbulk_failed_ids(const g3_esbulk *b, size_t *n)
+{
+	*n = b->n_failed_ids;
+	return b->failed_ids;
 }
 
 const g3_esbulk_stats *g3_esbulk_stats_of(const g3_esbulk *b)
@@ -780,6 +861,7 @@ void g3_esbulk_free(g3_esbulk *b)
 	if (b->multi)
 		curl_multi_cleanup(b->multi);
 	g3_buf_release(&b->item_errors);
+	g3_strlist_free(b->failed_ids, b->n_failed_ids);
 	free(b->index);
 	free(b->type);
 	free(b->url);

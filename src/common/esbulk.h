@@ -15,13 +15,18 @@
  *     after an exponential backoff with jitter;
  *   - whole requests answered 429/502/503/504 or lost (connection refused,
  *     closed mid-answer) are resent the same way;
- *   - after opts.retries attempts the load fails with counts;
+ *   - a document is retried for opts.retry_time seconds from its first
+ *     send (and, when opts.retries >= 0, at most that many times); then
+ *     the load fails with counts;
  *   - a 413 splits the batch in halves; a single document answered 413 is
  *     an error naming its id;
  *   - any other item error (a mapping conflict, 400) fails the load and the
  *     first few errors are reported with index, _id and reason.
  * Once failed, no new batch is sent; g3_esbulk_finish drains the requests
- * in flight and returns the first error.
+ * in flight and returns the first error, naming the first documents that
+ * were not loaded; g3_esbulk_failed_ids lists them all (refused for good,
+ * or dropped from a retry when the load failed: bounded by the batches in
+ * memory, below).
  *
  * Memory: at most (2 × jobs + 1) batches: the one being filled, those in
  * flight, and at most one retry batch per request in flight (new batches
@@ -42,13 +47,16 @@
 
 #define G3_ESBULK_DEFAULT_BATCH (10u << 20)
 #define G3_ESBULK_DEFAULT_JOBS 4
-#define G3_ESBULK_DEFAULT_RETRIES 8
+#define G3_ESBULK_DEFAULT_RETRIES (-1)      /* no cap: the time budget decides */
+#define G3_ESBULK_DEFAULT_RETRY_TIME 300.0  /* seconds */
+#define G3_ESBULK_IDS_IN_MESSAGE 10
 #define G3_ESBULK_MAX_REPORTED 5
 
 typedef struct g3_esbulk_opts {
 	size_t batch_bytes;   /* body size that closes a batch */
 	int jobs;             /* requests in flight */
-	int retries;          /* attempts after the first, per document */
+	int retries;          /* attempts after the first, per document; -1: no cap */
+	double retry_time;    /* seconds a document is retried from its first send */
 	int gzip;             /* compress request bodies */
 	double backoff_base;  /* seconds before the first retry (then doubled) */
 	double backoff_max;   /* cap of one wait */
@@ -63,19 +71,22 @@ void g3_esbulk_opts_init(g3_esbulk_opts *o);
 	{ "es-jobs", required_argument, NULL, G3_OPT_ES_JOBS }, \
 	{ "bulk-size", required_argument, NULL, G3_OPT_BULK_SIZE }, \
 	{ "es-retries", required_argument, NULL, G3_OPT_ES_RETRIES }, \
-	{ "es-gzip", no_argument, NULL, G3_OPT_ES_GZIP }
+	{ "es-gzip", no_argument, NULL, G3_OPT_ES_GZIP }, \
+	{ "es-retry-time", required_argument, NULL, G3_OPT_ES_RETRY_TIME }
 
 #define G3_ESBULK_HELP \
 	"      --es-jobs N              bulk requests in flight (default 4)\n" \
 	"      --bulk-size SIZE         bytes per bulk request (default 10MB)\n" \
-	"      --es-retries N           retries of a refused (429/503) or lost bulk\n" \
-	"                               request or document (default 8)\n" \
+	"      --es-retries N           at most N retries of a refused (429/503) or lost\n" \
+	"                               bulk request or document (default: no cap)\n" \
+	"      --es-retry-time SECONDS  retry a refused or lost document with backoff\n" \
+	"                               for this long before failing (default 300)\n" \
 	"      --es-gzip                gzip the bulk request bodies\n"
 
 /* Handles a loader option: 1 if it was one, 0 if not, -1 with err. */
 int g3_esbulk_option(g3_esbulk_opts *o, int c, const char *arg, g3_err *err);
 /* Adds the loader options as fields (es_jobs, bulk_size in bytes,
- * es_retries, es_gzip) for GEN3DB_PRINT_OPTIONS (opts.h). */
+ * es_retries, es_gzip, es_retry_time) for GEN3DB_PRINT_OPTIONS (opts.h). */
 void g3_esbulk_options_json(const g3_esbulk_opts *o, json_object *obj);
 
 typedef struct g3_esbulk_stats {
@@ -103,6 +114,8 @@ g3_rc g3_esbulk_add(g3_esbulk *b, const char *id, const char *source, size_t len
 /* Sends what is left and waits for every answer. */
 g3_rc g3_esbulk_finish(g3_esbulk *b, g3_err *err);
 const g3_esbulk_stats *g3_esbulk_stats_of(const g3_esbulk *b);
+/* The _id of every document not loaded when the load failed (borrowed). */
+char *const *g3_esbulk_failed_ids(const g3_esbulk *b, size_t *n);
 void g3_esbulk_free(g3_esbulk *b);
 
 /* ---- pieces exposed for unit tests ---- */
@@ -113,6 +126,7 @@ typedef struct g3_bulk_batch {
 	size_t *off;
 	size_t n, cap;
 	int attempt;          /* 0 for the first send */
+	double first;         /* monotonic seconds of the first send; 0: not yet */
 	double not_before;    /* monotonic seconds */
 } g3_bulk_batch;
 

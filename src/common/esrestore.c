@@ -29,6 +29,9 @@ void g3_esrestore_index_release(g3_esrestore_index *ix)
 	g3_esbulk_free(ix->loader);
 	json_object_put(ix->replicas);
 	json_object_put(ix->refresh);
+	json_object_put(ix->meta);
+	g3_strlist_free(ix->leftovers, ix->n_leftovers);
+	g3_strlist_free(ix->failed_ids, ix->n_failed_ids);
 	free(ix->origin);
 	memset(ix, 0, sizeof(*ix));
 }
@@ -39,6 +42,121 @@ static double now_seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 1 when name is "<base>_<digits>", a version of base. */
+static int is_version_of(const char *name, const char *base)
+{
+	size_t bl = strlen(base);
+
+	if (strncmp(name, base, bl) || name[bl] != '_' || !name[bl + 1])
+		return 0;
+	for (const char *p = name + bl + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
+/* The gen3db marker of an index (an entry of `GET /<index>`): its
+ * mapping's _meta.gen3db, typed (ES 6) or not; borrowed, NULL if none. */
+static json_object *marker_of(json_object *entry)
+{
+	json_object *m, *meta, *g;
+
+	if (!json_object_object_get_ex(entry, "mappings", &m) ||
+	    !json_object_is_type(m, json_type_object))
+		return NULL;
+	if (!json_object_object_get_ex(m, "_meta", &meta)) {
+		meta = NULL;
+		if (json_object_object_length(m) == 1) {
+			json_object_object_foreach(m, k, v) {
+				(void)k;
+				if (json_object_is_type(v, json_type_object))
+					json_object_object_get_ex(v, "_meta", &meta);
+			}
+		}
+	}
+	if (meta && json_object_object_get_ex(meta, "gen3db", &g) &&
+	    json_object_is_type(g, json_type_object))
+		return g;
+	return NULL;
+}
+
+/* The index carries gen3db's marker for target, not yet complete. */
+static int incomplete_of(json_object *entry, const char *target)
+{
+	json_object *g = marker_of(entry), *t, *c;
+
+	return g && json_object_object_get_ex(g, "target", &t) &&
+	       !strcmp(json_object_get_string(t), target) &&
+	       !(json_object_object_get_ex(g, "complete", &c) && json_object_get_boolean(c));
+}
+
+static int has_aliases(json_object *entry)
+{
+	json_object *a;
+
+	return json_object_object_get_ex(entry, "aliases", &a) &&
+	       json_object_is_type(a, json_type_object) && json_object_object_length(a) > 0;
+}
+
+/* Delete checks (g3_es_delete_check); arg is the target name X. */
+static g3_rc check_version(const char *name, json_object *entry, void *arg, g3_err *err)
+{
+	(void)entry;
+	if (!is_version_of(name, arg))
+		return g3_err_set(err, G3_FAIL, "refusing to delete \"%s\": it is not a version "
+				  "\"%s_<n>\" of \"%s\"", name, (const char *)arg, (const char *)arg);
+	return G3_OK;
+}
+
+static g3_rc check_incomplete(const char *name, json_object *entry, void *arg, g3_err *err)
+{
+	if (!incomplete_of(entry, arg))
+		return g3_err_set(err, G3_FAIL, "refusing to delete \"%s\": it is not an incomplete "
+				  "index gen3db created for \"%s\"", name, (const char *)arg);
+	return G3_OK;
+}
+
+static g3_rc check_leftover(const char *name, json_object *entry, void *arg, g3_err *err)
+{
+	g3_rc rc;
+
+	if ((rc = check_version(name, entry, arg, err)) ||
+	    (rc = check_incomplete(name, entry, arg, err)))
+		return rc;
+	if (has_aliases(entry))
+		return g3_err_set(err, G3_FAIL, "refusing to delete \"%s\": an alias points at it",
+				  name);
+	return G3_OK;
+}
+
+/* Versions of name that an interrupted restore left: X_<n>, gen3db's
+ * incomplete marker for X, no alias. Read only. */
+static g3_rc find_leftovers(g3_es *es, const char *name, g3_esrestore_index *ix, g3_err *err)
+{
+	g3_buf path = G3_BUF_INIT, what = G3_BUF_INIT;
+	json_object *root = NULL;
+	g3_rc rc;
+
+	g3_buf_addch(&path, '/');
+	g3_url_escape(&path, name);
+	g3_buf_adds(&path, "_*");
+	g3_buf_addf(&what, "could not look for versions of index \"%s\"", name);
+	if ((rc = g3_es_call(es, "GET", path.data, NULL, what.data, &root, err)))
+		goto cleanup;
+	if (root && json_object_is_type(root, json_type_object)) {
+		json_object_object_foreach(root, k, v) {
+			if (is_version_of(k, name) && json_object_is_type(v, json_type_object) &&
+			    incomplete_of(v, name) && !has_aliases(v))
+				g3_strlist_add(&ix->leftovers, &ix->n_leftovers, k);
+		}
+	}
+cleanup:
+	json_object_put(root);
+	g3_buf_release(&path);
+	g3_buf_release(&what);
+	return rc;
 }
 
 g3_rc g3_esrestore_plan(g3_es *es, const char *dir, const char *name,
@@ -72,6 +190,8 @@ g3_rc g3_esrestore_plan_target(g3_es *es, const char *name, const g3_esrestore_o
 	int is_alias = 0, exists = 0;
 	g3_rc rc;
 
+	if ((rc = g3_es_name_check(name, NULL, err)))
+		return rc;
 	free(ix->name);
 	ix->name = g3_xstrdup(name);
 	if ((rc = g3_es_alias_get(es, name, &is_alias, &ix->old, &ix->n_old, err)))
@@ -96,6 +216,8 @@ g3_rc g3_esrestore_plan_target(g3_es *es, const char *name, const g3_esrestore_o
 		ix->concrete = g3_xstrdup(name);
 		return G3_OK;
 	}
+	if ((rc = find_leftovers(es, name, ix, err)))
+		return rc;
 	for (int n = 0; n < MAX_VERSIONS; n++) {
 		g3_buf b = G3_BUF_INIT;
 
@@ -247,6 +369,85 @@ static g3_rc switch_aliases(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_
 	return rc;
 }
 
+/* The root mapping of a create body (typed or not), made the body's own. */
+static json_object *own_root_mapping(json_object *body, int typed)
+{
+	json_object *m, *root = NULL, *copy = NULL;
+	const char *type = NULL;
+
+	if (!json_object_object_get_ex(body, "mappings", &m) ||
+	    !json_object_is_type(m, json_type_object)) {
+		m = json_object_new_object();
+		json_object_object_add(body, "mappings", m);
+	}
+	if (typed) {
+		json_object_object_foreach(m, k, v) {
+			type = k;
+			root = v;
+			break;
+		}
+	} else {
+		root = m;
+	}
+	if (root && json_object_is_type(root, json_type_object))
+		json_object_deep_copy(root, &copy, NULL);
+	else
+		copy = json_object_new_object();
+	if (typed) {
+		json_object *nm = json_object_new_object();
+
+		json_object_object_add(nm, type ? type : "_doc", copy);
+		json_object_object_add(body, "mappings", nm);
+	} else {
+		json_object_object_add(body, "mappings", copy);
+	}
+	return copy;
+}
+
+/* Puts gen3db's incomplete marker into the mapping's _meta (kept beside
+ * whatever _meta the dump had); ix->meta keeps it for the final update. */
+static void add_marker(json_object *body, int typed, g3_esrestore_index *ix)
+{
+	json_object *root = own_root_mapping(body, typed), *meta, *g;
+
+	if (!json_object_object_get_ex(root, "_meta", &meta) ||
+	    !json_object_is_type(meta, json_type_object)) {
+		meta = json_object_new_object();
+		json_object_object_add(root, "_meta", meta);
+	}
+	g = json_object_new_object();
+	json_object_object_add(g, "target", json_object_new_string(ix->name));
+	json_object_object_add(g, "complete", json_object_new_boolean(0));
+	json_object_object_add(meta, "gen3db", g);
+	json_object_put(ix->meta);
+	ix->meta = json_object_get(meta);
+}
+
+/* Sets the marker complete: the index is whole and has its alias. */
+static g3_rc mark_complete(g3_es *es, g3_esrestore_index *ix, g3_err *err)
+{
+	json_object *body = json_object_new_object(), *g;
+	g3_buf path = G3_BUF_INIT, what = G3_BUF_INIT;
+	g3_rc rc;
+
+	if (json_object_object_get_ex(ix->meta, "gen3db", &g))
+		json_object_object_add(g, "complete", json_object_new_boolean(1));
+	json_object_object_add(body, "_meta", json_object_get(ix->meta));
+	g3_buf_addch(&path, '/');
+	g3_url_escape(&path, ix->concrete);
+	g3_buf_adds(&path, "/_mapping");
+	if (es->typed) {
+		g3_buf_addch(&path, '/');
+		g3_url_escape(&path, ix->def.type_name ? ix->def.type_name : "_doc");
+	}
+	g3_buf_addf(&what, "could not mark index \"%s\" complete", ix->concrete);
+	rc = g3_es_call(es, "PUT", path.data, body, what.data, NULL, err);
+	json_object_put(body);
+	g3_buf_release(&path);
+	g3_buf_release(&what);
+	return rc;
+}
+
 g3_rc g3_esrestore_begin(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
 			 const char *origin, g3_err *err)
 {
@@ -256,12 +457,23 @@ g3_rc g3_esrestore_begin(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_ind
 	ix->t0 = now_seconds();
 	free(ix->origin);
 	ix->origin = g3_xstrdup(origin);
+	for (size_t i = 0; i < ix->n_leftovers; i++) {
+		g3_err derr;
+
+		g3_err_init(&derr);
+		if (g3_es_index_delete_if(es, ix->leftovers[i], check_leftover, ix->name, &derr))
+			g3_log_err(&derr);
+		else
+			g3_info("deleted \"%s\", an incomplete version of \"%s\" that an interrupted "
+				"restore left", ix->leftovers[i], ix->name);
+	}
 	if (ix->drop_concrete) {
 		if ((rc = g3_es_index_delete(es, ix->name, err)))
 			goto cleanup;
 		g3_info("deleted the existing index \"%s\" (--clean)", ix->name);
 	}
 	body = g3_esdef_create_body(&ix->def, es->typed);
+	add_marker(body, es->typed, ix);
 	if (!json_object_object_get_ex(body, "settings", &settings)) {
 		settings = json_object_new_object();
 		json_object_object_add(body, "settings", settings);
@@ -281,6 +493,31 @@ cleanup:
 	return rc;
 }
 
+/* Keeps the ids of the documents the loader could not load, and logs them
+ * all when the error message (which names the first few) cannot. */
+static void note_failed_ids(g3_esrestore_index *ix)
+{
+	size_t n = 0;
+	char *const *ids = g3_esbulk_failed_ids(ix->loader, &n);
+	g3_buf msg = G3_BUF_INIT;
+	char count[32];
+	const char *fields[5];
+
+	for (size_t i = 0; i < n; i++)
+		g3_strlist_add(&ix->failed_ids, &ix->n_failed_ids, ids[i]);
+	if (n <= G3_ESBULK_IDS_IN_MESSAGE)
+		return;
+	g3_buf_addf(&msg, "index \"%s\": the %zu documents not loaded:", ix->concrete, n);
+	for (size_t i = 0; i < n; i++)
+		g3_buf_addf(&msg, "%s \"%s\"", i ? "," : "", ids[i]);
+	snprintf(count, sizeof(count), "%zu", n);
+	fields[0] = "index"; fields[1] = ix->concrete;
+	fields[2] = "documents"; fields[3] = count;
+	fields[4] = NULL;
+	g3_log_event(G3_LOG_ERROR, "es_documents_not_loaded", msg.data, fields);
+	g3_buf_release(&msg);
+}
+
 g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
 		       g3_rc read_rc, g3_err *err)
 {
@@ -298,6 +535,7 @@ g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index
 			g3_esbulk_finish(ix->loader, &drain);
 		}
 		ix->bulk = *g3_esbulk_stats_of(ix->loader);
+		note_failed_ids(ix);
 	} else if (!rc) {
 		rc = g3_err_set(err, G3_FAIL, "index \"%s\" was never created", ix->name);
 	}
@@ -329,12 +567,22 @@ g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index
 	if ((rc = switch_aliases(es, o, ix, err)))
 		goto cleanup;
 	ix->loaded = 1;
+	ix->created = 0;  /* whole and behind its alias: never deleted as partial */
+	{
+		g3_err merr;
+
+		/* without the flag a later run would take it for a leftover only
+		 * while no alias points at it */
+		g3_err_init(&merr);
+		if (mark_complete(es, ix, &merr))
+			g3_log_err(&merr);
+	}
 	if (o->clean && !o->no_alias) {
 		for (size_t i = 0; i < ix->n_old; i++) {
 			g3_err derr;
 
 			g3_err_init(&derr);
-			if (g3_es_index_delete(es, ix->old[i], &derr))
+			if (g3_es_index_delete_if(es, ix->old[i], check_version, ix->name, &derr))
 				g3_log_err(&derr);
 			else
 				g3_info("deleted the previous version \"%s\" of \"%s\" (--clean)",
@@ -348,7 +596,7 @@ cleanup:
 
 		/* never leave a partial index behind (it never got the alias) */
 		g3_err_init(&derr);
-		if (g3_es_index_delete(es, ix->concrete, &derr))
+		if (g3_es_index_delete_if(es, ix->concrete, check_incomplete, ix->name, &derr))
 			g3_log_err(&derr);
 		else
 			g3_info("deleted the partial index \"%s\"", ix->concrete);

@@ -19,6 +19,16 @@
  *                       load deletes its partial index and never gets the
  *                       alias.
  *
+ * Every index gen3db creates carries a marker in its mapping's _meta:
+ * {"gen3db": {"target": "X", "complete": false}}, set to true once the
+ * count matched and the alias moved. A version X_<n> with the marker still
+ * incomplete and no alias on it was left by a restore that was killed
+ * (SIGKILL, a lost pod): the next plan of X finds it and begin deletes it
+ * (with or without clean). gen3db never deletes an index without checking
+ * first that the name is one concrete index of exactly that name
+ * (g3_es_index_delete_if); a version only when it is named X_<n>, and a
+ * leftover or partial index only when it carries the incomplete marker.
+ *
  * Dump: the definition as `GET` answers give it (per-cluster settings
  * removed) and every document through a callback, read page by page with
  * search_after (in a point in time where the server has one), so the
@@ -51,6 +61,11 @@ typedef struct g3_esrestore_index {
 	char **old;             /* indices alias X pointed at before */
 	size_t n_old;
 	int drop_concrete;      /* X exists as a concrete index: delete it */
+	char **leftovers;       /* versions X_<n> an interrupted restore left */
+	size_t n_leftovers;
+	char **failed_ids;      /* documents the cluster never took (bounded by
+				 * what was in flight when the load failed) */
+	size_t n_failed_ids;
 	/* results */
 	uint64_t docs_read;
 	g3_esbulk_stats bulk;
@@ -59,6 +74,7 @@ typedef struct g3_esrestore_index {
 	/* the load in progress (g3_esrestore_begin .. _end) */
 	g3_esbulk *loader;
 	json_object *replicas, *refresh;  /* the dump's values, put back after */
+	json_object *meta;      /* the mapping's _meta with gen3db's marker */
 	int created;
 	double t0;
 	char *origin;           /* where the documents come from, for messages */

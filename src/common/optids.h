@@ -40,6 +40,7 @@ enum g3_opt_id {
 	G3_OPT_BULK_SIZE,
 	G3_OPT_ES_RETRIES,
 	G3_OPT_ES_GZIP,
+	G3_OPT_ES_RETRY_TIME,
 
 	/* a command's own options: enum { OPT_X = G3_OPT_COMMAND_FIRST, ... } */
 	G3_OPT_COMMAND_FIRST,

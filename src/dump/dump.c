@@ -1049,8 +1049,15 @@ static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help
 		return g3_err_set(err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
 	if (!o->output)
 		return g3_err_set(err, G3_USAGE, "give --output FILE (or - for standard output)");
-	if (o->es && !o->n_indices)
+	for (size_t i = 0; i < o->n_indices; i++)
+		if (g3_es_name_check(o->indices[i], "--index", err))
+			return G3_USAGE;
+	if (o->es && !o->n_indices) {
 		g3_es_indices_from_env(&o->indices, &o->n_indices);
+		for (size_t i = 0; i < o->n_indices; i++)
+			if (g3_es_name_check(o->indices[i], G3_ES_ENV_ORIGIN, err))
+				return G3_USAGE;
+	}
 	if (o->es && !o->n_indices)
 		return g3_err_set(err, G3_USAGE, "no index to dump: give --index NAME (or "
 				  "GUPPY_INDICES)");

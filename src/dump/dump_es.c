@@ -212,7 +212,7 @@ int dump_es_main(int argc, char **argv)
 	g3_es es;
 	g3_err err;
 	g3_rc rc = G3_OK;
-	int c;
+	int c, from_env = 0;
 
 	memset(&o, 0, sizeof(o));
 	o.wait = 300;
@@ -266,18 +266,19 @@ int dump_es_main(int argc, char **argv)
 		rc = g3_err_set(&err, G3_USAGE, "no output directory given (--output DIR)");
 		goto cleanup;
 	}
-	if (!o.n_indices)
+	if (!o.n_indices) {
+		from_env = 1;
 		g3_es_indices_from_env(&o.indices, &o.n_indices);
+	}
 	if (!o.n_indices) {
 		rc = g3_err_set(&err, G3_USAGE, "no index to dump");
 		g3_err_hint(&err, "give --index NAME, or set GUPPY_INDICES and GUPPY_CONFIGINDEX");
 		goto cleanup;
 	}
 	for (size_t i = 0; i < o.n_indices; i++) {
-		if (!o.indices[i][0] || strchr(o.indices[i], '/')) {
-			rc = g3_err_set(&err, G3_USAGE, "\"%s\" is not a valid index name", o.indices[i]);
+		if ((rc = g3_es_name_check(o.indices[i], from_env ? G3_ES_ENV_ORIGIN : "--index",
+					   &err)))
 			goto cleanup;
-		}
 	}
 	if ((rc = g3_esconf_set(&conf, o.es_url, o.cacert, &err)))
 		goto cleanup;

@@ -804,7 +804,11 @@ int cmd_restore(int argc, char **argv)
 		if (common)
 			continue;
 		switch (c) {
-		case OPT_INDEX: g3_strlist_add(&o.indices, &o.n_indices, optarg); break;
+		case OPT_INDEX:
+			if ((rc = g3_es_name_check(optarg, "--index", &err)))
+				goto cleanup;
+			g3_strlist_add(&o.indices, &o.n_indices, optarg);
+			break;
 		case OPT_NO_ES: o.no_es = 1; break;
 		case OPT_NO_ALIAS: o.es.no_alias = 1; break;
 		case G3_OPT_ES: o.es_url = optarg; break;

@@ -662,6 +662,10 @@ int env_restore(const struct restore_opts *o, const char *base)
 		goto cleanup;
 	if (!o->n_indices && !o->n_services)
 		g3_es_indices_from_env(&env_indices, &n_env_indices);
+	/* before any request: such a name could make a delete hit other indices */
+	for (size_t i = 0; i < n_env_indices; i++)
+		if ((rc = g3_es_name_check(env_indices[i], G3_ES_ENV_ORIGIN, &err)))
+			goto cleanup;
 
 	/* the plan */
 	memset(&filter, 0, sizeof(filter));
@@ -713,8 +717,19 @@ int env_restore(const struct restore_opts *o, const char *base)
 		free(sh);
 	}
 	for (size_t i = 0; i < r.n; i++)
-		if (r.items[i].is_index && r.items[i].status != ST_SKIPPED)
+		if (r.items[i].is_index && r.items[i].status != ST_SKIPPED) {
+			g3_buf from = G3_BUF_INIT;
+
 			any_index = 1;
+			if (!have_es)
+				continue;
+			g3_buf_addf(&from, "the file name \"%s\"", r.items[i].ix_src->mapping_url ?
+				    r.items[i].ix_src->mapping_url : r.items[i].ix_src->data_url);
+			rc = g3_es_name_check(r.items[i].name, from.data, &err);
+			g3_buf_release(&from);
+			if (rc)
+				goto cleanup;
+		}
 	if (any_index && !have_es) {
 		if (o->n_indices && !o->no_es) {
 			rc = g3_err_set(&err, G3_USAGE, "indices to restore but no Elasticsearch");

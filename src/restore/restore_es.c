@@ -171,6 +171,13 @@ static json_object *json_result(const g3_esrestore_index *ix, const g3_err *e)
 	json_object_object_add(o, "retried_requests",
 			       json_object_new_int64((int64_t)ix->bulk.retried_requests));
 	json_object_object_add(o, "seconds", json_object_new_double(ix->seconds));
+	if (ix->n_failed_ids) {
+		json_object *ids = json_object_new_array();
+
+		for (size_t i = 0; i < ix->n_failed_ids; i++)
+			json_object_array_add(ids, json_object_new_string(ix->failed_ids[i]));
+		json_object_object_add(o, "documents_not_loaded", ids);
+	}
 	if (e && e->msg[0])
 		json_object_object_add(o, "error", json_object_new_string(e->msg));
 	return o;
@@ -270,7 +277,7 @@ int restore_es_main(int argc, char **argv)
 	struct restore_es_opts o;
 	g3_err err;
 	g3_rc rc = G3_OK;
-	int c;
+	int c, from_env = 0;
 
 	restore_es_opts_init(&o);
 	g3_err_init(&err);
@@ -318,13 +325,20 @@ int restore_es_main(int argc, char **argv)
 		g3_err_hint(&err, "gen3db restore-es DIR --index NAME");
 		goto cleanup;
 	}
-	if (!o.n_indices)
+	if (!o.n_indices) {
+		from_env = 1;
 		g3_es_indices_from_env(&o.indices, &o.n_indices);
+	}
 	if (!o.n_indices) {
 		rc = g3_err_set(&err, G3_USAGE, "no index to restore");
 		g3_err_hint(&err, "give --index NAME, or set GUPPY_INDICES and GUPPY_CONFIGINDEX");
 		goto cleanup;
 	}
+	/* before any request: such a name could make a delete hit other indices */
+	for (size_t i = 0; i < o.n_indices; i++)
+		if ((rc = g3_es_name_check(o.indices[i], from_env ? G3_ES_ENV_ORIGIN : "--index",
+					   &err)))
+			goto cleanup;
 	catch_stop_signals();
 	rc = restore_es_run(&o, &err);
 cleanup:

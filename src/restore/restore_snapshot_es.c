@@ -72,6 +72,10 @@ g3_rc es_plan_snapshot(const struct restore_opts *o, const char *source, struct 
 	struct es_plan *e;
 	g3_rc rc;
 
+	/* before any request: such a name could make a delete hit other indices */
+	for (size_t i = 0; i < m->n_indices; i++)
+		if ((rc = g3_es_name_check(m->indices[i].name, "the snapshot's manifest", err)))
+			return rc;
 	for (size_t i = 0; i < o->n_indices; i++)
 		if (!g3_manifest_find_index(m, o->indices[i]))
 			return g3_err_set(err, G3_USAGE, "--index %s: the snapshot has no index \"%s\"",
@@ -370,6 +374,13 @@ json_object *es_report(const struct plan *p)
 		json_object_object_add(o, "documents", json_object_new_int64((int64_t)x->ix.docs_read));
 		json_object_object_add(o, "chunks", json_object_new_int64(x->chunks));
 		json_object_object_add(o, "seconds", json_object_new_double(x->ix.seconds));
+		if (x->ix.n_failed_ids) {
+			json_object *ids = json_object_new_array();
+
+			for (size_t k = 0; k < x->ix.n_failed_ids; k++)
+				json_object_array_add(ids, json_object_new_string(x->ix.failed_ids[k]));
+			json_object_object_add(o, "documents_not_loaded", ids);
+		}
 		if (x->error)
 			json_object_object_add(o, "error", json_object_new_string(x->error));
 		json_object_array_add(list, o);

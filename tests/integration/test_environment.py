@@ -347,6 +347,38 @@ class EnvironmentRestoreTest(unittest.TestCase):
         self.assertExit(r, 0)
         self.assertEqual(API.patched(), ["indexd-dbcreds"])
 
+    def test_hostile_index_names_from_files_and_env(self):
+        # what a destructive request would hit
+        for ix in ("dev_case_0", "g3t_a", "g3t_b"):
+            ES.req("PUT", "/" + ix, {})
+        before = ES.indices()
+        lay = os.path.join(self.tmp, "hostile")
+        os.makedirs(os.path.join(lay, "elasticsearch"))
+        for kind in ("mapping", "data"):
+            shutil.copy(os.path.join(DATA, "es", "dev_case__%s.json" % kind),
+                        os.path.join(lay, "elasticsearch", "_all__%s.json" % kind))
+        n = ES.stats()["requests"]
+        for extra in ([], ["--clean"], ["--clean", "--no-alias"]):
+            r = self.restore([lay, "--release", "h", "--es", ES.url] + extra)
+            self.assertExit(r, 2)
+            self.assertIn('invalid Elasticsearch index name "_all" (from the file name "%s/'
+                          'elasticsearch/_all__mapping.json"): must not start with \'_\', \'-\' '
+                          "or '+'" % lay, r.err)
+        self.assertEqual(ES.stats()["requests"], n + 1)
+        self.assertEqual(ES.indices(), before)
+        for env in ({"GUPPY_INDICES": "dev_case,*"}, {"GUPPY_CONFIGINDEX": "G3t_a"}):
+            r = self.restore([LAYOUT, "--release", "h", "--es", ES.url, "--clean"],
+                             env=s3_env(**env))
+            self.assertExit(r, 2)
+            self.assertIn("(from GUPPY_INDICES/GUPPY_CONFIGINDEX)", r.err)
+        r = self.restore([LAYOUT, "--release", "h", "--es", ES.url, "--clean", "--index",
+                          "g3t_a,g3t_b"])
+        self.assertExit(r, 2)
+        self.assertIn('invalid Elasticsearch index name "g3t_a,g3t_b" (from --index)', r.err)
+        self.assertEqual(ES.indices(), before)
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_database WHERE datname LIKE '%_h'"),
+                         "0")
+
     def test_usage_errors_change_nothing(self):
         r = self.restore([LAYOUT])
         self.assertExit(r, 2)

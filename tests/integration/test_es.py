@@ -437,6 +437,94 @@ class TestErrors(EsTestCase):
         self.assertIn("no Elasticsearch to talk to", r.stderr)
 
 
+
+# One name per hostile class, with the rule gen3db names for it. A name such
+# as _all, * or a,b in a DELETE path names other indices (ES 7 expands them
+# by default): each must be refused with exit 2 before any request.
+HOSTILE = [
+    ("_all", "must not start with '_', '-' or '+'"),
+    ("*", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("dev_*", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t_a,g3t_b", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("G3t_a", "must be lowercase"),
+    ("-g3t_a", "must not start with '_', '-' or '+'"),
+    ("+g3t_a", "must not start with '_', '-' or '+'"),
+    (".", "must not be '.' or '..'"),
+    ("..", "must not be '.' or '..'"),
+    ("g3t a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t:a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t#a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t?a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t|a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ('g3t"a', 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t<a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t\\a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g3t/a", 'must not contain \\ / * ? " < > | , # : or a space'),
+    ("g" * 256, "must be at most 255 bytes (UTF-8)"),
+]
+
+
+class TestIndexNames(EsTestCase):
+    """Hostile index names from --index and GUPPY_INDICES: exit 2, no request."""
+
+    def setUp(self):
+        super().setUp()
+        self.need_double("request statistics")
+        # what a destructive request would hit: a version behind its alias,
+        # concrete indices, and the two halves of "g3t_a,g3t_b"
+        for name in ("dev_case_0", "dev_file", "g3t_a", "g3t_b", "g3t_other"):
+            self.es.req("PUT", "/" + name, {})
+        self.es.req("POST", "/_aliases", {"actions": [
+            {"add": {"index": "dev_case_0", "alias": "dev_case"}}]})
+        self.before = self.es.indices()
+
+    def assert_refused(self, r, name, rule, origin):
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('invalid Elasticsearch index name "%s" (from %s): %s' % (name, origin, rule),
+                      r.stderr)
+        self.assertEqual(self.es.indices(), self.before, name)
+
+    def test_hostile_index_option(self):
+        for name, rule in HOSTILE:
+            for extra in ([], ["--clean"], ["--clean", "--no-alias"]):
+                n = self.es.stats()["requests"]
+                r = self.restore(*extra, indices=["dev_file", name])
+                # the statistics call itself is the only request
+                self.assertEqual(self.es.stats()["requests"], n + 1, (name, extra))
+                self.assert_refused(r, name, rule, "--index")
+
+    def test_hostile_helm_env(self):
+        for name, rule in HOSTILE:
+            if any(c in name for c in ", \t"):
+                continue  # separators of GUPPY_INDICES: split, not one name
+            for var in ("GUPPY_INDICES", "GUPPY_CONFIGINDEX"):
+                n = self.es.stats()["requests"]
+                r = self.restore("--clean", indices=[],
+                                 env={var: "dev_file,%s" % name if var == "GUPPY_INDICES" else name})
+                self.assertEqual(self.es.stats()["requests"], n + 1, (name, var))
+                self.assert_refused(r, name, rule, "GUPPY_INDICES/GUPPY_CONFIGINDEX")
+
+    def test_dump_refuses_hostile_names(self):
+        r = run(["dump-es", "--es", self.es.url, "--index", "_all", "--output",
+                 os.path.join(self.tmp, "out")])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('invalid Elasticsearch index name "_all" (from --index): must not start '
+                      "with '_', '-' or '+'", r.stderr)
+
+    def test_delete_names_one_concrete_index(self):
+        # an alias named like the target's concrete index is not deleted
+        # through: the existing index must be exactly that concrete index
+        self.es.req("POST", "/_aliases", {"actions": [
+            {"add": {"index": "g3t_other", "alias": "g3t_x"}}]})
+        d = os.path.join(self.tmp, "src")
+        self.write_docs(d, "g3t_x", [("a", {"name": "a", "n": 1})])
+        r = run(["restore-es", d, "--es", self.es.url, "--index", "g3t_x", "--no-alias",
+                 "--clean"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('"g3t_x" is an alias on the target', r.stderr)
+        self.assertIn("g3t_other", self.es.indices())
+
+
 class TestCrossVersion(unittest.TestCase):
     """A dump from one version restored into another (types added or dropped)."""
 
@@ -504,6 +592,43 @@ class TestFaults(EsTestCase):
         rep = json.loads(r.stdout)
         self.assertEqual(rep["indices"][0]["status"], "failed")
         self.assertEqual(rep["indices"][0]["documents_read"], 212)
+
+    def test_429_30_percent_on_20000_documents_with_defaults(self):
+        d = os.path.join(self.tmp, "src")
+        self.write_docs(d, "g3t_storm", [("doc-%05d" % i, {"name": "n%d" % i, "n": i})
+                                         for i in range(20000)])
+        self.es.faults(reject_item_ratio=0.3, seed=11)
+        r = run(["restore-es", d, "--es", self.es.url, "--wait", "5", "--index", "g3t_storm",
+                 "--json"])
+        self.es.faults(reject_item_ratio=0.0)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreater(self.es.stats()["rejected_items"], 5000)
+        self.assertEqual(self.es.indices(), {"g3t_storm_0": ["g3t_storm"]})
+        _, c = self.es.req("GET", "/g3t_storm/_count")
+        self.assertEqual(c["count"], 20000)
+
+    def test_permanent_refusal_names_every_document(self):
+        d = os.path.join(self.tmp, "src")
+        ids = ["doc-%02d" % i for i in range(25)]
+        self.write_docs(d, "g3t_refused", [(i, {"name": i, "n": 1}) for i in ids])
+        self.es.faults(reject_item_ratio=1.0, seed=1)
+        t0 = time.time()
+        r = run(["restore-es", d, "--es", self.es.url, "--wait", "5", "--index", "g3t_refused",
+                 "--es-retry-time", "3", "--json"])
+        self.es.faults(reject_item_ratio=0.0)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertLess(time.time() - t0, 30)
+        self.assertRegex(r.stderr, r'index "g3t_refused_0": 25 documents were still refused '
+                         r'\(429, too many requests\) after \d+ attempts \(0 of 25 documents '
+                         r'acknowledged\); documents not loaded: "doc-00", "doc-01", "doc-02", '
+                         r'"doc-03", "doc-04", "doc-05", "doc-06", "doc-07", "doc-08", "doc-09" '
+                         r'and 15 more')
+        self.assertIn('index "g3t_refused_0": the 25 documents not loaded: ' +
+                      ", ".join('"%s"' % i for i in ids), r.stderr)
+        rep = json.loads(r.stdout)
+        self.assertEqual(rep["indices"][0]["documents_not_loaded"], ids)
+        self.assertEqual(rep["indices"][0]["status"], "failed")
+        self.assertEqual(self.es.indices(), {}, "no alias switch, no partial index")
 
     def test_whole_request_503_and_429_retried(self):
         self.es.faults(reject_requests_503=3, reject_requests_429=2, scope="bulk")
@@ -581,6 +706,71 @@ class TestServerOptions(unittest.TestCase):
         self.assertIn('deleted the partial index "dev_file_0"', err)
         _, out = self.srv.req("GET", "/_alias")
         self.assertEqual(out, {})
+
+    def leftover_setup(self, name, n_docs=300):
+        d = os.path.join(self.tmp, "src")
+        EsTestCase.write_docs(None, d, name, [("d%04d" % i, {"name": "x" * 40, "n": i})
+                                  for i in range(n_docs)])
+        return d
+
+    def kill_mid_bulk(self, d, name):
+        p = subprocess.Popen([BIN, "restore-es", d, "--es", self.srv.url, "--index", name,
+                              "--bulk-size", "4KB", "--es-jobs", "1"],
+                             stderr=subprocess.DEVNULL)
+        n0 = self.srv.stats()["bulk_requests"]
+        deadline = time.time() + 20
+        while self.srv.stats()["bulk_requests"] < n0 + 2 and time.time() < deadline:
+            time.sleep(0.02)
+        p.send_signal(signal.SIGKILL)
+        p.wait(30)
+        # the requests the killed process had sent still run on the server
+        # (and would auto-create the index again if it was deleted first)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            st = self.srv.stats()
+            if not st["current_bulk"] and not st["waiting_bulk"]:
+                break
+            time.sleep(0.05)
+
+    def test_sigkill_leftover_removed_by_next_run(self):
+        self.srv = EsServer("es7", mode="cluster", extra=["--cluster-us-per-doc", "5000",
+                                                          "--cluster-threads", "1"])
+        name = "g3t_left"
+        d = self.leftover_setup(name)
+        # not gen3db's: a concrete index of a version-like name, and an
+        # incomplete-looking one that an alias points at
+        self.srv.req("PUT", "/%s_7" % name, {"settings": {"index": {"refresh_interval": "-1"}}})
+        self.srv.req("PUT", "/%s_8" % name, {
+            "settings": {"index": {"refresh_interval": "-1"}},
+            "mappings": {"_meta": {"gen3db": {"target": name, "complete": False}}},
+            "aliases": {"g3t_keep": {}}})
+        for clean in ([], ["--clean"]):
+            self.kill_mid_bulk(d, name)
+            _, out = self.srv.req("GET", "/%s_*" % name)
+            left = [k for k, v in out.items() if not v["aliases"] and k not in
+                    ("%s_7" % name, "%s_8" % name)
+                    and not v["mappings"]["_meta"]["gen3db"]["complete"]]
+            self.assertEqual(len(left), 1, out.keys())
+            self.assertEqual(out[left[0]]["settings"]["index"]["refresh_interval"], "-1")
+            r = run(["restore-es", d, "--es", self.srv.url, "--index", name] + clean)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn('deleted "%s", an incomplete version of "%s" that an interrupted '
+                          'restore left' % (left[0], name), r.stderr)
+            idx = self.srv.indices()
+            self.assertNotIn(left[0], idx)
+            self.assertEqual(idx["%s_7" % name], [])
+            self.assertEqual(idx["%s_8" % name], ["g3t_keep"])
+            live = [k for k, v in idx.items() if v == [name]]
+            self.assertEqual(len(live), 1, idx)
+            _, m = self.srv.req("GET", "/%s/_mapping" % live[0])
+            self.assertEqual(m[live[0]]["mappings"]["_meta"]["gen3db"],
+                             {"target": name, "complete": True})
+            _, c = self.srv.req("GET", "/%s/_count" % name)
+            self.assertEqual(c["count"], 300)
+        # the complete version of the first round is not a leftover: without
+        # --clean it stayed, with --clean it went as a previous version
+        self.assertEqual(sorted(k for k in self.srv.indices() if k.startswith(name)),
+                         sorted([live[0], "%s_7" % name, "%s_8" % name]))
 
     def test_basic_auth_from_env_and_url(self):
         self.srv = EsServer("es8", extra=["--basic-auth", "elastic:pw-Secret9"])

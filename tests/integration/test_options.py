@@ -52,6 +52,7 @@ OPTIONS = [
     (BULK, "--es-jobs", "7", "es_jobs", 7),
     (BULK, "--bulk-size", "3MB", "bulk_size", 3 << 20),
     (BULK, "--es-retries", "13", "es_retries", 13),
+    (BULK, "--es-retry-time", "90", "es_retry_time", 90),
     (BULK, "--es-gzip", None, "es_gzip", True),
     # options of several commands
     ("create restore dump", "--master", MASTER, "master", MASTER),

@@ -208,6 +208,49 @@ class SnapshotEsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn('--index nope: the snapshot has no index "nope"', r.stderr)
 
+    def test_hostile_manifest_index_names_exit_2_before_anything(self):
+        names, data = members(SNAP)
+        # what a destructive request would hit
+        for ix in ("dev_case_0", "dev_file", "g3t_a", "g3t_b"):
+            self.dst.req("PUT", "/" + ix, {})
+        self.dst.req("POST", "/_aliases", {"actions": [
+            {"add": {"index": "dev_case_0", "alias": "dev_case"}}]})
+        before = self.dst.indices()
+        chars = 'must not contain \\ / * ? " < > | , # : or a space'
+        for name, rule in (("_all", "must not start with '_', '-' or '+'"), ("*", chars),
+                           ("g3t_a,g3t_b", chars), ("Dev_case", "must be lowercase"),
+                           ("-dev", "must not start with '_', '-' or '+'"),
+                           ("g3t a", chars), ("g" * 256, "must be at most 255 bytes (UTF-8)")):
+            m = json.loads(data["manifest.json"])
+            m["indices"][0]["name"] = name
+            end = json.loads(data["end.json"])
+            end["indices"][0]["name"] = name
+            new_names, new_data = [], {}
+            for n in names:
+                # (a 256-byte member name does not fit a ustar header)
+                nn = n.replace("es/dev_case/", "es/%s/" % name, 1) if len(name) < 80 else n
+                new_names.append(nn)
+                new_data[nn] = data[n]
+            new_data["manifest.json"] = json.dumps(m).encode()
+            new_data["end.json"] = json.dumps(end).encode()
+            path = os.path.join(TMP, "hostile.tar.zst")
+            pack(path, new_names, new_data)
+            n0 = self.dst.stats()["requests"]
+            for extra in ([], ["--clean"], ["--clean", "--no-alias"]):
+                r = run(["restore", path, "--map", "essrc=esdst", "--es", self.dst.url] + extra)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn('invalid Elasticsearch index name "%s" (from the snapshot\'s '
+                              'manifest): %s' % (name, rule), r.stderr)
+            self.assertEqual(self.dst.stats()["requests"], n0 + 1, name)
+            self.assertEqual(self.dst.indices(), before, name)
+            self.assertEqual(PG.psql("SELECT count(*) FROM pg_database WHERE datname LIKE "
+                                     "'esdst%'"), "0")
+        r = run(["restore", SNAP, "--map", "essrc=esdst", "--es", self.dst.url, "--index",
+                 "_all", "--clean"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('invalid Elasticsearch index name "_all" (from --index)', r.stderr)
+        self.assertEqual(self.dst.indices(), before)
+
     def test_existing_index_refused_without_clean(self):
         self.dst.req("PUT", "/dev_case", {})
         r = run(["restore", SNAP, "--map", "essrc=esdst", "--es", self.dst.url])

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -232,6 +233,104 @@ static void test_classify_reports_at_most_five(void **state)
 	g3_buf_release(&errors);
 }
 
+/* Elasticsearch's index and alias name rules: one row per rule and per
+ * hostile class (a delete of such a name could hit other indices). */
+static void test_index_names(void **state)
+{
+	static char long_ok[256], long_bad[257], long_utf8[257];
+	static const char *const lower = "must be lowercase";
+	static const char *const chars = "must not contain \\ / * ? \" < > | , # : or a space";
+	static const char *const start = "must not start with '_', '-' or '+'";
+	static const char *const dots = "must not be '.' or '..'";
+	static const char *const len = "must be at most 255 bytes (UTF-8)";
+	struct { const char *name, *problem; } cases[] = {
+		{ "dev_case", NULL },
+		{ "dev_array-config", NULL },
+		{ "dev_case_12", NULL },
+		{ "etl.v2+x", NULL },
+		{ "\xc3\xa9t\xc3\xa9", NULL },      /* non-ASCII lowercase is fine */
+		{ "", "must not be empty" },
+		{ ".", dots },
+		{ "..", dots },
+		{ "...", NULL },
+		{ ".hidden", NULL },
+		{ "Dev_case", lower },
+		{ "DEV", lower },
+		{ "_all", start },
+		{ "_doc", start },
+		{ "-dev", start },
+		{ "+dev", start },
+		{ "*", chars },
+		{ "dev_*", chars },
+		{ "a,b", chars },
+		{ "dev_case,dev_file", chars },
+		{ "a b", chars },
+		{ "a\\b", chars },
+		{ "a/b", chars },
+		{ "a?b", chars },
+		{ "a\"b", chars },
+		{ "a<b", chars },
+		{ "a>b", chars },
+		{ "a|b", chars },
+		{ "a#b", chars },
+		{ "a:b", chars },
+		{ "a\tb", "must not contain control characters" },
+		{ "a\nb", "must not contain control characters" },
+		{ long_ok, NULL },
+		{ long_bad, len },
+		{ long_utf8, len },
+	};
+
+	(void)state;
+	memset(long_ok, 'a', 255);
+	memset(long_bad, 'a', 256);
+	/* 128 two-byte characters: 128 characters, 256 bytes */
+	for (size_t i = 0; i < 256; i += 2) {
+		long_utf8[i] = (char)0xc3;
+		long_utf8[i + 1] = (char)0xa9;
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = g3_es_name_problem(cases[i].name);
+		g3_err err;
+		g3_rc rc;
+
+		if (!cases[i].problem) {
+			if (got)
+				fail_msg("\"%s\": unexpected \"%s\"", cases[i].name, got);
+		} else {
+			if (!got)
+				fail_msg("\"%s\": accepted", cases[i].name);
+			assert_string_equal(got, cases[i].problem);
+		}
+		g3_err_init(&err);
+		rc = g3_es_name_check(cases[i].name, "--index", &err);
+		assert_int_equal(rc, cases[i].problem ? G3_USAGE : G3_OK);
+		if (cases[i].problem && strlen(cases[i].name) < 100) {
+			char want[512];
+
+			snprintf(want, sizeof(want), "invalid Elasticsearch index name \"%s\" (from "
+				 "--index): %s", cases[i].name, cases[i].problem);
+			assert_string_equal(err.msg, want);
+		}
+	}
+}
+
+static void test_retry_time_option(void **state)
+{
+	g3_esbulk_opts o;
+	g3_err err;
+
+	(void)state;
+	g3_esbulk_opts_init(&o);
+	assert_true(o.retry_time >= 60);
+	assert_int_equal(o.retries, -1);
+	g3_err_init(&err);
+	assert_int_equal(g3_esbulk_option(&o, G3_OPT_ES_RETRY_TIME, "42", &err), 1);
+	assert_true(o.retry_time == 42.0);
+	assert_int_equal(g3_esbulk_option(&o, G3_OPT_ES_RETRY_TIME, "-1", &err), -1);
+	assert_int_equal(g3_esbulk_option(&o, G3_OPT_ES_RETRY_TIME, "soon", &err), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +343,8 @@ int main(void)
 		cmocka_unit_test(test_batch_lines_and_items),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_classify_reports_at_most_five),
+		cmocka_unit_test(test_index_names),
+		cmocka_unit_test(test_retry_time_option),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
