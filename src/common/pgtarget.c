@@ -38,7 +38,7 @@ static char *suffixed(const char *db, const char *suffix)
 	return g3_buf_detach(&b);
 }
 
-/* Runs "<fmt with one %s = quoted db name>" as the master. */
+/* Runs "<fmt with one %s = a quoted database or role name>" as the master. */
 static g3_rc exec_db(PGconn *master, const char *fmt, const char *db,
 		     const char *what, g3_err *err)
 {
@@ -203,6 +203,8 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 		po.wait_seconds = o->wait_seconds;
 		t->side_created = 1;
 		rc = g3_provision(master, master_conf, &t->svc, &po, &res, err);
+		/* also when a later step failed: abort drops it */
+		t->role_created = res.role_created;
 		if (rc)
 			g3_err_prefix(err, "could not prepare database \"%s\"", t->side);
 		return rc;
@@ -293,6 +295,8 @@ g3_rc g3_pgtarget_commit(PGconn *master, g3_pgtarget *t, g3_err *err)
 		g3_warn("the old content of \"%s\" was kept as \"%s\"", t->database, t->old);
 	}
 cleanup:
+	if (!rc)
+		t->role_created = 0;   /* it owns the database now in place */
 	PQfreemem(qt);
 	PQfreemem(qs);
 	PQfreemem(qo);
@@ -303,12 +307,27 @@ cleanup:
 void g3_pgtarget_abort(PGconn *master, g3_pgtarget *t)
 {
 	g3_err err;
+	char what[256];
+	int side_left = 0;
 
-	if (!t->side_created || !master)
+	if (!master)
 		return;
 	g3_err_init(&err);
-	if (drop_if_exists(master, t->side, &err)) {
+	if (t->side_created && drop_if_exists(master, t->side, &err)) {
 		g3_log_err(&err);
 		g3_warn("the partial database \"%s\" is dropped by the next restore", t->side);
+		side_left = 1;
 	}
+	if (!t->role_created || side_left)
+		return;
+	t->role_created = 0;
+	snprintf(what, sizeof(what), "could not drop role \"%s\" that this restore created",
+		 t->svc.username);
+	g3_err_init(&err);
+	if (exec_db(master, "DROP ROLE %s", t->svc.username, what, &err)) {
+		g3_log_err(&err);
+		g3_warn("role \"%s\" was kept", t->svc.username);
+		return;
+	}
+	g3_info("dropped role \"%s\", which this restore had created", t->svc.username);
 }

@@ -9,6 +9,9 @@
  * restore runs, it holds an advisory lock on the master connection so two
  * restores of the same target do not meet.
  *
+ * A run that fails leaves nothing of its own: the side database goes, and
+ * so does the service role if this run created it.
+ *
  * Safety: a target that already has tables is refused (G3_USAGE, nothing
  * touched) unless clean; with clean the old content stays in place until
  * the commit, so a failed restore keeps it.
@@ -32,6 +35,7 @@ typedef struct g3_pgtarget {
 	int exists;             /* the target existed before */
 	long tables;            /* its tables then */
 	int side_created;
+	int role_created;       /* this run created the service role */
 	g3_service svc;         /* service role, connected to side */
 } g3_pgtarget;
 
@@ -58,7 +62,11 @@ g3_rc g3_pgtarget_connect(const g3_pgconf *master_conf, const g3_pgtarget *t,
 /* Moves the side database into place. No connection to it may be open. */
 g3_rc g3_pgtarget_commit(PGconn *master, g3_pgtarget *t, g3_err *err);
 
-/* Drops the side database (best effort; logs a failure). */
+/* Drops the side database, and the service role when this run created it
+ * (never one that existed before: a role is only dropped by the run whose
+ * CREATE ROLE made it, and not once a commit put a database of it in
+ * place). Best effort; logs a failure. With several targets sharing a
+ * role, abort them in the reverse order of their prepare. */
 void g3_pgtarget_abort(PGconn *master, g3_pgtarget *t);
 
 #endif

@@ -31,7 +31,19 @@ struct g3_reader {
 	int64_t pending_size;
 	int at_end;
 	int failed;
+	/* g3_reader_peek's bytes of the current member, handed out by
+	 * g3_reader_read before any new ones */
+	char *peek;
+	size_t peek_len, peek_off;
+	int member_read;       /* g3_reader_read ran on the current member */
 };
+
+static void peek_drop(g3_reader *r)
+{
+	free(r->peek);
+	r->peek = NULL;
+	r->peek_len = r->peek_off = 0;
+}
 
 static la_ssize_t src_read_cb(struct archive *a, void *ctx, const void **out)
 {
@@ -108,6 +120,27 @@ static g3_rc read_fail(g3_reader *r, const char *member, g3_err *err)
 	return g3_err_set(err, rc, "could not read snapshot \"%s\": %s", r->src->name, why);
 }
 
+/* No format bid at all: raw takes any stream of at least one byte, so the
+ * (decoded) stream is empty. libarchive's errno for it is platform-defined;
+ * its message is not. */
+static int no_format(g3_reader *r)
+{
+	const char *m = archive_error_string(r->a);
+
+	return !r->src_err.rc && m && strstr(m, "nrecognized archive format");
+}
+
+static g3_rc empty_fail(g3_reader *r, g3_err *err)
+{
+	const char *filter = archive_filter_name(r->a, 0);
+
+	r->failed = 1;
+	if (r->src->consumed && filter && strcmp(filter, "none"))
+		return g3_err_set(err, G3_USAGE, "\"%s\" is empty once decompressed (%s)",
+				  r->src->name, filter);
+	return g3_err_set(err, G3_USAGE, "\"%s\" is empty", r->src->name);
+}
+
 g3_rc g3_reader_open(g3_source *src, g3_reader **out, g3_err *err)
 {
 	g3_reader *r = g3_xcalloc(1, sizeof(*r));
@@ -128,18 +161,17 @@ g3_rc g3_reader_open(g3_source *src, g3_reader **out, g3_err *err)
 	archive_read_support_format_tar(r->a);
 	archive_read_support_format_raw(r->a);
 	if (archive_read_open(r->a, r, NULL, src_read_cb, NULL) != ARCHIVE_OK) {
-		rc = read_fail(r, NULL, err);
+		rc = no_format(r) ? empty_fail(r, err) : read_fail(r, NULL, err);
 		goto cleanup;
 	}
 	/* the format is known after the first header */
 	st = archive_read_next_header(r->a, &e);
 	if (st == ARCHIVE_EOF) {
-		rc = g3_err_set(err, G3_USAGE, "could not read snapshot \"%s\": it is empty",
-				src->name);
+		rc = empty_fail(r, err);
 		goto cleanup;
 	}
 	if (st < ARCHIVE_WARN) {
-		rc = read_fail(r, NULL, err);
+		rc = no_format(r) ? empty_fail(r, err) : read_fail(r, NULL, err);
 		goto cleanup;
 	}
 	r->pending = 1;
@@ -233,6 +265,8 @@ int g3_reader_next(g3_reader *r, const char **name, int64_t *size, g3_err *err)
 			   r->src->name);
 		return -1;
 	}
+	peek_drop(r);
+	r->member_read = 0;
 	if (r->at_end)
 		return 0;
 	if (r->pending) {
@@ -280,12 +314,59 @@ ssize_t g3_reader_read(g3_reader *r, void *buf, size_t len, g3_err *err)
 	}
 	if (!r->member || r->pending)
 		return 0;
+	r->member_read = 1;
+	if (r->peek_off < r->peek_len) {
+		size_t k = r->peek_len - r->peek_off;
+
+		if (k > len)
+			k = len;
+		memcpy(buf, r->peek + r->peek_off, k);
+		r->peek_off += k;
+		if (r->peek_off == r->peek_len)
+			peek_drop(r);
+		return (ssize_t)k;
+	}
 	n = archive_read_data(r->a, buf, len);
 	if (n < 0) {
 		read_fail(r, r->member, err);
 		return -1;
 	}
 	return (ssize_t)n;
+}
+
+g3_rc g3_reader_peek(g3_reader *r, size_t want, const char **data, size_t *len,
+		     g3_err *err)
+{
+	*data = "";
+	*len = 0;
+	if (r->failed) {
+		return g3_err_set(err, G3_FAIL,
+				  "could not read snapshot \"%s\": an earlier error stopped it",
+				  r->src->name);
+	}
+	if (!r->member || r->pending)
+		return G3_OK;
+	if (r->member_read)
+		return g3_err_set(err, G3_FAIL, "member \"%s\" was peeked at after a read",
+				  r->member);
+	if (!r->peek) {
+		r->peek = g3_xmalloc(want ? want : 1);
+		while (r->peek_len < want) {
+			la_ssize_t n = archive_read_data(r->a, r->peek + r->peek_len,
+							 want - r->peek_len);
+
+			if (n < 0) {
+				peek_drop(r);
+				return read_fail(r, r->member, err);
+			}
+			if (n == 0)
+				break;
+			r->peek_len += (size_t)n;
+		}
+	}
+	*data = r->peek;
+	*len = r->peek_len < want ? r->peek_len : want;
+	return G3_OK;
 }
 
 g3_rc g3_reader_slurp(g3_reader *r, size_t max, g3_buf *out, g3_err *err)
@@ -318,5 +399,6 @@ void g3_reader_close(g3_reader *r)
 		archive_read_free(r->a);
 	free(r->buf);
 	free(r->member);
+	free(r->peek);
 	free(r);
 }

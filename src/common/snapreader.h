@@ -52,6 +52,16 @@ int g3_reader_next(g3_reader *r, const char **name, int64_t *size, g3_err *err);
 /* Reads the current member: bytes read (> 0), 0 at its end, -1 on error. */
 ssize_t g3_reader_read(g3_reader *r, void *buf, size_t len, g3_err *err);
 
+/* Looks at the first bytes of the current member without consuming them:
+ * *data gets up to want bytes (fewer only when the member is shorter),
+ * which the following g3_reader_read calls return again, so a stream that
+ * cannot be read twice (standard input, a URL) can be sniffed before it is
+ * used. Call before the member's first read; a second call returns the
+ * same bytes (at most as many as the first one read). *data stays valid
+ * until the member is read past them, the next g3_reader_next or close. */
+g3_rc g3_reader_peek(g3_reader *r, size_t want, const char **data, size_t *len,
+		     g3_err *err);
+
 /* Reads the rest of the current member into out (appended), for small
  * members such as JSON headers: more than max bytes is G3_USAGE naming the
  * member. */

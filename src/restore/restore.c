@@ -29,6 +29,7 @@
 #include "../common/remoteopts.h"
 #include "../common/secret.h"
 #include "../common/shard.h"
+#include "../common/sqlinput.h"
 #include "../common/sqlscript.h"
 #include "../common/strbuf.h"
 #include "restore.h"
@@ -39,7 +40,8 @@ enum {
 	OPT_DATABASE = G3_OPT_COMMAND_FIRST, OPT_MAP, OPT_JOBS, OPT_CLEAN,
 	OPT_NO_CREATE, OPT_JSON, OPT_MASTER, OPT_WAIT, OPT_RELEASE, OPT_HELP,
 	OPT_SERVICE, OPT_INDEX, OPT_PARALLEL, OPT_SHARD, OPT_SHARDS, OPT_CREDENTIALS_DIR,
-	OPT_SECRET_OUT, OPT_PATCH_SECRET, OPT_SECRET_NAME, OPT_NO_ES, OPT_NO_ALIAS
+	OPT_SECRET_OUT, OPT_PATCH_SECRET, OPT_SECRET_NAME, OPT_NO_ES, OPT_NO_ALIAS,
+	OPT_SQL_SCRIPT
 };
 
 static const struct option long_options[] = {
@@ -64,6 +66,7 @@ static const struct option long_options[] = {
 	{ "secret-name", required_argument, NULL, OPT_SECRET_NAME },
 	{ "no-es", no_argument, NULL, OPT_NO_ES },
 	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS },
+	{ "sql-script", no_argument, NULL, OPT_SQL_SCRIPT },
 	G3_ES_LONG_OPTIONS,
 	G3_ESBULK_LONG_OPTIONS,
 	G3_REMOTE_LONG_OPTIONS,
@@ -133,6 +136,11 @@ static const char usage_text[] =
 	"Loading:\n"
 	"      --jobs N                 parallel connections for data and indexes\n"
 	"                               (default 2)\n"
+	"      --sql-script             accept a plain SQL file that pg_dump did not write\n"
+	"                               (without pg_dump's header and closing line; such a\n"
+	"                               file cut short cannot be told from a complete one).\n"
+	"                               pg_dump's output is always accepted, and one that\n"
+	"                               lacks its closing line is refused as truncated\n"
 	"      --json                   print a summary object on standard output\n"
 	"\n"
 	"Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
@@ -182,6 +190,55 @@ static double now_s(void)
 
 /* ---- the source and its kind ----------------------------------------- */
 
+/* A plain input's first bytes, peeked (they are read again by the load):
+ * pg_dump's output, whose end load_sql_member checks; SQL that pg_dump
+ * did not write, only with --sql-script; anything else is refused here,
+ * before a server is touched. */
+static g3_rc input_sniff(struct input *in, g3_err *err)
+{
+	const char *name = in->src->name;
+	const char *head;
+	size_t len;
+	char what[384];
+	g3_rc rc;
+
+	if ((rc = g3_reader_peek(in->rd, G3_SQLINPUT_SNIFF_BYTES, &head, &len, err)))
+		return rc;
+	switch (g3_sqlinput_sniff(head, len, len < G3_SQLINPUT_SNIFF_BYTES, what, sizeof(what))) {
+	case G3_SQLINPUT_PG_DUMP:
+		in->pg_dump = 1;
+		return G3_OK;
+	case G3_SQLINPUT_SQL:
+		if (in->sql_script)
+			return G3_OK;
+		rc = g3_err_set(err, G3_USAGE, "\"%s\" is not pg_dump output (no \"-- PostgreSQL "
+				"database dump\" header), so whether it is complete cannot be told",
+				name);
+		g3_err_hint(err, "give --sql-script to restore a SQL script that pg_dump did not "
+			    "write");
+		return rc;
+	case G3_SQLINPUT_EMPTY:
+		return g3_err_set(err, G3_USAGE, "\"%s\" is empty", name);
+	case G3_SQLINPUT_NO_SQL:
+		return g3_err_set(err, G3_USAGE, "\"%s\" holds only comments, no SQL statements",
+				  name);
+	case G3_SQLINPUT_PG_DUMPALL:
+		rc = g3_err_set(err, G3_USAGE, "\"%s\" is pg_dumpall output (a whole cluster), not "
+				"the dump of one database", name);
+		g3_err_hint(err, "dump each database with pg_dump");
+		return rc;
+	case G3_SQLINPUT_PG_CUSTOM:
+		rc = g3_err_set(err, G3_USAGE, "\"%s\" is a pg_dump custom-format archive, not a "
+				"plain SQL dump", name);
+		g3_err_hint(err, "turn it into one with 'pg_restore -f DUMP.sql ARCHIVE'");
+		return rc;
+	case G3_SQLINPUT_OTHER:
+	default:
+		return g3_err_set(err, G3_USAGE, "\"%s\" is not a SQL dump or a gen3db snapshot: "
+				  "it is %s", name, what);
+	}
+}
+
 g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 {
 	const char *name;
@@ -201,7 +258,7 @@ g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 	/* raw: the one member is the whole decoded stream */
 	if (g3_reader_next(in->rd, &name, &size, err) < 0)
 		return err->rc ? err->rc : G3_FAIL;
-	return G3_OK;
+	return input_sniff(in, err);
 }
 
 void input_close(struct input *in)
@@ -521,16 +578,31 @@ static const struct g3_sqlscript_cb script_cb = {
 	on_statement, on_copy_data, on_copy_end, on_meta
 };
 
+/* pg_dump's output that stops before its closing line: cut short at a
+ * statement boundary it loads without an error, so only this tells. */
+static g3_rc dump_incomplete(const struct input *in, const g3_dumpend *end, g3_err *err)
+{
+	g3_rc rc = g3_err_set(err, G3_FAIL, "dump \"%s\" is incomplete (truncated): it ends at "
+			      "line %lld without pg_dump's closing line \"-- PostgreSQL database "
+			      "dump complete\"", in->src->name, g3_dumpend_last_line(end));
+
+	g3_err_hint(err, "nothing was changed; copy or download the whole dump again");
+	return rc;
+}
+
 g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 {
 	struct script_ctx ctx;
 	g3_sqlscript *s;
+	g3_dumpend end;
+	int check_end = in->kind == KIND_PLAIN_SQL && in->pg_dump;
 	uint64_t seen = in->src->consumed;
 	g3_rc rc = G3_OK;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.load = d->load;
 	ctx.database = d->svc.database;
+	g3_dumpend_init(&end);
 	s = g3_sqlscript_new(&script_cb, &ctx);
 	for (;;) {
 		ssize_t n = g3_reader_read(in->rd, in->buf, RESTORE_READ_BYTES, err);
@@ -548,9 +620,16 @@ g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 			break;
 		}
 		if (n == 0) {
-			rc = g3_sqlscript_finish(s, err);
+			/* before the splitter's own end checks: a dump cut inside
+			 * a statement or COPY block is truncated too */
+			if (check_end && !g3_dumpend_complete(&end))
+				rc = dump_incomplete(in, &end, err);
+			else
+				rc = g3_sqlscript_finish(s, err);
 			break;
 		}
+		if (check_end)
+			g3_dumpend_feed(&end, in->buf, (size_t)n);
 		if ((rc = g3_sqlscript_feed(s, in->buf, (size_t)n, err)))
 			break;
 	}
@@ -811,6 +890,7 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case OPT_NO_ES: o.no_es = 1; break;
 		case OPT_NO_ALIAS: o.es.no_alias = 1; break;
+		case OPT_SQL_SCRIPT: o.sql_script = 1; break;
 		case G3_OPT_ES: o.es_url = optarg; break;
 		case G3_OPT_ES_CACERT: o.es_cacert = optarg; break;
 		case OPT_DATABASE: o.database = optarg; break;
@@ -937,6 +1017,7 @@ int cmd_restore(int argc, char **argv)
 		goto cleanup;
 
 	/* source -> plan, all before touching a server */
+	in.sql_script = o.sql_script;
 	if ((rc = input_open(o.source, &in, &err)))
 		goto cleanup;
 	rc = in.kind == KIND_SNAPSHOT ? snapshot_plan(&o, &in, &plan, &err)
@@ -986,7 +1067,9 @@ cleanup:
 	g3_progress_finish();
 	if (rc && err.msg[0])
 		g3_log_err(&err);
-	for (size_t i = 0; i < plan.n; i++) {
+	/* in reverse: a role two targets share goes with the first one's
+	 * side database, the last to be dropped */
+	for (size_t i = plan.n; i-- > 0;) {
 		/* workers and leader close before their side database goes */
 		g3_pgload_stop(plan.dbs[i].load);
 		PQfinish(plan.dbs[i].leader);

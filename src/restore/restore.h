@@ -36,6 +36,7 @@ struct restore_opts {
 	const char *master_url;
 	long wait;
 	const char *release;
+	int sql_script;         /* --sql-script: plain SQL need not be pg_dump's */
 	/* whole-environment restores (restore_env.c) */
 	char **services;        /* --service, repeatable */
 	size_t n_services;
@@ -62,6 +63,10 @@ struct input {
 	g3_reader *rd;          /* one reading path: tar members or one raw stream */
 	char *buf;              /* RESTORE_READ_BYTES */
 	enum source_kind kind;
+	int sql_script;         /* set before input_open: accept plain SQL
+				 * without pg_dump's opening lines */
+	int pg_dump;            /* plain SQL with pg_dump's opening lines:
+				 * load_sql_member checks its closing ones */
 };
 
 /* One target database and its load. */
@@ -102,7 +107,9 @@ g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *er
 g3_rc db_load_end(struct db_load *d, g3_err *err);
 
 /* Runs a psql script read from the reader's current member through d's
- * loader (statements, COPY blocks). */
+ * loader (statements, COPY blocks). For plain input that is pg_dump's
+ * output, a stream that ends without pg_dump's closing lines fails
+ * (G3_FAIL, "incomplete (truncated)") before the loader finishes. */
 g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err);
 
 /* Snapshots: reads manifest.json (refusing an unknown format before
@@ -139,6 +146,9 @@ extern const char *restore_credentials_dir;
 g3_rc credentials_read(const char *dir, const char *service, g3_service *svc, int *found,
 		       g3_err *err);
 
+/* Opens the source and tells its kind; plain SQL is sniffed before any
+ * server is touched: empty input, input that is not SQL, and SQL that
+ * pg_dump did not write (unless in->sql_script) are G3_USAGE. */
 g3_rc input_open(const char *spec, struct input *in, g3_err *err);
 void input_close(struct input *in);
 void db_load_release(struct db_load *d);

@@ -309,6 +309,7 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	g3_rc rc;
 
 	memset(&in, 0, sizeof(in));
+	in.sql_script = o.sql_script;
 	memset(&d, 0, sizeof(d));
 	g3_service_init(&d.svc);
 	g3_pgtarget_init(&d.target);

@@ -301,7 +301,7 @@ class BadInputTest(unittest.TestCase):
     def test_wrong_column_count(self):
         p = self.write("cols.sql", "CREATE TABLE public.t (a integer, b text);\n"
                        "COPY public.t (a, b) FROM stdin;\n1\tx\n2\ty\n3\n\\.\n")
-        r = run([p], db="bad_cols")
+        r = run([p, "--sql-script"], db="bad_cols")
         self.assertFails(r, 1, 'gen3db: could not load table "public.t": line 3: '
                          'missing data for column "b" (line 5)')
         self.assertFalse(exists("bad_cols"))
@@ -309,14 +309,14 @@ class BadInputTest(unittest.TestCase):
     def test_bad_value(self):
         p = self.write("val.sql", "CREATE TABLE public.node_case (a integer);\n\n"
                        "COPY public.node_case (a) FROM stdin;\n1\n2\nx\n\\.\n")
-        r = run([p], db="bad_val")
+        r = run([p, "--sql-script"], db="bad_val")
         self.assertFails(r, 1, 'gen3db: could not load table "public.node_case": line 3: '
                          'invalid input syntax for type integer: "x" (line 6)')
 
     def test_bad_escape(self):
         p = self.write("esc.sql", "CREATE TABLE public.t (a bytea);\n"
                        "COPY public.t (a) FROM stdin;\n\\\\x00\n\\\\xZZ\n\\.\n")
-        r = run([p], db="bad_esc")
+        r = run([p, "--sql-script"], db="bad_esc")
         self.assertFails(r, 1, 'gen3db: could not load table "public.t": line 2: '
                          'invalid hexadecimal digit: "Z" (line 4)')
 
@@ -324,7 +324,7 @@ class BadInputTest(unittest.TestCase):
         p = self.write("ddl.sql", "SET client_min_messages = warning;\n\n"
                        "CREATE TABLE public.t (a integer);\n"
                        "CREATE TABLE public.u (a no_such_type);\n")
-        r = run([p], db="bad_ddl")
+        r = run([p, "--sql-script"], db="bad_ddl")
         self.assertFails(r, 1, 'gen3db: line 4: could not run "CREATE TABLE public.u (a '
                          'no_such_type);": type "no_such_type" does not exist')
         self.assertFalse(exists("bad_ddl"))
@@ -333,25 +333,25 @@ class BadInputTest(unittest.TestCase):
         p = self.write("idx.sql", "CREATE TABLE public.t (a integer);\n"
                        "COPY public.t (a) FROM stdin;\n1\n1\n\\.\n"
                        "CREATE UNIQUE INDEX t_a ON public.t USING btree (a);\n")
-        r = run([p], db="bad_idx")
+        r = run([p, "--sql-script"], db="bad_idx")
         self.assertFails(r, 1, 'gen3db: line 6: could not run "CREATE UNIQUE INDEX t_a ON '
                          'public.t USING btree (a);": could not create unique index "t_a"')
 
     def test_unknown_meta_command(self):
         p = self.write("meta.sql", "\\restrict abc\nSELECT 1;\n\\set ON_ERROR_STOP on\n")
-        r = run([p], db="bad_meta")
+        r = run([p, "--sql-script"], db="bad_meta")
         self.assertFails(r, 2, 'gen3db: line 3: unsupported psql meta-command "\\set"')
         self.assertFalse(exists("bad_meta"))
 
     def test_connect_refused(self):
         p = self.write("conn.sql", "SELECT 1;\n\\connect fence\n")
-        r = run([p], db="bad_conn")
+        r = run([p, "--sql-script"], db="bad_conn")
         self.assertFails(r, 2, 'gen3db: line 2: "\\connect fence" switches databases')
 
     def test_unterminated_copy(self):
         p = self.write("trunc.sql", "CREATE TABLE public.t (a integer);\n"
                        "COPY public.t (a) FROM stdin;\n1\n2\n")
-        r = run([p], db="bad_tcopy")
+        r = run([p, "--sql-script"], db="bad_tcopy")
         self.assertFails(r, 2, "gen3db: line 5: unexpected end of input in the data of the "
                          "COPY statement at line 2")
 
@@ -382,7 +382,7 @@ class BadInputTest(unittest.TestCase):
         PG.psql("CREATE TABLE keep (x int); INSERT INTO keep VALUES (7)", db="keepold")
         p = self.write("fail.sql", "CREATE TABLE public.t (a integer);\n"
                        "COPY public.t (a) FROM stdin;\nx\n\\.\n")
-        r = run([p, "--clean"], db="keepold")
+        r = run([p, "--clean", "--sql-script"], db="keepold")
         self.assertEqual(r.returncode, 1)
         self.assertEqual(PG.psql("SELECT x FROM keep", db="keepold"), "7")
         self.assertFalse(exists("keepold__gen3db_restore"))
@@ -393,7 +393,7 @@ class BadInputTest(unittest.TestCase):
         slow_dump(p, rows=20000)
         env = PG.env()
         env["SERVICE_PGPASS"] = SERVICE_PASS
-        proc = subprocess.Popen([BIN, "restore", p, "--database", "term"], env=env,
+        proc = subprocess.Popen([BIN, "restore", p, "--sql-script", "--database", "term"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             self.assertTrue(wait_for(lambda: copy_running("term__gen3db_restore")))
@@ -414,7 +414,8 @@ class BadInputTest(unittest.TestCase):
         slow_dump(p, rows=20000)
         env = PG.env()
         env["SERVICE_PGPASS"] = SERVICE_PASS
-        proc = subprocess.Popen([BIN, "restore", p, "--database", "termed"], env=env,
+        proc = subprocess.Popen([BIN, "restore", p, "--sql-script", "--database", "termed"],
+                                env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.assertTrue(wait_for(lambda: copy_running("termed__gen3db_restore")))
         t0 = time.time()
@@ -437,7 +438,8 @@ class BadInputTest(unittest.TestCase):
                     PG.psql("CREATE TABLE keep (x int); INSERT INTO keep VALUES (9)", db="killed")
                 env = PG.env()
                 env["SERVICE_PGPASS"] = SERVICE_PASS
-                argv = [BIN, "restore", p, "--database", "killed"] + (["--clean"] if clean else [])
+                argv = [BIN, "restore", p, "--sql-script", "--database", "killed"] + \
+                    (["--clean"] if clean else [])
                 proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
                 self.assertTrue(wait_for(lambda: copy_running("killed__gen3db_restore")))
@@ -454,6 +456,251 @@ class BadInputTest(unittest.TestCase):
                 self.assertFalse(exists("killed__gen3db_restore"))
                 self.assertIn("public.resource", tables("killed"))
         drop("killed")
+
+def role_exists(role):
+    return PG.psql("SELECT count(*) FROM pg_roles WHERE rolname = '%s'" % role) == "1"
+
+
+def server_objects():
+    """Every role and database name: what a refused run must not change."""
+    return (PG.psql("SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles"),
+            PG.psql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database"))
+
+
+TRUNC_SRC_SQL = """
+CREATE TABLE public.parent (id serial PRIMARY KEY, name text UNIQUE);
+CREATE TABLE public.child (id bigserial PRIMARY KEY,
+                           parent_id integer REFERENCES public.parent(id), v text);
+CREATE INDEX child_v ON public.child (v);
+INSERT INTO public.parent (name) SELECT 'p' || g FROM generate_series(1, 50) g;
+INSERT INTO public.child (parent_id, v) SELECT 1 + g % 50, 'v' || g FROM generate_series(1, 500) g;
+"""
+
+
+class TruncatedDumpTest(unittest.TestCase):
+    """Real pg_dump output cut at statement boundaries: refused as incomplete
+    (exit 1) when its end is reached, whatever the transport, and nothing
+    changes: no target, no side database, no role this run created; with
+    --clean the old database keeps its content."""
+
+    @classmethod
+    def setUpClass(cls):
+        drop("trunc_src")
+        PG.psql("CREATE DATABASE trunc_src")
+        PG.psql(TRUNC_SRC_SQL, db="trunc_src")
+        cls.full = os.path.join(TMP, "trunc_full.sql")
+        subprocess.run(["pg_dump", "-d", "trunc_src", "-f", cls.full], env=PG.env(), check=True)
+        with open(cls.full) as f:
+            cls.text = f.read()
+        t = cls.text
+        assert t.startswith("--\n-- PostgreSQL database dump\n--\n"), t[:100]
+        at = t.index("Type: CONSTRAINT;")
+        cls.cuts = {
+            "after CREATE TABLE": t.index(");\n", t.index("CREATE TABLE ")) + 3,
+            "after a COPY block": t.index("\n\\.\n") + 4,
+            "before the post-data": t.rindex("--\n-- Name: ", 0, at),
+            "before the trailer": t.index("--\n-- PostgreSQL database dump complete"),
+        }
+        for name, cut in cls.cuts.items():
+            assert t[cut - 1] == "\n", name
+        cls.src_fp = fingerprint("trunc_src")
+
+    @classmethod
+    def tearDownClass(cls):
+        drop("trunc_src")
+
+    # every cut as a .sql file and through at least one other transport;
+    # every transport with at least two cuts
+    TRANSPORTS = {"after CREATE TABLE": ("gz",), "after a COPY block": ("zst",),
+                  "before the post-data": ("stdin",),
+                  "before the trailer": ("gz", "zst", "stdin")}
+
+    def sources(self, cut_name):
+        """(argv source, name in messages, stdin bytes) for the cut's transports."""
+        text = self.text[:self.cuts[cut_name]].encode()
+        base = os.path.join(TMP, "cut-" + cut_name.replace(" ", "-"))
+        with open(base + ".sql", "wb") as f:
+            f.write(text)
+        out = [(base + ".sql", base + ".sql", None)]
+        for t in self.TRANSPORTS[cut_name]:
+            if t == "gz":
+                with gzip.open(base + ".sql.gz", "wb") as g:
+                    g.write(text)
+                out.append((base + ".sql.gz", base + ".sql.gz", None))
+            elif t == "zst":
+                subprocess.run(["zstd", "-q", "-f", base + ".sql", "-o", base + ".sql.zst"],
+                               check=True)
+                out.append((base + ".sql.zst", base + ".sql.zst", None))
+            else:
+                out.append(("-", "standard input", text))
+        return out
+
+    def message(self, name, cut_name):
+        line = self.text[:self.cuts[cut_name]].count("\n")
+        return ('gen3db: dump "%s" is incomplete (truncated): it ends at line %d without '
+                'pg_dump\'s closing line "-- PostgreSQL database dump complete"\n'
+                'hint: nothing was changed; copy or download the whole dump again\n'
+                % (name, line))
+
+    def test_new_target(self):
+        drop("trunc_new")
+        PG.psql("DROP ROLE IF EXISTS trunc_new_role")
+        for cut_name in self.cuts:
+            for source, name, data in self.sources(cut_name):
+                with self.subTest(cut=cut_name, source=source):
+                    r = run([source], db="trunc_new", user="trunc_new_role", input_bytes=data)
+                    self.assertEqual(r.returncode, 1, r.stderr.decode())
+                    self.assertIn(self.message(name, cut_name), r.stderr.decode())
+                    self.assertIn('dropped role "trunc_new_role", which this restore had '
+                                  'created', r.stderr.decode())
+                    self.assertFalse(exists("trunc_new"))
+                    self.assertFalse(exists("trunc_new__gen3db_restore"))
+                    # the role this run created went with it
+                    self.assertFalse(role_exists("trunc_new_role"))
+
+    def test_clean_keeps_old_database(self):
+        drop("trunc_old")
+        r = run([self.full], db="trunc_old", user="trunc_old")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(fingerprint("trunc_old"), self.src_fp)
+        for cut_name in self.cuts:
+            for source, name, data in self.sources(cut_name):
+                with self.subTest(cut=cut_name, source=source):
+                    r = run([source, "--clean"], db="trunc_old", user="trunc_old",
+                            input_bytes=data)
+                    self.assertEqual(r.returncode, 1, r.stderr.decode())
+                    self.assertIn(self.message(name, cut_name), r.stderr.decode())
+                    self.assertNotIn("dropped role", r.stderr.decode())
+                    self.assertEqual(fingerprint("trunc_old"), self.src_fp)
+                    self.assertFalse(exists("trunc_old__gen3db_restore"))
+                    # the role existed before the run: it stays
+                    self.assertTrue(role_exists("trunc_old"))
+        # the whole dump still replaces it
+        r = run([self.full, "--clean"], db="trunc_old", user="trunc_old")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(fingerprint("trunc_old"), self.src_fp)
+        drop("trunc_old")
+
+    def test_unrestrict_after_trailer_is_complete(self):
+        # pg_dump 15.14+ ends with \unrestrict KEY after the trailer
+        self.assertRegex(self.text, r"dump complete\n--\n\n\\unrestrict \w+\n\n$")
+        drop("trunc_whole")
+        r = run(["-"], db="trunc_whole", user="trunc_whole", input_bytes=self.text.encode())
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(fingerprint("trunc_whole"), self.src_fp)
+        drop("trunc_whole")
+
+
+class SniffTest(unittest.TestCase):
+    """Input that is empty or not SQL is refused (exit 2) before the server is
+    touched: no role, no database."""
+
+    def check(self, args, message, input_bytes=None):
+        before = server_objects()
+        r = run(args, db="sniff_db", user="sniff_role", input_bytes=input_bytes)
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertEqual(r.stderr.decode(), message)
+        self.assertEqual(server_objects(), before)
+        self.assertFalse(role_exists("sniff_role"))
+
+    def write(self, name, data):
+        path = os.path.join(TMP, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def test_empty(self):
+        p = self.write("empty.sql", b"")
+        self.check([p], 'gen3db: "%s" is empty\n' % p)
+        self.check(["/dev/null"], 'gen3db: "/dev/null" is empty\n')
+        self.check(["-"], 'gen3db: "standard input" is empty\n', input_bytes=b"")
+        gz = os.path.join(TMP, "empty.sql.gz")
+        with gzip.open(gz, "wb"):
+            pass
+        self.check([gz], 'gen3db: "%s" is empty once decompressed (gzip)\n' % gz)
+
+    def test_not_sql(self):
+        with open("/etc/passwd", "rb") as f:
+            first = f.readline().decode().rstrip("\n")
+        self.check(["/etc/passwd"], 'gen3db: "/etc/passwd" is not a SQL dump or a gen3db '
+                   'snapshot: it is text that does not start like SQL (line 1: "%s")\n' % first)
+        jpeg = self.write("photo.sql", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + os.urandom(200))
+        self.check([jpeg], 'gen3db: "%s" is not a SQL dump or a gen3db snapshot: it is a '
+                   'JPEG image\n' % jpeg)
+        z = os.path.join(TMP, "dump.zip")
+        import zipfile
+        with zipfile.ZipFile(z, "w") as zf:
+            zf.writestr("fence.sql", "SELECT 1;\n")
+        self.check([z], 'gen3db: "%s" is not a SQL dump or a gen3db snapshot: it is a zip '
+                   'archive\n' % z)
+        rnd = bytes((i * 7919 + 13) % 256 for i in range(4096))
+        self.check(["-"], 'gen3db: "standard input" is not a SQL dump or a gen3db snapshot: '
+                   'it is binary data\n', input_bytes=rnd)
+        gz = os.path.join(TMP, "binary.sql.gz")
+        with gzip.open(gz, "wb") as g:
+            g.write(rnd)
+        self.check([gz], 'gen3db: "%s" is not a SQL dump or a gen3db snapshot: it is binary '
+                   'data\n' % gz)
+        custom = os.path.join(TMP, "custom.dump")
+        subprocess.run(["pg_dump", "-Fc", "-d", "postgres", "-f", custom], env=PG.env(),
+                       check=True)
+        self.check([custom], 'gen3db: "%s" is a pg_dump custom-format archive, not a plain '
+                   "SQL dump\nhint: turn it into one with 'pg_restore -f DUMP.sql ARCHIVE'\n"
+                   % custom)
+
+    def test_hand_written_sql_needs_option(self):
+        sql = b"CREATE TABLE public.t (a integer);\nINSERT INTO public.t VALUES (1);\n"
+        p = self.write("hand.sql", sql)
+        hint = "hint: give --sql-script to restore a SQL script that pg_dump did not write\n"
+        self.check([p], 'gen3db: "%s" is not pg_dump output (no "-- PostgreSQL database dump" '
+                   "header), so whether it is complete cannot be told\n%s" % (p, hint))
+        self.check(["-"], 'gen3db: "standard input" is not pg_dump output (no "-- PostgreSQL '
+                   'database dump" header), so whether it is complete cannot be told\n%s' % hint,
+                   input_bytes=sql)
+        self.check([self.write("comments.sql", b"-- nothing here\n"), "--sql-script"],
+                   'gen3db: "%s" holds only comments, no SQL statements\n'
+                   % os.path.join(TMP, "comments.sql"))
+        drop("hand_db")
+        r = run([p, "--sql-script"], db="hand_db", user="hand_db")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(PG.psql("SELECT a FROM public.t", db="hand_db"), "1")
+        drop("hand_db")
+
+
+class RoleCleanupTest(unittest.TestCase):
+    """A failed run drops the role it created, and only that."""
+    FAIL_SQL = b"CREATE TABLE public.t (a integer);\nCREATE TABLE public.u (a no_such_type);\n"
+
+    def test_created_role_dropped(self):
+        p = os.path.join(TMP, "role_fail.sql")
+        with open(p, "wb") as f:
+            f.write(self.FAIL_SQL)
+        PG.psql("DROP ROLE IF EXISTS rc_new")
+        r = run([p, "--sql-script"], db="rc_new_db", user="rc_new")
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn('type "no_such_type" does not exist', r.stderr.decode())
+        self.assertIn('dropped role "rc_new", which this restore had created',
+                      r.stderr.decode())
+        self.assertFalse(role_exists("rc_new"))
+        self.assertFalse(exists("rc_new_db"))
+        self.assertFalse(exists("rc_new_db__gen3db_restore"))
+
+    def test_existing_role_kept(self):
+        p = os.path.join(TMP, "role_fail.sql")
+        with open(p, "wb") as f:
+            f.write(self.FAIL_SQL)
+        drop("rc_owned")
+        PG.psql("DROP ROLE IF EXISTS rc_old")
+        PG.psql("CREATE ROLE rc_old LOGIN PASSWORD '%s'" % SERVICE_PASS)
+        PG.psql("CREATE DATABASE rc_owned OWNER rc_old")
+        r = run([p, "--sql-script"], db="rc_old_db", user="rc_old")
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertNotIn("dropped role", r.stderr.decode())
+        self.assertTrue(role_exists("rc_old"))
+        self.assertTrue(exists("rc_owned"))
+        self.assertFalse(exists("rc_old_db__gen3db_restore"))
+        drop("rc_owned")
+        PG.psql("DROP ROLE rc_old")
 
 
 def dump(db, path):

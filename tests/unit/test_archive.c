@@ -514,6 +514,88 @@ static void test_raw(void **state)
 	free(badtar);
 }
 
+/* Peeked bytes come again from the reads; an empty input (or one that
+ * decompresses to nothing) is named as such. */
+static void test_peek_and_empty(void **state)
+{
+	static const char sql[] = "SET x = 1;\nCOPY t (a) FROM stdin;\n1\n\\.\n";
+	char *plain = path_of("peek.sql");
+	char *empty = path_of("empty.sql");
+	char *emptygz = path_of("empty.sql.gz");
+	struct archive *a;
+	struct archive_entry *e;
+	g3_source *src = NULL;
+	g3_reader *r = NULL;
+	g3_err err;
+	const char *name, *data;
+	int64_t size;
+	size_t len;
+	char buf[3], want[512];
+	g3_buf got = G3_BUF_INIT;
+	ssize_t n;
+
+	(void)state;
+	write_file(plain, sql, strlen(sql));
+	g3_err_init(&err);
+	assert_int_equal(g3_source_open(plain, &src, &err), G3_OK);
+	assert_int_equal(g3_reader_open(src, &r, &err), G3_OK);
+	assert_int_equal(g3_reader_next(r, &name, &size, &err), 1);
+	assert_int_equal(g3_reader_peek(r, 5, &data, &len, &err), G3_OK);
+	assert_int_equal(len, 5);
+	assert_memory_equal(data, "SET x", 5);
+	assert_int_equal(g3_reader_peek(r, 5, &data, &len, &err), G3_OK);
+	assert_memory_equal(data, "SET x", 5);
+	while ((n = g3_reader_read(r, buf, sizeof(buf), &err)) > 0)
+		g3_buf_add(&got, buf, (size_t)n);
+	assert_int_equal(n, 0);
+	assert_int_equal(got.len, strlen(sql));
+	assert_memory_equal(got.data, sql, got.len);
+	assert_int_equal(g3_reader_peek(r, 5, &data, &len, &err), G3_FAIL);
+	g3_reader_close(r);
+	g3_source_close(src);
+	/* a peek longer than the member gets all of it */
+	assert_int_equal(g3_source_open(plain, &src, &err), G3_OK);
+	assert_int_equal(g3_reader_open(src, &r, &err), G3_OK);
+	assert_int_equal(g3_reader_next(r, &name, &size, &err), 1);
+	assert_int_equal(g3_reader_peek(r, 65536, &data, &len, &err), G3_OK);
+	assert_int_equal(len, strlen(sql));
+	g3_buf_reset(&got);
+	while ((n = g3_reader_read(r, buf, sizeof(buf), &err)) > 0)
+		g3_buf_add(&got, buf, (size_t)n);
+	assert_int_equal(got.len, strlen(sql));
+	assert_memory_equal(got.data, sql, got.len);
+	g3_reader_close(r);
+	g3_source_close(src);
+
+	write_file(empty, "", 0);
+	assert_int_equal(g3_source_open(empty, &src, &err), G3_OK);
+	assert_int_equal(g3_reader_open(src, &r, &err), G3_USAGE);
+	snprintf(want, sizeof(want), "\"%s\" is empty", empty);
+	assert_string_equal(err.msg, want);
+	g3_source_close(src);
+
+	a = archive_write_new();
+	archive_write_set_format_raw(a);
+	archive_write_add_filter_gzip(a);
+	assert_int_equal(archive_write_open_filename(a, emptygz), ARCHIVE_OK);
+	e = archive_entry_new();
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_write_header(a, e);
+	archive_entry_free(e);
+	archive_write_close(a);
+	archive_write_free(a);
+	g3_err_init(&err);
+	assert_int_equal(g3_source_open(emptygz, &src, &err), G3_OK);
+	assert_int_equal(g3_reader_open(src, &r, &err), G3_USAGE);
+	snprintf(want, sizeof(want), "\"%s\" is empty once decompressed (gzip)", emptygz);
+	assert_string_equal(err.msg, want);
+	g3_source_close(src);
+	g3_buf_release(&got);
+	free(plain);
+	free(empty);
+	free(emptygz);
+}
+
 static void test_manifest(void **state)
 {
 	g3_manifest m, back;
@@ -878,6 +960,7 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_corrupt_zstd),
 		cmocka_unit_test(test_raw),
+		cmocka_unit_test(test_peek_and_empty),
 		cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_manifest_invalid),
 		cmocka_unit_test(test_chunk_header_and_check),
