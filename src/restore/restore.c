@@ -808,6 +808,7 @@ static int print_options(const struct restore_opts *o, const char *shard,
 	g3_opt_json_int(j, "jobs", o->jobs);
 	g3_opt_json_bool(j, "clean", o->clean);
 	g3_opt_json_bool(j, "no_create", o->no_create);
+	g3_opt_json_bool(j, "sql_script", o->sql_script);
 	g3_opt_json_bool(j, "json", o->json);
 	g3_opt_json_url(j, "master", o->master_url);
 	g3_opt_json_int(j, "wait", o->wait);

@@ -86,6 +86,7 @@ OPTIONS = [
     ("restore", "--credentials-dir", "/opt/creds", "credentials_dir", "/opt/creds"),
     ("restore", "--map", "old=new", "maps", ["old=new"]),
     ("restore", "--no-create", None, "no_create", True),
+    ("restore", "--sql-script", None, "sql_script", True),
     ("restore", "--no-es", None, "no_es", True),
     # dump
     ("dump", "--level", "17", "level", 17),
