@@ -5,6 +5,7 @@
 #   make demo       throwaway PostgreSQL + test search server, restore a bundled
 #                   gen3-like snapshot, print a summary (make demo-stop ends it)
 #   make bench      side-by-side benchmarks (not part of check)
+#   make fuzz       every fuzz target for FUZZ_SECONDS (default 300) each
 #   make install PREFIX=/usr/local
 
 PKGS      := libpq libcurl libzstd libarchive json-c libcrypto zlib
@@ -33,7 +34,8 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libgen3db.a
 BIN      := $(BUILD)/gen3db
 
-.PHONY: all check deps unit integration asan lint demo demo-stop bench install clean
+.PHONY: all check deps unit integration asan lint demo demo-stop bench install clean \
+        fuzz fuzz-check fuzz-build
 
 all: $(BIN)
 
@@ -57,6 +59,10 @@ $(BUILD)/tests/test_options: tests/unit/test_options.c $(CMD_SRC:%.c=$(BUILD)/%.
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(CMD_SRC:%.c=$(BUILD)/%.o) $(LIB) $(LDLIBS_ALL) \
 		$(shell pkg-config --libs cmocka)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(LIB) $(LDLIBS_ALL)
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
 
@@ -82,7 +88,30 @@ check: deps
 	$(MAKE) lint
 	$(MAKE) all unit
 	$(MAKE) asan
+	$(MAKE) fuzz-check
 	$(PYTHON) tests/run-integration --bin $(abspath $(BUILD))/gen3db --bin-asan $(abspath build-asan)/gen3db
+
+# ---- fuzzing (clang's libFuzzer; tests/fuzz/README.md) ------------------------
+# The library is built again with clang and the sanitizers into build-fuzz/,
+# with the same PKGS as every other build.
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+                -Wno-unknown-warning-option \
+                -fno-sanitize-recover=all
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_SECONDS ?= 300
+FUZZ_CHECK_SECONDS ?= 10
+
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) CFLAGS="$(FUZZ_FLAGS)" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" $(FUZZ_TARGETS:%=build-fuzz/fuzz/%)
+
+fuzz-check: fuzz-build
+	@tests/fuzz/run $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	@tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # ---- demo and benchmarks -------------------------------------------------------
 demo: deps all
@@ -100,4 +129,4 @@ install: all
 	if [ -f docs/gen3db.1 ]; then install -m 0644 docs/gen3db.1 $(DESTDIR)$(PREFIX)/share/man/man1/gen3db.1; fi
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -450,6 +450,12 @@ int g3_docreader_next(g3_docreader *r, const char **id, const char **source, siz
 		return -1;
 	}
 	*id = json_object_get_string(v);
+	if (strlen(*id) != (size_t)json_object_get_string_len(v)) {
+		/* ids go on as C strings: "a\u0000b" would load as "a" */
+		g3_err_set(err, G3_USAGE, "\"%s\" line %ld has an \"_id\" holding a NUL character",
+			   r->path, r->lineno);
+		return -1;
+	}
 	if (!json_object_object_get_ex(r->cur, "_source", &src) ||
 	    !json_object_is_type(src, json_type_object)) {
 		g3_err_set(err, G3_USAGE, "\"%s\" line %ld has no \"_source\" object", r->path, r->lineno);

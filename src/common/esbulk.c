@@ -162,8 +162,10 @@ g3_rc g3_bulk_classify(json_object *resp, size_t n, unsigned char *status, size_
 	*n_failed = 0;
 	if (!json_object_is_type(resp, json_type_object))
 		return g3_err_set(err, G3_FAIL, "the bulk answer is not a JSON object");
-	if (json_object_object_get_ex(resp, "errors", &errs) && !json_object_get_boolean(errs)) {
-		/* nothing failed: no need to look at the items */
+	if (json_object_object_get_ex(resp, "errors", &errs) &&
+	    json_object_is_type(errs, json_type_boolean) && !json_object_get_boolean(errs)) {
+		/* nothing failed: no need to look at the items (an "errors" of
+		 * another type, null or 0, is no such promise) */
 		memset(status, G3_ITEM_OK, n);
 		return G3_OK;
 	}
@@ -282,19 +284,44 @@ static void batch_free(g3_bulk_batch *bb)
 /*
  * Elasticsearch writes "took" and "errors" before "items": when errors is
  * false, nothing in the items matters and no tree is built (the fast path,
- * in constant memory). Returns 1 when the answer says errors:false.
+ * in constant memory). Returns 1 when the answer says errors:false: only
+ * top-level members with number values ("took", "ingest_took") may come
+ * before it, so an "errors" inside another value never decides.
  */
-static int says_no_errors(const g3_buf *raw)
+int g3_bulk_says_no_errors(const char *raw)
 {
-	const char *p = raw->data ? strstr(raw->data, "\"errors\"") : NULL;
-	const char *items = raw->data ? strstr(raw->data, "\"items\"") : NULL;
+	static const char ws[] = " \t\r\n";
+	const char *p = raw, *key, *kend;
+	size_t n;
 
-	if (!p || (items && items < p))
+	if (!p)
 		return 0;
-	p += 8;
-	while (*p == ' ' || *p == ':' || *p == '\n' || *p == '\r' || *p == '\t')
-		p++;
-	return !strncmp(p, "false", 5);
+	p += strspn(p, ws);
+	if (*p++ != '{')
+		return 0;
+	for (;;) {
+		p += strspn(p, ws);
+		if (*p != '"')
+			return 0;
+		key = ++p;
+		kend = strchr(key, '"');
+		if (!kend || memchr(key, '\\', (size_t)(kend - key)))
+			return 0;
+		p = kend + 1;
+		p += strspn(p, ws);
+		if (*p++ != ':')
+			return 0;
+		p += strspn(p, ws);
+		if (kend - key == 6 && !memcmp(key, "errors", 6))
+			return !strncmp(p, "false", 5) && p[5] && strchr(" \t\r\n,}", p[5]);
+		n = strspn(p, "-+0123456789.eE");
+		if (!n)
+			return 0;
+		p += n;
+		p += strspn(p, ws);
+		if (*p++ != ',')
+			return 0;
+	}
 }
 
 static g3_bulk_batch *batch_get(g3_esbulk *b)
@@ -336,7 +363,7 @@ static size_t slot_write(char *data, size_t size, size_t nmemb, void *arg)
 		g3_buf_add(&s->raw, data, n < RAW_KEEP - s->raw.len ? n : RAW_KEEP - s->raw.len);
 	if (!s->decided && s->raw.data && (s->raw.len >= 64 || strstr(s->raw.data, "\"items\""))) {
 		s->decided = 1;
-		s->all_ok = says_no_errors(&s->raw);
+		s->all_ok = g3_bulk_says_no_errors(s->raw.data);
 	}
 	if (!s->all_ok && !s->resp && !s->tok_failed) {
 		enum json_tokener_error je;

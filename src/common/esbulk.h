@@ -142,6 +142,10 @@ void g3_bulk_batch_copy_item(g3_bulk_batch *to, const g3_bulk_batch *from, size_
 /* The _id of item i (caller frees), from its action line. */
 char *g3_bulk_batch_item_id(const g3_bulk_batch *bb, size_t i);
 
+/* 1 when the start of an answer (NUL-terminated) says "errors":false, so
+ * its items need not be looked at. */
+int g3_bulk_says_no_errors(const char *raw);
+
 typedef enum g3_item_status { G3_ITEM_OK, G3_ITEM_RETRY, G3_ITEM_FAILED } g3_item_status;
 
 /*

@@ -100,7 +100,7 @@ char *g3_url_redact(const char *url)
 
 		if (nlen > len)
 			nlen = len;
-		if (!secret_param(p, nlen)) {
+		if (len && !secret_param(p, nlen)) {  /* empty ones ("a&&b") dropped */
 			g3_buf_addch(&b, kept ? '&' : '?');
 			g3_buf_add(&b, p, len);
 			kept = 1;

@@ -351,6 +351,19 @@ static char *target_url(const struct s3_target *t, const char *query)
 	return g3_buf_detach(&b);
 }
 
+g3_rc g3_s3_object_url(const g3_s3_config *cfg, const char *url, char **out, g3_err *err)
+{
+	struct s3_target t;
+	g3_rc rc;
+
+	*out = NULL;
+	if ((rc = target_init(&t, cfg, url, err)))
+		return rc;
+	*out = target_url(&t, NULL);
+	target_release(&t);
+	return G3_OK;
+}
+
 /* Appends the signature headers for one request (none when anonymous). */
 static g3_rc s3_sign(const g3_s3_config *cfg, const struct s3_target *t, const char *method,
 		     const char *query, const g3_kv *extra, size_t n_extra,
@@ -674,8 +687,8 @@ g3_rc g3_s3_open_source(const g3_s3_config *cfg, const char *url, g3_source **ou
 
 /* ---- ListObjectsV2 ---------------------------------------------------- */
 
-static g3_rc parse_page(const char *body, size_t len, const char *name, g3_s3_list_fn fn,
-			void *ctx, char **token, g3_err *err)
+g3_rc g3_s3_list_page(const char *body, size_t len, const char *name, g3_s3_list_fn fn,
+		       void *ctx, char **token, g3_err *err)
 {
 	const char *p = body, *end = body + len, *after;
 	const char *c;
@@ -698,8 +711,8 @@ static g3_rc parse_page(const char *body, size_t len, const char *name, g3_s3_li
 		if (size) {
 			errno = 0;
 			o.size = strtoll(size, &e, 10);
-			if (errno || *e)
-				o.size = -1;
+			if (errno || *e || e == size || o.size < 0)
+				o.size = -1;  /* unknown, never negative */
 		}
 		if (etag) {
 			size_t el = strlen(etag);
@@ -778,7 +791,7 @@ g3_rc g3_s3_list(const g3_s3_config *cfg_in, const char *url, g3_s3_list_fn fn, 
 					t.display, LIST_BODY_MAX);
 			break;
 		}
-		rc = parse_page(resp.body.data, resp.body.len, t.display, fn, ctx, &next, err);
+		rc = g3_s3_list_page(resp.body.data, resp.body.len, t.display, fn, ctx, &next, err);
 		free(token);
 		token = next;
 	} while (!rc && token);

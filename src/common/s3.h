@@ -97,4 +97,16 @@ g3_rc g3_s3_sink_open(const g3_s3_config *cfg, const char *url, g3_sink **out, g
 /* Deletes s3://bucket/key (used by tests and cleanups). */
 g3_rc g3_s3_delete(const g3_s3_config *cfg, const char *url, g3_err *err);
 
+/* ---- pieces exposed for tests ---- */
+
+/* The http(s) URL requests for s3://bucket/key go to, from cfg's endpoint
+ * and region (no environment is read). Caller frees *out. */
+g3_rc g3_s3_object_url(const g3_s3_config *cfg, const char *url, char **out, g3_err *err);
+
+/* Parses one ListObjectsV2 answer, calling fn for every <Contents> with a
+ * <Key>; *token gets the continuation token of a truncated page (caller
+ * frees), else NULL. name is the s3:// URL, for messages. */
+g3_rc g3_s3_list_page(const char *body, size_t len, const char *name, g3_s3_list_fn fn,
+		       void *ctx, char **token, g3_err *err);
+
 #endif

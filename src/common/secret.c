@@ -188,8 +188,9 @@ unsigned char *g3_base64_decode(const char *s, size_t *len)
 
 		for (int k = 0; k < 4; k++) {
 			v[k] = s[i + k] == '=' ? 0 : b64_value(s[i + k]);
+			/* '=' pads the last group only, at its end */
 			if (v[k] < 0 || (s[i + k] == '=' && i + 4 != n) ||
-			    (s[i + k] == '=' && k < 2)) {
+			    (s[i + k] == '=' && k < 2) || (k == 3 && s[i + 2] == '=' && s[i + 3] != '=')) {
 				free(out);
 				return NULL;
 			}

@@ -2,13 +2,16 @@
  * libFuzzer target for every parser of snapshot input: the first byte
  * picks one, the rest is its input.
  *   0 manifest.json   1 chunk header   2 end.json   3 post-data split
- *   4 post-data.json  5 member names   6+ the reader (tar/raw/zstd/gzip)
- * Build and run: tests/fuzz/run [SECONDS]
+ *   4 post-data.json  5 member names   6 es/<index>/index.json
+ *   7 es docs header  8 the reader of a .tar.zst name  9 of a .sql.gz name
+ * (the reader sniffs tar, zstd, gzip or plain text whatever the name).
+ * Build and run: make fuzz (tests/fuzz/README.md)
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/elasticdump.h"
 #include "common/snapreader.h"
 #include "common/snapshot.h"
 #include "common/source.h"
@@ -84,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in = (const char *)data + 1;
 	len = size - 1;
 	g3_err_init(&err);
-	switch (data[0] % 8) {
+	switch (data[0] % 10) {
 	case 0: {
 		g3_manifest m;
 
@@ -135,7 +138,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(name);
 		break;
 	}
-	case 6:
+	case 6: {
+		g3_esdef d;
+
+		g3_esdef_init(&d);
+		if (!g3_es_index_member_parse(in, len, "es/x/index.json", &d, &err))
+			json_object_put(g3_esdef_create_body(&d, 1));
+		g3_esdef_release(&d);
+		break;
+	}
+	case 7: {
+		g3_es_docs_header h;
+
+		g3_es_docs_header_parse(in, len, "es/x/docs.000001.json", &h, &err);
+		break;
+	}
+	case 8:
 		fuzz_reader(data + 1, len, "fuzz.tar.zst");
 		break;
 	default:

@@ -176,6 +176,15 @@ static void test_docreader(void **state)
 	assert_non_null(strstr(err.msg, "line 2 has no \"_id\" string"));
 	g3_docreader_release(&r);
 
+	/* an id is a C string from here on: one holding a NUL is refused,
+	 * not cut short (found by tests/fuzz/fuzz_elasticdump.c) */
+	put("y__data.json", "{\"_id\":\"d\\u0000e\",\"_source\":{}}\n");
+	assert_int_equal(g3_docreader_open(&r, p.data, &err), G3_OK);
+	assert_int_equal(g3_docreader_next(&r, &id, &src, &len, &err), -1);
+	assert_int_equal(err.rc, G3_USAGE);
+	assert_non_null(strstr(err.msg, "y__data.json\" line 1 has an \"_id\" holding a NUL character"));
+	g3_docreader_release(&r);
+
 	put("y__data.json", "{\"_id\":\"a\",\"_source\":{}} trailing\n");
 	assert_int_equal(g3_docreader_open(&r, p.data, &err), G3_OK);
 	assert_int_equal(g3_docreader_next(&r, &id, &src, &len, &err), -1);

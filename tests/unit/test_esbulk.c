@@ -209,6 +209,42 @@ static void test_classify(void **state)
 	g3_buf_release(&errors);
 }
 
+/* The fast path skips an answer's items only when its top level says
+ * "errors":false before anything but numbers (found by
+ * tests/fuzz/fuzz_esbulk.c: a nested "errors":false hid failed items). */
+static void test_says_no_errors(void **state)
+{
+	(void)state;
+	assert_int_equal(g3_bulk_says_no_errors("{\"took\":3,\"errors\":false,\"items\":[]}"), 1);
+	assert_int_equal(g3_bulk_says_no_errors(" {\"errors\" : false}"), 1);
+	assert_int_equal(g3_bulk_says_no_errors("{\"took\":3,\"ingest_took\":1,\"errors\":false,"), 1);
+	assert_int_equal(g3_bulk_says_no_errors("{\"took\":3,\"errors\":true,\"items\":[]}"), 0);
+	assert_int_equal(g3_bulk_says_no_errors(
+		"{\"took\":1,\"x\":{\"errors\":false},\"errors\":true,\"items\":[{\"index\":{\"status\":500}}]}"), 0);
+	assert_int_equal(g3_bulk_says_no_errors("{\"items\":[],\"errors\":false}"), 0);
+	assert_int_equal(g3_bulk_says_no_errors("{\"errors\":falsey}"), 0);
+	assert_int_equal(g3_bulk_says_no_errors("{\"errors\":false"), 0);
+	assert_int_equal(g3_bulk_says_no_errors("[{\"errors\":false}]"), 0);
+	assert_int_equal(g3_bulk_says_no_errors(NULL), 0);
+}
+
+/* "errors" must be the boolean false for the items to be skipped. */
+static void test_classify_errors_not_boolean(void **state)
+{
+	json_object *resp = json_tokener_parse(
+		"{\"errors\":0,\"items\":[{\"index\":{\"_id\":\"a\",\"status\":500}}]}");
+	unsigned char st[1];
+	size_t failed = 0, reported = 0;
+	g3_err err;
+
+	(void)state;
+	g3_err_init(&err);
+	assert_int_equal(g3_bulk_classify(resp, 1, st, &failed, NULL, &reported, &err), G3_OK);
+	assert_int_equal(st[0], G3_ITEM_FAILED);
+	assert_int_equal(failed, 1);
+	json_object_put(resp);
+}
+
 static void test_classify_reports_at_most_five(void **state)
 {
 	g3_buf answer = G3_BUF_INIT, errors = G3_BUF_INIT;
@@ -345,6 +381,8 @@ int main(void)
 		cmocka_unit_test(test_classify_reports_at_most_five),
 		cmocka_unit_test(test_index_names),
 		cmocka_unit_test(test_retry_time_option),
+		cmocka_unit_test(test_says_no_errors),
+		cmocka_unit_test(test_classify_errors_not_boolean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -152,12 +152,77 @@ static void test_resolve_profile(void **state)
 	g3_s3_config_release(&in);
 }
 
+struct listed {
+	char keys[4][64];
+	int64_t sizes[4];
+	char etags[4][64];
+	int n;
+};
+
+static g3_rc on_object(void *ctx, const g3_s3_object *o, g3_err *err)
+{
+	struct listed *l = ctx;
+
+	if (!strcmp(o->key, "stop"))
+		return g3_err_set(err, G3_USAGE, "stopped");
+	assert_true(l->n < 4);
+	snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", o->key);
+	snprintf(l->etags[l->n], sizeof(l->etags[0]), "%s", o->etag ? o->etag : "-");
+	l->sizes[l->n++] = o->size;
+	return G3_OK;
+}
+
+/* A ListObjectsV2 page: entities decoded, ETag quotes removed, a size that
+ * is not a count is unknown (-1), never negative (found by
+ * tests/fuzz/fuzz_s3list.c), a truncated page needs its token. */
+static void test_list_page(void **state)
+{
+	static const char page[] =
+		"<?xml version=\"1.0\"?><ListBucketResult><IsTruncated>true</IsTruncated>"
+		"<NextContinuationToken>t/1=</NextContinuationToken>"
+		"<Contents><Key>p/a &amp; b&#233;</Key><ETag>&quot;9b2c&quot;</ETag><Size>1234</Size></Contents>"
+		"<Contents><Key>p/neg</Key><Size>-5</Size></Contents>"
+		"<Contents><Key>p/empty</Key><Size></Size></Contents>"
+		"<Contents><Size>1</Size></Contents>"
+		"</ListBucketResult>";
+	struct listed l;
+	char *token = NULL;
+	g3_err err;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	g3_err_init(&err);
+	assert_int_equal(g3_s3_list_page(page, strlen(page), "s3://b/p", on_object, &l, &token, &err),
+			 G3_OK);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.keys[0], "p/a & b\xc3\xa9");
+	assert_string_equal(l.etags[0], "9b2c");
+	assert_int_equal(l.sizes[0], 1234);
+	assert_string_equal(l.keys[1], "p/neg");
+	assert_int_equal(l.sizes[1], -1);
+	assert_int_equal(l.sizes[2], -1);
+	assert_string_equal(token, "t/1=");
+	free(token);
+
+	static const char no_token[] = "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>";
+	assert_int_equal(g3_s3_list_page(no_token, strlen(no_token), "s3://b/p", on_object, &l, &token,
+					 &err), G3_FAIL);
+	assert_null(token);
+	assert_string_equal(err.msg, "could not list \"s3://b/p\": a truncated page has no continuation token");
+
+	static const char stop[] = "<ListBucketResult><Contents><Key>stop</Key></Contents></ListBucketResult>";
+	assert_int_equal(g3_s3_list_page(stop, strlen(stop), "s3://b/p", on_object, &l, &token, &err),
+			 G3_USAGE);
+	assert_string_equal(err.msg, "stopped");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_url),
 		cmocka_unit_test(test_resolve_env),
 		cmocka_unit_test(test_resolve_profile),
+		cmocka_unit_test(test_list_page),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
