@@ -190,6 +190,8 @@ static g3_rc load_docs(struct es_plan *e, struct es_index *x, struct input *in,
 	g3_rc rc = G3_OK;
 
 	g3_chunk_check_init(&check);
+	/* checked against the header below: the reader need not hash it again */
+	g3_reader_member_sum(in->rd, x->hdr.sha256);
 	memset(&dc, 0, sizeof(dc));
 	dc.in = in;
 	dc.check = &check;
