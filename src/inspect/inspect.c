@@ -623,7 +623,8 @@ int cmd_verify(int argc, char **argv)
 			if (!member_unchecked(log->v[i].name))
 				continue;
 			o = json_object_new_string(log->v[i].name);
-			printf("%s%s", k++ ? "," : "", json_object_to_json_string(o));
+			printf("%s%s", k++ ? "," : "",
+			       json_object_to_json_string_ext(o, JSON_C_TO_STRING_NOSLASHESCAPE));
 			json_object_put(o);
 		}
 		printf("]}\n");
