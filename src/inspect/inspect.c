@@ -4,7 +4,8 @@
  *
  * inspect reads only as far as the manifest (the first member), so it is
  * cheap on a remote snapshot; verify reads everything once, checking each
- * chunk's rows, bytes and sha256 against its header, and end.json against
+ * chunk's rows, bytes and sha256 against its header, each table's parts,
+ * every member against end.json's member_sums (1.2), and end.json against
  * the sums (docs/FORMAT.md, "How a restore must verify").
  */
 #include <json-c/json.h>
@@ -48,8 +49,10 @@ static const char verify_usage[] =
 	"usage: gen3db verify SNAPSHOT [--json]\n"
 	"\n"
 	"Reads the whole snapshot once and checks every data member's rows,\n"
-	"size and sha256 against its header, and end.json against the totals,\n"
-	"without any server.\n"
+	"size and sha256 against its header, each table's parts (1..n, each\n"
+	"once), every member's size and sha256 against end.json (format 1.2;\n"
+	"older snapshots: lists the members nothing checks), and end.json\n"
+	"against the totals, without any server.\n"
 	"\n"
 	"      --json                   the result as JSON on stdout\n"
 	G3_COMMON_HELP
