@@ -37,6 +37,8 @@ struct g3_snap_writer {
 	size_t out_size;
 	EVP_MD_CTX *md;     /* the current member's sha256 */
 	int64_t member_bytes;
+	char next_sha[65];  /* g3_snap_writer_member_sum: for the next member */
+	char cur_sha[65];   /* the current member's, given: not hashed */
 	g3_snap_log log;    /* every member written: name, size, sha256 */
 };
 
@@ -63,7 +65,7 @@ static void log_member(g3_snap_writer *w, const char *name)
 		sha[2 * i + 1] = digits[md[i] & 15];
 	}
 	sha[64] = '\0';
-	g3_snap_log_add(&w->log, name, w->member_bytes, sha);
+	g3_snap_log_add(&w->log, name, w->member_bytes, w->cur_sha[0] ? w->cur_sha : sha);
 }
 
 /* Compresses in with the given end directive and writes what comes out. */
@@ -197,6 +199,8 @@ static g3_rc write_header(g3_snap_writer *w, const char *name, int64_t size, g3_
 		return g3_err_set(err, G3_FAIL, "snapshot member \"%s\" written twice", name);
 	EVP_DigestInit_ex(w->md, EVP_sha256(), NULL);
 	w->member_bytes = 0;
+	memcpy(w->cur_sha, w->next_sha, sizeof(w->cur_sha));
+	w->next_sha[0] = '\0';
 	e = archive_entry_new();
 	archive_entry_set_pathname(e, name);
 	archive_entry_set_filetype(e, AE_IFREG);
@@ -214,7 +218,8 @@ static g3_rc write_data(g3_snap_writer *w, const char *name, const void *data,
 {
 	const char *p = data;
 
-	EVP_DigestUpdate(w->md, data, len);
+	if (!w->cur_sha[0])
+		EVP_DigestUpdate(w->md, data, len);
 	w->member_bytes += (int64_t)len;
 	while (len) {
 		la_ssize_t n = archive_write_data(w->a, p, len);
@@ -293,6 +298,11 @@ cleanup:
 uint64_t g3_snap_writer_members(const g3_snap_writer *w)
 {
 	return w->members;
+}
+
+void g3_snap_writer_member_sum(g3_snap_writer *w, const char *sha256)
+{
+	snprintf(w->next_sha, sizeof(w->next_sha), "%s", sha256);
 }
 
 const g3_snap_log *g3_snap_writer_log(const g3_snap_writer *w)

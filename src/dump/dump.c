@@ -653,6 +653,7 @@ static g3_rc write_chunk(struct run *r, struct dump_state *st, g3_end_database *
 		goto cleanup;
 	g3_buf_reset(&name);
 	g3_buf_addf(&name, "pg/%s/data/%06" PRIu64 ".copy", r->db->name, number);
+	g3_snap_writer_member_sum(st->w, c->sha256);   /* hashed by the worker */
 	if ((rc = g3_snap_add_member(st->w, name.data, c->data, c->len, err)))
 		goto cleanup;
 	t->rows += c->rows;
