@@ -518,6 +518,10 @@ static void note_failed_ids(g3_esrestore_index *ix)
 	g3_buf_release(&msg);
 }
 
+static g3_rc publish(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+		     g3_err *err);
+static void delete_partial(g3_es *es, g3_esrestore_index *ix);
+
 g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
 		       g3_rc read_rc, g3_err *err)
 {
@@ -564,8 +568,27 @@ g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index
 			g3_err_hint(err, "the data may hold the same _id more than once");
 		goto cleanup;
 	}
-	if ((rc = switch_aliases(es, o, ix, err)))
+	if (ix->hold_alias)
 		goto cleanup;
+	rc = publish(es, o, ix, err);
+cleanup:
+	ix->seconds = now_seconds() - ix->t0;
+	if (rc && ix->created)
+		delete_partial(es, ix);
+	g3_esbulk_free(ix->loader);
+	ix->loader = NULL;
+	json_object_put(after);
+	return rc;
+}
+
+/* The aliases, then --clean's deletions of the versions they left. */
+static g3_rc publish(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+		     g3_err *err)
+{
+	g3_rc rc;
+
+	if ((rc = switch_aliases(es, o, ix, err)))
+		return rc;
 	ix->loaded = 1;
 	ix->created = 0;  /* whole and behind its alias: never deleted as partial */
 	{
@@ -589,23 +612,36 @@ g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index
 					ix->old[i], ix->name);
 		}
 	}
-cleanup:
-	ix->seconds = now_seconds() - ix->t0;
-	if (rc && ix->created) {
-		g3_err derr;
+	return G3_OK;
+}
 
-		/* never leave a partial index behind (it never got the alias) */
-		g3_err_init(&derr);
-		if (g3_es_index_delete_if(es, ix->concrete, check_incomplete, ix->name, &derr))
-			g3_log_err(&derr);
-		else
-			g3_info("deleted the partial index \"%s\"", ix->concrete);
-		ix->created = 0;
-	}
-	g3_esbulk_free(ix->loader);
-	ix->loader = NULL;
-	json_object_put(after);
+/* never leave a partial index behind (it never got the alias) */
+static void delete_partial(g3_es *es, g3_esrestore_index *ix)
+{
+	g3_err derr;
+
+	g3_err_init(&derr);
+	if (g3_es_index_delete_if(es, ix->concrete, check_incomplete, ix->name, &derr))
+		g3_log_err(&derr);
+	else
+		g3_info("deleted the partial index \"%s\"", ix->concrete);
+	ix->created = 0;
+}
+
+g3_rc g3_esrestore_publish(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+			   g3_err *err)
+{
+	g3_rc rc = publish(es, o, ix, err);
+
+	if (rc && ix->created)
+		delete_partial(es, ix);
 	return rc;
+}
+
+void g3_esrestore_discard(g3_es *es, g3_esrestore_index *ix)
+{
+	if (ix->created && !ix->loaded)
+		delete_partial(es, ix);
 }
 
 g3_rc g3_esrestore_load(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,

@@ -78,6 +78,9 @@ typedef struct g3_esrestore_index {
 	int created;
 	double t0;
 	char *origin;           /* where the documents come from, for messages */
+	/* set before end: end stops before the aliases, so the caller can
+	 * check more first; then g3_esrestore_publish or _discard */
+	int hold_alias;
 } g3_esrestore_index;
 
 void g3_esrestore_index_init(g3_esrestore_index *ix);
@@ -115,6 +118,11 @@ g3_rc g3_esrestore_add(g3_esrestore_index *ix, const g3_esrestore_opts *o, const
 		       const char *source, size_t len, g3_err *err);
 g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
 		       g3_rc read_rc, g3_err *err);
+/* After an end with hold_alias: the aliases (and --clean's deletions); on
+ * failure the index is deleted. discard deletes the held index instead. */
+g3_rc g3_esrestore_publish(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
+			   g3_err *err);
+void g3_esrestore_discard(g3_es *es, g3_esrestore_index *ix);
 
 /*
  * The definition of index (an alias or a concrete index holding one

@@ -8,6 +8,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "strbuf.h"
 
 #define READ_BUF (256 * 1024)
+#define DRAIN_BUF (64 * 1024)
 
 struct g3_reader {
 	struct archive *a;
@@ -36,6 +38,12 @@ struct g3_reader {
 	char *peek;
 	size_t peek_len, peek_off;
 	int member_read;       /* g3_reader_read ran on the current member */
+	/* member sums (archives): the current member's hash and size */
+	EVP_MD_CTX *md;
+	int64_t member_bytes;
+	char given_sha[65];    /* set by g3_reader_member_sum: not hashed */
+	g3_snap_log log;
+	char *drain;           /* unread member bytes go through here */
 };
 
 static void peek_drop(g3_reader *r)
@@ -150,8 +158,11 @@ g3_rc g3_reader_open(g3_source *src, g3_reader **out, g3_err *err)
 
 	*out = NULL;
 	g3_err_init(&r->src_err);
+	g3_snap_log_init(&r->log);
 	r->src = src;
 	r->buf = g3_xmalloc(READ_BUF);
+	if (!(r->md = EVP_MD_CTX_new()))
+		abort();
 	r->a = archive_read_new();
 	if (!r->a) {
 		rc = g3_err_set(err, G3_FAIL, "out of memory");
@@ -223,6 +234,10 @@ const char *g3_reader_member(const g3_reader *r)
 	return r->member;
 }
 
+static void member_begin(g3_reader *r);
+static int member_end(g3_reader *r, g3_err *err);
+static int member_unique(g3_reader *r, g3_err *err);
+
 static int check_entry(g3_reader *r, mode_t type, g3_err *err)
 {
 	if (!g3_snap_name_ok(r->member)) {
@@ -265,18 +280,25 @@ int g3_reader_next(g3_reader *r, const char **name, int64_t *size, g3_err *err)
 			   r->src->name);
 		return -1;
 	}
-	peek_drop(r);
-	r->member_read = 0;
 	if (r->at_end)
 		return 0;
 	if (r->pending) {
+		peek_drop(r);
+		r->member_read = 0;
 		r->pending = 0;
 		if (r->type == G3_READER_ARCHIVE && check_entry(r, r->pending_type, err))
 			return -1;
+		if (r->type == G3_READER_ARCHIVE)
+			member_begin(r);
 		*name = r->member;
 		*size = r->pending_size;
 		return 1;
 	}
+	/* member_end reads what is left through the hash, peeked bytes too */
+	if (r->type == G3_READER_ARCHIVE && r->member && member_end(r, err))
+		return -1;
+	peek_drop(r);
+	r->member_read = 0;
 	st = archive_read_next_header(r->a, &e);
 	if (st == ARCHIVE_EOF) {
 		r->at_end = 1;
@@ -296,8 +318,9 @@ int g3_reader_next(g3_reader *r, const char **name, int64_t *size, g3_err *err)
 		r->at_end = 1;
 		return 0;
 	}
-	if (check_entry(r, archive_entry_filetype(e), err))
+	if (check_entry(r, archive_entry_filetype(e), err) || member_unique(r, err))
 		return -1;
+	member_begin(r);
 	*name = r->member;
 	*size = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
 	return 1;
@@ -324,12 +347,18 @@ ssize_t g3_reader_read(g3_reader *r, void *buf, size_t len, g3_err *err)
 		r->peek_off += k;
 		if (r->peek_off == r->peek_len)
 			peek_drop(r);
-		return (ssize_t)k;
+		n = (la_ssize_t)k;
+	} else {
+		n = archive_read_data(r->a, buf, len);
+		if (n < 0) {
+			read_fail(r, r->member, err);
+			return -1;
+		}
 	}
-	n = archive_read_data(r->a, buf, len);
-	if (n < 0) {
-		read_fail(r, r->member, err);
-		return -1;
+	if (r->type == G3_READER_ARCHIVE && n > 0) {
+		r->member_bytes += n;
+		if (!r->given_sha[0])
+			EVP_DigestUpdate(r->md, buf, (size_t)n);
 	}
 	return (ssize_t)n;
 }
@@ -369,6 +398,63 @@ g3_rc g3_reader_peek(g3_reader *r, size_t want, const char **data, size_t *len,
 	return G3_OK;
 }
 
+void g3_reader_member_sum(g3_reader *r, const char sha256[65])
+{
+	snprintf(r->given_sha, sizeof(r->given_sha), "%s", sha256);
+}
+
+const g3_snap_log *g3_reader_log(const g3_reader *r)
+{
+	return &r->log;
+}
+
+static void member_begin(g3_reader *r)
+{
+	EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
+	r->member_bytes = 0;
+	r->given_sha[0] = '\0';
+}
+
+/* Reads the rest of the current member through its hash and logs it. */
+static int member_end(g3_reader *r, g3_err *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	static const char digits[] = "0123456789abcdef";
+	unsigned n = 0;
+	char sha[65];
+	ssize_t got;
+
+	if (!r->drain)
+		r->drain = g3_xmalloc(DRAIN_BUF);
+	while ((got = g3_reader_read(r, r->drain, DRAIN_BUF, err)) > 0)
+		;
+	if (got < 0)
+		return -1;
+	EVP_DigestFinal_ex(r->md, md, &n);
+	if (r->given_sha[0]) {
+		memcpy(sha, r->given_sha, sizeof(sha));
+	} else {
+		for (unsigned i = 0; i < n && i < 32; i++) {
+			sha[2 * i] = digits[md[i] >> 4];
+			sha[2 * i + 1] = digits[md[i] & 15];
+		}
+		sha[64] = '\0';
+	}
+	/* a name is logged only once: next refuses a repeated one */
+	g3_snap_log_add(&r->log, r->member, r->member_bytes, sha);
+	return 0;
+}
+
+static int member_unique(g3_reader *r, g3_err *err)
+{
+	if (g3_snap_log_find(&r->log, r->member) < 0)
+		return 0;
+	g3_err_set(err, G3_FAIL, "could not read snapshot \"%s\": member \"%s\" appears twice",
+		   r->src->name, r->member);
+	r->failed = 1;
+	return -1;
+}
+
 g3_rc g3_reader_slurp(g3_reader *r, size_t max, g3_buf *out, g3_err *err)
 {
 	size_t start = out->len;
@@ -400,5 +486,8 @@ void g3_reader_close(g3_reader *r)
 	free(r->buf);
 	free(r->member);
 	free(r->peek);
+	free(r->drain);
+	EVP_MD_CTX_free(r->md);
+	g3_snap_log_release(&r->log);
 	free(r);
 }

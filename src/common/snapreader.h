@@ -31,6 +31,7 @@
 #include "strbuf.h"
 
 typedef struct g3_reader g3_reader;
+struct g3_snap_log;
 
 typedef enum g3_reader_type {
 	G3_READER_ARCHIVE,   /* a tar: many members */
@@ -66,6 +67,20 @@ g3_rc g3_reader_peek(g3_reader *r, size_t want, const char **data, size_t *len,
  * members such as JSON headers: more than max bytes is G3_USAGE naming the
  * member. */
 g3_rc g3_reader_slurp(g3_reader *r, size_t max, g3_buf *out, g3_err *err);
+
+/*
+ * Member sums (archives only): every member's bytes go through sha256 as
+ * they are read (bytes a caller leaves unread are read through at the next
+ * next), and each finished member is logged with its name, size and sha256
+ * (g3_reader_log: the members before the current one). A member name seen
+ * before fails next with G3_FAIL ("member X appears twice").
+ *
+ * g3_reader_member_sum: the caller checks the current member against this
+ * sha256 itself (a chunk header's) and fails if it differs, so the reader
+ * logs it without hashing the bytes a second time. Call before reading it.
+ */
+void g3_reader_member_sum(g3_reader *r, const char sha256[65]);
+const struct g3_snap_log *g3_reader_log(const g3_reader *r);
 
 /* Name of the current member (NULL before the first next). */
 const char *g3_reader_member(const g3_reader *r);

@@ -48,12 +48,14 @@ g3_member_kind g3_snap_member_kind(const char *name, char *db, size_t dbsize,
 				   uint64_t *number)
 {
 	const char *rest, *slash;
+	uint64_t unused;
 	size_t n;
 
 	if (db && dbsize)
 		db[0] = '\0';
-	if (number)
-		*number = 0;
+	if (!number)
+		number = &unused;
+	*number = 0;
 	if (!strcmp(name, G3_SNAP_MANIFEST))
 		return G3_MEMBER_MANIFEST;
 	if (!strcmp(name, G3_SNAP_END))
@@ -740,11 +742,202 @@ void g3_chunk_check_release(g3_chunk_check *c)
 	c->md = NULL;
 }
 
+/* ---- member sums ---------------------------------------------------------- */
+
+void g3_snap_log_init(g3_snap_log *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+void g3_snap_log_release(g3_snap_log *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+	free(l->slots);
+	g3_snap_log_init(l);
+}
+
+static size_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (size_t)h;
+}
+
+static void log_slot_put(g3_snap_log *l, size_t idx)
+{
+	size_t mask = l->n_slots - 1, at = name_hash(l->v[idx].name) & mask;
+
+	while (l->slots[at])
+		at = (at + 1) & mask;
+	l->slots[at] = idx + 1;
+}
+
+long g3_snap_log_find(const g3_snap_log *l, const char *name)
+{
+	size_t mask, at;
+
+	if (!l->n_slots)
+		return -1;
+	mask = l->n_slots - 1;
+	for (at = name_hash(name) & mask; l->slots[at]; at = (at + 1) & mask)
+		if (!strcmp(l->v[l->slots[at] - 1].name, name))
+			return (long)(l->slots[at] - 1);
+	return -1;
+}
+
+int g3_snap_log_add(g3_snap_log *l, const char *name, int64_t bytes, const char *sha256)
+{
+	g3_snap_member_sum *m;
+
+	if (g3_snap_log_find(l, name) >= 0)
+		return -1;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = g3_xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	m = &l->v[l->n++];
+	m->name = g3_xstrdup(name);
+	m->bytes = bytes;
+	snprintf(m->sha256, sizeof(m->sha256), "%s", sha256);
+	if (2 * l->n > l->n_slots) {     /* at most half full */
+		free(l->slots);
+		l->n_slots = l->n_slots ? 2 * l->n_slots : 128;
+		l->slots = g3_xcalloc(l->n_slots, sizeof(*l->slots));
+		for (size_t i = 0; i < l->n; i++)
+			log_slot_put(l, i);
+	} else {
+		log_slot_put(l, l->n - 1);
+	}
+	return 0;
+}
+
+g3_rc g3_snap_log_check(const g3_snap_log *read, const g3_snap_log *listed, g3_err *err)
+{
+	for (size_t i = 0; i < read->n; i++) {
+		const g3_snap_member_sum *r = &read->v[i];
+		long k = g3_snap_log_find(listed, r->name);
+
+		if (k < 0)
+			return g3_err_set(err, G3_FAIL, "member \"%s\" is not listed in end.json",
+					  r->name);
+		if (listed->v[k].bytes != r->bytes)
+			return g3_err_set(err, G3_FAIL, "member \"%s\" holds %lld bytes, end.json "
+					  "says %lld", r->name, (long long)r->bytes,
+					  (long long)listed->v[k].bytes);
+		if (strcmp(listed->v[k].sha256, r->sha256))
+			return g3_err_set(err, G3_FAIL, "member \"%s\" fails its sha256 check "
+					  "(end.json)", r->name);
+	}
+	for (size_t k = 0; k < listed->n; k++)
+		if (g3_snap_log_find(read, listed->v[k].name) < 0)
+			return g3_err_set(err, G3_FAIL, "end.json lists member \"%s\", which the "
+					  "snapshot does not hold", listed->v[k].name);
+	for (size_t i = 0; i < read->n; i++)
+		if (strcmp(read->v[i].name, listed->v[i].name))
+			return g3_err_set(err, G3_FAIL, "member \"%s\" is out of order: end.json "
+					  "lists \"%s\" in its place", read->v[i].name,
+					  listed->v[i].name);
+	return G3_OK;
+}
+
+/* ---- parts ------------------------------------------------------------------ */
+
+struct g3_snap_part_state {
+	char *schema;           /* NULL: an index */
+	char *name;
+	uint64_t part;          /* the last part seen */
+	int last;
+};
+
+void g3_snap_parts_init(g3_snap_parts *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void g3_snap_parts_release(g3_snap_parts *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->v[i].schema);
+		free(p->v[i].name);
+	}
+	free(p->v);
+	g3_snap_parts_init(p);
+}
+
+static struct g3_snap_part_state *parts_find(const g3_snap_parts *p, const char *schema,
+					     const char *table)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->v[i].name, table) &&
+		    (schema ? p->v[i].schema && !strcmp(p->v[i].schema, schema) : !p->v[i].schema))
+			return &p->v[i];
+	return NULL;
+}
+
+/* "table \"public.User\"" or "index \"dev_case\"" */
+static void parts_label(char *buf, size_t size, const char *schema, const char *table)
+{
+	if (schema)
+		snprintf(buf, size, "table \"%s.%s\"", schema, table);
+	else
+		snprintf(buf, size, "index \"%s\"", table);
+}
+
+g3_rc g3_snap_parts_add(g3_snap_parts *p, const char *schema, const char *table,
+			uint64_t part, int last, const char *member, g3_err *err)
+{
+	struct g3_snap_part_state *t = parts_find(p, schema, table);
+	char label[1200];
+
+	parts_label(label, sizeof(label), schema, table);
+	if (!t) {
+		p->v = g3_xrealloc(p->v, (p->n + 1) * sizeof(*p->v));
+		t = &p->v[p->n++];
+		memset(t, 0, sizeof(*t));
+		t->schema = schema ? g3_xstrdup(schema) : NULL;
+		t->name = g3_xstrdup(table);
+	}
+	if (t->last)
+		return g3_err_set(err, G3_FAIL, "member \"%s\": %s has part %llu after its last "
+				  "part %llu", member, label, (unsigned long long)part,
+				  (unsigned long long)t->part);
+	if (part && part <= t->part)
+		return g3_err_set(err, G3_FAIL, "member \"%s\": part %llu of %s appears twice",
+				  member, (unsigned long long)part, label);
+	if (part != t->part + 1)
+		return g3_err_set(err, G3_FAIL, "member \"%s\": %s has part %llu where part %llu "
+				  "was expected", member, label, (unsigned long long)part,
+				  (unsigned long long)(t->part + 1));
+	t->part = part;
+	t->last = last;
+	return G3_OK;
+}
+
+g3_rc g3_snap_parts_finish(const g3_snap_parts *p, const char *schema, const char *table,
+			   g3_err *err)
+{
+	const struct g3_snap_part_state *t = parts_find(p, schema, table);
+	char label[1200];
+
+	parts_label(label, sizeof(label), schema, table);
+	if (!t)
+		return g3_err_set(err, G3_FAIL, "%s has no data chunk", label);
+	if (!t->last)
+		return g3_err_set(err, G3_FAIL, "%s ends after part %llu, which is not its last",
+				  label, (unsigned long long)t->part);
+	return G3_OK;
+}
+
 /* ---- end.json ----------------------------------------------------------- */
 
 void g3_snap_end_init(g3_snap_end *e)
 {
 	memset(e, 0, sizeof(*e));
+	g3_snap_log_init(&e->sums);
 }
 
 void g3_snap_end_release(g3_snap_end *e)
@@ -763,6 +956,7 @@ void g3_snap_end_release(g3_snap_end *e)
 	for (size_t i = 0; i < e->n_indices; i++)
 		free(e->indices[i].name);
 	free(e->indices);
+	g3_snap_log_release(&e->sums);
 	g3_snap_end_init(e);
 }
 
@@ -833,6 +1027,19 @@ void g3_snap_end_to_json(const g3_snap_end *e, g3_buf *out)
 		}
 		json_object_object_add(root, "indices", ix);
 	}
+	if (e->has_sums) {
+		json_object *ms = json_object_new_array();
+
+		for (size_t i = 0; i < e->sums.n; i++) {
+			json_object *jm = json_object_new_object();
+
+			put_str(jm, "name", e->sums.v[i].name);
+			put_int(jm, "bytes", e->sums.v[i].bytes);
+			put_str(jm, "sha256", e->sums.v[i].sha256);
+			json_object_array_add(ms, jm);
+		}
+		json_object_object_add(root, "member_sums", ms);
+	}
 	print_json(root, out);
 }
 
@@ -850,7 +1057,7 @@ g3_end_index *g3_snap_end_add_index(g3_snap_end *e, const char *name)
 g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *err)
 {
 	struct jctx c = { G3_SNAP_END, err };
-	json_object *root = NULL, *dbs, *ixs;
+	json_object *root = NULL, *dbs, *ixs, *ms;
 	int64_t members;
 	g3_rc rc;
 
@@ -923,6 +1130,39 @@ g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *er
 		    (rc = get_count(&c, ji, "bytes", &x->bytes)) ||
 		    (rc = get_count(&c, ji, "chunks", &x->chunks)))
 			goto cleanup;
+	}
+	if ((rc = get_field(&c, root, "member_sums", json_type_array, 1, &ms)))
+		goto cleanup;
+	e->has_sums = ms != NULL;
+	for (size_t i = 0; ms && i < json_object_array_length(ms); i++) {
+		json_object *jm = json_object_array_get_idx(ms, i);
+		char *name = NULL, *sha = NULL;
+		int64_t bytes;
+
+		if (!jm || !json_object_is_type(jm, json_type_object)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: member_sums entry %zu is not an object",
+					c.member, i + 1);
+			goto cleanup;
+		}
+		if (!(rc = get_str(&c, jm, "name", 0, &name)) &&
+		    !(rc = get_count(&c, jm, "bytes", &bytes)) &&
+		    !(rc = get_str(&c, jm, "sha256", 0, &sha))) {
+			if (!is_hex64(sha))
+				rc = g3_err_set(err, G3_USAGE, "%s: member_sums entry \"%s\": "
+						"\"sha256\" is not 64 lowercase hex digits", c.member, name);
+			else if (g3_snap_log_add(&e->sums, name, bytes, sha))
+				rc = g3_err_set(err, G3_FAIL, "%s lists member \"%s\" twice",
+						c.member, name);
+		}
+		free(name);
+		free(sha);
+		if (rc)
+			goto cleanup;
+	}
+	if (e->has_sums && e->sums.n != e->members) {
+		rc = g3_err_set(err, G3_FAIL, "%s counts %llu members but lists %zu in member_sums",
+				c.member, (unsigned long long)e->members, e->sums.n);
+		goto cleanup;
 	}
 cleanup:
 	json_object_put(root);

@@ -20,7 +20,9 @@
 
 #define G3_SNAP_FORMAT "gen3db-snapshot"
 #define G3_SNAP_FORMAT_VERSION 1       /* major: readers refuse others */
-#define G3_SNAP_FORMAT_MINOR 1         /* minor: adds fields and members only */
+#define G3_SNAP_FORMAT_MINOR 2         /* minor: adds fields and members only */
+/* the first minor whose end.json lists every member's size and sha256 */
+#define G3_SNAP_MINOR_MEMBER_SUMS 2
 
 #define G3_SNAP_MANIFEST "manifest.json"
 #define G3_SNAP_END "end.json"
@@ -162,6 +164,60 @@ void g3_chunk_check_release(g3_chunk_check *c);
 /* sha256 of a buffer in one go, lowercase hex into out[65]. */
 void g3_sha256_hex(const void *buf, size_t len, char out[65]);
 
+/* ---- member sums (format 1.2) ----------------------------------------- */
+
+/*
+ * Every member's name, size and sha256, in archive order: what the writer
+ * wrote, what a reader read, and what end.json lists. Names are unique
+ * (a hash set keeps lookups flat); memory is about 100 bytes a member.
+ */
+typedef struct g3_snap_member_sum {
+	char *name;
+	int64_t bytes;
+	char sha256[65];
+} g3_snap_member_sum;
+
+typedef struct g3_snap_log {
+	g3_snap_member_sum *v;
+	size_t n, cap;
+	size_t *slots;          /* open addressing: index + 1, 0 empty */
+	size_t n_slots;
+} g3_snap_log;
+
+void g3_snap_log_init(g3_snap_log *l);
+void g3_snap_log_release(g3_snap_log *l);
+/* Index of name, or -1. */
+long g3_snap_log_find(const g3_snap_log *l, const char *name);
+/* Appends (copies name); 0, or -1 when name is already there. */
+int g3_snap_log_add(g3_snap_log *l, const char *name, int64_t bytes, const char *sha256);
+/*
+ * read (what the snapshot held before end.json) against listed (end.json's
+ * member_sums): the same members in the same order with the same sizes
+ * and sha256. G3_FAIL naming the first member that is not listed, differs,
+ * is missing or out of order.
+ */
+g3_rc g3_snap_log_check(const g3_snap_log *read, const g3_snap_log *listed, g3_err *err);
+
+/*
+ * The parts of each table (or index) in order: 1, 2, ... with the last
+ * one flagged last, each once. Tables are keyed by schema and name
+ * (schema NULL: an Elasticsearch index, named so in messages).
+ */
+typedef struct g3_snap_parts {
+	struct g3_snap_part_state *v;
+	size_t n;
+} g3_snap_parts;
+
+void g3_snap_parts_init(g3_snap_parts *p);
+void g3_snap_parts_release(g3_snap_parts *p);
+/* The next part of a table, from member (its header); G3_FAIL naming the
+ * table and the part when it repeats, skips or follows the last part. */
+g3_rc g3_snap_parts_add(g3_snap_parts *p, const char *schema, const char *table,
+			uint64_t part, int last, const char *member, g3_err *err);
+/* G3_FAIL unless the table's parts ended with its last part. */
+g3_rc g3_snap_parts_finish(const g3_snap_parts *p, const char *schema, const char *table,
+			   g3_err *err);
+
 /* ---- end.json --------------------------------------------------------- */
 
 typedef struct g3_end_table {
@@ -194,6 +250,8 @@ typedef struct g3_snap_end {
 	size_t n_databases;
 	g3_end_index *indices;  /* Elasticsearch (format_minor 1) */
 	size_t n_indices;
+	int has_sums;           /* "member_sums" present (format_minor 2) */
+	g3_snap_log sums;       /* every member before end.json, in order */
 } g3_snap_end;
 
 void g3_snap_end_init(g3_snap_end *e);

@@ -12,6 +12,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,38 @@ struct g3_snap_writer {
 	ZSTD_CCtx *cctx;
 	void *out;          /* compressed bytes on their way to the sink */
 	size_t out_size;
+	EVP_MD_CTX *md;     /* the current member's sha256 */
+	int64_t member_bytes;
+	char next_sha[65];  /* g3_snap_writer_member_sum: for the next member */
+	char cur_sha[65];   /* the current member's, given: not hashed */
+	g3_snap_log log;    /* every member written: name, size, sha256 */
 };
+
+static void writer_free(g3_snap_writer *w)
+{
+	ZSTD_freeCCtx(w->cctx);
+	free(w->out);
+	EVP_MD_CTX_free(w->md);
+	g3_snap_log_release(&w->log);
+	free(w);
+}
+
+/* Logs the member just finished. */
+static void log_member(g3_snap_writer *w, const char *name)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	static const char digits[] = "0123456789abcdef";
+	unsigned n = 0;
+	char sha[65];
+
+	EVP_DigestFinal_ex(w->md, md, &n);
+	for (unsigned i = 0; i < n && i < 32; i++) {
+		sha[2 * i] = digits[md[i] >> 4];
+		sha[2 * i + 1] = digits[md[i] & 15];
+	}
+	sha[64] = '\0';
+	g3_snap_log_add(&w->log, name, w->member_bytes, w->cur_sha[0] ? w->cur_sha : sha);
+}
 
 /* Compresses in with the given end directive and writes what comes out. */
 static int compress_to_sink(g3_snap_writer *w, const void *in, size_t len,
@@ -106,6 +138,9 @@ g3_rc g3_snap_writer_open(g3_sink *sink, int level, int threads,
 
 	*out = NULL;
 	g3_err_init(&w->sink_err);
+	g3_snap_log_init(&w->log);
+	if (!(w->md = EVP_MD_CTX_new()))
+		abort();
 	w->sink = sink;
 	w->mtime = time(NULL);
 	w->a = archive_write_new();
@@ -146,9 +181,7 @@ cleanup:
 	if (w) {
 		if (w->a)
 			archive_write_free(w->a);
-		ZSTD_freeCCtx(w->cctx);
-		free(w->out);
-		free(w);
+		writer_free(w);
 	}
 	return rc;
 }
@@ -162,6 +195,12 @@ static g3_rc write_header(g3_snap_writer *w, const char *name, int64_t size, g3_
 		return g3_err_set(err, G3_FAIL, "the snapshot writer failed earlier");
 	if (!g3_snap_name_ok(name))
 		return g3_err_set(err, G3_USAGE, "invalid snapshot member name \"%s\"", name);
+	if (g3_snap_log_find(&w->log, name) >= 0)
+		return g3_err_set(err, G3_FAIL, "snapshot member \"%s\" written twice", name);
+	EVP_DigestInit_ex(w->md, EVP_sha256(), NULL);
+	w->member_bytes = 0;
+	memcpy(w->cur_sha, w->next_sha, sizeof(w->cur_sha));
+	w->next_sha[0] = '\0';
 	e = archive_entry_new();
 	archive_entry_set_pathname(e, name);
 	archive_entry_set_filetype(e, AE_IFREG);
@@ -179,6 +218,9 @@ static g3_rc write_data(g3_snap_writer *w, const char *name, const void *data,
 {
 	const char *p = data;
 
+	if (!w->cur_sha[0])
+		EVP_DigestUpdate(w->md, data, len);
+	w->member_bytes += (int64_t)len;
 	while (len) {
 		la_ssize_t n = archive_write_data(w->a, p, len);
 
@@ -200,6 +242,7 @@ g3_rc g3_snap_add_member(g3_snap_writer *w, const char *name,
 		return rc;
 	if (archive_write_finish_entry(w->a) != ARCHIVE_OK)
 		return archive_fail(w, "finish", name, err);
+	log_member(w, name);
 	w->members++;
 	return G3_OK;
 }
@@ -245,6 +288,7 @@ g3_rc g3_snap_add_member_stream(g3_snap_writer *w, const char *name,
 		rc = archive_fail(w, "finish", name, err);
 		goto cleanup;
 	}
+	log_member(w, name);
 	w->members++;
 cleanup:
 	free(buf);
@@ -254,6 +298,16 @@ cleanup:
 uint64_t g3_snap_writer_members(const g3_snap_writer *w)
 {
 	return w->members;
+}
+
+void g3_snap_writer_member_sum(g3_snap_writer *w, const char *sha256)
+{
+	snprintf(w->next_sha, sizeof(w->next_sha), "%s", sha256);
+}
+
+const g3_snap_log *g3_snap_writer_log(const g3_snap_writer *w)
+{
+	return &w->log;
 }
 
 g3_rc g3_snap_writer_finish(g3_snap_writer *w, g3_err *err)
@@ -274,9 +328,7 @@ g3_rc g3_snap_writer_finish(g3_snap_writer *w, g3_err *err)
 	rc = g3_sink_commit(w->sink, err);
 cleanup:
 	archive_write_free(w->a);
-	ZSTD_freeCCtx(w->cctx);
-	free(w->out);
-	free(w);
+	writer_free(w);
 	return rc;
 }
 
@@ -290,7 +342,5 @@ void g3_snap_writer_abort(g3_snap_writer *w)
 	/* free closes the archive (releasing libarchive's buffers; after
 	 * archive_write_fail they would leak) into callbacks that drop it */
 	archive_write_free(w->a);
-	ZSTD_freeCCtx(w->cctx);
-	free(w->out);
-	free(w);
+	writer_free(w);
 }

@@ -47,6 +47,14 @@ g3_rc g3_snap_add_member_stream(g3_snap_writer *w, const char *name,
 
 /* Number of members added so far. */
 uint64_t g3_snap_writer_members(const g3_snap_writer *w);
+/* Every member added so far with its size and sha256, in order (for
+ * end.json's member_sums). A name added twice is an error. */
+struct g3_snap_log;
+const struct g3_snap_log *g3_snap_writer_log(const g3_snap_writer *w);
+/* The sha256 (64 lowercase hex) of the next member's bytes, already
+ * computed by the caller (a chunk's, for its header): logged as is, the
+ * bytes are not hashed again. The caller answers for it being right. */
+void g3_snap_writer_member_sum(g3_snap_writer *w, const char *sha256);
 
 /* Writes the tar end, flushes zstd, commits the sink; frees w. */
 g3_rc g3_snap_writer_finish(g3_snap_writer *w, g3_err *err);

@@ -655,6 +655,7 @@ static g3_rc write_chunk(struct run *r, struct dump_state *st, g3_end_database *
 		goto cleanup;
 	g3_buf_reset(&name);
 	g3_buf_addf(&name, "pg/%s/data/%06" PRIu64 ".copy", r->db->name, number);
+	g3_snap_writer_member_sum(st->w, c->sha256);   /* hashed by the worker */
 	if ((rc = g3_snap_add_member(st->w, name.data, c->data, c->len, err)))
 		goto cleanup;
 	t->rows += c->rows;
@@ -1160,6 +1161,14 @@ int cmd_dump(int argc, char **argv)
 	if (o.es && (rc = dump_es_write(&es, st.w, &st.end, &err)))
 		goto cleanup;
 	st.end.members = g3_snap_writer_members(st.w);
+	{
+		const g3_snap_log *log = g3_snap_writer_log(st.w);
+
+		st.end.has_sums = 1;
+		for (size_t i = 0; i < log->n; i++)
+			g3_snap_log_add(&st.end.sums, log->v[i].name, log->v[i].bytes,
+					log->v[i].sha256);
+	}
 	g3_buf_reset(&json);
 	g3_snap_end_to_json(&st.end, &json);
 	if ((rc = g3_snap_add_member(st.w, G3_SNAP_END, json.data, json.len, &err)))

@@ -116,6 +116,7 @@ static g3_rc flush_chunk(struct docs_out *o, int last, g3_err *err)
 		goto cleanup;
 	g3_buf_reset(&name);
 	g3_buf_addf(&name, "es/%s/docs.%06" PRIu64 ".ndjson", o->name, o->number);
+	g3_snap_writer_member_sum(o->w, h.sha256);
 	if ((rc = g3_snap_add_member(o->w, name.data, o->chunk.data ? o->chunk.data : "",
 				     o->chunk.len, err)))
 		goto cleanup;

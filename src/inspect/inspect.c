@@ -4,7 +4,8 @@
  *
  * inspect reads only as far as the manifest (the first member), so it is
  * cheap on a remote snapshot; verify reads everything once, checking each
- * chunk's rows, bytes and sha256 against its header, and end.json against
+ * chunk's rows, bytes and sha256 against its header, each table's parts,
+ * every member against end.json's member_sums (1.2), and end.json against
  * the sums (docs/FORMAT.md, "How a restore must verify").
  */
 #include <json-c/json.h>
@@ -48,8 +49,10 @@ static const char verify_usage[] =
 	"usage: gen3db verify SNAPSHOT [--json]\n"
 	"\n"
 	"Reads the whole snapshot once and checks every data member's rows,\n"
-	"size and sha256 against its header, and end.json against the totals,\n"
-	"without any server.\n"
+	"size and sha256 against its header, each table's parts (1..n, each\n"
+	"once), every member's size and sha256 against end.json (format 1.2;\n"
+	"older snapshots: lists the members nothing checks), and end.json\n"
+	"against the totals, without any server.\n"
 	"\n"
 	"      --json                   the result as JSON on stdout\n"
 	G3_COMMON_HELP
@@ -166,6 +169,11 @@ static void human_size(int64_t bytes, char *buf, size_t len)
 static void print_manifest(const g3_manifest *m)
 {
 	printf("format:   gen3db-snapshot %d.%d\n", m->format_version, m->format_minor);
+	if (m->format_minor >= G3_SNAP_MINOR_MEMBER_SUMS)
+		printf("checksums: every member (end.json's member_sums)\n");
+	else
+		printf("checksums: data chunks only; manifest, pre-data, post-data, sequences "
+		       "and index definitions are unchecked (format 1.%d)\n", m->format_minor);
 	printf("created:  %s by gen3db %s\n", m->created ? m->created : "?",
 	       m->gen3db_version ? m->gen3db_version : "?");
 	if (m->server_version)
@@ -359,6 +367,37 @@ static g3_rc stream_into(g3_reader *r, char *buf, g3_chunk_check *check, g3_err 
 	return n < 0 ? (err->rc ? err->rc : G3_FAIL) : G3_OK;
 }
 
+/* Every table of database db ended with its last part. */
+static g3_rc finish_parts(const g3_manifest *m, const char *db, const g3_snap_parts *parts,
+			  g3_err *err)
+{
+	const g3_snap_database *d = g3_manifest_find_database(m, db);
+	g3_rc rc;
+
+	for (size_t i = 0; d && i < d->n_tables; i++)
+		if ((rc = g3_snap_parts_finish(parts, d->tables[i].schema, d->tables[i].name, err))) {
+			g3_err_prefix(err, "database \"%s\"", db);
+			return rc;
+		}
+	return G3_OK;
+}
+
+/* 1.0 and 1.1 carry checksums for the data only: the members they leave
+ * unchecked, for the report. */
+static int member_unchecked(const char *name)
+{
+	switch (g3_snap_member_kind(name, NULL, 0, NULL)) {
+	case G3_MEMBER_CHUNK:
+	case G3_MEMBER_CHUNK_HEADER:
+	case G3_MEMBER_ES_DOCS:
+	case G3_MEMBER_ES_DOCS_HEADER:
+	case G3_MEMBER_END:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 int cmd_verify(int argc, char **argv)
 {
 	struct args a;
@@ -376,7 +415,11 @@ int cmd_verify(int argc, char **argv)
 	int have_es_hdr = 0;
 	char hdr_db[256] = "";
 	uint64_t hdr_number = 0, members = 1, chunks = 0;
-	int have_hdr = 0, seen_end = 0;
+	int have_hdr = 0, seen_end = 0, sums_checked = 0;
+	g3_snap_parts parts, es_parts;
+	g3_snap_log dbs_done;       /* databases whose parts were all seen */
+	const g3_snap_log *log;
+	char parts_db[256] = "";
 	char *buf = NULL;
 	g3_err err;
 	g3_rc rc;
@@ -387,6 +430,9 @@ int cmd_verify(int argc, char **argv)
 	g3_chunk_header_init(&hdr);
 	g3_snap_end_init(&end);
 	memset(&es_hdr, 0, sizeof(es_hdr));
+	g3_snap_parts_init(&parts);
+	g3_snap_parts_init(&es_parts);
+	g3_snap_log_init(&dbs_done);
 	if ((rc = parse_args(argc, argv, "verify", verify_usage, &a, &err, &done)) || done)
 		goto cleanup;
 	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &err)))
@@ -423,6 +469,18 @@ int cmd_verify(int argc, char **argv)
 						name, hdr.schema, hdr.table, db);
 				goto cleanup;
 			}
+			if (strcmp(parts_db, db)) {
+				/* the next database: the last one's tables must be complete */
+				if (parts_db[0] && (rc = finish_parts(&m, parts_db, &parts, &err)))
+					goto cleanup;
+				if (parts_db[0])
+					g3_snap_log_add(&dbs_done, parts_db, 0, "");
+				g3_snap_parts_release(&parts);
+				snprintf(parts_db, sizeof(parts_db), "%s", db);
+			}
+			if ((rc = g3_snap_parts_add(&parts, hdr.schema, hdr.table, hdr.part,
+						    hdr.last, name, &err)))
+				goto cleanup;
 			snprintf(hdr_db, sizeof(hdr_db), "%s", db);
 			hdr_number = number;
 			have_hdr = 1;
@@ -437,6 +495,7 @@ int cmd_verify(int argc, char **argv)
 				goto cleanup;
 			}
 			g3_chunk_check_init(&check);
+			g3_reader_member_sum(r, hdr.sha256);
 			if ((rc = stream_into(r, buf, &check, &err))) {
 				g3_chunk_check_release(&check);
 				goto cleanup;
@@ -472,6 +531,9 @@ int cmd_verify(int argc, char **argv)
 			if ((rc = slurp_json(r, &json, &err)) ||
 			    (rc = g3_es_docs_header_parse(json.data, json.len, name, &es_hdr, &err)))
 				goto cleanup;
+			if ((rc = g3_snap_parts_add(&es_parts, NULL, db, es_hdr.part, es_hdr.last,
+						    name, &err)))
+				goto cleanup;
 			snprintf(es_hdr_index, sizeof(es_hdr_index), "%s", db);
 			es_hdr_number = number;
 			have_es_hdr = 1;
@@ -486,6 +548,7 @@ int cmd_verify(int argc, char **argv)
 				goto cleanup;
 			}
 			g3_chunk_check_init(&check);
+			g3_reader_member_sum(r, es_hdr.sha256);
 			if ((rc = stream_into(r, buf, &check, &err))) {
 				g3_chunk_check_release(&check);
 				goto cleanup;
@@ -504,8 +567,34 @@ int cmd_verify(int argc, char **argv)
 		}
 		case G3_MEMBER_END:
 			if ((rc = slurp_json(r, &json, &err)) ||
-			    (rc = g3_snap_end_parse(json.data, json.len, &end, &err)) ||
-			    (rc = check_end(&end, members, sums, n_sums, &err)) ||
+			    (rc = g3_snap_end_parse(json.data, json.len, &end, &err)))
+				goto cleanup;
+			if (m.format_minor >= G3_SNAP_MINOR_MEMBER_SUMS && !end.has_sums) {
+				rc = g3_err_set(&err, G3_FAIL, "end.json has no member_sums (format "
+						"1.%d requires them)", m.format_minor);
+				goto cleanup;
+			}
+			if (end.has_sums &&
+			    (rc = g3_snap_log_check(g3_reader_log(r), &end.sums, &err)))
+				goto cleanup;
+			sums_checked = end.has_sums;
+			/* every table and index ended with its last part */
+			if (parts_db[0] && (rc = finish_parts(&m, parts_db, &parts, &err)))
+				goto cleanup;
+			for (size_t i = 0; i < m.n_databases; i++) {
+				g3_snap_parts none;
+
+				if (g3_snap_log_find(&dbs_done, m.databases[i].name) >= 0 ||
+				    !strcmp(parts_db, m.databases[i].name))
+					continue;
+				g3_snap_parts_init(&none);
+				if ((rc = finish_parts(&m, m.databases[i].name, &none, &err)))
+					goto cleanup;
+			}
+			for (size_t i = 0; i < m.n_indices; i++)
+				if ((rc = g3_snap_parts_finish(&es_parts, NULL, m.indices[i].name, &err)))
+					goto cleanup;
+			if ((rc = check_end(&end, members, sums, n_sums, &err)) ||
 			    (rc = check_end_indices(&end, es_sums, n_es_sums, &err)))
 				goto cleanup;
 			seen_end = 1;
@@ -530,6 +619,7 @@ int cmd_verify(int argc, char **argv)
 				src->name, (unsigned long long)members);
 		goto cleanup;
 	}
+	log = g3_reader_log(r);
 	if (a.json) {
 		printf("{\"snapshot\":\"ok\",\"members\":%llu,\"chunks\":%llu,\"databases\":[",
 		       (unsigned long long)members + 1, (unsigned long long)chunks);
@@ -550,6 +640,17 @@ int cmd_verify(int argc, char **argv)
 			       (long long)es_sums[i].bytes, (long long)es_sums[i].chunks);
 			json_object_put(o);
 		}
+		printf("],\"member_sums\":%s,\"unchecked\":[", sums_checked ? "true" : "false");
+		for (size_t i = 0, k = 0; !sums_checked && i < log->n; i++) {
+			json_object *o;
+
+			if (!member_unchecked(log->v[i].name))
+				continue;
+			o = json_object_new_string(log->v[i].name);
+			printf("%s%s", k++ ? "," : "",
+			       json_object_to_json_string_ext(o, JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(o);
+		}
 		printf("]}\n");
 	} else {
 		printf("snapshot %s is intact: %llu members, %llu data chunks verified\n",
@@ -562,6 +663,15 @@ int cmd_verify(int argc, char **argv)
 			printf("  index %s: %lld documents, %lld bytes in %lld chunks\n",
 			       es_sums[i].name, (long long)es_sums[i].rows, (long long)es_sums[i].bytes,
 			       (long long)es_sums[i].chunks);
+		if (sums_checked) {
+			printf("  every member checked against end.json's member_sums\n");
+		} else {
+			printf("  unchecked (format 1.%d has no checksum for them):", m.format_minor);
+			for (size_t i = 0; i < log->n; i++)
+				if (member_unchecked(log->v[i].name))
+					printf(" %s", log->v[i].name);
+			printf("\n");
+		}
 	}
 cleanup:
 	if (rc)
@@ -572,6 +682,9 @@ cleanup:
 	g3_buf_release(&json);
 	g3_chunk_header_release(&hdr);
 	g3_snap_end_release(&end);
+	g3_snap_parts_release(&parts);
+	g3_snap_parts_release(&es_parts);
+	g3_snap_log_release(&dbs_done);
 	g3_reader_close(r);
 	g3_source_close(src);
 	g3_manifest_release(&m);

@@ -143,6 +143,8 @@ struct snap_state {
 	g3_chunk_header hdr;        /* the last chunk header */
 	uint64_t hdr_number;        /* 0: none pending */
 	uint64_t members;           /* seen before end.json */
+	g3_snap_parts parts;        /* the current database's tables' parts */
+	const char *source;         /* the snapshot's name, for messages */
 };
 
 static struct db_load *find_db(struct plan *p, const char *from)
@@ -171,6 +173,15 @@ static g3_rc end_db(struct snap_state *s, g3_err *err)
 	if (s->hdr_number)
 		return g3_err_set(err, G3_FAIL, "snapshot: chunk header %06llu of database \"%s\" "
 				  "has no data member", (unsigned long long)s->hdr_number, s->cur->from);
+	/* every table's parts 1..n, the last flagged: none missing at the end */
+	for (size_t i = 0; i < s->cur->mdb->n_tables; i++)
+		if ((rc = g3_snap_parts_finish(&s->parts, s->cur->mdb->tables[i].schema,
+					       s->cur->mdb->tables[i].name, err))) {
+			g3_err_prefix(err, "snapshot \"%s\", database \"%s\"", s->source,
+				      s->cur->from);
+			return rc;
+		}
+	g3_snap_parts_release(&s->parts);
 	rc = db_load_end(s->cur, err);
 	s->cur = NULL;
 	return rc;
@@ -239,6 +250,8 @@ static g3_rc load_chunk(struct snap_state *s, struct input *in, const char *memb
 		return g3_err_set(err, G3_USAGE, "snapshot member \"%s\" has no chunk header "
 				  "before it", member);
 	g3_chunk_check_init(&check);
+	/* checked against the header below: the reader need not hash it again */
+	g3_reader_member_sum(in->rd, s->hdr.sha256);
 	if (s->hdr.rows > 0 || s->hdr.bytes > 0) {
 		if (!(sql = copy_statement(d->leader, &s->hdr, err))) {
 			rc = G3_USAGE;
@@ -311,6 +324,11 @@ static g3_rc read_header(struct snap_state *s, struct input *in, const char *mem
 	if (!find_table(s->cur->mdb, s->hdr.schema, s->hdr.table))
 		return g3_err_set(err, G3_USAGE, "snapshot member \"%s\" names table \"%s.%s\", "
 				  "which is not in the manifest", member, s->hdr.schema, s->hdr.table);
+	if ((rc = g3_snap_parts_add(&s->parts, s->hdr.schema, s->hdr.table, s->hdr.part,
+				    s->hdr.last, member, err))) {
+		g3_err_prefix(err, "snapshot \"%s\"", s->source);
+		return rc;
+	}
 	s->hdr_number = number;
 	return G3_OK;
 }
@@ -327,6 +345,17 @@ static g3_rc check_end(struct snap_state *s, struct input *in, g3_err *err)
 		rc = g3_snap_end_parse(json.data ? json.data : "", json.len, &e, err);
 	if (rc)
 		goto cleanup;
+	/* 1.2: every member's size and sha256, pre-data and post-data too
+	 * (already run in the side database, which a failure here drops) */
+	if (s->p->manifest.format_minor >= G3_SNAP_MINOR_MEMBER_SUMS && !e.has_sums) {
+		rc = g3_err_set(err, G3_FAIL, "snapshot \"%s\": end.json has no member_sums "
+				"(format 1.%d requires them)", in->src->name, s->p->manifest.format_minor);
+		goto cleanup;
+	}
+	if (e.has_sums && (rc = g3_snap_log_check(g3_reader_log(in->rd), &e.sums, err))) {
+		g3_err_prefix(err, "snapshot \"%s\"", in->src->name);
+		goto cleanup;
+	}
 	if (e.members != s->members) {
 		rc = g3_err_set(err, G3_FAIL, "snapshot \"%s\": end.json counts %llu members but "
 				"%llu were read", in->src->name, (unsigned long long)e.members,
@@ -367,6 +396,8 @@ g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 	s.env = env;
 	s.p = p;
 	s.members = 1;      /* the manifest */
+	s.source = in->src->name;
+	g3_snap_parts_init(&s.parts);
 	g3_chunk_header_init(&s.hdr);
 	for (;;) {
 		char db[256];
@@ -458,5 +489,6 @@ g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 	if (rc)
 		es_abort(p);
 	g3_chunk_header_release(&s.hdr);
+	g3_snap_parts_release(&s.parts);
 	return rc;
 }

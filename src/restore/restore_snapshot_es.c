@@ -13,7 +13,8 @@
  * (header docs.<N>.json, then docs.<N>.ndjson) streams through the sha256
  * and line count of g3_chunk_check and, line by line, into the bulk loader;
  * after the chunk marked last the load ends (settings back, refresh,
- * _count, alias). A chunk that does not match its header fails its index:
+ * _count; the alias then, or for format 1.2 once end.json's member_sums
+ * agree, index.json's included). A chunk that does not match its header fails its index:
  * the index is deleted and never gets the alias, the rest of its members
  * are skipped, the other indices go on, and the restore fails (exit 1).
  */
@@ -154,8 +155,13 @@ static void finish_index(struct es_plan *e, struct es_index *x)
 		return;
 	}
 	x->state = IX_DONE;
-	g3_info("restored index \"%s\" (%s): %llu documents in %.2f s", x->ix.name,
-		x->ix.concrete, (unsigned long long)x->ix.docs_read, x->ix.seconds);
+	if (x->ix.hold_alias)
+		g3_info("loaded index \"%s\" (%s): %llu documents in %.2f s; its alias waits "
+			"for end.json", x->ix.name, x->ix.concrete,
+			(unsigned long long)x->ix.docs_read, x->ix.seconds);
+	else
+		g3_info("restored index \"%s\" (%s): %llu documents in %.2f s", x->ix.name,
+			x->ix.concrete, (unsigned long long)x->ix.docs_read, x->ix.seconds);
 }
 
 /* A FILE over the current member that checks every byte it hands out. */
@@ -194,6 +200,8 @@ static g3_rc load_docs(struct es_plan *e, struct es_index *x, struct input *in,
 	g3_rc rc = G3_OK;
 
 	g3_chunk_check_init(&check);
+	/* checked against the header below: the reader need not hash it again */
+	g3_reader_member_sum(in->rd, x->hdr.sha256);
 	memset(&dc, 0, sizeof(dc));
 	dc.in = in;
 	dc.check = &check;
@@ -250,6 +258,9 @@ g3_rc es_member(struct plan *p, struct input *in, g3_member_kind kind, const cha
 			g3_buf origin = G3_BUF_INIT;
 
 			g3_buf_addf(&origin, "snapshot \"%s\"", in->src->name);
+			/* 1.2: the alias waits for end.json's member_sums (index.json's
+			 * among them) */
+			x->ix.hold_alias = p->manifest.format_minor >= G3_SNAP_MINOR_MEMBER_SUMS;
 			rc = g3_esrestore_begin(&e->es, &e->ro, &x->ix, origin.data, &ierr);
 			g3_buf_release(&origin);
 		}
@@ -328,13 +339,27 @@ g3_rc es_end(struct plan *p, const g3_snap_end *end, const char *source, g3_err 
 			fail_index(e, x, &ierr);
 		} else if (!ei || ei->docs != x->docs || ei->bytes != x->bytes ||
 			   ei->chunks != x->chunks) {
-			/* loaded and verified chunk by chunk: the alias has moved */
 			g3_err_set(&ierr, G3_FAIL, "snapshot \"%s\": end.json does not agree with the "
 				   "documents of index \"%s\" (%lld documents, %lld bytes, %lld chunks "
 				   "read)", source, x->ix.name, (long long)x->docs, (long long)x->bytes,
 				   (long long)x->chunks);
+			if (x->ix.hold_alias && !x->ix.loaded) {
+				g3_esrestore_discard(&e->es, &x->ix);
+				x->state = IX_PLANNED;
+				fail_index(e, x, &ierr);
+				continue;
+			}
+			/* 1.1: loaded and verified chunk by chunk, the alias has moved */
 			g3_log_err(&ierr);
 			e->failed = 1;
+		} else if (x->ix.hold_alias && !x->ix.loaded) {
+			if (g3_esrestore_publish(&e->es, &e->ro, &x->ix, &ierr)) {
+				x->state = IX_PLANNED;   /* publish deleted it */
+				fail_index(e, x, &ierr);
+				continue;
+			}
+			g3_info("restored index \"%s\" (%s): %llu documents", x->ix.name,
+				x->ix.concrete, (unsigned long long)x->ix.docs_read);
 		}
 	}
 	if (e && e->failed)
@@ -347,7 +372,12 @@ void es_abort(struct plan *p)
 {
 	struct es_plan *e = p->es;
 
-	for (size_t i = 0; e && i < e->n; i++)
+	for (size_t i = 0; e && i < e->n; i++) {
+		/* loaded, waiting for end.json (1.2): never gets the alias */
+		if (e->ix[i].state == IX_DONE && e->ix[i].ix.hold_alias && !e->ix[i].ix.loaded) {
+			g3_esrestore_discard(&e->es, &e->ix[i].ix);
+			e->ix[i].state = IX_FAILED;
+		}
 		if (e->ix[i].state == IX_LOADING) {
 			g3_err derr;
 
@@ -355,6 +385,7 @@ void es_abort(struct plan *p)
 			g3_esrestore_end(&e->es, &e->ro, &e->ix[i].ix, G3_FAIL, &derr);
 			e->ix[i].state = IX_FAILED;
 		}
+	}
 }
 
 json_object *es_report(const struct plan *p)

@@ -1,5 +1,6 @@
 """gen3db inspect and verify: a snapshot's contents and integrity, no server needed."""
 import io
+import json
 import os
 import subprocess
 import tarfile
@@ -42,8 +43,9 @@ class InspectVerifyTest(PgTestCase):
         r = run(["inspect", self.snap])
         self.assertEqual(r.code, 0, r)
         lines = r.out.splitlines()
-        self.assertEqual(lines[0], "format:   gen3db-snapshot 1.1")
-        self.assertTrue(lines[1].startswith("created:  "))
+        self.assertEqual(lines[0], "format:   gen3db-snapshot 1.2")
+        self.assertEqual(lines[1], "checksums: every member (end.json's member_sums)")
+        self.assertTrue(lines[2].startswith("created:  "))
         self.assertIn("source:   PostgreSQL 15", r.out)
         self.assertIn("database: insp (2 tables, ~20000 rows", r.out)
         self.assertIn("  public.User: ~20000 rows", r.out)
@@ -93,13 +95,38 @@ class InspectVerifyTest(PgTestCase):
         bad = os.path.join(self.tmp, "dropped.tar.zst")
 
         def drop(ms):
-            names = [m.name for m, _ in ms if m.name.endswith(".copy")]
+            # the second chunk of "User" (the dump interleaves the tables' chunks)
+            names = [m.name[:-5] + ".copy" for m, d in ms if "/data/" in m.name
+                     and m.name.endswith(".json") and json.loads(d)["table"] == "User"]
             victim = names[1]
             return [(m, d) for m, d in ms if m.name not in (victim, victim[:-5] + ".json")]
         rewrite(self.snap, bad, drop)
         r = run(["verify", bad])
         self.assertEqual(r.code, 1, r)
-        self.assertIn("end.json counts", r.err)
+        self.assertRegex(r.err, r'^gen3db: member "pg/insp/data/0+\d\.json": table "public\.User" '
+                         r'has part 3 where part 2 was expected\n$')
+
+    def test_format_1_1_fixture(self):
+        # the demo fixture was written in format 1.1: still verifies, and says what is unchecked
+        fixture = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))), "fixtures", "demo", "gen3-demo.tar.zst")
+        r = run(["inspect", fixture])
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(r.out.splitlines()[:2], [
+            "format:   gen3db-snapshot 1.1",
+            "checksums: data chunks only; manifest, pre-data, post-data, sequences and index "
+            "definitions are unchecked (format 1.1)"])
+        r = run(["verify", fixture])
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("\n  unchecked (format 1.1 has no checksum for them): manifest.json "
+                      "pg/fence_gen3/pre-data.sql pg/fence_gen3/post-data.sql "
+                      "pg/fence_gen3/post-data.json pg/fence_gen3/sequences.sql ", r.out)
+        self.assertIn(" es/dev_case/index.json es/dev_file/index.json "
+                      "es/dev_array-config/index.json\n", r.out)
+        r = run(["verify", fixture, "--json"])
+        self.assertEqual(r.code, 0, r)
+        self.assertIn('"member_sums":false,"unchecked":["manifest.json","pg/fence_gen3/pre-data.sql"',
+                      r.out)
 
     def test_not_a_snapshot(self):
         plain = os.path.join(self.tmp, "plain.sql")

@@ -18,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 import pgcluster  # noqa: E402
+import snapforge  # noqa: E402
 
 BIN = os.environ.get("GEN3DB_BIN", os.path.join(ROOT, "build", "gen3db"))
 PG = None
@@ -889,6 +890,184 @@ class SnapshotTest(unittest.TestCase):
         r = run([self.snap, "--map", "nope=x"])
         self.assertEqual(r.returncode, 2)
         self.assertIn('--map nope=x: the snapshot has no database "nope"', r.stderr.decode())
+
+
+class SnapshotIntegrityTest(unittest.TestCase):
+    """Format 1.2: every member's size and sha256 in end.json, each table's parts 1..n once."""
+
+    @classmethod
+    def setUpClass(cls):
+        drop("integ_src")
+        PG.psql("CREATE DATABASE integ_src")
+        PG.psql("CREATE TABLE events (id serial, note text); "
+                "INSERT INTO events (note) SELECT 'event number ' || g || repeat('x', 40) "
+                "FROM generate_series(1, 6000) g; "
+                "CREATE TABLE tags (name text PRIMARY KEY); INSERT INTO tags VALUES ('a'), ('b')",
+                db="integ_src")
+        cls.snap = os.path.join(TMP, "integ.tar.zst")
+        r = subprocess.run([BIN, "dump", "--database", "integ_src", "--output", cls.snap,
+                            "--chunk-size", "64K", "--quiet"], env=PG.env(), capture_output=True)
+        assert r.returncode == 0, r.stderr.decode()
+        cls.members = snapforge.read_members(cls.snap)
+
+    def events_parts(self, members):
+        """{part: index of its header} of table public.events."""
+        return {h["part"]: i for i, _, h in snapforge.chunk_headers(members)
+                if h["table"] == "events"}
+
+    def refused(self, members, needle, name):
+        path = os.path.join(TMP, name + ".tar.zst")
+        snapforge.write_members(path, members)
+        drop(name)
+        r = run([path, "--database", name, "--jobs", "2"])
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn(needle, r.stderr.decode())
+        self.assertFalse(exists(name))
+        self.assertFalse(exists(name + "__gen3db_restore"))
+        v = subprocess.run([BIN, "verify", path], capture_output=True)
+        self.assertEqual(v.returncode, 1, v.stdout.decode())
+        self.assertIn(needle, v.stderr.decode())
+        return r.stderr.decode()
+
+    def test_intact(self):
+        drop("integ_ok")
+        r = run([self.snap, "--database", "integ_ok", "--jobs", "2"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(fingerprint("integ_ok"), fingerprint("integ_src"))
+        self.assertEqual(json.loads(dict(self.members)["manifest.json"])["format_minor"], 2)
+        v = subprocess.run([BIN, "verify", self.snap], capture_output=True)
+        self.assertEqual(v.returncode, 0, v.stderr.decode())
+        self.assertIn("  every member checked against end.json's member_sums\n", v.stdout.decode())
+        drop("integ_ok")
+
+    def test_duplicated_chunk(self):
+        ms = list(self.members)
+        i = self.events_parts(ms)[2]
+        self.assertTrue(ms[i + 1][0].endswith(".copy"))
+        dup = [("pg/integ_src/data/000900.json", ms[i][1]),
+               ("pg/integ_src/data/000900.copy", ms[i + 1][1])]
+        ms = snapforge.refresh_end(ms[:i + 2] + dup + ms[i + 2:])
+        err = self.refused(ms, 'member "pg/integ_src/data/000900.json": part 2 of table '
+                           '"public.events" appears twice', "integ_dup")
+        self.assertIn('snapshot "%s' % os.path.join(TMP, "integ_dup"), err)
+
+    def test_part_missing(self):
+        ms = list(self.members)
+        parts = self.events_parts(ms)
+        i = parts[2]
+        ms = snapforge.refresh_end(ms[:i] + ms[i + 2:])
+        self.refused(ms, 'member "%s": table "public.events" has part 3 where part 2 was '
+                     'expected' % ms[i][0], "integ_gap")
+
+    def test_last_part_missing(self):
+        ms = list(self.members)
+        parts = self.events_parts(ms)
+        n = max(parts)
+        i = parts[n]
+        ms = snapforge.refresh_end(ms[:i] + ms[i + 2:])
+        self.refused(ms, 'table "public.events" ends after part %d, which is not its last'
+                     % (n - 1), "integ_nolast")
+
+    def test_parts_out_of_order(self):
+        ms = list(self.members)
+        parts = self.events_parts(ms)
+        a, b = parts[2], parts[3]
+        ms[a:a + 2], ms[b:b + 2] = ms[b:b + 2], ms[a:a + 2]
+        ms = snapforge.refresh_end(ms)
+        self.refused(ms, 'member "%s": table "public.events" has part 3 where part 2 was '
+                     'expected' % ms[a][0], "integ_order")
+
+    def test_repeated_part_number(self):
+        ms = list(self.members)
+        i = self.events_parts(ms)[3]
+        h = json.loads(ms[i][1])
+        h["part"] = 2
+        ms[i] = (ms[i][0], json.dumps(h).encode())
+        ms = snapforge.refresh_end(ms)
+        self.refused(ms, 'member "%s": part 2 of table "public.events" appears twice'
+                     % ms[i][0], "integ_rep")
+
+    def edited(self, member, old, new):
+        ms = list(self.members)
+        names = [n for n, _ in ms]
+        i = names.index(member)
+        self.assertIn(old, ms[i][1])
+        ms[i] = (member, ms[i][1].replace(old, new, 1))
+        return ms
+
+    def test_changed_pre_data(self):
+        # still valid SQL: only the checksum can tell
+        ms = self.edited("pg/integ_src/pre-data.sql", b"-- PostgreSQL database dump",
+                         b"-- PostgreSQL database dumq")
+        self.refused(ms, 'member "pg/integ_src/pre-data.sql" fails its sha256 check (end.json)',
+                     "integ_pre")
+
+    def test_changed_post_data(self):
+        ms = self.edited("pg/integ_src/post-data.sql", b"-- PostgreSQL database dump",
+                         b"-- PostgreSQL database dumq")
+        self.refused(ms, 'member "pg/integ_src/post-data.sql" fails its sha256 check (end.json)',
+                     "integ_post")
+
+    def test_changed_sequences(self):
+        ms = self.edited("pg/integ_src/sequences.sql", b"6000, true", b"6001, true")
+        self.refused(ms, 'member "pg/integ_src/sequences.sql" fails its sha256 check (end.json)',
+                     "integ_seq")
+
+    def test_member_listed_twice(self):
+        ms = list(self.members)
+        e = json.loads(ms[-1][1])
+        e["member_sums"].insert(2, e["member_sums"][1])
+        e["members"] += 1
+        ms[-1] = ("end.json", json.dumps(e).encode())
+        self.refused(ms, 'end.json lists member "%s" twice' % e["member_sums"][1]["name"],
+                     "integ_listed2")
+
+    def test_unknown_member(self):
+        ms = list(self.members)
+        ms = ms[:-1] + [("pg/integ_src/extra.sql", b"SELECT 1;\n")] + ms[-1:]
+        self.refused(ms, 'member "pg/integ_src/extra.sql" is not listed in end.json',
+                     "integ_unknown")
+
+    def test_missing_member(self):
+        ms = [m for m in self.members if m[0] != "pg/integ_src/post-data.json"]
+        self.refused(ms, 'end.json lists member "pg/integ_src/post-data.json", which the '
+                     'snapshot does not hold', "integ_missing")
+
+    def test_member_twice_in_archive(self):
+        ms = list(self.members)
+        seq = [m for m in ms if m[0] == "pg/integ_src/sequences.sql"]
+        ms = ms[:-1] + seq + ms[-1:]
+        self.refused(ms, 'member "pg/integ_src/sequences.sql" appears twice', "integ_twice")
+
+    def test_format_1_1_still_restores(self):
+        path = os.path.join(TMP, "integ11.tar.zst")
+        snapforge.write_members(path, snapforge.as_format_1_1(self.members))
+        drop("integ_11")
+        r = run([path, "--database", "integ_11", "--jobs", "2"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(fingerprint("integ_11"), fingerprint("integ_src"))
+        drop("integ_11")
+        v = subprocess.run([BIN, "verify", path], capture_output=True)
+        self.assertEqual(v.returncode, 0, v.stderr.decode())
+        self.assertIn("  unchecked (format 1.1 has no checksum for them): manifest.json "
+                      "pg/integ_src/pre-data.sql pg/integ_src/post-data.sql "
+                      "pg/integ_src/post-data.json pg/integ_src/sequences.sql\n",
+                      v.stdout.decode())
+        # the parts are checked in 1.1 snapshots too
+        ms = snapforge.as_format_1_1(self.members)
+        i = self.events_parts(ms)[2]
+        ms = snapforge.refresh_end(ms[:i + 2] + [("pg/integ_src/data/000900.json", ms[i][1]),
+                                                  ("pg/integ_src/data/000900.copy", ms[i + 1][1])]
+                                   + ms[i + 2:])
+        self.refused(ms, 'part 2 of table "public.events" appears twice', "integ_11dup")
+
+    def test_1_2_without_member_sums(self):
+        ms = list(self.members)
+        e = json.loads(ms[-1][1])
+        del e["member_sums"]
+        ms[-1] = ("end.json", json.dumps(e).encode())
+        self.refused(ms, "end.json has no member_sums (format 1.2 requires them)",
+                     "integ_nosums")
 
 
 class NoCreateTest(unittest.TestCase):

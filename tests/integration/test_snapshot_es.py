@@ -22,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 sys.path.insert(0, HERE)
 import pgcluster  # noqa: E402
+import snapforge  # noqa: E402
 import test_es  # noqa: E402  (its EsServer helper)
 
 BIN = os.environ.get("GEN3DB_BIN", os.path.join(ROOT, "build", "gen3db"))
@@ -123,7 +124,7 @@ class SnapshotEsTest(unittest.TestCase):
         self.assertEqual(names[0], "manifest.json")
         self.assertEqual(names[-1], "end.json")
         m = json.loads(data["manifest.json"])
-        self.assertEqual(m["format_minor"], 1)
+        self.assertEqual(m["format_minor"], 2)
         self.assertEqual([x["name"] for x in m["indices"]], INDICES)
         self.assertEqual(m["indices"][0]["source_distribution"], "elasticsearch")
         self.assertEqual(m["indices"][0]["concrete"], "dev_case_0")
@@ -307,9 +308,9 @@ class SnapshotEsTest(unittest.TestCase):
         at = names.index("es/dev_case/index.json") + 1
         names[at:at] = list(extra)
         data.update(extra)
-        end = json.loads(data["end.json"])
-        end["members"] += len(extra)
-        data["end.json"] = json.dumps(end).encode()
+        # a newer writer lists them with the others
+        ms = snapforge.refresh_end([(n, data[n]) for n in names])
+        data["end.json"] = ms[-1][1]
         odd = os.path.join(TMP, "odd.tar.zst")
         pack(odd, names, data)
         r = run(["verify", odd])
@@ -317,6 +318,46 @@ class SnapshotEsTest(unittest.TestCase):
         r = run(["restore", odd, "--map", "essrc=esdst", "--es", self.dst.url])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.dst.docs("dev_case"), SRC.docs("dev_case"))
+
+    def test_changed_index_definition_never_gets_the_alias(self):
+        # index.json changed, still valid JSON: only end.json's member_sums tell, after the
+        # documents are in; the index is deleted, the alias never moves, the databases stay
+        names, data = members(SNAP)
+        victim = "es/dev_file/index.json"
+        d = json.loads(data[victim])
+        d["settings"].setdefault("index", {})["max_result_window"] = "12345"
+        data[victim] = json.dumps(d).encode()
+        bad = os.path.join(TMP, "indexjson.tar.zst")
+        pack(bad, names, data)
+        want = 'member "%s" holds %d bytes, end.json says' % (victim, len(data[victim]))
+        r = run(["verify", bad])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(want, r.stderr)
+        r = run(["restore", bad, "--map", "essrc=esdst", "--es", self.dst.url])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('snapshot "%s": %s' % (bad, want), r.stderr)
+        got = self.dst.indices()
+        self.assertEqual(got, {}, got)      # no index kept, no alias moved
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'esdst%'"),
+                         "0")
+
+    def test_duplicated_documents_chunk(self):
+        names, data = members(SNAP)
+        h, c = "es/dev_case/docs.000001.json", "es/dev_case/docs.000001.ndjson"
+        dup_h, dup_c = "es/dev_case/docs.000900.json", "es/dev_case/docs.000900.ndjson"
+        at = names.index(c) + 1
+        names[at:at] = [dup_h, dup_c]
+        data[dup_h], data[dup_c] = data[h], data[c]
+        ms = snapforge.refresh_end([(n, data[n]) for n in names])
+        bad = os.path.join(TMP, "dupdocs.tar.zst")
+        snapforge.write_members(bad, ms)
+        r = run(["verify", bad])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('member "%s": part 1 of index "dev_case" appears twice' % dup_h, r.stderr)
+        r = run(["restore", bad, "--map", "essrc=esdst", "--es", self.dst.url])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('index "dev_case" was not restored', r.stderr)
+        self.assertNotIn("dev_case", sum(self.dst.indices().values(), []))
 
     def test_dump_usage(self):
         r = run(["dump", "--output", os.path.join(TMP, "x.tar.zst"), "--es", SRC.url])

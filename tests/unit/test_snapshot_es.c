@@ -177,7 +177,7 @@ static void test_end_and_manifest_indices(void **state)
 	mi->source_version = strdup("2.11.0");
 	g3_manifest_to_json(&m, &out);
 	assert_int_equal(g3_manifest_parse(out.data, out.len, &mb, &err), G3_OK);
-	assert_int_equal(mb.format_minor, 1);
+	assert_int_equal(mb.format_minor, G3_SNAP_FORMAT_MINOR);
 	assert_non_null(g3_manifest_find_index(&mb, "dev_file"));
 	assert_null(g3_manifest_find_index(&mb, "dev_case"));
 	assert_string_equal(mb.indices[0].concrete, "dev_file_2");
