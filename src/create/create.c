@@ -623,6 +623,11 @@ int cmd_create(int argc, char **argv)
 		goto cleanup;
 	if ((rc = g3_pg_connect(&conf, (int)o.wait, &master, &err)))
 		goto cleanup;
+	/* every service is checked before the first is touched */
+	for (size_t i = 0; i < plan.n; i++)
+		if ((rc = g3_target_guard_conn(master, plan.svcs[i].database,
+					       plan.svcs[i].username, &err)))
+			goto cleanup;
 
 	ok = g3_xcalloc(plan.n, sizeof(int));
 	for (size_t i = 0; i < plan.n; i++) {

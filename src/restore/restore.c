@@ -912,6 +912,10 @@ int cmd_restore(int argc, char **argv)
 	to.no_create = o.no_create;
 	to.wait_seconds = (int)o.wait;
 	for (size_t i = 0; i < plan.n; i++)
+		if ((rc = g3_target_guard_conn(master, plan.dbs[i].svc.database,
+					       plan.dbs[i].svc.username, &err)))
+			goto cleanup;
+	for (size_t i = 0; i < plan.n; i++)
 		if ((rc = g3_pgtarget_prepare(master, &conf, &plan.dbs[i].svc, &to,
 					      &plan.dbs[i].target, &err)))
 			goto cleanup;

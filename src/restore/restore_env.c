@@ -727,14 +727,21 @@ int env_restore(const struct restore_opts *o, const char *base)
 			if (r.items[i].is_index)
 				r.items[i].status = ST_SKIPPED;
 	}
+	if ((rc = g3_pgconf_master(&r.conf, o->master_url, &err)))
+		goto cleanup;
 	{
 		size_t lone = 0;
+		char mdb[256], mrole[256];
+		const char *master_db = g3_pgconf_effective(&r.conf, "dbname", mdb, sizeof(mdb));
+		const char *master_role = g3_pgconf_effective(&r.conf, "user", mrole, sizeof(mrole));
 
 		for (size_t i = 0; i < plan.n_services; i++)
 			lone += r.items[i].status != ST_SKIPPED;
 		for (size_t i = 0; i < plan.n_services; i++)
 			if (r.items[i].status != ST_SKIPPED &&
-			    (rc = plan_credentials(o, &r.items[i], lone == 1, &err)))
+			    ((rc = plan_credentials(o, &r.items[i], lone == 1, &err)) ||
+			     (rc = g3_target_guard(master_db, master_role, r.items[i].svc.database,
+						   r.items[i].svc.username, &err))))
 				goto cleanup;
 	}
 	r.queue = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.queue));
@@ -760,8 +767,6 @@ int env_restore(const struct restore_opts *o, const char *base)
 	}
 
 	/* run */
-	if ((rc = g3_pgconf_master(&r.conf, o->master_url, &err)))
-		goto cleanup;
 	choose_parallel(&r);
 	n_threads = r.n_queue ? pool_size(&r) : 0;
 	g3_info("restoring %zu services (%ld at once, %ld connections each) and %zu indices "
