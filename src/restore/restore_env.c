@@ -256,7 +256,7 @@ static g3_rc write_secrets(struct env_run *r, g3_err *err)
 		n++;
 	}
 	if (n)
-		rc = g3_k8s_secrets_write_file(r->o->secret_out, s, n, err);
+		rc = g3_k8s_secrets_merge_file(r->o->secret_out, s, n, err);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -729,6 +729,15 @@ int env_restore(const struct restore_opts *o, const char *base)
 	}
 	if ((rc = g3_pgconf_master(&r.conf, o->master_url, &err)))
 		goto cleanup;
+	if (o->secret_out && strcmp(o->secret_out, "-")) {
+		/* the other services' Secrets in it are kept: it must read back */
+		g3_k8s_secrets old;
+
+		rc = g3_k8s_secrets_read(o->secret_out, &old, &err);
+		g3_k8s_secrets_release(&old);
+		if (rc)
+			goto cleanup;
+	}
 	{
 		size_t lone = 0;
 		char mdb[256], mrole[256];

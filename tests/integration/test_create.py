@@ -373,6 +373,61 @@ class CreateTest(PgTestCase):
         self.sql("DROP DATABASE fence_home")
         self.sql("DROP ROLE boss")
 
+    def test_secret_out_keeps_other_services(self):
+        out = os.path.join(self.tmp, "merge.yaml")
+        with open(out, "w"):
+            pass
+        os.chmod(out, 0o644)
+        r = run(["create", "--service", "aa", "--service", "bb", "--release", "m",
+                 "--secret-out", out], env=self.env())
+        self.assertExit(r, 0)
+        first = self.read_secrets(out)
+        for s in first.values():
+            secret(s["password"])
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        r = run(["create", "--service", "cc", "--release", "m", "--secret-out", out],
+                env=self.env())
+        self.assertExit(r, 0)
+        merged = self.read_secrets(out)
+        secret(merged["cc-dbcreds"]["password"])
+        self.assertEqual(sorted(merged), ["aa-dbcreds", "bb-dbcreds", "cc-dbcreds"])
+        self.assertEqual(merged["aa-dbcreds"], first["aa-dbcreds"])
+        self.assertEqual(merged["bb-dbcreds"], first["bb-dbcreds"])
+        for svc in ("aa", "bb", "cc"):
+            s = merged[svc + "-dbcreds"]
+            self.assertTrue(self.can_login(s["database"], s["username"], s["password"]), svc)
+        # a service failing in this run keeps its old entry; the others are replaced
+        self.sql("ALTER ROLE bb_m NOLOGIN")
+        os.chmod(out, 0o644)
+        r = run(["create", "--service", "bb", "--service", "cc", "--release", "m",
+                 "--secret-out", out, "--host-for-secret", "new-host"], env=self.env())
+        self.assertExit(r, 1)
+        self.assertIn('gen3db: bb: failed: role "bb_m" exists but may not log in', r.err)
+        again = self.read_secrets(out)
+        self.assertEqual(again["bb-dbcreds"], first["bb-dbcreds"])
+        self.assertEqual(again["aa-dbcreds"], first["aa-dbcreds"])
+        self.assertEqual(again["cc-dbcreds"]["host"], "new-host")
+        self.assertEqual(again["cc-dbcreds"]["password"], merged["cc-dbcreds"]["password"])
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        self.assertEqual([f for f in os.listdir(self.tmp) if ".tmp." in f], [])
+
+    def test_malformed_secret_out_is_left_untouched(self):
+        out = os.path.join(self.tmp, "bad.yaml")
+        text = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
+        with open(out, "wb") as f:
+            f.write(text)
+        os.chmod(out, 0o644)
+        r = run(["create", "--service", "mal", "--release", "x", "--secret-out", out],
+                env=self.env())
+        self.assertExit(r, 2)
+        self.assertEqual(r.err, 'gen3db: secrets file "%s" is malformed: line 2: kind is not '
+                         'Secret; it was left as it is\nhint: give another --secret-out file, '
+                         'or repair or move this one\n' % out)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), text)
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o644)
+        self.assertEqual(self.sql("SELECT count(*) FROM pg_roles WHERE rolname = 'mal_x'"), "0")
+
     def test_help_and_version(self):
         r = run(["create", "--help"])
         self.assertExit(r, 0)
