@@ -716,6 +716,26 @@ static g3_rc patch_secrets(const struct restore_opts *o, const g3_pgconf *conf,
 
 /* ---- the command ------------------------------------------------------- */
 
+/* A second --map of the same database, or into the same target, is a
+ * mistake, not a choice between them. */
+static g3_rc check_map(const struct restore_opts *o, const char *map, g3_err *err)
+{
+	const char *eq = strchr(map, '=');
+	size_t from = (size_t)(eq - map);
+
+	for (size_t i = 0; i < o->n_maps; i++) {
+		const char *oeq = strchr(o->maps[i], '=');
+
+		if ((size_t)(oeq - o->maps[i]) == from && !strncmp(o->maps[i], map, from))
+			return g3_err_set(err, G3_USAGE, "--map %s and --map %s both map database "
+					  "\"%.*s\"", o->maps[i], map, (int)from, map);
+		if (!strcmp(oeq + 1, eq + 1))
+			return g3_err_set(err, G3_USAGE, "--map %s and --map %s both restore into "
+					  "\"%s\"", o->maps[i], map, eq + 1);
+	}
+	return G3_OK;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	struct restore_opts o;
@@ -779,6 +799,8 @@ int cmd_restore(int argc, char **argv)
 				rc = g3_err_set(&err, G3_USAGE, "--map must be OLD=NEW, not \"%s\"", optarg);
 				goto cleanup;
 			}
+			if ((rc = check_map(&o, optarg, &err)))
+				goto cleanup;
 			g3_strlist_add(&o.maps, &o.n_maps, optarg);
 			break;
 		case 'j':

@@ -638,6 +638,19 @@ class SnapshotTest(unittest.TestCase):
         for d in ("fence_src", "fence_two", "sheepdog_two"):
             drop(d)
 
+    def test_map_twice(self):
+        drop("twice_b")
+        r = run([self.snap, "--map", "sheepdog_src=twice_b", "--map", "sheepdog_src=twice_c"])
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.decode(), 'gen3db: --map sheepdog_src=twice_b and --map '
+                         'sheepdog_src=twice_c both map database "sheepdog_src"\n')
+        r = run([self.snap, "--map", "sheepdog_src=twice_b", "--map", "other=twice_b"])
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.decode(), 'gen3db: --map sheepdog_src=twice_b and --map '
+                         'other=twice_b both restore into "twice_b"\n')
+        self.assertFalse(exists("twice_b"))
+        self.assertFalse(exists("twice_c"))
+
     def test_map_unknown_database(self):
         r = run([self.snap, "--map", "nope=x"])
         self.assertEqual(r.returncode, 2)
