@@ -716,6 +716,29 @@ static g3_rc patch_secrets(const struct restore_opts *o, const g3_pgconf *conf,
 
 /* ---- the command ------------------------------------------------------- */
 
+/* --json of a failed run: the targets and what became of them (a failure
+ * before the commits leaves every target as it was). */
+static void json_failure(const struct restore_opts *o, const struct plan *p, int reported,
+			 g3_rc rc, const g3_err *err)
+{
+	json_object *root = json_object_new_object();
+	json_object *dbs = json_object_new_array();
+
+	if (o->source)
+		json_object_object_add(root, "source", json_object_new_string(o->source));
+	for (size_t i = 0; i < p->n; i++) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "database", json_object_new_string(p->dbs[i].svc.database));
+		if (p->dbs[i].from)
+			json_object_object_add(d, "from", json_object_new_string(p->dbs[i].from));
+		json_object_object_add(d, "restored", json_object_new_boolean(reported));
+		json_object_array_add(dbs, d);
+	}
+	json_object_object_add(root, "databases", dbs);
+	g3_err_print_json(root, rc, err);
+}
+
 /* A second --map of the same database, or into the same target, is a
  * mistake, not a choice between them. */
 static g3_rc check_map(const struct restore_opts *o, const char *map, g3_err *err)
@@ -751,7 +774,7 @@ int cmd_restore(int argc, char **argv)
 	char **names = NULL;
 	char *base = NULL;
 	const char *shard = NULL;
-	int env_code = -1;
+	int env_code = -1, reported = 0;
 	struct sigaction sa;
 	double t0 = now_s();
 	g3_rc rc = G3_OK;
@@ -961,12 +984,15 @@ int cmd_restore(int argc, char **argv)
 	}
 	g3_progress_finish();
 	report(&o, &in, &plan, now_s() - t0);
+	reported = 1;
 	if (o.patch_secret && (rc = patch_secrets(&o, &conf, &k8s, &plan, names, &err)))
 		goto cleanup;
 cleanup:
 	g3_progress_finish();
 	if (rc && err.msg[0])
 		g3_log_err(&err);
+	if (rc && o.json && env_code < 0)
+		json_failure(&o, &plan, reported, rc, &err);
 	for (size_t i = 0; i < plan.n; i++) {
 		/* workers and leader close before their side database goes */
 		g3_pgload_stop(plan.dbs[i].load);

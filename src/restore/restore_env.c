@@ -618,7 +618,7 @@ int env_restore(const struct restore_opts *o, const char *base)
 	size_t n_env_indices = 0;
 	pthread_t *threads = NULL;
 	long n_threads = 0;
-	int have_es, failed = 0, any_index = 0;
+	int have_es, failed = 0, any_index = 0, summarised = 0;
 	int64_t total = 0;
 	double t0 = now_s();
 	g3_rc rc = G3_OK;
@@ -797,6 +797,7 @@ int env_restore(const struct restore_opts *o, const char *base)
 	if (o->secret_out && (rc = write_secrets(&r, &err)))
 		g3_log_err(&err);
 	summary(&r, base, now_s() - t0, failed || rc);
+	summarised = 1;
 	if (!rc && failed) {
 		rc = G3_FAIL;
 		g3_error("some services or indices were not restored (see above)");
@@ -805,6 +806,8 @@ int env_restore(const struct restore_opts *o, const char *base)
 cleanup:
 	if (rc && err.msg[0])
 		g3_log_err(&err);
+	if (rc && o->json && !summarised)
+		g3_err_print_json(NULL, rc, &err);
 	for (size_t i = 0; i < r.n; i++) {
 		g3_service_release(&r.items[i].svc);
 		free(r.items[i].target);

@@ -395,6 +395,15 @@ class EnvironmentRestoreTest(unittest.TestCase):
         self.assertEqual(PG.psql("SELECT count(*) FROM pg_class WHERE relnamespace = "
                                  "'public'::regnamespace", db="template1"), "0")
 
+    def test_json_reports_a_usage_error(self):
+        r = self.restore([LAYOUT, "--json"])
+        self.assertExit(r, 2)
+        self.assertEqual(json.loads(r.out), {
+            "status": "failed", "exit_code": 2,
+            "error": "no release name for a whole-environment restore",
+            "hint": "give --release NAME: each service goes to <service>_<NAME>, e.g. "
+                    "--release gen3"})
+
     def test_usage_errors_change_nothing(self):
         r = self.restore([LAYOUT])
         self.assertExit(r, 2)

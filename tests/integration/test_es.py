@@ -504,6 +504,15 @@ class TestFaults(EsTestCase):
         rep = json.loads(r.stdout)
         self.assertEqual(rep["indices"][0]["status"], "failed")
         self.assertEqual(rep["indices"][0]["documents_read"], 212)
+        self.assertEqual((rep["status"], rep["exit_code"]), ("failed", 1))
+
+    def test_json_reports_a_usage_error(self):
+        r = subprocess.run([BIN, "restore-es", "--json"], capture_output=True, text=True,
+                           env=dict(os.environ, GUPPY_INDICES="", GUPPY_CONFIGINDEX=""))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(json.loads(r.stdout), {
+            "status": "failed", "exit_code": 2, "error": "no dump directory given",
+            "hint": "gen3db restore-es DIR --index NAME"})
 
     def test_whole_request_503_and_429_retried(self):
         self.es.faults(reject_requests_503=3, reject_requests_429=2, scope="bulk")

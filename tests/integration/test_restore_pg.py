@@ -651,6 +651,23 @@ class SnapshotTest(unittest.TestCase):
         self.assertFalse(exists("twice_b"))
         self.assertFalse(exists("twice_c"))
 
+    def test_json_reports_a_failure(self):
+        r = run([self.snap, "--map", "sheepdog_src=template1", "--json"])
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        rep = json.loads(r.stdout)
+        self.assertEqual(rep, {
+            "source": self.snap, "status": "failed", "exit_code": 2,
+            "databases": [{"database": "template1", "from": "sheepdog_src", "restored": False}],
+            "error": 'database "template1" cannot be a target: it is the template every new '
+                     "database is copied from",
+            "hint": "name the service's own database"})
+        missing = os.path.join(TMP, "nope.tar.zst")
+        r = run([missing, "--json"], db="x")
+        self.assertEqual(r.returncode, 2)
+        rep = json.loads(r.stdout)
+        self.assertEqual((rep["status"], rep["exit_code"], rep["databases"]), ("failed", 2, []))
+        self.assertIn('could not open "%s"' % missing, rep["error"])
+
     def test_map_unknown_database(self):
         r = run([self.snap, "--map", "nope=x"])
         self.assertEqual(r.returncode, 2)
