@@ -1,5 +1,6 @@
 #include "err.h"
 
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,4 +61,20 @@ int g3_exit_code(g3_rc rc)
 	case G3_FAIL: break;
 	}
 	return 1;
+}
+
+void g3_err_print_json(struct json_object *report, g3_rc rc, const g3_err *err)
+{
+	json_object *root = report ? report : json_object_new_object();
+
+	json_object_object_add(root, "status", json_object_new_string("failed"));
+	json_object_object_add(root, "exit_code", json_object_new_int(g3_exit_code(rc)));
+	json_object_object_add(root, "error", json_object_new_string(
+		err && err->msg[0] ? err->msg : "failed (see the messages above)"));
+	if (err && err->hint[0])
+		json_object_object_add(root, "hint", json_object_new_string(err->hint));
+	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stdout);
+	json_object_put(root);
 }

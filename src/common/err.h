@@ -41,6 +41,12 @@ void g3_err_hint(g3_err *err, const char *fmt, ...)
 void g3_err_prefix(g3_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A failed command's --json report on stdout, one line: what the command
+ * gathered so far (report, may be NULL; consumed) with "status": "failed",
+ * "exit_code", "error" (err's message) and "hint" when there is one. */
+struct json_object;
+void g3_err_print_json(struct json_object *report, g3_rc rc, const g3_err *err);
+
 /* Maps a g3_rc to the documented exit code (0, 1, 2, 3). */
 int g3_exit_code(g3_rc rc);
 

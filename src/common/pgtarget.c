@@ -142,7 +142,8 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 	t->svc.password = svc->password ? g3_xstrdup(svc->password) : NULL;
 	for (size_t i = 0; i < svc->n_extensions; i++)
 		g3_service_add_extension(&t->svc, svc->extensions[i]);
-	if ((rc = g3_pg_check_name("role", svc->username, err)))
+	if ((rc = g3_pg_check_name("role", svc->username, err)) ||
+	    (rc = g3_target_guard_conn(master, t->database, svc->username, err)))
 		return rc;
 
 	/* one restore per target at a time */

@@ -66,6 +66,56 @@ g3_rc g3_service_connect(const g3_pgconf *master_conf, const g3_service *svc,
 	return rc;
 }
 
+g3_rc g3_target_guard(const char *master_db, const char *master_role,
+		      const char *database, const char *role, g3_err *err)
+{
+	static const struct { const char *name, *why; } system_dbs[] = {
+		{ "template0", "it is PostgreSQL's pristine template database" },
+		{ "template1", "it is the template every new database is copied from" },
+		{ "postgres", "it is PostgreSQL's default maintenance database" },
+	};
+	g3_rc rc;
+
+	if (database) {
+		for (size_t i = 0; i < sizeof(system_dbs) / sizeof(system_dbs[0]); i++)
+			if (!strcmp(database, system_dbs[i].name)) {
+				rc = g3_err_set(err, G3_USAGE,
+						"database \"%s\" cannot be a target: %s",
+						database, system_dbs[i].why);
+				g3_err_hint(err, "name the service's own database");
+				return rc;
+			}
+		if (master_db && !strcmp(database, master_db)) {
+			rc = g3_err_set(err, G3_USAGE, "database \"%s\" cannot be a target: "
+					"it is the database the master connection uses", database);
+			g3_err_hint(err, "name the service's own database");
+			return rc;
+		}
+	}
+	if (role) {
+		if (!strcmp(role, "postgres")) {
+			rc = g3_err_set(err, G3_USAGE, "role \"%s\" cannot be a service role: "
+					"it is PostgreSQL's default superuser", role);
+			g3_err_hint(err, "name the service's own role");
+			return rc;
+		}
+		if (master_role && !strcmp(role, master_role)) {
+			rc = g3_err_set(err, G3_USAGE, "role \"%s\" cannot be a service role: "
+					"it is the master connection's own role", role);
+			g3_err_hint(err, "name the service's own role");
+			return rc;
+		}
+	}
+	return G3_OK;
+}
+
+g3_rc g3_target_guard_conn(PGconn *master, const char *database, const char *role,
+			   g3_err *err)
+{
+	return g3_target_guard(master ? PQdb(master) : NULL, master ? PQuser(master) : NULL,
+			       database, role, err);
+}
+
 /* One provisioning run's state: the connections and the statement path. */
 struct prov {
 	PGconn *master;
@@ -451,7 +501,8 @@ g3_rc g3_provision(PGconn *master, const g3_pgconf *master_conf,
 		p.maint = "postgres";
 
 	if ((rc = g3_pg_check_name("database", svc->database, err)) ||
-	    (rc = g3_pg_check_name("role", svc->username, err)))
+	    (rc = g3_pg_check_name("role", svc->username, err)) ||
+	    (rc = g3_target_guard_conn(master, svc->database, svc->username, err)))
 		return rc;
 	if (!svc->password || !*svc->password)
 		return g3_err_set(err, G3_USAGE, "no password for role \"%s\"",

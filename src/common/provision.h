@@ -66,6 +66,22 @@ g3_rc g3_provision(PGconn *master, const g3_pgconf *master_conf,
 g3_rc g3_service_connect(const g3_pgconf *master_conf, const g3_service *svc,
 			 int wait_seconds, PGconn **out, g3_err *err);
 
+/*
+ * The one guard of every target name, for create and restore alike.
+ * Refuses (G3_USAGE, message naming the name and why) the databases
+ * template0, template1, postgres and master_db (the master connection's
+ * own), and the roles postgres and master_role: replacing, provisioning
+ * or re-passwording them would break the server for everyone else.
+ * Names compare byte for byte, as PostgreSQL's do. Any argument may be
+ * NULL (master_db/master_role: unknown yet, only the fixed names count).
+ */
+g3_rc g3_target_guard(const char *master_db, const char *master_role,
+		      const char *database, const char *role, g3_err *err);
+
+/* The same with the master's names taken from a connection. */
+g3_rc g3_target_guard_conn(PGconn *master, const char *database, const char *role,
+			   g3_err *err);
+
 /* The Debian package that provides an extension, for hints. */
 const char *g3_extension_package(const char *ext, int server_major,
 				 char *buf, size_t bufsize);

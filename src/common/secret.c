@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "strbuf.h"
@@ -260,6 +262,19 @@ g3_rc g3_k8s_secret_password(const char *path, const char *name, char **out,
 	return rc;
 }
 
+/* fsync of the directory holding path, so a rename in it is durable. */
+static int sync_dir(const char *path)
+{
+	char *copy = g3_xstrdup(path);
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = fd < 0 ? -1 : fsync(fd);
+
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return ret;
+}
+
 g3_rc g3_k8s_secrets_write_file(const char *path, const g3_k8s_secret *secrets, size_t n,
 				g3_err *err)
 {
@@ -278,24 +293,279 @@ g3_rc g3_k8s_secrets_write_file(const char *path, const g3_k8s_secret *secrets, 
 	g3_buf_addf(&b, "%s.tmp.%ld", path, (long)getpid());
 	tmp = g3_buf_detach(&b);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+	/* a leftover temporary file keeps its mode through O_TRUNC */
+	if (fd < 0 || fchmod(fd, 0600) || !(f = fdopen(fd, "w"))) {
 		rc = g3_err_set(err, G3_FAIL, "could not create \"%s\": %s", tmp, strerror(errno));
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			unlink(tmp);
+		}
 		free(tmp);
 		return rc;
 	}
 	w = g3_k8s_secrets_write(f, secrets, n);
+	if (!w)
+		w = fsync(fileno(f));
 	if (fclose(f) || w) {
 		rc = g3_err_set(err, G3_FAIL, "could not write \"%s\": %s", tmp, strerror(errno));
 		goto cleanup;
 	}
-	if (rename(tmp, path))
+	if (rename(tmp, path)) {
 		rc = g3_err_set(err, G3_FAIL, "could not rename \"%s\" to \"%s\": %s", tmp, path,
+				strerror(errno));
+		goto cleanup;
+	}
+	if (sync_dir(path))
+		rc = g3_err_set(err, G3_FAIL, "could not sync the directory of \"%s\": %s", path,
 				strerror(errno));
 cleanup:
 	if (rc)
 		unlink(tmp);
 	free(tmp);
+	return rc;
+}
+
+static void free_secret_strings(g3_k8s_secret *s)
+{
+	g3_secret_free((char *)s->password);
+	free((char *)s->name);
+	free((char *)s->database);
+	free((char *)s->username);
+	free((char *)s->host);
+	free((char *)s->port);
+	memset(s, 0, sizeof(*s));
+}
+
+void g3_k8s_secrets_release(g3_k8s_secrets *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free_secret_strings(&s->items[i]);
+	free(s->items);
+	s->items = NULL;
+	s->n = 0;
+}
+
+/* Where a line of a Secrets file is: which mapping its keys belong to. */
+enum secrets_section { SEC_TOP, SEC_METADATA, SEC_DATA };
+
+/* One "key: value" line of the file, in place: *key and *value point into
+ * line (value "" when the key opens a mapping). */
+static int split_line(char *line, int *item, char **key, char **value)
+{
+	char *p = line + strspn(line, " ");
+	char *colon;
+
+	*item = 0;
+	if (p[0] == '-' && p[1] == ' ') {
+		*item = 1;
+		p += 2 + strspn(p + 2, " ");
+	}
+	colon = strchr(p, ':');
+	if (!colon || colon == p || (colon[1] && colon[1] != ' '))
+		return -1;
+	*colon = '\0';
+	*key = p;
+	*value = colon + 1 + strspn(colon + 1, " ");
+	return 0;
+}
+
+static g3_rc secrets_malformed(g3_err *err, const char *path, long line, const char *why)
+{
+	char at[32] = "";
+	g3_rc rc;
+
+	if (line)
+		snprintf(at, sizeof(at), "line %ld: ", line);
+	rc = g3_err_set(err, G3_USAGE, "secrets file \"%s\" is malformed: %s%s; "
+			"it was left as it is", path, at, why);
+
+	g3_err_hint(err, "give another --secret-out file, or repair or move this one");
+	return rc;
+}
+
+g3_rc g3_k8s_secrets_read(const char *path, g3_k8s_secrets *out, g3_err *err)
+{
+	static const char *const data_keys[] = {
+		"database", "username", "password", "host", "port", "dbcreated", NULL
+	};
+	FILE *f;
+	char line[4096];
+	long lineno = 0, why_line = 0;
+	int in_list = 0, kinds = 0;
+	enum secrets_section sec = SEC_TOP;
+	g3_k8s_secret *cur = NULL;
+	const char *why = NULL;
+	g3_rc rc = G3_OK;
+
+	memset(out, 0, sizeof(*out));
+	f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT)
+			return G3_OK;
+		return g3_err_set(err, G3_USAGE, "could not read secrets file \"%s\": %s", path,
+				  strerror(errno));
+	}
+	while (!why && fgets(line, sizeof(line), f)) {
+		char *key, *value;
+		size_t len = strlen(line);
+		int item;
+
+		lineno++;
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+			why = "line too long";
+			break;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[strspn(line, " ")] || line[strspn(line, " ")] == '#')
+			continue;
+		if (split_line(line, &item, &key, &value)) {
+			why = "expected \"key: value\"";
+			break;
+		}
+		if (!strcmp(key, "apiVersion")) {
+			if (strcmp(value, "v1"))
+				why = "apiVersion is not v1";
+			else if (out->n && !in_list)
+				why = "a second Secret outside a List";
+			else if (in_list && !item)
+				why = "a List's Secret must be an item (\"- apiVersion: v1\")";
+			if (why)
+				break;
+			out->items = g3_xrealloc(out->items, (out->n + 1) * sizeof(*out->items));
+			cur = &out->items[out->n++];
+			memset(cur, 0, sizeof(*cur));
+			kinds = 0;
+			sec = SEC_TOP;
+			continue;
+		}
+		if (!cur && in_list && !out->n && !strcmp(key, "items") && !*value && !item)
+			continue;
+		if (!cur) {
+			why = "expected apiVersion first";
+			break;
+		}
+		if (item) {
+			why = "a list item that is not a Secret";
+		} else if (!strcmp(key, "kind")) {
+			if (!strcmp(value, "List") && out->n == 1 && !in_list && !kinds) {
+				/* the header of a v1 List: not a Secret */
+				out->n--;
+				in_list = 1;
+				cur = NULL;
+				memset(&out->items[0], 0, sizeof(out->items[0]));
+				continue;
+			}
+			if (strcmp(value, "Secret"))
+				why = "kind is not Secret";
+			kinds++;
+			sec = SEC_TOP;
+		} else if (!strcmp(key, "metadata") && !*value) {
+			sec = SEC_METADATA;
+		} else if (!strcmp(key, "data") && !*value) {
+			sec = SEC_DATA;
+		} else if (!strcmp(key, "type")) {
+			if (strcmp(value, "Opaque"))
+				why = "type is not Opaque";
+			sec = SEC_TOP;
+		} else if (sec == SEC_METADATA && !strcmp(key, "name")) {
+			size_t n = strlen(value);
+
+			if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+				value[n - 1] = '\0';
+				value++;
+			}
+			if (cur->name || !*value)
+				why = "a Secret with two names or an empty one";
+			else
+				cur->name = g3_xstrdup(value);
+		} else if (sec == SEC_DATA) {
+			size_t k, n = 0;
+			unsigned char *v;
+
+			for (k = 0; data_keys[k] && strcmp(data_keys[k], key); k++)
+				;
+			if (!data_keys[k]) {
+				why = "unknown data key";
+				break;
+			}
+			v = g3_base64_decode(value, &n);
+			if (!v || memchr(v, '\0', n)) {
+				free(v);
+				why = "a data value that is not base64 text";
+				break;
+			}
+			switch (k) {
+			case 0: free((char *)cur->database); cur->database = (char *)v; break;
+			case 1: free((char *)cur->username); cur->username = (char *)v; break;
+			case 2: g3_secret_free((char *)cur->password); cur->password = (char *)v; break;
+			case 3: free((char *)cur->host); cur->host = (char *)v; break;
+			case 4: free((char *)cur->port); cur->port = (char *)v; break;
+			default:
+				cur->dbcreated = !strcmp((char *)v, "true");
+				free(v);
+			}
+		} else {
+			why = "unknown key";
+		}
+	}
+	explicit_bzero(line, sizeof(line));
+	if (!why && ferror(f)) {
+		rc = g3_err_set(err, G3_USAGE, "could not read secrets file \"%s\": %s", path,
+				strerror(errno));
+		goto cleanup;
+	}
+	if (why)
+		why_line = lineno;
+	for (size_t i = 0; !why && i < out->n; i++) {
+		const g3_k8s_secret *s = &out->items[i];
+
+		if (!s->name || !s->password || !*s->password || !s->database || !s->username ||
+		    !s->host || !s->port)
+			why = "a Secret without name, database, username, password, host or port";
+		for (size_t j = 0; !why && j < i; j++)
+			if (!strcmp(out->items[j].name, s->name))
+				why = "a Secret name twice";
+	}
+	if (why)
+		rc = secrets_malformed(err, path, why_line, why);
+cleanup:
+	fclose(f);
+	if (rc)
+		g3_k8s_secrets_release(out);
+	return rc;
+}
+
+g3_rc g3_k8s_secrets_merge_file(const char *path, const g3_k8s_secret *secrets, size_t n,
+				g3_err *err)
+{
+	g3_k8s_secrets old;
+	g3_k8s_secret *all = NULL;
+	size_t k = 0;
+	g3_rc rc;
+
+	if (!strcmp(path, "-"))
+		return g3_k8s_secrets_write_file(path, secrets, n, err);
+	if ((rc = g3_k8s_secrets_read(path, &old, err)))
+		return rc;
+	all = g3_xcalloc(old.n + n + 1, sizeof(*all));
+	/* the file's order, each replaced where a new one has its name */
+	for (size_t i = 0; i < old.n; i++) {
+		all[k] = old.items[i];
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(secrets[j].name, old.items[i].name))
+				all[k] = secrets[j];
+		k++;
+	}
+	for (size_t j = 0; j < n; j++) {
+		int known = 0;
+
+		for (size_t i = 0; i < old.n; i++)
+			known |= !strcmp(secrets[j].name, old.items[i].name);
+		if (!known)
+			all[k++] = secrets[j];
+	}
+	rc = k ? g3_k8s_secrets_write_file(path, all, k, err) : G3_OK;
+	free(all);
+	g3_k8s_secrets_release(&old);
 	return rc;
 }

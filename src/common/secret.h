@@ -42,9 +42,33 @@ typedef struct g3_k8s_secret {
 int g3_k8s_secrets_write(FILE *f, const g3_k8s_secret *secrets, size_t n);
 
 /* The same to path ("-": standard output): written whole to a private
- * (0600) temporary file next to it, then renamed, so the file is never
- * half-written nor readable by others. */
+ * (0600) temporary file in the same directory, fsynced, renamed over path
+ * and the directory fsynced, so the file is never half-written nor
+ * readable by others, whatever mode it had before. */
 g3_rc g3_k8s_secrets_write_file(const char *path, const g3_k8s_secret *secrets, size_t n,
+				g3_err *err);
+
+/* The Secrets of a file read back: every string is owned (passwords wiped
+ * by g3_k8s_secrets_release). */
+typedef struct g3_k8s_secrets {
+	g3_k8s_secret *items;
+	size_t n;
+} g3_k8s_secrets;
+
+void g3_k8s_secrets_release(g3_k8s_secrets *s);
+
+/* Reads a file g3_k8s_secrets_write wrote (a missing file: no Secrets).
+ * Anything else in it (another kind, an unknown key, bad base64, a
+ * Secret without name or password, a name twice) is G3_USAGE naming the
+ * file and the line. */
+g3_rc g3_k8s_secrets_read(const char *path, g3_k8s_secrets *out, g3_err *err);
+
+/* Merges secrets into path by Secret name: the file's other Secrets stay
+ * as they were, one with the name of a given one is replaced, new ones are
+ * added; then written as g3_k8s_secrets_write_file does ("-": only the
+ * given ones to standard output). A malformed file is an error and is left
+ * untouched. */
+g3_rc g3_k8s_secrets_merge_file(const char *path, const g3_k8s_secret *secrets, size_t n,
 				g3_err *err);
 
 

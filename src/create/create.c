@@ -363,6 +363,18 @@ static g3_rc build_plan(const struct create_opts *o, struct plan *p, g3_err *err
 	return G3_OK;
 }
 
+static g3_rc check_secret_file(const char *path, g3_err *err)
+{
+	g3_k8s_secrets old;
+	g3_rc rc;
+
+	if (!strcmp(path, "-"))
+		return G3_OK;
+	rc = g3_k8s_secrets_read(path, &old, err);
+	g3_k8s_secrets_release(&old);
+	return rc;
+}
+
 /* Kubernetes object names: lowercase letters, digits, '-' and '.', starting
  * and ending with a letter or digit, at most 253 characters. */
 static int k8s_name_ok(const char *s)
@@ -413,7 +425,7 @@ static g3_rc write_secrets(const struct create_opts *o, const struct plan *p,
 	}
 	if (!n)
 		goto cleanup;
-	rc = g3_k8s_secrets_write_file(o->secret_out, secrets, n, err);
+	rc = g3_k8s_secrets_merge_file(o->secret_out, secrets, n, err);
 cleanup:
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
@@ -619,6 +631,10 @@ int cmd_create(int argc, char **argv)
 		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
 		goto cleanup;
 	}
+	/* the Secrets of other services in --secret-out are kept: a file that
+	 * cannot be merged into stops the run before anything is created */
+	if (o.secret_out && !o.dry_run && (rc = check_secret_file(o.secret_out, &err)))
+		goto cleanup;
 	if ((rc = build_plan(&o, &plan, &err)))
 		goto cleanup;
 	if (o.secret_out) {
@@ -655,6 +671,11 @@ int cmd_create(int argc, char **argv)
 		goto cleanup;
 	if ((rc = g3_pg_connect(&conf, (int)o.wait, &master, &err)))
 		goto cleanup;
+	/* every service is checked before the first is touched */
+	for (size_t i = 0; i < plan.n; i++)
+		if ((rc = g3_target_guard_conn(master, plan.svcs[i].database,
+					       plan.svcs[i].username, &err)))
+			goto cleanup;
 
 	ok = g3_xcalloc(plan.n, sizeof(int));
 	for (size_t i = 0; i < plan.n; i++) {

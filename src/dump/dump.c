@@ -1082,6 +1082,21 @@ static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help
 	return G3_OK;
 }
 
+/* The start of a failed run's --json report: nothing was written. */
+static json_object *failure_report(const struct dump_opts *o)
+{
+	json_object *root = json_object_new_object();
+	json_object *dbs = json_object_new_array();
+
+	if (o->output)
+		json_object_object_add(root, "output", json_object_new_string(o->output));
+	json_object_object_add(root, "output_written", json_object_new_boolean(0));
+	for (size_t i = 0; i < o->n_databases; i++)
+		json_object_array_add(dbs, json_object_new_string(o->databases[i]));
+	json_object_object_add(root, "databases", dbs);
+	return root;
+}
+
 int cmd_dump(int argc, char **argv)
 {
 	struct dump_opts o;
@@ -1207,6 +1222,8 @@ cleanup:
 	}
 	partial_path = NULL;
 	g3_sink_close(sink);   /* aborts (removes FILE.partial) unless committed */
+	if (rc && o.json)
+		g3_err_print_json(failure_report(&o), rc, &err);
 	for (size_t i = 0; dbs && i < o.n_databases; i++)
 		database_release(&dbs[i]);
 	free(dbs);

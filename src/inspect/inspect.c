@@ -116,6 +116,16 @@ static int parse_args(int argc, char **argv, const char *command, const char *us
 	return G3_OK;
 }
 
+/* The start of a failed run's --json report. */
+static json_object *snapshot_report(const char *snapshot)
+{
+	json_object *o = json_object_new_object();
+
+	if (snapshot)
+		json_object_object_add(o, "snapshot", json_object_new_string(snapshot));
+	return o;
+}
+
 /* Opens src and reads its manifest (first member). */
 static g3_rc open_snapshot(const char *spec, g3_source **src, g3_reader **r,
 			   g3_manifest *m, g3_err *err)
@@ -248,6 +258,8 @@ int cmd_inspect(int argc, char **argv)
 cleanup:
 	if (rc)
 		g3_log_err(&err);
+	if (rc && a.json)
+		g3_err_print_json(snapshot_report(a.snapshot), rc, &err);
 	g3_reader_close(r);
 	g3_source_close(src);
 	g3_manifest_release(&m);
@@ -676,6 +688,15 @@ int cmd_verify(int argc, char **argv)
 cleanup:
 	if (rc)
 		g3_log_err(&err);
+	if (rc && a.json) {
+		/* what was verified before the failure */
+		json_object *rep = snapshot_report(a.snapshot);
+
+		json_object_object_add(rep, "members_read", json_object_new_int64((int64_t)members));
+		json_object_object_add(rep, "chunks_verified",
+				       json_object_new_int64((int64_t)(chunks + es_chunks)));
+		g3_err_print_json(rep, rc, &err);
+	}
 	free(buf);
 	free(sums);
 	free(es_sums);

@@ -832,6 +832,49 @@ static int print_options(const struct restore_opts *o, const char *shard,
 	return g3_options_print(stdout, "restore", j, argc, argv);
 }
 
+/* --json of a failed run: the targets and what became of them (a failure
+ * before the commits leaves every target as it was). */
+static void json_failure(const struct restore_opts *o, const struct plan *p, int reported,
+			 g3_rc rc, const g3_err *err)
+{
+	json_object *root = json_object_new_object();
+	json_object *dbs = json_object_new_array();
+
+	if (o->source)
+		json_object_object_add(root, "source", json_object_new_string(o->source));
+	for (size_t i = 0; i < p->n; i++) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "database", json_object_new_string(p->dbs[i].svc.database));
+		if (p->dbs[i].from)
+			json_object_object_add(d, "from", json_object_new_string(p->dbs[i].from));
+		json_object_object_add(d, "restored", json_object_new_boolean(reported));
+		json_object_array_add(dbs, d);
+	}
+	json_object_object_add(root, "databases", dbs);
+	g3_err_print_json(root, rc, err);
+}
+
+/* A second --map of the same database, or into the same target, is a
+ * mistake, not a choice between them. */
+static g3_rc check_map(const struct restore_opts *o, const char *map, g3_err *err)
+{
+	const char *eq = strchr(map, '=');
+	size_t from = (size_t)(eq - map);
+
+	for (size_t i = 0; i < o->n_maps; i++) {
+		const char *oeq = strchr(o->maps[i], '=');
+
+		if ((size_t)(oeq - o->maps[i]) == from && !strncmp(o->maps[i], map, from))
+			return g3_err_set(err, G3_USAGE, "--map %s and --map %s both map database "
+					  "\"%.*s\"", o->maps[i], map, (int)from, map);
+		if (!strcmp(oeq + 1, eq + 1))
+			return g3_err_set(err, G3_USAGE, "--map %s and --map %s both restore into "
+					  "\"%s\"", o->maps[i], map, eq + 1);
+	}
+	return G3_OK;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	struct restore_opts o;
@@ -847,7 +890,7 @@ int cmd_restore(int argc, char **argv)
 	char **names = NULL;
 	char *base = NULL;
 	const char *shard = NULL;
-	int env_code = -1;
+	int env_code = -1, reported = 0;
 	struct sigaction sa;
 	double t0 = now_s();
 	g3_rc rc = G3_OK;
@@ -900,6 +943,8 @@ int cmd_restore(int argc, char **argv)
 				rc = g3_err_set(&err, G3_USAGE, "--map must be OLD=NEW, not \"%s\"", optarg);
 				goto cleanup;
 			}
+			if ((rc = check_map(&o, optarg, &err)))
+				goto cleanup;
 			g3_strlist_add(&o.maps, &o.n_maps, optarg);
 			break;
 		case 'j':
@@ -1039,6 +1084,10 @@ int cmd_restore(int argc, char **argv)
 	to.no_create = o.no_create;
 	to.wait_seconds = (int)o.wait;
 	for (size_t i = 0; i < plan.n; i++)
+		if ((rc = g3_target_guard_conn(master, plan.dbs[i].svc.database,
+					       plan.dbs[i].svc.username, &err)))
+			goto cleanup;
+	for (size_t i = 0; i < plan.n; i++)
 		if ((rc = g3_pgtarget_prepare(master, &conf, &plan.dbs[i].svc, &to,
 					      &plan.dbs[i].target, &err)))
 			goto cleanup;
@@ -1062,12 +1111,15 @@ int cmd_restore(int argc, char **argv)
 	}
 	g3_progress_finish();
 	report(&o, &in, &plan, now_s() - t0);
+	reported = 1;
 	if (o.patch_secret && (rc = patch_secrets(&o, &conf, &k8s, &plan, names, &err)))
 		goto cleanup;
 cleanup:
 	g3_progress_finish();
 	if (rc && err.msg[0])
 		g3_log_err(&err);
+	if (rc && o.json && env_code < 0)
+		json_failure(&o, &plan, reported, rc, &err);
 	/* in reverse: a role two targets share goes with the first one's
 	 * side database, the last to be dropped */
 	for (size_t i = plan.n; i-- > 0;) {

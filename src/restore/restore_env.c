@@ -256,7 +256,7 @@ static g3_rc write_secrets(struct env_run *r, g3_err *err)
 		n++;
 	}
 	if (n)
-		rc = g3_k8s_secrets_write_file(r->o->secret_out, s, n, err);
+		rc = g3_k8s_secrets_merge_file(r->o->secret_out, s, n, err);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -619,7 +619,7 @@ int env_restore(const struct restore_opts *o, const char *base)
 	size_t n_env_indices = 0;
 	pthread_t *threads = NULL;
 	long n_threads = 0;
-	int have_es, failed = 0, any_index = 0;
+	int have_es, failed = 0, any_index = 0, summarised = 0;
 	int64_t total = 0;
 	double t0 = now_s();
 	g3_rc rc = G3_OK;
@@ -743,14 +743,30 @@ int env_restore(const struct restore_opts *o, const char *base)
 			if (r.items[i].is_index)
 				r.items[i].status = ST_SKIPPED;
 	}
+	if ((rc = g3_pgconf_master(&r.conf, o->master_url, &err)))
+		goto cleanup;
+	if (o->secret_out && strcmp(o->secret_out, "-")) {
+		/* the other services' Secrets in it are kept: it must read back */
+		g3_k8s_secrets old;
+
+		rc = g3_k8s_secrets_read(o->secret_out, &old, &err);
+		g3_k8s_secrets_release(&old);
+		if (rc)
+			goto cleanup;
+	}
 	{
 		size_t lone = 0;
+		char mdb[256], mrole[256];
+		const char *master_db = g3_pgconf_effective(&r.conf, "dbname", mdb, sizeof(mdb));
+		const char *master_role = g3_pgconf_effective(&r.conf, "user", mrole, sizeof(mrole));
 
 		for (size_t i = 0; i < plan.n_services; i++)
 			lone += r.items[i].status != ST_SKIPPED;
 		for (size_t i = 0; i < plan.n_services; i++)
 			if (r.items[i].status != ST_SKIPPED &&
-			    (rc = plan_credentials(o, &r.items[i], lone == 1, &err)))
+			    ((rc = plan_credentials(o, &r.items[i], lone == 1, &err)) ||
+			     (rc = g3_target_guard(master_db, master_role, r.items[i].svc.database,
+						   r.items[i].svc.username, &err))))
 				goto cleanup;
 	}
 	r.queue = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.queue));
@@ -776,8 +792,6 @@ int env_restore(const struct restore_opts *o, const char *base)
 	}
 
 	/* run */
-	if ((rc = g3_pgconf_master(&r.conf, o->master_url, &err)))
-		goto cleanup;
 	choose_parallel(&r);
 	n_threads = r.n_queue ? pool_size(&r) : 0;
 	g3_info("restoring %zu services (%ld at once, %ld connections each) and %zu indices "
@@ -799,6 +813,7 @@ int env_restore(const struct restore_opts *o, const char *base)
 	if (o->secret_out && (rc = write_secrets(&r, &err)))
 		g3_log_err(&err);
 	summary(&r, base, now_s() - t0, failed || rc);
+	summarised = 1;
 	if (!rc && failed) {
 		rc = G3_FAIL;
 		g3_error("some services or indices were not restored (see above)");
@@ -807,6 +822,8 @@ int env_restore(const struct restore_opts *o, const char *base)
 cleanup:
 	if (rc && err.msg[0])
 		g3_log_err(&err);
+	if (rc && o->json && !summarised)
+		g3_err_print_json(NULL, rc, &err);
 	for (size_t i = 0; i < r.n; i++) {
 		g3_service_release(&r.items[i].svc);
 		free(r.items[i].target);

@@ -240,6 +240,9 @@ cleanup:
 				       list ? json_object_get(list) : json_object_new_array());
 		json_object_object_add(report_json, "status", json_object_new_string(
 			rc ? "failed" : "ok"));
+		if (rc)
+			json_object_object_add(report_json, "exit_code",
+					       json_object_new_int(g3_exit_code(rc)));
 		if (rc && err->msg[0])
 			json_object_object_add(report_json, "error", json_object_new_string(err->msg));
 		printf("%s\n", json_object_to_json_string_ext(report_json, JSON_C_TO_STRING_PRETTY |
@@ -277,7 +280,7 @@ int restore_es_main(int argc, char **argv)
 	struct restore_es_opts o;
 	g3_err err;
 	g3_rc rc = G3_OK;
-	int c, from_env = 0;
+	int c, from_env = 0, ran = 0;
 
 	restore_es_opts_init(&o);
 	g3_err_init(&err);
@@ -341,9 +344,12 @@ int restore_es_main(int argc, char **argv)
 			goto cleanup;
 	catch_stop_signals();
 	rc = restore_es_run(&o, &err);
+	ran = 1;   /* it prints its own report */
 cleanup:
 	if (rc && err.msg[0])
 		g3_log_err(&err);
+	if (rc && o.json && !ran)
+		g3_err_print_json(NULL, rc, &err);
 	restore_es_opts_release(&o);
 	return g3_exit_code(rc);
 }

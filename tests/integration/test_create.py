@@ -292,6 +292,142 @@ class CreateTest(PgTestCase):
         self.assertEqual(r.err, 'gen3db: could not open password file "/nonexistent/pw": '
                          'No such file or directory\n')
 
+    SYSTEM_WHY = {
+        "template0": "it is PostgreSQL's pristine template database",
+        "template1": "it is the template every new database is copied from",
+        "postgres": "it is PostgreSQL's default maintenance database",
+    }
+
+    def cluster_state(self):
+        return (self.sql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database"),
+                self.sql("SELECT string_agg(rolname || ':' || coalesce(rolpassword, ''), ',' "
+                         "ORDER BY rolname) FROM pg_authid"),
+                self.sql("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace",
+                         db="template1"),
+                self.sql("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"))
+
+    def assertRefused(self, r, msg, before):
+        self.assertExit(r, 2)
+        self.assertEqual(r.err, msg)
+        self.assertEqual(r.out, "")
+        self.assertEqual(self.cluster_state(), before)
+
+    def test_system_databases_are_refused_on_every_path(self):
+        pw = secret("system-db-pw")
+        before = self.cluster_state()
+        for db, why in self.SYSTEM_WHY.items():
+            with self.subTest(db=db):
+                msg = ('gen3db: database "%s" cannot be a target: %s\n'
+                       "hint: name the service's own database\n" % (db, why))
+                env = self.env(SERVICE_PGDB=db, SERVICE_PGUSER="sysdb_user", SERVICE_PGPASS=pw)
+                self.assertRefused(run(["create", "--wait", "5"], env=env), msg, before)
+                self.assertRefused(run(["create", "--wait", "5", "--reset-password"], env=env),
+                                   msg, before)
+                self.assertRefused(run(["create", "--database", db, "--username", "sysdb_user",
+                                        "--password-file", self.pwfile(pw)], env=self.env()),
+                                   msg, before)
+                cfg = os.path.join(self.tmp, "sys.json")
+                with open(cfg, "w") as f:
+                    # a good service first: nothing of it is made either
+                    json.dump({"services": [
+                        {"name": "goodsvc", "password_file": self.pwfile(pw)},
+                        {"name": "bad", "database": db, "username": "sysdb_user",
+                         "password_file": self.pwfile(pw)}]}, f)
+                self.assertRefused(run(["create", "--config", cfg], env=self.env()), msg, before)
+        # CREATE DATABASE copies template1, which is still empty
+        self.sql("CREATE DATABASE after_refusal")
+        self.assertEqual(self.sql("SELECT count(*) FROM pg_class WHERE relnamespace = "
+                                  "'public'::regnamespace", db="after_refusal"), "0")
+        self.sql("DROP DATABASE after_refusal")
+
+    def test_the_masters_own_database_and_role(self):
+        pw = secret("boss-pw-4411")
+        self.sql("CREATE ROLE boss SUPERUSER LOGIN PASSWORD %s" % lit(pw))
+        self.sql("CREATE DATABASE fence_home")
+        self.sql("CREATE TABLE keep (id int)", db="fence_home")
+        before = self.cluster_state()
+        env = self.env(PGDATABASE="fence_home")
+        msg = ('gen3db: database "fence_home" cannot be a target: it is the database the '
+               "master connection uses\nhint: name the service's own database\n")
+        # --service derives <service>_<release>
+        self.assertRefused(run(["create", "--service", "fence", "--release", "home",
+                                "--secret-out", os.path.join(self.tmp, "s.yaml")], env=env),
+                           msg, before)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "s.yaml")))
+        self.assertRefused(run(["create"], env=self.env(PGDATABASE="fence_home",
+                                                        SERVICE_PGDB="fence_home",
+                                                        SERVICE_PGUSER="fh",
+                                                        SERVICE_PGPASS=pw)), msg, before)
+        # the master's role, whatever its name, and postgres never get a new password
+        for role, who, env in (
+                ("boss", "the master connection's own role",
+                 self.env(PGUSER="boss", PGPASSWORD=pw)),
+                ("postgres", "PostgreSQL's default superuser", self.env())):
+            with self.subTest(role=role):
+                r = run(["create", "--reset-password"], env=dict(
+                    env, SERVICE_PGDB="roles_db", SERVICE_PGUSER=role,
+                    SERVICE_PGPASS=secret("new-pw-for-" + role)))
+                self.assertRefused(r, 'gen3db: role "%s" cannot be a service role: it is %s\n'
+                                   "hint: name the service's own role\n" % (role, who), before)
+        self.assertTrue(self.can_login("postgres", "boss", pw))
+        self.sql("DROP DATABASE fence_home")
+        self.sql("DROP ROLE boss")
+
+    def test_secret_out_keeps_other_services(self):
+        out = os.path.join(self.tmp, "merge.yaml")
+        with open(out, "w"):
+            pass
+        os.chmod(out, 0o644)
+        r = run(["create", "--service", "aa", "--service", "bb", "--release", "m",
+                 "--secret-out", out], env=self.env())
+        self.assertExit(r, 0)
+        first = self.read_secrets(out)
+        for s in first.values():
+            secret(s["password"])
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        r = run(["create", "--service", "cc", "--release", "m", "--secret-out", out],
+                env=self.env())
+        self.assertExit(r, 0)
+        merged = self.read_secrets(out)
+        secret(merged["cc-dbcreds"]["password"])
+        self.assertEqual(sorted(merged), ["aa-dbcreds", "bb-dbcreds", "cc-dbcreds"])
+        self.assertEqual(merged["aa-dbcreds"], first["aa-dbcreds"])
+        self.assertEqual(merged["bb-dbcreds"], first["bb-dbcreds"])
+        for svc in ("aa", "bb", "cc"):
+            s = merged[svc + "-dbcreds"]
+            self.assertTrue(self.can_login(s["database"], s["username"], s["password"]), svc)
+        # a service failing in this run keeps its old entry; the others are replaced
+        self.sql("ALTER ROLE bb_m NOLOGIN")
+        os.chmod(out, 0o644)
+        r = run(["create", "--service", "bb", "--service", "cc", "--release", "m",
+                 "--secret-out", out, "--host-for-secret", "new-host"], env=self.env())
+        self.assertExit(r, 1)
+        self.assertIn('gen3db: bb: failed: role "bb_m" exists but may not log in', r.err)
+        again = self.read_secrets(out)
+        self.assertEqual(again["bb-dbcreds"], first["bb-dbcreds"])
+        self.assertEqual(again["aa-dbcreds"], first["aa-dbcreds"])
+        self.assertEqual(again["cc-dbcreds"]["host"], "new-host")
+        self.assertEqual(again["cc-dbcreds"]["password"], merged["cc-dbcreds"]["password"])
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        self.assertEqual([f for f in os.listdir(self.tmp) if ".tmp." in f], [])
+
+    def test_malformed_secret_out_is_left_untouched(self):
+        out = os.path.join(self.tmp, "bad.yaml")
+        text = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
+        with open(out, "wb") as f:
+            f.write(text)
+        os.chmod(out, 0o644)
+        r = run(["create", "--service", "mal", "--release", "x", "--secret-out", out],
+                env=self.env())
+        self.assertExit(r, 2)
+        self.assertEqual(r.err, 'gen3db: secrets file "%s" is malformed: line 2: kind is not '
+                         'Secret; it was left as it is\nhint: give another --secret-out file, '
+                         'or repair or move this one\n' % out)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), text)
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o644)
+        self.assertEqual(self.sql("SELECT count(*) FROM pg_roles WHERE rolname = 'mal_x'"), "0")
+
     def test_help_and_version(self):
         r = run(["create", "--help"])
         self.assertExit(r, 0)

@@ -299,6 +299,20 @@ class DumpBehaviour(unittest.TestCase):
         self.assertEqual(s["output_bytes"], os.path.getsize(path))
         self.assertEqual(s["databases"][0]["tables"][0]["rows"], 2)
 
+    def test_json_reports_a_failure(self):
+        path = os.path.join(TMP, "fail.tar.zst")
+        r = gen3db("dump", "--output", path, "--database", "no_such_db", "--json", "--quiet")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        rep = json.loads(r.stdout)
+        self.assertEqual(rep["status"], "failed")
+        self.assertEqual(rep["exit_code"], 1)
+        self.assertEqual(rep["output"], path)
+        self.assertEqual(rep["output_written"], False)
+        self.assertEqual(rep["databases"], ["no_such_db"])
+        self.assertIn('"no_such_db"', rep["error"])
+        self.assertIn(rep["error"], r.stderr.decode())
+        self.assertFalse(os.path.exists(path))
+
     def test_pg_dump_gets_password_from_environment_only(self):
         log = os.path.join(TMP, "pg_dump.log")
         wrapper = os.path.join(TMP, "pg_dump_wrapper")

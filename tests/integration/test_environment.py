@@ -379,6 +379,63 @@ class EnvironmentRestoreTest(unittest.TestCase):
         self.assertEqual(PG.psql("SELECT count(*) FROM pg_database WHERE datname LIKE '%_h'"),
                          "0")
 
+    def test_narrowed_runs_keep_other_services_secrets(self):
+        drop_release("nar")
+        out = self.secret_out()
+        r = self.restore([LAYOUT, "--release", "nar", "--service", "fence", "--secret-out", out])
+        self.assertExit(r, 0)
+        first = self.read_secrets(out)
+        secret(first["fence-dbcreds"]["password"])
+        os.chmod(out, 0o644)
+        r = self.restore([LAYOUT, "--release", "nar", "--service", "indexd", "--secret-out", out])
+        self.assertExit(r, 0)
+        both = self.read_secrets(out)
+        secret(both["indexd-dbcreds"]["password"])
+        self.assertEqual(sorted(both), ["fence-dbcreds", "indexd-dbcreds"])
+        self.assertEqual(both["fence-dbcreds"], first["fence-dbcreds"])
+        self.assertEqual(os.stat(out).st_mode & 0o777, 0o600)
+        for s in ("fence", "indexd"):
+            c = both[s + "-dbcreds"]
+            self.assertEqual(PG.psql("SELECT current_user", db=c["database"], user=c["username"],
+                                     password=c["password"]), c["username"])
+        # a file it cannot read back is refused before anything, byte for byte
+        bad = os.path.join(self.tmp, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("apiVersion: v1\nkind: Secret\nsurprise: yes\n")
+        r = self.restore([LAYOUT, "--release", "nar2", "--service", "fence", "--secret-out", bad])
+        self.assertExit(r, 2)
+        self.assertEqual(r.err, 'gen3db: secrets file "%s" is malformed: line 3: unknown key; '
+                         'it was left as it is\nhint: give another --secret-out file, or repair '
+                         'or move this one\n' % bad)
+        with open(bad) as f:
+            self.assertEqual(f.read(), "apiVersion: v1\nkind: Secret\nsurprise: yes\n")
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_database WHERE datname LIKE "
+                                 "'%_nar2%'"), "0")
+        drop_release("nar")
+
+    def test_system_database_from_credentials_is_refused(self):
+        creds = self.credentials_dir("sysdb")
+        with open(os.path.join(creds, "fence", "database"), "w") as f:
+            f.write("template1\n")
+        r = self.restore([LAYOUT, "--release", "sysdb", "--credentials-dir", creds])
+        self.assertExit(r, 2)
+        self.assertTrue(r.err.endswith('\ngen3db: database "template1" cannot be a target: it '
+                                       "is the template every new database is copied from\n"
+                                       "hint: name the service's own database\n"), r.err)
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_database WHERE datname LIKE "
+                                 "'%_sysdb%'"), "0")
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_class WHERE relnamespace = "
+                                 "'public'::regnamespace", db="template1"), "0")
+
+    def test_json_reports_a_usage_error(self):
+        r = self.restore([LAYOUT, "--json"])
+        self.assertExit(r, 2)
+        self.assertEqual(json.loads(r.out), {
+            "status": "failed", "exit_code": 2,
+            "error": "no release name for a whole-environment restore",
+            "hint": "give --release NAME: each service goes to <service>_<NAME>, e.g. "
+                    "--release gen3"})
+
     def test_usage_errors_change_nothing(self):
         r = self.restore([LAYOUT])
         self.assertExit(r, 2)

@@ -592,6 +592,15 @@ class TestFaults(EsTestCase):
         rep = json.loads(r.stdout)
         self.assertEqual(rep["indices"][0]["status"], "failed")
         self.assertEqual(rep["indices"][0]["documents_read"], 212)
+        self.assertEqual((rep["status"], rep["exit_code"]), ("failed", 1))
+
+    def test_json_reports_a_usage_error(self):
+        r = subprocess.run([BIN, "restore-es", "--json"], capture_output=True, text=True,
+                           env=dict(os.environ, GUPPY_INDICES="", GUPPY_CONFIGINDEX=""))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(json.loads(r.stdout), {
+            "status": "failed", "exit_code": 2, "error": "no dump directory given",
+            "hint": "gen3db restore-es DIR --index NAME"})
 
     def test_429_30_percent_on_20000_documents_with_defaults(self):
         d = os.path.join(self.tmp, "src")

@@ -1,4 +1,5 @@
 """gen3db inspect and verify: a snapshot's contents and integrity, no server needed."""
+import json
 import io
 import json
 import os
@@ -127,6 +128,32 @@ class InspectVerifyTest(PgTestCase):
         self.assertEqual(r.code, 0, r)
         self.assertIn('"member_sums":false,"unchecked":["manifest.json","pg/fence_gen3/pre-data.sql"',
                       r.out)
+
+    def test_json_reports_a_failure(self):
+        bad = os.path.join(self.tmp, "dropped-json.tar.zst")
+
+        def drop(ms):
+            names = [m.name for m, _ in ms if m.name.endswith(".copy")]
+            victim = names[1]
+            return [(m, d) for m, d in ms if m.name not in (victim, victim[:-5] + ".json")]
+        rewrite(self.snap, bad, drop)
+        r = run(["verify", bad, "--json"])
+        self.assertEqual(r.code, 1, r)
+        rep = json.loads(r.out)
+        self.assertEqual(rep["status"], "failed")
+        self.assertEqual(rep["exit_code"], 1)
+        self.assertEqual(rep["snapshot"], bad)
+        self.assertIn("end.json counts", rep["error"])
+        self.assertIn(rep["error"], r.err)
+        self.assertGreater(rep["members_read"], 1)
+        self.assertGreater(rep["chunks_verified"], 0)
+        for cmd in ("inspect", "verify"):
+            r = run([cmd, "/nonexistent.tar.zst", "--json"])
+            self.assertEqual(r.code, 2)
+            self.assertEqual(json.loads(r.out), {
+                "snapshot": "/nonexistent.tar.zst", "status": "failed", "exit_code": 2,
+                "error": 'could not open "/nonexistent.tar.zst": No such file or directory'}
+                | ({"members_read": 1, "chunks_verified": 0} if cmd == "verify" else {}))
 
     def test_not_a_snapshot(self):
         plain = os.path.join(self.tmp, "plain.sql")

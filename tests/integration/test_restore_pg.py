@@ -886,6 +886,36 @@ class SnapshotTest(unittest.TestCase):
         for d in ("fence_src", "fence_two", "sheepdog_two"):
             drop(d)
 
+    def test_map_twice(self):
+        drop("twice_b")
+        r = run([self.snap, "--map", "sheepdog_src=twice_b", "--map", "sheepdog_src=twice_c"])
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.decode(), 'gen3db: --map sheepdog_src=twice_b and --map '
+                         'sheepdog_src=twice_c both map database "sheepdog_src"\n')
+        r = run([self.snap, "--map", "sheepdog_src=twice_b", "--map", "other=twice_b"])
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.decode(), 'gen3db: --map sheepdog_src=twice_b and --map '
+                         'other=twice_b both restore into "twice_b"\n')
+        self.assertFalse(exists("twice_b"))
+        self.assertFalse(exists("twice_c"))
+
+    def test_json_reports_a_failure(self):
+        r = run([self.snap, "--map", "sheepdog_src=template1", "--json"])
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        rep = json.loads(r.stdout)
+        self.assertEqual(rep, {
+            "source": self.snap, "status": "failed", "exit_code": 2,
+            "databases": [{"database": "template1", "from": "sheepdog_src", "restored": False}],
+            "error": 'database "template1" cannot be a target: it is the template every new '
+                     "database is copied from",
+            "hint": "name the service's own database"})
+        missing = os.path.join(TMP, "nope.tar.zst")
+        r = run([missing, "--json"], db="x")
+        self.assertEqual(r.returncode, 2)
+        rep = json.loads(r.stdout)
+        self.assertEqual((rep["status"], rep["exit_code"], rep["databases"]), ("failed", 2, []))
+        self.assertIn('could not open "%s"' % missing, rep["error"])
+
     def test_map_unknown_database(self):
         r = run([self.snap, "--map", "nope=x"])
         self.assertEqual(r.returncode, 2)
@@ -1110,6 +1140,97 @@ class UsageTest(unittest.TestCase):
     def test_bad_jobs(self):
         r = run([os.path.join(DATA, "pg", "fence.sql"), "--jobs", "0"], db="x")
         self.assertEqual(r.returncode, 2)
+
+
+SYSTEM_WHY = {
+    "template0": "it is PostgreSQL's pristine template database",
+    "template1": "it is the template every new database is copied from",
+    "postgres": "it is PostgreSQL's default maintenance database",
+}
+
+
+def refused_db(db, why):
+    return ('gen3db: database "%s" cannot be a target: %s\n'
+            "hint: name the service's own database\n" % (db, why))
+
+
+class SystemTargetTest(unittest.TestCase):
+    """System databases, the master's own database and roles are never targets."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.snap = os.path.join(TMP, "systarget.tar.zst")
+        drop("systarget_src")
+        PG.psql("CREATE DATABASE systarget_src")
+        PG.psql("CREATE TABLE t (id int); INSERT INTO t VALUES (1)", db="systarget_src")
+        dump("systarget_src", cls.snap)
+        drop("admin_home")
+        PG.psql("CREATE DATABASE admin_home")
+        PG.psql("CREATE TABLE keep (id int); INSERT INTO keep VALUES (7)", db="admin_home")
+
+    def state(self):
+        """What a refused restore must not change."""
+        return (tables("template1"), tables("postgres"), tables("admin_home"),
+                PG.psql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database"),
+                PG.psql("SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles"))
+
+    def assertRefused(self, r, expected, before):
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn(expected, r.stderr.decode())
+        self.assertEqual(r.stdout, b"")
+        self.assertEqual(self.state(), before)
+
+    def test_system_databases_through_every_path(self):
+        plain = os.path.join(DATA, "pg", "fence.sql")
+        before = self.state()
+        for db, why in SYSTEM_WHY.items():
+            with self.subTest(db=db):
+                msg = refused_db(db, why)
+                self.assertRefused(run([plain, "--clean"], db=db), msg, before)
+                self.assertRefused(run([plain], env_extra={"SERVICE_PGDB": db}), msg, before)
+                self.assertRefused(run([self.snap, "--clean"], db=db), msg, before)
+                self.assertRefused(run([self.snap, "--map", "systarget_src=" + db]), msg, before)
+                self.assertRefused(run([self.snap], env_extra={"SERVICE_PGDB": db}), msg, before)
+        # a new database copied from template1 is empty
+        drop("after_refusal")
+        PG.psql("CREATE DATABASE after_refusal")
+        self.assertEqual(tables("after_refusal"), [])
+        drop("after_refusal")
+
+    def test_the_masters_own_database(self):
+        plain = os.path.join(DATA, "pg", "fence.sql")
+        before = self.state()
+        msg = ('gen3db: database "admin_home" cannot be a target: it is the database the '
+               "master connection uses\nhint: name the service's own database\n")
+        home = {"PGDATABASE": "admin_home"}
+        self.assertRefused(run([plain, "--clean"], db="admin_home", env_extra=home), msg, before)
+        self.assertRefused(run([self.snap, "--clean", "--map", "systarget_src=admin_home"],
+                               env_extra=home), msg, before)
+        self.assertEqual(PG.psql("SELECT id FROM keep", db="admin_home"), "7")
+        # names compare exactly: another spelling is another database
+        drop("Admin_Home")
+        r = run([self.snap, "--database", "Admin_Home"], env_extra=home)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(tables("Admin_Home"), ["public.t"])
+        drop("Admin_Home")
+        PG.psql('DROP ROLE IF EXISTS "Admin_Home"')
+
+    def test_system_and_master_roles(self):
+        plain = os.path.join(DATA, "pg", "fence.sql")
+        before = self.state()
+        r = run([plain], db="role_target", user="postgres")
+        self.assertRefused(r, 'gen3db: role "postgres" cannot be a service role: it is '
+                           "PostgreSQL's default superuser\nhint: name the service's own role\n",
+                           before)
+        PG.psql("DROP ROLE IF EXISTS boss")
+        PG.psql("CREATE ROLE boss SUPERUSER LOGIN PASSWORD '%s'" % SERVICE_PASS)
+        before = self.state()
+        r = run([plain], db="role_target", user="boss",
+                env_extra={"PGUSER": "boss", "PGPASSWORD": SERVICE_PASS})
+        self.assertRefused(r, 'gen3db: role "boss" cannot be a service role: it is the master '
+                           "connection's own role\nhint: name the service's own role\n", before)
+        self.assertFalse(exists("role_target"))
+        PG.psql("DROP ROLE boss")
 
 
 if __name__ == "__main__":

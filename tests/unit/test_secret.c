@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/secret.h"
@@ -147,6 +148,122 @@ static void test_k8s_round_trip(void **state)
 	assert_null(pw);
 }
 
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 65536);
+
+	assert_non_null(f);
+	*len = fread(buf, 1, 65535, f);
+	fclose(f);
+	return buf;
+}
+
+static const g3_k8s_secret *find(const g3_k8s_secrets *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->items[i].name, name))
+			return &s->items[i];
+	return NULL;
+}
+
+/* Reading back what was written, single Secret and List alike; merging
+ * keeps the others, replaces by name, adds the new; the file ends 0600. */
+static void test_k8s_merge(void **state)
+{
+	g3_k8s_secret first[2] = {
+		{ "aa-dbcreds", "aa_gen3", "aa_gen3", "pw-aa", "db", "5432", 1 },
+		{ "bb-dbcreds", "bb_gen3", "bb_gen3", "pw-bb", "db", "5432", 0 },
+	};
+	g3_k8s_secret second[2] = {
+		{ "cc-dbcreds", "cc_gen3", "cc_gen3", "pw-cc", "db2", "5433", 1 },
+		{ "bb-dbcreds", "bb_gen3", "bb_gen3", "pw-bb-new", "db2", "5433", 1 },
+	};
+	char path[] = "/tmp/gen3db-merge-XXXXXX";
+	int fd = mkstemp(path);
+	g3_k8s_secrets got;
+	struct stat st;
+	g3_err err;
+
+	(void)state;
+	g3_err_init(&err);
+	close(fd);
+	chmod(path, 0644);
+	/* an empty existing file holds no Secret */
+	assert_int_equal(g3_k8s_secrets_read(path, &got, &err), G3_OK);
+	assert_int_equal(got.n, 0);
+	assert_int_equal(g3_k8s_secrets_merge_file(path, first, 1, &err), G3_OK);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(g3_k8s_secrets_read(path, &got, &err), G3_OK);
+	assert_int_equal(got.n, 1);
+	assert_string_equal(got.items[0].password, "pw-aa");
+	g3_k8s_secrets_release(&got);
+	assert_int_equal(g3_k8s_secrets_merge_file(path, first + 1, 1, &err), G3_OK);
+	assert_int_equal(g3_k8s_secrets_merge_file(path, second, 2, &err), G3_OK);
+	assert_int_equal(g3_k8s_secrets_read(path, &got, &err), G3_OK);
+	assert_int_equal(got.n, 3);
+	assert_string_equal(got.items[0].name, "aa-dbcreds");
+	assert_string_equal(got.items[1].name, "bb-dbcreds");
+	assert_string_equal(got.items[2].name, "cc-dbcreds");
+	assert_string_equal(find(&got, "aa-dbcreds")->password, "pw-aa");
+	assert_string_equal(find(&got, "aa-dbcreds")->host, "db");
+	assert_int_equal(find(&got, "aa-dbcreds")->dbcreated, 1);
+	assert_string_equal(find(&got, "bb-dbcreds")->password, "pw-bb-new");
+	assert_string_equal(find(&got, "bb-dbcreds")->port, "5433");
+	assert_int_equal(find(&got, "bb-dbcreds")->dbcreated, 1);
+	assert_string_equal(find(&got, "cc-dbcreds")->database, "cc_gen3");
+	g3_k8s_secrets_release(&got);
+	unlink(path);
+	/* a missing file: the given ones only */
+	assert_int_equal(g3_k8s_secrets_merge_file(path, second, 1, &err), G3_OK);
+	assert_int_equal(g3_k8s_secrets_read(path, &got, &err), G3_OK);
+	assert_int_equal(got.n, 1);
+	g3_k8s_secrets_release(&got);
+	unlink(path);
+}
+
+/* A file that is not one gen3db wrote is refused and left byte for byte. */
+static void test_k8s_merge_malformed(void **state)
+{
+	static const struct { const char *text, *why; } cases[] = {
+		{ "hello\n", "line 1: expected \"key: value\"" },
+		{ "apiVersion: v1\nkind: ConfigMap\n", "line 2: kind is not Secret" },
+		{ "apiVersion: v1\nkind: Secret\nmetadata:\n  name: \"x\"\ntype: Opaque\ndata:\n"
+		  "  password: not*base64\n", "line 7: a data value that is not base64 text" },
+		{ "apiVersion: v1\nkind: Secret\nmetadata:\n  name: \"x\"\ntype: Opaque\ndata:\n"
+		  "  token: eA==\n", "line 7: unknown data key" },
+		{ "apiVersion: v1\nkind: Secret\nmetadata:\n  name: \"x\"\ntype: Opaque\ndata:\n"
+		  "  password: eA==\n", "a Secret without name, database, username, password, "
+		  "host or port" },
+		{ "apiVersion: v2\n", "line 1: apiVersion is not v1" },
+		{ "kind: Secret\n", "line 1: expected apiVersion first" },
+	};
+	g3_k8s_secret one = { "aa-dbcreds", "aa", "aa", "pw", "db", "5432", 1 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *path = write_tmp(cases[i].text, strlen(cases[i].text));
+		char want[512];
+		size_t len;
+		char *after;
+		g3_err err;
+
+		g3_err_init(&err);
+		chmod(path, 0644);
+		assert_int_equal(g3_k8s_secrets_merge_file(path, &one, 1, &err), G3_USAGE);
+		snprintf(want, sizeof(want), "secrets file \"%s\" is malformed: %s; it was left "
+			 "as it is", path, cases[i].why);
+		assert_string_equal(err.msg, want);
+		after = slurp(path, &len);
+		assert_int_equal(len, strlen(cases[i].text));
+		assert_memory_equal(after, cases[i].text, len);
+		free(after);
+		unlink(path);
+		free(path);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +272,8 @@ int main(void)
 		cmocka_unit_test(test_generate),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_k8s_round_trip),
+		cmocka_unit_test(test_k8s_merge),
+		cmocka_unit_test(test_k8s_merge_malformed),
 	};
 	return cmocka_run_group_tests_name("secret", tests, NULL, NULL);
 }
