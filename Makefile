@@ -5,6 +5,7 @@
 #   make demo       throwaway PostgreSQL + test search server, restore a bundled
 #                   gen3-like snapshot, print a summary (make demo-stop ends it)
 #   make bench      side-by-side benchmarks (not part of check)
+#   make reliability  the fault suite, then docs/RELIABILITY.md from its results
 #   make install PREFIX=/usr/local
 
 PKGS      := libpq libcurl libzstd libarchive json-c libcrypto zlib
@@ -33,7 +34,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libgen3db.a
 BIN      := $(BUILD)/gen3db
 
-.PHONY: all check deps unit integration asan lint demo demo-stop bench install clean
+.PHONY: all check deps unit integration asan lint demo demo-stop bench reliability install clean
 
 all: $(BIN)
 
@@ -87,6 +88,14 @@ demo-stop:
 
 bench: deps all
 	@bench/run
+
+# GEN3DB_FAULTS_PENDING_OK=1 reports cases waiting for a guard as pending
+reliability: all
+	rm -f $(BUILD)/reliability/faults.json
+	cd tests/integration && GEN3DB_BIN=$(abspath $(BIN)) \
+	  GEN3DB_FAULTS_JSON=$(abspath $(BUILD))/reliability/faults.json \
+	  $(PYTHON) -m unittest test_faults
+	scripts/reliability-report $(BUILD)/reliability/faults.json docs/RELIABILITY.md
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
