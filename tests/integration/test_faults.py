@@ -51,6 +51,7 @@ MAX_BOUNDARIES = 8    # statement boundaries tried in a plain dump
 MAX_MEMBERS = 8       # tar member boundaries / members damaged
 SERVICE_PASS = g3test.secret("fault-svc-pass-Hq27")
 RESULTS = []
+PREVIOUS = None      # the results file as it was when this run began
 
 # What a case needs that this tree may not have yet (the issue's items).
 NEEDS = {
@@ -81,17 +82,18 @@ def write_results():
     doc = {"commit": commit + ("+changes" if dirty else ""), "pending_ok": PENDING_OK,
            "seed": SEED, "needs": NEEDS, "cases": RESULTS,
            "binary": os.path.relpath(g3test.BIN, ROOT)}
-    old = []
-    if os.path.exists(OUT):
-        # several classes of one run (or -k runs) add up: replace only the classes re-run
+    global PREVIOUS
+    if PREVIOUS is None:
+        # several runs (-k, one class at a time) add up: a class re-run
+        # replaces its rows
+        PREVIOUS = []
         try:
             with open(OUT) as f:
-                prev = json.load(f)
-            ran = {c["class"] for c in RESULTS}
-            old = [c for c in prev.get("cases", []) if c["class"] not in ran]
-        except (ValueError, KeyError):
-            old = []
-    doc["cases"] = old + RESULTS
+                PREVIOUS = json.load(f).get("cases", [])
+        except (OSError, ValueError):
+            pass
+    ran = {c["class"] for c in RESULTS}
+    doc["cases"] = [c for c in PREVIOUS if c["class"] not in ran] + RESULTS
     with open(OUT + ".tmp", "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True)
     os.replace(OUT + ".tmp", OUT)
@@ -183,12 +185,21 @@ class FaultCase(unittest.TestCase):
                             "nothing_lost": not any(p.startswith("changed") or "state" in p
                                                     for p in problems),
                             "status": status, "needs": c.needs, "problems": problems,
-                            "message": err.strip().split("\n")[0][:300], "note": c.note})
+                            "message": error_line(err), "note": c.note})
             if status == "fail":
                 failures.append("%s: %s\n    %s" % (c.id, "; ".join(problems), err.strip()[:400]))
             if before != after:
                 self.restore_baseline()
+        write_results()     # after every class: an interrupted run keeps what it saw
         self.assertEqual(failures, [], "\n".join(failures))
+
+
+def error_line(err):
+    """The line that says what failed: the last one that is not a hint
+    (warnings and progress come first)."""
+    lines = [x for x in err.strip().split("\n")
+             if x and not x.startswith(("hint:", "gen3db: hint"))]
+    return lines[-1][:300] if lines else ""
 
 
 def diff(a, b):
