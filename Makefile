@@ -6,6 +6,7 @@
 #                   gen3-like snapshot, print a summary (make demo-stop ends it)
 #   make bench      side-by-side benchmarks (not part of check)
 #   make fuzz       every fuzz target for FUZZ_SECONDS (default 300) each
+#   make reliability  the fault suite, then docs/RELIABILITY.md from its results
 #   make install PREFIX=/usr/local
 
 PKGS      := libpq libcurl libzstd libarchive json-c libcrypto zlib
@@ -35,7 +36,7 @@ LIB      := $(BUILD)/libgen3db.a
 BIN      := $(BUILD)/gen3db
 
 .PHONY: all check deps unit integration asan lint demo demo-stop bench install clean \
-        fuzz fuzz-check fuzz-build
+        fuzz fuzz-check fuzz-build reliability
 
 all: $(BIN)
 
@@ -122,6 +123,14 @@ demo-stop:
 
 bench: deps all
 	@bench/run
+
+# GEN3DB_FAULTS_PENDING_OK=1 reports cases waiting for a guard as pending
+reliability: all
+	rm -f $(BUILD)/reliability/faults.json
+	cd tests/integration && GEN3DB_BIN=$(abspath $(BIN)) \
+	  GEN3DB_FAULTS_JSON=$(abspath $(BUILD))/reliability/faults.json \
+	  $(PYTHON) -m unittest test_faults
+	scripts/reliability-report $(BUILD)/reliability/faults.json docs/RELIABILITY.md
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
