@@ -66,6 +66,75 @@ static g3_rc drop_if_exists(PGconn *master, const char *db, g3_err *err)
 	return exec_db(master, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db, what, err);
 }
 
+/* The comments that mark a side database and a swapped-out old target as
+ * gen3db's own: only a database carrying its marker is ever dropped as a
+ * leftover, so a database that merely has such a name is never touched. */
+static char *marker(const char *kind, const char *target)
+{
+	g3_buf b = G3_BUF_INIT;
+
+	g3_buf_addf(&b, "gen3db: %s \"%s\"", kind, target);
+	return g3_buf_detach(&b);
+}
+
+#define SIDE_MARK "restore in progress of"
+#define OLD_MARK "previous content of"
+
+/* Sets (or, with kind NULL, clears) db's marker; sql is appended to, for
+ * a caller's transaction, when not NULL, else it runs at once. */
+static g3_rc mark(PGconn *master, const char *db, const char *kind, const char *target,
+		  g3_buf *sql, g3_err *err)
+{
+	char *qd = g3_pg_ident(master, db, err), *m = NULL, *ql = NULL;
+	g3_buf own = G3_BUF_INIT;
+	g3_rc rc = G3_USAGE;
+
+	if (!qd)
+		return G3_USAGE;
+	if (kind) {
+		m = marker(kind, target);
+		if (!(ql = g3_pg_literal(master, m, err)))
+			goto cleanup;
+	}
+	g3_buf_addf(sql ? sql : &own, "COMMENT ON DATABASE %s IS %s; ", qd, ql ? ql : "NULL");
+	rc = sql ? G3_OK : g3_pg_exec(master, own.data, "could not mark a restore's database", err);
+cleanup:
+	PQfreemem(qd);
+	PQfreemem(ql);
+	free(m);
+	g3_buf_release(&own);
+	return rc;
+}
+
+/* Drops db if it exists and carries the marker kind of target; a database
+ * of that name without it is refused, untouched. */
+static g3_rc drop_leftover(PGconn *master, const char *db, const char *kind,
+			   const char *target, g3_err *err)
+{
+	const char *params[1] = { db };
+	PGresult *r = NULL;
+	char *m = marker(kind, target);
+	g3_rc rc;
+
+	rc = g3_pg_query(master, "SELECT pg_catalog.shobj_description(oid, 'pg_database') "
+			 "FROM pg_catalog.pg_database WHERE datname = $1",
+			 1, params, &r, "could not look up databases", err);
+	if (rc || PQntuples(r) == 0)
+		goto cleanup;
+	if (PQgetisnull(r, 0, 0) || strcmp(PQgetvalue(r, 0, 0), m)) {
+		rc = g3_err_set(err, G3_USAGE, "database \"%s\" exists, but it is not a database "
+				"that a restore of \"%s\" left behind; it was not touched", db, target);
+		g3_err_hint(err, "rename or drop it yourself: gen3db uses that name while it "
+			    "restores \"%s\"", target);
+		goto cleanup;
+	}
+	rc = drop_if_exists(master, db, err);
+cleanup:
+	PQclear(r);
+	free(m);
+	return rc;
+}
+
 static g3_rc db_exists(PGconn *master, const char *db, int *exists, g3_err *err)
 {
 	const char *params[1] = { db };
@@ -161,8 +230,8 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 	}
 	PQclear(r);
 
-	/* what a killed run left behind */
-	if ((rc = drop_if_exists(master, t->side, err)))
+	/* what a killed run left behind, and only that */
+	if ((rc = drop_leftover(master, t->side, SIDE_MARK, t->database, err)))
 		return rc;
 	if ((rc = db_exists(master, t->old, &t->exists, err)))
 		return rc;
@@ -177,7 +246,7 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 			return g3_err_set(err, G3_FAIL,
 					  "database \"%s\" is missing but \"%s\" exists (a restore "
 					  "was interrupted while swapping them)", t->database, t->old);
-		if ((rc = drop_if_exists(master, t->old, err)))
+		if ((rc = drop_leftover(master, t->old, OLD_MARK, t->database, err)))
 			return rc;
 	}
 
@@ -206,6 +275,8 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 		rc = g3_provision(master, master_conf, &t->svc, &po, &res, err);
 		/* also when a later step failed: abort drops it */
 		t->role_created = res.role_created;
+		if (!rc)
+			rc = mark(master, t->side, SIDE_MARK, t->database, NULL, err);
 		if (rc)
 			g3_err_prefix(err, "could not prepare database \"%s\"", t->side);
 		return rc;
@@ -223,6 +294,8 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 		rc = exec_db(master, fmt.data, t->side, what, err);
 		g3_buf_release(&fmt);
 	}
+	if (!rc)
+		rc = mark(master, t->side, SIDE_MARK, t->database, NULL, err);
 	return rc;
 }
 
@@ -270,8 +343,13 @@ g3_rc g3_pgtarget_commit(PGconn *master, g3_pgtarget *t, g3_err *err)
 	snprintf(what, sizeof(what), "could not rename database \"%s\" to \"%s\"",
 		 t->side, t->database);
 	if (!exists) {
-		g3_buf_addf(&sql, "ALTER DATABASE %s RENAME TO %s", qs, qt);
-		rc = g3_pg_exec(master, sql.data, what, err);
+		g3_buf_addf(&sql, "BEGIN; ALTER DATABASE %s RENAME TO %s; ", qs, qt);
+		if (!(rc = mark(master, t->database, NULL, NULL, &sql, err))) {
+			g3_buf_addf(&sql, "COMMIT");
+			rc = g3_pg_exec(master, sql.data, what, err);
+			if (rc)
+				g3_pg_exec(master, "ROLLBACK", "rollback", err);
+		}
 		goto cleanup;
 	}
 	/* sessions on the old database would block the rename; applications
@@ -281,7 +359,12 @@ g3_rc g3_pgtarget_commit(PGconn *master, g3_pgtarget *t, g3_err *err)
 			goto cleanup;
 		g3_buf_reset(&sql);
 		g3_buf_addf(&sql, "BEGIN; ALTER DATABASE %s RENAME TO %s; "
-			    "ALTER DATABASE %s RENAME TO %s; COMMIT", qt, qo, qs, qt);
+			    "ALTER DATABASE %s RENAME TO %s; ", qt, qo, qs, qt);
+		/* the old content is marked as ours to drop, the new one unmarked */
+		if ((rc = mark(master, t->old, OLD_MARK, t->database, &sql, err)) ||
+		    (rc = mark(master, t->database, NULL, NULL, &sql, err)))
+			goto cleanup;
+		g3_buf_addf(&sql, "COMMIT");
 		rc = g3_pg_exec(master, sql.data, what, err);
 		if (!rc)
 			break;

@@ -5,7 +5,12 @@
  * service role; g3_pgtarget_commit renames it into place as the master
  * (the old target, if any, is renamed away in the same transaction and
  * then dropped), g3_pgtarget_abort drops it. A side database left by a
- * killed run is dropped by the next run's g3_pgtarget_prepare. While a
+ * killed run is dropped by the next run's g3_pgtarget_prepare, and only
+ * such a one: the side database and the swapped-out old target carry a
+ * marker comment (gen3db: restore in progress of "<db>" / gen3db:
+ * previous content of "<db>"), and a database of either name without its
+ * marker is refused (G3_USAGE), never dropped. The database put in place
+ * has the marker cleared in the swap's transaction. While a
  * restore runs, it holds an advisory lock on the master connection so two
  * restores of the same target do not meet.
  *

@@ -1149,6 +1149,54 @@ SYSTEM_WHY = {
 }
 
 
+class LookAlikeTest(unittest.TestCase):
+    """Databases that merely have the names a restore uses on the side are
+    never dropped: only those gen3db marked as its own leftovers."""
+
+    def make(self, db, comment=None):
+        drop(db)
+        PG.psql('CREATE DATABASE "%s"' % db)
+        PG.psql("CREATE TABLE mine (x int); INSERT INTO mine VALUES (5)", db=db)
+        if comment is not None:
+            PG.psql("COMMENT ON DATABASE \"%s\" IS '%s'" % (db, comment))
+
+    def test_look_alikes_refused_untouched(self):
+        plain = os.path.join(DATA, "pg", "arborist.sql")
+        for suffix, extra in (("__gen3db_restore", []), ("__gen3db_old", ["--clean"])):
+            with self.subTest(suffix=suffix):
+                drop("lookalike")
+                if suffix == "__gen3db_old":
+                    PG.psql("CREATE DATABASE lookalike")
+                # no marker, and a marker of another target
+                for comment in (None, 'gen3db: restore in progress of "other"',
+                                'gen3db: previous content of "other"'):
+                    self.make("lookalike" + suffix, comment)
+                    r = run([plain] + extra, db="lookalike")
+                    self.assertEqual(r.returncode, 2, r.stderr.decode())
+                    self.assertIn('gen3db: database "lookalike%s" exists, but it is not a '
+                                  'database that a restore of "lookalike" left behind; it was '
+                                  'not touched\n' % suffix, r.stderr.decode())
+                    self.assertEqual(PG.psql("SELECT x FROM mine", db="lookalike" + suffix), "5")
+                drop("lookalike" + suffix)
+        drop("lookalike")
+
+    def test_marked_leftovers_dropped(self):
+        plain = os.path.join(DATA, "pg", "arborist.sql")
+        drop("marked")
+        PG.psql("CREATE DATABASE marked")
+        self.make("marked__gen3db_restore", 'gen3db: restore in progress of "marked"')
+        self.make("marked__gen3db_old", 'gen3db: previous content of "marked"')
+        r = run([plain, "--clean"], db="marked")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertFalse(exists("marked__gen3db_restore"))
+        self.assertFalse(exists("marked__gen3db_old"))
+        self.assertIn("public.resource", tables("marked"))
+        # the restored database carries no marker: it is nobody's leftover
+        self.assertEqual(PG.psql("SELECT coalesce(shobj_description(oid, 'pg_database'), '-') "
+                                 "FROM pg_database WHERE datname = 'marked'"), "-")
+        drop("marked")
+
+
 def refused_db(db, why):
     return ('gen3db: database "%s" cannot be a target: %s\n'
             "hint: name the service's own database\n" % (db, why))
