@@ -184,6 +184,39 @@ class Filter(g3test.PgTestCase):
             self.assertEqual(self.sql("SELECT count(*) FROM pg_database WHERE datname LIKE "
                                       "'%t_nomatch%'"), "0")
 
+    def test_dump_exclude_table_and_data(self):
+        path = os.path.join(self.tmp, "filtered.tar.zst")
+        filt = ["--exclude-table", "audit*", "--exclude-table-data", "app.big*"]
+        r = run(["dump", "--output", path, "--database", "src", "--quiet"] + filt,
+                env=self.pg.env())
+        self.assertEqual(r.code, 0, repr(r))
+        r = self.restore(path, "t_dump_excl")
+        self.assertEqual(r.code, 0, repr(r))
+        self.assertSameAsPgDump("t_dump_excl", *filt,
+                                target_args=("--exclude-table-data", "app.big*"))
+        self.assertEqual(self.sql("SELECT count(*) FROM app.big_blob", db="t_dump_excl"), "0")
+        self.assertNotIn("public.audit_log", self.tables("t_dump_excl"))
+
+    def test_dump_table(self):
+        path = os.path.join(self.tmp, "users.tar.zst")
+        r = run(["dump", "--output", path, "--database", "src", "--quiet", "--table", "Users"],
+                env=self.pg.env())
+        self.assertEqual(r.code, 0, repr(r))
+        r = self.restore(path, "t_dump_only")
+        self.assertEqual(r.code, 0, repr(r))
+        self.assertEqual(self.tables("t_dump_only"), ["public.users"])
+        self.assertSameAsPgDump("t_dump_only", "--table", "users")
+        self.assertEqual(self.sql("SELECT nextval('public.users_id_seq')", db="t_dump_only"), "51")
+
+    def test_dump_pattern_matching_nothing(self):
+        path = os.path.join(self.tmp, "none.tar.zst")
+        r = run(["dump", "--output", path, "--database", "src", "--exclude-table",
+                 '"Users"'], env=self.pg.env())
+        self.assertEqual(r.code, 2, repr(r))
+        self.assertIn('gen3db: --exclude-table ""Users"" matches no table\n', r.err)
+        self.assertFalse(os.path.exists(path))
+        self.assertFalse(os.path.exists(path + ".partial"))
+
     def test_whole_environment_refused(self):
         d = os.path.join(self.tmp, "env", "pgdumps")
         os.makedirs(d, exist_ok=True)
