@@ -15,7 +15,7 @@
 
 #define IDENT_MAX 256
 
-enum cls_kind { C_NONE, C_DEFINE, C_SEQUENCE, C_OWNED_BY, C_REL, C_FK };
+enum cls_kind { C_NONE, C_DEFINE, C_SEQUENCE, C_OWNED_BY, C_REL, C_FK, C_INDEX };
 
 struct rel {
 	char schema[IDENT_MAX];
@@ -24,7 +24,7 @@ struct rel {
 
 struct cls {
 	enum cls_kind kind;
-	struct rel rel, ref;
+	struct rel rel, ref;        /* C_INDEX: ref is the index (in rel's schema) */
 	char conname[IDENT_MAX];
 };
 
@@ -198,7 +198,25 @@ static void classify_create(const char *p, struct cls *c)
 		skip_if_exists(&p, 1);
 		if (qualified(&p, &c->rel, 0))
 			c->kind = !strcmp(t, "sequence") ? C_SEQUENCE : C_DEFINE;
-	} else if (!strcmp(t, "index") || !strcmp(t, "trigger") || !strcmp(t, "policy")) {
+	} else if (!strcmp(t, "index")) {
+		/* CREATE INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON [ONLY] table */
+		char name[IDENT_MAX] = "";
+		int k;
+
+		while ((k = tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "on")))
+			snprintf(name, sizeof(name), "%s", t);
+		if (!k)
+			return;
+		word_is(&p, "only");
+		if (!qualified(&p, &c->rel, 0))
+			return;
+		c->kind = C_REL;
+		if (name[0]) {
+			c->kind = C_INDEX;
+			snprintf(c->ref.schema, sizeof(c->ref.schema), "%s", c->rel.schema);
+			snprintf(c->ref.name, sizeof(c->ref.name), "%s", name);
+		}
+	} else if (!strcmp(t, "trigger") || !strcmp(t, "policy")) {
 		if (!skip_to(&p, "on"))
 			return;
 		word_is(&p, "only");
@@ -221,7 +239,7 @@ static void classify_alter(const char *p, struct cls *c)
 		if (tok(&p, t, sizeof(t)) != 'w')
 			return;
 	}
-	if (strcmp(t, "table") && strcmp(t, "view") && strcmp(t, "sequence"))
+	if (strcmp(t, "table") && strcmp(t, "view") && strcmp(t, "sequence") && strcmp(t, "index"))
 		return;
 	skip_if_exists(&p, 0);
 	word_is(&p, "only");
@@ -255,7 +273,7 @@ static void classify_comment(const char *p, struct cls *c)
 			return;
 	}
 	if (!strcmp(t, "table") || !strcmp(t, "view") || !strcmp(t, "sequence") ||
-	    !strcmp(t, "column")) {
+	    !strcmp(t, "index") || !strcmp(t, "column")) {
 		if (qualified(&p, &c->rel, !strcmp(t, "column")))
 			c->kind = C_REL;
 	} else if (!strcmp(t, "constraint") || !strcmp(t, "trigger") || !strcmp(t, "policy") ||
@@ -454,7 +472,14 @@ g3_rc g3_sqlfilter_statement(g3_sqlfilter *f, const char *sql, long line,
 			note(&f->no_data, &f->n_no_data, &c.rel);
 		break;
 	case C_REL:
+		/* an index's statements: its table's fate, known from CREATE INDEX */
 		if (fate(f, &c.rel) == G3_TABLE_SKIP)
+			return G3_OK;
+		break;
+	case C_INDEX:
+		fa = fate(f, &c.rel) == G3_TABLE_SKIP ? G3_TABLE_SKIP : G3_TABLE_KEEP;
+		decide_rel(f, &c.ref, fa);
+		if (fa == G3_TABLE_SKIP)
 			return G3_OK;
 		break;
 	case C_OWNED_BY:

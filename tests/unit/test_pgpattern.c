@@ -131,8 +131,11 @@ static const struct {
 	  "(user_id) REFERENCES public.users(id);", "app.Orders", "public.users" },
 	{ "ALTER TABLE ONLY public.users\n    ADD CONSTRAINT users_pkey PRIMARY KEY (id);",
 	  "public.users", "" },
-	{ "CREATE UNIQUE INDEX idx ON ONLY public.users USING btree (id);", "public.users", "" },
-	{ "CREATE INDEX \"Idx\" ON app.\"Orders\" USING btree (x);", "app.Orders", "" },
+	{ "CREATE UNIQUE INDEX idx ON ONLY public.users USING btree (id);", "public.users",
+	  "public.idx" },
+	{ "CREATE INDEX \"Idx\" ON app.\"Orders\" USING btree (x);", "app.Orders", "app.Idx" },
+	{ "COMMENT ON INDEX app.\"Idx\" IS 'x';", "app.Idx", "" },
+	{ "ALTER INDEX public.p_idx ATTACH PARTITION public.c_idx;", "public.p_idx", "" },
 	{ "CREATE TRIGGER trg AFTER INSERT OR UPDATE OF a ON public.audit_log FOR EACH ROW "
 	  "EXECUTE FUNCTION public.f();", "public.audit_log", "" },
 	{ "CREATE POLICY p ON public.t USING (true);", "public.t", "" },
@@ -208,6 +211,8 @@ static const char *const dump[] = {
 	"ALTER TABLE ONLY public.users ADD CONSTRAINT u_fk FOREIGN KEY (id) "
 	"REFERENCES public.audit_log(id);",
 	"SELECT pg_catalog.setval('public.audit_log_id_seq', 3, true);",
+	"CREATE INDEX audit_idx ON public.audit_log USING btree (user_id);",
+	"COMMENT ON INDEX public.audit_idx IS 'x';",
 	NULL
 };
 
