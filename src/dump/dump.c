@@ -164,6 +164,10 @@ struct database {
 	size_t *order;          /* indexes of the tables to COPY, largest first */
 	size_t n_order;         /* n_tables less those whose data is excluded */
 	g3_tablefilter *filter; /* the command's, or NULL */
+	char **excluded;        /* "schema.table" left out, for the summary */
+	size_t n_excluded;
+	char **no_data;         /* "schema.table" without rows */
+	size_t n_no_data;
 	char *const *pgdump_args;
 	size_t n_pgdump_args;
 	g3_buf sequences;       /* sequences.sql */
@@ -182,6 +186,8 @@ static void database_release(struct database *d)
 	}
 	free(d->tables);
 	free(d->order);
+	g3_strlist_free(d->excluded, d->n_excluded);
+	g3_strlist_free(d->no_data, d->n_no_data);
 	free(d->name);
 	free(d->snapshot);
 	if (d->leader)
@@ -233,6 +239,25 @@ static g3_rc parse_size(const char *s, long *out, g3_err *err)
 bad:
 	return g3_err_set(err, G3_USAGE,
 			  "--chunk-size must be a size from 64K to 1G (bytes, or with K, M, G), not \"%s\"", s);
+}
+
+static void report_names(const char *what, const char *database, char *const *names, size_t n)
+{
+	g3_buf b = G3_BUF_INIT;
+
+	for (size_t i = 0; i < n; i++)
+		g3_buf_addf(&b, "%s\"%s\"", i ? ", " : "", names[i]);
+	if (n)
+		g3_info("%s of database \"%s\" (%zu): %s", what, database, n, b.data);
+	g3_buf_release(&b);
+}
+
+/* The tables --table, --exclude-table and --exclude-table-data left out. */
+static void report_filtered(const struct database *d)
+{
+	report_names("left out (--table, --exclude-table)", d->name, d->excluded, d->n_excluded);
+	report_names("dumped without rows (--exclude-table-data)", d->name, d->no_data,
+		     d->n_no_data);
 }
 
 /* pg_dump's rule: a sequence is dumped when selected itself or when its
@@ -328,6 +353,16 @@ static g3_rc plan_database(struct database *d, g3_manifest *m, int wait, g3_err 
 		if (d->filter)
 			fate = g3_tablefilter_decide(d->filter, PQgetvalue(res, row, 1),
 						     PQgetvalue(res, row, 2));
+		if (fate != G3_TABLE_KEEP) {
+			g3_buf n = G3_BUF_INIT;
+
+			g3_buf_addf(&n, "%s.%s", PQgetvalue(res, row, 1), PQgetvalue(res, row, 2));
+			if (fate == G3_TABLE_SKIP)
+				g3_strlist_add(&d->excluded, &d->n_excluded, n.data);
+			else
+				g3_strlist_add(&d->no_data, &d->n_no_data, n.data);
+			g3_buf_release(&n);
+		}
 		if (fate == G3_TABLE_SKIP)
 			continue;
 		t = &d->tables[d->n_tables++];
@@ -981,6 +1016,8 @@ static void print_summary(const struct dump_opts *o, struct database *dbs, size_
 		json_object_object_add(jd, "bytes", json_object_new_int64(bytes));
 		json_object_object_add(jd, "seconds", json_object_new_double(dbs[i].seconds));
 		json_object_object_add(jd, "tables", tabs);
+		g3_opt_json_list(jd, "excluded_tables", dbs[i].excluded, dbs[i].n_excluded);
+		g3_opt_json_list(jd, "excluded_table_data", dbs[i].no_data, dbs[i].n_no_data);
 		json_object_array_add(jdbs, jd);
 	}
 	json_object_object_add(root, "databases", jdbs);
@@ -1223,6 +1260,8 @@ int cmd_dump(int argc, char **argv)
 	/* before any output: a pattern that matches no table is a mistake */
 	if (o.n_databases && (rc = g3_tablefilter_check(&o.filter, &err)))
 		goto cleanup;
+	for (size_t i = 0; i < o.n_databases; i++)
+		report_filtered(&dbs[i]);
 	es.chunk_size = (size_t)o.chunk_size;
 	if (o.es && (rc = dump_es_plan(&es, o.es_url, o.es_cacert, (int)o.wait, o.indices,
 				       o.n_indices, &m, &err)))

@@ -91,8 +91,9 @@ class Filter(g3test.PgTestCase):
                            env=self.pg.env(), capture_output=True, text=True, check=True)
         return r.stdout
 
-    def restore(self, source, db, *args):
-        return run(["restore", source, "--database", db, "--quiet"] + list(args),
+    def restore(self, source, db, *args, quiet=True):
+        return run(["restore", source, "--database", db] + (["--quiet"] if quiet else []) +
+                   list(args),
                    env=self.env(SERVICE_PGPASS=SERVICE_PASS))
 
     def tables(self, db):
@@ -107,13 +108,16 @@ class Filter(g3test.PgTestCase):
         self.assertEqual(got, want)
 
     def test_exclude_table_plain(self):
-        r = self.restore(self.dump, "t_excl_plain", "--exclude-table", "audit*", "--json")
+        r = self.restore(self.dump, "t_excl_plain", "--exclude-table", "audit*", "--json",
+                         quiet=False)
         self.assertEqual(r.code, 0, repr(r))
         self.assertSameAsPgDump("t_excl_plain", "--exclude-table", "audit*")
         self.assertNotIn("public.audit_log", self.tables("t_excl_plain"))
         s = json.loads(r.out)["databases"][0]
         # pg_dump's -T matches sequences too: audit* takes audit_log_id_seq
         self.assertEqual(s["excluded_tables"], ["public.audit_log", "public.audit_log_id_seq"])
+        self.assertIn('gen3db: left out (--table, --exclude-table) of database "t_excl_plain" '
+                      '(2): "public.audit_log", "public.audit_log_id_seq"\n', r.err)
         self.assertEqual(s["excluded_table_data"], [])
         self.assertEqual(s["dropped_foreign_keys"], 0)
         self.assertNotIn("public.audit_log", [t["name"] for t in s["tables"]])
@@ -187,9 +191,15 @@ class Filter(g3test.PgTestCase):
     def test_dump_exclude_table_and_data(self):
         path = os.path.join(self.tmp, "filtered.tar.zst")
         filt = ["--exclude-table", "audit*", "--exclude-table-data", "app.big*"]
-        r = run(["dump", "--output", path, "--database", "src", "--quiet"] + filt,
+        r = run(["dump", "--output", path, "--database", "src", "--json"] + filt,
                 env=self.pg.env())
         self.assertEqual(r.code, 0, repr(r))
+        s = json.loads(r.out)["databases"][0]
+        self.assertEqual(s["excluded_tables"], ["public.audit_log"])
+        self.assertEqual(s["excluded_table_data"], ["app.big_blob"])
+        self.assertIn('gen3db: left out (--table, --exclude-table) of database "src" (1): '
+                      '"public.audit_log"\n', r.err)
+        self.assertNotIn("public.audit_log", [t["schema"] + "." + t["name"] for t in s["tables"]])
         r = self.restore(path, "t_dump_excl")
         self.assertEqual(r.code, 0, repr(r))
         self.assertSameAsPgDump("t_dump_excl", *filt,
