@@ -200,6 +200,8 @@ class Filter(g3test.PgTestCase):
         self.assertIn('gen3db: left out (--table, --exclude-table) of database "src" (1): '
                       '"public.audit_log"\n', r.err)
         self.assertNotIn("public.audit_log", [t["schema"] + "." + t["name"] for t in s["tables"]])
+        r = run(["verify", path], env=self.pg.env())
+        self.assertEqual(r.code, 0, repr(r))
         r = self.restore(path, "t_dump_excl")
         self.assertEqual(r.code, 0, repr(r))
         self.assertSameAsPgDump("t_dump_excl", *filt,
