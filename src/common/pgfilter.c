@@ -26,6 +26,8 @@ struct cls {
 	enum cls_kind kind;
 	struct rel rel, ref;        /* C_INDEX: ref is the index (in rel's schema) */
 	char conname[IDENT_MAX];
+	struct rel identity;        /* ADD GENERATED ... AS IDENTITY (SEQUENCE NAME x) */
+	int has_identity;
 };
 
 struct held {
@@ -252,6 +254,18 @@ static void classify_alter(const char *p, struct cls *c)
 			c->kind = C_OWNED_BY;
 		return;
 	}
+	if (!strcmp(t, "table")) {
+		/* an identity column's sequence goes with its table */
+		const char *q = p;
+		char u[IDENT_MAX];
+
+		while (skip_to(&q, "identity"))
+			if (tok(&q, u, sizeof(u)) == '(' && word_is(&q, "sequence") &&
+			    word_is(&q, "name") && qualified(&q, &c->identity, 0)) {
+				c->has_identity = 1;
+				break;
+			}
+	}
 	if (!strcmp(t, "table") && word_is(&p, "add")) {
 		if (word_is(&p, "constraint"))
 			tok(&p, c->conname, sizeof(c->conname));
@@ -473,7 +487,10 @@ g3_rc g3_sqlfilter_statement(g3_sqlfilter *f, const char *sql, long line,
 		break;
 	case C_REL:
 		/* an index's statements: its table's fate, known from CREATE INDEX */
-		if (fate(f, &c.rel) == G3_TABLE_SKIP)
+		fa = fate(f, &c.rel);
+		if (c.has_identity)
+			decide_rel(f, &c.identity, fa == G3_TABLE_SKIP ? G3_TABLE_SKIP : G3_TABLE_KEEP);
+		if (fa == G3_TABLE_SKIP)
 			return G3_OK;
 		break;
 	case C_INDEX:

@@ -32,6 +32,8 @@ CREATE TRIGGER audit_stamp BEFORE INSERT ON public.audit_log
     FOR EACH ROW EXECUTE FUNCTION public.audit_stamp();
 CREATE TABLE "Audit"."Events" (id int PRIMARY KEY, payload text);
 CREATE TABLE app.big_blob (id int PRIMARY KEY, data text);
+CREATE TABLE app.tags (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, label text);
+INSERT INTO app.tags (label) SELECT 'tag ' || g FROM generate_series(1, 7) g;
 CREATE VIEW app.order_totals AS SELECT user_id, sum(total) AS total FROM app."Orders" GROUP BY 1;
 INSERT INTO public.users (name) SELECT 'user ' || g FROM generate_series(1, 50) g;
 INSERT INTO app."Orders" (user_id, total) SELECT 1 + g % 50, g * 1.5 FROM generate_series(1, 300) g;
@@ -148,13 +150,25 @@ class Filter(g3test.PgTestCase):
         for source, db in ((self.dump, "t_only_plain"), (self.snap, "t_only_snap")):
             r = self.restore(source, db, *filt)
             self.assertEqual(r.code, 0, repr(r))
-            self.assertEqual(self.tables(db), ['app."Orders"', "app.big_blob", "public.users"])
+            self.assertEqual(self.tables(db), ['app."Orders"', "app.big_blob", "app.tags",
+                                               "public.users"])
             self.assertSameAsPgDump(db, *filt, target_args=filt)
             # the serial columns' sequences came with their tables
             self.assertEqual(self.sql("SELECT nextval('public.users_id_seq')", db=db), "51")
             self.assertEqual(self.sql("SELECT nextval('app.\"Orders_id_seq\"')", db=db), "301")
+            # and an identity column's
+            self.assertEqual(self.sql("SELECT nextval('app.tags_id_seq')", db=db), "8")
             self.assertEqual(self.sql("SELECT count(*) FROM pg_class WHERE relname = "
                                       "'audit_log_id_seq'", db=db), "0")
+
+    def test_table_keeps_identity_sequence_value(self):
+        # the pattern names the table only: its identity sequence's value follows
+        r = self.restore(self.dump, "t_identity", "--table", "app.tags")
+        self.assertEqual(r.code, 0, repr(r))
+        self.assertEqual(self.tables("t_identity"), ["app.tags"])
+        self.assertSameAsPgDump("t_identity", "--table", "app.tags",
+                                target_args=("--table", "app.tags"))
+        self.assertEqual(self.sql("SELECT nextval('app.tags_id_seq')", db="t_identity"), "8")
 
     def test_excluded_referenced_table_drops_foreign_keys(self):
         r = self.restore(self.dump, "t_fk", "--exclude-table", "users", "--json")

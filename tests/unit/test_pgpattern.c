@@ -213,6 +213,9 @@ static const char *const dump[] = {
 	"SELECT pg_catalog.setval('public.audit_log_id_seq', 3, true);",
 	"CREATE INDEX audit_idx ON public.audit_log USING btree (user_id);",
 	"COMMENT ON INDEX public.audit_idx IS 'x';",
+	"ALTER TABLE public.users ALTER COLUMN n ADD GENERATED ALWAYS AS IDENTITY (\n"
+	"    SEQUENCE NAME public.users_n_seq\n    START WITH 1\n);",
+	"SELECT pg_catalog.setval('public.users_n_seq', 7, true);",
 	NULL
 };
 
@@ -240,7 +243,10 @@ static void test_exclude_table(void **state)
 			    "5:ALTER SEQUENCE public.users_id_seq OWNED BY public.users.id;\n"
 			    "7:CREATE SEQUENCE public.audit_log_id_seq AS integer;\n"
 			    "9:CREATE SEQUENCE public.free_seq;\n"
-			    "12:SELECT pg_catalog.setval('public.audit_log_id_seq', 3, true);\n");
+			    "12:SELECT pg_catalog.setval('public.audit_log_id_seq', 3, true);\n"
+			    "15:ALTER TABLE public.users ALTER COLUMN n ADD GENERATED ALWAYS AS "
+			    "IDENTITY (\n    SEQUENCE NAME public.users_n_seq\n    START WITH 1\n);\n"
+			    "16:SELECT pg_catalog.setval('public.users_n_seq', 7, true);\n");
 	assert_int_equal(g3_sqlfilter_dropped_fks(sf), 1);
 	assert_string_equal(g3_sqlfilter_excluded(sf, &n)[0], "public.audit_log");
 	assert_int_equal(n, 1);
@@ -270,7 +276,10 @@ static void test_table_keeps_owned_sequence(void **state)
 			    "2:CREATE TABLE public.users (id integer);\n"
 			    "3:CREATE SEQUENCE public.users_id_seq AS integer;\n"
 			    "4:ALTER SEQUENCE public.users_id_seq OWNER TO x;\n"
-			    "5:ALTER SEQUENCE public.users_id_seq OWNED BY public.users.id;\n");
+			    "5:ALTER SEQUENCE public.users_id_seq OWNED BY public.users.id;\n"
+			    "15:ALTER TABLE public.users ALTER COLUMN n ADD GENERATED ALWAYS AS "
+			    "IDENTITY (\n    SEQUENCE NAME public.users_n_seq\n    START WITH 1\n);\n"
+			    "16:SELECT pg_catalog.setval('public.users_n_seq', 7, true);\n");
 	assert_int_equal(g3_sqlfilter_dropped_fks(sf), 1);
 	g3_sqlfilter_excluded(sf, &n);
 	assert_int_equal(n, 3);     /* audit_log, its sequence, free_seq */
