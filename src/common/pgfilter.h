@@ -14,7 +14,9 @@
  * (schemas, types, functions, extensions) always runs. A table whose data
  * is excluded keeps every statement but its COPY. As pg_dump does, a
  * sequence owned by a table (serial) goes with its table under --table,
- * and stays (without OWNED BY) when only its table is excluded; a foreign
+ * and stays (without OWNED BY) when only its table is excluded; an
+ * identity column's sequence and an index (ALTER INDEX, COMMENT ON INDEX)
+ * always go with their table; a foreign
  * key that references a table left out is dropped with a warning (pg_dump
  * would write it, and it could not be restored).
  *
@@ -62,8 +64,8 @@ long g3_sqlfilter_dropped_fks(const g3_sqlfilter *f);
 
 /* Exposed for tests: the relation a statement concerns, "schema.name"
  * (names unquoted, unquoted ones lower case) in rel, and for a foreign key
- * or OWNED BY the other table in ref (else ""). Returns 0 when the
- * statement concerns no relation. */
+ * or OWNED BY the other table in ref, for CREATE INDEX the index (else "").
+ * Returns 0 when the statement concerns no relation. */
 int g3_sqlfilter_relation(const char *sql, char *rel, size_t relsize, char *ref,
 			  size_t refsize);
 
