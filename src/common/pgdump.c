@@ -142,13 +142,13 @@ static void first_error(const g3_buf *text, char *buf, size_t size)
 }
 
 g3_rc g3_pgdump_section(const g3_pgconf *conf, const char *dbname,
-			const char *section, const char *snapshot, FILE *out,
-			g3_err *err)
+			const char *section, const char *snapshot,
+			char *const *extra, size_t n_extra, FILE *out, g3_err *err)
 {
 	g3_buf conninfo = G3_BUF_INIT, sect = G3_BUF_INIT, snap = G3_BUF_INIT;
 	g3_buf errtext = G3_BUF_INIT;
 	char **env = NULL, *pw = NULL;
-	char *argv[10];
+	char **argv = g3_xcalloc(n_extra + 10, sizeof(char *));
 	int status = 0;
 	g3_rc rc;
 
@@ -166,7 +166,8 @@ g3_rc g3_pgdump_section(const g3_pgconf *conf, const char *dbname,
 	argv[5] = "--format=plain";
 	argv[6] = "--dbname";
 	argv[7] = conninfo.data;
-	argv[8] = NULL;
+	for (size_t i = 0; i < n_extra; i++)
+		argv[8 + i] = extra[i];
 	env = child_env(conf, &pw);
 	rc = run(argv, env, out, &errtext, &status, err);
 	if (!rc && WIFEXITED(status) && WEXITSTATUS(status) == 127 && !strstr(errtext.data ? errtext.data : "", "pg_dump")) {
@@ -184,6 +185,7 @@ g3_rc g3_pgdump_section(const g3_pgconf *conf, const char *dbname,
 		free(pw);
 	}
 	free(env);
+	free(argv);
 	g3_buf_release(&conninfo);
 	g3_buf_release(&sect);
 	g3_buf_release(&snap);

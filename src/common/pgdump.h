@@ -20,10 +20,11 @@
 #include "err.h"
 #include "pg.h"
 
-/* section: "pre-data" or "post-data"; snapshot: pg_export_snapshot()'s id. */
+/* section: "pre-data" or "post-data"; snapshot: pg_export_snapshot()'s id;
+ * extra: more pg_dump arguments ("--table=PATTERN", ...), n_extra of them. */
 g3_rc g3_pgdump_section(const g3_pgconf *conf, const char *dbname,
-			const char *section, const char *snapshot, FILE *out,
-			g3_err *err);
+			const char *section, const char *snapshot,
+			char *const *extra, size_t n_extra, FILE *out, g3_err *err);
 
 /* "pg_dump (PostgreSQL) 15.20 (Debian ...)"; caller frees. */
 g3_rc g3_pgdump_version(char **out, g3_err *err);

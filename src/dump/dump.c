@@ -28,6 +28,7 @@
 #include "../common/opts.h"
 #include "../common/pg.h"
 #include "../common/pgdump.h"
+#include "../common/pgpattern.h"
 #include "../common/sink.h"
 #include "../common/snapshot.h"
 #include "../common/snapwriter.h"
@@ -55,12 +56,21 @@ struct dump_opts {
 	const char *es_url;
 	const char *es_cacert;
 	int es;                 /* --es or --index given */
+	/* --table, --exclude-table, --exclude-table-data: as given (by
+	 * g3_tablefilter_list), compiled, and as pg_dump arguments */
+	char **patterns[3];
+	size_t n_patterns[3];
+	g3_tablefilter filter;
+	char **pgdump_args;
+	size_t n_pgdump_args;
 };
 
 enum {
 	OPT_OUTPUT = G3_OPT_COMMAND_FIRST,
 	OPT_DATABASE, OPT_JOBS, OPT_LEVEL, OPT_THREADS, OPT_CHUNK_SIZE, OPT_MASTER,
-	OPT_WAIT, OPT_JSON, OPT_INDEX, OPT_HELP
+	OPT_WAIT, OPT_JSON, OPT_INDEX, OPT_HELP,
+	/* in the order of enum g3_tablefilter_list */
+	OPT_TABLE, OPT_EXCLUDE_TABLE, OPT_EXCLUDE_TABLE_DATA
 };
 
 static const struct option long_options[] = {
@@ -74,6 +84,9 @@ static const struct option long_options[] = {
 	{ "wait", required_argument, NULL, OPT_WAIT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "index", required_argument, NULL, OPT_INDEX },
+	{ "table", required_argument, NULL, OPT_TABLE },
+	{ "exclude-table", required_argument, NULL, OPT_EXCLUDE_TABLE },
+	{ "exclude-table-data", required_argument, NULL, OPT_EXCLUDE_TABLE_DATA },
 	G3_ES_LONG_OPTIONS,
 	{ "help", no_argument, NULL, OPT_HELP },
 	G3_COMMON_LONG_OPTIONS,
@@ -98,6 +111,15 @@ static const char usage_text[] =
 	"      --chunk-size BYTES       table data and documents chunk size, with optional\n"
 	"                               K, M or G (default 8M)\n"
 	"      --json                   a JSON summary on stdout (not with --output -)\n"
+	"\n"
+	"Tables (as pg_dump's -t, -T and --exclude-table-data; repeatable):\n"
+	"      --table PATTERN          dump only matching tables (with their indexes,\n"
+	"                               constraints and owned sequences)\n"
+	"      --exclude-table PATTERN  leave matching tables out\n"
+	"      --exclude-table-data PATTERN\n"
+	"                               dump matching tables' definitions, not their rows\n"
+	"  PATTERN as psql's (see 'gen3db restore --help'); one that matches no table\n"
+	"  of any database is an error (exit 2).\n"
 	"\n"
 	"Connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
 	"PGSSLMODE, ... or):\n"
@@ -139,7 +161,15 @@ struct database {
 	g3_pgconf conf;         /* master parameters with dbname set */
 	struct table *tables;
 	size_t n_tables;
-	size_t *order;          /* table indexes, largest first */
+	size_t *order;          /* indexes of the tables to COPY, largest first */
+	size_t n_order;         /* n_tables less those whose data is excluded */
+	g3_tablefilter *filter; /* the command's, or NULL */
+	char **excluded;        /* "schema.table" left out, for the summary */
+	size_t n_excluded;
+	char **no_data;         /* "schema.table" without rows */
+	size_t n_no_data;
+	char *const *pgdump_args;
+	size_t n_pgdump_args;
 	g3_buf sequences;       /* sequences.sql */
 	double seconds;
 };
@@ -156,6 +186,8 @@ static void database_release(struct database *d)
 	}
 	free(d->tables);
 	free(d->order);
+	g3_strlist_free(d->excluded, d->n_excluded);
+	g3_strlist_free(d->no_data, d->n_no_data);
 	free(d->name);
 	free(d->snapshot);
 	if (d->leader)
@@ -209,6 +241,42 @@ bad:
 			  "--chunk-size must be a size from 64K to 1G (bytes, or with K, M, G), not \"%s\"", s);
 }
 
+static void report_names(const char *what, const char *database, char *const *names, size_t n)
+{
+	g3_buf b = G3_BUF_INIT;
+
+	for (size_t i = 0; i < n; i++)
+		g3_buf_addf(&b, "%s\"%s\"", i ? ", " : "", names[i]);
+	if (n)
+		g3_info("%s of database \"%s\" (%zu): %s", what, database, n, b.data);
+	g3_buf_release(&b);
+}
+
+/* The tables --table, --exclude-table and --exclude-table-data left out. */
+static void report_filtered(const struct database *d)
+{
+	report_names("left out (--table, --exclude-table)", d->name, d->excluded, d->n_excluded);
+	report_names("dumped without rows (--exclude-table-data)", d->name, d->no_data,
+		     d->n_no_data);
+}
+
+/* pg_dump's rule: a sequence is dumped when selected itself or when its
+ * owning table is, but an identity sequence only with its table. Row i of
+ * sequences_sql. */
+static int sequence_kept(g3_tablefilter *f, PGresult *seqs, int i)
+{
+	int owned = !PQgetisnull(seqs, i, 3);
+	enum g3_table_fate own = g3_tablefilter_decide(f, PQgetvalue(seqs, i, 0),
+						       PQgetvalue(seqs, i, 1));
+	enum g3_table_fate owner = owned ? g3_tablefilter_decide(f, PQgetvalue(seqs, i, 2),
+								 PQgetvalue(seqs, i, 3))
+					 : G3_TABLE_SKIP;
+
+	if (owned && owner == G3_TABLE_SKIP && !strcmp(PQgetvalue(seqs, i, 4), "t"))
+		return 0;
+	return own != G3_TABLE_SKIP || owner != G3_TABLE_SKIP;
+}
+
 /* Opens the leader: snapshot, locks, the tables and sequences to dump. */
 static g3_rc plan_database(struct database *d, g3_manifest *m, int wait, g3_err *err)
 {
@@ -229,9 +297,15 @@ static g3_rc plan_database(struct database *d, g3_manifest *m, int wait, g3_err 
 		"FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
 		"WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped "
 		"AND a.attgenerated = '' ORDER BY a.attrelid, a.attnum";
+	/* with the table owning it (serial 'a', identity 'i'), for the filter */
 	static const char sequences_sql[] =
-		"SELECT n.nspname, c.relname FROM pg_class c "
+		"SELECT n.nspname, c.relname, tn.nspname, t.relname, "
+		"coalesce(dep.deptype = 'i', false) FROM pg_class c "
 		"JOIN pg_namespace n ON n.oid = c.relnamespace "
+		"LEFT JOIN pg_depend dep ON dep.classid = 'pg_class'::regclass AND dep.objid = c.oid "
+		"AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i') "
+		"LEFT JOIN pg_class t ON t.oid = dep.refobjid "
+		"LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace "
 		"WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
 		"AND n.nspname !~ '^pg_(toast|temp_)' "
 		"AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass "
@@ -266,21 +340,37 @@ static g3_rc plan_database(struct database *d, g3_manifest *m, int wait, g3_err 
 	    (rc = g3_pg_query(d->leader, columns_sql, 0, NULL, &cols, what, err)) ||
 	    (rc = g3_pg_query(d->leader, sequences_sql, 0, NULL, &seqs, what, err)))
 		goto cleanup;
-	d->n_tables = (size_t)PQntuples(res);
-	d->tables = g3_xcalloc(d->n_tables + 1, sizeof(*d->tables));
-	d->order = g3_xcalloc(d->n_tables + 1, sizeof(size_t));
-	for (size_t i = 0; i < d->n_tables; i++) {
-		struct table *t = &d->tables[i];
-		const char *oid = PQgetvalue(res, (int)i, 0);
+	d->tables = g3_xcalloc((size_t)PQntuples(res) + 1, sizeof(*d->tables));
+	d->order = g3_xcalloc((size_t)PQntuples(res) + 1, sizeof(size_t));
+	for (int row = 0; row < PQntuples(res); row++) {
+		enum g3_table_fate fate = G3_TABLE_KEEP;
+		const char *oid = PQgetvalue(res, row, 0);
+		struct table *t;
 		g3_buf sql = G3_BUF_INIT;
 		char *qs = NULL, *qt = NULL;
 		g3_snap_table *mt;
 
-		t->schema = g3_xstrdup(PQgetvalue(res, (int)i, 1));
-		t->name = g3_xstrdup(PQgetvalue(res, (int)i, 2));
-		t->est_bytes = strtoll(PQgetvalue(res, (int)i, 4), NULL, 10);
+		if (d->filter)
+			fate = g3_tablefilter_decide(d->filter, PQgetvalue(res, row, 1),
+						     PQgetvalue(res, row, 2));
+		if (fate != G3_TABLE_KEEP) {
+			g3_buf n = G3_BUF_INIT;
+
+			g3_buf_addf(&n, "%s.%s", PQgetvalue(res, row, 1), PQgetvalue(res, row, 2));
+			if (fate == G3_TABLE_SKIP)
+				g3_strlist_add(&d->excluded, &d->n_excluded, n.data);
+			else
+				g3_strlist_add(&d->no_data, &d->n_no_data, n.data);
+			g3_buf_release(&n);
+		}
+		if (fate == G3_TABLE_SKIP)
+			continue;
+		t = &d->tables[d->n_tables++];
+		t->schema = g3_xstrdup(PQgetvalue(res, row, 1));
+		t->name = g3_xstrdup(PQgetvalue(res, row, 2));
+		t->est_bytes = strtoll(PQgetvalue(res, row, 4), NULL, 10);
 		mt = g3_manifest_add_table(md, t->schema, t->name,
-					   strtoll(PQgetvalue(res, (int)i, 3), NULL, 10), t->est_bytes);
+					   strtoll(PQgetvalue(res, row, 3), NULL, 10), t->est_bytes);
 		qs = g3_pg_ident(d->leader, t->schema, err);
 		qt = qs ? g3_pg_ident(d->leader, t->name, err) : NULL;
 		if (!qt) {
@@ -332,10 +422,11 @@ static g3_rc plan_database(struct database *d, g3_manifest *m, int wait, g3_err 
 			t->copy_sql = g3_buf_detach(&copy);
 		}
 		g3_buf_release(&sql);
-		d->order[i] = i;
+		if (fate == G3_TABLE_KEEP)
+			d->order[d->n_order++] = (size_t)(t - d->tables);
 	}
 	/* largest first, so the longest COPY starts at once */
-	for (size_t i = 1; i < d->n_tables; i++) {
+	for (size_t i = 1; i < d->n_order; i++) {
 		size_t k = d->order[i], j = i;
 
 		while (j > 0 && d->tables[d->order[j - 1]].est_bytes < d->tables[k].est_bytes) {
@@ -346,12 +437,16 @@ static g3_rc plan_database(struct database *d, g3_manifest *m, int wait, g3_err 
 	}
 	/* sequence values, read in the snapshot like pg_dump's setval lines */
 	for (int i = 0; i < PQntuples(seqs); i++) {
-		char *qs = g3_pg_ident(d->leader, PQgetvalue(seqs, i, 0), err);
-		char *qn = qs ? g3_pg_ident(d->leader, PQgetvalue(seqs, i, 1), err) : NULL;
+		char *qs;
+		char *qn;
 		g3_buf q = G3_BUF_INIT, name = G3_BUF_INIT;
 		PGresult *v = NULL;
 		char *lit = NULL;
 
+		if (d->filter && !sequence_kept(d->filter, seqs, i))
+			continue;
+		qs = g3_pg_ident(d->leader, PQgetvalue(seqs, i, 0), err);
+		qn = qs ? g3_pg_ident(d->leader, PQgetvalue(seqs, i, 1), err) : NULL;
 		if (!qn) {
 			PQfreemem(qs);
 			rc = G3_FAIL;
@@ -597,7 +692,7 @@ static void *worker_main(void *arg)
 		size_t ti;
 
 		pthread_mutex_lock(&r->mu);
-		if (r->failed || r->next_table >= r->db->n_tables) {
+		if (r->failed || r->next_table >= r->db->n_order) {
 			pthread_mutex_unlock(&r->mu);
 			break;
 		}
@@ -704,8 +799,8 @@ static g3_rc dump_data(struct database *d, struct dump_state *st, g3_end_databas
 		st->pool[i].next = r.free_list;
 		r.free_list = &st->pool[i];
 	}
-	if ((size_t)jobs > d->n_tables)
-		jobs = d->n_tables ? (long)d->n_tables : 0;
+	if ((size_t)jobs > d->n_order)
+		jobs = d->n_order ? (long)d->n_order : 0;
 	r.running = (int)jobs;
 	for (started = 0; started < jobs; started++) {
 		if (pthread_create(&threads[started], NULL, worker_main, &r)) {
@@ -786,7 +881,8 @@ static g3_rc dump_section(struct database *d, struct dump_state *st, const char 
 
 	if (!tmp)
 		return g3_err_set(err, G3_FAIL, "could not create a temporary file");
-	if ((rc = g3_pgdump_section(&d->conf, d->name, section, d->snapshot, tmp, err)))
+	if ((rc = g3_pgdump_section(&d->conf, d->name, section, d->snapshot, d->pgdump_args,
+				    d->n_pgdump_args, tmp, err)))
 		goto cleanup;
 	fflush(tmp);
 	size = ftell(tmp);
@@ -921,6 +1017,8 @@ static void print_summary(const struct dump_opts *o, struct database *dbs, size_
 		json_object_object_add(jd, "bytes", json_object_new_int64(bytes));
 		json_object_object_add(jd, "seconds", json_object_new_double(dbs[i].seconds));
 		json_object_object_add(jd, "tables", tabs);
+		g3_opt_json_list(jd, "excluded_tables", dbs[i].excluded, dbs[i].n_excluded);
+		g3_opt_json_list(jd, "excluded_table_data", dbs[i].no_data, dbs[i].n_no_data);
 		json_object_array_add(jdbs, jd);
 	}
 	json_object_object_add(root, "databases", jdbs);
@@ -957,8 +1055,27 @@ static int print_options(const struct dump_opts *o, int argc, char **argv)
 	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
 	g3_opt_json_url(j, "es", o->es_url);
 	g3_opt_json_str(j, "es_cacert", o->es_cacert);
+	g3_opt_json_list(j, "tables", o->patterns[G3_FILTER_TABLE], o->n_patterns[G3_FILTER_TABLE]);
+	g3_opt_json_list(j, "exclude_tables", o->patterns[G3_FILTER_EXCLUDE],
+			 o->n_patterns[G3_FILTER_EXCLUDE]);
+	g3_opt_json_list(j, "exclude_table_data", o->patterns[G3_FILTER_EXCLUDE_DATA],
+			 o->n_patterns[G3_FILTER_EXCLUDE_DATA]);
 	g3_common_options_json(j);
 	return g3_options_print(stdout, "dump", j, argc, argv);
+}
+
+/* A table pattern: compiled (exit 2 on a bad one) and handed to pg_dump
+ * too, which applies it to the schema sections the same way. */
+static g3_rc filter_option(struct dump_opts *o, enum g3_tablefilter_list list, const char *arg,
+			   g3_err *err)
+{
+	g3_buf b = G3_BUF_INIT;
+
+	g3_strlist_add(&o->patterns[list], &o->n_patterns[list], arg);
+	g3_buf_addf(&b, "%s=%s", g3_tablefilter_option(list), arg);
+	g3_strlist_add(&o->pgdump_args, &o->n_pgdump_args, b.data);
+	g3_buf_release(&b);
+	return g3_tablefilter_add(&o->filter, list, arg, err);
 }
 
 /* *help: --help was given (the caller prints it); *done: the options were
@@ -992,6 +1109,13 @@ static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help
 			break;
 		case OPT_DATABASE:
 			g3_strlist_add(&o->databases, &o->n_databases, optarg);
+			break;
+		case OPT_TABLE:
+		case OPT_EXCLUDE_TABLE:
+		case OPT_EXCLUDE_TABLE_DATA:
+			if ((rc = filter_option(o, (enum g3_tablefilter_list)(c - OPT_TABLE), optarg,
+						err)))
+				return rc;
 			break;
 		case OPT_JOBS:
 			if ((rc = g3_parse_long("--jobs", optarg, 1, 64, &o->jobs, err)))
@@ -1114,6 +1238,7 @@ int cmd_dump(int argc, char **argv)
 	g3_rc rc;
 
 	memset(&o, 0, sizeof(o));
+	g3_tablefilter_init(&o.filter);
 	memset(&st, 0, sizeof(st));
 	g3_err_init(&err);
 	g3_manifest_init(&m);
@@ -1148,9 +1273,18 @@ int cmd_dump(int argc, char **argv)
 	for (size_t i = 0; i < o.n_databases; i++) {
 		dbs[i].name = g3_xstrdup(o.databases[i]);
 		g3_pgconf_copy(&dbs[i].conf, &conf);
+		if (g3_tablefilter_active(&o.filter))
+			dbs[i].filter = &o.filter;
+		dbs[i].pgdump_args = o.pgdump_args;
+		dbs[i].n_pgdump_args = o.n_pgdump_args;
 		if ((rc = plan_database(&dbs[i], &m, (int)o.wait, &err)))
 			goto cleanup;
 	}
+	/* before any output: a pattern that matches no table is a mistake */
+	if (o.n_databases && (rc = g3_tablefilter_check(&o.filter, &err)))
+		goto cleanup;
+	for (size_t i = 0; i < o.n_databases; i++)
+		report_filtered(&dbs[i]);
 	es.chunk_size = (size_t)o.chunk_size;
 	if (o.es && (rc = dump_es_plan(&es, o.es_url, o.es_cacert, (int)o.wait, o.indices,
 				       o.n_indices, &m, &err)))
@@ -1236,6 +1370,10 @@ cleanup:
 	g3_pgconf_release(&conf);
 	g3_strlist_free(o.databases, o.n_databases);
 	g3_strlist_free(o.indices, o.n_indices);
+	for (int l = 0; l < 3; l++)
+		g3_strlist_free(o.patterns[l], o.n_patterns[l]);
+	g3_strlist_free(o.pgdump_args, o.n_pgdump_args);
+	g3_tablefilter_release(&o.filter);
 	dump_es_release(&es);
 	return g3_exit_code(rc);
 }

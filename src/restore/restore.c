@@ -41,7 +41,9 @@ enum {
 	OPT_NO_CREATE, OPT_JSON, OPT_MASTER, OPT_WAIT, OPT_RELEASE, OPT_HELP,
 	OPT_SERVICE, OPT_INDEX, OPT_PARALLEL, OPT_SHARD, OPT_SHARDS, OPT_CREDENTIALS_DIR,
 	OPT_SECRET_OUT, OPT_PATCH_SECRET, OPT_SECRET_NAME, OPT_NO_ES, OPT_NO_ALIAS,
-	OPT_SQL_SCRIPT
+	OPT_SQL_SCRIPT,
+	/* in the order of enum g3_tablefilter_list */
+	OPT_TABLE, OPT_EXCLUDE_TABLE, OPT_EXCLUDE_TABLE_DATA
 };
 
 static const struct option long_options[] = {
@@ -67,6 +69,9 @@ static const struct option long_options[] = {
 	{ "no-es", no_argument, NULL, OPT_NO_ES },
 	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS },
 	{ "sql-script", no_argument, NULL, OPT_SQL_SCRIPT },
+	{ "table", required_argument, NULL, OPT_TABLE },
+	{ "exclude-table", required_argument, NULL, OPT_EXCLUDE_TABLE },
+	{ "exclude-table-data", required_argument, NULL, OPT_EXCLUDE_TABLE_DATA },
 	G3_ES_LONG_OPTIONS,
 	G3_ESBULK_LONG_OPTIONS,
 	G3_REMOTE_LONG_OPTIONS,
@@ -142,6 +147,19 @@ static const char usage_text[] =
 	"                               pg_dump's output is always accepted, and one that\n"
 	"                               lacks its closing line is refused as truncated\n"
 	"      --json                   print a summary object on standard output\n"
+	"\n"
+	"Tables (a snapshot or one dump; as pg_dump's -t, -T, --exclude-table-data):\n"
+	"      --table PATTERN          restore only matching tables, with their indexes,\n"
+	"                               constraints, triggers and owned sequences\n"
+	"                               (repeatable)\n"
+	"      --exclude-table PATTERN  leave matching tables out entirely (repeatable)\n"
+	"      --exclude-table-data PATTERN\n"
+	"                               restore matching tables without their rows\n"
+	"                               (repeatable)\n"
+	"  PATTERN as psql's: * and ? wildcards, unquoted letters fold to lower case,\n"
+	"  \"...\" keeps case and wildcards literally, SCHEMA.TABLE (no schema: public).\n"
+	"  A foreign key to a table left out is not restored (a warning says so); a\n"
+	"  pattern that matches no table is an error (exit 2).\n"
 	"\n"
 	"Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
 	"PGSSLMODE, ... or):\n"
@@ -364,6 +382,8 @@ void db_load_release(struct db_load *d)
 {
 	g3_pgload_free(d->load);
 	d->load = NULL;
+	g3_sqlfilter_free(d->filter);
+	d->filter = NULL;
 	PQfinish(d->leader);
 	d->leader = NULL;
 	free(d->from);
@@ -444,6 +464,8 @@ g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *er
 	lo.connect_ctx = &cctx;
 	lo.origin = "line";
 	lo.interrupted = &restore_interrupted;
+	if (env->o->filter && !d->filter)
+		d->filter = g3_sqlfilter_new(env->o->filter);
 	return g3_pgload_start(&lo, d->leader, &d->load, err);
 }
 
@@ -466,6 +488,8 @@ g3_rc db_load_end(struct db_load *d, g3_err *err)
 
 struct script_ctx {
 	g3_pgload *load;
+	g3_sqlfilter *filter;               /* or NULL */
+	int skip_copy;                      /* the COPY's table is left out */
 	const char *database;
 	char table[G3_PROGRESS_NAME_MAX];   /* "<db>.<schema.table>" of the COPY */
 	const char *tname;                  /* its "<schema.table>" part */
@@ -506,10 +530,23 @@ static void table_event(const char *ev, const struct script_ctx *c, long lines)
 	g3_log_event(G3_LOG_INFO, ev, ev, f);
 }
 
+static g3_rc run_statement(void *ctx, const char *sql, long line, g3_err *err)
+{
+	struct script_ctx *c = ctx;
+
+	return g3_pgload_statement(c->load, sql, line, err);
+}
+
 static g3_rc on_statement(void *ctx, const g3_sqlstmt *st, g3_err *err)
 {
 	struct script_ctx *c = ctx;
 
+	if (st->copy_in && c->filter && !g3_sqlfilter_copy_sql(c->filter, st->sql)) {
+		c->skip_copy = 1;   /* its data lines are read and dropped */
+		return G3_OK;
+	}
+	if (c->filter && !st->copy_in)
+		return g3_sqlfilter_statement(c->filter, st->sql, st->line, run_statement, c, err);
 	if (st->copy_in) {
 		char t[G3_PROGRESS_NAME_MAX];
 
@@ -530,6 +567,8 @@ static g3_rc on_copy_data(void *ctx, const char *data, size_t len, g3_err *err)
 {
 	struct script_ctx *c = ctx;
 
+	if (c->skip_copy)
+		return G3_OK;
 	if (g3_progress_enabled()) {
 		int64_t rows = 0;
 
@@ -544,8 +583,13 @@ static g3_rc on_copy_data(void *ctx, const char *data, size_t len, g3_err *err)
 static g3_rc on_copy_end(void *ctx, long lines, g3_err *err)
 {
 	struct script_ctx *c = ctx;
-	g3_rc rc = g3_pgload_copy_end(c->load, lines, err);
+	g3_rc rc;
 
+	if (c->skip_copy) {
+		c->skip_copy = 0;
+		return G3_OK;
+	}
+	rc = g3_pgload_copy_end(c->load, lines, err);
 	g3_progress_item_done(c->table, lines);
 	if (!rc)
 		table_event("table_end", c, lines);
@@ -601,6 +645,7 @@ g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.load = d->load;
+	ctx.filter = d->filter;
 	ctx.database = d->svc.database;
 	g3_dumpend_init(&end);
 	s = g3_sqlscript_new(&script_cb, &ctx);
@@ -634,6 +679,8 @@ g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 			break;
 	}
 	g3_sqlscript_free(s);
+	if (d->filter)
+		g3_sqlfilter_end(d->filter);
 	return rc;
 }
 
@@ -644,7 +691,8 @@ static g3_rc plain_load(const struct restore_env *env, struct input *in,
 	g3_rc rc;
 
 	if ((rc = db_load_begin(env, d, err)) ||
-	    (rc = load_sql_member(in, d, err)))
+	    (rc = load_sql_member(in, d, err)) ||
+	    (rc = filter_check(env->o, err)))
 		return rc;
 	return db_load_end(d, err);
 }
@@ -698,6 +746,7 @@ static json_object *report_db(const struct db_load *d, const char *source)
 	json_object_object_add(o, "foreign_keys", json_object_new_int64(st->fk_jobs));
 	json_object_object_add(o, "skipped_owner_statements", json_object_new_int64(st->skipped_owner));
 	json_object_object_add(o, "skipped_comments", json_object_new_int64(st->skipped_comments));
+	filter_report(d, o);
 	return o;
 }
 
@@ -826,6 +875,7 @@ static int print_options(const struct restore_opts *o, const char *shard,
 	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
 	g3_opt_json_bool(j, "no_es", o->no_es);
 	g3_opt_json_bool(j, "no_alias", o->es.no_alias);
+	filter_options_json(o, j);
 	g3_esbulk_options_json(&o->es.bulk, j);
 	g3_remote_options_json(ro, j);
 	g3_common_options_json(j);
@@ -976,6 +1026,13 @@ int cmd_restore(int argc, char **argv)
 		case OPT_SECRET_OUT: o.secret_out = optarg; break;
 		case OPT_PATCH_SECRET: o.patch_secret = 1; break;
 		case OPT_SECRET_NAME: o.secret_name = optarg; break;
+		case OPT_TABLE:
+		case OPT_EXCLUDE_TABLE:
+		case OPT_EXCLUDE_TABLE_DATA:
+			if ((rc = filter_add(&o, (enum g3_tablefilter_list)(c - OPT_TABLE), optarg,
+					     &err)))
+				goto cleanup;
+			break;
 		case 'h':
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -1034,6 +1091,11 @@ int cmd_restore(int argc, char **argv)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	if (env_source(o.source, &base)) {
+		if (o.filter) {
+			rc = g3_err_set(&err, G3_USAGE, "--table, --exclude-table and "
+					"--exclude-table-data apply to a snapshot or one dump");
+			goto cleanup;
+		}
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		env_code = env_restore(&o, base);
@@ -1068,7 +1130,7 @@ int cmd_restore(int argc, char **argv)
 		goto cleanup;
 	rc = in.kind == KIND_SNAPSHOT ? snapshot_plan(&o, &in, &plan, &err)
 				      : plan_plain(&o, &plan, &err);
-	if (rc)
+	if (rc || (rc = filter_check_plan(&o, &plan, &err)))
 		goto cleanup;
 	if (o.patch_secret && (rc = patch_names(&o, &plan, &names, &err)))
 		goto cleanup;
@@ -1140,6 +1202,7 @@ cleanup:
 	g3_strlist_free(o.maps, o.n_maps);
 	g3_strlist_free(o.services, o.n_services);
 	g3_strlist_free(o.indices, o.n_indices);
+	filter_free(&o);
 	free(base);
 	g3_k8s_client_release(&k8s);
 	g3_remote_options_release(&ro);

@@ -15,6 +15,7 @@
 
 #include "../common/esrestore.h"
 #include "../common/pg.h"
+#include "../common/pgfilter.h"
 #include "../common/pgload.h"
 #include "../common/pgtarget.h"
 #include "../common/provision.h"
@@ -54,6 +55,12 @@ struct restore_opts {
 	size_t n_indices;
 	int no_es;
 	g3_esrestore_opts es;   /* bulk options, --no-alias (clean: --clean) */
+	/* --table, --exclude-table, --exclude-table-data (restore_filter.c):
+	 * the patterns as given, by g3_tablefilter_list, and compiled (NULL:
+	 * none given; owned, counts what matched) */
+	char **patterns[3];
+	size_t n_patterns[3];
+	g3_tablefilter *filter;
 };
 
 enum source_kind { KIND_PLAIN_SQL, KIND_SNAPSHOT };
@@ -80,6 +87,7 @@ struct db_load {
 	g3_pgload *load;
 	double t0, seconds;
 	int done;               /* loaded and verified */
+	g3_sqlfilter *filter;   /* the table patterns' statement filter, or NULL */
 	/* sums of the chunk headers, checked against end.json */
 	int64_t rows, bytes, chunks;
 };
@@ -152,6 +160,19 @@ g3_rc credentials_read(const char *dir, const char *service, g3_service *svc, in
 g3_rc input_open(const char *spec, struct input *in, g3_err *err);
 void input_close(struct input *in);
 void db_load_release(struct db_load *d);
+
+/* Table patterns (restore_filter.c). filter_add compiles one (exit 2 on a
+ * bad one); filter_check_plan refuses, before anything is touched, a
+ * pattern that matches no table of a snapshot's manifest; filter_check
+ * the same after a plain dump was read (its target is not yet in place);
+ * filter_report adds what was left out of d to its summary. */
+g3_rc filter_add(struct restore_opts *o, enum g3_tablefilter_list list, const char *pattern,
+		 g3_err *err);
+g3_rc filter_check_plan(const struct restore_opts *o, const struct plan *p, g3_err *err);
+g3_rc filter_check(const struct restore_opts *o, g3_err *err);
+void filter_options_json(const struct restore_opts *o, json_object *j);
+void filter_report(const struct db_load *d, json_object *o);
+void filter_free(struct restore_opts *o);
 
 /* Whole environments (restore_env.c): 1 when the source is a gen3
  * layout (a directory, an s3:// prefix ending in '/', or no source with

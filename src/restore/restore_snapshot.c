@@ -243,7 +243,7 @@ static g3_rc load_chunk(struct snap_state *s, struct input *in, const char *memb
 	struct db_load *d = s->cur;
 	g3_chunk_check check;
 	char *sql = NULL;
-	int copying = 0;
+	int copying = 0, skip;
 	g3_rc rc = G3_OK;
 
 	if (s->hdr_number != number)
@@ -252,7 +252,9 @@ static g3_rc load_chunk(struct snap_state *s, struct input *in, const char *memb
 	g3_chunk_check_init(&check);
 	/* checked against the header below: the reader need not hash it again */
 	g3_reader_member_sum(in->rd, s->hdr.sha256);
-	if (s->hdr.rows > 0 || s->hdr.bytes > 0) {
+	/* a table left out (--exclude-table...): read and verified, not loaded */
+	skip = d->filter && !g3_sqlfilter_copy(d->filter, s->hdr.schema, s->hdr.table);
+	if (!skip && (s->hdr.rows > 0 || s->hdr.bytes > 0)) {
 		if (!(sql = copy_statement(d->leader, &s->hdr, err))) {
 			rc = G3_USAGE;
 			goto cleanup;
@@ -277,7 +279,7 @@ static g3_rc load_chunk(struct snap_state *s, struct input *in, const char *memb
 			break;
 		g3_chunk_check_update(&check, in->buf, (size_t)n);
 		if (!copying) {
-			if (check.bytes > 0) {
+			if (!skip && check.bytes > 0) {
 				rc = g3_err_set(err, G3_FAIL, "snapshot member \"%s\" (table \"%s.%s\"): "
 						"%lld bytes where the header says 0", member,
 						s->hdr.schema, s->hdr.table, (long long)check.bytes);

@@ -88,6 +88,9 @@ OPTIONS = [
     ("restore", "--no-create", None, "no_create", True),
     ("restore", "--sql-script", None, "sql_script", True),
     ("restore", "--no-es", None, "no_es", True),
+    ("restore dump", "--table", "app.*", "tables", ["app.*"]),
+    ("restore dump", "--exclude-table", '"Audit".log', "exclude_tables", ['"Audit".log']),
+    ("restore dump", "--exclude-table-data", "big*", "exclude_table_data", ["big*"]),
     # dump
     ("dump", "--level", "17", "level", 17),
     ("dump", "--compress-threads", "6", "compress_threads", 6),
