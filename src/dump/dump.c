@@ -146,6 +146,7 @@ struct table {
 	char **columns;
 	size_t n_columns;
 	int64_t est_bytes;
+	int no_rows;            /* --exclude-table-data: one empty chunk */
 	/* filled by the writer thread from the chunks it wrote */
 	int64_t rows;
 	int64_t bytes;
@@ -422,8 +423,10 @@ static g3_rc plan_database(struct database *d, g3_manifest *m, int wait, g3_err 
 			t->copy_sql = g3_buf_detach(&copy);
 		}
 		g3_buf_release(&sql);
-		if (fate == G3_TABLE_KEEP)
-			d->order[d->n_order++] = (size_t)(t - d->tables);
+		/* a table without its rows still gets its one (empty) part, as an
+		 * empty table does: every table of a snapshot has parts 1..n */
+		t->no_rows = fate != G3_TABLE_KEEP;
+		d->order[d->n_order++] = (size_t)(t - d->tables);
 	}
 	/* largest first, so the longest COPY starts at once */
 	for (size_t i = 1; i < d->n_order; i++) {
@@ -595,6 +598,11 @@ static g3_rc dump_table(struct run *r, PGconn *conn, size_t ti, g3_err *err)
 	char msg[768];
 	g3_rc rc = G3_OK;
 
+	if (t->no_rows) {
+		if (!(c = chunk_get(r)))
+			goto stopped;
+		goto last;
+	}
 	res = PQexec(conn, t->copy_sql);
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
 		g3_pg_result_message(res, msg, sizeof(msg));
@@ -647,6 +655,7 @@ static g3_rc dump_table(struct run *r, PGconn *conn, size_t ti, g3_err *err)
 				t->schema, t->name, r->db->name, msg);
 		goto cleanup;
 	}
+last:
 	c->table = ti;
 	c->part = part;
 	c->last = 1;
