@@ -184,6 +184,37 @@ g3_rc g3_esrestore_plan_files(g3_es *es, const char *name, g3_edump_files *files
 	return g3_esrestore_plan_target(es, name, o, ix, err);
 }
 
+/* --clean deletes an existing concrete index of the target's name only
+ * when nothing else depends on it: an index an alias points at serves that
+ * alias's name (e.g. "keep_0" behind "keep"), and one gen3db made for
+ * another name is that name's version. Refused before any change. */
+static g3_rc check_concrete_drop(g3_es *es, const char *name, g3_err *err)
+{
+	json_object *entry = NULL, *a, *g, *t;
+	int concrete = 0;
+	g3_rc rc;
+
+	if ((rc = g3_es_index_get(es, name, &entry, &concrete, err)) || !entry)
+		return rc;
+	if (has_aliases(entry) && json_object_object_get_ex(entry, "aliases", &a)) {
+		json_object_object_foreach(a, k, v) {
+			(void)v;
+			rc = g3_err_set(err, G3_USAGE, "index \"%s\" is behind alias \"%s\": --clean "
+					"does not delete it", name, k);
+			break;
+		}
+	} else if ((g = marker_of(entry)) && json_object_object_get_ex(g, "target", &t) &&
+		   strcmp(json_object_get_string(t), name)) {
+		rc = g3_err_set(err, G3_USAGE, "index \"%s\" is a version gen3db restored for "
+				"\"%s\": --clean does not delete it", name, json_object_get_string(t));
+	}
+	if (rc)
+		g3_err_hint(err, "restore under another name, or delete it yourself if it is "
+			    "no longer needed");
+	json_object_put(entry);
+	return rc;
+}
+
 g3_rc g3_esrestore_plan_target(g3_es *es, const char *name, const g3_esrestore_opts *o,
 			       g3_esrestore_index *ix, g3_err *err)
 {
@@ -210,6 +241,8 @@ g3_rc g3_esrestore_plan_target(g3_es *es, const char *name, const g3_esrestore_o
 			g3_err_hint(err, "give --clean to delete it first");
 			return G3_USAGE;
 		}
+		if ((rc = check_concrete_drop(es, name, err)))
+			return rc;
 		ix->drop_concrete = 1;
 	}
 	if (o->no_alias) {

@@ -386,7 +386,13 @@ g3_rc g3_reader_peek(g3_reader *r, size_t want, const char **data, size_t *len,
 
 			if (n < 0) {
 				peek_drop(r);
-				return read_fail(r, r->member, err);
+				read_fail(r, r->member, err);
+				/* the first bytes do not decode: bad input, found before
+				 * anything was done with it (a source's own error keeps
+				 * its code) */
+				if (!r->src_err.rc)
+					err->rc = G3_USAGE;
+				return err->rc;
 			}
 			if (n == 0)
 				break;

@@ -59,7 +59,9 @@ ssize_t g3_reader_read(g3_reader *r, void *buf, size_t len, g3_err *err);
  * cannot be read twice (standard input, a URL) can be sniffed before it is
  * used. Call before the member's first read; a second call returns the
  * same bytes (at most as many as the first one read). *data stays valid
- * until the member is read past them, the next g3_reader_next or close. */
+ * until the member is read past them, the next g3_reader_next or close.
+ * Bytes that do not decode (corrupt compression) are G3_USAGE here: bad
+ * input found before anything was done with it. */
 g3_rc g3_reader_peek(g3_reader *r, size_t want, const char **data, size_t *len,
 		     g3_err *err);
 

@@ -29,6 +29,7 @@
 #include "../common/es.h"
 #include "../common/esrestore.h"
 #include "../common/gen3layout.h"
+#include "../common/http.h"
 #include "../common/k8s.h"
 #include "../common/log.h"
 #include "../common/opts.h"
@@ -635,8 +636,12 @@ int env_restore(const struct restore_opts *o, const char *base)
 
 	/* conflicts, before any I/O */
 	if (o->database || o->n_maps) {
-		rc = g3_err_set(&err, G3_USAGE, "--database and --map apply to one dump or snapshot, "
-				"not to a whole environment");
+		char *shown = g3_url_redact(base);
+
+		rc = g3_err_set(&err, G3_USAGE, "\"%s\" is a whole environment (a directory or "
+				"prefix of dumps): --database and --map apply to one dump or snapshot",
+				shown);
+		free(shown);
 		g3_err_hint(&err, "use --release NAME: each service goes to <service>_<NAME>");
 		goto cleanup;
 	}

@@ -469,12 +469,16 @@ class BadInputFaults(PgFaultCase):
                                                            for _ in range(4096)))),
             ("gzip of noise", self.write("noise.sql.gz", b"\x1f\x8b\x08\x00" + bytes(64))),
             ("zstd of nothing", self.write("nothing.sql.zst", zstd(b""))),
-            ("only comments", self.write("comments.sql", b"--\n-- PostgreSQL database dump\n--\n")),
+            ("only comments", self.write("comments.sql", b"--\n-- Written by hand\n--\n")),
             ("a tar that is not a snapshot", self.write("other.tar.zst", zstd(self._tar()))),
             ("missing file", os.path.join(self.tmp, "does-not-exist.sql")),
             ("a directory", self.tmp),
         ]
         cases = [self.restore_into_victim(name, p, codes=(2,), names=(p,)) for name, p in inputs]
+        # pg_dump's opening lines and nothing else: a dump cut short (exit 1)
+        p = self.write("header-only.sql", b"--\n-- PostgreSQL database dump\n--\n")
+        cases.append(self.restore_into_victim("pg_dump's header only", p, codes=(1,),
+                                              names=(p, "truncated")))
         self.run_cases(cases)
 
     def _tar(self):
@@ -595,8 +599,8 @@ class InterruptFaults(PgFaultCase):
             if not os.path.exists(p):
                 slow_dump(p)
             env = test.base_env()
-            argv = [g3test.BIN, "restore", p, "--database", "victim"] + (["--clean"] if clean
-                                                                          else [])
+            argv = [g3test.BIN, "restore", p, "--sql-script", "--database",
+                    "victim"] + (["--clean"] if clean else [])
             proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE)
             try:
@@ -651,7 +655,8 @@ class InterruptFaults(PgFaultCase):
         # side database and still keeps victim
         bad = self.write("fail.sql", b"CREATE TABLE public.t (a integer);\n"
                          b"COPY public.t (a) FROM stdin;\nx\n\\.\n")
-        return run_bin(["restore", bad, "--database", "victim", "--clean", "--wait", "2"],
+        return run_bin(["restore", bad, "--sql-script", "--database", "victim", "--clean",
+                        "--wait", "2"],
                        self.base_env())
 
 
@@ -844,10 +849,13 @@ class EsNameFaults(EsFaultCase):
                                "--index", name, "--clean"],
                               codes=(2,), names=(name,)))
             host = self.es.url.replace("http://", "")
+            # GUPPY_INDICES is a comma-separated list: "a,keep" names index
+            # "a" (whose files are missing) and index "keep"
+            told = name.split(",")[0] if "," in name else name
             cases.append(Case("GUPPY_INDICES=%r" % short,
                               ["restore-es", d, "--wait", "2", "--clean"],
                               env={"ESHOST": host, "GUPPY_INDICES": name},
-                              codes=(2,), names=(name,)))
+                              codes=(2,), names=(told,)))
         self.run_cases(cases)
 
 
