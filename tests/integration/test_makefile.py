@@ -100,5 +100,29 @@ class FirstRunTest(unittest.TestCase):
             self.assertTrue(any("$(MAKE)" in l for l in rules[t]["recipe"]), t)
 
 
+class RunUnitTest(unittest.TestCase):
+    def test_names_each_binary_and_ends_with_totals(self):
+        tmp = tempdir(self, "gen3db-rununit-")
+        good, bad = os.path.join(tmp, "test_good"), os.path.join(tmp, "test_bad")
+        with open(good, "w") as f:
+            f.write('#!/bin/sh\necho "[  PASSED  ] 3 test(s)." >&2\n')
+        with open(bad, "w") as f:
+            f.write('#!/bin/sh\necho "[  PASSED  ] 1 test(s)."\n'
+                    'echo "[  FAILED  ] 2 test(s), listed below:"\nexit 2\n')
+        os.chmod(good, 0o755)
+        os.chmod(bad, 0o755)
+        script = os.path.join(ROOT, "scripts", "run-unit")
+        r = subprocess.run([script, good], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("== test_good\n"), r.stdout)
+        self.assertTrue(r.stdout.endswith("\nunit: 3 passed, 0 failed\n"), r.stdout)
+        r = subprocess.run([script, good, bad, "/bin/false"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("== test_bad\n", r.stdout)
+        self.assertIn("== false\n", r.stdout)
+        self.assertTrue(r.stdout.endswith("\nunit: 4 passed, 3 failed\n"), r.stdout)
+        self.assertIn("unit test failed: %s (exit 2)" % bad, r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
