@@ -150,8 +150,9 @@ static void finish_index(struct es_plan *e, struct es_index *x)
 		return;
 	}
 	x->state = IX_DONE;
-	g3_info("restored index \"%s\" (%s): %llu documents in %.2f s", x->ix.name,
-		x->ix.concrete, (unsigned long long)x->ix.docs_read, x->ix.seconds);
+	g3_info("restored index \"%s\" (%s): %llu %s in %.2f s", x->ix.name,
+		x->ix.concrete, (unsigned long long)x->ix.docs_read,
+		g3_plural((long long)x->ix.docs_read, "document", "documents"), x->ix.seconds);
 }
 
 /* A FILE over the current member that checks every byte it hands out. */
@@ -326,9 +327,11 @@ g3_rc es_end(struct plan *p, const g3_snap_end *end, const char *source, g3_err 
 			   ei->chunks != x->chunks) {
 			/* loaded and verified chunk by chunk: the alias has moved */
 			g3_err_set(&ierr, G3_FAIL, "snapshot \"%s\": end.json does not agree with the "
-				   "documents of index \"%s\" (%lld documents, %lld bytes, %lld chunks "
-				   "read)", source, x->ix.name, (long long)x->docs, (long long)x->bytes,
-				   (long long)x->chunks);
+				   "documents of index \"%s\" (%lld %s, %lld %s, %lld %s read)", source,
+				   x->ix.name, (long long)x->docs,
+				   g3_plural(x->docs, "document", "documents"), (long long)x->bytes,
+				   g3_plural(x->bytes, "byte", "bytes"), (long long)x->chunks,
+				   g3_plural(x->chunks, "chunk", "chunks"));
 			g3_log_err(&ierr);
 			e->failed = 1;
 		}
