@@ -429,13 +429,14 @@ static g3_rc wait_health(g3_es *es, double deadline, int wait_seconds, g3_err *e
 				break;
 			snprintf(terr.msg, sizeof(terr.msg), "cluster health HTTP 503 (no master yet?)");
 		}
-		if (now_seconds() + backoff > deadline) {
+		if (now_seconds() >= deadline) {
 			rc = g3_err_set(err, G3_UNREACHABLE, "the cluster at \"%s\" did not become ready "
-					"within %d seconds: %s", es->conf->url, wait_seconds, terr.msg);
+					"within %d %s: %s", es->conf->url, wait_seconds,
+					g3_plural(wait_seconds, "second", "seconds"), terr.msg);
 			g3_err_hint(err, "check the cluster's nodes, or wait longer with --wait");
 			goto cleanup;
 		}
-		sleep_seconds(backoff);
+		sleep_seconds(deadline - now_seconds() < backoff ? deadline - now_seconds() : backoff);
 		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 	}
 	root = json_tokener_parse(resp.data ? resp.data : "");
@@ -488,7 +489,8 @@ g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *
 			g3_err_hint(err, "check ES_USERNAME/ES_PASSWORD, ES_API_KEY or the URL's user");
 			break;
 		}
-		if (now_seconds() + backoff > deadline) {
+		/* the last attempt is at the deadline, not a backoff before it */
+		if (now_seconds() >= deadline) {
 			char reason[G3_ERR_MSG_MAX];
 
 			if (rc)
@@ -497,8 +499,9 @@ g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *
 				snprintf(reason, sizeof(reason), "HTTP %ld", status);
 			if (wait_seconds > 0)
 				g3_err_set(err, G3_UNREACHABLE,
-					   "Elasticsearch at \"%s\" did not answer within %d seconds: %s",
-					   conf->url, wait_seconds, reason);
+					   "Elasticsearch at \"%s\" did not answer within %d %s: %s",
+					   conf->url, wait_seconds,
+					   g3_plural(wait_seconds, "second", "seconds"), reason);
 			else
 				g3_err_set(err, G3_UNREACHABLE,
 					   "could not reach Elasticsearch at \"%s\": %s", conf->url, reason);
@@ -508,7 +511,7 @@ g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *
 		}
 		g3_debug("waiting for Elasticsearch at \"%s\": %s", conf->url,
 			 rc ? terr.msg : "not ready");
-		sleep_seconds(backoff);
+		sleep_seconds(deadline - now_seconds() < backoff ? deadline - now_seconds() : backoff);
 		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 	}
 	g3_buf_release(&resp);

@@ -174,8 +174,9 @@ g3_rc g3_bulk_classify(json_object *resp, size_t n, unsigned char *status, size_
 		return g3_err_set(err, G3_FAIL, "the bulk answer has no \"items\" list");
 	len = json_object_array_length(items);
 	if (len != n)
-		return g3_err_set(err, G3_FAIL, "the bulk answer has %zu items for %zu documents",
-				  len, n);
+		return g3_err_set(err, G3_FAIL, "the bulk answer has %zu %s for %zu %s",
+				  len, g3_plural((long long)len, "item", "items"), n,
+				  g3_plural((long long)n, "document", "documents"));
 	for (size_t i = 0; i < n; i++) {
 		json_object *it = json_object_array_get_idx(items, i), *res = NULL, *st, *e, *v;
 		int code = 0;
@@ -534,8 +535,9 @@ static void submit(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 	b->st.bytes += bb->body.len;
 	if (!bb->first)
 		bb->first = now_seconds();
-	g3_debug("index \"%s\": bulk request of %zu documents, %zu bytes (attempt %d)",
-		 b->index, bb->n, bb->body.len, bb->attempt + 1);
+	g3_debug("index \"%s\": bulk request of %zu %s, %zu bytes (attempt %d)",
+		 b->index, bb->n, g3_plural((long long)bb->n, "document", "documents"),
+		 bb->body.len, bb->attempt + 1);
 }
 
 static struct slot *free_slot(g3_esbulk *b)
@@ -562,10 +564,12 @@ static void retry_request(g3_esbulk *b, g3_bulk_batch *bb, const char *why)
 	if (give_up(b, bb)) {
 		g3_err_init(&e);
 		g3_err_set(&e, G3_FAIL,
-			   "bulk request to index \"%s\" failed after %d attempts in %.0f s: %s "
-			   "(%llu of %llu documents acknowledged)",
-			   b->index, bb->attempt + 1, now_seconds() - bb->first, why,
-			   (unsigned long long)b->st.docs_acked, (unsigned long long)b->st.docs_sent);
+			   "bulk request to index \"%s\" failed after %d %s in %.0f s: %s "
+			   "(%llu of %llu %s acknowledged)",
+			   b->index, bb->attempt + 1, g3_plural(bb->attempt + 1, "attempt", "attempts"),
+			   now_seconds() - bb->first, why, (unsigned long long)b->st.docs_acked,
+			   (unsigned long long)b->st.docs_sent,
+			   g3_plural((long long)b->st.docs_sent, "document", "documents"));
 		if (!b->failed)
 			g3_err_hint(&e, "the cluster is overloaded or unreachable: try fewer --es-jobs "
 				    "or a longer --es-retry-time");
@@ -617,10 +621,13 @@ static void finish_items(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 		if (give_up(b, bb)) {
 			b->st.docs_failed += n_retry;
 			g3_err_set(&e, G3_FAIL,
-				   "index \"%s\": %zu documents were still refused (429, too many "
-				   "requests) after %d attempts (%llu of %llu documents acknowledged)",
-				   b->index, n_retry, bb->attempt + 1,
-				   (unsigned long long)b->st.docs_acked, (unsigned long long)b->st.docs_sent);
+				   "index \"%s\": %zu %s still refused (429, too many "
+				   "requests) after %d %s (%llu of %llu %s acknowledged)",
+				   b->index, n_retry,
+				   g3_plural((long long)n_retry, "document was", "documents were"),
+				   bb->attempt + 1, g3_plural(bb->attempt + 1, "attempt", "attempts"),
+				   (unsigned long long)b->st.docs_acked, (unsigned long long)b->st.docs_sent,
+				   g3_plural((long long)b->st.docs_sent, "document", "documents"));
 			g3_err_hint(&e, "the cluster is overloaded: try fewer --es-jobs, a smaller "
 				    "--bulk-size or a longer --es-retry-time");
 			note_failed(b, again, SIZE_MAX);
@@ -819,9 +826,10 @@ g3_rc g3_esbulk_finish(g3_esbulk *b, g3_err *err)
 	if (b->failed) {
 		*err = b->ferr;
 		if (b->item_errors.len) {
-			g3_err_set(err, G3_FAIL, "index \"%s\": %llu documents were rejected; first "
+			g3_err_set(err, G3_FAIL, "index \"%s\": %llu %s rejected; first "
 				   "errors:\n%s", b->index, (unsigned long long)b->st.docs_failed,
-				   b->item_errors.data);
+				   g3_plural((long long)b->st.docs_failed, "document was",
+					     "documents were"), b->item_errors.data);
 			g3_err_hint(err, "the documents do not fit the index mapping");
 		}
 		if (b->n_failed_ids) {

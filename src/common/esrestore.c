@@ -312,8 +312,9 @@ g3_rc g3_esrestore_add(g3_esrestore_index *ix, const g3_esrestore_opts *o, const
 {
 	ix->docs_read++;
 	if (o->cancel && *o->cancel)
-		return g3_err_set(err, G3_FAIL, "interrupted after %llu documents",
-				  (unsigned long long)ix->docs_read - 1);
+		return g3_err_set(err, G3_FAIL, "interrupted after %llu %s",
+				  (unsigned long long)ix->docs_read - 1,
+				  g3_plural((long long)ix->docs_read - 1, "document", "documents"));
 	if (strlen(id) > G3_ES_MAX_ID_BYTES)
 		/* Elasticsearch would refuse the whole bulk request */
 		return g3_err_set(err, G3_FAIL, "%s: the _id \"%.40s...\" is longer than %d bytes, "
@@ -594,9 +595,12 @@ g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index
 	if ((rc = g3_es_count(es, ix->concrete, &count, err)))
 		goto cleanup;
 	if (count < 0 || (uint64_t)count != ix->docs_read) {
-		rc = g3_err_set(err, G3_FAIL, "index \"%s\" holds %lld documents after the load, "
-				"but %llu were read from %s", ix->concrete, count,
-				(unsigned long long)ix->docs_read, ix->origin ? ix->origin : "the dump");
+		rc = g3_err_set(err, G3_FAIL, "index \"%s\" holds %lld %s after the load, "
+				"but %llu %s read from %s", ix->concrete, count,
+				g3_plural(count, "document", "documents"),
+				(unsigned long long)ix->docs_read,
+				g3_plural((long long)ix->docs_read, "was", "were"),
+				ix->origin ? ix->origin : "the dump");
 		if (count >= 0 && (uint64_t)count < ix->docs_read)
 			g3_err_hint(err, "the data may hold the same _id more than once");
 		goto cleanup;

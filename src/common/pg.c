@@ -248,11 +248,14 @@ g3_rc g3_pg_connect(const g3_pgconf *c, int wait_seconds, PGconn **out,
 					"could not connect to \"%s\": %s", target, reason);
 			goto cleanup;
 		}
-		if (now_seconds() + backoff > deadline) {
+		/* the last attempt is at the deadline, not a backoff before it:
+		 * "within N seconds" means N seconds were waited */
+		if (now_seconds() >= deadline) {
 			if (wait_seconds > 0)
 				rc = g3_err_set(err, G3_UNREACHABLE,
-						"could not reach PostgreSQL at \"%s\" within %d seconds: %s",
-						target, wait_seconds, reason);
+						"could not reach PostgreSQL at \"%s\" within %d %s: %s",
+						target, wait_seconds,
+						g3_plural(wait_seconds, "second", "seconds"), reason);
 			else
 				rc = g3_err_set(err, G3_UNREACHABLE,
 						"could not reach PostgreSQL at \"%s\": %s",
@@ -260,7 +263,7 @@ g3_rc g3_pg_connect(const g3_pgconf *c, int wait_seconds, PGconn **out,
 			g3_err_hint(err, "check the host and port, or wait longer with --wait");
 			goto cleanup;
 		}
-		sleep_seconds(backoff);
+		sleep_seconds(deadline - now_seconds() < backoff ? deadline - now_seconds() : backoff);
 		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 	}
 cleanup:

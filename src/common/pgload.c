@@ -499,8 +499,11 @@ static g3_rc run_copy(struct worker *w, struct job *j, g3_err *err)
 		j->rows = strtoll(PQcmdTuples(res), NULL, 10);
 		if (j->rows != j->expected)
 			rc = g3_err_set(err, G3_FAIL,
-					"could not load table \"%s\": the server stored %lld rows "
-					"but %lld lines of data were sent", name, j->rows, j->expected);
+					"could not load table \"%s\": the server stored %lld %s "
+					"but %lld %s of data %s sent", name, j->rows,
+					g3_plural(j->rows, "row", "rows"), j->expected,
+					g3_plural(j->expected, "line", "lines"),
+					g3_plural(j->expected, "was", "were"));
 	}
 	/* a failed put may leave more results */
 	while (res) {

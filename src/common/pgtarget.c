@@ -257,8 +257,10 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 			return rc;
 		if (t->tables && !o->clean) {
 			rc = g3_err_set(err, G3_USAGE,
-					"database \"%s\" already has %ld tables or other relations",
-					t->database, t->tables);
+					"database \"%s\" already has %ld %s",
+					t->database, t->tables,
+					g3_plural(t->tables, "table or other relation",
+						  "tables or other relations"));
 			g3_err_hint(err, "--clean replaces it (its content stays until the restore "
 				    "is complete)");
 			return rc;

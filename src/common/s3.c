@@ -998,8 +998,9 @@ cleanup:
 	if (rc)
 		mp_abort_upload(m);
 	else
-		g3_debug("uploaded \"%s\" (%" PRIu64 " bytes in %d parts)", m->t.display, m->total,
-			 m->part_no ? m->part_no : 1);
+		g3_debug("uploaded \"%s\" (%" PRIu64 " bytes in %d %s)", m->t.display, m->total,
+			 m->part_no ? m->part_no : 1, g3_plural(m->part_no ? m->part_no : 1,
+								"part", "parts"));
 	free(code);
 	g3_buf_release(&body);
 	g3_http_response_release(&resp);

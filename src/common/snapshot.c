@@ -727,8 +727,9 @@ g3_rc g3_chunk_check_finish(g3_chunk_check *c, const g3_chunk_header *h,
 				  member, h->schema, h->table, c->bytes, h->bytes);
 	if (c->rows != h->rows)
 		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of table \"%s.%s\" holds %" PRId64 " rows, its header says %" PRId64,
-				  member, h->schema, h->table, c->rows, h->rows);
+				  "member \"%s\" of table \"%s.%s\" holds %" PRId64 " %s, its header says %" PRId64,
+				  member, h->schema, h->table, c->rows, g3_plural(c->rows, "row", "rows"),
+				  h->rows);
 	if (strcmp(got, h->sha256))
 		return g3_err_set(err, G3_FAIL,
 				  "member \"%s\" of table \"%s.%s\" fails its sha256 check",
@@ -1281,8 +1282,9 @@ g3_rc g3_es_docs_check_finish(g3_chunk_check *c, const g3_es_docs_header *h,
 				  member, index, c->bytes, h->bytes);
 	if (c->rows != h->docs)
 		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of index \"%s\" holds %" PRId64 " documents, its header says %" PRId64,
-				  member, index, c->rows, h->docs);
+				  "member \"%s\" of index \"%s\" holds %" PRId64 " %s, its header says %" PRId64,
+				  member, index, c->rows, g3_plural(c->rows, "document", "documents"),
+				  h->docs);
 	if (strcmp(got, h->sha256))
 		return g3_err_set(err, G3_FAIL, "member \"%s\" of index \"%s\" fails its sha256 check",
 				  member, index);

@@ -141,3 +141,8 @@ char *g3_buf_detach(g3_buf *b)
 	g3_buf_init(b);
 	return p;
 }
+
+const char *g3_plural(long long n, const char *one, const char *many)
+{
+	return n == 1 || n == -1 ? one : many;
+}

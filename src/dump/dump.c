@@ -124,7 +124,8 @@ static const char usage_text[] =
 	"Connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
 	"PGSSLMODE, ... or):\n"
 	"      --master URL             postgresql://user@host:port (no password)\n"
-	"      --wait SECONDS           wait this long for the servers (default 300)\n"
+	"      --wait SECONDS           keep trying this long for the servers, the last\n"
+	"                               try when it has passed (default 300)\n"
 	"\n"
 	"Elasticsearch (after the databases, in the same snapshot):\n"
 	"      --index NAME             repeatable: an index or alias to dump (with --es\n"
@@ -778,8 +779,9 @@ static g3_rc write_chunk(struct run *r, struct dump_state *st, g3_end_database *
 		snprintf(rows, sizeof(rows), "%" PRId64, t->rows);
 		snprintf(bytes, sizeof(bytes), "%" PRId64, t->bytes);
 		snprintf(secs, sizeof(secs), "%.3f", t->seconds);
-		snprintf(msg, sizeof(msg), "%s: \"%s.%s\" %" PRId64 " rows, %s in %.1f s",
-			 r->db->name, t->schema, t->name, t->rows, size, t->seconds);
+		snprintf(msg, sizeof(msg), "%s: \"%s.%s\" %" PRId64 " %s, %s in %.1f s",
+			 r->db->name, t->schema, t->name, t->rows, g3_plural(t->rows, "row", "rows"),
+			 size, t->seconds);
 		g3_log_event(G3_LOG_INFO, "table_dumped", msg, fields);
 	}
 cleanup:
@@ -1348,12 +1350,15 @@ int cmd_dump(int argc, char **argv)
 		human_bytes(bytes, size, sizeof(size));
 		human_bytes((int64_t)out_bytes, osize, sizeof(osize));
 		if (o.n_databases)
-			g3_info("dumped %zu database%s: %" PRId64 " rows, %s of COPY data, %s written to \"%s\" in %.1f s",
-				o.n_databases, o.n_databases == 1 ? "" : "s", rows, size, osize,
+			g3_info("dumped %zu %s: %" PRId64 " %s, %s of COPY data, %s written to \"%s\" in %.1f s",
+				o.n_databases,
+				g3_plural((long long)o.n_databases, "database", "databases"), rows,
+				g3_plural(rows, "row", "rows"), size, osize,
 				sink->name, now_seconds() - start);
 		else
-			g3_info("dumped %zu index%s, %s written to \"%s\" in %.1f s", o.n_indices,
-				o.n_indices == 1 ? "" : "es", osize, sink->name, now_seconds() - start);
+			g3_info("dumped %zu %s, %s written to \"%s\" in %.1f s", o.n_indices,
+				g3_plural((long long)o.n_indices, "index", "indexes"), osize, sink->name,
+				now_seconds() - start);
 	}
 	if (o.json)
 		print_summary(&o, dbs, o.n_databases, &st.end, out_bytes, now_seconds() - start);

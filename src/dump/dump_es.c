@@ -64,7 +64,8 @@ static const char usage_text[] =
 	"      --output DIR             where the files go (created if missing)\n"
 	"      --page-size N            documents per search request (default 1000)\n"
 	G3_ES_HELP
-	"      --wait SECONDS           wait this long for the cluster (default 300)\n"
+	"      --wait SECONDS           keep trying this long for the cluster, the last\n"
+	"                               try when it has passed (default 300)\n"
 	G3_COMMON_HELP
 	"\n"
 	"exit codes: 0 all indices dumped, 1 failure, 2 usage or bad input, 3 the\n"
@@ -173,8 +174,8 @@ static g3_rc dump_index(g3_es *es, const struct dump_es_opts *o, const char *ind
 		rc = g3_err_set(err, G3_FAIL, "could not rename \"%s\": %s", part, strerror(errno));
 		goto cleanup;
 	}
-	g3_info("dumped index \"%s\" (%s): %llu documents", index, concrete,
-		(unsigned long long)count);
+	g3_info("dumped index \"%s\" (%s): %llu %s", index, concrete,
+		(unsigned long long)count, g3_plural((long long)count, "document", "documents"));
 cleanup:
 	if (d.f)
 		fclose(d.f);

@@ -182,9 +182,11 @@ g3_rc dump_es_write(struct dump_es *d, g3_snap_writer *w, g3_snap_end *end, g3_e
 			return rc;
 		}
 		x->seconds = now_s() - t0;
-		g3_info("dumped index \"%s\" (%s): %" PRId64 " documents, %.1f MB in %" PRId64
-			" chunks in %.1f s", x->name, x->concrete, o.ei->docs,
-			(double)o.ei->bytes / 1e6, o.ei->chunks, x->seconds);
+		g3_info("dumped index \"%s\" (%s): %" PRId64 " %s, %.1f MB in %" PRId64
+			" %s in %.1f s", x->name, x->concrete, o.ei->docs,
+			g3_plural(o.ei->docs, "document", "documents"),
+			(double)o.ei->bytes / 1e6, o.ei->chunks,
+			g3_plural(o.ei->chunks, "chunk", "chunks"), x->seconds);
 	}
 	return rc;
 }

@@ -38,8 +38,10 @@ static const char inspect_usage[] =
 	"\n"
 	"Prints what a snapshot holds: format version, creation time, source\n"
 	"versions, databases with their tables (estimated rows and sizes) and\n"
-	"Elasticsearch indices. Reads only the manifest. SNAPSHOT is a file, -\n"
-	"(standard input), an http(s):// URL or s3://bucket/key.\n"
+	"Elasticsearch indices. Reads only the manifest, so an index's size (in\n"
+	"end.json, at the end) shows as unknown: verify reads it. SNAPSHOT is a\n"
+	"file, - (standard input), an http(s):// URL or s3://bucket/key; a plain\n"
+	"SQL dump is not a snapshot (exit 2), restore takes it as it is.\n"
 	"\n"
 	"      --json                   the manifest as JSON on stdout\n"
 	G3_COMMON_HELP
@@ -140,10 +142,19 @@ static g3_rc open_snapshot(const char *spec, g3_source **src, g3_reader **r,
 		return rc;
 	if ((rc = g3_reader_open(*src, r, err)))
 		return rc;
-	if (g3_reader_kind(*r) != G3_READER_ARCHIVE)
-		return g3_err_set(err, G3_USAGE,
-				  "\"%s\" is not a gen3db snapshot: it is a single %s stream "
-				  "(a plain dump?)", (*src)->name, g3_reader_filter(*r));
+	if (g3_reader_kind(*r) != G3_READER_ARCHIVE) {
+		const char *filter = g3_reader_filter(*r);
+
+		if (!strcmp(filter, "none"))
+			rc = g3_err_set(err, G3_USAGE, "\"%s\" is not a gen3db snapshot: it is a "
+					"plain file, not compressed and not a tar archive", (*src)->name);
+		else
+			rc = g3_err_set(err, G3_USAGE, "\"%s\" is not a gen3db snapshot: it is one "
+					"%s-compressed file, not a tar archive", (*src)->name, filter);
+		g3_err_hint(err, "a plain SQL dump is restored as it is: gen3db restore FILE "
+			    "--database NAME");
+		return rc;
+	}
 	got = g3_reader_next(*r, &name, &size, err);
 	if (got < 0)
 		return err->rc ? err->rc : G3_FAIL;
@@ -198,28 +209,36 @@ static void print_manifest(const g3_manifest *m)
 			bytes += d->tables[t].est_bytes > 0 ? d->tables[t].est_bytes : 0;
 		}
 		human_size(bytes, sz, sizeof(sz));
-		printf("database: %s (%zu tables, ~%lld rows, ~%s)\n", d->name, d->n_tables,
-		       (long long)rows, sz);
+		printf("database: %s (%zu %s, ~%lld %s, ~%s)\n", d->name, d->n_tables,
+		       g3_plural((long long)d->n_tables, "table", "tables"), (long long)rows,
+		       g3_plural(rows, "row", "rows"), sz);
 		for (size_t t = 0; t < d->n_tables; t++) {
 			const g3_snap_table *tb = &d->tables[t];
 
 			human_size(tb->est_bytes, sz, sizeof(sz));
 			if (tb->est_rows >= 0)
-				printf("  %s.%s: ~%lld rows, ~%s, %zu columns\n", tb->schema,
-				       tb->name, (long long)tb->est_rows, sz, tb->n_columns);
+				printf("  %s.%s: ~%lld %s, ~%s, %zu %s\n", tb->schema, tb->name,
+				       (long long)tb->est_rows, g3_plural(tb->est_rows, "row", "rows"),
+				       sz, tb->n_columns,
+				       g3_plural((long long)tb->n_columns, "column", "columns"));
 			else
-				printf("  %s.%s: rows not estimated (never analysed), ~%s, %zu columns\n",
-				       tb->schema, tb->name, sz, tb->n_columns);
+				printf("  %s.%s: rows not estimated (never analysed), ~%s, %zu %s\n",
+				       tb->schema, tb->name, sz, tb->n_columns,
+				       g3_plural((long long)tb->n_columns, "column", "columns"));
 		}
 	}
 	for (size_t i = 0; i < m->n_indices; i++) {
-		char sz[32];
-
-		human_size(m->indices[i].bytes, sz, sizeof(sz));
 		const g3_snap_index *x = &m->indices[i];
+		char sz[64];
 
-		human_size(x->bytes, sz, sizeof(sz));
-		printf("index:    %s (%lld documents, %s", x->name, (long long)x->docs, sz);
+		/* dump writes the manifest first, before it has read the documents:
+		 * their size is in end.json, which only a full read reaches */
+		if (x->bytes >= 0)
+			human_size(x->bytes, sz, sizeof(sz));
+		else
+			snprintf(sz, sizeof(sz), "size unknown until the end: see gen3db verify");
+		printf("index:    %s (%lld %s, %s", x->name, (long long)x->docs,
+		       g3_plural(x->docs, "document", "documents"), sz);
 		if (x->concrete)
 			printf(", from \"%s\"", x->concrete);
 		if (x->source_distribution)
@@ -307,10 +326,13 @@ static g3_rc check_end_indices(const g3_snap_end *e, const struct db_sum *sums, 
 				s = &sums[k];
 		if (x->docs != s->rows || x->bytes != s->bytes || x->chunks != s->chunks)
 			return g3_err_set(err, G3_FAIL,
-					  "end.json: index \"%s\" should hold %lld documents, %lld bytes "
-					  "in %lld chunks; the snapshot holds %lld documents, %lld bytes in %lld",
-					  x->name, (long long)x->docs, (long long)x->bytes,
-					  (long long)x->chunks, (long long)s->rows, (long long)s->bytes,
+					  "end.json: index \"%s\" should hold %lld %s, %lld %s "
+					  "in %lld %s; the snapshot holds %lld %s, %lld %s in %lld",
+					  x->name, (long long)x->docs, g3_plural(x->docs, "document", "documents"),
+					  (long long)x->bytes, g3_plural(x->bytes, "byte", "bytes"),
+					  (long long)x->chunks, g3_plural(x->chunks, "chunk", "chunks"),
+					  (long long)s->rows, g3_plural(s->rows, "document", "documents"),
+					  (long long)s->bytes, g3_plural(s->bytes, "byte", "bytes"),
 					  (long long)s->chunks);
 	}
 	for (size_t k = 0; k < n; k++) {
@@ -330,8 +352,10 @@ static g3_rc check_end(const g3_snap_end *e, uint64_t members, const struct db_s
 {
 	if (e->members != members)
 		return g3_err_set(err, G3_FAIL,
-				  "end.json counts %llu members but the snapshot holds %llu",
-				  (unsigned long long)e->members, (unsigned long long)members);
+				  "end.json counts %llu %s but the snapshot holds %llu",
+				  (unsigned long long)e->members,
+				  g3_plural((long long)e->members, "member", "members"),
+				  (unsigned long long)members);
 	for (size_t i = 0; i < e->n_databases; i++) {
 		const g3_end_database *d = &e->databases[i];
 		struct db_sum zero = { "", 0, 0, 0 };
@@ -342,10 +366,13 @@ static g3_rc check_end(const g3_snap_end *e, uint64_t members, const struct db_s
 				s = &sums[k];
 		if (d->rows != s->rows || d->bytes != s->bytes || d->chunks != s->chunks)
 			return g3_err_set(err, G3_FAIL,
-					  "end.json: database \"%s\" should hold %lld rows, %lld bytes "
-					  "in %lld chunks; the snapshot holds %lld rows, %lld bytes in %lld",
-					  d->name, (long long)d->rows, (long long)d->bytes,
-					  (long long)d->chunks, (long long)s->rows, (long long)s->bytes,
+					  "end.json: database \"%s\" should hold %lld %s, %lld %s "
+					  "in %lld %s; the snapshot holds %lld %s, %lld %s in %lld",
+					  d->name, (long long)d->rows, g3_plural(d->rows, "row", "rows"),
+					  (long long)d->bytes, g3_plural(d->bytes, "byte", "bytes"),
+					  (long long)d->chunks, g3_plural(d->chunks, "chunk", "chunks"),
+					  (long long)s->rows, g3_plural(s->rows, "row", "rows"),
+					  (long long)s->bytes, g3_plural(s->bytes, "byte", "bytes"),
 					  (long long)s->chunks);
 	}
 	return G3_OK;
@@ -627,8 +654,9 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (!seen_end) {
 		rc = g3_err_set(&err, G3_FAIL,
-				"snapshot \"%s\" is truncated: it ends after %llu members without end.json",
-				src->name, (unsigned long long)members);
+				"snapshot \"%s\" is truncated: it ends after %llu %s without end.json",
+				src->name, (unsigned long long)members,
+				g3_plural((long long)members, "member", "members"));
 		goto cleanup;
 	}
 	log = g3_reader_log(r);
@@ -665,16 +693,23 @@ int cmd_verify(int argc, char **argv)
 		}
 		printf("]}\n");
 	} else {
-		printf("snapshot %s is intact: %llu members, %llu data chunks verified\n",
-		       src->name, (unsigned long long)members + 1, (unsigned long long)(chunks + es_chunks));
+		printf("snapshot %s is intact: %llu %s, %llu data %s verified\n",
+		       src->name, (unsigned long long)members + 1,
+		       g3_plural((long long)members + 1, "member", "members"),
+		       (unsigned long long)(chunks + es_chunks),
+		       g3_plural((long long)(chunks + es_chunks), "chunk", "chunks"));
 		for (size_t i = 0; i < n_sums; i++)
-			printf("  %s: %lld rows, %lld bytes in %lld chunks\n", sums[i].name,
-			       (long long)sums[i].rows, (long long)sums[i].bytes,
-			       (long long)sums[i].chunks);
+			printf("  %s: %lld %s, %lld %s in %lld %s\n", sums[i].name,
+			       (long long)sums[i].rows, g3_plural(sums[i].rows, "row", "rows"),
+			       (long long)sums[i].bytes, g3_plural(sums[i].bytes, "byte", "bytes"),
+			       (long long)sums[i].chunks, g3_plural(sums[i].chunks, "chunk", "chunks"));
 		for (size_t i = 0; i < n_es_sums; i++)
-			printf("  index %s: %lld documents, %lld bytes in %lld chunks\n",
-			       es_sums[i].name, (long long)es_sums[i].rows, (long long)es_sums[i].bytes,
-			       (long long)es_sums[i].chunks);
+			printf("  index %s: %lld %s, %lld %s in %lld %s\n", es_sums[i].name,
+			       (long long)es_sums[i].rows,
+			       g3_plural(es_sums[i].rows, "document", "documents"),
+			       (long long)es_sums[i].bytes, g3_plural(es_sums[i].bytes, "byte", "bytes"),
+			       (long long)es_sums[i].chunks,
+			       g3_plural(es_sums[i].chunks, "chunk", "chunks"));
 		if (sums_checked) {
 			printf("  every member checked against end.json's member_sums\n");
 		} else {

@@ -12,6 +12,7 @@
 #include "../common/gen3layout.h"
 #include "../common/remoteopts.h"
 #include "../common/s3.h"
+#include "../common/strbuf.h"
 
 enum { OPT_LONG = G3_OPT_COMMAND_FIRST, OPT_LAYOUT, OPT_SERVICE, OPT_INDEX, OPT_HELP };
 
@@ -181,7 +182,8 @@ int cmd_ls(int argc, char **argv)
 		rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
 		goto fail;
 	}
-	g3_debug("%" PRIu64 " keys under \"%s\"", st.count, argv[optind]);
+	g3_debug("%" PRIu64 " %s under \"%s\"", st.count,
+		 g3_plural((long long)st.count, "key", "keys"), argv[optind]);
 	goto cleanup;
 fail:
 	g3_log_err(&err);

@@ -164,7 +164,8 @@ static const char usage_text[] =
 	"Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
 	"PGSSLMODE, ... or):\n"
 	"      --master URL             postgresql://user@host:port/db (no password)\n"
-	"      --wait SECONDS           wait this long for the servers (default 300)\n"
+	"      --wait SECONDS           keep trying this long for the servers, the last\n"
+	"                               try when it has passed (default 300)\n"
 	"\n"
 	"Elasticsearch (a snapshot's es/ members, or a whole environment's indices;\n"
 	"see 'gen3db restore-es' for one directory of elasticdump files):\n"
@@ -713,8 +714,8 @@ static json_object *report_db(const struct db_load *d, const char *source)
 
 		if (!t[i].copies)
 			continue;
-		g3_info("  %s: %lld rows, %.1f MB in %.2f s", t[i].name, t[i].rows,
-			(double)t[i].bytes / 1e6, t[i].seconds);
+		g3_info("  %s: %lld %s, %.1f MB in %.2f s", t[i].name, t[i].rows,
+			g3_plural(t[i].rows, "row", "rows"), (double)t[i].bytes / 1e6, t[i].seconds);
 		e = json_object_new_object();
 		json_object_object_add(e, "name", json_object_new_string(t[i].name));
 		json_object_object_add(e, "rows", json_object_new_int64(t[i].rows));
@@ -722,15 +723,19 @@ static json_object *report_db(const struct db_load *d, const char *source)
 		json_object_object_add(e, "seconds", json_object_new_double(t[i].seconds));
 		json_object_array_add(tables, e);
 	}
-	g3_info("restored database \"%s\" from %s%s%s\"%s\": %lld rows, %.1f MB in %.1f s "
-		"(data %.1f s, indexes, constraints and analyze %.1f s; %ld indexes and "
-		"constraints, %ld foreign keys)", d->svc.database, d->from ? "\"" : "",
+	g3_info("restored database \"%s\" from %s%s%s\"%s\": %lld %s, %.1f MB in %.1f s "
+		"(data %.1f s, indexes, constraints and analyze %.1f s; %ld %s, %ld %s)",
+		d->svc.database, d->from ? "\"" : "",
 		d->from ? d->from : "", d->from ? "\" in " : "", source, st->rows,
+		g3_plural(st->rows, "row", "rows"),
 		(double)st->bytes / 1e6, d->seconds, st->data_seconds, st->post_seconds,
-		st->index_jobs, st->fk_jobs);
+		st->index_jobs, g3_plural(st->index_jobs, "index or constraint",
+					  "indexes and constraints"),
+		st->fk_jobs, g3_plural(st->fk_jobs, "foreign key", "foreign keys"));
 	if (st->skipped_owner)
-		g3_info("skipped %ld ALTER ... OWNER TO statements: the objects belong to role \"%s\"",
-			st->skipped_owner, d->svc.username);
+		g3_info("skipped %ld ALTER ... OWNER TO %s: the objects belong to role \"%s\"",
+			st->skipped_owner, g3_plural(st->skipped_owner, "statement", "statements"),
+			d->svc.username);
 	json_object_object_add(o, "database", json_object_new_string(d->svc.database));
 	if (d->from)
 		json_object_object_add(o, "from", json_object_new_string(d->from));
@@ -765,8 +770,9 @@ static void report(const struct restore_opts *o, const struct input *in,
 		bytes += st->bytes;
 	}
 	if (p->n > 1 || (p->n && p->es))
-		g3_info("restored %zu databases from \"%s\": %lld rows, %.1f MB in %.1f s", p->n,
-			in->src->name, (long long)rows, (double)bytes / 1e6, seconds);
+		g3_info("restored %zu %s from \"%s\": %lld %s, %.1f MB in %.1f s", p->n,
+			g3_plural((long long)p->n, "database", "databases"), in->src->name,
+			(long long)rows, g3_plural(rows, "row", "rows"), (double)bytes / 1e6, seconds);
 	if (o->json) {
 		json_object_object_add(root, "source", json_object_new_string(in->src->name));
 		json_object_object_add(root, "format", json_object_new_string(

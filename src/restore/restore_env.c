@@ -418,8 +418,9 @@ static void *service_worker(void *arg)
 		} else {
 			g3_buf m = G3_BUF_INIT;
 
-			g3_buf_addf(&m, "restored service \"%s\" into \"%s\": %lld rows, %.1f MB in "
+			g3_buf_addf(&m, "restored service \"%s\" into \"%s\": %lld %s, %.1f MB in "
 				    "%.1f s%s", it->name, it->target, (long long)it->count,
+				    g3_plural(it->count, "row", "rows"),
 				    (double)it->bytes / 1e6, it->seconds,
 				    it->patched ? " (dbcreated patched)" : "");
 			event("database_end", G3_LOG_INFO, it, m.data);
@@ -489,8 +490,9 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 			g3_log_err(&it->err);
 			event("index_end", G3_LOG_ERROR, it, it->err.msg);
 		} else {
-			g3_buf_addf(&msg, "restored index \"%s\" (%s): %lld documents in %.1f s",
+			g3_buf_addf(&msg, "restored index \"%s\" (%s): %lld %s in %.1f s",
 				    it->name, it->target ? it->target : "", (long long)it->count,
+				    g3_plural(it->count, "document", "documents"),
 				    it->seconds);
 			event("index_end", G3_LOG_INFO, it, msg.data);
 		}
@@ -799,9 +801,11 @@ int env_restore(const struct restore_opts *o, const char *base)
 	/* run */
 	choose_parallel(&r);
 	n_threads = r.n_queue ? pool_size(&r) : 0;
-	g3_info("restoring %zu services (%ld at once, %ld connections each) and %zu indices "
-		"from \"%s\"", r.n_queue, n_threads, r.jobs_each,
-		(size_t)(r.n - plan.n_services) , base);
+	g3_info("restoring %zu %s (%ld at once, %ld %s each) and %zu %s from \"%s\"",
+		r.n_queue, g3_plural((long long)r.n_queue, "service", "services"), n_threads,
+		r.jobs_each, g3_plural(r.jobs_each, "connection", "connections"),
+		(size_t)(r.n - plan.n_services),
+		g3_plural((long long)(r.n - plan.n_services), "index", "indices"), base);
 	threads = g3_xcalloc(n_threads ? (size_t)n_threads : 1, sizeof(*threads));
 	for (long t = 0; t < n_threads; t++)
 		if (pthread_create(&threads[t], NULL, service_worker, &r)) {

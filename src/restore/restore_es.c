@@ -70,7 +70,8 @@ static const char usage_text[] =
 	"                               the switch); without it such an index is refused\n"
 	G3_ES_HELP
 	G3_ESBULK_HELP
-	"      --wait SECONDS           wait this long for the cluster (default 300)\n"
+	"      --wait SECONDS           keep trying this long for the cluster, the last\n"
+	"                               try when it has passed (default 300)\n"
 	"      --json                   print a JSON report on stdout\n"
 	G3_COMMON_HELP
 	"\n"

@@ -89,8 +89,8 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 	}
 	if (o->database && m->n_databases > 1) {
 		rc = g3_err_set(err, G3_USAGE,
-				"--database names one target but the snapshot holds %zu databases",
-				m->n_databases);
+				"--database names one target but the snapshot holds %zu %s",
+				m->n_databases, g3_plural((long long)m->n_databases, "database", "databases"));
 		g3_err_hint(err, "name the targets with --map OLD=NEW (or --release NAME)");
 		goto cleanup;
 	}
@@ -359,9 +359,11 @@ static g3_rc check_end(struct snap_state *s, struct input *in, g3_err *err)
 		goto cleanup;
 	}
 	if (e.members != s->members) {
-		rc = g3_err_set(err, G3_FAIL, "snapshot \"%s\": end.json counts %llu members but "
-				"%llu were read", in->src->name, (unsigned long long)e.members,
-				(unsigned long long)s->members);
+		rc = g3_err_set(err, G3_FAIL, "snapshot \"%s\": end.json counts %llu %s but "
+				"%llu %s read", in->src->name, (unsigned long long)e.members,
+				g3_plural((long long)e.members, "member", "members"),
+				(unsigned long long)s->members,
+				g3_plural((long long)s->members, "was", "were"));
 		goto cleanup;
 	}
 	for (size_t i = 0; i < s->p->n; i++) {
@@ -374,9 +376,11 @@ static g3_rc check_end(struct snap_state *s, struct input *in, g3_err *err)
 		if (!ed || ed->rows != d->rows || ed->bytes != d->bytes || ed->chunks != d->chunks) {
 			rc = g3_err_set(err, G3_FAIL,
 					"snapshot \"%s\": end.json does not agree with the data of "
-					"database \"%s\" (%lld rows, %lld bytes, %lld chunks read)",
+					"database \"%s\" (%lld %s, %lld %s, %lld %s read)",
 					in->src->name, d->from, (long long)d->rows,
-					(long long)d->bytes, (long long)d->chunks);
+					g3_plural(d->rows, "row", "rows"), (long long)d->bytes,
+					g3_plural(d->bytes, "byte", "bytes"), (long long)d->chunks,
+					g3_plural(d->chunks, "chunk", "chunks"));
 			goto cleanup;
 		}
 	}

@@ -156,12 +156,14 @@ static void finish_index(struct es_plan *e, struct es_index *x)
 	}
 	x->state = IX_DONE;
 	if (x->ix.hold_alias)
-		g3_info("loaded index \"%s\" (%s): %llu documents in %.2f s; its alias waits "
+		g3_info("loaded index \"%s\" (%s): %llu %s in %.2f s; its alias waits "
 			"for end.json", x->ix.name, x->ix.concrete,
-			(unsigned long long)x->ix.docs_read, x->ix.seconds);
+			(unsigned long long)x->ix.docs_read,
+			g3_plural((long long)x->ix.docs_read, "document", "documents"), x->ix.seconds);
 	else
-		g3_info("restored index \"%s\" (%s): %llu documents in %.2f s", x->ix.name,
-			x->ix.concrete, (unsigned long long)x->ix.docs_read, x->ix.seconds);
+		g3_info("restored index \"%s\" (%s): %llu %s in %.2f s", x->ix.name,
+			x->ix.concrete, (unsigned long long)x->ix.docs_read,
+			g3_plural((long long)x->ix.docs_read, "document", "documents"), x->ix.seconds);
 }
 
 /* A FILE over the current member that checks every byte it hands out. */
@@ -340,9 +342,11 @@ g3_rc es_end(struct plan *p, const g3_snap_end *end, const char *source, g3_err 
 		} else if (!ei || ei->docs != x->docs || ei->bytes != x->bytes ||
 			   ei->chunks != x->chunks) {
 			g3_err_set(&ierr, G3_FAIL, "snapshot \"%s\": end.json does not agree with the "
-				   "documents of index \"%s\" (%lld documents, %lld bytes, %lld chunks "
-				   "read)", source, x->ix.name, (long long)x->docs, (long long)x->bytes,
-				   (long long)x->chunks);
+				   "documents of index \"%s\" (%lld %s, %lld %s, %lld %s read)", source,
+				   x->ix.name, (long long)x->docs,
+				   g3_plural(x->docs, "document", "documents"), (long long)x->bytes,
+				   g3_plural(x->bytes, "byte", "bytes"), (long long)x->chunks,
+				   g3_plural(x->chunks, "chunk", "chunks"));
 			if (x->ix.hold_alias && !x->ix.loaded) {
 				g3_esrestore_discard(&e->es, &x->ix);
 				x->state = IX_PLANNED;

@@ -534,7 +534,8 @@ class TestCli(unittest.TestCase):
                     if os.path.exists(pf):
                         break
                     time.sleep(0.05)
-                port = int(open(pf).read())
+                with open(pf) as f:
+                    port = int(f.read())
                 self.assertIn(b"listening on 127.0.0.1:%d" % port, p.stderr.readline())
                 c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                 c.request("GET", "/", headers={"Connection": "close"})

@@ -5,8 +5,10 @@ that no secret registered with secret() appears in its argv, stdout or
 stderr: the suite's passwords are greped for in every output it sees.
 """
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,6 +25,17 @@ def secret(value):
     if value:
         _SECRETS.add(value)
     return value
+
+
+def tempdir(owner, prefix="gen3db-test-"):
+    """A temporary directory removed when owner ends: a test (its cleanups)
+    or a test class (its class cleanups, after tearDownClass)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    if isinstance(owner, type):
+        owner.addClassCleanup(shutil.rmtree, d, True)
+    else:
+        owner.addCleanup(shutil.rmtree, d, True)
+    return d
 
 
 class Result:

@@ -3,9 +3,9 @@ import json
 import os
 import base64
 import stat
-import tempfile
+import time
 
-from g3test import PgTestCase, run, secret, pgcluster
+from g3test import PgTestCase, run, secret, pgcluster, tempdir
 
 
 def lit(s):
@@ -14,7 +14,7 @@ def lit(s):
 
 class CreateTest(PgTestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="gen3db-create-")
+        self.tmp = tempdir(self, "gen3db-create-")
 
     def can_login(self, db, user, password):
         r = self.pg.psql("SELECT current_user", db=db, user=user, password=password, check=False)
@@ -29,7 +29,9 @@ class CreateTest(PgTestCase):
     def read_secrets(self, path):
         """Parses the Secret manifests gen3db writes: {name: {key: value}}."""
         out, cur, in_data = {}, None, False
-        for line in open(path):
+        with open(path) as f:
+            lines = f.readlines()
+        for line in lines:
             s = line.strip().lstrip("- ").strip()
             if s.startswith("name:"):
                 cur = out.setdefault(s.split(":", 1)[1].strip().strip('"'), {})
@@ -84,7 +86,8 @@ class CreateTest(PgTestCase):
         r = run(args, env=self.env())
         self.assertExit(r, 0)
         self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
-        text = open(out).read()
+        with open(out) as f:
+            text = f.read()
         self.assertTrue(text.startswith("apiVersion: v1\nkind: List\nitems:\n"), text)
         secrets = self.read_secrets(out)
         self.assertEqual(sorted(secrets), ["indexd-dbcreds", "metadata-service-dbcreds"])
@@ -133,12 +136,29 @@ class CreateTest(PgTestCase):
         port = pgcluster.free_port()
         env = self.env(PGPORT=str(port), SERVICE_PGDB="x", SERVICE_PGUSER="x",
                        SERVICE_PGPASS=secret("unreachable-pw"))
+        t0 = time.monotonic()
         r = run(["create", "--wait", "1"], env=env)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0)
         self.assertExit(r, 3)
         self.assertEqual(r.err,
-                         'gen3db: could not reach PostgreSQL at "127.0.0.1:%d" within 1 seconds: '
+                         'gen3db: could not reach PostgreSQL at "127.0.0.1:%d" within 1 second: '
                          'Connection refused\nhint: check the host and port, or wait longer '
                          'with --wait\n' % port)
+
+    def test_wait_lasts_the_whole_budget(self):
+        """--wait 3 tries until 3 seconds passed (the last try at the deadline),
+        not until the next backoff would pass it (about 1.75 s)."""
+        port = pgcluster.free_port()
+        env = self.env(PGPORT=str(port), SERVICE_PGDB="x", SERVICE_PGUSER="x",
+                       SERVICE_PGPASS=secret("unreachable-pw"))
+        t0 = time.monotonic()
+        r = run(["create", "--wait", "3"], env=env)
+        elapsed = time.monotonic() - t0
+        self.assertExit(r, 3)
+        self.assertGreaterEqual(elapsed, 3.0)
+        self.assertLess(elapsed, 8.0)
+        self.assertIn('could not reach PostgreSQL at "127.0.0.1:%d" within 3 seconds: '
+                      'Connection refused\n' % port, r.err)
 
     def test_wrong_master_password(self):
         env = self.env(PGPASSWORD=secret("not-the-master-password"), SERVICE_PGDB="x",

@@ -1,15 +1,14 @@
 """make demo's script end to end: what a newcomer runs first."""
 import os
 import subprocess
-import tempfile
 import unittest
 
-from g3test import BIN, ROOT, check_no_secrets
+from g3test import BIN, ROOT, check_no_secrets, tempdir
 
 
 class DemoTest(unittest.TestCase):
     def test_demo_start_and_stop(self):
-        parent = tempfile.mkdtemp(prefix="gen3db-demo-test-")
+        parent = tempdir(self, "gen3db-demo-test-")
         os.chmod(parent, 0o755)  # the server runs as an unprivileged user
         d = os.path.join(parent, "demo")
         env = dict(os.environ, GEN3DB_DEMO_DIR=d, GEN3DB_BIN=BIN)

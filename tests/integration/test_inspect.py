@@ -5,9 +5,8 @@ import json
 import os
 import subprocess
 import tarfile
-import tempfile
 
-from g3test import PgTestCase, run
+from g3test import PgTestCase, run, tempdir
 
 
 def rewrite(src, dst, edit):
@@ -30,7 +29,7 @@ class InspectVerifyTest(PgTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tmp = tempfile.mkdtemp(prefix="gen3db-inspect-")
+        cls.tmp = tempdir(cls, "gen3db-inspect-")
         cls.pg.psql("CREATE DATABASE insp")
         cls.pg.psql("CREATE TABLE \"User\" (id int PRIMARY KEY, name text); "
                     "INSERT INTO \"User\" SELECT g, 'u' || g FROM generate_series(1, 20000) g; "
@@ -63,7 +62,7 @@ class InspectVerifyTest(PgTestCase):
         self.assertEqual(run(["inspect", cut]).code, 0)
         r = run(["verify", cut])
         self.assertEqual(r.code, 1, r)
-        self.assertEqual(r.err, 'gen3db: snapshot "%s" is truncated: it ends after 1 members '
+        self.assertEqual(r.err, 'gen3db: snapshot "%s" is truncated: it ends after 1 member '
                          'without end.json\n' % cut)
 
     def test_verify_intact(self):
@@ -161,8 +160,14 @@ class InspectVerifyTest(PgTestCase):
             f.write("CREATE TABLE x (a int);\n")
         r = run(["inspect", plain])
         self.assertEqual(r.code, 2, r)
-        self.assertEqual(r.err, 'gen3db: "%s" is not a gen3db snapshot: it is a single none '
-                         'stream (a plain dump?)\n' % plain)
+        self.assertEqual(r.err, 'gen3db: "%s" is not a gen3db snapshot: it is a plain file, '
+                         'not compressed and not a tar archive\nhint: a plain SQL dump is '
+                         'restored as it is: gen3db restore FILE --database NAME\n' % plain)
+        subprocess.run(["gzip", "-k", plain], check=True)
+        r = run(["inspect", plain + ".gz"])
+        self.assertEqual(r.code, 2, r)
+        self.assertIn('gen3db: "%s.gz" is not a gen3db snapshot: it is one gzip-compressed '
+                      'file, not a tar archive\n' % plain, r.err)
         r = run(["verify", "/nonexistent.tar.zst"])
         self.assertEqual(r.code, 2)
         self.assertIn('could not open "/nonexistent.tar.zst"', r.err)

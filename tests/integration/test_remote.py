@@ -114,11 +114,13 @@ def upstream_put(key, data, bucket=None):
 def flaky_control(**kw):
     req = urllib.request.Request(FLAKY["url"] + "/_control", data=json.dumps(kw).encode(),
                                  method="POST", headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(req, timeout=10).read()
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        resp.read()
 
 
 def flaky_stats(path):
-    return json.load(urllib.request.urlopen(FLAKY["url"] + "/_stats", timeout=10)).get(path, {})
+    with urllib.request.urlopen(FLAKY["url"] + "/_stats", timeout=10) as resp:
+        return json.load(resp).get(path, {})
 
 
 class RemoteTest(unittest.TestCase):

@@ -366,7 +366,7 @@ class BadInputTest(unittest.TestCase):
         PG.psql("CREATE DATABASE busy")
         PG.psql("CREATE TABLE keep (x int); INSERT INTO keep VALUES (42)", db="busy")
         r = run([os.path.join(DATA, "pg", "fence.sql")], db="busy")
-        self.assertFails(r, 2, 'gen3db: database "busy" already has 1 tables or other relations')
+        self.assertFails(r, 2, 'gen3db: database "busy" already has 1 table or other relation')
         self.assertIn("hint: --clean replaces it", r.stderr.decode())
         self.assertEqual(PG.psql("SELECT x FROM keep", db="busy"), "42")
         self.assertFalse(exists("busy__gen3db_restore"))

@@ -154,8 +154,14 @@ class SnapshotEsTest(unittest.TestCase):
     def test_inspect_and_verify(self):
         r = run(["inspect", SNAP])
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn('index:    dev_case (%d documents' % len(SRC.docs("dev_case")), r.stdout)
-        self.assertIn("database: essrc", r.stdout)
+        self.assertIn('index:    dev_case (%d documents, size unknown until the end: see gen3db '
+                      'verify, from "' % len(SRC.docs("dev_case")), r.stdout)
+        self.assertIn("database: essrc (2 tables, ~", r.stdout)
+        self.assertNotIn("?", r.stdout)
+        r = run(["verify", SNAP])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"\n  index dev_array-config: 2 documents, \d+ bytes in "
+                         r"1 chunk\n")
         r = run(["verify", "--json", SNAP])
         self.assertEqual(r.returncode, 0, r.stderr)
         v = json.loads(r.stdout)

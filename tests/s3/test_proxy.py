@@ -429,7 +429,8 @@ class FlakyHttpServerTest(unittest.TestCase):
         cls.procs.append(p)
         for _ in range(100):
             if os.path.exists(pf):
-                return int(open(pf).read())
+                with open(pf) as f:
+                    return int(f.read())
             time.sleep(0.05)
         raise AssertionError("flaky_http_server.py did not start")
 
