@@ -114,6 +114,32 @@ cleanup:
 	return rc;
 }
 
+/* No password for the role: the master loads as the role through SET ROLE
+ * where it may (a superuser, or a member of the role); else the role needs
+ * its password. Checked before anything changes. */
+static g3_rc choose_set_role(PGconn *master, g3_pgtarget *t, g3_err *err)
+{
+	int may, exists;
+	g3_rc rc;
+
+	if ((rc = g3_master_may_set_role(master, t->svc.username, &may, &exists, err)))
+		return rc;
+	if (may) {
+		g3_debug("loading as role \"%s\" through the master's connections (SET ROLE)",
+			 t->svc.username);
+		t->svc.set_role = 1;
+		return G3_OK;
+	}
+	rc = g3_err_set(err, G3_USAGE, "no password for role \"%s\"", t->svc.username);
+	if (exists)
+		g3_err_hint(err, "set SERVICE_PGPASS: the data is loaded as the service role, and "
+			    "the master is neither a superuser nor a member of it");
+	else
+		g3_err_hint(err, "set SERVICE_PGPASS: the role does not exist and is created "
+			    "with that password");
+	return rc;
+}
+
 g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 			  const g3_service *svc, const g3_pgtarget_opts *o,
 			  g3_pgtarget *t, g3_err *err)
@@ -140,9 +166,14 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 	t->svc.database = g3_xstrdup(t->side);
 	t->svc.username = g3_xstrdup(svc->username);
 	t->svc.password = svc->password ? g3_xstrdup(svc->password) : NULL;
+	t->svc.set_role = svc->set_role;
 	for (size_t i = 0; i < svc->n_extensions; i++)
 		g3_service_add_extension(&t->svc, svc->extensions[i]);
+	if (svc->extensions && !svc->n_extensions)
+		t->svc.extensions = g3_xcalloc(1, sizeof(char *));
 	if ((rc = g3_pg_check_name("role", svc->username, err)))
+		return rc;
+	if (!t->svc.password && (rc = choose_set_role(master, t, err)))
 		return rc;
 
 	/* one restore per target at a time */

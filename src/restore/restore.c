@@ -335,12 +335,10 @@ g3_rc plan_role(struct db_load *d, const char *user, g3_err *err)
 			return rc;
 		goto check;
 	}
-	if (!pass) {
-		rc = g3_err_set(err, G3_USAGE, "no password for role \"%s\"", d->svc.username);
-		g3_err_hint(err, "set SERVICE_PGPASS: the data is loaded as the service role");
-		return rc;
-	}
-	d->svc.password = g3_xstrdup(pass);
+	/* no password: g3_pgtarget_prepare loads through the master's
+	 * connections where the master may act as the role, else refuses */
+	if (pass)
+		d->svc.password = g3_xstrdup(pass);
 check:
 	if ((rc = g3_pg_check_name("database", d->svc.database, err)) ||
 	    (rc = g3_pg_check_name("role", d->svc.username, err)))
