@@ -234,7 +234,7 @@ int g3_pgload_copy_table(const char *sql, char *key, size_t keysize,
 
 enum stmt_kind {
 	K_OTHER, K_SESSION, K_SETVAL, K_INDEX, K_CONSTRAINT, K_FK, K_OWNER,
-	K_COMMENT_EXTENSION, K_ROLE
+	K_COMMENT_EXTENSION, K_ROLE, K_EXTENSION
 };
 
 struct stmt_class {
@@ -281,6 +281,16 @@ static void classify(const char *sql, struct stmt_class *c)
 		if (word_is(&p, "on") && word_is(&p, "extension"))
 			c->kind = K_COMMENT_EXTENSION;
 	} else if (!strcmp(t, "create")) {
+		if (word_is(&p, "extension")) {
+			const char *q = p;
+
+			if (word_is(&q, "if") && word_is(&q, "not") && word_is(&q, "exists"))
+				p = q;
+			k = tok(&p, c->t1, sizeof(c->t1));
+			if (k == 'w' || k == 'q')
+				c->kind = K_EXTENSION;
+			return;
+		}
 		word_is(&p, "unique");
 		if (!word_is(&p, "index"))
 			return;
@@ -835,7 +845,7 @@ static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
 			char ex[80];
 
 			stmt_excerpt(sql, ex, sizeof(ex));
-			g3_info("%s %ld: skipped \"%s\": only the extension's owner may run it",
+			g3_debug("%s %ld: skipped \"%s\": only the extension's owner may run it",
 				l->origin, line, ex);
 			l->st.skipped_comments++;
 		} else {
@@ -917,6 +927,12 @@ g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err)
 			    "without --use-set-session-authorization");
 		return rc;
 	}
+	case K_EXTENSION:
+		if (l->o.extension && (rc = l->o.extension(l->o.extension_ctx, c.t1, err))) {
+			g3_err_prefix(err, "%s %ld", l->origin, line);
+			return rc;
+		}
+		break;
 	case K_COMMENT_EXTENSION:
 	case K_OTHER:
 		break;

@@ -423,6 +423,14 @@ static g3_rc connect_worker(void *ctx, PGconn **out, g3_err *err)
 	return g3_pgtarget_connect(c->conf, c->target, c->wait, out, err);
 }
 
+/* A CREATE EXTENSION of the dump: the master provides it first. */
+static g3_rc db_extension(void *ctx, const char *name, g3_err *err)
+{
+	struct db_load *d = ctx;
+
+	return g3_pgtarget_extension(d->env->conf, &d->target, name, (int)d->env->o->wait, err);
+}
+
 g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *err)
 {
 	/* outlives this call: the loader connects workers only in _start */
@@ -442,6 +450,9 @@ g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *er
 	lo.connect_ctx = &cctx;
 	lo.origin = "line";
 	lo.interrupted = &restore_interrupted;
+	lo.extension = db_extension;
+	lo.extension_ctx = d;
+	d->env = env;
 	return g3_pgload_start(&lo, d->leader, &d->load, err);
 }
 

@@ -1175,6 +1175,64 @@ class SetRoleTest(unittest.TestCase):
             self.assertFalse(exists("sr_esc__gen3db_restore"))
 
 
+class ExtensionNoiseTest(unittest.TestCase):
+    """Restore provides only the extensions the dump creates: no warning
+    about vector (absent from this server) for a dump without it."""
+    LTREE_SQL = ("CREATE EXTENSION IF NOT EXISTS ltree WITH SCHEMA public;\n"
+                 "COMMENT ON EXTENSION ltree IS 'data type for hierarchical tree-like "
+                 "structures';\n"
+                 "CREATE TABLE public.t (p public.ltree);\n"
+                 "COPY public.t (p) FROM stdin;\na.b\n\\.\n")
+
+    def write(self, name, text):
+        p = os.path.join(TMP, name)
+        with open(p, "w") as f:
+            f.write(text)
+        return p
+
+    def test_no_vector_warning(self):
+        drop("ext_plain")
+        r = run([os.path.join(DATA, "pg", "fence.sql")], db="ext_plain")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertNotIn(b"vector", r.stderr)
+        self.assertNotIn(b"warning", r.stderr)
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'",
+                                 db="ext_plain"), "0")
+        drop("ext_plain")
+
+    def test_needed_extension_created_comment_note_verbose_only(self):
+        p = self.write("ext_ltree.sql", self.LTREE_SQL)
+        for verbose in (False, True):
+            drop("ext_ltree")
+            r = run([p, "--sql-script"] + (["--verbose"] if verbose else []), db="ext_ltree")
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            self.assertNotIn(b"vector", r.stderr)
+            self.assertEqual(PG.psql("SELECT extname FROM pg_extension WHERE extname = 'ltree'",
+                                     db="ext_ltree"), "ltree")
+            self.assertEqual(PG.psql("SELECT p::text FROM public.t", db="ext_ltree"), "a.b")
+            note = b'line 2: skipped "COMMENT ON EXTENSION ltree IS'
+            if verbose:
+                self.assertIn(note, r.stderr)
+            else:
+                self.assertNotIn(note, r.stderr)
+        drop("ext_ltree")
+
+    def test_missing_extension_names_package(self):
+        p = self.write("ext_vector.sql", "CREATE TABLE public.a (x integer);\n"
+                       "CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public;\n"
+                       "CREATE TABLE public.v (e public.vector(3));\n")
+        r = run([p, "--sql-script"], db="ext_vec")
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertEqual(r.stderr.decode(),
+                         'gen3db: line 2: the dump needs extension "vector", which is not '
+                         "available on the server\n"
+                         "hint: install the package postgresql-15-pgvector on the database "
+                         "server\n"
+                         'gen3db: dropped role "ext_vec", which this restore had created\n')
+        self.assertFalse(exists("ext_vec"))
+        self.assertFalse(exists("ext_vec__gen3db_restore"))
+
+
 class UsageTest(unittest.TestCase):
     def test_no_source(self):
         r = run([])
