@@ -234,7 +234,7 @@ int g3_pgload_copy_table(const char *sql, char *key, size_t keysize,
 
 enum stmt_kind {
 	K_OTHER, K_SESSION, K_SETVAL, K_INDEX, K_CONSTRAINT, K_FK, K_OWNER,
-	K_COMMENT_EXTENSION
+	K_COMMENT_EXTENSION, K_ROLE, K_EXTENSION
 };
 
 struct stmt_class {
@@ -253,19 +253,44 @@ static void classify(const char *sql, struct stmt_class *c)
 	k = tok(&p, t, sizeof(t));
 	if (k != 'w')
 		return;
-	if (!strcmp(t, "set")) {
-		c->kind = K_SESSION;
+	if (!strcmp(t, "set") || !strcmp(t, "reset")) {
+		c->kind = strcmp(t, "set") ? K_OTHER : K_SESSION;
+		if (!word_is(&p, "session"))
+			word_is(&p, "local");
+		if (word_is(&p, "role") || word_is(&p, "authorization") ||
+		    word_is(&p, "session_authorization"))
+			c->kind = K_ROLE;
+	} else if (!strcmp(t, "discard")) {
+		if (word_is(&p, "all"))
+			c->kind = K_ROLE;
 	} else if (!strcmp(t, "select")) {
 		if (word_is(&p, "pg_catalog") && *p == '.')
 			p++;
-		if (word_is(&p, "set_config"))
+		if (word_is(&p, "set_config")) {
 			c->kind = K_SESSION;
+			p = skip_space(p);
+			if (*p == '(')
+				p = skip_space(p + 1);
+			if (!strncasecmp(p, "'role'", 6) ||
+			    !strncasecmp(p, "'session_authorization'", 23))
+				c->kind = K_ROLE;
+		}
 		else if (word_is(&p, "setval"))
 			c->kind = K_SETVAL;
 	} else if (!strcmp(t, "comment")) {
 		if (word_is(&p, "on") && word_is(&p, "extension"))
 			c->kind = K_COMMENT_EXTENSION;
 	} else if (!strcmp(t, "create")) {
+		if (word_is(&p, "extension")) {
+			const char *q = p;
+
+			if (word_is(&q, "if") && word_is(&q, "not") && word_is(&q, "exists"))
+				p = q;
+			k = tok(&p, c->t1, sizeof(c->t1));
+			if (k == 'w' || k == 'q')
+				c->kind = K_EXTENSION;
+			return;
+		}
 		word_is(&p, "unique");
 		if (!word_is(&p, "index"))
 			return;
@@ -823,7 +848,7 @@ static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
 			char ex[80];
 
 			stmt_excerpt(sql, ex, sizeof(ex));
-			g3_info("%s %ld: skipped \"%s\": only the extension's owner may run it",
+			g3_debug("%s %ld: skipped \"%s\": only the extension's owner may run it",
 				l->origin, line, ex);
 			l->st.skipped_comments++;
 		} else {
@@ -893,6 +918,24 @@ g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err)
 			defer(l, &c, sql, line);
 		pthread_mutex_unlock(&l->mu);
 		return rc;
+	case K_ROLE: {
+		char ex[80];
+
+		/* the data is loaded as the service role; on a master's
+		 * connection (SET ROLE) this would leave it */
+		stmt_excerpt(sql, ex, sizeof(ex));
+		rc = g3_err_set(err, G3_USAGE, "%s %ld: \"%s\" changes the role the data is "
+				"loaded as", l->origin, line, ex);
+		g3_err_hint(err, "gen3db restore loads everything as the service role; dump "
+			    "without --use-set-session-authorization");
+		return rc;
+	}
+	case K_EXTENSION:
+		if (l->o.extension && (rc = l->o.extension(l->o.extension_ctx, c.t1, err))) {
+			g3_err_prefix(err, "%s %ld", l->origin, line);
+			return rc;
+		}
+		break;
 	case K_COMMENT_EXTENSION:
 	case K_OTHER:
 		break;

@@ -15,6 +15,9 @@
  *     largest table first, at the next barrier or at the end;
  *   - ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY runs on the workers
  *     once the data and index jobs of both its tables are done;
+ *   - CREATE EXTENSION goes to the caller's extension callback first;
+ *   - SET ROLE, RESET ROLE, SET SESSION AUTHORIZATION, set_config('role')
+ *     and DISCARD ALL are refused: they would change the loading role;
  *   - ALTER ... OWNER TO is skipped (objects belong to the loading role);
  *     COMMENT ON EXTENSION that the role may not run is skipped with a note.
  * COPY data goes to a free worker's bounded queue (queue_bytes) in chunks
@@ -52,6 +55,12 @@ typedef struct g3_pgload_opts {
 	volatile sig_atomic_t *interrupted;
 	const char *origin;         /* what a line number counts in: "line" (the
 				     * default) gives "line 12: ..." */
+	/* when set, called (by the leader thread) before a CREATE EXTENSION
+	 * statement runs, with the extension's name: it provides the
+	 * extension (a role may not create every one) or fails naming what
+	 * the server lacks */
+	g3_rc (*extension)(void *ctx, const char *name, g3_err *err);
+	void *extension_ctx;
 } g3_pgload_opts;
 
 typedef struct g3_pgload_table {

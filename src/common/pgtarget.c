@@ -183,6 +183,32 @@ cleanup:
 	return rc;
 }
 
+/* No password for the role: the master loads as the role through SET ROLE
+ * where it may (a superuser, or a member of the role); else the role needs
+ * its password. Checked before anything changes. */
+static g3_rc choose_set_role(PGconn *master, g3_pgtarget *t, g3_err *err)
+{
+	int may, exists;
+	g3_rc rc;
+
+	if ((rc = g3_master_may_set_role(master, t->svc.username, &may, &exists, err)))
+		return rc;
+	if (may) {
+		g3_debug("loading as role \"%s\" through the master's connections (SET ROLE)",
+			 t->svc.username);
+		t->svc.set_role = 1;
+		return G3_OK;
+	}
+	rc = g3_err_set(err, G3_USAGE, "no password for role \"%s\"", t->svc.username);
+	if (exists)
+		g3_err_hint(err, "set SERVICE_PGPASS: the data is loaded as the service role, and "
+			    "the master is neither a superuser nor a member of it");
+	else
+		g3_err_hint(err, "set SERVICE_PGPASS: the role does not exist and is created "
+			    "with that password");
+	return rc;
+}
+
 g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 			  const g3_service *svc, const g3_pgtarget_opts *o,
 			  g3_pgtarget *t, g3_err *err)
@@ -209,10 +235,17 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 	t->svc.database = g3_xstrdup(t->side);
 	t->svc.username = g3_xstrdup(svc->username);
 	t->svc.password = svc->password ? g3_xstrdup(svc->password) : NULL;
+	t->svc.set_role = svc->set_role;
 	for (size_t i = 0; i < svc->n_extensions; i++)
 		g3_service_add_extension(&t->svc, svc->extensions[i]);
+	/* no default extensions: those the dump creates are provided as it
+	 * loads (g3_pgtarget_extension) */
+	if (!t->svc.extensions)
+		t->svc.extensions = g3_xcalloc(1, sizeof(char *));
 	if ((rc = g3_pg_check_name("role", svc->username, err)) ||
 	    (rc = g3_target_guard_conn(master, t->database, svc->username, err)))
+		return rc;
+	if (!t->svc.password && (rc = choose_set_role(master, t, err)))
 		return rc;
 
 	/* one restore per target at a time */
@@ -308,6 +341,60 @@ g3_rc g3_pgtarget_connect(const g3_pgconf *master_conf, const g3_pgtarget *t,
 
 	if (!rc)
 		PQsetNoticeProcessor(*out, quiet_notice, NULL);
+	return rc;
+}
+
+g3_rc g3_pgtarget_extension(const g3_pgconf *master_conf, const g3_pgtarget *t,
+			    const char *name, int wait_seconds, g3_err *err)
+{
+	const char *params[1] = { name };
+	g3_pgconf c;
+	PGconn *conn = NULL;
+	PGresult *r = NULL;
+	char *ident = NULL;
+	g3_buf sql = G3_BUF_INIT;
+	char what[256], pkg[64];
+	g3_rc rc;
+
+	g3_pgconf_copy(&c, master_conf);
+	g3_pgconf_set(&c, "dbname", t->side);
+	rc = g3_pg_connect(&c, wait_seconds, &conn, err);
+	if (rc) {
+		g3_err_prefix(err, "could not connect as the master to database \"%s\"", t->side);
+		goto cleanup;
+	}
+	PQsetNoticeProcessor(conn, quiet_notice, NULL);
+	rc = g3_pg_query(conn, "SELECT installed_version FROM pg_catalog.pg_available_extensions "
+			 "WHERE name = $1", 1, params, &r, "could not look up extensions", err);
+	if (rc)
+		goto cleanup;
+	if (PQntuples(r) == 0) {
+		rc = g3_err_set(err, G3_FAIL, "the dump needs extension \"%s\", which is not "
+				"available on the server", name);
+		g3_err_hint(err, "install the package %s on the database server",
+			    g3_extension_package(name, PQserverVersion(conn) / 10000, pkg,
+						 sizeof(pkg)));
+		goto cleanup;
+	}
+	if (!PQgetisnull(r, 0, 0))
+		goto cleanup;
+	if (!(ident = g3_pg_ident(conn, name, err))) {
+		rc = G3_USAGE;
+		goto cleanup;
+	}
+	/* as the master: the role may not create every extension */
+	g3_buf_addf(&sql, "CREATE EXTENSION IF NOT EXISTS %s", ident);
+	snprintf(what, sizeof(what), "could not create extension \"%s\" in database \"%s\"",
+		 name, t->side);
+	rc = g3_pg_exec(conn, sql.data, what, err);
+	if (!rc)
+		g3_debug("created extension \"%s\" in database \"%s\"", name, t->side);
+cleanup:
+	PQclear(r);
+	PQfreemem(ident);
+	g3_buf_release(&sql);
+	PQfinish(conn);
+	g3_pgconf_release(&c);
 	return rc;
 }
 

@@ -64,6 +64,12 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 g3_rc g3_pgtarget_connect(const g3_pgconf *master_conf, const g3_pgtarget *t,
 			  int wait_seconds, PGconn **out, g3_err *err);
 
+/* Provides extension name in the side database for a dump's CREATE
+ * EXTENSION: created as the master unless already there; one the server
+ * lacks is a failure naming the package to install. */
+g3_rc g3_pgtarget_extension(const g3_pgconf *master_conf, const g3_pgtarget *t,
+			    const char *name, int wait_seconds, g3_err *err);
+
 /* Moves the side database into place. No connection to it may be open. */
 g3_rc g3_pgtarget_commit(PGconn *master, g3_pgtarget *t, g3_err *err);
 

@@ -48,6 +48,50 @@ const char *g3_extension_package(const char *ext, int server_major,
 	return buf;
 }
 
+g3_rc g3_master_may_set_role(PGconn *master, const char *role, int *may, int *exists,
+			     g3_err *err)
+{
+	const char *params[1] = { role };
+	PGresult *r = NULL;
+	g3_rc rc;
+
+	*may = *exists = 0;
+	rc = g3_pg_query(master, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+			 1, params, &r, "could not look up roles", err);
+	if (rc || PQntuples(r) == 0)
+		goto cleanup;
+	*exists = 1;
+	PQclear(r);
+	rc = g3_pg_query(master,
+			 "SELECT r.rolsuper OR pg_catalog.pg_has_role(current_user, $1, 'USAGE') "
+			 "FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+			 1, params, &r, "could not check role membership", err);
+	if (!rc)
+		*may = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "t");
+cleanup:
+	PQclear(r);
+	return rc;
+}
+
+/* SET ROLE on a master connection: from here on it creates objects as the
+ * role. */
+static g3_rc set_role(PGconn *conn, const char *role, g3_err *err)
+{
+	char *ident = g3_pg_ident(conn, role, err);
+	g3_buf sql = G3_BUF_INIT;
+	char what[256];
+	g3_rc rc;
+
+	if (!ident)
+		return G3_USAGE;
+	g3_buf_addf(&sql, "SET ROLE %s", ident);
+	snprintf(what, sizeof(what), "could not act as role \"%s\" (SET ROLE)", role);
+	rc = g3_pg_exec(conn, sql.data, what, err);
+	g3_buf_release(&sql);
+	PQfreemem(ident);
+	return rc;
+}
+
 g3_rc g3_service_connect(const g3_pgconf *master_conf, const g3_service *svc,
 			 int wait_seconds, PGconn **out, g3_err *err)
 {
@@ -56,6 +100,15 @@ g3_rc g3_service_connect(const g3_pgconf *master_conf, const g3_service *svc,
 
 	g3_pgconf_copy(&c, master_conf);
 	g3_pgconf_set(&c, "dbname", svc->database);
+	if (svc->set_role) {
+		rc = g3_pg_connect(&c, wait_seconds, out, err);
+		g3_pgconf_release(&c);
+		if (!rc && (rc = set_role(*out, svc->username, err))) {
+			PQfinish(*out);
+			*out = NULL;
+		}
+		return rc;
+	}
 	g3_pgconf_set(&c, "user", svc->username);
 	/* an explicit password overrides PGPASSWORD and PGPASSFILE, so the
 	 * master's credentials never stand in for the service's */
@@ -173,6 +226,13 @@ static g3_rc ensure_role(struct prov *p, g3_err *err)
 	exists = PQntuples(r) == 1;
 	if (exists)
 		canlogin = !strcmp(PQgetvalue(r, 0, 0), "t");
+	if (p->svc->set_role) {
+		/* no password to set or check: the master acts as the role */
+		if (!exists)
+			rc = g3_err_set(err, G3_USAGE, "role \"%s\" does not exist",
+					p->svc->username);
+		goto cleanup;
+	}
 
 	if (exists && !p->opts->reset_password && p->svc->password_generated) {
 		rc = g3_err_set(err, G3_FAIL,
@@ -504,7 +564,7 @@ g3_rc g3_provision(PGconn *master, const g3_pgconf *master_conf,
 	    (rc = g3_pg_check_name("role", svc->username, err)) ||
 	    (rc = g3_target_guard_conn(master, svc->database, svc->username, err)))
 		return rc;
-	if (!svc->password || !*svc->password)
+	if (!svc->set_role && (!svc->password || !*svc->password))
 		return g3_err_set(err, G3_USAGE, "no password for role \"%s\"",
 				  svc->username);
 	for (size_t i = 0; i < svc->n_extensions; i++)

@@ -28,6 +28,10 @@ typedef struct g3_service {
 	int password_generated; /* made here, not given by the user */
 	char **extensions;      /* NULL: the default list */
 	size_t n_extensions;
+	/* no password: the master connects and runs SET ROLE username, so
+	 * what it creates belongs to the role (a superuser master, or one that
+	 * is a member of the role); the role must exist */
+	int set_role;
 } g3_service;
 
 void g3_service_init(g3_service *s);
@@ -62,7 +66,8 @@ g3_rc g3_provision(PGconn *master, const g3_pgconf *master_conf,
 		   g3_prov_result *res, g3_err *err);
 
 /* Connects as the service user to its database over master_conf's host
- * and port (not inheriting the master's password). */
+ * and port (not inheriting the master's password); with svc->set_role, as
+ * the master followed by SET ROLE. */
 g3_rc g3_service_connect(const g3_pgconf *master_conf, const g3_service *svc,
 			 int wait_seconds, PGconn **out, g3_err *err);
 
@@ -81,6 +86,12 @@ g3_rc g3_target_guard(const char *master_db, const char *master_role,
 /* The same with the master's names taken from a connection. */
 g3_rc g3_target_guard_conn(PGconn *master, const char *database, const char *role,
 			   g3_err *err);
+
+/* Whether the master may act as role through SET ROLE: it is a superuser
+ * or has the role's privileges (pg_has_role USAGE). *may is 0 for a role
+ * that does not exist, and *exists tells that apart. */
+g3_rc g3_master_may_set_role(PGconn *master, const char *role, int *may, int *exists,
+			     g3_err *err);
 
 /* The Debian package that provides an extension, for hints. */
 const char *g3_extension_package(const char *ext, int server_major,

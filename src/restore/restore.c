@@ -133,7 +133,9 @@ static const char usage_text[] =
 	"                               name without extensions is the service)\n"
 	"  The role is SERVICE_PGUSER (default: named like the database) with the\n"
 	"  password in SERVICE_PGPASS; role and database are provisioned as\n"
-	"  'gen3db create' does.\n"
+	"  'gen3db create' does, with only the extensions the dump creates. Without\n"
+	"  a password, a master that is a superuser or a member of an existing role\n"
+	"  loads through its own connections as that role (SET ROLE).\n"
 	"      --clean                  replace a target that already has tables\n"
 	"                               (its content stays until the new one is complete)\n"
 	"      --no-create              do not create or change the role (it must exist)\n"
@@ -354,12 +356,10 @@ g3_rc plan_role(struct db_load *d, const char *user, g3_err *err)
 			return rc;
 		goto check;
 	}
-	if (!pass) {
-		rc = g3_err_set(err, G3_USAGE, "no password for role \"%s\"", d->svc.username);
-		g3_err_hint(err, "set SERVICE_PGPASS: the data is loaded as the service role");
-		return rc;
-	}
-	d->svc.password = g3_xstrdup(pass);
+	/* no password: g3_pgtarget_prepare loads through the master's
+	 * connections where the master may act as the role, else refuses */
+	if (pass)
+		d->svc.password = g3_xstrdup(pass);
 check:
 	if ((rc = g3_pg_check_name("database", d->svc.database, err)) ||
 	    (rc = g3_pg_check_name("role", d->svc.username, err)))
@@ -446,6 +446,14 @@ static g3_rc connect_worker(void *ctx, PGconn **out, g3_err *err)
 	return g3_pgtarget_connect(c->conf, c->target, c->wait, out, err);
 }
 
+/* A CREATE EXTENSION of the dump: the master provides it first. */
+static g3_rc db_extension(void *ctx, const char *name, g3_err *err)
+{
+	struct db_load *d = ctx;
+
+	return g3_pgtarget_extension(d->env->conf, &d->target, name, (int)d->env->o->wait, err);
+}
+
 g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *err)
 {
 	/* outlives this call: the loader connects workers only in _start */
@@ -467,6 +475,9 @@ g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *er
 	lo.interrupted = &restore_interrupted;
 	if (env->o->filter && !d->filter)
 		d->filter = g3_sqlfilter_new(env->o->filter);
+	lo.extension = db_extension;
+	lo.extension_ctx = d;
+	d->env = env;
 	return g3_pgload_start(&lo, d->leader, &d->load, err);
 }
 

@@ -85,6 +85,7 @@ struct db_load {
 	g3_pgtarget target;
 	PGconn *leader;
 	g3_pgload *load;
+	const struct restore_env *env;  /* for the loader's callbacks */
 	double t0, seconds;
 	int done;               /* loaded and verified */
 	g3_sqlfilter *filter;   /* the table patterns' statement filter, or NULL */

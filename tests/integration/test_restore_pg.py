@@ -253,9 +253,9 @@ class AwkwardDataTest(unittest.TestCase):
             text = f.read()
         self.assertIn("COMMENT ON EXTENSION", text)   # the statement only its owner may run
         self.assertIn("\\restrict ", text)          # pg_dump 15.14+ guard lines
-        r = run([dump], db="awk_dst", user="awk_dst")
+        r = run([dump, "--verbose"], db="awk_dst", user="awk_dst")
         self.assertEqual(r.returncode, 0, r.stderr.decode())
-        self.assertIn('skipped "COMMENT ON EXTENSION ltree', r.stderr.decode())
+        self.assertIn('skipped "COMMENT ON EXTENSION ltree', r.stderr.decode())   # a note
         self.assertEqual(fingerprint("awk_dst"), fingerprint("awk_src"))
         self.assertEqual(owners("awk_dst"), ["awk_dst"])
         self.assertEqual(PG.psql("SELECT length(t) FROM public.awk WHERE length(t) > 1000",
@@ -1119,6 +1119,148 @@ class NoCreateTest(unittest.TestCase):
         self.assertIn('could not create database "nocreate2__gen3db_restore": '
                       'role "no_such_role" does not exist', r.stderr.decode())
         self.assertFalse(exists("nocreate2__gen3db_restore"))
+
+
+class SetRoleTest(unittest.TestCase):
+    """No password for the role: a master that may act as it (a superuser,
+    or a member) loads through its own connections with SET ROLE; the
+    objects still belong to the role."""
+    MASTER_PASS = "master-pass-Hq27"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.snap = os.path.join(TMP, "setrole.tar.zst")
+        drop("sr_src")
+        psql_file(os.path.join(DATA, "pg", "fence.sql"), "sr_src")
+        PG.psql("CREATE VIEW public.sr_view AS SELECT 1 AS one", db="sr_src")
+        dump("sr_src", cls.snap)
+
+    def role(self, name, extra=""):
+        PG.psql("DROP ROLE IF EXISTS %s" % name)
+        PG.psql("CREATE ROLE %s %s" % (name, extra))
+
+    def relkinds(self, db):
+        return PG.psql("SELECT string_agg(DISTINCT c.relkind::text, '' ORDER BY c.relkind::text) "
+                       "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE n.nspname = 'public'", db=db)
+
+    def test_superuser_existing_role(self):
+        drop("sr_b")
+        self.role("sr_b", "NOLOGIN")
+        r = run([self.snap, "--map", "sr_src=sr_b"], env_extra={"SERVICE_PGPASS": ""})
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(fingerprint("sr_b"), fingerprint("sr_src"))
+        # tables, indexes, sequences and the view all belong to the role
+        self.assertEqual(self.relkinds("sr_b"), "Sirv")
+        self.assertEqual(owners("sr_b"), ["sr_b"])
+        self.assertEqual(PG.psql("SELECT pg_get_userbyid(datdba) FROM pg_database "
+                                 "WHERE datname = 'sr_b'"), "sr_b")
+        drop("sr_b")
+
+    def test_member_master(self):
+        drop("sr_m")
+        self.role("sr_m", "NOLOGIN")
+        self.role("sr_master", "LOGIN CREATEDB PASSWORD '%s'" % self.MASTER_PASS)
+        PG.psql("GRANT sr_m TO sr_master")
+        r = run([os.path.join(DATA, "pg", "fence.sql")], db="sr_m",
+                env_extra={"SERVICE_PGPASS": "", "PGUSER": "sr_master",
+                           "PGPASSWORD": self.MASTER_PASS})
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(owners("sr_m"), ["sr_m"])
+        self.assertNotIn(self.MASTER_PASS.encode(), r.stderr)
+        drop("sr_m")
+        PG.psql("DROP ROLE sr_master")
+
+    def test_neither(self):
+        drop("sr_n")
+        self.role("sr_n", "NOLOGIN")
+        self.role("sr_plain", "LOGIN CREATEDB PASSWORD '%s'" % self.MASTER_PASS)
+        r = run([os.path.join(DATA, "pg", "fence.sql")], db="sr_n",
+                env_extra={"SERVICE_PGPASS": "", "PGUSER": "sr_plain",
+                           "PGPASSWORD": self.MASTER_PASS})
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertEqual(r.stderr.decode(),
+                         'gen3db: no password for role "sr_n"\n'
+                         "hint: set SERVICE_PGPASS: the data is loaded as the service role, "
+                         "and the master is neither a superuser nor a member of it\n")
+        self.assertFalse(exists("sr_n"))
+        self.assertFalse(exists("sr_n__gen3db_restore"))
+        PG.psql("DROP ROLE sr_plain")
+
+    def test_role_change_in_dump_refused(self):
+        self.role("sr_esc", "NOLOGIN")
+        for i, stmt in enumerate(["RESET ROLE;", "SET ROLE postgres;",
+                                  "SET SESSION AUTHORIZATION DEFAULT;",
+                                  "SELECT pg_catalog.set_config('role', 'none', false);",
+                                  "DISCARD ALL;"]):
+            p = os.path.join(TMP, "escape%d.sql" % i)
+            with open(p, "w") as f:
+                f.write("CREATE TABLE public.a (x integer);\n%s\n"
+                        "CREATE TABLE public.b (x integer);\n" % stmt)
+            r = run([p, "--sql-script"], db="sr_esc", env_extra={"SERVICE_PGPASS": ""})
+            self.assertEqual(r.returncode, 2, r.stderr.decode())
+            self.assertIn('gen3db: line 2: "%s" changes the role the data is loaded as'
+                          % stmt, r.stderr.decode())
+            self.assertFalse(exists("sr_esc"))
+            self.assertFalse(exists("sr_esc__gen3db_restore"))
+
+
+class ExtensionNoiseTest(unittest.TestCase):
+    """Restore provides only the extensions the dump creates: no warning
+    about vector (absent from this server) for a dump without it."""
+    LTREE_SQL = ("CREATE EXTENSION IF NOT EXISTS ltree WITH SCHEMA public;\n"
+                 "COMMENT ON EXTENSION ltree IS 'data type for hierarchical tree-like "
+                 "structures';\n"
+                 "CREATE TABLE public.t (p public.ltree);\n"
+                 "COPY public.t (p) FROM stdin;\na.b\n\\.\n")
+
+    def write(self, name, text):
+        p = os.path.join(TMP, name)
+        with open(p, "w") as f:
+            f.write(text)
+        return p
+
+    def test_no_vector_warning(self):
+        drop("ext_plain")
+        r = run([os.path.join(DATA, "pg", "fence.sql")], db="ext_plain")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertNotIn(b"vector", r.stderr)
+        self.assertNotIn(b"warning", r.stderr)
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'",
+                                 db="ext_plain"), "0")
+        drop("ext_plain")
+
+    def test_needed_extension_created_comment_note_verbose_only(self):
+        p = self.write("ext_ltree.sql", self.LTREE_SQL)
+        for verbose in (False, True):
+            drop("ext_ltree")
+            r = run([p, "--sql-script"] + (["--verbose"] if verbose else []), db="ext_ltree")
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            self.assertNotIn(b"vector", r.stderr)
+            self.assertEqual(PG.psql("SELECT extname FROM pg_extension WHERE extname = 'ltree'",
+                                     db="ext_ltree"), "ltree")
+            self.assertEqual(PG.psql("SELECT p::text FROM public.t", db="ext_ltree"), "a.b")
+            note = b'line 2: skipped "COMMENT ON EXTENSION ltree IS'
+            if verbose:
+                self.assertIn(note, r.stderr)
+            else:
+                self.assertNotIn(note, r.stderr)
+        drop("ext_ltree")
+
+    def test_missing_extension_names_package(self):
+        p = self.write("ext_vector.sql", "CREATE TABLE public.a (x integer);\n"
+                       "CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public;\n"
+                       "CREATE TABLE public.v (e public.vector(3));\n")
+        r = run([p, "--sql-script"], db="ext_vec")
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertEqual(r.stderr.decode(),
+                         'gen3db: line 2: the dump needs extension "vector", which is not '
+                         "available on the server\n"
+                         "hint: install the package postgresql-15-pgvector on the database "
+                         "server\n"
+                         'gen3db: dropped role "ext_vec", which this restore had created\n')
+        self.assertFalse(exists("ext_vec"))
+        self.assertFalse(exists("ext_vec__gen3db_restore"))
 
 
 class UsageTest(unittest.TestCase):
