@@ -113,7 +113,7 @@ fuzz-build:
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" $(FUZZ_TARGETS:%=build-fuzz/fuzz/%)
 
 fuzz-check: fuzz-build
-	@tests/fuzz/run $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
+	@FUZZ_SEED=1 tests/fuzz/run $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
 
 fuzz: fuzz-build
 	@tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)

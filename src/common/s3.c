@@ -294,6 +294,13 @@ static g3_rc target_init(struct s3_target *t, const g3_s3_config *cfg, const cha
 			g3_err_hint(err, "give a URL such as http://127.0.0.1:9000");
 			goto cleanup;
 		}
+		/* AWS_ENDPOINT_URL reaches here unchecked: only http and https */
+		if (strcmp(scheme, "http") && strcmp(scheme, "https")) {
+			rc = g3_err_set(err, G3_USAGE, "S3 endpoint \"%s\" is not an http:// or "
+					"https:// URL", cfg->endpoint);
+			g3_err_hint(err, "give a URL such as http://127.0.0.1:9000");
+			goto cleanup;
+		}
 		curl_url_get(u, CURLUPART_PORT, &port, 0);
 		curl_url_get(u, CURLUPART_PATH, &upath, 0);
 		if (port && ((!strcmp(scheme, "http") && !strcmp(port, "80")) ||

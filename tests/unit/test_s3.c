@@ -216,6 +216,40 @@ static void test_list_page(void **state)
 	assert_string_equal(err.msg, "stopped");
 }
 
+/* An endpoint from the environment is not checked by the option parser:
+ * the URL builder refuses every scheme but http and https. */
+static void test_object_url_endpoint(void **state)
+{
+	static const struct { const char *endpoint; const char *url; } ok[] = {
+		{ "http://127.0.0.1:9000", "http://127.0.0.1:9000/b/k" },
+		{ "HTTPS://minio.local", "https://minio.local/b/k" },
+	};
+	static const char *const bad[] = { "sFtp://x:0/ba/", "ftp://h/", "file:///tmp" };
+	g3_s3_config cfg;
+	char *out;
+	g3_err err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		g3_s3_config_init(&cfg);
+		cfg.region = (char *)"us-east-1";
+		cfg.endpoint = (char *)ok[i].endpoint;
+		g3_err_init(&err);
+		assert_int_equal(g3_s3_object_url(&cfg, "s3://b/k", &out, &err), G3_OK);
+		assert_string_equal(out, ok[i].url);
+		free(out);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		g3_s3_config_init(&cfg);
+		cfg.region = (char *)"us-east-1";
+		cfg.endpoint = (char *)bad[i];
+		g3_err_init(&err);
+		assert_int_equal(g3_s3_object_url(&cfg, "s3://b/k%2", &out, &err), G3_USAGE);
+		assert_null(out);
+		assert_non_null(strstr(err.msg, bad[i]));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_env),
 		cmocka_unit_test(test_resolve_profile),
 		cmocka_unit_test(test_list_page),
+		cmocka_unit_test(test_object_url_endpoint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
