@@ -38,6 +38,7 @@ struct g3_reader {
 	char *peek;
 	size_t peek_len, peek_off;
 	int member_read;       /* g3_reader_read ran on the current member */
+	int decoded;           /* some bytes of the stream decoded (any member) */
 	/* member sums (archives): the current member's hash and size */
 	EVP_MD_CTX *md;
 	int64_t member_bytes;
@@ -118,7 +119,10 @@ static void describe_error(g3_reader *r, char *buf, size_t size)
 static g3_rc read_fail(g3_reader *r, const char *member, g3_err *err)
 {
 	char why[G3_ERR_MSG_MAX / 2];
-	g3_rc rc = r->src_err.rc == G3_USAGE ? G3_USAGE : G3_FAIL;
+	/* before the first member, a stream that does not decode is bad
+	 * input found before anything was done with it */
+	g3_rc rc = r->src_err.rc == G3_USAGE || (!r->src_err.rc && !r->decoded) ? G3_USAGE
+										  : G3_FAIL;
 
 	r->failed = 1;
 	describe_error(r, why, sizeof(why));
@@ -177,6 +181,8 @@ g3_rc g3_reader_open(g3_source *src, g3_reader **out, g3_err *err)
 	}
 	/* the format is known after the first header */
 	st = archive_read_next_header(r->a, &e);
+	if (st == ARCHIVE_OK || st == ARCHIVE_WARN)
+		r->decoded = 1;
 	if (st == ARCHIVE_EOF) {
 		rc = empty_fail(r, err);
 		goto cleanup;
@@ -300,6 +306,8 @@ int g3_reader_next(g3_reader *r, const char **name, int64_t *size, g3_err *err)
 	peek_drop(r);
 	r->member_read = 0;
 	st = archive_read_next_header(r->a, &e);
+	if (st == ARCHIVE_OK || st == ARCHIVE_WARN)
+		r->decoded = 1;
 	if (st == ARCHIVE_EOF) {
 		r->at_end = 1;
 		free(r->member);
@@ -354,6 +362,8 @@ ssize_t g3_reader_read(g3_reader *r, void *buf, size_t len, g3_err *err)
 			read_fail(r, r->member, err);
 			return -1;
 		}
+		if (n > 0)
+			r->decoded = 1;
 	}
 	if (r->type == G3_READER_ARCHIVE && n > 0) {
 		r->member_bytes += n;
@@ -396,6 +406,7 @@ g3_rc g3_reader_peek(g3_reader *r, size_t want, const char **data, size_t *len,
 			}
 			if (n == 0)
 				break;
+			r->decoded = 1;
 			r->peek_len += (size_t)n;
 		}
 	}

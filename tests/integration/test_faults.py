@@ -310,9 +310,10 @@ class PgFaultCase(FaultCase):
             f.write(data)
         return path
 
-    def restore_into_victim(self, cid, path, **kw):
+    def restore_into_victim(self, cid, path, extra=(), **kw):
         kw.setdefault("names", (path,))
-        return Case(cid, ["restore", path, "--database", "victim", "--clean", "--wait", "2"], **kw)
+        return Case(cid, ["restore", path, "--database", "victim", "--clean", "--wait", "2"] +
+                    list(extra), **kw)
 
     # a successful --clean restore replaced victim with the source's content
     def replaced_by_source(self, before, after):
@@ -715,7 +716,7 @@ class SwapFaults(PgFaultCase):
                                      ok_check=PgFaultCase.replaced_by_source),
             self.restore_into_victim("snapshot --clean", self.snap, expect="ok",
                                      ok_check=PgFaultCase.replaced_by_source),
-            self.restore_into_victim("bad row --clean", bad, codes=(1,),
+            self.restore_into_victim("bad row --clean", bad, extra=["--sql-script"], codes=(1,),
                                      names=('"public.t"',)),
             Case("plain dump without --clean into a database with tables",
                  ["restore", self.plain, "--database", "victim", "--wait", "2"],
@@ -761,10 +762,12 @@ class OutputFileFaults(PgFaultCase):
                  ["dump-es", "--es", "http://127.0.0.1:%d" % port, "--wait", "1",
                   "--index", "dev_case", "--output", self.out],
                  codes=(3,), names=("127.0.0.1:%d" % port,)),
-            Case("create with an unreachable server and an existing --secret-out",
+            # a --secret-out that is not a Secrets file is refused before
+            # any connection, and left as it was
+            Case("create with an existing --secret-out that is not a Secrets file",
                  ["create", "--service", "fence", "--release", "x", "--wait", "1",
                   "--secret-out", o("secrets.yaml")],
-                 env={"PGPORT": str(port)}, codes=(3,), names=("127.0.0.1:%d" % port,)),
+                 env={"PGPORT": str(port)}, codes=(2,), names=(o("secrets.yaml"),)),
         ]
         self.run_cases(cases)
 
