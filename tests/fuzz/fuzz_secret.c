@@ -88,6 +88,10 @@ static void roundtrip(const char *in, size_t len)
 			return;
 	memcpy(name, in, nlen);
 	name[nlen] = '\0';
+	/* the List's other Secret is named "other": two Secrets of one name
+	 * are not a round trip */
+	if (!strcmp(name, "other"))
+		return;
 	pw = strndup(nl + 1, len - nlen - 1);
 	for (int n = 1; n <= 2; n++) {
 		s[0] = (g3_k8s_secret){ "other", "db", "user", "x", "h", "5432", 0 };
