@@ -107,13 +107,14 @@ FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_SECONDS ?= 300
 FUZZ_CHECK_SECONDS ?= 10
+FUZZ_CHECK_RUNS ?= 40000
 
 fuzz-build:
 	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) CFLAGS="$(FUZZ_FLAGS)" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" $(FUZZ_TARGETS:%=build-fuzz/fuzz/%)
 
 fuzz-check: fuzz-build
-	@FUZZ_SEED=1 tests/fuzz/run $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
+	@FUZZ_SEED=1 FUZZ_RUNS=$(FUZZ_CHECK_RUNS) tests/fuzz/run $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
 
 fuzz: fuzz-build
 	@tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
