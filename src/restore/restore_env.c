@@ -175,8 +175,9 @@ cleanup:
 
 /* The role and password of a service: --credentials-dir, else the
  * --secret-out file of an earlier run, else SERVICE_PG* for a lone
- * service, else none: with --secret-out the target's prepare uses SET ROLE
- * or generates one (restore_service). */
+ * service, else none: the target's prepare uses SET ROLE or, with
+ * --secret-out, generates one (restore_service); check_roles refuses the
+ * rest first. */
 static g3_rc plan_credentials(const struct restore_opts *o, struct env_item *it, int lone,
 			      g3_err *err)
 {
@@ -210,18 +211,43 @@ static g3_rc plan_credentials(const struct restore_opts *o, struct env_item *it,
 			return rc;
 		found = it->svc.password != NULL;
 	}
-	if (!found) {
-		if (!o->secret_out) {
-			rc = g3_err_set(err, G3_USAGE, "no password for service \"%s\"", it->name);
-			g3_err_hint(err, "give --credentials-dir DIR (DIR/%s/password), or --secret-out "
-				    "FILE to generate passwords and record them", it->name);
-			return rc;
-		}
-	}
 	if ((rc = g3_pg_check_name("database", it->svc.database, err)) ||
 	    (rc = g3_pg_check_name("role", it->svc.username, err)))
 		return rc;
 	return G3_OK;
+}
+
+/* Services without a password and without --secret-out: loaded through
+ * SET ROLE where the master may act as their role, else refused before
+ * anything changes. */
+static g3_rc check_roles(struct env_run *r, g3_err *err)
+{
+	PGconn *master = NULL;
+	g3_rc rc = G3_OK;
+
+	for (size_t i = 0; i < r->n && !rc; i++) {
+		struct env_item *it = &r->items[i];
+		int may = 0, exists = 0;
+
+		if (it->is_index || it->status == ST_SKIPPED || it->svc.password)
+			continue;
+		if (!master && (rc = g3_pg_connect(&r->conf, (int)r->o->wait, &master, err)))
+			break;
+		if ((rc = g3_master_may_set_role(master, it->svc.username, &may, &exists, err)) ||
+		    may)
+			continue;
+		rc = g3_err_set(err, G3_USAGE, "no password for service \"%s\" (role \"%s\"%s)",
+				it->name, it->svc.username, exists ? ", which the master may not act "
+				"as" : " does not exist");
+		if (exists)
+			g3_err_hint(err, "give --credentials-dir DIR (DIR/%s/password): the master is "
+				    "neither a superuser nor a member of the role", it->name);
+		else
+			g3_err_hint(err, "give --credentials-dir DIR (DIR/%s/password), or --secret-out "
+				    "FILE to generate passwords and record them", it->name);
+	}
+	PQfinish(master);
+	return rc;
 }
 
 static g3_rc write_secrets(struct env_run *r, g3_err *err)
@@ -785,6 +811,8 @@ int env_restore(const struct restore_opts *o, const char *base)
 						   r.items[i].svc.username, &err))))
 				goto cleanup;
 	}
+	if (!o->secret_out && (rc = check_roles(&r, &err)))
+		goto cleanup;
 	r.queue = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.queue));
 	for (size_t i = 0; i < plan.n_services; i++)
 		if (r.items[i].status != ST_SKIPPED)
