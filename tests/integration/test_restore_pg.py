@@ -1310,11 +1310,14 @@ class GeneratedPasswordTest(unittest.TestCase):
     def test_plain_dump_new_file(self):
         self.absent("genpw_p")
         out = os.path.join(self.tmp, "new.yaml")
-        r = run([os.path.join(DATA, "pg", "fence.sql"), "--secret-out", out], db="genpw_p",
-                env_extra={"SERVICE_PGPASS": ""})
+        r = run([os.path.join(DATA, "pg", "fence.sql"), "--secret-out", out, "--verbose"],
+                db="genpw_p", env_extra={"SERVICE_PGPASS": ""})
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         # a plain file names its service
         pw = read_secrets(out)["fence-dbcreds"]["password"]
+        # not even in the debug messages
+        self.assertIn(b'role "genpw_p" does not exist: it is created with a generated password',
+                      r.stderr)
         self.assertNotIn(pw.encode(), r.stdout + r.stderr)
         self.assertEqual(PG.psql("SELECT count(*) FROM public.\"User\"", db="genpw_p",
                                  user="genpw_p", password=pw), PG.psql(
