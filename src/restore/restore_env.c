@@ -5,7 +5,10 @@
  *
  * Plan: the layout scan (narrowed by --service/--index, then by --shard),
  * each service's credentials (--credentials-dir, else an earlier
- * --secret-out file, else generated), all before any server is touched.
+ * --secret-out file), all before any server is touched. A service without
+ * a password is decided as its target is prepared: a master that may act
+ * as an existing role loads through SET ROLE, a role that does not exist
+ * is created with a generated password (--secret-out), else it fails.
  *
  * Run: the services go through a pool of worker threads, each with its
  * own master connection, taking the largest dump first; each service is
@@ -39,8 +42,6 @@
 #include "../common/strbuf.h"
 #include "restore.h"
 
-#define GENERATED_PASSWORD_LEN 32
-
 enum item_status { ST_PENDING, ST_OK, ST_FAILED, ST_SKIPPED };
 
 static const char *const status_names[] = { "pending", "restored", "failed", "skipped" };
@@ -52,7 +53,8 @@ struct env_item {
 	const char *name;
 	int64_t size;
 	g3_service svc;                     /* services: target and role */
-	int generated;                      /* password made here */
+	int generated;                      /* password made here for a role
+					     * this run created */
 	char *target;                       /* database, or the concrete index */
 	int64_t count;                      /* rows or documents */
 	int64_t bytes;
@@ -173,7 +175,9 @@ cleanup:
 
 /* The role and password of a service: --credentials-dir, else the
  * --secret-out file of an earlier run, else SERVICE_PG* for a lone
- * service, else generated (which needs --secret-out to be kept). */
+ * service, else none: the target's prepare uses SET ROLE or, with
+ * --secret-out, generates one (restore_service); check_roles refuses the
+ * rest first. */
 static g3_rc plan_credentials(const struct restore_opts *o, struct env_item *it, int lone,
 			      g3_err *err)
 {
@@ -207,22 +211,43 @@ static g3_rc plan_credentials(const struct restore_opts *o, struct env_item *it,
 			return rc;
 		found = it->svc.password != NULL;
 	}
-	if (!found) {
-		if (!o->secret_out) {
-			rc = g3_err_set(err, G3_USAGE, "no password for service \"%s\"", it->name);
-			g3_err_hint(err, "give --credentials-dir DIR (DIR/%s/password), or --secret-out "
-				    "FILE to generate passwords and record them", it->name);
-			return rc;
-		}
-		if ((rc = g3_secret_generate(GENERATED_PASSWORD_LEN, &it->svc.password, err)))
-			return rc;
-		it->generated = 1;
-		it->svc.password_generated = 1;
-	}
 	if ((rc = g3_pg_check_name("database", it->svc.database, err)) ||
 	    (rc = g3_pg_check_name("role", it->svc.username, err)))
 		return rc;
 	return G3_OK;
+}
+
+/* Services without a password and without --secret-out: loaded through
+ * SET ROLE where the master may act as their role, else refused before
+ * anything changes. */
+static g3_rc check_roles(struct env_run *r, g3_err *err)
+{
+	PGconn *master = NULL;
+	g3_rc rc = G3_OK;
+
+	for (size_t i = 0; i < r->n && !rc; i++) {
+		struct env_item *it = &r->items[i];
+		int may = 0, exists = 0;
+
+		if (it->is_index || it->status == ST_SKIPPED || it->svc.password)
+			continue;
+		if (!master && (rc = g3_pg_connect(&r->conf, (int)r->o->wait, &master, err)))
+			break;
+		if ((rc = g3_master_may_set_role(master, it->svc.username, &may, &exists, err)) ||
+		    may)
+			continue;
+		rc = g3_err_set(err, G3_USAGE, "no password for service \"%s\" (role \"%s\"%s)",
+				it->name, it->svc.username, exists ? ", which the master may not act "
+				"as" : " does not exist");
+		if (exists)
+			g3_err_hint(err, "give --credentials-dir DIR (DIR/%s/password): the master is "
+				    "neither a superuser nor a member of the role", it->name);
+		else
+			g3_err_hint(err, "give --credentials-dir DIR (DIR/%s/password), or --secret-out "
+				    "FILE to generate passwords and record them", it->name);
+	}
+	PQfinish(master);
+	return rc;
 }
 
 static g3_rc write_secrets(struct env_run *r, g3_err *err)
@@ -241,7 +266,11 @@ static g3_rc write_secrets(struct env_run *r, g3_err *err)
 		struct env_item *it = &r->items[i];
 		g3_buf b = G3_BUF_INIT;
 
-		if (it->is_index || it->status == ST_SKIPPED)
+		/* only the services now in place, with a password known: a
+		 * failed one keeps its entry as it was (the role this run
+		 * created for it is dropped), one loaded through SET ROLE has
+		 * none to record */
+		if (it->is_index || it->status != ST_OK || !it->svc.password)
 			continue;
 		g3_buf_addf(&b, "%s-dbcreds", it->name);
 		names[n] = g3_buf_detach(&b);
@@ -251,9 +280,7 @@ static g3_rc write_secrets(struct env_run *r, g3_err *err)
 		s[n].password = it->svc.password;
 		s[n].host = host;
 		s[n].port = port;
-		/* a failed service keeps its (maybe already set) password recorded,
-		 * without dbcreated */
-		s[n].dbcreated = it->status == ST_OK;
+		s[n].dbcreated = 1;
 		n++;
 	}
 	if (n)
@@ -320,11 +347,12 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	memset(&to, 0, sizeof(to));
 	to.clean = o.clean;
 	to.no_create = o.no_create;
+	to.generate_password = o.secret_out != NULL;
 	to.wait_seconds = (int)o.wait;
 	d.svc.name = g3_xstrdup(it->svc.name);
 	d.svc.database = g3_xstrdup(it->svc.database);
 	d.svc.username = g3_xstrdup(it->svc.username);
-	d.svc.password = g3_xstrdup(it->svc.password);
+	d.svc.password = it->svc.password ? g3_xstrdup(it->svc.password) : NULL;
 	it->target = g3_xstrdup(it->svc.database);
 
 	g3_buf_addf(&msg, "restoring service \"%s\" from \"%s\" into \"%s\"", it->name,
@@ -350,6 +378,13 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	if ((rc = g3_pgtarget_commit(master, &d.target, err)))
 		goto cleanup;
 	d.target.side_created = 0;
+	/* in place: a generated password is recorded, and the service logs
+	 * in as the load did */
+	if (d.target.svc.password_generated) {
+		it->svc.password = g3_xstrdup(d.target.svc.password);
+		it->generated = 1;
+	}
+	it->svc.set_role = d.target.svc.set_role;
 	it->count = g3_pgload_get_stats(d.load)->rows;
 	it->bytes = g3_pgload_get_stats(d.load)->bytes;
 	if (r->o->patch_secret) {
@@ -776,6 +811,8 @@ int env_restore(const struct restore_opts *o, const char *base)
 						   r.items[i].svc.username, &err))))
 				goto cleanup;
 	}
+	if (!o->secret_out && (rc = check_roles(&r, &err)))
+		goto cleanup;
 	r.queue = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.queue));
 	for (size_t i = 0; i < plan.n_services; i++)
 		if (r.items[i].status != ST_SKIPPED)

@@ -290,6 +290,45 @@ class EnvironmentRestoreTest(unittest.TestCase):
         for s in ("arborist", "indexd", "sheepdog"):
             self.assertService(s, "bad")
         self.assertIndex("dev_file")
+        # the role created for the failed service is dropped, and its
+        # generated password not recorded; the others' are
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'fence_bad'"),
+                         "0")
+        got = self.read_secrets(self.secret_out())
+        self.assertEqual(sorted(got), ["%s-dbcreds" % s for s in ("arborist", "indexd",
+                                                                   "sheepdog")])
+        for s in ("arborist", "indexd", "sheepdog"):
+            self.assertEqual(got["%s-dbcreds" % s]["dbcreated"], "true")
+            pw = secret(got["%s-dbcreds" % s]["password"])
+            self.assertNotIn(pw, r.out + r.err)
+
+    def test_existing_role_without_password_set_role(self):
+        # a role that exists, no password for it anywhere: the superuser
+        # master loads as it (SET ROLE); nothing to record for it
+        drop_release("sro")
+        PG.psql("DROP ROLE IF EXISTS fence_sro")
+        PG.psql("CREATE ROLE fence_sro NOLOGIN")
+        out = self.secret_out()
+        r = self.restore([LAYOUT, "--release", "sro", "--service", "fence", "--service",
+                          "indexd", "--secret-out", out, "--json"])
+        self.assertExit(r, 0)
+        self.assertService("fence", "sro")
+        self.assertEqual(PG.psql("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class "
+                                 "WHERE relnamespace = 'public'::regnamespace",
+                                 db="fence_sro"), "fence_sro")
+        self.assertEqual(sorted(self.read_secrets(out)), ["indexd-dbcreds"])
+        # the same without --secret-out; a role that does not exist is
+        # still refused before anything changes
+        r = self.restore([LAYOUT, "--release", "sro", "--service", "fence", "--clean"])
+        self.assertExit(r, 0)
+        self.assertService("fence", "sro")
+        r = self.restore([LAYOUT, "--release", "sro", "--service", "fence", "--service",
+                          "arborist"])
+        self.assertExit(r, 2)
+        self.assertIn('gen3db: no password for service "arborist" (role "arborist_sro" does '
+                      'not exist)\nhint: give --credentials-dir DIR', r.err)
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_database WHERE datname = "
+                                 "'arborist_sro'"), "0")
 
     def test_shards_are_disjoint_and_complete(self):
         drop_release("sh")
