@@ -117,19 +117,23 @@ static void note_unknown(g3_layout_plan *plan, const char *rel)
 	note(&plan->unknown, &plan->n_unknown, &plan->n_unknown_all, rel, NULL);
 }
 
-/* A name from a listing, quoted for a message: control bytes, quotes and
- * backslashes shown as '?', cut after 64 bytes. */
-static void add_shown(g3_buf *b, const char *s)
+void g3_layout_quote(g3_buf *b, const char *s, size_t max)
 {
 	size_t i;
 
 	g3_buf_addch(b, '"');
-	for (i = 0; s[i] && i < 64; i++) {
+	for (i = 0; s[i] && i < max; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		g3_buf_addch(b, c < 0x20 || c == 0x7f || c == '"' || c == '\\' ? '?' : (char)c);
 	}
 	g3_buf_adds(b, s[i] ? "...\"" : "\"");
+}
+
+/* Names in one-line messages: 64 bytes are enough to tell them apart. */
+static void add_shown(g3_buf *b, const char *s)
+{
+	g3_layout_quote(b, s, 64);
 }
 
 static int ends_with(const char *s, size_t len, const char *suffix, size_t *stem)

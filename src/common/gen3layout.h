@@ -33,6 +33,7 @@
 
 #include "err.h"
 #include "s3.h"
+#include "strbuf.h"
 
 typedef enum g3_dump_compression {
 	G3_DUMP_PLAIN,
@@ -112,6 +113,11 @@ void g3_layout_plan_release(g3_layout_plan *plan);
  * G3_LAYOUT_SERVICE_MAX bytes, not PostgreSQL's own (postgres, template0,
  * template1, pg_*). */
 const char *g3_layout_service_name(const char *name, size_t len);
+
+/* Appends s in double quotes for a message: control bytes, '"' and '\\'
+ * shown as '?' (a listing's names are not trusted), cut after max bytes
+ * with "...". */
+void g3_layout_quote(g3_buf *b, const char *s, size_t max);
 
 /* Feeds one key relative to base ("pgdumps/fence.sql"); a folder ends
  * with '/'. What no layout takes is noted as unknown. size may be -1. */
