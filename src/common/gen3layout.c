@@ -587,8 +587,11 @@ g3_rc g3_layout_scan(const char *base, const g3_s3_config *cfg, const g3_layout_
 	} else if (!(rc = scan_dir(plan, "", err)) && !(rc = scan_dir(plan, "pgdumps/", err))) {
 		rc = scan_dir(plan, "elasticsearch/", err);
 	}
-	if (!rc)
-		rc = g3_layout_finish(plan, filter, err);
+	if (!rc && (rc = g3_layout_finish(plan, filter, err)) == G3_USAGE && !plan->n_services &&
+	    !plan->n_indices && !plan->n_snapshots && !plan->n_unknown_all && !plan->n_refused_all)
+		/* a name asked for in a location holding nothing: the location
+		 * is what is wrong (a VERSION of 0.0.0), say what is beside it */
+		rc = g3_layout_nothing(plan, cfg, err);
 	if (rc)
 		g3_layout_plan_release(plan);
 	return rc;

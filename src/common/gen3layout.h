@@ -149,7 +149,9 @@ g3_rc g3_layout_nothing(const g3_layout_plan *plan, const g3_s3_config *cfg, g3_
 g3_rc g3_layout_edump_indices(const char *dir, char ***names, size_t *n, g3_err *err);
 
 /* Lists base (g3_s3_list for s3://, the directory otherwise), feeds every
- * entry and finishes the plan. cfg NULL: the s3 defaults. */
+ * entry and finishes the plan. cfg NULL: the s3 defaults. A name the
+ * filter asks for in a location that holds nothing at all gets
+ * g3_layout_nothing's error (the location is what is wrong). */
 g3_rc g3_layout_scan(const char *base, const g3_s3_config *cfg, const g3_layout_filter *filter,
 		     g3_layout_plan *plan, g3_err *err);
 

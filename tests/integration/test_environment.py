@@ -703,6 +703,12 @@ class OtherLayoutsTest(unittest.TestCase):
         self.assertEqual(r.err, 'gen3db: nothing to restore in "s3://%s/helmenv/0.0.0/": %s\n'
                          'hint: there is no object under it; versions under "s3://%s/helmenv/": '
                          '"2024-06-01", "v1"\n' % (bucket, looked_for, bucket))
+        # a name asked for there: the location is what is wrong, said the same way
+        r = self.restore(["s3://%s/helmenv/0.0.0/" % bucket, "--release", "no", "--service",
+                          "indexd", "--index", "dev_case", "--es", ES.url])
+        self.assertExit(r, 2)
+        self.assertIn('hint: there is no object under it; versions under "s3://%s/helmenv/": '
+                      '"2024-06-01", "v1"\n' % bucket, r.err)
         r = self.restore(["s3://%s/backups/0.0.0/" % bucket, "--release", "no"])
         self.assertExit(r, 2)
         self.assertIn('hint: there is no object under it; versions under "s3://%s/backups/": '

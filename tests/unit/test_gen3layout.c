@@ -226,6 +226,27 @@ static void test_local_directory(void **state)
 	assert_int_equal(g3_layout_scan("/nonexistent/gen3", NULL, NULL, &plan, &err), G3_USAGE);
 	assert_string_equal(err.msg, "could not read directory \"/nonexistent/gen3/\": "
 			    "No such file or directory");
+
+	/* a service asked for in an empty directory: the directory is what
+	 * is wrong; in one holding something, the name */
+	{
+		const char *const fence[] = { "fence" };
+		g3_layout_filter f = { fence, 1, NULL, 0 };
+
+		char dir2[] = "/tmp/g3layoutXXXXXX";
+
+		assert_non_null(mkdtemp(dir2));
+		assert_int_equal(g3_layout_scan(dir2, NULL, &f, &plan, &err), G3_USAGE);
+		assert_non_null(strstr(err.msg, "nothing to restore in"));
+		snprintf(path, sizeof(path), "\"%s/\" is empty", dir2);
+		assert_string_equal(err.hint, path);
+		snprintf(path, sizeof(path), "%s/notes.txt", dir2);
+		write_file(path);
+		assert_int_equal(g3_layout_scan(dir2, NULL, &f, &plan, &err), G3_USAGE);
+		assert_non_null(strstr(err.msg, "no dump for service \"fence\""));
+		unlink(path);
+		rmdir(dir2);
+	}
 }
 
 /* gen3 cloud-automation's backups: <service>.sql[.gz|.zst] at the top
