@@ -725,6 +725,10 @@ int env_restore(const struct restore_opts *o, const char *base)
 	/* every service is restored: a dump refused for its name is not left behind */
 	if (!o->n_services && !o->n_indices && (rc = g3_layout_check_refused(&plan, &err)))
 		goto cleanup;
+	if (plan.n_refused_all)
+		g3_info("leaving %zu %s in \"%s\" whose names cannot be services (--verbose lists "
+			"them)", plan.n_refused_all, g3_plural((long long)plan.n_refused_all, "dump",
+							       "dumps"), base);
 	r.n = plan.n_services + plan.n_indices;
 	r.items = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.items));
 	for (size_t i = 0; i < plan.n_services; i++) {

@@ -645,6 +645,8 @@ class OtherLayoutsTest(unittest.TestCase):
         # the services asked for are restored; the refused files stay refused
         r = self.restore([d, "--release", "hx", "--service", "indexd", "--secret-out", out])
         self.assertExit(r, 0)
+        self.assertIn('leaving %d dumps in "%s" whose names cannot be services (--verbose lists '
+                      'them)' % (len(hostile), d), r.err)
         self.assertEqual(fingerprint("indexd_hx"), REF["indexd"])
         r = self.restore([d, "--release", "hx", "--service", "a;b", "--secret-out", out])
         self.assertExit(r, 2)
