@@ -21,7 +21,8 @@
  * A service's name comes from its file name and becomes the database
  * <service>_<release>, its role and the Secret <service>-dbcreds, so it is
  * checked (g3_layout_service_name): a dump file whose name fails is
- * "refused", and restoring every service with one refused is an error.
+ * "refused", and a restore of every service stops on one
+ * (g3_layout_check_refused).
  * Files that are part of no layout are "unknown". Both are kept for
  * messages, only the first G3_LAYOUT_NOTED_MAX of each (and counted).
  */
@@ -124,9 +125,9 @@ void g3_layout_quote(g3_buf *b, const char *s, size_t max);
 void g3_layout_add(g3_layout_plan *plan, const char *rel, int64_t size);
 
 /* Applies the filter, checks that every kept index has a mapping and data
- * and every requested name exists, that no dump was refused when every
- * service is kept, and sorts by name. An empty plan is not an error here
- * (see g3_layout_nothing). */
+ * and every requested name exists, and sorts by name. Refused dumps and an
+ * empty plan are not errors here: the caller decides
+ * (g3_layout_check_refused, g3_layout_nothing). */
 g3_rc g3_layout_finish(g3_layout_plan *plan, const g3_layout_filter *filter, g3_err *err);
 
 /* G3_USAGE naming the first refused dump (and its reason) when the plan
