@@ -214,7 +214,19 @@ static g3_rc plan_credentials(const struct restore_opts *o, struct env_item *it,
 	if ((rc = g3_pg_check_name("database", it->svc.database, err)) ||
 	    (rc = g3_pg_check_name("role", it->svc.username, err)))
 		return rc;
-	return G3_OK;
+	if (o->secret_out || o->patch_secret) {
+		/* checked before anything: the Secret is written after the restore */
+		g3_buf_addf(&n, "%s-dbcreds", it->name);
+		if (!g3_k8s_name_ok(n.data)) {
+			rc = g3_err_set(err, G3_USAGE, "service \"%s\" (from \"%s\") cannot name a "
+					"Kubernetes Secret: \"%s\" is not lowercase letters, digits, "
+					"'-' and '.'", it->name, it->svc_src->url, n.data);
+			g3_err_hint(err, "rename the dump, or restore it without --secret-out and "
+				    "--patch-secret");
+		}
+		g3_buf_release(&n);
+	}
+	return rc;
 }
 
 /* Services without a password and without --secret-out: loaded through
@@ -718,6 +730,40 @@ int env_restore(const struct restore_opts *o, const char *base)
 	filter.n_indices = o->n_indices ? o->n_indices : n_env_indices;
 	if ((rc = g3_layout_scan(base, NULL, &filter, &plan, &err)))
 		goto cleanup;
+	if (!plan.n_services && !plan.n_indices) {
+		/* a green job with an empty environment is worse than a red one */
+		rc = g3_layout_nothing(&plan, NULL, &err);
+		goto cleanup;
+	}
+	for (size_t i = 0; i < plan.n_refused + plan.n_unknown; i++) {
+		const g3_layout_skip *k = i < plan.n_refused ? &plan.refused[i] :
+					  &plan.unknown[i - plan.n_refused];
+		g3_buf p = G3_BUF_INIT, q = G3_BUF_INIT;
+
+		g3_buf_addf(&p, "%s%s", plan.base, k->rel);
+		g3_layout_quote(&q, p.data, 4096);
+		if (k->why)
+			g3_debug("refused %s: %s", q.data, k->why);
+		else
+			g3_debug("not part of a layout, ignored: %s", q.data);
+		g3_buf_release(&p);
+		g3_buf_release(&q);
+	}
+	if (plan.n_refused_all > plan.n_refused)
+		g3_debug("and %zu more refused", plan.n_refused_all - plan.n_refused);
+	if (plan.n_unknown_all > plan.n_unknown)
+		g3_debug("and %zu more not part of a layout", plan.n_unknown_all - plan.n_unknown);
+	if (plan.n_unknown_all)
+		g3_info("ignoring %zu %s in \"%s\" that no layout takes (--verbose lists them)",
+			plan.n_unknown_all, g3_plural((long long)plan.n_unknown_all, "entry",
+						      "entries"), base);
+	/* every service is restored: a dump refused for its name is not left behind */
+	if (!o->n_services && !o->n_indices && (rc = g3_layout_check_refused(&plan, &err)))
+		goto cleanup;
+	if (plan.n_refused_all)
+		g3_info("leaving %zu %s in \"%s\" whose names cannot be services (--verbose lists "
+			"them)", plan.n_refused_all, g3_plural((long long)plan.n_refused_all, "dump",
+							       "dumps"), base);
 	r.n = plan.n_services + plan.n_indices;
 	r.items = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.items));
 	for (size_t i = 0; i < plan.n_services; i++) {
@@ -784,6 +830,23 @@ int env_restore(const struct restore_opts *o, const char *base)
 		for (size_t i = 0; i < r.n; i++)
 			if (r.items[i].is_index)
 				r.items[i].status = ST_SKIPPED;
+	}
+	{
+		size_t todo = 0;
+
+		for (size_t i = 0; i < r.n; i++)
+			todo += r.items[i].status != ST_SKIPPED;
+		/* an empty shard is not an error (more shards than items); an
+		 * empty run is: its only items are indices without Elasticsearch */
+		if (!todo && !o->shards) {
+			rc = g3_err_set(&err, G3_USAGE, "nothing to restore in \"%s\": the %zu %s "
+					"found %s skipped, and %s", base, plan.n_indices,
+					g3_plural((long long)plan.n_indices, "index", "indices"),
+					plan.n_indices == 1 ? "is" : "are",
+					o->no_es ? "--no-es skips them" : "no Elasticsearch was given");
+			g3_err_hint(&err, "give --es URL (or ESHOST=host:port) to restore them");
+			goto cleanup;
+		}
 	}
 	if ((rc = g3_pgconf_master(&r.conf, o->master_url, &err)))
 		goto cleanup;

@@ -17,6 +17,7 @@
 #include "../common/es.h"
 #include "../common/esbulk.h"
 #include "../common/esrestore.h"
+#include "../common/gen3layout.h"
 #include "../common/log.h"
 #include "../common/opts.h"
 #include "../common/strbuf.h"
@@ -61,7 +62,8 @@ static const char usage_text[] =
 	"<index>__settings.json and <index>__alias.json.\n"
 	"\n"
 	"      --index NAME             repeatable; default: GUPPY_INDICES (comma\n"
-	"                               separated) and GUPPY_CONFIGINDEX\n"
+	"                               separated) and GUPPY_CONFIGINDEX, else every\n"
+	"                               index whose files are in DIR (or DIR/es)\n"
 	"      --no-alias               restore into the concrete index NAME; by default\n"
 	"                               a new version NAME_<n> is created and alias NAME\n"
 	"                               is switched to it once it is complete\n"
@@ -184,6 +186,31 @@ static json_object *json_result(const g3_esrestore_index *ix, const g3_err *e)
 	return o;
 }
 
+/* A named index whose files are missing: the hint lists the indices the
+ * directory holds instead. */
+static void hint_found(const struct restore_es_opts *o, const char *name, g3_err *err)
+{
+	char **found = NULL;
+	size_t n = 0;
+	g3_buf b = G3_BUF_INIT;
+	g3_err lerr;
+
+	if (err->rc != G3_USAGE)
+		return;
+	g3_err_init(&lerr);
+	if (g3_layout_edump_indices(o->dir, &found, &n, &lerr))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(found[i], name))
+			goto cleanup;
+	for (size_t i = 0; i < n && i < 20; i++)
+		g3_buf_addf(&b, "%s\"%s\"", i ? ", " : "", found[i]);
+	g3_err_hint(err, "indices found in \"%s\": %s%s", o->dir, b.data, n > 20 ? ", ..." : "");
+cleanup:
+	g3_buf_release(&b);
+	g3_strlist_free(found, n);
+}
+
 static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 {
 	g3_esconf conf;
@@ -205,8 +232,10 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 		g3_esrestore_index_init(&ix[i]);
 	/* everything is checked before anything is written */
 	for (size_t i = 0; i < o->n_indices; i++)
-		if ((rc = g3_esrestore_plan(&es, o->dir, o->indices[i], &o->r, &ix[i], err)))
+		if ((rc = g3_esrestore_plan(&es, o->dir, o->indices[i], &o->r, &ix[i], err))) {
+			hint_found(o, o->indices[i], err);
 			goto cleanup;
+		}
 	list = json_object_new_array();
 	for (size_t i = 0; i < o->n_indices; i++) {
 		g3_err ierr;
@@ -281,7 +310,7 @@ int restore_es_main(int argc, char **argv)
 	struct restore_es_opts o;
 	g3_err err;
 	g3_rc rc = G3_OK;
-	int c, from_env = 0, ran = 0;
+	int c, from_env = 0, from_dir = 0, ran = 0;
 
 	restore_es_opts_init(&o);
 	g3_err_init(&err);
@@ -334,15 +363,26 @@ int restore_es_main(int argc, char **argv)
 		g3_es_indices_from_env(&o.indices, &o.n_indices);
 	}
 	if (!o.n_indices) {
-		rc = g3_err_set(&err, G3_USAGE, "no index to restore");
-		g3_err_hint(&err, "give --index NAME, or set GUPPY_INDICES and GUPPY_CONFIGINDEX");
-		goto cleanup;
+		/* every index the directory holds */
+		from_env = 0;
+		from_dir = 1;
+		if ((rc = g3_layout_edump_indices(o.dir, &o.indices, &o.n_indices, &err)))
+			goto cleanup;
+		g3_info("restoring every index in \"%s\": %zu found", o.dir, o.n_indices);
 	}
 	/* before any request: such a name could make a delete hit other indices */
-	for (size_t i = 0; i < o.n_indices; i++)
-		if ((rc = g3_es_name_check(o.indices[i], from_env ? G3_ES_ENV_ORIGIN : "--index",
-					   &err)))
+	for (size_t i = 0; i < o.n_indices; i++) {
+		g3_buf from = G3_BUF_INIT;
+
+		if (from_dir)
+			g3_buf_addf(&from, "a file name in \"%s\"", o.dir);
+		else
+			g3_buf_adds(&from, from_env ? G3_ES_ENV_ORIGIN : "--index");
+		rc = g3_es_name_check(o.indices[i], from.data, &err);
+		g3_buf_release(&from);
+		if (rc)
 			goto cleanup;
+	}
 	catch_stop_signals();
 	rc = restore_es_run(&o, &err);
 	ran = 1;   /* it prints its own report */

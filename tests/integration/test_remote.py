@@ -350,7 +350,8 @@ class Gen3Layout(RemoteTest):
         p = self.run_bin("ls", "--gen3-layout", "s3://gen3-test/" + base, "--service", "peregrine")
         self.assertEqual(p.returncode, 2)
         self.assertEqual(p.stderr.decode().splitlines(), [
-            'gen3db: no dump for service "peregrine" under "%spgdumps/"' % u,
+            'gen3db: no dump for service "peregrine" in "%s": no pgdumps/peregrine.sql[.gz|.zst] '
+            'or peregrine.sql[.gz|.zst]' % u,
             'hint: services found: "fence", "indexd"'])
         # the planned sources open as sources
         p = self.run_bin("fetch", u + "pgdumps/fence.sql")
