@@ -159,6 +159,16 @@ cleanup:
 	return rc;
 }
 
+/* The target is the name the files are under; the index inside may be
+ * another (an export of "src" saved as copy__*.json). */
+static void note_source(const g3_esrestore_index *ix, const char *name)
+{
+	if (ix->def.source_index && strcmp(ix->def.source_index, name))
+		g3_debug("\"%s\" holds the definition of index \"%s\"; it is restored as \"%s\"",
+			 ix->files.mapping ? ix->files.mapping : ix->files.index,
+			 ix->def.source_index, name);
+}
+
 g3_rc g3_esrestore_plan(g3_es *es, const char *dir, const char *name,
 			const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err)
 {
@@ -166,8 +176,10 @@ g3_rc g3_esrestore_plan(g3_es *es, const char *dir, const char *name,
 
 	if ((rc = g3_edump_locate(dir, name, &ix->files, err)))
 		return rc;
+	g3_debug("index \"%s\": %s's files, data \"%s\"", name, ix->files.layout, ix->files.data);
 	if ((rc = g3_esdef_read(&ix->def, &ix->files, err)))
 		return rc;
+	note_source(ix, name);
 	return g3_esrestore_plan_target(es, name, o, ix, err);
 }
 
@@ -181,6 +193,7 @@ g3_rc g3_esrestore_plan_files(g3_es *es, const char *name, g3_edump_files *files
 	memset(files, 0, sizeof(*files));
 	if ((rc = g3_esdef_read(&ix->def, &ix->files, err)))
 		return rc;
+	note_source(ix, name);
 	return g3_esrestore_plan_target(es, name, o, ix, err);
 }
 

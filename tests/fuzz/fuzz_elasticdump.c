@@ -97,8 +97,10 @@ static void fuzz_definition(const char *data, size_t size)
 	f = fopen(path, "wb");
 	if (!f || fwrite(data, 1, size, f) != size || fclose(f))
 		abort();
-	files.mapping = files.settings = files.alias = path;
-	files.data = NULL;
+	/* every definition type reads the same input: plain or, as elasticdump
+	 * writes all but mappings, a JSON string holding the document */
+	memset(&files, 0, sizeof(files));
+	files.mapping = files.settings = files.alias = files.analyzer = files.templates = path;
 	g3_esdef_init(&d);
 	g3_err_init(&err);
 	if (!g3_esdef_read(&d, &files, &err)) {
