@@ -748,6 +748,28 @@ cleanup:
 	return rc;
 }
 
+/* gen3db's marker describes an index of this cluster (like its uuid): a
+ * dump leaves it out, so whatever loads the dump starts without it. */
+static void strip_marker(json_object *mappings)
+{
+	json_object *root = mappings, *meta;
+
+	if (!json_object_object_get_ex(root, "_meta", &meta) &&
+	    json_object_object_length(mappings) == 1) {
+		json_object_object_foreach(mappings, k, v) {
+			if (strcmp(k, "properties"))
+				root = v;  /* typed (ES 6): {"<type>": {...}} */
+		}
+	}
+	if (json_object_is_type(root, json_type_object) &&
+	    json_object_object_get_ex(root, "_meta", &meta) &&
+	    json_object_is_type(meta, json_type_object)) {
+		json_object_object_del(meta, "gen3db");
+		if (!json_object_object_length(meta))
+			json_object_object_del(root, "_meta");
+	}
+}
+
 g3_rc g3_esdump_definition(g3_es *es, const char *index, char **concrete, json_object **mappings,
 			   json_object **settings, json_object **aliases, g3_err *err)
 {
@@ -757,6 +779,7 @@ g3_rc g3_esdump_definition(g3_es *es, const char *index, char **concrete, json_o
 	*mappings = *settings = *aliases = NULL;
 	if ((rc = get_single(es, index, "/_mapping", "mappings", concrete, mappings, err)))
 		goto fail;
+	strip_marker(*mappings);
 	if ((rc = get_single(es, index, "/_settings", "settings", NULL, settings, err)))
 		goto fail;
 	g3_es_settings_clean(*settings);
