@@ -504,6 +504,38 @@ def validate_properties(props, flavor, type_name, multi=False):
             validate_properties(d["fields"], flavor, type_name, multi=True)
 
 
+BUILTIN_ANALYZERS = {
+    "default", "standard", "simple", "whitespace", "stop", "keyword", "pattern", "fingerprint",
+    "arabic", "armenian", "basque", "bengali", "brazilian", "bulgarian", "catalan", "cjk", "czech",
+    "danish", "dutch", "english", "estonian", "finnish", "french", "galician", "german", "greek",
+    "hindi", "hungarian", "indonesian", "irish", "italian", "latvian", "lithuanian", "norwegian",
+    "persian", "portuguese", "romanian", "russian", "sorani", "spanish", "swedish", "turkish", "thai",
+}
+BUILTIN_NORMALIZERS = {"lowercase"}
+
+
+def check_analysis_refs(props, settings, type_name="_doc"):
+    """Analyzers and normalizers a mapping names must be built in or defined in
+    the index's analysis settings (flat {"index.analysis.analyzer.<name>...": v})."""
+    def defined(kind):
+        pre = "index.analysis.%s." % kind
+        return {k[len(pre):].split(".", 1)[0] for k in settings if k.startswith(pre)}
+    analyzers = BUILTIN_ANALYZERS | defined("analyzer")
+    normalizers = BUILTIN_NORMALIZERS | defined("normalizer")
+    for name, d in props.items():
+        if not isinstance(d, dict):
+            continue
+        for p in ("analyzer", "search_analyzer", "search_quote_analyzer"):
+            if p in d and d[p] not in analyzers:
+                raise mapping_error("analyzer [%s] has not been configured in mappings" % d[p], type_name)
+        if "normalizer" in d and d["normalizer"] not in normalizers:
+            raise mapping_error("normalizer [%s] not found for field [%s]" % (d["normalizer"], name),
+                                type_name)
+        for sub in ("properties", "fields"):
+            if isinstance(d.get(sub), dict):
+                check_analysis_refs(d[sub], settings, type_name)
+
+
 def merge_mapping(old, new, path=""):
     """Merge `new` properties into `old` in place; type changes are rejected like ES."""
     for name, d in new.items():
@@ -1360,6 +1392,8 @@ class Store:
         aliases = body.get("aliases", {}) or {}
         for a in aliases:
             self._check_alias_name(a, name)
+        check_analysis_refs(root.get("properties", {}) if isinstance(root, dict) else {}, settings,
+                            doc_type or "_doc")
         idx = Index(self, name, settings, json.loads(json.dumps(root)), doc_type)
         if count_fields(idx.mapping["properties"]) > int(idx.setting("mapping.total_fields.limit", "1000")):
             raise illegal("Limit of total fields [%s] has been exceeded" % idx.setting(
@@ -1575,6 +1609,8 @@ class Store:
             if self.flavor == "es6" and i.doc_type not in (None, type_name):
                 raise illegal("Rejecting mapping update to [%s] as the final mapping would have more than 1 "
                               "type: [%s, %s]" % (i.name, i.doc_type, type_name))
+        for i in idxs:
+            check_analysis_refs(body.get("properties", {}), i.settings, type_name or "_doc")
         for i in idxs:
             merge_mapping(i.mapping["properties"], body.get("properties", {}))
             for k, v in body.items():

@@ -174,6 +174,33 @@ class TestIndices(Base):
         s, o, _ = self.c.req("PUT", "/b")
         self.assertEqual((s, etype(o)), (400, "invalid_index_name_exception"))
 
+    def test_analyzer_references(self):
+        m = {"properties": {"a": {"type": "text", "analyzer": "mine"}}}
+        s, o, _ = self.c.req("PUT", "/i1", {"mappings": m})
+        self.assertEqual((s, etype(o)), (400, "mapper_parsing_exception"))
+        self.assertEqual(o["error"]["reason"],
+                         "Failed to parse mapping [_doc]: analyzer [mine] has not been configured in mappings")
+        self.assertEqual(self.c.req("HEAD", "/i1")[0], 404)
+        s, o, _ = self.c.req("PUT", "/i1", {"mappings": {"properties": {"a": {"type": "text", "fields": {
+            "s": {"type": "text", "search_analyzer": "nope"}}}}}})
+        self.assertEqual((s, etype(o)), (400, "mapper_parsing_exception"))
+        s, o, _ = self.c.req("PUT", "/i1", {"mappings": {"properties": {"k": {"type": "keyword",
+                                                                              "normalizer": "nn"}}}})
+        self.assertEqual((s, etype(o)), (400, "mapper_parsing_exception"))
+        self.assertIn("normalizer [nn] not found for field [k]", o["error"]["reason"])
+        s, o, _ = self.c.req("PUT", "/i1", {
+            "settings": {"analysis": {"analyzer": {"mine": {"type": "custom", "tokenizer": "standard"}},
+                                      "normalizer": {"nn": {"type": "custom", "filter": ["lowercase"]}}}},
+            "mappings": {"properties": {"a": {"type": "text", "analyzer": "mine",
+                                              "search_analyzer": "english"},
+                                        "k": {"type": "keyword", "normalizer": "nn"},
+                                        "o": {"properties": {"b": {"type": "text", "analyzer": "mine"}}}}}})
+        self.assertEqual(s, 200, o)
+        s, o, _ = self.c.req("PUT", "/i1/_mapping", {"properties": {"c": {"type": "text", "analyzer": "x"}}})
+        self.assertEqual((s, etype(o)), (400, "mapper_parsing_exception"))
+        s, o, _ = self.c.req("PUT", "/i1/_mapping", {"properties": {"c": {"type": "text", "analyzer": "mine"}}})
+        self.assertEqual(s, 200, o)
+
     def test_templates(self):
         s, o, _ = self.c.req("GET", "/_template")
         self.assertEqual((s, o), (200, {}))
