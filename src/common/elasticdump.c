@@ -503,10 +503,9 @@ g3_rc g3_esdef_read(g3_esdef *d, const g3_edump_files *f, g3_err *err)
 		/* GET /<index>: the whole definition in one entry */
 		if ((rc = read_def_file(f->index, &mroot, err)))
 			goto cleanup;
-		if ((rc = unwrap(mroot, "mappings", f->index, &name, &m, err)))
-			goto cleanup;
-		unwrap_entry(mroot, "mappings", f->index, &name, &entry, err);
-		if ((rc = optional_object(entry, "settings", f->index, name, &s, err)) ||
+		if ((rc = unwrap(mroot, "mappings", f->index, &name, &m, err)) ||
+		    (rc = unwrap_entry(mroot, "mappings", f->index, &name, &entry, err)) ||
+		    (rc = optional_object(entry, "settings", f->index, name, &s, err)) ||
 		    (rc = optional_object(entry, "aliases", f->index, name, &a, err)))
 			goto cleanup;
 	} else {
