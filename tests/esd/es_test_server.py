@@ -2235,6 +2235,8 @@ ROUTES = [
       | {"write_index_only"}),
     R("{index}/_mapping/{type}", {"GET": "get_mapping", "PUT": "put_mapping", "POST": "put_mapping"},
       INDEX_PARAMS, ("es6",)),
+    R("{index}/{type}/_mapping", {"GET": "get_mapping", "PUT": "put_mapping", "POST": "put_mapping"},
+      INDEX_PARAMS, ("es6",)),
     R("_template", {"GET": "get_template"}, {"local", "master_timeout", "flat_settings",
                                               "include_type_name"}),
     R("_template/{name}", {"GET": "get_template", "HEAD": "get_template", "PUT": "put_template",

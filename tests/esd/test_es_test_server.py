@@ -498,6 +498,18 @@ class TestFlavorEs6(Base):
         self.assertEqual(o["hits"]["total"], 1)
         self.assertEqual(o["hits"]["hits"][0]["_type"], "doc")
 
+    def test_put_mapping_with_the_type_before_mapping(self):
+        # ES 6 takes /{index}/{type}/_mapping as the put-mapping API, not a
+        # document with the id "_mapping" (elasticdump's mapping import uses it)
+        self.c.req("PUT", "/t6", {"mappings": {"doc": {"properties": {"a": {"type": "keyword"}}}}})
+        s, o, _ = self.c.req("PUT", "/t6/doc/_mapping", {"properties": {"b": {"type": "long"}}})
+        self.assertEqual((s, o), (200, {"acknowledged": True}))
+        self.assertEqual(self.c.req("GET", "/t6/doc/_mapping")[1]["t6"]["mappings"]["doc"]["properties"],
+                         {"a": {"type": "keyword"}, "b": {"type": "long"}})
+        s, o, _ = self.c.req("PUT", "/t6/other/_mapping", {"properties": {"c": {"type": "long"}}})
+        self.assertEqual((s, etype(o)), (400, "illegal_argument_exception"))
+        self.assertEqual(self.c.req("GET", "/_test/docs/t6")[1], {})
+
 
 class TestFlavorEs8(Base):
     flavor = "es8"
