@@ -244,6 +244,31 @@ class TestFromElasticdump(InteropCase):
         self.assertIn('"%s" holds a JSON string that is not a JSON document' % path, r.stderr)
         self.assertEqual(self.es.indices(), before)
 
+    def test_names_inside_files_never_pick_the_target(self):
+        # the files name other indices ("*", an existing index): gen3db takes the
+        # file's name as the target and puts the aliases on the index it creates
+        # (elasticdump's alias import would put them on the index the file names)
+        d = os.path.join(self.tmp, "ed")
+        self.export(d, "g3t_safe", types=("mapping", "settings", "alias", "data"))
+        for t, key in (("mapping", "*"), ("settings", "_all"), ("alias", SRC)):
+            path = os.path.join(d, "g3t_safe__%s.json" % t)
+            v = json_file(path)
+            inner = json.loads(v) if isinstance(v, str) else v
+            (entry,) = inner.values()
+            if t == "alias":
+                entry = {"aliases": {"g3t_hijack": {}}}
+            out = {key: entry}
+            with open(path, "w") as f:
+                json.dump(json.dumps(out) if isinstance(v, str) else out, f)
+        before = self.definition(SRC)
+        r = self.restore(d, "g3t_safe", "--verbose")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('holds the definition of index "*"; it is restored as "g3t_safe"', r.stderr)
+        self.assertEqual(self.definition(SRC), before)
+        self.assertEqual(self.es.docs(SRC), self.docs)
+        got = self.assertRestored("g3t_safe")
+        self.assertEqual(got["aliases"], {"g3t_safe": {}, "g3t_hijack": {}})
+
     def test_target_name_checked_before_any_request(self):
         d = os.path.join(self.tmp, "ed")
         self.export(d, "_bad", types=("mapping", "settings", "data"))
