@@ -57,7 +57,9 @@ static const char usage_text[] =
 	"\n"
 	"Dump Elasticsearch indices into elasticdump files in DIR: per index\n"
 	"<NAME>__mapping.json, <NAME>__settings.json (without per-cluster keys),\n"
-	"<NAME>__alias.json and every document in <NAME>__data.json (NDJSON).\n"
+	"<NAME>__alias.json and every document in <NAME>__data.json (NDJSON), as\n"
+	"elasticdump 6 writes them (settings and alias as JSON-encoded strings), so\n"
+	"elasticdump --type=mapping|settings|alias|data can import them.\n"
 	"\n"
 	"      --index NAME             repeatable (an alias or an index); default:\n"
 	"                               GUPPY_INDICES and GUPPY_CONFIGINDEX\n"
@@ -104,11 +106,16 @@ static char *out_path(const char *dir, const char *index, const char *what, int 
 	return g3_buf_detach(&b);
 }
 
-/* Writes {"<concrete>": {key: value}} into DIR/<index>__<what>.json. */
+/*
+ * Writes {"<concrete>": {key: value}} into DIR/<index>__<what>.json; as a
+ * JSON string holding that text when encoded, the way elasticdump writes
+ * (and only reads back) its settings and alias files.
+ */
 static g3_rc write_def(const char *dir, const char *index, const char *what, const char *concrete,
-		       const char *key, json_object *value, g3_err *err)
+		       const char *key, json_object *value, int encoded, g3_err *err)
 {
 	json_object *root = json_object_new_object(), *inner = json_object_new_object();
+	json_object *str = NULL;
 	char *part = out_path(dir, index, what, 1), *final = out_path(dir, index, what, 0);
 	FILE *f = NULL;
 	const char *text;
@@ -119,6 +126,11 @@ static g3_rc write_def(const char *dir, const char *index, const char *what, con
 	json_object_object_add(root, concrete, inner);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (encoded) {
+		str = json_object_new_string(text);
+		text = json_object_to_json_string_ext(str, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
+	}
 	f = fopen(part, "wb");
 	if (!f) {
 		rc = g3_err_set(err, G3_FAIL, "could not create \"%s\": %s", part, strerror(errno));
@@ -133,6 +145,7 @@ static g3_rc write_def(const char *dir, const char *index, const char *what, con
 	if (rename(part, final))
 		rc = g3_err_set(err, G3_FAIL, "could not rename \"%s\": %s", part, strerror(errno));
 cleanup:
+	json_object_put(str);
 	json_object_put(root);
 	free(part);
 	free(final);
@@ -149,9 +162,9 @@ static g3_rc dump_index(g3_es *es, const struct dump_es_opts *o, const char *ind
 
 	if ((rc = g3_esdump_definition(es, index, &concrete, &mappings, &settings, &aliases, err)))
 		goto cleanup;
-	if ((rc = write_def(o->output, index, "mapping", concrete, "mappings", mappings, err)) ||
-	    (rc = write_def(o->output, index, "settings", concrete, "settings", settings, err)) ||
-	    (rc = write_def(o->output, index, "alias", concrete, "aliases", aliases, err)))
+	if ((rc = write_def(o->output, index, "mapping", concrete, "mappings", mappings, 0, err)) ||
+	    (rc = write_def(o->output, index, "settings", concrete, "settings", settings, 1, err)) ||
+	    (rc = write_def(o->output, index, "alias", concrete, "aliases", aliases, 1, err)))
 		goto cleanup;
 	part = out_path(o->output, index, "data", 1);
 	final = out_path(o->output, index, "data", 0);
