@@ -607,7 +607,10 @@ static int cmp_str(const void *a, const void *b)
 static g3_rc edump_dir(const char *dir, int required, char ***names, size_t *n, g3_buf *seen,
 		       size_t *n_seen, g3_err *err)
 {
-	static const char *const suffixes[] = { "__mapping.json", "__data.json" };
+	/* elasticdump's and multielasticdump's (whose data file, <index>.json,
+	 * is no sign of an index by itself: any JSON file would match) */
+	static const char *const suffixes[] = { "__mapping.json", "__data.json",
+						".mapping.json", ".index.json" };
 	g3_buf path = G3_BUF_INIT;
 	struct dirent *e;
 	DIR *d = opendir(dir);
@@ -629,7 +632,8 @@ static g3_rc edump_dir(const char *dir, int required, char ***names, size_t *n, 
 		g3_buf_addf(&path, "%s/%s", dir, e->d_name);
 		if (stat(path.data, &st))
 			continue;
-		for (size_t i = 0; S_ISREG(st.st_mode) && !taken && i < 2; i++) {
+		for (size_t i = 0; S_ISREG(st.st_mode) && !taken &&
+				   i < sizeof(suffixes) / sizeof(*suffixes); i++) {
 			char *name;
 
 			if (!ends_with(e->d_name, len, suffixes[i], &stem))
@@ -667,7 +671,8 @@ g3_rc g3_layout_edump_indices(const char *dir, char ***names, size_t *n, g3_err 
 		rc = edump_dir(sub.data, 0, names, n, &seen, &n_seen, err);
 	if (!rc && !*n) {
 		rc = g3_err_set(err, G3_USAGE, "no index to restore in \"%s\": it holds no "
-				"<index>__mapping.json or <index>__data.json, nor does \"%s\"", dir,
+				"<index>__mapping.json, <index>__data.json, "
+				"<index>.mapping.json or <index>.index.json, nor does \"%s\"", dir,
 				sub.data);
 		if (n_seen)
 			g3_err_hint(err, "found instead: %s%s", seen.data,

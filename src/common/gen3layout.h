@@ -143,7 +143,9 @@ g3_rc g3_layout_check_refused(const g3_layout_plan *plan, g3_err *err);
 g3_rc g3_layout_nothing(const g3_layout_plan *plan, const g3_s3_config *cfg, g3_err *err);
 
 /* The index names of an elasticdump directory (restore-es DIR): every
- * <index>__mapping.json or <index>__data.json in dir and in dir/es,
+ * <index>__mapping.json or <index>__data.json (elasticdump) or
+ * <index>.mapping.json or <index>.index.json (multielasticdump) in dir
+ * and in dir/es,
  * sorted, without duplicates. An empty result is G3_USAGE naming what was
  * looked for and, in the hint, what the directory holds. Caller frees
  * *names with g3_strlist_free. */

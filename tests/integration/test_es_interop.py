@@ -281,7 +281,10 @@ class TestFromElasticdump(InteropCase):
 
 class TestFromMultielasticdump(InteropCase):
     def dump(self, *extra):
-        d = os.path.join(self.tmp, "multi")
+        return self.dump_to("multi", *extra)
+
+    def dump_to(self, sub, *extra):
+        d = os.path.join(self.tmp, sub)
         os.makedirs(d)
         client(MULTIELASTICDUMP, "--direction=dump", "--match=^%s$" % SRC, "--input=" + self.es.url,
                "--output=" + d, "--parallel=1", "--limit=100", *extra)
@@ -321,6 +324,20 @@ class TestFromMultielasticdump(InteropCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         got = self.assertRestored("g3t_ix")
         self.assertEqual(got["aliases"], {"g3t_ix": {}, ALIAS: ALIAS_PROPS})
+
+    def test_every_index_found_without_naming_it(self):
+        # restore-es DIR without --index: multielasticdump's files name the
+        # indices (<index>.mapping.json, or <index>.index.json alone)
+        out = os.path.join(self.tmp, "found")
+        os.makedirs(out)
+        for src, target in ((self.dump(), "g3t_found"),
+                            (self.dump_to("multi2", "--includeType=data,index"), "g3t_ixfound")):
+            for name in os.listdir(src):
+                shutil.copy(os.path.join(src, name), os.path.join(out, target + name[len(SRC):]))
+        r = run(["restore-es", out, "--es", self.es.url, "--wait", "5"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRestored("g3t_found")
+        self.assertRestored("g3t_ixfound")
 
     def test_both_layouts_of_one_index_are_ambiguous(self):
         d = self.rename(self.dump(), "g3t_two")
