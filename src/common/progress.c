@@ -338,7 +338,8 @@ int g3_progress_parse_interval(const char *s, double *out)
 	char *end;
 	double v;
 
-	if (!s || !*s)
+	/* digits first: no sign, space, "nan" or "inf" */
+	if (!s || !((*s >= '0' && *s <= '9') || *s == '.'))
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
@@ -679,6 +680,32 @@ static g3_progress_item *find_locked(const char *name, size_t *index)
 	return NULL;
 }
 
+/* The in-flight item name is a part of ("db" of "db.public.t"), if any. */
+static g3_progress_item *parent_locked(const char *name)
+{
+	for (size_t i = 0; i < meter.n_items; i++) {
+		size_t n = strlen(meter.items[i].name);
+
+		if (n && !strncmp(meter.items[i].name, name, n) && name[n] == '.')
+			return &meter.items[i];
+	}
+	return NULL;
+}
+
+/* Rows or documents of item it (and of its parent): meter_lock held. */
+static void count_locked(g3_progress_item *it, int64_t n)
+{
+	g3_progress_item *parent = it->part ? parent_locked(it->name) : NULL;
+
+	it->count += n;
+	if (parent)
+		parent->count += n;
+	if (it->unit == G3_PROGRESS_DOCS)
+		meter.docs += n;
+	else
+		meter.rows += n;
+}
+
 void g3_progress_item_start(const char *name, g3_progress_unit unit)
 {
 	int due;
@@ -690,6 +717,7 @@ void g3_progress_item_start(const char *name, g3_progress_unit unit)
 		snprintf(it->name, sizeof(it->name), "%s", name);
 		it->unit = unit;
 		it->count = 0;
+		it->part = parent_locked(it->name) != NULL;
 	} else {
 		meter.n_untracked++;
 	}
@@ -707,13 +735,8 @@ void g3_progress_item_add(const char *name, int64_t n)
 
 	pthread_mutex_lock(&meter_lock);
 	it = find_locked(name, &i);
-	if (it) {
-		it->count += n;
-		if (it->unit == G3_PROGRESS_DOCS)
-			meter.docs += n;
-		else
-			meter.rows += n;
-	}
+	if (it)
+		count_locked(it, n);
 	due = due_locked();
 	pthread_mutex_unlock(&meter_lock);
 	if (due)
@@ -729,21 +752,23 @@ void g3_progress_item_done(const char *name, int64_t count)
 	pthread_mutex_lock(&meter_lock);
 	it = find_locked(name, &i);
 	if (it) {
-		int64_t rest = count > it->count ? count - it->count : 0;
+		int part = it->part;
 
-		if (it->unit == G3_PROGRESS_DOCS)
-			meter.docs += rest;
-		else
-			meter.rows += rest;
+		if (count > it->count)
+			count_locked(it, count - it->count);
 		memmove(&meter.items[i], &meter.items[i + 1],
 			(meter.n_items - i - 1) * sizeof(meter.items[0]));
 		meter.n_items--;
+		if (!part)
+			meter.items_done++;
 	} else if (meter.n_untracked) {
 		/* beyond the tracked items: its unit is unknown, count rows */
 		meter.n_untracked--;
 		meter.rows += count > 0 ? count : 0;
+		meter.items_done++;
+	} else {
+		meter.items_done++;
 	}
-	meter.items_done++;
 	due = due_locked();
 	pthread_mutex_unlock(&meter_lock);
 	if (due)

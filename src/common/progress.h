@@ -66,6 +66,7 @@ typedef struct g3_progress_item {
 	char name[G3_PROGRESS_NAME_MAX];
 	g3_progress_unit unit;
 	int64_t count;      /* rows or documents reported so far */
+	int part;           /* of an item in flight (see item_start) */
 } g3_progress_item;
 
 typedef struct g3_progress_sample {
@@ -136,6 +137,9 @@ static inline void g3_progress_batch_add(g3_progress_batch *b, int64_t n)
 		g3_progress_batch_flush(b);
 }
 
+/* An item named "<parent>.<rest>" while item "<parent>" is in flight is a
+ * part of it (a table of a service's database): shown, its rows or
+ * documents counted once (the parent's too), but not an item done. */
 void g3_progress_item_start(const char *name, g3_progress_unit unit);
 /* rows or documents of an item in flight, as they are loaded */
 void g3_progress_item_add(const char *name, int64_t n);
