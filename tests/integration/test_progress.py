@@ -128,11 +128,12 @@ class ProgressTest(unittest.TestCase):
     def assertExit(self, r, code):
         self.assertEqual(r.code, code, repr(r))
 
-    def assertEvents(self, r, phase, total=None, items_total=None, final_bytes=None):
+    def assertEvents(self, r, phase, total=None, items_total=None, final_bytes=None,
+                     min_events=3):
         """The events of one run: periodic ones, then one final; bytes and
         items never go back; the final one's bytes are the total."""
         evs = progress_events(r.err)
-        self.assertGreaterEqual(len(evs), 3, r.err[-2000:])
+        self.assertGreaterEqual(len(evs), min_events, r.err[-2000:])
         self.assertEqual([e["final"] for e in evs], [False] * (len(evs) - 1) + [True])
         keys = {"phase", "bytes", "total", "rate", "eta", "items_done", "items_total", "rows",
                 "docs", "elapsed", "final", "msg", "ts", "level", "event"}
@@ -200,6 +201,12 @@ class ProgressTest(unittest.TestCase):
                                 final_bytes=copy_bytes + doc_bytes)
         self.assertEqual(evs[-1]["docs"], 3000)
         self.assertEqual(evs[-1]["rows"], table_rows("src"))
+
+        # verify reads every byte of it
+        r = run(["verify", snap, "--log-format", "json"],
+                env=env(GEN3DB_PROGRESS_INTERVAL="0.01"))
+        self.assertExit(r, 0)
+        self.assertEvents(r, "verify", total=os.path.getsize(snap), min_events=1)
 
         # the snapshot back: every byte of the file, every table and index
         drop("p_snap")
