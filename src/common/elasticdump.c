@@ -578,6 +578,7 @@ g3_rc g3_docreader_open(g3_docreader *r, const char *path, g3_err *err)
 			return err->rc;
 		g3_docreader_attach(r, f, path);
 		r->own = 1;
+		r->report = 1;
 		return G3_OK;
 	}
 	f = fopen(path, "rb");
@@ -586,6 +587,7 @@ g3_rc g3_docreader_open(g3_docreader *r, const char *path, g3_err *err)
 		return g3_err_set(err, G3_USAGE, "could not open \"%s\": %s", path, strerror(errno));
 	g3_docreader_attach(r, f, path);
 	r->own = 1;
+	r->report = 1;
 	return G3_OK;
 }
 
@@ -599,6 +601,8 @@ void g3_docreader_attach(g3_docreader *r, FILE *f, const char *name)
 
 void g3_docreader_release(g3_docreader *r)
 {
+	if (r->report)
+		g3_progress_batch_flush(&r->progress);
 	if (r->own && r->f)
 		fclose(r->f);
 	free(r->path);
@@ -625,6 +629,12 @@ int g3_docreader_next(g3_docreader *r, const char **id, const char **source, siz
 
 		errno = 0;
 		n = getline(&r->line, &r->cap, r->f);
+		if (r->report) {
+			if (n > 0)
+				g3_progress_batch_add(&r->progress, n);
+			else
+				g3_progress_batch_flush(&r->progress);
+		}
 		if (n < 0) {
 			if (ferror(r->f)) {
 				g3_err_set(err, G3_FAIL, "could not read \"%s\": %s", r->path,

@@ -42,6 +42,7 @@
 
 #include "err.h"
 #include "jsonscan.h"
+#include "progress.h"
 #include "strbuf.h"
 
 /* An index definition read from a dump, ready for any target version. */
@@ -109,6 +110,10 @@ typedef struct g3_docreader {
 	g3_jscan scan;        /* the fast path's scratch */
 	int json_c_only;      /* 1: parse every line with json-c (tests compare) */
 	int own;              /* close f on release */
+	/* g3_docreader_open's files: the bytes read go to the progress meter
+	 * (an attached stream's owner reports its own) */
+	int report;
+	g3_progress_batch progress;
 } g3_docreader;
 
 g3_rc g3_docreader_open(g3_docreader *r, const char *path, g3_err *err);

@@ -22,6 +22,7 @@
 #include "../common/esrestore.h"
 #include "../common/log.h"
 #include "../common/opts.h"
+#include "../common/progress.h"
 #include "../common/strbuf.h"
 
 #define FLUSH_BYTES (1u << 20)
@@ -78,13 +79,18 @@ const g3_cmd_options cmd_dump_es_options = { "dump-es", long_options, usage_text
 struct datafile {
 	FILE *f;
 	const char *path;
+	const char *index;
 	g3_buf buf;
+	int64_t docs;        /* in buf */
 };
 
 static g3_rc flush(struct datafile *d, g3_err *err)
 {
 	if (d->buf.len && fwrite(d->buf.data, 1, d->buf.len, d->f) != d->buf.len)
 		return g3_err_set(err, G3_FAIL, "could not write \"%s\": %s", d->path, strerror(errno));
+	g3_progress_add_bytes((int64_t)d->buf.len);
+	g3_progress_item_add(d->index, d->docs);
+	d->docs = 0;
 	g3_buf_reset(&d->buf);
 	return G3_OK;
 }
@@ -95,6 +101,7 @@ static g3_rc write_doc(void *arg, const char *index, const char *type, const cha
 	struct datafile *d = arg;
 
 	g3_docwriter_line(&d->buf, index, type, id, source, len);
+	d->docs++;
 	return d->buf.len >= FLUSH_BYTES ? flush(d, err) : G3_OK;
 }
 
@@ -156,7 +163,7 @@ static g3_rc dump_index(g3_es *es, const struct dump_es_opts *o, const char *ind
 {
 	json_object *mappings = NULL, *settings = NULL, *aliases = NULL;
 	char *concrete = NULL, *part = NULL, *final = NULL;
-	struct datafile d = { NULL, NULL, G3_BUF_INIT };
+	struct datafile d = { NULL, NULL, index, G3_BUF_INIT, 0 };
 	uint64_t count = 0;
 	g3_rc rc;
 
@@ -173,10 +180,12 @@ static g3_rc dump_index(g3_es *es, const struct dump_es_opts *o, const char *ind
 		rc = g3_err_set(err, G3_FAIL, "could not create \"%s\": %s", part, strerror(errno));
 		goto cleanup;
 	}
+	g3_progress_item_start(index, G3_PROGRESS_DOCS);
 	if ((rc = g3_esdump_documents(es, index, (int)o->page, write_doc, &d, &count, err)))
 		goto cleanup;
 	if ((rc = flush(&d, err)))
 		goto cleanup;
+	g3_progress_item_done(index, (int64_t)count);
 	if (fclose(d.f)) {
 		d.f = NULL;
 		rc = g3_err_set(err, G3_FAIL, "could not write \"%s\": %s", part, strerror(errno));
@@ -302,6 +311,8 @@ int dump_es_main(int argc, char **argv)
 	}
 	if ((rc = g3_es_connect(&es, &conf, (int)o.wait, &err)))
 		goto cleanup;
+	g3_progress_init(-1);
+	g3_progress_set_totals(-1, (int)o.n_indices);
 	for (size_t i = 0; i < o.n_indices; i++) {
 		if ((rc = dump_index(&es, &o, o.indices[i], &err))) {
 			g3_err_prefix(&err, "index \"%s\" was not dumped", o.indices[i]);
@@ -309,6 +320,7 @@ int dump_es_main(int argc, char **argv)
 		}
 	}
 cleanup:
+	g3_progress_finish();
 	if (rc && err.msg[0])
 		g3_log_err(&err);
 	g3_es_release(&es);

@@ -666,7 +666,6 @@ g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 	g3_sqlscript *s;
 	g3_dumpend end;
 	int check_end = in->kind == KIND_PLAIN_SQL && in->pg_dump;
-	uint64_t seen = in->src->consumed;
 	g3_rc rc = G3_OK;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -679,8 +678,7 @@ g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 		ssize_t n = g3_reader_read(in->rd, in->buf, RESTORE_READ_BYTES, err);
 
 		/* bytes of the source (compressed), not of the decoded stream */
-		g3_progress_add_bytes((int64_t)(in->src->consumed - seen));
-		seen = in->src->consumed;
+		g3_source_report_progress(in->src);
 
 		if (restore_interrupted) {
 			rc = g3_err_set(err, G3_FAIL, "interrupted");

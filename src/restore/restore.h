@@ -142,6 +142,8 @@ g3_rc es_end(struct plan *p, const g3_snap_end *end, const char *source, g3_err 
 void es_abort(struct plan *p);
 json_object *es_report(const struct plan *p);
 void es_plan_free(struct es_plan *e);
+/* How many indices e restores (0 for NULL). */
+size_t es_plan_count(const struct es_plan *e);
 
 /* Sets a service's role and password: from the --credentials-dir files
  * of its service when there are some, else its Secret in --secret-out,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../commands.h"
 #include "../common/es.h"
@@ -19,6 +20,8 @@
 #include "../common/esrestore.h"
 #include "../common/gen3layout.h"
 #include "../common/log.h"
+#include "../common/progress.h"
+#include "../common/sourcefile.h"
 #include "../common/opts.h"
 #include "../common/strbuf.h"
 
@@ -215,6 +218,25 @@ cleanup:
 	g3_strlist_free(found, n);
 }
 
+/* The meter over every data file: local files' sizes are the total (an
+ * s3:// or http(s):// one leaves it unknown). */
+static void progress_start(const g3_esrestore_index *ix, size_t n)
+{
+	int64_t total = 0;
+	struct stat st;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!ix[i].files.data || g3_source_is_url(ix[i].files.data) ||
+		    stat(ix[i].files.data, &st)) {
+			total = -1;
+			break;
+		}
+		total += (int64_t)st.st_size;
+	}
+	g3_progress_init(total);
+	g3_progress_set_totals(total, (int)n);
+}
+
 static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 {
 	g3_esconf conf;
@@ -240,6 +262,7 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 			hint_found(o, o->indices[i], err);
 			goto cleanup;
 		}
+	progress_start(ix, o->n_indices);
 	list = json_object_new_array();
 	for (size_t i = 0; i < o->n_indices; i++) {
 		g3_err ierr;
@@ -251,7 +274,9 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 			worst = G3_FAIL;
 			continue;
 		}
+		g3_progress_item_start(ix[i].name, G3_PROGRESS_DOCS);
 		irc = g3_esrestore_load(&es, &o->r, &ix[i], &ierr);
+		g3_progress_item_done(ix[i].name, irc ? 0 : (int64_t)ix[i].docs_read);
 		if (irc) {
 			g3_err_prefix(&ierr, "index \"%s\" was not restored", ix[i].name);
 			g3_log_err(&ierr);
@@ -265,6 +290,7 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 	if (rc)
 		err->msg[0] = '\0';  /* each failure was reported */
 cleanup:
+	g3_progress_finish();
 	if (o->json) {
 		report_json = json_object_new_object();
 		json_object_object_add(report_json, "elasticsearch", json_object_new_string(

@@ -529,9 +529,21 @@ class EnvironmentRestoreTest(unittest.TestCase):
     def test_json_events_parse_and_hold_no_secret(self):
         drop_release("ev")
         r = self.restore([prefix_url(), "--release", "ev", "--es", ES.url, "--log-format",
-                          "json", "--credentials-dir", self.credentials_dir("ev")])
+                          "json", "--credentials-dir", self.credentials_dir("ev")],
+                         env=s3_env(GEN3DB_PROGRESS_INTERVAL="0.05"))
         self.assertExit(r, 0)
         events = [json.loads(line) for line in r.err.splitlines() if line.strip()]
+        # progress over the S3 objects' sizes: the dumps and data files (not
+        # the mappings), every byte of them by the final event
+        progress = [e for e in events if e.get("event") == "progress"]
+        total = sum(os.path.getsize(os.path.join(LAYOUT, "pgdumps", s + ".sql"))
+                    for s in SERVICES)
+        total += sum(os.path.getsize(os.path.join(LAYOUT, "elasticsearch", ix + "__data.json"))
+                     for ix in INDICES)
+        self.assertTrue(progress and progress[-1]["final"], r.err[-2000:])
+        self.assertTrue(all(e["total"] == total for e in progress))
+        self.assertEqual(progress[-1]["bytes"], total)
+        self.assertEqual(progress[-1]["items_done"], len(SERVICES) + len(INDICES))
         kinds = [e.get("event") for e in events]
         for k in ("database_start", "database_end", "table_start", "table_end", "index_start",
                   "index_end"):

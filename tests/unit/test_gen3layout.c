@@ -396,7 +396,8 @@ static void test_edump_indices(void **state)
 	char path[512];
 	static const char *const files[] = {
 		"es/etl__mapping.json", "es/etl__data.json", "file__data.json", "file__mapping.json",
-		"zz__data.json", "README", "x__settings.json",
+		"zz__data.json", "README", "x__settings.json", "multi.mapping.json", "multi.json",
+		"es/ix.index.json", "y.settings.json",
 	};
 	char **names = NULL;
 	size_t n = 0;
@@ -407,7 +408,8 @@ static void test_edump_indices(void **state)
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(g3_layout_edump_indices(dir, &names, &n, &err), G3_USAGE);
 	snprintf(path, sizeof(path), "no index to restore in \"%s\": it holds no "
-		 "<index>__mapping.json or <index>__data.json, nor does \"%s/es\"", dir, dir);
+		 "<index>__mapping.json, <index>__data.json, <index>.mapping.json or "
+		 "<index>.index.json, nor does \"%s/es\"", dir, dir);
 	assert_string_equal(err.msg, path);
 	snprintf(path, sizeof(path), "\"%s\" is empty", dir);
 	assert_string_equal(err.hint, path);
@@ -419,15 +421,17 @@ static void test_edump_indices(void **state)
 		write_file(path);
 	}
 	assert_int_equal(g3_layout_edump_indices(dir, &names, &n, &err), G3_OK);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 5);
 	assert_string_equal(names[0], "etl");
 	assert_string_equal(names[1], "file");
-	assert_string_equal(names[2], "zz");
+	assert_string_equal(names[2], "ix");
+	assert_string_equal(names[3], "multi");
+	assert_string_equal(names[4], "zz");
 	g3_strlist_free(names, n);
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (i < 5)
+		if (i != 5 && i != 6)  /* README, x__settings.json stay */
 			unlink(path);
 	}
 	assert_int_equal(g3_layout_edump_indices(dir, &names, &n, &err), G3_USAGE);
