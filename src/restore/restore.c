@@ -215,7 +215,7 @@ static double now_s(void)
  * pg_dump's output, whose end load_sql_member checks; SQL that pg_dump
  * did not write, only with --sql-script; anything else is refused here,
  * before a server is touched. */
-static g3_rc input_sniff(struct input *in, g3_err *err)
+static g3_rc input_sniff(const char *spec, struct input *in, g3_err *err)
 {
 	const char *name = in->src->name;
 	const char *head;
@@ -249,10 +249,7 @@ static g3_rc input_sniff(struct input *in, g3_err *err)
 		g3_err_hint(err, "dump each database with pg_dump");
 		return rc;
 	case G3_SQLINPUT_PG_CUSTOM:
-		rc = g3_err_set(err, G3_USAGE, "\"%s\" is a pg_dump custom-format archive, not a "
-				"plain SQL dump", name);
-		g3_err_hint(err, "turn it into one with 'pg_restore -f DUMP.sql ARCHIVE'");
-		return rc;
+		return archive_open(spec, in, err);
 	case G3_SQLINPUT_OTHER:
 	default:
 		return g3_err_set(err, G3_USAGE, "\"%s\" is not a SQL dump or a gen3db snapshot: "
@@ -267,11 +264,15 @@ g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 	g3_rc rc;
 
 	in->buf = g3_xmalloc(RESTORE_READ_BYTES);
+	if (g3_pgarch_is_dir(spec))
+		return archive_open(spec, in, err);
 	if ((rc = g3_source_open(spec, &in->src, err)))
 		return rc;
 	if ((rc = g3_reader_open(in->src, &in->rd, err)))
 		return rc;
 	if (g3_reader_kind(in->rd) == G3_READER_ARCHIVE) {
+		if (!strcmp(g3_reader_member(in->rd), "toc.dat"))
+			return archive_open(spec, in, err);   /* pg_dump -Ft */
 		in->kind = KIND_SNAPSHOT;
 		return G3_OK;
 	}
@@ -279,11 +280,12 @@ g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 	/* raw: the one member is the whole decoded stream */
 	if (g3_reader_next(in->rd, &name, &size, err) < 0)
 		return err->rc ? err->rc : G3_FAIL;
-	return input_sniff(in, err);
+	return input_sniff(spec, in, err);
 }
 
 void input_close(struct input *in)
 {
+	g3_pgrestore_close(in->arch);
 	g3_reader_close(in->rd);
 	g3_source_close(in->src);
 	free(in->buf);
@@ -652,7 +654,7 @@ g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 	g3_sqlscript *s;
 	g3_dumpend end;
 	int check_end = in->kind == KIND_PLAIN_SQL && in->pg_dump;
-	uint64_t seen = in->src->consumed;
+	uint64_t seen = input_consumed(in);
 	g3_rc rc = G3_OK;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -662,11 +664,12 @@ g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 	g3_dumpend_init(&end);
 	s = g3_sqlscript_new(&script_cb, &ctx);
 	for (;;) {
-		ssize_t n = g3_reader_read(in->rd, in->buf, RESTORE_READ_BYTES, err);
+		ssize_t n = input_read(in, in->buf, RESTORE_READ_BYTES, err);
+		uint64_t now = input_consumed(in);
 
 		/* bytes of the source (compressed), not of the decoded stream */
-		g3_progress_add_bytes((int64_t)(in->src->consumed - seen));
-		seen = in->src->consumed;
+		g3_progress_add_bytes((int64_t)(now - seen));
+		seen = now;
 
 		if (restore_interrupted) {
 			rc = g3_err_set(err, G3_FAIL, "interrupted");
@@ -786,10 +789,9 @@ static void report(const struct restore_opts *o, const struct input *in,
 			(long long)rows, g3_plural(rows, "row", "rows"), (double)bytes / 1e6, seconds);
 	if (o->json) {
 		json_object_object_add(root, "source", json_object_new_string(in->src->name));
-		json_object_object_add(root, "format", json_object_new_string(
-			in->kind == KIND_SNAPSHOT ? "snapshot" : "sql"));
-		json_object_object_add(root, "compression",
-				       json_object_new_string(g3_reader_filter(in->rd)));
+		json_object_object_add(root, "format", json_object_new_string(input_format(in)));
+		json_object_object_add(root, "compression", json_object_new_string(
+			in->rd ? g3_reader_filter(in->rd) : "none"));
 		json_object_object_add(root, "jobs", json_object_new_int((int)o->jobs));
 		json_object_object_add(root, "databases", dbs);
 		json_object_object_add(root, "indices", es_report(p));
