@@ -163,12 +163,12 @@ void g3_pgarch_compression(const g3_pgarch_head *h, char *buf, size_t size)
 }
 
 /* The archive versions each pg_restore reads (pg_backup_archiver.h's
- * K_VERS_MAX of its release): 1.13 came with 11 (and 10.3), 1.14 with
- * 12, 1.15 with 16, 1.16 with 17. */
+ * K_VERS_MAX of its release): 1.12 with 9.0, 1.13 with 11 (and 10.3),
+ * 1.14 with 12, 1.15 with 16, 1.16 with 17. */
 static const struct {
 	int major;
 	int max_minor;
-} readers[] = { { 17, 16 }, { 16, 15 }, { 12, 14 }, { 11, 13 } };
+} readers[] = { { 17, 16 }, { 16, 15 }, { 12, 14 }, { 11, 13 }, { 9, 12 } };
 
 #define NEWEST_KNOWN_MAJOR 17
 #define NEWEST_KNOWN_MINOR 16
@@ -658,8 +658,11 @@ ssize_t g3_pgrestore_read(g3_pgrestore *p, void *buf, size_t len, g3_err *err)
 		ssize_t n;
 
 		if (poll(pf, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+			/* only a handled signal (SIGINT, SIGTERM) interrupts: stop */
+			if (errno == EINTR) {
+				g3_err_set(err, G3_FAIL, "interrupted while reading pg_restore's output");
+				return -1;
+			}
 			g3_err_set(err, G3_FAIL, "could not wait for pg_restore: %s", strerror(errno));
 			return -1;
 		}

@@ -95,7 +95,8 @@ g3_rc g3_pgrestore_start(const char *program, const char *archive, const char *p
 /* pg_restore's output: > 0 bytes, 0 once it has all been read and
  * pg_restore exited 0, -1 with err set (G3_FAIL) when the archive could
  * not be fed or pg_restore failed or was killed (its error line is in
- * the message). */
+ * the message). A signal that interrupts the wait (a handled SIGINT or
+ * SIGTERM) ends it too: -1, "interrupted". */
 ssize_t g3_pgrestore_read(g3_pgrestore *p, void *buf, size_t len, g3_err *err);
 /* Bytes of counted consumed so far (any thread). */
 uint64_t g3_pgrestore_fed(const g3_pgrestore *p);
