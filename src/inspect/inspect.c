@@ -35,14 +35,17 @@ static const struct option long_options[] = {
 };
 
 static const char inspect_usage[] =
-	"usage: gen3db inspect SNAPSHOT [--json]\n"
+	"usage: gen3db inspect SNAPSHOT|ARCHIVE [--json]\n"
 	"\n"
 	"Prints what a snapshot holds: format version, creation time, source\n"
 	"versions, databases with their tables (estimated rows and sizes) and\n"
 	"Elasticsearch indices. Reads only the manifest, so an index's size (in\n"
 	"end.json, at the end) shows as unknown: verify reads it. SNAPSHOT is a\n"
 	"file, - (standard input), an http(s):// URL or s3://bucket/key; a plain\n"
-	"SQL dump is not a snapshot (exit 2), restore takes it as it is.\n"
+	"SQL dump is not a snapshot (exit 2), restore takes it as it is. A pg_dump\n"
+	"archive (custom, directory or tar format) is described from its header:\n"
+	"format and version, source and pg_dump versions, database, compression\n"
+	"and the pg_restore version that reads it.\n"
 	"\n"
 	"      --json                   the manifest as JSON on stdout\n"
 	G3_COMMON_HELP
