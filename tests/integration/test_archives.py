@@ -5,7 +5,9 @@ object restores equal to the source (pg_dump of source and target compared)
 from each format, from standard input and compressed; a truncated archive
 fails with the target untouched; a missing or too old pg_restore is named
 with the version needed."""
+import functools
 import gzip
+import http.server
 import json
 import os
 import re
@@ -13,6 +15,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 import unittest
 
 import g3test
@@ -176,6 +179,37 @@ class Archives(g3test.PgTestCase):
         r = self.restore("-", "t_piped", input=piped, text=False)
         self.assertExit(r, 0)
         self.assertEqual(self.dump("t_piped"), self.want)
+
+    def test_custom_over_http(self):
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Quiet, directory=self.tmp)
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        url = "http://127.0.0.1:%d/src.custom" % srv.server_address[1]
+        r = self.restore(url, "t_http", "--json")
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["format"], "pg_dump-custom")
+        self.assertEqual(self.dump("t_http"), self.want)
+        # a tar archive over http is refused before anything is touched
+        r = self.restore(url.replace("src.custom", "src.tar"), "t_http_tar")
+        self.assertExit(r, 2)
+        self.assertIn("is a pg_dump tar archive, which is read from an uncompressed local "
+                      "file\nhint: save it as a file first, or dump with pg_dump -Fc (the "
+                      "custom format streams from anywhere)\n", r.err)
+        self.assertFalse(self.exists("t_http_tar"))
+
+    def test_table_filter(self):
+        # --exclude-table-data and --table work on an archive as on a plain dump
+        r = self.restore(self.archives["custom"], "t_filter", "--exclude-table-data", "app.audit")
+        self.assertExit(r, 0)
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM app.audit", db="t_filter"), "0")
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM app.customers", db="t_filter"), "40")
 
     def test_truncated_custom_archive(self):
         with open(self.archives["custom"], "rb") as f:
