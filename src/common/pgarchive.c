@@ -645,8 +645,11 @@ static g3_rc finish(g3_pgrestore *p, g3_err *err)
 	if (WEXITSTATUS(status) == 127 && !p->errtext.len)
 		return g3_err_set(err, G3_FAIL, "could not run \"%s\"", p->program);
 	first_error(&p->errtext, why, sizeof(why));
-	return g3_err_set(err, G3_FAIL, "pg_restore could not read archive \"%s\": %s", p->archive,
-			  why[0] ? why : "it failed without a message");
+	g3_err_set(err, G3_FAIL, "pg_restore could not read archive \"%s\": %s", p->archive,
+		   why[0] ? why : "it failed without a message");
+	g3_err_hint(err, "nothing was changed; an archive cut short or damaged fails so: copy or "
+		    "download the whole archive again");
+	return G3_FAIL;
 }
 
 ssize_t g3_pgrestore_read(g3_pgrestore *p, void *buf, size_t len, g3_err *err)

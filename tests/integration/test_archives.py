@@ -219,7 +219,9 @@ class Archives(g3test.PgTestCase):
             f.write(data[:len(data) * 2 // 3])
         r = self.restore(cut, "t_cut")
         self.assertExit(r, 1)
-        self.assertIn('gen3db: pg_restore could not read archive "%s": ' % cut, r.err)
+        self.assertRegex(r.err, 'gen3db: pg_restore could not read archive "%s": [^\n]+\n'
+                         'hint: nothing was changed; an archive cut short or damaged fails so: '
+                         'copy or download the whole archive again\n' % re.escape(cut))
         self.assertFalse(self.exists("t_cut"))
         self.assertFalse(self.exists("t_cut__gen3db_restore"))
         # --clean: the old database stays as it was
