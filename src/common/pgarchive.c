@@ -277,6 +277,92 @@ cleanup:
 	return rc;
 }
 
+/* ---- tar structure ------------------------------------------------------ */
+
+void g3_tarwalk_init(g3_tarwalk *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+/* A header's size field: octal digits (blanks and NULs around them), or
+ * base-256 when its first byte's high bit is set (pg_dump's tar writer
+ * uses both). -1 when it is neither. */
+static int64_t tar_size(const unsigned char *f)
+{
+	uint64_t v = 0;
+	int digits = 0;
+
+	if (f[0] & 0x80) {
+		for (int i = 1; i < 12; i++) {
+			if (v >> 55)
+				return -1;
+			v = v << 8 | f[i];
+		}
+		return (int64_t)v;
+	}
+	for (int i = 0; i < 12; i++) {
+		if (f[i] >= '0' && f[i] <= '7') {
+			if (v >> 60)
+				return -1;
+			v = v * 8 + (uint64_t)(f[i] - '0');
+			digits++;
+		} else if (f[i] != ' ' && f[i] != '\0') {
+			return -1;
+		} else if (digits && f[i] == ' ') {
+			break;
+		}
+	}
+	return digits ? (int64_t)v : -1;
+}
+
+void g3_tarwalk_feed(g3_tarwalk *w, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len && !w->ended && !w->bad) {
+		size_t take;
+		int64_t size;
+		int zero = 1;
+
+		if (w->pos < w->next) {
+			uint64_t skip = w->next - w->pos;
+
+			take = skip < len ? (size_t)skip : len;
+			p += take;
+			len -= take;
+			w->pos += take;
+			continue;
+		}
+		take = sizeof(w->block) - w->blen < len ? sizeof(w->block) - w->blen : len;
+		memcpy(w->block + w->blen, p, take);
+		w->blen += take;
+		p += take;
+		len -= take;
+		w->pos += take;
+		if (w->blen < sizeof(w->block))
+			break;
+		w->blen = 0;
+		for (size_t i = 0; i < sizeof(w->block) && zero; i++)
+			zero = !w->block[i];
+		if (zero) {
+			w->ended = 1;
+			break;
+		}
+		size = tar_size(w->block + 124);
+		if (size < 0 || memcmp(w->block + 257, "ustar", 5)) {
+			w->bad = 1;
+			break;
+		}
+		w->next = w->pos + ((uint64_t)size + 511) / 512 * 512;
+	}
+	w->pos += len;
+}
+
+int g3_tarwalk_complete(const g3_tarwalk *w)
+{
+	return w->ended && !w->bad;
+}
+
 /* ---- finding pg_restore ---------------------------------------------- */
 
 /* Runs "program --version" and reads its major and minor numbers; -1
@@ -440,6 +526,7 @@ struct g3_pgrestore {
 	const g3_source *counted;
 	pthread_t thread;
 	int thread_started;
+	pthread_mutex_t pid_lock;   /* pid: reaped by the reader, killed by the feeder */
 	_Atomic uint64_t fed;
 	_Atomic int stop;
 	g3_err feed_err;            /* set by the thread; read after the join */
@@ -461,7 +548,16 @@ static void *feed_thread(void *arg)
 
 		if (p->counted)
 			atomic_store(&p->fed, p->counted->consumed);
-		if (n <= 0)
+		if (n < 0) {
+			/* a source that failed, or an archive cut short: pg_restore
+			 * must not wait or loop on what never comes */
+			pthread_mutex_lock(&p->pid_lock);
+			if (p->pid > 0)
+				kill(p->pid, SIGKILL);
+			pthread_mutex_unlock(&p->pid_lock);
+			break;
+		}
+		if (n == 0)
 			break;
 		while (off < (size_t)n) {
 			ssize_t w = write(p->in_fd, buf + off, (size_t)n - off);
@@ -494,6 +590,7 @@ g3_rc g3_pgrestore_start(const char *program, const char *archive, const char *p
 	*out = NULL;
 	p->program = g3_xstrdup(program);
 	p->archive = g3_xstrdup(archive);
+	pthread_mutex_init(&p->pid_lock, NULL);
 	p->pid = -1;
 	p->out_fd = p->err_fd = p->in_fd = -1;
 	g3_err_init(&p->feed_err);
@@ -624,21 +721,25 @@ static g3_rc finish(g3_pgrestore *p, g3_err *err)
 	char why[600];
 
 	drain_stderr(p, 1);
+	pthread_mutex_lock(&p->pid_lock);
 	while (waitpid(p->pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			p->pid = -1;
+			pthread_mutex_unlock(&p->pid_lock);
 			return g3_err_set(err, G3_FAIL, "could not wait for \"%s\": %s", p->program,
 					  strerror(errno));
 		}
 	}
 	p->pid = -1;
+	pthread_mutex_unlock(&p->pid_lock);
 	join_feeder(p);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return G3_OK;
 	if (p->feed_err.rc) {
+		/* before pg_restore's status: it may have read enough to exit 0 */
 		*err = p->feed_err;
 		return err->rc;
 	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return G3_OK;
 	if (WIFSIGNALED(status))
 		return g3_err_set(err, G3_FAIL, "pg_restore (\"%s\") was killed by signal %d while "
 				  "reading archive \"%s\"", p->program, WTERMSIG(status), p->archive);
@@ -697,13 +798,16 @@ void g3_pgrestore_close(g3_pgrestore *p)
 {
 	if (!p)
 		return;
+	pthread_mutex_lock(&p->pid_lock);
 	if (p->pid > 0) {
 		int status;
 
 		kill(p->pid, SIGTERM);
 		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 			;
+		p->pid = -1;
 	}
+	pthread_mutex_unlock(&p->pid_lock);
 	/* with the child gone, a feeder blocked in write gets EPIPE */
 	if (p->out_fd >= 0)
 		close(p->out_fd);
@@ -713,6 +817,7 @@ void g3_pgrestore_close(g3_pgrestore *p)
 	if (p->err_fd >= 0)
 		close(p->err_fd);
 	g3_buf_release(&p->errtext);
+	pthread_mutex_destroy(&p->pid_lock);
 	free(p->program);
 	free(p->archive);
 	free(p);

@@ -72,6 +72,24 @@ int g3_pgarch_is_dir(const char *path);
 /* Reads the header of DIR/toc.dat: G3_USAGE when it is not one. */
 g3_rc g3_pgarch_dir_head(const char *dir, g3_pgarch_head *h, g3_err *err);
 
+/* A tar stream's structure as it goes by (pg_restore loops forever on a
+ * tar archive cut short, so the end is checked here): each header's size
+ * says where the next header is; the archive ends with a block of zeros
+ * where a header is due. */
+typedef struct g3_tarwalk {
+	uint64_t pos;           /* bytes fed */
+	uint64_t next;          /* where the next header starts */
+	unsigned char block[512];
+	size_t blen;            /* bytes of the header being read */
+	int ended;              /* the end-of-archive block was seen */
+	int bad;                /* a header that is not one */
+} g3_tarwalk;
+
+void g3_tarwalk_init(g3_tarwalk *w);
+void g3_tarwalk_feed(g3_tarwalk *w, const void *data, size_t len);
+/* 1 when the stream fed so far is a whole tar archive. */
+int g3_tarwalk_complete(const g3_tarwalk *w);
+
 /* The pg_restore that reads h's archive (named archive in messages):
  * *program (caller frees) and its "major.minor" in version. G3_USAGE,
  * naming the version needed, when there is none or only older ones. */
@@ -98,6 +116,8 @@ g3_rc g3_pgrestore_start(const char *program, const char *archive, const char *p
  * the message). A signal that interrupts the wait (a handled SIGINT or
  * SIGTERM) ends it too: -1, "interrupted". */
 ssize_t g3_pgrestore_read(g3_pgrestore *p, void *buf, size_t len, g3_err *err);
+/* A feed error (the source's, or an archive found cut short) stops
+ * pg_restore: the read then fails with the feed's error. */
 /* Bytes of counted consumed so far (any thread). */
 uint64_t g3_pgrestore_fed(const g3_pgrestore *p);
 /* Stops the child if it still runs, waits for it and the feeding thread. */

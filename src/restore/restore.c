@@ -266,18 +266,22 @@ g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 {
 	const char *name;
 	int64_t size;
+	int tar = 0;
 	g3_rc rc;
 
 	in->buf = g3_xmalloc(RESTORE_READ_BYTES);
 	if (g3_pgarch_is_dir(spec))
 		return archive_open(spec, in, err);
-	if ((rc = g3_source_open(spec, &in->src, err)))
+	if ((rc = g3_source_open(spec, &in->src, err)) ||
+	    (rc = archive_lookahead(in, &tar, err)))
 		return rc;
+	if (tar)
+		return archive_open(spec, in, err);   /* pg_dump -Ft */
 	if ((rc = g3_reader_open(in->src, &in->rd, err)))
 		return rc;
 	if (g3_reader_kind(in->rd) == G3_READER_ARCHIVE) {
 		if (!strcmp(g3_reader_member(in->rd), "toc.dat"))
-			return archive_open(spec, in, err);   /* pg_dump -Ft */
+			return archive_open(spec, in, err);   /* refused: compressed -Ft */
 		in->kind = KIND_SNAPSHOT;
 		return G3_OK;
 	}
@@ -291,6 +295,7 @@ g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 void input_close(struct input *in)
 {
 	g3_pgrestore_close(in->arch);
+	free(in->arch_tar);
 	g3_reader_close(in->rd);
 	g3_source_close(in->src);
 	free(in->buf);

@@ -78,6 +78,7 @@ struct input {
 	g3_pgrestore *arch;     /* a pg_dump archive: pg_restore's output is
 				 * the script (restore_archive.c) */
 	g3_pgarch_head arch_head;
+	struct tar_feed *arch_tar;  /* a tar archive's feed (its end checked) */
 };
 
 /* One target database and its load. */
@@ -166,13 +167,19 @@ g3_rc input_open(const char *spec, struct input *in, g3_err *err);
 void input_close(struct input *in);
 
 /* pg_dump archives (restore_archive.c). archive_open: in->src NULL for a
- * directory spec, else the opened source whose reader is at a custom
- * archive's first bytes or a tar's toc.dat; finds the pg_restore the
+ * directory spec; in->rd NULL for a tar archive_lookahead found; else the
+ * reader is at a custom archive's first bytes (or a compressed tar's
+ * toc.dat, refused); finds the pg_restore the
  * archive needs (G3_USAGE naming the version when there is none) and
  * starts it. input_read: the script's bytes (pg_restore's output, else
  * the reader's); input_consumed: the source's bytes read so far;
  * input_format: "sql", "snapshot", "pg_dump-custom", ... */
 g3_rc archive_open(const char *spec, struct input *in, g3_err *err);
+/* Replaces in->src by one whose first bytes were read ahead (and are read
+ * again, the source's error where it was met): *tar 1 when they are a
+ * pg_dump tar archive's, whose header is then in in->arch_head (G3_USAGE
+ * when it is damaged). */
+g3_rc archive_lookahead(struct input *in, int *tar, g3_err *err);
 ssize_t input_read(struct input *in, void *buf, size_t len, g3_err *err);
 uint64_t input_consumed(const struct input *in);
 const char *input_format(const struct input *in);

@@ -2,7 +2,7 @@
 directory, -Ft tar), read through pg_restore: a database with partitions,
 triggers, a domain, a materialized view, sequences, foreign keys and a large
 object restores equal to the source (pg_dump of source and target compared)
-from each format, from standard input and compressed; a truncated archive
+from each format, from standard input, over http and compressed; a truncated archive
 fails with the target untouched; a missing or too old pg_restore is named
 with the version needed."""
 import functools
@@ -196,13 +196,11 @@ class Archives(g3test.PgTestCase):
         self.assertExit(r, 0)
         self.assertEqual(json.loads(r.out)["format"], "pg_dump-custom")
         self.assertEqual(self.dump("t_http"), self.want)
-        # a tar archive over http is refused before anything is touched
-        r = self.restore(url.replace("src.custom", "src.tar"), "t_http_tar")
-        self.assertExit(r, 2)
-        self.assertIn("is a pg_dump tar archive, which is read from an uncompressed local "
-                      "file\nhint: save it as a file first, or dump with pg_dump -Fc (the "
-                      "custom format streams from anywhere)\n", r.err)
-        self.assertFalse(self.exists("t_http_tar"))
+        # a tar archive streams through pg_restore's standard input too
+        r = self.restore(url.replace("src.custom", "src.tar"), "t_http_tar", "--json")
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["format"], "pg_dump-tar")
+        self.assertEqual(self.dump("t_http_tar"), self.want)
 
     def test_table_filter(self):
         # --exclude-table-data and --table work on an archive as on a plain dump
@@ -313,13 +311,44 @@ class Archives(g3test.PgTestCase):
         self.assertFalse(self.exists("t_killed"))
         self.assertFalse(self.exists("t_killed__gen3db_restore"))
 
-    def test_tar_from_stdin_refused(self):
+    def test_tar_from_stdin_and_compressed(self):
         with open(self.archives["tar"], "rb") as f:
-            r = self.restore("-", "t_tar_stdin", input=f.read(), text=False)
+            data = f.read()
+        r = self.restore("-", "t_tar_stdin", "--json", input=data, text=False)
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["format"], "pg_dump-tar")
+        self.assertEqual(self.dump("t_tar_stdin"), self.want)
+        # pg_restore does not read a compressed tar: refused before anything is touched
+        gz = os.path.join(self.tmp, "src.tar.gz")
+        with gzip.open(gz, "wb") as g:
+            g.write(data)
+        r = self.restore(gz, "t_tar_gz")
         self.assertExit(r, 2)
-        self.assertIn(b'gen3db: "standard input" is a pg_dump tar archive, which is read from '
-                      b'an uncompressed local file\n', r.err)
-        self.assertFalse(self.exists("t_tar_stdin"))
+        self.assertIn('gen3db: "%s" is a compressed pg_dump tar archive, which pg_restore does '
+                      'not read\n' % gz, r.err)
+        self.assertFalse(self.exists("t_tar_gz"))
+        # a tar cut short (on which pg_restore itself loops forever) fails,
+        # the target untouched, the old one with --clean kept
+        self.assertExit(self.restore(self.archives["tar"], "t_tar_old"), 0)
+        cut_at = (len(data) // 2, len(data) - 1024, 512 * 3 + 100)
+        for n in cut_at:
+            cut = os.path.join(self.tmp, "cut%d.tar" % n)
+            with open(cut, "wb") as f:
+                f.write(data[:n])
+            for source, db, extra, data_in in ((cut, "t_tar_cut", (), None),
+                                               ("-", "t_tar_cut", (), data[:n]),
+                                               (cut, "t_tar_old", ("--clean",), None)):
+                with self.subTest(cut=n, source=source, target=db):
+                    r = self.restore(source, db, *extra, input=data_in, text=False)
+                    self.assertExit(r, 1)
+                    name = cut if source == cut else "standard input"
+                    self.assertIn(('gen3db: pg_dump tar archive "%s" is incomplete (truncated): '
+                                   'it ends at byte %d\nhint: nothing was changed; copy or '
+                                   'download the whole archive again\n' % (name, n)).encode(),
+                                  r.err)
+                    self.assertFalse(self.exists("t_tar_cut"))
+                    self.assertFalse(self.exists(db + "__gen3db_restore"))
+        self.assertEqual(self.dump("t_tar_old"), self.want)
 
     def test_inspect(self):
         for name, path in self.archives.items():

@@ -119,6 +119,69 @@ static void test_no_dir(void **state)
 	assert_int_equal(g3_pgarch_is_dir("/nonexistent"), 0);
 }
 
+/* A tar header block: name, size in octal, "ustar". */
+static void tar_header(unsigned char *b, const char *name, unsigned size)
+{
+	memset(b, 0, 512);
+	memcpy(b, name, strlen(name));
+	snprintf((char *)b + 124, 12, "%011o", size);
+	memcpy(b + 257, "ustar", 6);
+}
+
+static void test_tarwalk(void **state)
+{
+	/* toc.dat (700 bytes), 3.dat (0 bytes), restore.sql (512 bytes), end */
+	static unsigned char tar[512 + 1024 + 512 + 512 + 512 + 1024];
+	size_t len = sizeof(tar), off = 0;
+	g3_tarwalk w;
+
+	(void)state;
+	memset(tar, 0, sizeof(tar));
+	tar_header(tar, "toc.dat", 700);
+	memset(tar + 512, 'x', 700);
+	off = 512 + 1024;
+	tar_header(tar + off, "3.dat", 0);
+	off += 512;
+	tar_header(tar + off, "restore.sql", 512);
+	memset(tar + off + 512, 'y', 512);
+	/* whole, fed at once and byte by byte */
+	g3_tarwalk_init(&w);
+	g3_tarwalk_feed(&w, tar, len);
+	assert_int_equal(g3_tarwalk_complete(&w), 1);
+	g3_tarwalk_init(&w);
+	for (size_t i = 0; i < len; i++)
+		g3_tarwalk_feed(&w, tar + i, 1);
+	assert_int_equal(g3_tarwalk_complete(&w), 1);
+	/* cut anywhere before the end block is complete: incomplete */
+	for (size_t n = 0; n < len - 1024 + 512; n++) {
+		g3_tarwalk_init(&w);
+		g3_tarwalk_feed(&w, tar, n);
+		assert_int_equal(g3_tarwalk_complete(&w), 0);
+		assert_int_equal(w.pos, n);
+	}
+	/* zeros inside a member are data, not the end */
+	memset(tar + 512, 0, 700);
+	g3_tarwalk_init(&w);
+	g3_tarwalk_feed(&w, tar, 512 + 1024);
+	assert_int_equal(g3_tarwalk_complete(&w), 0);
+	/* a header that is not one */
+	memcpy(tar + 512 + 1024 + 257, "xxxxx", 5);
+	g3_tarwalk_init(&w);
+	g3_tarwalk_feed(&w, tar, len);
+	assert_int_equal(g3_tarwalk_complete(&w), 0);
+	assert_int_equal(w.bad, 1);
+	/* base-256 size (the high bit of the field's first byte) */
+	tar_header(tar, "toc.dat", 0);
+	memset(tar + 124, 0, 12);
+	tar[124] = 0x80;
+	tar[135] = 0x02;            /* 2 bytes of data: one block */
+	memset(tar + 512, 0, 1024 + 512);
+	g3_tarwalk_init(&w);
+	g3_tarwalk_feed(&w, tar, 512 + 512 + 512);
+	assert_int_equal(g3_tarwalk_complete(&w), 1);
+	assert_int_equal(w.next, 1024);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +189,7 @@ int main(void)
 		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_no_dir),
+		cmocka_unit_test(test_tarwalk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
