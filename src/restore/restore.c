@@ -87,7 +87,7 @@ static const char usage_text[] =
 	"'gen3db dump'), from a plain pg_dump SQL file (.sql, .sql.gz, .sql.zst;\n"
 	"the kind and compression are told from the content) or from a pg_dump\n"
 	"archive: custom (pg_dump -Fc, any source, compressed or not), directory\n"
-	"(-Fd, a local directory) or tar (-Ft, a local file), archive format 1.12 to\n"
+	"(-Fd, a local directory) or tar (-Ft, uncompressed), archive format 1.12 to\n"
 	"1.16 (pg_dump 9.0 to 17), turned into SQL by pg_restore (GEN3DB_PG_RESTORE,\n"
 	"else the newest on PATH or in /usr/lib/postgresql/*/bin; one older than the\n"
 	"archive is refused, naming the version needed); SOURCE '-' reads\n"
