@@ -454,7 +454,30 @@ g3_rc g3_pgrestore_find(const g3_pgarch_head *h, const char *archive, char **pro
 
 	*program = NULL;
 	g3_pgarch_describe(h, what, sizeof(what));
-	if (env) {
+	if (env && !strchr(env, '/')) {
+		/* a bare name: the first on PATH */
+		const char *path = g3_env("PATH");
+		char *dirs = g3_xstrdup(path ? path : "/usr/bin:/bin");
+		char *save = NULL;
+
+		for (char *d = strtok_r(dirs, ":", &save); d && !best.program;
+		     d = strtok_r(NULL, ":", &save)) {
+			g3_buf p = G3_BUF_INIT;
+
+			g3_buf_addf(&p, "%s/%s", *d ? d : ".", env);
+			consider(&best, p.data);
+			g3_buf_release(&p);
+		}
+		free(dirs);
+		if (!best.program) {
+			rc = g3_err_set(err, G3_USAGE, "no GEN3DB_PG_RESTORE \"%s\" on PATH; \"%s\" is "
+					"a %s, which needs pg_restore %d or newer", env, archive, what,
+					need);
+			g3_err_hint(err, "set GEN3DB_PG_RESTORE to PostgreSQL %d's (or a newer) "
+				    "pg_restore", need);
+			return rc;
+		}
+	} else if (env) {
 		consider(&best, env);
 		if (!best.program) {
 			rc = g3_err_set(err, G3_USAGE, "could not run GEN3DB_PG_RESTORE \"%s\" (\"%s "

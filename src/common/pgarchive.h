@@ -19,8 +19,9 @@
  * archive from a file, a pipe, http(s) or s3: pg_restore reads it front
  * to back, as pg_dump writes it to a pipe).
  *
- * The program is $GEN3DB_PG_RESTORE, else the newest pg_restore among
- * PATH's and /usr/lib/postgresql/<major>/bin's.
+ * The program is $GEN3DB_PG_RESTORE (a path, or a name looked up on PATH),
+ * else the newest pg_restore among PATH's and
+ * /usr/lib/postgresql/<major>/bin's.
  */
 #ifndef G3_PGARCHIVE_H
 #define G3_PGARCHIVE_H

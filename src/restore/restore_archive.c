@@ -76,20 +76,23 @@ struct replay {
 static ssize_t replay_read(g3_source *src, void *buf, size_t len, g3_err *err)
 {
 	struct replay *r = src->impl;
+	ssize_t n;
 
 	if (r->off < r->len) {
-		size_t n = r->len - r->off < len ? r->len - r->off : len;
+		size_t k = r->len - r->off < len ? r->len - r->off : len;
 
-		memcpy(buf, r->head + r->off, n);
-		r->off += n;
-		return (ssize_t)n;
+		memcpy(buf, r->head + r->off, k);
+		r->off += k;
+		return (ssize_t)k;
 	}
 	if (r->err.rc) {
 		/* the error, where the stream would have met it */
 		*err = r->err;
 		return -1;
 	}
-	return g3_source_read(r->inner, buf, len, err);
+	n = g3_source_read(r->inner, buf, len, err);
+	src->size = r->inner->size;   /* a size the source learns late */
+	return n;
 }
 
 static void replay_close(g3_source *src)

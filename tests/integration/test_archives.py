@@ -272,6 +272,18 @@ class Archives(g3test.PgTestCase):
         self.assertIn('gen3db: could not run GEN3DB_PG_RESTORE "%s"' % missing, r.err)
         self.assertIn("which needs pg_restore %d or newer" % self.need, r.err)
         self.assertFalse(self.exists("t_missing"))
+        # a bare name is looked up on PATH
+        r = self.restore(self.archives["custom"], "t_missing",
+                         env={"GEN3DB_PG_RESTORE": "no-such-pg_restore"})
+        self.assertExit(r, 2)
+        self.assertIn('gen3db: no GEN3DB_PG_RESTORE "no-such-pg_restore" on PATH; ', r.err)
+        self.assertFalse(self.exists("t_missing"))
+        old = self.fake_pg_restore("10.1")
+        r = self.restore(self.archives["custom"], "t_missing",
+                         env={"GEN3DB_PG_RESTORE": "pg_restore",
+                              "PATH": os.path.dirname(old) + ":" + os.environ["PATH"]})
+        self.assertExit(r, 2)
+        self.assertIn('GEN3DB_PG_RESTORE "%s" is version 10.1\n' % old, r.err)
 
     def test_newest_pg_restore_is_chosen(self):
         # a pg_restore on PATH newer than the others is the one that runs: a
