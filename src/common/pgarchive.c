@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "opts.h"
@@ -549,6 +550,8 @@ struct g3_pgrestore {
 	const g3_source *counted;
 	pthread_t thread;
 	int thread_started;
+	int abandoned;              /* left blocked in a read: p outlives close */
+	volatile sig_atomic_t *interrupted;
 	pthread_mutex_t pid_lock;   /* pid: reaped by the reader, killed by the feeder */
 	_Atomic uint64_t fed;
 	_Atomic int stop;
@@ -596,12 +599,12 @@ done:
 	close(p->in_fd);
 	p->in_fd = -1;
 	free(buf);
-	return NULL;
+	return NULL;   /* a joined feeder's p is freed by close, an abandoned one's never */
 }
 
 g3_rc g3_pgrestore_start(const char *program, const char *archive, const char *path,
 			 g3_pgrestore_feed_fn feed, void *feed_ctx, const g3_source *counted,
-			 g3_pgrestore **out, g3_err *err)
+			 volatile sig_atomic_t *interrupted, g3_pgrestore **out, g3_err *err)
 {
 	g3_pgrestore *p = g3_xcalloc(1, sizeof(*p));
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, inp[2] = { -1, -1 };
@@ -620,6 +623,7 @@ g3_rc g3_pgrestore_start(const char *program, const char *archive, const char *p
 	p->feed = feed;
 	p->feed_ctx = feed_ctx;
 	p->counted = counted;
+	p->interrupted = interrupted;
 	if (path)
 		/* never taken for an option */
 		g3_buf_addf(&arg, "%s%s", path[0] == '-' ? "./" : "", path);
@@ -677,7 +681,8 @@ cleanup:
 	if (devnull >= 0)
 		close(devnull);
 	g3_buf_release(&arg);
-	g3_pgrestore_close(p);
+	if (g3_pgrestore_close(p))
+		abort();   /* a feeder is only started last, never left here */
 	return rc;
 }
 
@@ -728,13 +733,26 @@ static void first_error(const g3_buf *text, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
-static void join_feeder(g3_pgrestore *p)
+/* Waits for the feeder at most JOIN_SECONDS: one blocked in reading a
+ * source that sends nothing and never ends (a stalled pipe on standard
+ * input) is left to the process's exit. 1 when it was left. */
+#define JOIN_SECONDS 5
+
+static int join_feeder(g3_pgrestore *p)
 {
-	if (p->thread_started) {
-		atomic_store(&p->stop, 1);
-		pthread_join(p->thread, NULL);
-		p->thread_started = 0;
+	struct timespec until;
+
+	if (!p->thread_started)
+		return p->abandoned;
+	atomic_store(&p->stop, 1);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += JOIN_SECONDS;
+	if (pthread_timedjoin_np(p->thread, NULL, &until)) {
+		pthread_detach(p->thread);
+		p->abandoned = 1;
 	}
+	p->thread_started = 0;
+	return p->abandoned;
 }
 
 /* At the end of the output: the child's status and the feeder's error. */
@@ -755,8 +773,7 @@ static g3_rc finish(g3_pgrestore *p, g3_err *err)
 	}
 	p->pid = -1;
 	pthread_mutex_unlock(&p->pid_lock);
-	join_feeder(p);
-	if (p->feed_err.rc) {
+	if (!join_feeder(p) && p->feed_err.rc) {
 		/* before pg_restore's status: it may have read enough to exit 0 */
 		*err = p->feed_err;
 		return err->rc;
@@ -784,12 +801,16 @@ ssize_t g3_pgrestore_read(g3_pgrestore *p, void *buf, size_t len, g3_err *err)
 		struct pollfd pf[2] = { { p->out_fd, POLLIN, 0 }, { p->err_eof ? -1 : p->err_fd, POLLIN, 0 } };
 		ssize_t n;
 
-		if (poll(pf, 2, -1) < 0) {
-			/* only a handled signal (SIGINT, SIGTERM) interrupts: stop */
-			if (errno == EINTR) {
-				g3_err_set(err, G3_FAIL, "interrupted while reading pg_restore's output");
-				return -1;
-			}
+		int k = poll(pf, 2, 250);
+
+		/* the signal may have gone to another thread: the flag tells */
+		if (p->interrupted && *p->interrupted) {
+			g3_err_set(err, G3_FAIL, "interrupted while reading pg_restore's output");
+			return -1;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
 			g3_err_set(err, G3_FAIL, "could not wait for pg_restore: %s", strerror(errno));
 			return -1;
 		}
@@ -817,10 +838,10 @@ uint64_t g3_pgrestore_fed(const g3_pgrestore *p)
 	return atomic_load(&((g3_pgrestore *)p)->fed);
 }
 
-void g3_pgrestore_close(g3_pgrestore *p)
+int g3_pgrestore_close(g3_pgrestore *p)
 {
 	if (!p)
-		return;
+		return 0;
 	pthread_mutex_lock(&p->pid_lock);
 	if (p->pid > 0) {
 		int status;
@@ -834,14 +855,18 @@ void g3_pgrestore_close(g3_pgrestore *p)
 	/* with the child gone, a feeder blocked in write gets EPIPE */
 	if (p->out_fd >= 0)
 		close(p->out_fd);
-	join_feeder(p);
-	if (p->in_fd >= 0)
-		close(p->in_fd);   /* a feeder that never started */
+	p->out_fd = -1;
 	if (p->err_fd >= 0)
 		close(p->err_fd);
+	p->err_fd = -1;
+	if (join_feeder(p))
+		return 1;   /* the feeder still uses p, its fd and its source */
+	if (p->in_fd >= 0)
+		close(p->in_fd);   /* a feeder that never started */
 	g3_buf_release(&p->errtext);
 	pthread_mutex_destroy(&p->pid_lock);
 	free(p->program);
 	free(p->archive);
 	free(p);
+	return 0;
 }

@@ -26,6 +26,7 @@
 #ifndef G3_PGARCHIVE_H
 #define G3_PGARCHIVE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -106,22 +107,26 @@ typedef struct g3_pgrestore g3_pgrestore;
 /* Starts "program -f - path" (path non-NULL: pg_restore reads it) or
  * "program -f -" fed by feed(feed_ctx) through its standard input;
  * counted's consumed bytes are sampled after each feed for
- * g3_pgrestore_fed (NULL: none). archive names it in messages. Call while
- * no other thread forks. */
+ * g3_pgrestore_fed (NULL: none). archive names it in messages.
+ * interrupted (or NULL): a flag a signal handler sets; the read checks it
+ * at least 4 times a second. Call while no other thread forks. */
 g3_rc g3_pgrestore_start(const char *program, const char *archive, const char *path,
 			 g3_pgrestore_feed_fn feed, void *feed_ctx, const g3_source *counted,
-			 g3_pgrestore **out, g3_err *err);
+			 volatile sig_atomic_t *interrupted, g3_pgrestore **out, g3_err *err);
 /* pg_restore's output: > 0 bytes, 0 once it has all been read and
  * pg_restore exited 0, -1 with err set (G3_FAIL) when the archive could
  * not be fed or pg_restore failed or was killed (its error line is in
- * the message). A signal that interrupts the wait (a handled SIGINT or
- * SIGTERM) ends it too: -1, "interrupted". */
+ * the message). The interrupted flag set ends it too: -1, "interrupted". */
 ssize_t g3_pgrestore_read(g3_pgrestore *p, void *buf, size_t len, g3_err *err);
 /* A feed error (the source's, or an archive found cut short) stops
  * pg_restore: the read then fails with the feed's error. */
 /* Bytes of counted consumed so far (any thread). */
 uint64_t g3_pgrestore_fed(const g3_pgrestore *p);
-/* Stops the child if it still runs, waits for it and the feeding thread. */
-void g3_pgrestore_close(g3_pgrestore *p);
+/* Stops the child if it still runs, waits for it and (at most 5 s) for the
+ * feeding thread. 1 when that thread is left blocked in a read of a source
+ * that neither sends nor ends: it still uses its feed_ctx and counted
+ * source, which the caller must then leave allocated (the process is
+ * ending). */
+int g3_pgrestore_close(g3_pgrestore *p);
 
 #endif

@@ -294,7 +294,11 @@ g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 
 void input_close(struct input *in)
 {
-	g3_pgrestore_close(in->arch);
+	if (g3_pgrestore_close(in->arch)) {
+		/* its feeder still reads the source: left to the process's exit */
+		free(in->buf);
+		return;
+	}
 	free(in->arch_tar);
 	g3_reader_close(in->rd);
 	g3_source_close(in->src);

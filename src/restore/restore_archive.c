@@ -190,7 +190,7 @@ g3_rc archive_open(const char *spec, struct input *in, g3_err *err)
 	g3_debug("\"%s\" is a %s: converted by %s (pg_restore %s)", in->src->name, what, program,
 		 version);
 	rc = g3_pgrestore_start(program, in->src->name, path, feed, feed_ctx,
-				feed ? in->src : NULL, &in->arch, err);
+				feed ? in->src : NULL, &restore_interrupted, &in->arch, err);
 	free(program);
 	if (rc)
 		return rc;

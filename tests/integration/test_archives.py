@@ -12,10 +12,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 import g3test
@@ -322,6 +324,44 @@ class Archives(g3test.PgTestCase):
                       '"%s"\n' % (w, self.archives["custom"]), r.err)
         self.assertFalse(self.exists("t_killed"))
         self.assertFalse(self.exists("t_killed__gen3db_restore"))
+
+    def test_sigterm_while_the_source_stalls(self):
+        # standard input stops sending (and stays open) halfway through the
+        # COPY data: SIGTERM still ends the restore at once, nothing left
+        self.pg.psql("CREATE DATABASE stall_src")
+        self.pg.psql("CREATE TABLE big AS SELECT g, md5(g::text) AS m "
+                     "FROM generate_series(1, 300000) g", db="stall_src")
+        data = subprocess.run([self.pg_dump, "-Fc", "-Z0", "-d", "stall_src"], env=self.pg.env(),
+                              capture_output=True, check=True).stdout
+        e = self.env(SERVICE_PGPASS=SERVICE_PASS)
+        p = subprocess.Popen([g3test.BIN, "restore", "-", "--database", "t_stall", "--quiet"],
+                             env=e, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        try:
+            p.stdin.write(data[:len(data) // 2])
+            p.stdin.flush()
+            end = time.time() + 60
+            while time.time() < end and self.pg.psql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                    "'t_stall__gen3db_restore' AND query LIKE 'COPY%'") == "0":
+                time.sleep(0.1)
+            time.sleep(0.5)
+            t0 = time.time()
+            p.send_signal(signal.SIGTERM)
+            code = p.wait(timeout=60)
+            took = time.time() - t0
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdin.close()
+        err = p.stderr.read().decode()
+        p.stderr.close()
+        self.assertEqual(code, 1, err)
+        self.assertLess(took, 20, err)
+        self.assertIn("gen3db: interrupted", err)
+        self.assertFalse(self.exists("t_stall"))
+        self.assertFalse(self.exists("t_stall__gen3db_restore"))
 
     def test_tar_from_stdin_and_compressed(self):
         with open(self.archives["tar"], "rb") as f:
