@@ -408,7 +408,8 @@ class Archives(g3test.PgTestCase):
                 r = run(["inspect", path])
                 self.assertExit(r, 0)
                 self.assertRegex(r.out, r"^format:   pg_dump %s archive \(format %s, PostgreSQL "
-                                 r"[0-9.]+.*, pg_dump [0-9.]+.*\)\n" % (name, re.escape(self.version)))
+                                 r"[0-9.]+, pg_dump [0-9.]+\)\n"
+                                 % (name, re.escape(self.version)))
                 self.assertIn("database: src\n", r.out)
                 self.assertIn("read by:  pg_restore %d or newer" % self.need, r.out)
                 j = json.loads(run(["inspect", path, "--json"]).out)
