@@ -1,7 +1,8 @@
 # gen3db container image: a build stage with the compilers and -dev
 # packages, and a runtime stage with only the shared libraries gen3db links,
 # ca-certificates (HTTPS to S3, Elasticsearch and the Kubernetes API) and
-# postgresql-client (pg_dump, which `gen3db dump` runs).
+# postgresql-client (pg_dump, which `gen3db dump` runs, and pg_restore, which
+# `gen3db restore` runs for pg_dump's custom, directory and tar archives).
 #
 #   docker build -t gen3db .
 #   docker run --rm gen3db --help
@@ -32,7 +33,8 @@ RUN make -j"$(nproc)" \
 
 FROM debian:bookworm-slim AS runtime
 # postgresql-client is Debian's (PostgreSQL 15): pg_dump dumps servers up to
-# its own major version; for newer servers install the matching client from
+# its own major version, and pg_restore reads archives of pg_dump up to 15
+# (archive format 1.14); for newer ones install the matching client from
 # apt.postgresql.org instead.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \

@@ -17,6 +17,7 @@
 #include "../common/elasticdump.h"
 #include "../common/log.h"
 #include "../common/opts.h"
+#include "../common/pgarchive.h"
 #include "../common/progress.h"
 #include "../common/snapreader.h"
 #include "../common/snapshot.h"
@@ -35,14 +36,17 @@ static const struct option long_options[] = {
 };
 
 static const char inspect_usage[] =
-	"usage: gen3db inspect SNAPSHOT [--json]\n"
+	"usage: gen3db inspect SNAPSHOT|ARCHIVE [--json]\n"
 	"\n"
 	"Prints what a snapshot holds: format version, creation time, source\n"
 	"versions, databases with their tables (estimated rows and sizes) and\n"
 	"Elasticsearch indices. Reads only the manifest, so an index's size (in\n"
 	"end.json, at the end) shows as unknown: verify reads it. SNAPSHOT is a\n"
 	"file, - (standard input), an http(s):// URL or s3://bucket/key; a plain\n"
-	"SQL dump is not a snapshot (exit 2), restore takes it as it is.\n"
+	"SQL dump is not a snapshot (exit 2), restore takes it as it is. A pg_dump\n"
+	"archive (custom, directory or tar format) is described from its header:\n"
+	"format and version, source and pg_dump versions, database, compression\n"
+	"and the pg_restore version that reads it.\n"
 	"\n"
 	"      --json                   the manifest as JSON on stdout\n"
 	G3_COMMON_HELP
@@ -129,9 +133,91 @@ static json_object *snapshot_report(const char *snapshot)
 	return o;
 }
 
-/* Opens src and reads its manifest (first member). */
+/* pg_dump's archives: a directory holding toc.dat, a custom archive (the
+ * stream starts with "PGDMP"), a tar whose first member is toc.dat. *found
+ * 1 with h read; 0 when src is none of them (nothing consumed but peeked
+ * bytes). */
+static g3_rc find_archive(const char *spec, g3_source *src, g3_reader *r,
+			  g3_pgarch_head *h, int *found, g3_err *err)
+{
+	const char *head, *name;
+	size_t len;
+	int64_t size;
+	char why[128];
+	g3_rc rc;
+
+	*found = 0;
+	if (!src) {
+		*found = 1;
+		return g3_pgarch_dir_head(spec, h, err);
+	}
+	if (g3_reader_kind(r) == G3_READER_ARCHIVE && strcmp(g3_reader_member(r), "toc.dat"))
+		return G3_OK;
+	if (g3_reader_next(r, &name, &size, err) < 0)
+		return err->rc ? err->rc : G3_FAIL;
+	if ((rc = g3_reader_peek(r, G3_PGARCH_HEAD_BYTES, &head, &len, err)))
+		return rc;
+	switch (g3_pgarch_head_parse(head, len, h, why, sizeof(why))) {
+	case 0:
+		if (g3_reader_kind(r) == G3_READER_ARCHIVE)
+			return g3_err_set(err, G3_USAGE, "\"%s\" is not a gen3db snapshot nor a "
+					  "pg_dump tar archive: its toc.dat does not start with "
+					  "\"PGDMP\"", src->name);
+		return G3_OK;
+	case 1:
+		*found = 1;
+		if (g3_reader_kind(r) == G3_READER_ARCHIVE)
+			h->format = G3_PGARCH_TAR;
+		return G3_OK;
+	default:
+		return g3_err_set(err, G3_USAGE, "\"%s\" is a damaged pg_dump archive: %s",
+				  src->name, why);
+	}
+}
+
+static void print_archive(const g3_pgarch_head *h, int json)
+{
+	char what[256], comp[64];
+
+	g3_pgarch_describe(h, what, sizeof(what));
+	g3_pgarch_compression(h, comp, sizeof(comp));
+	if (json) {
+		json_object *o = json_object_new_object();
+		char v[32];
+
+		snprintf(v, sizeof(v), "%d.%d", h->vmaj, h->vmin);
+		json_object_object_add(o, "format", json_object_new_string("pg_dump"));
+		json_object_object_add(o, "archive_format", json_object_new_string(
+			g3_pgarch_format_name(h->format)));
+		json_object_object_add(o, "archive_version", json_object_new_string(v));
+		json_object_object_add(o, "database", json_object_new_string(h->database));
+		json_object_object_add(o, "created", json_object_new_string(h->created));
+		json_object_object_add(o, "server_version", json_object_new_string(h->server_version));
+		json_object_object_add(o, "pg_dump_version",
+				       json_object_new_string(h->pg_dump_version));
+		json_object_object_add(o, "compression", json_object_new_string(comp));
+		json_object_object_add(o, "pg_restore_needed",
+				       json_object_new_int(g3_pgarch_restore_major(h)));
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+		return;
+	}
+	printf("format:   %s\n", what);
+	printf("created:  %s\n", h->created[0] ? h->created : "?");
+	if (h->server_version[0])
+		printf("source:   PostgreSQL %s\n", h->server_version);
+	if (h->pg_dump_version[0])
+		printf("written by: pg_dump %s\n", h->pg_dump_version);
+	printf("database: %s\n", h->database);
+	printf("compression: %s\n", comp);
+	printf("read by:  pg_restore %d or newer (gen3db restore runs it)\n",
+	       g3_pgarch_restore_major(h));
+}
+
+/* Opens src and reads its manifest (first member); a pg_dump archive
+ * instead: *is_arch 1 and its header in h. */
 static g3_rc open_snapshot(const char *spec, g3_source **src, g3_reader **r,
-			   g3_manifest *m, g3_err *err)
+			   g3_manifest *m, g3_pgarch_head *h, int *is_arch, g3_err *err)
 {
 	const char *name = NULL;
 	int64_t size;
@@ -139,9 +225,14 @@ static g3_rc open_snapshot(const char *spec, g3_source **src, g3_reader **r,
 	g3_rc rc;
 	int got;
 
+	*is_arch = 0;
+	if (g3_pgarch_is_dir(spec))
+		return find_archive(spec, NULL, NULL, h, is_arch, err);
 	if ((rc = g3_source_open(spec, src, err)))
 		return rc;
 	if ((rc = g3_reader_open(*src, r, err)))
+		return rc;
+	if ((rc = find_archive(spec, *src, *r, h, is_arch, err)) || *is_arch)
 		return rc;
 	if (g3_reader_kind(*r) != G3_READER_ARCHIVE) {
 		const char *filter = g3_reader_filter(*r);
@@ -255,17 +346,20 @@ int cmd_inspect(int argc, char **argv)
 	g3_source *src = NULL;
 	g3_reader *r = NULL;
 	g3_manifest m;
+	g3_pgarch_head h;
 	g3_err err;
 	g3_rc rc;
-	int done;
+	int done, is_arch = 0;
 
 	g3_err_init(&err);
 	g3_manifest_init(&m);
 	if ((rc = parse_args(argc, argv, "inspect", inspect_usage, &a, &err, &done)) || done)
 		goto cleanup;
-	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &err)))
+	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &h, &is_arch, &err)))
 		goto cleanup;
-	if (a.json) {
+	if (is_arch) {
+		print_archive(&h, a.json);
+	} else if (a.json) {
 		g3_buf out = G3_BUF_INIT;
 
 		g3_manifest_to_json(&m, &out);
@@ -461,9 +555,10 @@ int cmd_verify(int argc, char **argv)
 	const g3_snap_log *log;
 	char parts_db[256] = "";
 	char *buf = NULL;
+	g3_pgarch_head h;
 	g3_err err;
 	g3_rc rc;
-	int done;
+	int done, is_arch = 0;
 
 	g3_err_init(&err);
 	g3_manifest_init(&m);
@@ -475,8 +570,18 @@ int cmd_verify(int argc, char **argv)
 	g3_snap_log_init(&dbs_done);
 	if ((rc = parse_args(argc, argv, "verify", verify_usage, &a, &err, &done)) || done)
 		goto cleanup;
-	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &err)))
+	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &h, &is_arch, &err)))
 		goto cleanup;
+	if (is_arch) {
+		char what[256];
+
+		g3_pgarch_describe(&h, what, sizeof(what));
+		rc = g3_err_set(&err, G3_USAGE, "\"%s\" is not a gen3db snapshot: it is a %s",
+				a.snapshot, what);
+		g3_err_hint(&err, "gen3db inspect shows its header; gen3db restore reads it "
+			    "through pg_restore");
+		goto cleanup;
+	}
 	buf = g3_xmalloc(1 << 20);
 	g3_progress_init(src->size);
 	for (;;) {

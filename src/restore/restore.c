@@ -84,8 +84,13 @@ static const char usage_text[] =
 	"       gen3db restore [s3://BUCKET/ENVIRONMENT/VERSION/ | DIR] --release NAME [options]\n"
 	"\n"
 	"Restore PostgreSQL databases from a gen3db snapshot (.tar.zst, written by\n"
-	"'gen3db dump') or from a plain pg_dump SQL file (.sql, .sql.gz, .sql.zst;\n"
-	"the kind and compression are told from the content); SOURCE '-' reads\n"
+	"'gen3db dump'), from a plain pg_dump SQL file (.sql, .sql.gz, .sql.zst;\n"
+	"the kind and compression are told from the content) or from a pg_dump\n"
+	"archive: custom (pg_dump -Fc, any source, compressed or not), directory\n"
+	"(-Fd, a local directory) or tar (-Ft, uncompressed), archive format 1.12 to\n"
+	"1.16 (pg_dump 9.0 to 17), turned into SQL by pg_restore (GEN3DB_PG_RESTORE,\n"
+	"else the newest on PATH or in /usr/lib/postgresql/*/bin; one older than the\n"
+	"archive is refused, naming the version needed); SOURCE '-' reads\n"
 	"standard input. The data is loaded as the service role, so the restored\n"
 	"objects belong to it, into a side database that replaces the target only\n"
 	"when everything has loaded and verified: a failed or interrupted restore\n"
@@ -224,7 +229,7 @@ static double now_s(void)
  * pg_dump's output, whose end load_sql_member checks; SQL that pg_dump
  * did not write, only with --sql-script; anything else is refused here,
  * before a server is touched. */
-static g3_rc input_sniff(struct input *in, g3_err *err)
+static g3_rc input_sniff(const char *spec, struct input *in, g3_err *err)
 {
 	const char *name = in->src->name;
 	const char *head;
@@ -258,10 +263,7 @@ static g3_rc input_sniff(struct input *in, g3_err *err)
 		g3_err_hint(err, "dump each database with pg_dump");
 		return rc;
 	case G3_SQLINPUT_PG_CUSTOM:
-		rc = g3_err_set(err, G3_USAGE, "\"%s\" is a pg_dump custom-format archive, not a "
-				"plain SQL dump", name);
-		g3_err_hint(err, "turn it into one with 'pg_restore -f DUMP.sql ARCHIVE'");
-		return rc;
+		return archive_open(spec, in, err);
 	case G3_SQLINPUT_OTHER:
 	default:
 		return g3_err_set(err, G3_USAGE, "\"%s\" is not a SQL dump or a gen3db snapshot: "
@@ -273,14 +275,22 @@ g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 {
 	const char *name;
 	int64_t size;
+	int tar = 0;
 	g3_rc rc;
 
 	in->buf = g3_xmalloc(RESTORE_READ_BYTES);
-	if ((rc = g3_source_open(spec, &in->src, err)))
+	if (g3_pgarch_is_dir(spec))
+		return archive_open(spec, in, err);
+	if ((rc = g3_source_open(spec, &in->src, err)) ||
+	    (rc = archive_lookahead(in, &tar, err)))
 		return rc;
+	if (tar)
+		return archive_open(spec, in, err);   /* pg_dump -Ft */
 	if ((rc = g3_reader_open(in->src, &in->rd, err)))
 		return rc;
 	if (g3_reader_kind(in->rd) == G3_READER_ARCHIVE) {
+		if (!strcmp(g3_reader_member(in->rd), "toc.dat"))
+			return archive_open(spec, in, err);   /* refused: compressed -Ft */
 		in->kind = KIND_SNAPSHOT;
 		return G3_OK;
 	}
@@ -288,11 +298,17 @@ g3_rc input_open(const char *spec, struct input *in, g3_err *err)
 	/* raw: the one member is the whole decoded stream */
 	if (g3_reader_next(in->rd, &name, &size, err) < 0)
 		return err->rc ? err->rc : G3_FAIL;
-	return input_sniff(in, err);
+	return input_sniff(spec, in, err);
 }
 
 void input_close(struct input *in)
 {
+	if (g3_pgrestore_close(in->arch)) {
+		/* its feeder still reads the source: left to the process's exit */
+		free(in->buf);
+		return;
+	}
+	free(in->arch_tar);
 	g3_reader_close(in->rd);
 	g3_source_close(in->src);
 	free(in->buf);
@@ -666,6 +682,7 @@ g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 	g3_sqlscript *s;
 	g3_dumpend end;
 	int check_end = in->kind == KIND_PLAIN_SQL && in->pg_dump;
+	uint64_t seen = input_consumed(in);
 	g3_rc rc = G3_OK;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -675,10 +692,15 @@ g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 	g3_dumpend_init(&end);
 	s = g3_sqlscript_new(&script_cb, &ctx);
 	for (;;) {
-		ssize_t n = g3_reader_read(in->rd, in->buf, RESTORE_READ_BYTES, err);
+		ssize_t n = input_read(in, in->buf, RESTORE_READ_BYTES, err);
+		uint64_t now = input_consumed(in);
 
 		/* bytes of the source (compressed), not of the decoded stream */
-		g3_source_report_progress(in->src);
+		if (in->arch)  /* what the feeding thread gave pg_restore */
+			g3_progress_add_bytes((int64_t)(now - seen));
+		else
+			g3_source_report_progress(in->src);
+		seen = now;
 
 		if (restore_interrupted) {
 			rc = g3_err_set(err, G3_FAIL, "interrupted");
@@ -800,10 +822,9 @@ static void report(const struct restore_opts *o, const struct input *in,
 			(long long)rows, g3_plural(rows, "row", "rows"), (double)bytes / 1e6, seconds);
 	if (o->json) {
 		json_object_object_add(root, "source", json_object_new_string(in->src->name));
-		json_object_object_add(root, "format", json_object_new_string(
-			in->kind == KIND_SNAPSHOT ? "snapshot" : "sql"));
-		json_object_object_add(root, "compression",
-				       json_object_new_string(g3_reader_filter(in->rd)));
+		json_object_object_add(root, "format", json_object_new_string(input_format(in)));
+		json_object_object_add(root, "compression", json_object_new_string(
+			in->rd ? g3_reader_filter(in->rd) : "none"));
 		json_object_object_add(root, "jobs", json_object_new_int((int)o->jobs));
 		json_object_object_add(root, "databases", dbs);
 		json_object_object_add(root, "indices", es_report(p));

@@ -15,6 +15,7 @@
 
 #include "../common/esrestore.h"
 #include "../common/pg.h"
+#include "../common/pgarchive.h"
 #include "../common/pgfilter.h"
 #include "../common/pgload.h"
 #include "../common/pgtarget.h"
@@ -74,6 +75,10 @@ struct input {
 				 * without pg_dump's opening lines */
 	int pg_dump;            /* plain SQL with pg_dump's opening lines:
 				 * load_sql_member checks its closing ones */
+	g3_pgrestore *arch;     /* a pg_dump archive: pg_restore's output is
+				 * the script (restore_archive.c) */
+	g3_pgarch_head arch_head;
+	struct tar_feed *arch_tar;  /* a tar archive's feed (its end checked) */
 };
 
 /* One target database and its load. */
@@ -165,6 +170,24 @@ g3_rc credentials_read(const char *dir, const char *service, g3_service *svc, in
  * pg_dump did not write (unless in->sql_script) are G3_USAGE. */
 g3_rc input_open(const char *spec, struct input *in, g3_err *err);
 void input_close(struct input *in);
+
+/* pg_dump archives (restore_archive.c). archive_open: in->src NULL for a
+ * directory spec; in->rd NULL for a tar archive_lookahead found; else the
+ * reader is at a custom archive's first bytes (or a compressed tar's
+ * toc.dat, refused); finds the pg_restore the
+ * archive needs (G3_USAGE naming the version when there is none) and
+ * starts it. input_read: the script's bytes (pg_restore's output, else
+ * the reader's); input_consumed: the source's bytes read so far;
+ * input_format: "sql", "snapshot", "pg_dump-custom", ... */
+g3_rc archive_open(const char *spec, struct input *in, g3_err *err);
+/* Replaces in->src by one whose first bytes were read ahead (and are read
+ * again, the source's error where it was met): *tar 1 when they are a
+ * pg_dump tar archive's, whose header is then in in->arch_head (G3_USAGE
+ * when it is damaged). */
+g3_rc archive_lookahead(struct input *in, int *tar, g3_err *err);
+ssize_t input_read(struct input *in, void *buf, size_t len, g3_err *err);
+uint64_t input_consumed(const struct input *in);
+const char *input_format(const struct input *in);
 void db_load_release(struct db_load *d);
 
 /* Table patterns (restore_filter.c). filter_add compiles one (exit 2 on a

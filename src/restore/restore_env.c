@@ -101,6 +101,8 @@ int env_source(const char *source, char **base)
 		return 1;
 	}
 	len = strlen(source);
+	if (g3_pgarch_is_dir(source))
+		return 0;   /* pg_dump -Fd: one dump */
 	if ((!strncmp(source, "s3://", 5) && len > 5 && source[len - 1] == '/') ||
 	    (strcmp(source, "-") && !strstr(source, "://") && !stat(source, &st) &&
 	     S_ISDIR(st.st_mode))) {

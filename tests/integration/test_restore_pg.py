@@ -647,12 +647,6 @@ class SniffTest(unittest.TestCase):
             g.write(rnd)
         self.check([gz], 'gen3db: "%s" is not a SQL dump or a gen3db snapshot: it is binary '
                    'data\n' % gz)
-        custom = os.path.join(TMP, "custom.dump")
-        subprocess.run(["pg_dump", "-Fc", "-d", "postgres", "-f", custom], env=PG.env(),
-                       check=True)
-        self.check([custom], 'gen3db: "%s" is a pg_dump custom-format archive, not a plain '
-                   "SQL dump\nhint: turn it into one with 'pg_restore -f DUMP.sql ARCHIVE'\n"
-                   % custom)
 
     def test_hand_written_sql_needs_option(self):
         sql = b"CREATE TABLE public.t (a integer);\nINSERT INTO public.t VALUES (1);\n"
