@@ -60,7 +60,7 @@ static const char usage_text[] =
 	"<NAME>__mapping.json, <NAME>__settings.json (without per-cluster keys),\n"
 	"<NAME>__alias.json and every document in <NAME>__data.json (NDJSON), as\n"
 	"elasticdump 6 writes them (settings and alias as JSON-encoded strings), so\n"
-	"elasticdump --type=mapping|settings|alias|data can import them.\n"
+	"that elasticdump can import them (its types mapping, settings, alias, data).\n"
 	"\n"
 	"      --index NAME             repeatable (an alias or an index); default:\n"
 	"                               GUPPY_INDICES and GUPPY_CONFIGINDEX\n"

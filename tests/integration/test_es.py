@@ -384,7 +384,8 @@ class TestErrors(EsTestCase):
         r = run(["restore-es", d, "--es", self.es.url])
         self.assertEqual(r.returncode, 2)
         self.assertEqual(r.stderr, 'gen3db: no index to restore in "%s": it holds no '
-                         '<index>__mapping.json or <index>__data.json, nor does "%s/es"\n'
+                         '<index>__mapping.json, <index>__data.json, <index>.mapping.json '
+                         'or <index>.index.json, nor does "%s/es"\n'
                          'hint: found instead: "dev_case.json"\n' % (d, d))
         if n is not None:
             # the only request since is this stats call
