@@ -53,6 +53,18 @@ void g3_esrestore_index_release(g3_esrestore_index *ix)
 	memset(ix, 0, sizeof(*ix));
 }
 
+void g3_esrestore_report_pruned(const g3_esrestore_index *ix, json_object *o)
+{
+	json_object *a;
+
+	if (!ix->n_pruned)
+		return;
+	a = json_object_new_array();
+	for (size_t i = 0; i < ix->n_pruned; i++)
+		json_object_array_add(a, json_object_new_string(ix->pruned[i]));
+	json_object_object_add(o, "deleted_versions", a);
+}
+
 static double now_seconds(void)
 {
 	struct timespec ts;

@@ -121,6 +121,8 @@ void g3_esrestore_opts_init(g3_esrestore_opts *o);
 int g3_esrestore_option(g3_esrestore_opts *o, int c, const char *arg, g3_err *err);
 
 void g3_esrestore_index_init(g3_esrestore_index *ix);
+/* Adds "deleted_versions" (ix->pruned) to a report object when any. */
+void g3_esrestore_report_pruned(const g3_esrestore_index *ix, json_object *o);
 void g3_esrestore_index_release(g3_esrestore_index *ix);
 
 /* G3_USAGE for bad input or a target that would be overwritten. */
