@@ -918,7 +918,7 @@ static int print_options(const struct restore_opts *o, const char *shard,
 	g3_opt_json_str(j, "database", o->database);
 	g3_opt_json_list(j, "maps", o->maps, o->n_maps);
 	g3_opt_json_int(j, "jobs", o->jobs);
-	g3_opt_json_bool(j, "clean", o->clean);
+	/* --clean is --on-existing replace */
 	g3_opt_json_str(j, "on_existing", on_existing_names[o->on_existing]);
 	g3_opt_json_int(j, "keep_versions", o->es.keep_versions);
 	g3_opt_json_bool(j, "no_create", o->no_create);
