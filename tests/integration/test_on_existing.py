@@ -318,6 +318,50 @@ class OnExistingEnvironmentTest(unittest.TestCase):
         self.assertEqual(ES.docs("dev_file"), {"mine": {"x": 1}})
 
 
+class OnExistingSnapshotTest(unittest.TestCase):
+    """A snapshot of two databases and an index: the targets in place are
+    read through (every check still made) and left, the others restored."""
+
+    def test_snapshot_skip_some(self):
+        ES.reset()
+        snap = os.path.join(TMP, "two.tar.zst")
+        r = run(["restore-es", os.path.join(DATA, "es"), "--es", ES.url, "--index", "dev_case"],
+                env=env())
+        self.assertEqual(r.code, 0, repr(r))
+        r = run(["dump", "--database", "ref_arborist", "--database", "ref_fence", "--es", ES.url,
+                 "--index", "dev_case", "--output", snap, "--quiet"], env=env())
+        self.assertEqual(r.code, 0, repr(r))
+        ES.reset()
+        drop("arborist_onexs", "fence_onexs")
+        for role in ("arborist_onexs", "fence_onexs"):   # loaded through SET ROLE
+            PG.psql("DO $$BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object "
+                    "THEN NULL; END$$" % role)
+        args = ["restore", snap, "--map", "ref_arborist=arborist_onexs", "--map",
+                "ref_fence=fence_onexs", "--es", ES.url, "--json"]
+        r = run(args, env=env())
+        self.assertEqual(r.code, 0, repr(r))
+        kept = tamper("arborist_onexs")
+        drop("fence_onexs")
+        ES.req("DELETE", "/dev_case_0/_doc/%s?refresh=true"
+               % urllib.parse.quote(sorted(ES.docs("dev_case"))[0], safe=""))
+        docs = ES.docs("dev_case")
+        r = run(args + ["--on-existing", "skip"], env=env())
+        self.assertEqual(r.code, 0, repr(r))
+        report = json.loads(r.out)
+        self.assertEqual({d["database"]: d["status"] for d in report["databases"]},
+                         {"arborist_onexs": "skipped", "fence_onexs": "restored"})
+        self.assertEqual([(i["name"], i["status"]) for i in report["indices"]],
+                         [("dev_case", "skipped")])
+        self.assertEqual(fingerprint("arborist_onexs"), kept)
+        self.assertEqual(fingerprint("fence_onexs"), REF["fence"])
+        self.assertEqual(ES.docs("dev_case"), docs)
+        self.assertEqual(ES.indices(), {"dev_case_0": ["dev_case"]})
+        # without skip the same run is refused before anything changes
+        r = run(args, env=env())
+        self.assertEqual(r.code, 2, repr(r))
+        self.assertEqual(fingerprint("arborist_onexs"), kept)
+
+
 def marker(target, complete=True):
     return {"mappings": {"_meta": {"gen3db": {"target": target, "complete": complete}},
                          "properties": {"x": {"type": "integer"}}}}
