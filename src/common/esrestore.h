@@ -5,10 +5,11 @@
  * anything is written:
  *   g3_esrestore_plan   reads the definition (mapping, settings, aliases),
  *                       looks at the target: with the gen3 convention a
- *                       restore of X creates the versioned index X_<n> (the
- *                       first free n) and points alias X at it; with no_alias
- *                       it creates the concrete index X. An existing
- *                       concrete index X is refused (G3_USAGE) unless clean.
+ *                       restore of X creates the versioned index X_<n> (n
+ *                       one above the highest) and points alias X at it;
+ *                       with no_alias it creates the concrete index X. An
+ *                       existing concrete index X is refused (G3_USAGE)
+ *                       unless clean (or skipped with skip_existing).
  *   g3_esrestore_load   creates the index (mappings translated for the
  *                       target version, settings with number_of_replicas 0
  *                       and refresh_interval -1 while loading), streams the
