@@ -307,7 +307,7 @@ g3_rc g3_esrestore_plan_target(g3_es *es, const char *name, const g3_esrestore_o
 	if (!is_alias && (rc = g3_es_index_exists(es, name, &exists, err)))
 		return rc;
 	if (o->skip_existing && !o->clean && (is_alias || exists)) {
-		g3_info("%s \"%s\" already exists: skipped, left as it is",
+		g3_debug("%s \"%s\" already exists: skipped, left as it is",
 			is_alias ? "alias" : "index", name);
 		ix->skipped = 1;
 		return G3_OK;

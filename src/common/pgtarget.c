@@ -289,7 +289,7 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 		if ((rc = count_tables(master_conf, t->database, &t->tables, o->wait_seconds, err)))
 			return rc;
 		if (t->tables && o->skip_existing && !o->clean) {
-			g3_info("database \"%s\" already has %ld %s: skipped, left as it is",
+			g3_debug("database \"%s\" already has %ld %s: skipped, left as it is",
 				t->database, t->tables,
 				g3_plural(t->tables, "table or other relation",
 					  "tables or other relations"));

@@ -116,8 +116,10 @@ g3_rc es_plan_snapshot(const struct restore_opts *o, const char *source, struct 
 		g3_esrestore_index_init(&e->ix[e->n].ix);
 		if ((rc = g3_esrestore_plan_target(&e->es, name, &e->ro, &e->ix[e->n++].ix, err)))
 			return rc;
-		if (e->ix[e->n - 1].ix.skipped)
+		if (e->ix[e->n - 1].ix.skipped) {
+			g3_info("skipped index \"%s\": it already exists (--on-existing skip)", name);
 			e->ix[e->n - 1].state = IX_SKIPPED;
+		}
 	}
 	return G3_OK;
 }
