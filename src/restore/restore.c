@@ -804,12 +804,14 @@ static void report(const struct restore_opts *o, const struct input *in,
 	json_object *root = json_object_new_object();
 	json_object *dbs = json_object_new_array();
 	int64_t rows = 0, bytes = 0;
+	size_t skipped = 0;
 
 	for (size_t i = 0; i < p->n; i++) {
 		const g3_pgload_stats *st;
 
 		if (p->dbs[i].target.skipped) {
 			json_object_array_add(dbs, report_skipped(&p->dbs[i]));
+			skipped++;
 			continue;
 		}
 		st = g3_pgload_get_stats(p->dbs[i].load);
@@ -818,8 +820,8 @@ static void report(const struct restore_opts *o, const struct input *in,
 		bytes += st->bytes;
 	}
 	if (p->n > 1 || (p->n && p->es))
-		g3_info("restored %zu %s from \"%s\": %lld %s, %.1f MB in %.1f s", p->n,
-			g3_plural((long long)p->n, "database", "databases"), in->src->name,
+		g3_info("restored %zu %s from \"%s\": %lld %s, %.1f MB in %.1f s", p->n - skipped,
+			g3_plural((long long)(p->n - skipped), "database", "databases"), in->src->name,
 			(long long)rows, g3_plural(rows, "row", "rows"), (double)bytes / 1e6, seconds);
 	if (o->json) {
 		json_object_object_add(root, "source", json_object_new_string(in->src->name));
