@@ -32,6 +32,7 @@ g3_rc g3_parse_choice(const char *what, const char *s, const char *const *choice
 	for (int i = 0; choices[i]; i++) {
 		if (!strcmp(s, choices[i])) {
 			*out = i;
+			g3_buf_release(&list);
 			return G3_OK;
 		}
 		g3_buf_addf(&list, "%s%s", i ? "|" : "", choices[i]);
