@@ -402,6 +402,32 @@ class KeepVersionsTest(unittest.TestCase):
         self.assertEqual(r.code, 2)
         self.assertIn("--keep-versions must be a whole number from 0 to 1000", r.err)
 
+    def test_failed_restore_deletes_nothing(self):
+        """Versions go only after the alias moved: a restore that fails
+        (a data line that is not JSON) leaves every version."""
+        for i in range(2):
+            self.assertEqual(self.restore().code, 0)
+        bad = tempfile.mkdtemp(dir=TMP)
+        for kind in ("mapping", "data"):
+            shutil.copy(os.path.join(DATA, "es", "dev_case__%s.json" % kind), bad)
+        with open(os.path.join(bad, "dev_case__data.json"), "a") as f:
+            f.write("{not json\n")
+        r = run(["restore-es", bad, "--es", ES.url, "--wait", "5", "--index", self.NAME,
+                 "--keep-versions", "0"], env=env())
+        self.assertEqual(r.code, 1, repr(r))
+        self.assertEqual(self.versions(), {"dev_case_0": [], "dev_case_1": ["dev_case"]})
+
+    def test_whole_environment_restore_keeps_versions_too(self):
+        args = ["restore", LAYOUT, "--release", "onexv", "--es", ES.url, "--index", self.NAME,
+                "--json"]
+        for i in range(3):
+            r = run(args, env=env())
+            self.assertEqual(r.code, 0, repr(r))
+        self.assertEqual(self.versions(), {"dev_case_1": [], "dev_case_2": ["dev_case"]})
+        r = run(args + ["--keep-versions", "0"], env=env())
+        self.assertEqual(r.code, 0, repr(r))
+        self.assertEqual(self.versions(), {"dev_case_3": ["dev_case"]})
+
     def test_foreign_indices_are_never_deleted(self):
         # NAME_7 without a marker, NAME_8 with gen3db's marker for another
         # name, NAME_9 incomplete (another restore may be loading it),
