@@ -14,7 +14,7 @@ bench/results/latest.md. Parts:
        and snapshot), the server-side COPY ceiling; server CPU per run from
        the postmaster's /proc accounting (how many cores the server used)
   es   gen3db restore-es against elasticdump run as the helm job (npm,
-       installed into bench/.cache) and the curl ceiling, in the ES test
+       tests/elasticdump/install.sh) and the curl ceiling, in the ES test
        server's fast and cluster-like modes
   s3   streaming restore from s3rver (tests/s3/s3env.sh) against download
        then restore
@@ -329,14 +329,11 @@ ES_INDICES = ["dev_case", "dev_file"]
 
 
 def elasticdump_bin():
-    """npm's elasticdump, installed once into bench/.cache (git-ignored)."""
-    ed = os.path.join(CACHE, "node_modules", ".bin", "elasticdump")
-    if not os.path.exists(ed):
-        os.makedirs(CACHE, exist_ok=True)
-        log("installing elasticdump into %s" % CACHE)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", CACHE,
-                        "elasticdump"], check=True, stdout=subprocess.DEVNULL)
-    return ed
+    """npm's elasticdump, the version the interoperability tests pin
+    (tests/elasticdump/package.json), installed by tests/elasticdump/install.sh."""
+    subprocess.run(["bash", os.path.join(ROOT, "tests", "elasticdump", "install.sh")], check=True,
+                   stdout=subprocess.DEVNULL)
+    return os.path.join(ROOT, "tests", "elasticdump", "node_modules", ".bin", "elasticdump")
 
 
 def es_server(mode, tmp):

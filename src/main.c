@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "common/progress.h"
 #include "version.h"
 
 struct cmd {
@@ -52,6 +53,7 @@ static const struct cmd *find(const char *name)
 int main(int argc, char **argv)
 {
 	const struct cmd *c;
+	g3_err err;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -88,5 +90,12 @@ int main(int argc, char **argv)
 			argv[1]);
 		return 2;
 	}
+	/* checked before any command reads a file or reaches a server */
+	g3_err_init(&err);
+	if (g3_progress_configure(&err)) {
+		fprintf(stderr, "gen3db: %s\nhint: %s\n", err.msg, err.hint);
+		return 2;
+	}
+	g3_progress_set_phase(c->name);
 	return c->fn(argc - 1, argv + 1);
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "es.h"
+#include "log.h"
 #include "opts.h"
 #include "sourcefile.h"
 
@@ -38,6 +39,9 @@ void g3_edump_files_release(g3_edump_files *f)
 	free(f->settings);
 	free(f->alias);
 	free(f->data);
+	free(f->analyzer);
+	free(f->templates);
+	free(f->index);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -48,48 +52,105 @@ static int is_file(const char *path)
 	return !stat(path, &st) && S_ISREG(st.st_mode);
 }
 
-static char *file_path(const char *dir, const char *sub, const char *index, const char *suffix)
+/* One layout's file names: <index><sep><type>.json, the data file's type
+ * being data_type (NULL: <index>.json). */
+typedef struct layout {
+	const char *name, *sep, *data_type;
+} layout;
+
+static const layout layouts[] = {
+	{ "elasticdump", "__", "data" },
+	{ "multielasticdump", ".", NULL },
+};
+
+static const char *const def_types[] = {
+	"mapping", "settings", "analyzer", "alias", "template", "index", NULL
+};
+
+static char *layout_path(const char *dir, const char *sub, const char *index, const layout *l,
+			 const char *type)
 {
 	g3_buf b = G3_BUF_INIT;
 
-	g3_buf_addf(&b, "%s/%s%s__%s.json", dir, sub, index, suffix);
+	if (type)
+		g3_buf_addf(&b, "%s/%s%s%s%s.json", dir, sub, index, l->sep, type);
+	else
+		g3_buf_addf(&b, "%s/%s%s.json", dir, sub, index);
 	return g3_buf_detach(&b);
+}
+
+/* The path of type's file in layout l when it exists, else NULL. */
+static char *existing(const char *dir, const char *sub, const char *index, const layout *l,
+		      const char *type)
+{
+	char *p = layout_path(dir, sub, index, l, type);
+
+	if (is_file(p))
+		return p;
+	free(p);
+	return NULL;
+}
+
+/* The first file of index in layout l under dir/sub, or NULL. */
+static char *any_file(const char *dir, const char *sub, const char *index, const layout *l)
+{
+	char *p = existing(dir, sub, index, l, l->data_type);
+
+	for (size_t i = 0; !p && def_types[i]; i++)
+		p = existing(dir, sub, index, l, def_types[i]);
+	return p;
 }
 
 g3_rc g3_edump_locate(const char *dir, const char *index, g3_edump_files *f, g3_err *err)
 {
+	static const char *const subs[] = { "", "es/" };
+	const layout *l = &layouts[0];
 	const char *sub = "";
-	char *p;
 
 	memset(f, 0, sizeof(*f));
 	if (strchr(index, '/') || !strcmp(index, "..") || !strcmp(index, ".") || !*index)
 		return g3_err_set(err, G3_USAGE, "\"%s\" is not a valid index name", index);
-	p = file_path(dir, "", index, "mapping");
-	if (!is_file(p)) {
-		char *q = file_path(dir, "es/", index, "mapping");
+	for (size_t s = 0; s < sizeof(subs) / sizeof(subs[0]); s++) {
+		char *found[2];
+		int n = 0;
 
-		if (is_file(q))
-			sub = "es/";
-		free(q);
+		for (size_t i = 0; i < 2; i++)
+			if ((found[i] = any_file(dir, subs[s], index, &layouts[i])))
+				n++;
+		if (n == 2) {
+			g3_err_set(err, G3_USAGE, "index \"%s\" is in two layouts: \"%s\" (%s) and "
+				   "\"%s\" (%s)", index, found[0], layouts[0].name, found[1],
+				   layouts[1].name);
+			g3_err_hint(err, "keep one layout's files of the index in the directory");
+			free(found[0]);
+			free(found[1]);
+			return G3_USAGE;
+		}
+		free(found[0]);
+		free(found[1]);
+		if (n) {
+			sub = subs[s];
+			l = found[0] ? &layouts[0] : &layouts[1];
+			break;
+		}
 	}
-	free(p);
-	f->mapping = file_path(dir, sub, index, "mapping");
-	f->data = file_path(dir, sub, index, "data");
-	f->settings = file_path(dir, sub, index, "settings");
-	f->alias = file_path(dir, sub, index, "alias");
-	if (!is_file(f->settings)) {
-		free(f->settings);
-		f->settings = NULL;
-	}
-	if (!is_file(f->alias)) {
-		free(f->alias);
-		f->alias = NULL;
-	}
-	if (!is_file(f->mapping)) {
+	f->layout = l->name;
+	f->mapping = existing(dir, sub, index, l, "mapping");
+	f->settings = existing(dir, sub, index, l, "settings");
+	f->analyzer = existing(dir, sub, index, l, "analyzer");
+	f->alias = existing(dir, sub, index, l, "alias");
+	f->templates = existing(dir, sub, index, l, "template");
+	f->index = existing(dir, sub, index, l, "index");
+	f->data = layout_path(dir, sub, index, l, l->data_type);
+	if (!f->mapping && !f->index) {
+		char *want = layout_path(dir, sub, index, l, "mapping");
+
 		g3_err_set(err, G3_USAGE, "no mapping file for index \"%s\": \"%s\" is missing",
-			   index, f->mapping);
+			   index, want);
+		free(want);
 		g3_err_hint(err, "the directory should hold <index>__mapping.json and "
-			    "<index>__data.json (elasticdump's layout)");
+			    "<index>__data.json (elasticdump's layout), or <index>.mapping.json "
+			    "and <index>.json (multielasticdump's)");
 		goto fail;
 	}
 	if (!is_file(f->data)) {
@@ -110,7 +171,7 @@ static g3_rc read_json_file(const char *path, json_object **out, g3_err *err)
 	json_tokener *tok = NULL;
 	char buf[65536];
 	size_t n;
-	long line = 1;
+	long line = 1, total = 0;
 	g3_rc rc = G3_OK;
 
 	*out = NULL;
@@ -121,6 +182,12 @@ static g3_rc read_json_file(const char *path, json_object **out, g3_err *err)
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
 		enum json_tokener_error je;
 
+		total += (long)n;
+		if (total > G3_EDUMP_DEF_MAX) {
+			rc = g3_err_set(err, G3_USAGE, "\"%s\" is larger than %ld MiB, too large for "
+					"an index definition", path, G3_EDUMP_DEF_MAX >> 20);
+			goto cleanup;
+		}
 		*out = json_tokener_parse_ex(tok, buf, (int)n);
 		je = json_tokener_get_error(tok);
 		if (je != json_tokener_continue && je != json_tokener_success) {
@@ -164,25 +231,86 @@ cleanup:
 	return rc;
 }
 
-/* {"<concrete>": {key: value}} -> value (borrowed), *name the concrete index. */
+/*
+ * A definition file: elasticdump writes every type but mapping as a JSON
+ * string holding the document; the string is decoded and the document in
+ * it parsed (the file's size bound holds for it too).
+ */
+static g3_rc read_def_file(const char *path, json_object **out, g3_err *err)
+{
+	json_object *inner = NULL;
+	json_tokener *tok = NULL;
+	enum json_tokener_error je;
+	const char *text;
+	int len;
+	g3_rc rc;
+
+	if ((rc = read_json_file(path, out, err)) || !json_object_is_type(*out, json_type_string))
+		return rc;
+	text = json_object_get_string(*out);
+	len = json_object_get_string_len(*out);
+	tok = json_tokener_new();
+	inner = json_tokener_parse_ex(tok, text, len);
+	je = json_tokener_get_error(tok);
+	if (inner && je == json_tokener_success) {
+		for (size_t i = json_tokener_get_parse_end(tok); i < (size_t)len; i++)
+			if (!strchr(" \t\r\n", text[i])) {
+				je = json_tokener_error_parse_unexpected;
+				break;
+			}
+	}
+	if (!inner || je != json_tokener_success) {
+		rc = g3_err_set(err, G3_USAGE, "\"%s\" holds a JSON string that is not a JSON "
+				"document: %s", path, je == json_tokener_continue
+				? "unexpected end of string" : json_tokener_error_desc(je));
+		json_object_put(inner);
+		inner = NULL;
+	}
+	json_tokener_free(tok);
+	json_object_put(*out);
+	*out = inner;
+	return rc;
+}
+
+/*
+ * {"<concrete>": {key: value}} -> value (borrowed), *name the concrete
+ * index. Entries with an empty object are passed over: elasticdump, given
+ * an alias, writes {"<concrete>":{...},"<alias>":{}}. One concrete index
+ * per file: the first other entry.
+ */
+static g3_rc unwrap_entry(json_object *root, const char *key, const char *path,
+			  const char **name, json_object **entry, g3_err *err)
+{
+	*entry = NULL;
+	if (json_object_is_type(root, json_type_object)) {
+		json_object_object_foreach(root, k, inner) {
+			if (json_object_is_type(inner, json_type_object) &&
+			    !json_object_object_length(inner))
+				continue;
+			if (!json_object_is_type(inner, json_type_object))
+				return g3_err_set(err, G3_USAGE, "\"%s\": index \"%s\" is not an object",
+						  path, k);
+			*name = k;
+			*entry = inner;
+			return G3_OK;
+		}
+	}
+	return g3_err_set(err, G3_USAGE, "\"%s\" is not {\"<index>\": {\"%s\": ...}}", path, key);
+}
+
 static g3_rc unwrap(json_object *root, const char *key, const char *path, const char **name,
 		    json_object **out, g3_err *err)
 {
-	json_object *v;
+	json_object *entry;
+	g3_rc rc;
 
 	*out = NULL;
-	if (!json_object_is_type(root, json_type_object) || json_object_object_length(root) < 1)
-		return g3_err_set(err, G3_USAGE,
-				  "\"%s\" is not {\"<index>\": {\"%s\": ...}}", path, key);
-	json_object_object_foreach(root, k, inner) {
-		if (!json_object_is_type(inner, json_type_object) ||
-		    !json_object_object_get_ex(inner, key, &v) ||
-		    !json_object_is_type(v, json_type_object))
-			return g3_err_set(err, G3_USAGE, "\"%s\": index \"%s\" has no \"%s\" object",
-					  path, k, key);
-		*name = k;
-		*out = v;
-		break;  /* one concrete index per file */
+	if ((rc = unwrap_entry(root, key, path, name, &entry, err)))
+		return rc;
+	if (!json_object_object_get_ex(entry, key, out) || !json_object_is_type(*out, json_type_object)) {
+		*out = NULL;
+		return g3_err_set(err, G3_USAGE, "\"%s\": index \"%s\" has no \"%s\" object",
+				  path, *name, key);
 	}
 	return G3_OK;
 }
@@ -287,34 +415,137 @@ g3_rc g3_esdef_from_json(g3_esdef *d, const char *index, json_object *mappings,
 	return G3_OK;
 }
 
+/* An optional member of an index file's entry: borrowed or NULL. */
+static g3_rc optional_object(json_object *entry, const char *key, const char *path,
+			     const char *name, json_object **out, g3_err *err)
+{
+	*out = NULL;
+	if (!json_object_object_get_ex(entry, key, out) || !*out)
+		return G3_OK;
+	if (!json_object_is_type(*out, json_type_object)) {
+		*out = NULL;
+		return g3_err_set(err, G3_USAGE, "\"%s\": \"%s\" of index \"%s\" is not an object",
+				  path, key, name);
+	}
+	return G3_OK;
+}
+
+/* The analysis settings of an analyzer file put into d's settings: what
+ * elasticdump's analyzer import applies, and nothing else of the file. */
+static g3_rc merge_analysis(g3_esdef *d, json_object *s, const char *path, g3_err *err)
+{
+	json_object *idx, *analysis, *mine, *copy = NULL;
+
+	if (!json_object_object_get_ex(s, "index", &idx) ||
+	    !json_object_object_get_ex(idx, "analysis", &analysis)) {
+		if (json_object_object_get_ex(s, "analysis", &analysis) ||
+		    json_object_object_get_ex(s, "index.analysis", &analysis))
+			return g3_err_set(err, G3_USAGE, "\"%s\": analysis settings are only read as "
+					  "{\"settings\":{\"index\":{\"analysis\":...}}}", path);
+		return G3_OK;  /* the index had no analysis */
+	}
+	if (!json_object_is_type(analysis, json_type_object))
+		return g3_err_set(err, G3_USAGE, "\"%s\": \"analysis\" is not an object", path);
+	if (!d->settings)
+		d->settings = json_object_new_object();
+	if (!json_object_object_get_ex(d->settings, "index", &idx) ||
+	    !json_object_is_type(idx, json_type_object)) {
+		idx = json_object_new_object();
+		json_object_object_add(d->settings, "index", idx);
+	}
+	if (json_object_object_get_ex(idx, "analysis", &mine)) {
+		if (!json_object_equal(mine, analysis))
+			return g3_err_set(err, G3_USAGE, "\"%s\" and the settings file give different "
+					  "analysis settings", path);
+		return G3_OK;
+	}
+	json_object_deep_copy(analysis, &copy, NULL);
+	json_object_object_add(idx, "analysis", copy);
+	return G3_OK;
+}
+
+/* Templates are cluster-wide (multielasticdump saves every template of the
+ * cluster beside each index): checked, named, never restored. */
+static g3_rc check_templates(json_object *root, const char *path, g3_err *err)
+{
+	g3_buf names = G3_BUF_INIT;
+
+	if (!json_object_is_type(root, json_type_object))
+		return g3_err_set(err, G3_USAGE, "\"%s\" is not {\"<template>\": {...}}", path);
+	json_object_object_foreach(root, k, v) {
+		if (!json_object_is_type(v, json_type_object)) {
+			g3_buf_release(&names);
+			return g3_err_set(err, G3_USAGE, "\"%s\": template \"%s\" is not an object",
+					  path, k);
+		}
+		g3_buf_addf(&names, "%s\"%s\"", names.len ? ", " : "", k);
+	}
+	if (names.len)
+		g3_debug("\"%s\": index templates are not restored (they belong to the cluster): %s",
+			 path, names.data);
+	g3_buf_release(&names);
+	return G3_OK;
+}
+
 g3_rc g3_esdef_read(g3_esdef *d, const g3_edump_files *f, g3_err *err)
 {
-	json_object *mroot = NULL, *sroot = NULL, *aroot = NULL;
-	json_object *m, *s = NULL, *a = NULL;
+	json_object *mroot = NULL, *sroot = NULL, *aroot = NULL, *nroot = NULL, *troot = NULL;
+	json_object *m = NULL, *s = NULL, *a = NULL, *ns = NULL, *entry;
 	const char *name = NULL, *other;
 	g3_rc rc;
 
-	if ((rc = read_json_file(f->mapping, &mroot, err)))
+	if (f->mapping) {
+		if ((rc = read_def_file(f->mapping, &mroot, err)))
+			goto cleanup;
+		if ((rc = unwrap(mroot, "mappings", f->mapping, &name, &m, err)))
+			goto cleanup;
+	} else if (f->index) {
+		/* GET /<index>: the whole definition in one entry */
+		if ((rc = read_def_file(f->index, &mroot, err)))
+			goto cleanup;
+		if ((rc = unwrap(mroot, "mappings", f->index, &name, &m, err)) ||
+		    (rc = unwrap_entry(mroot, "mappings", f->index, &name, &entry, err)) ||
+		    (rc = optional_object(entry, "settings", f->index, name, &s, err)) ||
+		    (rc = optional_object(entry, "aliases", f->index, name, &a, err)))
+			goto cleanup;
+	} else {
+		rc = g3_err_set(err, G3_USAGE, "no mapping file");
 		goto cleanup;
-	if ((rc = unwrap(mroot, "mappings", f->mapping, &name, &m, err)))
-		goto cleanup;
+	}
 	if (f->settings) {
-		if ((rc = read_json_file(f->settings, &sroot, err)))
+		if ((rc = read_def_file(f->settings, &sroot, err)))
 			goto cleanup;
 		if ((rc = unwrap(sroot, "settings", f->settings, &other, &s, err)))
 			goto cleanup;
 	}
 	if (f->alias) {
-		if ((rc = read_json_file(f->alias, &aroot, err)))
+		if ((rc = read_def_file(f->alias, &aroot, err)))
 			goto cleanup;
 		if ((rc = unwrap(aroot, "aliases", f->alias, &other, &a, err)))
 			goto cleanup;
 	}
-	rc = g3_esdef_from_json(d, name, m, s, a, err);
+	if (f->analyzer) {
+		if ((rc = read_def_file(f->analyzer, &nroot, err)))
+			goto cleanup;
+		if ((rc = unwrap(nroot, "settings", f->analyzer, &other, &ns, err)))
+			goto cleanup;
+	}
+	if (f->templates) {
+		if ((rc = read_def_file(f->templates, &troot, err)))
+			goto cleanup;
+		if ((rc = check_templates(troot, f->templates, err)))
+			goto cleanup;
+	}
+	if ((rc = g3_esdef_from_json(d, name, m, s, a, err)))
+		goto cleanup;
+	if (ns)
+		rc = merge_analysis(d, ns, f->analyzer, err);
 cleanup:
 	json_object_put(mroot);
 	json_object_put(sroot);
 	json_object_put(aroot);
+	json_object_put(nroot);
+	json_object_put(troot);
 	return rc;
 }
 
@@ -347,6 +578,7 @@ g3_rc g3_docreader_open(g3_docreader *r, const char *path, g3_err *err)
 			return err->rc;
 		g3_docreader_attach(r, f, path);
 		r->own = 1;
+		r->report = 1;
 		return G3_OK;
 	}
 	f = fopen(path, "rb");
@@ -355,6 +587,7 @@ g3_rc g3_docreader_open(g3_docreader *r, const char *path, g3_err *err)
 		return g3_err_set(err, G3_USAGE, "could not open \"%s\": %s", path, strerror(errno));
 	g3_docreader_attach(r, f, path);
 	r->own = 1;
+	r->report = 1;
 	return G3_OK;
 }
 
@@ -368,6 +601,8 @@ void g3_docreader_attach(g3_docreader *r, FILE *f, const char *name)
 
 void g3_docreader_release(g3_docreader *r)
 {
+	if (r->report)
+		g3_progress_batch_flush(&r->progress);
 	if (r->own && r->f)
 		fclose(r->f);
 	free(r->path);
@@ -394,6 +629,12 @@ int g3_docreader_next(g3_docreader *r, const char **id, const char **source, siz
 
 		errno = 0;
 		n = getline(&r->line, &r->cap, r->f);
+		if (r->report) {
+			if (n > 0)
+				g3_progress_batch_add(&r->progress, n);
+			else
+				g3_progress_batch_flush(&r->progress);
+		}
 		if (n < 0) {
 			if (ferror(r->f)) {
 				g3_err_set(err, G3_FAIL, "could not read \"%s\": %s", r->path,

@@ -1,19 +1,38 @@
 /*
- * Index definitions and documents in elasticdump's layout, as gen3's
- * bucket holds them (and as `gen3db dump-es` writes them):
+ * Index definitions and documents as elasticdump (npm `elasticdump`, 6.x:
+ * one file per --type) and multielasticdump write them, as gen3's bucket
+ * holds them (and as `gen3db dump-es` writes them). Two layouts of the
+ * same files, per index:
  *
- *   <index>__mapping.json   the body of `GET /<index>/_mapping`, keyed by
- *                           the concrete index: {"x_0":{"mappings":{...}}};
- *                           ES 6 dumps are typed: {"mappings":{"_doc":{...}}}
- *   <index>__settings.json  optional: {"x_0":{"settings":{"index":{...}}}}
- *   <index>__alias.json     optional: {"x_0":{"aliases":{"name":{...}}}}
- *   <index>__data.json      NDJSON search hits
+ *   elasticdump (gen3)      multielasticdump
+ *   <index>__mapping.json   <index>.mapping.json    GET /<index>/_mapping:
+ *                           {"x_0":{"mappings":{...}}} keyed by the concrete
+ *                           index; ES 6 dumps are typed {"_doc":{...}}
+ *   <index>__settings.json  <index>.settings.json   optional:
+ *                           {"x_0":{"settings":{"index":{...}}}}
+ *   <index>__analyzer.json  <index>.analyzer.json   optional: the same
+ *                           shape; only settings.index.analysis is used
+ *   <index>__alias.json     <index>.alias.json      optional:
+ *                           {"x_0":{"aliases":{"name":{...}}}}
+ *   <index>__template.json  <index>.template.json   optional: GET
+ *                           /_template/...: {"name":{...}}; read and
+ *                           checked, never restored (cluster-wide)
+ *   <index>__index.json     <index>.index.json      optional: GET /<index>:
+ *                           {"x_0":{"mappings","settings","aliases"}}, the
+ *                           definition when there is no mapping file
+ *   <index>__data.json      <index>.json            NDJSON search hits
  *                           {"_index","_type","_id","_score","_source"}
  *
- * The definition files are small and parsed whole; documents are streamed
- * one line at a time (memory: the longest line). The document reader and
- * writer work on FILE streams so the same code serves other destinations
- * (snapshot members) later.
+ * elasticdump writes every definition type but mapping as a JSON string
+ * holding the JSON ("{\"x_0\":{\"settings\":...}}"); both that and the
+ * plain object are read, for every type. The index name inside a file may
+ * differ from the file's name (an export of "src" saved as copy__*.json):
+ * the file's name is the target.
+ *
+ * The definition files are small (at most G3_EDUMP_DEF_MAX bytes) and
+ * parsed whole; documents are streamed one line at a time (memory: the
+ * longest line). The document reader and writer work on FILE streams so
+ * the same code serves other destinations (snapshot members) later.
  */
 #ifndef G3_ELASTICDUMP_H
 #define G3_ELASTICDUMP_H
@@ -23,6 +42,7 @@
 
 #include "err.h"
 #include "jsonscan.h"
+#include "progress.h"
 #include "strbuf.h"
 
 /* An index definition read from a dump, ready for any target version. */
@@ -37,17 +57,24 @@ typedef struct g3_esdef {
 void g3_esdef_init(g3_esdef *d);
 void g3_esdef_release(g3_esdef *d);
 
-/* Paths of one index's files under dir (or dir/es); settings, alias NULL
- * when absent. */
+/* A definition file larger than this is refused (they are parsed whole). */
+#define G3_EDUMP_DEF_MAX (64L << 20)
+
+/* Paths of one index's files under dir (or dir/es); all but data NULL when
+ * absent, and mapping or index set. */
 typedef struct g3_edump_files {
 	char *mapping, *settings, *alias, *data;
+	char *analyzer, *templates, *index;
+	const char *layout;   /* "elasticdump" or "multielasticdump" (static) */
 } g3_edump_files;
 
 void g3_edump_files_release(g3_edump_files *f);
-/* G3_USAGE when the mapping or data file is missing. */
+/* Finds index's files in either layout (the first of dir, dir/es that
+ * holds any). G3_USAGE when the definition or data file is missing, or
+ * when both layouts hold files of the index (ambiguous). */
 g3_rc g3_edump_locate(const char *dir, const char *index, g3_edump_files *f, g3_err *err);
 
-/* Reads the mapping file (required) and the settings and alias files when
+/* Reads the mapping file (or the index file) and the optional files
  * given; errors name the file (G3_USAGE: bad input). */
 g3_rc g3_esdef_read(g3_esdef *d, const g3_edump_files *f, g3_err *err);
 
@@ -83,6 +110,10 @@ typedef struct g3_docreader {
 	g3_jscan scan;        /* the fast path's scratch */
 	int json_c_only;      /* 1: parse every line with json-c (tests compare) */
 	int own;              /* close f on release */
+	/* g3_docreader_open's files: the bytes read go to the progress meter
+	 * (an attached stream's owner reports its own) */
+	int report;
+	g3_progress_batch progress;
 } g3_docreader;
 
 g3_rc g3_docreader_open(g3_docreader *r, const char *path, g3_err *err);

@@ -235,6 +235,16 @@ cleanup:
 	return rc;
 }
 
+/* The target is the name the files are under; the index inside may be
+ * another (an export of "src" saved as copy__*.json). */
+static void note_source(const g3_esrestore_index *ix, const char *name)
+{
+	if (ix->def.source_index && strcmp(ix->def.source_index, name))
+		g3_debug("\"%s\" holds the definition of index \"%s\"; it is restored as \"%s\"",
+			 ix->files.mapping ? ix->files.mapping : ix->files.index,
+			 ix->def.source_index, name);
+}
+
 g3_rc g3_esrestore_plan(g3_es *es, const char *dir, const char *name,
 			const g3_esrestore_opts *o, g3_esrestore_index *ix, g3_err *err)
 {
@@ -242,8 +252,10 @@ g3_rc g3_esrestore_plan(g3_es *es, const char *dir, const char *name,
 
 	if ((rc = g3_edump_locate(dir, name, &ix->files, err)))
 		return rc;
+	g3_debug("index \"%s\": %s's files, data \"%s\"", name, ix->files.layout, ix->files.data);
 	if ((rc = g3_esdef_read(&ix->def, &ix->files, err)))
 		return rc;
+	note_source(ix, name);
 	return g3_esrestore_plan_target(es, name, o, ix, err);
 }
 
@@ -257,6 +269,7 @@ g3_rc g3_esrestore_plan_files(g3_es *es, const char *name, g3_edump_files *files
 	memset(files, 0, sizeof(*files));
 	if ((rc = g3_esdef_read(&ix->def, &ix->files, err)))
 		return rc;
+	note_source(ix, name);
 	return g3_esrestore_plan_target(es, name, o, ix, err);
 }
 
@@ -884,6 +897,28 @@ cleanup:
 	return rc;
 }
 
+/* gen3db's marker describes an index of this cluster (like its uuid): a
+ * dump leaves it out, so whatever loads the dump starts without it. */
+static void strip_marker(json_object *mappings)
+{
+	json_object *root = mappings, *meta;
+
+	if (!json_object_object_get_ex(root, "_meta", &meta) &&
+	    json_object_object_length(mappings) == 1) {
+		json_object_object_foreach(mappings, k, v) {
+			if (strcmp(k, "properties"))
+				root = v;  /* typed (ES 6): {"<type>": {...}} */
+		}
+	}
+	if (json_object_is_type(root, json_type_object) &&
+	    json_object_object_get_ex(root, "_meta", &meta) &&
+	    json_object_is_type(meta, json_type_object)) {
+		json_object_object_del(meta, "gen3db");
+		if (!json_object_object_length(meta))
+			json_object_object_del(root, "_meta");
+	}
+}
+
 g3_rc g3_esdump_definition(g3_es *es, const char *index, char **concrete, json_object **mappings,
 			   json_object **settings, json_object **aliases, g3_err *err)
 {
@@ -893,6 +928,7 @@ g3_rc g3_esdump_definition(g3_es *es, const char *index, char **concrete, json_o
 	*mappings = *settings = *aliases = NULL;
 	if ((rc = get_single(es, index, "/_mapping", "mappings", concrete, mappings, err)))
 		goto fail;
+	strip_marker(*mappings);
 	if ((rc = get_single(es, index, "/_settings", "settings", NULL, settings, err)))
 		goto fail;
 	g3_es_settings_clean(*settings);

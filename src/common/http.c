@@ -604,7 +604,7 @@ g3_rc g3_http_open(const char *url, const char *name, const g3_http_opts *opts,
 	*out = src;
 cleanup:
 	if (s) {
-		g3_source tmp = { &http_ops, NULL, -1, 0, s };
+		g3_source tmp = { .ops = &http_ops, .size = -1, .impl = s };
 
 		http_close(&tmp);
 	}

@@ -27,6 +27,13 @@ void g3_log_set_before_write(void (*hook)(void))
 	pthread_mutex_unlock(&log_lock);
 }
 
+void g3_log_locked(void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&log_lock);
+	fn(arg);
+	pthread_mutex_unlock(&log_lock);
+}
+
 int g3_log_parse_format(const char *name, g3_log_format *out)
 {
 	if (!strcmp(name, "plain") || !strcmp(name, "text")) {
@@ -61,7 +68,7 @@ static int level_shown(g3_log_level level)
 }
 
 static void emit(g3_log_level level, const char *event, const char *msg,
-		 const char *hint, const char *const *fields)
+		 const char *hint, const char *const *fields, json_object *typed)
 {
 	if (!level_shown(level))
 		return;
@@ -94,6 +101,10 @@ static void emit(g3_log_level level, const char *event, const char *msg,
 		for (; fields && fields[0] && fields[1]; fields += 2)
 			json_object_object_add(o, fields[0],
 					       json_object_new_string(fields[1]));
+		if (typed) {
+			json_object_object_foreach(typed, key, val)
+				json_object_object_add(o, key, json_object_get(val));
+		}
 		line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 		fprintf(stderr, "%s\n", line);
 		json_object_put(o);
@@ -119,7 +130,7 @@ void g3_log(g3_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	emit(level, NULL, msg, NULL, NULL);
+	emit(level, NULL, msg, NULL, NULL, NULL);
 }
 
 void g3_log_hint(g3_log_level level, const char *hint, const char *fmt, ...)
@@ -130,17 +141,23 @@ void g3_log_hint(g3_log_level level, const char *hint, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	emit(level, NULL, msg, hint, NULL);
+	emit(level, NULL, msg, hint, NULL, NULL);
 }
 
 void g3_log_err(const g3_err *err)
 {
 	emit(G3_LOG_ERROR, NULL, err->msg[0] ? err->msg : "unknown error",
-	     err->hint, NULL);
+	     err->hint, NULL, NULL);
 }
 
 void g3_log_event(g3_log_level level, const char *event, const char *msg,
 		  const char *const *fields)
 {
-	emit(level, event, msg, NULL, fields);
+	emit(level, event, msg, NULL, fields, NULL);
+}
+
+void g3_log_event_json(g3_log_level level, const char *event, const char *msg,
+		       struct json_object *fields)
+{
+	emit(level, event, msg, NULL, NULL, fields);
 }

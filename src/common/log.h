@@ -35,6 +35,12 @@ int g3_log_get_verbose(void);
  */
 void g3_log_set_before_write(void (*hook)(void));
 
+/*
+ * Runs fn(arg) under the log's lock, so what it writes to stderr (the
+ * progress line) never lands inside a message. fn must not log.
+ */
+void g3_log_locked(void (*fn)(void *arg), void *arg);
+
 void g3_log(g3_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define g3_error(...) g3_log(G3_LOG_ERROR, __VA_ARGS__)
@@ -56,5 +62,14 @@ void g3_log_hint(g3_log_level level, const char *hint, const char *fmt, ...)
  */
 void g3_log_event(g3_log_level level, const char *event, const char *msg,
 		  const char *const *fields);
+
+/*
+ * The same with typed fields: the members of fields (a json-c object,
+ * numbers and nulls kept as they are) are added to the JSON object; in
+ * plain format only msg is written. fields stays the caller's.
+ */
+struct json_object;
+void g3_log_event_json(g3_log_level level, const char *event, const char *msg,
+		       struct json_object *fields);
 
 #endif

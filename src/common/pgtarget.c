@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "secret.h"
 #include "strbuf.h"
 
 /* Server notices ("database ... does not exist, skipping") are debug
@@ -184,9 +185,12 @@ cleanup:
 }
 
 /* No password for the role: the master loads as the role through SET ROLE
- * where it may (a superuser, or a member of the role); else the role needs
- * its password. Checked before anything changes. */
-static g3_rc choose_set_role(PGconn *master, g3_pgtarget *t, g3_err *err)
+ * where it may (a superuser, or a member of the role); a role that does
+ * not exist is created with a generated password when the caller records
+ * it (o->generate_password); else the role needs its password. Checked
+ * before anything changes. */
+static g3_rc choose_set_role(PGconn *master, g3_pgtarget *t, const g3_pgtarget_opts *o,
+			     g3_err *err)
 {
 	int may, exists;
 	g3_rc rc;
@@ -199,13 +203,24 @@ static g3_rc choose_set_role(PGconn *master, g3_pgtarget *t, g3_err *err)
 		t->svc.set_role = 1;
 		return G3_OK;
 	}
+	if (!exists && o->generate_password && !o->no_create) {
+		if ((rc = g3_secret_generate(G3_SECRET_GENERATED_LEN, &t->svc.password, err)))
+			return rc;
+		t->svc.password_generated = 1;
+		g3_debug("role \"%s\" does not exist: it is created with a generated password",
+			 t->svc.username);
+		return G3_OK;
+	}
 	rc = g3_err_set(err, G3_USAGE, "no password for role \"%s\"", t->svc.username);
 	if (exists)
 		g3_err_hint(err, "set SERVICE_PGPASS: the data is loaded as the service role, and "
 			    "the master is neither a superuser nor a member of it");
+	else if (o->no_create)
+		g3_err_hint(err, "the role does not exist, and --no-create does not create it");
 	else
-		g3_err_hint(err, "set SERVICE_PGPASS: the role does not exist and is created "
-			    "with that password");
+		g3_err_hint(err, "the role does not exist: set SERVICE_PGPASS to create it with "
+			    "that password, or give --secret-out FILE to generate one and record "
+			    "it in FILE");
 	return rc;
 }
 
@@ -245,7 +260,7 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 	if ((rc = g3_pg_check_name("role", svc->username, err)) ||
 	    (rc = g3_target_guard_conn(master, t->database, svc->username, err)))
 		return rc;
-	if (!t->svc.password && (rc = choose_set_role(master, t, err)))
+	if (!t->svc.password && (rc = choose_set_role(master, t, o, err)))
 		return rc;
 
 	/* one restore per target at a time */
@@ -478,8 +493,10 @@ g3_rc g3_pgtarget_commit(PGconn *master, g3_pgtarget *t, g3_err *err)
 		g3_warn("the old content of \"%s\" was kept as \"%s\"", t->database, t->old);
 	}
 cleanup:
-	if (!rc)
+	if (!rc) {
 		t->role_created = 0;   /* it owns the database now in place */
+		t->committed = 1;
+	}
 	PQfreemem(qt);
 	PQfreemem(qs);
 	PQfreemem(qo);

@@ -48,6 +48,7 @@ typedef struct g3_pgtarget {
 	int side_created;
 	int skipped;            /* skip_existing: the target has tables, untouched */
 	int role_created;       /* this run created the service role */
+	int committed;          /* g3_pgtarget_commit put it in place */
 	g3_service svc;         /* service role, connected to side */
 } g3_pgtarget;
 
@@ -55,6 +56,10 @@ typedef struct g3_pgtarget_opts {
 	int clean;              /* replace a target that has tables */
 	int skip_existing;      /* leave a target that has tables as it is */
 	int no_create;          /* the role must exist; no provisioning */
+	/* no password and a role that does not exist: generate one
+	 * (svc.password, svc.password_generated) and create the role with it,
+	 * for the caller to record once the target is in place */
+	int generate_password;
 	int wait_seconds;
 } g3_pgtarget_opts;
 
@@ -63,7 +68,11 @@ void g3_pgtarget_release(g3_pgtarget *t);
 
 /* Checks names, locks, drops leftovers, checks the target and creates the
  * side database with its role (through g3_provision unless no_create).
- * svc gives the database (the target), role and password; it is copied. */
+ * svc gives the database (the target), role and password; it is copied.
+ * Without a password: a master that may act as an existing role loads
+ * through SET ROLE; a role that does not exist gets a generated password
+ * with o->generate_password (t->svc.password, wiped on release; never in
+ * a message); else G3_USAGE before anything changed. */
 g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 			  const g3_service *svc, const g3_pgtarget_opts *o,
 			  g3_pgtarget *t, g3_err *err);

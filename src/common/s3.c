@@ -810,6 +810,126 @@ g3_rc g3_s3_list(const g3_s3_config *cfg_in, const char *url, g3_s3_list_fn fn, 
 	return rc;
 }
 
+g3_rc g3_s3_list_dirs_page(const char *body, size_t len, const char *name, size_t prefix_len,
+			   size_t max, char ***names, size_t *n, int *more, char **token,
+			   g3_err *err)
+{
+	const char *p = body, *end = body + len, *after;
+	const char *c;
+	size_t clen;
+	char *trunc;
+	g3_rc rc = G3_OK;
+
+	*token = NULL;
+	if (!memmem(body, len, "<ListBucketResult", 17))
+		return g3_err_set(err, G3_FAIL, "could not list \"%s\": the answer is not a listing",
+				  name);
+	while ((c = xml_find(p, end, "CommonPrefixes", &clen, &after))) {
+		char *prefix = xml_get(c, clen, "Prefix");
+		size_t pl = prefix ? strlen(prefix) : 0;
+
+		p = after;
+		/* "env/v1/" under "env/": "v1"; anything else is not this listing's */
+		if (pl <= prefix_len + 1 || prefix[pl - 1] != '/') {
+			free(prefix);
+			continue;
+		}
+		if (*n >= max) {
+			*more = 1;
+			free(prefix);
+			continue;
+		}
+		prefix[pl - 1] = '\0';
+		g3_strlist_add(names, n, prefix + prefix_len);
+		free(prefix);
+	}
+	trunc = xml_get(body, len, "IsTruncated");
+	if (trunc && !strcmp(trunc, "true")) {
+		*token = xml_get(body, len, "NextContinuationToken");
+		if (!*token || !**token) {
+			free(*token);
+			*token = NULL;
+			rc = g3_err_set(err, G3_FAIL,
+					"could not list \"%s\": a truncated page has no continuation token",
+					name);
+		}
+	}
+	free(trunc);
+	return rc;
+}
+
+g3_rc g3_s3_list_dirs(const g3_s3_config *cfg_in, const char *url, size_t max, char ***names,
+		      size_t *n, int *more, g3_err *err)
+{
+	g3_s3_config cfg;
+	struct s3_target t, bt;
+	g3_http_response resp;
+	char *token = NULL;
+	g3_buf burl = G3_BUF_INIT;
+	g3_rc rc;
+
+	*names = NULL;
+	*n = 0;
+	*more = 0;
+	g3_http_global_init();
+	if ((rc = g3_s3_config_resolve(cfg_in ? cfg_in : &defaults_cfg, &cfg, err)))
+		return rc;
+	if ((rc = target_init(&t, &cfg, url, err))) {
+		g3_s3_config_release(&cfg);
+		return rc;
+	}
+	if (*t.key && t.key[strlen(t.key) - 1] != '/') {
+		rc = g3_err_set(err, G3_USAGE, "\"%s\" names an object, not a prefix", t.display);
+		target_release(&t);
+		g3_s3_config_release(&cfg);
+		return rc;
+	}
+	g3_buf_addf(&burl, "s3://%s", t.bucket);
+	rc = target_init(&bt, &cfg, burl.data, err);
+	g3_buf_release(&burl);
+	if (rc) {
+		target_release(&t);
+		g3_s3_config_release(&cfg);
+		return rc;
+	}
+	free(bt.display);
+	bt.display = g3_xstrdup(t.display);
+	g3_http_response_init(&resp);
+	/* pages until max names are known and one more is seen, or the end */
+	do {
+		g3_kv params[4] = { { "list-type", "2" }, { "prefix", t.key },
+				    { "delimiter", "/" }, { "continuation-token", token } };
+		char *next = NULL;
+
+		rc = s3_call(&cfg, &bt, "GET", params, token ? 4 : 3, NULL, 0, LIST_BODY_MAX,
+			     "list", &resp, err);
+		if (rc)
+			break;
+		if (resp.body.len >= LIST_BODY_MAX) {
+			rc = g3_err_set(err, G3_FAIL, "could not list \"%s\": a page is larger than %u bytes",
+					t.display, LIST_BODY_MAX);
+			break;
+		}
+		rc = g3_s3_list_dirs_page(resp.body.data, resp.body.len, t.display, strlen(t.key),
+					  max, names, n, more, &next, err);
+		free(token);
+		token = next;
+	} while (!rc && token && !*more);
+	if (!rc && token)
+		*more = 1;
+	free(token);
+	if (rc) {
+		g3_strlist_free(*names, *n);
+		*names = NULL;
+		*n = 0;
+	}
+	g3_http_response_release(&resp);
+	target_release(&t);
+	target_release(&bt);
+	g3_s3_config_release(&cfg);
+	return rc;
+}
+
 g3_rc g3_s3_delete(const g3_s3_config *cfg_in, const char *url, g3_err *err)
 {
 	g3_s3_config cfg;

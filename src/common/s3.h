@@ -84,6 +84,14 @@ typedef g3_rc (*g3_s3_list_fn)(void *ctx, const g3_s3_object *obj, g3_err *err);
 g3_rc g3_s3_list(const g3_s3_config *cfg, const char *url, g3_s3_list_fn fn, void *ctx,
 		 g3_err *err);
 
+/* The "folders" directly under s3://bucket/prefix/ (ListObjectsV2 with
+ * delimiter '/'): their names without the prefix and the trailing '/'
+ * ("v1" for "env/v1/" under "s3://bucket/env/"), in listing order, at most
+ * max of them; *more is 1 when there are others. Objects directly under
+ * the prefix are not reported. Caller frees *names with g3_strlist_free. */
+g3_rc g3_s3_list_dirs(const g3_s3_config *cfg, const char *url, size_t max, char ***names,
+		      size_t *n, int *more, g3_err *err);
+
 /*
  * A multipart-upload sink for s3://bucket/key: parts of cfg->part_size
  * bytes are uploaded as they fill (only one part in memory); commit
@@ -108,5 +116,13 @@ g3_rc g3_s3_object_url(const g3_s3_config *cfg, const char *url, char **out, g3_
  * frees), else NULL. name is the s3:// URL, for messages. */
 g3_rc g3_s3_list_page(const char *body, size_t len, const char *name, g3_s3_list_fn fn,
 		       void *ctx, char **token, g3_err *err);
+
+/* Parses one delimited ListObjectsV2 answer for g3_s3_list_dirs: adds
+ * each <CommonPrefixes><Prefix> to *names (prefix_len bytes of the listed
+ * prefix and the trailing '/' removed) while *n < max, sets *more past
+ * that; *token as for g3_s3_list_page. */
+g3_rc g3_s3_list_dirs_page(const char *body, size_t len, const char *name, size_t prefix_len,
+			   size_t max, char ***names, size_t *n, int *more, char **token,
+			   g3_err *err);
 
 #endif

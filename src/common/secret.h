@@ -13,6 +13,9 @@
 
 #include "err.h"
 
+/* The length of the passwords gen3db generates for service roles. */
+#define G3_SECRET_GENERATED_LEN 32
+
 /* A strong password: len characters of [A-Za-z0-9], drawn without bias
  * from getrandom(2). Caller frees with g3_secret_free. */
 g3_rc g3_secret_generate(size_t len, char **out, g3_err *err);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "progress.h"
 #include "s3.h"
 #include "strbuf.h"
 
@@ -118,4 +119,12 @@ void g3_source_close(g3_source *src)
 		src->ops->close(src);
 	free(src->name);
 	free(src);
+}
+
+void g3_source_report_progress(g3_source *src)
+{
+	if (src && src->consumed > src->reported) {
+		g3_progress_add_bytes((int64_t)(src->consumed - src->reported));
+		src->reported = src->consumed;
+	}
 }

@@ -31,6 +31,7 @@ struct g3_source {
 	char *name;          /* for messages; never holds credentials */
 	int64_t size;        /* total bytes, or -1 */
 	uint64_t consumed;   /* bytes returned by read so far */
+	uint64_t reported;   /* of those, reported to the progress meter */
 	void *impl;          /* the kind's own state */
 };
 
@@ -38,6 +39,9 @@ struct g3_source {
 g3_rc g3_source_open(const char *spec, g3_source **out, g3_err *err);
 ssize_t g3_source_read(g3_source *src, void *buf, size_t len, g3_err *err);
 void g3_source_close(g3_source *src);
+/* Reports the bytes read since the last call to the progress meter
+ * (progress.h): the reader of a source calls it per chunk or member. */
+void g3_source_report_progress(g3_source *src);
 
 /* For kinds implemented elsewhere: a source with the given ops. */
 g3_source *g3_source_new(const struct g3_source_ops *ops, const char *name,

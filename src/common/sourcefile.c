@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "progress.h"
 #include "source.h"
 #include "strbuf.h"
 
@@ -39,7 +38,6 @@ static ssize_t cookie_read(void *arg, char *buf, size_t len)
 		errno = EIO;
 		return -1;
 	}
-	g3_progress_add_bytes(n);
 	return n;
 }
 

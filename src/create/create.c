@@ -18,8 +18,6 @@
 #include "../common/secret.h"
 #include "../common/strbuf.h"
 
-#define GENERATED_PASSWORD_LEN 32
-
 struct create_opts {
 	const char *master_url;
 	long wait;
@@ -356,7 +354,7 @@ static g3_rc build_plan(const struct create_opts *o, struct plan *p, g3_err *err
 				return rc;
 		}
 		if (!svc->password) {
-			if ((rc = g3_secret_generate(GENERATED_PASSWORD_LEN, &svc->password, err)))
+			if ((rc = g3_secret_generate(G3_SECRET_GENERATED_LEN, &svc->password, err)))
 				return rc;
 			svc->password_generated = 1;
 		}

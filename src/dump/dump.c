@@ -29,6 +29,7 @@
 #include "../common/pg.h"
 #include "../common/pgdump.h"
 #include "../common/pgpattern.h"
+#include "../common/progress.h"
 #include "../common/sink.h"
 #include "../common/snapshot.h"
 #include "../common/snapwriter.h"
@@ -742,6 +743,7 @@ static g3_rc write_chunk(struct run *r, struct dump_state *st, g3_end_database *
 	struct table *t = &r->db->tables[c->table];
 	g3_chunk_header h;
 	g3_buf name = G3_BUF_INIT, json = G3_BUF_INIT;
+	char item[G3_PROGRESS_NAME_MAX];
 	g3_rc rc;
 
 	g3_chunk_header_init(&h);
@@ -754,6 +756,9 @@ static g3_rc write_chunk(struct run *r, struct dump_state *st, g3_end_database *
 	h.rows = c->rows;
 	h.bytes = (int64_t)c->len;
 	memcpy(h.sha256, c->sha256, sizeof(h.sha256));
+	snprintf(item, sizeof(item), "%s.%s.%s", r->db->name, t->schema, t->name);
+	if (c->part <= 1)
+		g3_progress_item_start(item, G3_PROGRESS_ROWS);
 	g3_chunk_header_to_json(&h, &json);
 	g3_buf_addf(&name, "pg/%s/data/%06" PRIu64 ".json", r->db->name, number);
 	if ((rc = g3_snap_add_member(st->w, name.data, json.data, json.len, err)))
@@ -769,6 +774,10 @@ static g3_rc write_chunk(struct run *r, struct dump_state *st, g3_end_database *
 	ed->rows += c->rows;
 	ed->bytes += (int64_t)c->len;
 	ed->chunks++;
+	g3_progress_add_bytes((int64_t)c->len);
+	g3_progress_item_add(item, c->rows);
+	if (c->last)
+		g3_progress_item_done(item, 0);
 	if (c->last) {
 		char size[32], msg[1024], rows[32], bytes[32], secs[32];
 		const char *fields[] = { "database", r->db->name, "schema", t->schema,
@@ -1315,6 +1324,16 @@ int cmd_dump(int argc, char **argv)
 	g3_manifest_to_json(&m, &json);
 	if ((rc = g3_snap_add_member(st.w, G3_SNAP_MANIFEST, json.data, json.len, &err)))
 		goto cleanup;
+	{
+		/* bytes are COPY data and documents written; the total is not
+		 * known before they are read */
+		size_t items = o.es ? es.n : 0;
+
+		for (size_t i = 0; i < o.n_databases; i++)
+			items += dbs[i].n_order;
+		g3_progress_init(-1);
+		g3_progress_set_totals(-1, (int)items);
+	}
 	for (size_t i = 0; i < o.n_databases; i++)
 		if ((rc = dump_database(&dbs[i], &st, &o, &err)))
 			goto cleanup;
@@ -1337,6 +1356,7 @@ int cmd_dump(int argc, char **argv)
 	rc = g3_snap_writer_finish(st.w, &err);
 	st.w = NULL;
 	out_bytes = sink->written;
+	g3_progress_finish();
 	if (rc)
 		goto cleanup;
 	{
@@ -1363,6 +1383,7 @@ int cmd_dump(int argc, char **argv)
 	if (o.json)
 		print_summary(&o, dbs, o.n_databases, &st.end, out_bytes, now_seconds() - start);
 cleanup:
+	g3_progress_finish();
 	if (rc) {
 		g3_log_err(&err);
 		if (st.w)

@@ -22,6 +22,7 @@
 #include "../common/esrestore.h"
 #include "../common/log.h"
 #include "../common/opts.h"
+#include "../common/progress.h"
 #include "../common/strbuf.h"
 
 #define FLUSH_BYTES (1u << 20)
@@ -57,7 +58,9 @@ static const char usage_text[] =
 	"\n"
 	"Dump Elasticsearch indices into elasticdump files in DIR: per index\n"
 	"<NAME>__mapping.json, <NAME>__settings.json (without per-cluster keys),\n"
-	"<NAME>__alias.json and every document in <NAME>__data.json (NDJSON).\n"
+	"<NAME>__alias.json and every document in <NAME>__data.json (NDJSON), as\n"
+	"elasticdump 6 writes them (settings and alias as JSON-encoded strings), so\n"
+	"elasticdump --type=mapping|settings|alias|data can import them.\n"
 	"\n"
 	"      --index NAME             repeatable (an alias or an index); default:\n"
 	"                               GUPPY_INDICES and GUPPY_CONFIGINDEX\n"
@@ -76,13 +79,18 @@ const g3_cmd_options cmd_dump_es_options = { "dump-es", long_options, usage_text
 struct datafile {
 	FILE *f;
 	const char *path;
+	const char *index;
 	g3_buf buf;
+	int64_t docs;        /* in buf */
 };
 
 static g3_rc flush(struct datafile *d, g3_err *err)
 {
 	if (d->buf.len && fwrite(d->buf.data, 1, d->buf.len, d->f) != d->buf.len)
 		return g3_err_set(err, G3_FAIL, "could not write \"%s\": %s", d->path, strerror(errno));
+	g3_progress_add_bytes((int64_t)d->buf.len);
+	g3_progress_item_add(d->index, d->docs);
+	d->docs = 0;
 	g3_buf_reset(&d->buf);
 	return G3_OK;
 }
@@ -93,6 +101,7 @@ static g3_rc write_doc(void *arg, const char *index, const char *type, const cha
 	struct datafile *d = arg;
 
 	g3_docwriter_line(&d->buf, index, type, id, source, len);
+	d->docs++;
 	return d->buf.len >= FLUSH_BYTES ? flush(d, err) : G3_OK;
 }
 
@@ -104,11 +113,16 @@ static char *out_path(const char *dir, const char *index, const char *what, int 
 	return g3_buf_detach(&b);
 }
 
-/* Writes {"<concrete>": {key: value}} into DIR/<index>__<what>.json. */
+/*
+ * Writes {"<concrete>": {key: value}} into DIR/<index>__<what>.json; as a
+ * JSON string holding that text when encoded, the way elasticdump writes
+ * (and only reads back) its settings and alias files.
+ */
 static g3_rc write_def(const char *dir, const char *index, const char *what, const char *concrete,
-		       const char *key, json_object *value, g3_err *err)
+		       const char *key, json_object *value, int encoded, g3_err *err)
 {
 	json_object *root = json_object_new_object(), *inner = json_object_new_object();
+	json_object *str = NULL;
 	char *part = out_path(dir, index, what, 1), *final = out_path(dir, index, what, 0);
 	FILE *f = NULL;
 	const char *text;
@@ -119,6 +133,11 @@ static g3_rc write_def(const char *dir, const char *index, const char *what, con
 	json_object_object_add(root, concrete, inner);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (encoded) {
+		str = json_object_new_string(text);
+		text = json_object_to_json_string_ext(str, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
+	}
 	f = fopen(part, "wb");
 	if (!f) {
 		rc = g3_err_set(err, G3_FAIL, "could not create \"%s\": %s", part, strerror(errno));
@@ -133,6 +152,7 @@ static g3_rc write_def(const char *dir, const char *index, const char *what, con
 	if (rename(part, final))
 		rc = g3_err_set(err, G3_FAIL, "could not rename \"%s\": %s", part, strerror(errno));
 cleanup:
+	json_object_put(str);
 	json_object_put(root);
 	free(part);
 	free(final);
@@ -143,15 +163,15 @@ static g3_rc dump_index(g3_es *es, const struct dump_es_opts *o, const char *ind
 {
 	json_object *mappings = NULL, *settings = NULL, *aliases = NULL;
 	char *concrete = NULL, *part = NULL, *final = NULL;
-	struct datafile d = { NULL, NULL, G3_BUF_INIT };
+	struct datafile d = { NULL, NULL, index, G3_BUF_INIT, 0 };
 	uint64_t count = 0;
 	g3_rc rc;
 
 	if ((rc = g3_esdump_definition(es, index, &concrete, &mappings, &settings, &aliases, err)))
 		goto cleanup;
-	if ((rc = write_def(o->output, index, "mapping", concrete, "mappings", mappings, err)) ||
-	    (rc = write_def(o->output, index, "settings", concrete, "settings", settings, err)) ||
-	    (rc = write_def(o->output, index, "alias", concrete, "aliases", aliases, err)))
+	if ((rc = write_def(o->output, index, "mapping", concrete, "mappings", mappings, 0, err)) ||
+	    (rc = write_def(o->output, index, "settings", concrete, "settings", settings, 1, err)) ||
+	    (rc = write_def(o->output, index, "alias", concrete, "aliases", aliases, 1, err)))
 		goto cleanup;
 	part = out_path(o->output, index, "data", 1);
 	final = out_path(o->output, index, "data", 0);
@@ -160,10 +180,12 @@ static g3_rc dump_index(g3_es *es, const struct dump_es_opts *o, const char *ind
 		rc = g3_err_set(err, G3_FAIL, "could not create \"%s\": %s", part, strerror(errno));
 		goto cleanup;
 	}
+	g3_progress_item_start(index, G3_PROGRESS_DOCS);
 	if ((rc = g3_esdump_documents(es, index, (int)o->page, write_doc, &d, &count, err)))
 		goto cleanup;
 	if ((rc = flush(&d, err)))
 		goto cleanup;
+	g3_progress_item_done(index, (int64_t)count);
 	if (fclose(d.f)) {
 		d.f = NULL;
 		rc = g3_err_set(err, G3_FAIL, "could not write \"%s\": %s", part, strerror(errno));
@@ -289,6 +311,8 @@ int dump_es_main(int argc, char **argv)
 	}
 	if ((rc = g3_es_connect(&es, &conf, (int)o.wait, &err)))
 		goto cleanup;
+	g3_progress_init(-1);
+	g3_progress_set_totals(-1, (int)o.n_indices);
 	for (size_t i = 0; i < o.n_indices; i++) {
 		if ((rc = dump_index(&es, &o, o.indices[i], &err))) {
 			g3_err_prefix(&err, "index \"%s\" was not dumped", o.indices[i]);
@@ -296,6 +320,7 @@ int dump_es_main(int argc, char **argv)
 		}
 	}
 cleanup:
+	g3_progress_finish();
 	if (rc && err.msg[0])
 		g3_log_err(&err);
 	g3_es_release(&es);

@@ -13,6 +13,7 @@
 
 #include "../common/esrestore.h"
 #include "../common/log.h"
+#include "../common/progress.h"
 #include "../common/strbuf.h"
 #include "dump.h"
 
@@ -120,6 +121,8 @@ static g3_rc flush_chunk(struct docs_out *o, int last, g3_err *err)
 	if ((rc = g3_snap_add_member(o->w, name.data, o->chunk.data ? o->chunk.data : "",
 				     o->chunk.len, err)))
 		goto cleanup;
+	g3_progress_add_bytes((int64_t)o->chunk.len);
+	g3_progress_item_add(o->name, o->docs);
 	o->ei->docs += o->docs;
 	o->ei->bytes += (int64_t)o->chunk.len;
 	o->ei->chunks++;
@@ -167,12 +170,14 @@ g3_rc dump_es_write(struct dump_es *d, g3_snap_writer *w, g3_snap_end *end, g3_e
 		o.ei = g3_snap_end_add_index(end, x->name);
 		g3_es_index_member_to_json(x->name, &x->def, &json);
 		g3_buf_addf(&name, "es/%s/index.json", x->name);
+		g3_progress_item_start(x->name, G3_PROGRESS_DOCS);
 		rc = g3_snap_add_member(w, name.data, json.data, json.len, err);
 		if (!rc)
 			rc = g3_esdump_documents(&d->es, x->concrete, (int)d->page, on_doc, &o,
 						 &count, err);
 		if (!rc)
 			rc = flush_chunk(&o, 1, err);
+		g3_progress_item_done(x->name, 0);
 		g3_buf_release(&o.chunk);
 		g3_buf_release(&o.line);
 		g3_buf_release(&name);

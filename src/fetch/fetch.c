@@ -11,6 +11,7 @@
 #include "../commands.h"
 #include "../common/log.h"
 #include "../common/opts.h"
+#include "../common/progress.h"
 #include "../common/remoteopts.h"
 #include "../common/sink.h"
 #include "../common/source.h"
@@ -112,9 +113,11 @@ int cmd_fetch(int argc, char **argv)
 	if ((rc = g3_sink_open(output, &sink, &err)))
 		goto fail;
 	buf = g3_xmalloc(COPY_CHUNK);
+	g3_progress_init(src->size);
 	for (;;) {
 		ssize_t n = g3_source_read(src, buf, COPY_CHUNK, &err);
 
+		g3_source_report_progress(src);
 		if (n < 0) {
 			rc = err.rc ? err.rc : G3_FAIL;
 			goto fail;
@@ -126,10 +129,12 @@ int cmd_fetch(int argc, char **argv)
 	}
 	if ((rc = g3_sink_commit(sink, &err)))
 		goto fail;
+	g3_progress_finish();
 	g3_info("copied %" PRIu64 " bytes from \"%s\" to \"%s\"", src->consumed, src->name,
 		sink->name);
 	goto cleanup;
 fail:
+	g3_progress_finish();
 	g3_log_err(&err);
 cleanup:
 	g3_sink_close(sink);  /* aborts an uncommitted output */

@@ -17,6 +17,7 @@
 #include "../common/elasticdump.h"
 #include "../common/log.h"
 #include "../common/opts.h"
+#include "../common/progress.h"
 #include "../common/snapreader.h"
 #include "../common/snapshot.h"
 #include "../common/source.h"
@@ -477,12 +478,16 @@ int cmd_verify(int argc, char **argv)
 	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &err)))
 		goto cleanup;
 	buf = g3_xmalloc(1 << 20);
+	g3_progress_init(src->size);
 	for (;;) {
 		const char *name = NULL;
 		int64_t size;
 		char db[256];
 		uint64_t number = 0;
-		int got = g3_reader_next(r, &name, &size, &err);
+		int got;
+
+		g3_source_report_progress(src);   /* the member before */
+		got = g3_reader_next(r, &name, &size, &err);
 
 		if (got < 0) {
 			rc = err.rc ? err.rc : G3_FAIL;
@@ -652,6 +657,8 @@ int cmd_verify(int argc, char **argv)
 		if (!seen_end)
 			members++;
 	}
+	g3_source_report_progress(src);
+	g3_progress_finish();
 	if (!seen_end) {
 		rc = g3_err_set(&err, G3_FAIL,
 				"snapshot \"%s\" is truncated: it ends after %llu %s without end.json",
@@ -721,6 +728,7 @@ int cmd_verify(int argc, char **argv)
 		}
 	}
 cleanup:
+	g3_progress_finish();
 	if (rc)
 		g3_log_err(&err);
 	if (rc && a.json) {

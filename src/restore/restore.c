@@ -93,12 +93,18 @@ static const char usage_text[] =
 	"when everything has loaded and verified: a failed or interrupted restore\n"
 	"never leaves a database that looks complete.\n"
 	"\n"
-	"Whole environment: SOURCE an s3:// prefix ending in '/' or a directory in the\n"
-	"gen3 layout (pgdumps/<service>.sql[.gz|.zst], elasticsearch/<index>__mapping.json\n"
-	"and __data.json), or no SOURCE with BUCKET, ENVIRONMENT and VERSION set\n"
-	"(s3://$BUCKET/$ENVIRONMENT/$VERSION/): every service dump is restored into\n"
-	"<service>_<release> and every index into Elasticsearch; a failure is reported\n"
-	"and the others still run; a table of results ends the run.\n"
+	"Whole environment: SOURCE an s3:// prefix ending in '/' or a directory, or no\n"
+	"SOURCE with BUCKET, ENVIRONMENT and VERSION set (s3://$BUCKET/$ENVIRONMENT/\n"
+	"$VERSION/), holding any of these layouts:\n"
+	"  pgdumps/<service>.sql[.gz|.zst]     gen3-helm's dumps\n"
+	"  <service>.sql[.gz|.zst]             cloud-automation's backups (top level)\n"
+	"  elasticsearch/<index>__mapping.json and __data.json   elasticdump's files\n"
+	"Every service dump is restored into <service>_<release> (a file whose name\n"
+	"cannot be a service is refused) and every index into Elasticsearch; a failure\n"
+	"is reported and the others still run; a table of results ends the run. Other\n"
+	"files are ignored (--verbose lists them); finding nothing to restore is an\n"
+	"error (exit 2) that lists what is there, and for an s3:// prefix with no\n"
+	"object the versions beside it.\n"
 	"      --service NAME           only this service (repeatable; then no index\n"
 	"                               unless --index is given too)\n"
 	"      --index NAME             only this index (repeatable; default\n"
@@ -113,12 +119,13 @@ static const char usage_text[] =
 	"Credentials and Secrets:\n"
 	"      --credentials-dir DIR    DIR/<service>/{database,username,password}, as\n"
 	"                               the helm chart mounts each <service>-dbcreds\n"
-	"      --secret-out FILE|-      write Kubernetes Secrets <service>-dbcreds;\n"
-	"                               passwords of an earlier run's FILE are reused,\n"
-	"                               missing ones generated (needs this option);\n"
-	"                               for a snapshot or one dump, the roles'\n"
-	"                               passwords are read from FILE (as written by\n"
-	"                               'gen3db create --secret-out')\n"
+	"      --secret-out FILE|-      Kubernetes Secrets <service>-dbcreds: a role's\n"
+	"                               password is read from its Secret in FILE (as\n"
+	"                               'gen3db create --secret-out' writes them); a\n"
+	"                               role that does not exist and has no password\n"
+	"                               is created with a generated one, merged into\n"
+	"                               FILE once its database is in place ('-': a\n"
+	"                               whole environment's Secrets to standard output)\n"
 	"      --patch-secret           in a Kubernetes pod, once a database is in place\n"
 	"                               and its role can log in, add dbcreated to its\n"
 	"                               Secret <service>-dbcreds\n"
@@ -137,7 +144,9 @@ static const char usage_text[] =
 	"  password in SERVICE_PGPASS; role and database are provisioned as\n"
 	"  'gen3db create' does, with only the extensions the dump creates. Without\n"
 	"  a password, a master that is a superuser or a member of an existing role\n"
-	"  loads through its own connections as that role (SET ROLE).\n"
+	"  loads through its own connections as that role (SET ROLE); a role that\n"
+	"  does not exist is created with a generated password when --secret-out\n"
+	"  FILE records it.\n"
 	"      --clean                  replace a target that already has tables\n"
 	"                               (its content stays until the new one is complete)\n"
 	"      --on-existing refuse|skip|replace\n"
@@ -356,17 +365,21 @@ g3_rc plan_role(struct db_load *d, const char *user, g3_err *err)
 
 		g3_buf_addf(&n, "%s-dbcreds", svc_name);
 		free(svc_name);
-		rc = g3_k8s_secret_password(restore_secret_file, n.data, &d->svc.password, err);
-		if (!rc && !d->svc.password) {
-			rc = g3_err_set(err, G3_USAGE, "no secret \"%s\" in \"%s\" for role \"%s\"",
-					n.data, restore_secret_file, d->svc.username);
-			g3_err_hint(err, "run 'gen3db create --secret-out %s' for it first",
-				    restore_secret_file);
-		}
-		g3_buf_release(&n);
-		if (rc)
+		d->secret_name = g3_buf_detach(&n);
+		if (!g3_k8s_name_ok(d->secret_name)) {
+			rc = g3_err_set(err, G3_USAGE, "\"%s\" (for database \"%s\") is not a valid "
+					"Secret name", d->secret_name, d->svc.database);
+			g3_err_hint(err, "the Secret is named after the service: a plain file's name "
+				    "without extensions, else the database's name up to its last '_'");
 			return rc;
-		goto check;
+		}
+		if ((rc = g3_k8s_secret_password(restore_secret_file, d->secret_name,
+						 &d->svc.password, err)))
+			return rc;
+		if (d->svc.password)
+			goto check;
+		/* none recorded: a role this run creates gets a generated
+		 * password, recorded there once its database is in place */
 	}
 	/* no password: g3_pgtarget_prepare loads through the master's
 	 * connections where the master may act as the role, else refuses */
@@ -401,6 +414,7 @@ void db_load_release(struct db_load *d)
 	d->leader = NULL;
 	free(d->from);
 	free(d->service);
+	free(d->secret_name);
 	g3_service_release(&d->svc);
 	g3_pgtarget_release(&d->target);
 }
@@ -664,7 +678,6 @@ g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 	g3_sqlscript *s;
 	g3_dumpend end;
 	int check_end = in->kind == KIND_PLAIN_SQL && in->pg_dump;
-	uint64_t seen = in->src->consumed;
 	g3_rc rc = G3_OK;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -677,8 +690,7 @@ g3_rc load_sql_member(struct input *in, struct db_load *d, g3_err *err)
 		ssize_t n = g3_reader_read(in->rd, in->buf, RESTORE_READ_BYTES, err);
 
 		/* bytes of the source (compressed), not of the decoded stream */
-		g3_progress_add_bytes((int64_t)(in->src->consumed - seen));
-		seen = in->src->consumed;
+		g3_source_report_progress(in->src);
 
 		if (restore_interrupted) {
 			rc = g3_err_set(err, G3_FAIL, "interrupted");
@@ -783,6 +795,8 @@ static json_object *report_db(const struct db_load *d, const char *source)
 		json_object_object_add(o, "from", json_object_new_string(d->from));
 	json_object_object_add(o, "role", json_object_new_string(d->svc.username));
 	json_object_object_add(o, "status", json_object_new_string("restored"));
+	if (d->target.svc.password_generated && d->secret_name)
+		json_object_object_add(o, "secret", json_object_new_string(d->secret_name));
 	json_object_object_add(o, "replaced", json_object_new_boolean(d->target.exists));
 	json_object_object_add(o, "tables", tables);
 	json_object_object_add(o, "rows", json_object_new_int64(st->rows));
@@ -887,7 +901,13 @@ static g3_rc patch_secrets(const struct restore_opts *o, const g3_pgconf *conf,
 		PGconn *c = NULL;
 		const char *f[] = { "database", p->dbs[i].svc.database, "secret", names[i], NULL };
 		g3_buf m = G3_BUF_INIT;
-		g3_rc rc = g3_service_connect(conf, &p->dbs[i].svc, (int)o->wait, &c, err);
+		/* as the load did: a generated password, or SET ROLE */
+		g3_service s = p->dbs[i].svc;
+		g3_rc rc;
+
+		s.password = p->dbs[i].target.svc.password;
+		s.set_role = p->dbs[i].target.svc.set_role;
+		rc = g3_service_connect(conf, &s, (int)o->wait, &c, err);
 
 		PQfinish(c);
 		if (rc || (rc = g3_k8s_mark_dbcreated(k8s, names[i], err)))
@@ -898,6 +918,87 @@ static g3_rc patch_secrets(const struct restore_opts *o, const g3_pgconf *conf,
 		g3_buf_release(&m);
 	}
 	return G3_OK;
+}
+
+/* Targets without a password that would record a generated one in the
+ * same Secret for different roles: refused before anything changes. */
+static g3_rc check_secret_names(const struct plan *p, g3_err *err)
+{
+	for (size_t i = 0; i < p->n; i++)
+		for (size_t j = i + 1; j < p->n; j++) {
+			const struct db_load *a = &p->dbs[i], *b = &p->dbs[j];
+			g3_rc rc;
+
+			if (!a->secret_name || !b->secret_name || a->svc.password ||
+			    b->svc.password || strcmp(a->secret_name, b->secret_name) ||
+			    !strcmp(a->svc.username, b->svc.username))
+				continue;
+			rc = g3_err_set(err, G3_USAGE, "databases \"%s\" and \"%s\" have different "
+					"roles but one Secret \"%s\" in --secret-out",
+					a->svc.database, b->svc.database, a->secret_name);
+			g3_err_hint(err, "restore them in separate runs, each with its own "
+				    "--secret-out file");
+			return rc;
+		}
+	return G3_OK;
+}
+
+/* The Secrets of the roles this run created with a generated password,
+ * merged into --secret-out once their databases are in place (also when a
+ * later target failed: such a role stays with the database it owns). The
+ * file is not touched when there are none. A target sharing such a role
+ * gets the same password in its Secret. */
+static g3_rc record_generated(const struct restore_opts *o, const g3_pgconf *conf,
+			      const struct plan *p, g3_err *err)
+{
+	g3_k8s_secret *s;
+	char host[256], port[32];
+	size_t n = 0;
+	g3_rc rc = G3_OK;
+
+	if (!o->secret_out)
+		return G3_OK;
+	s = g3_xcalloc(p->n ? p->n : 1, sizeof(*s));
+	if (!g3_pgconf_effective(conf, "host", host, sizeof(host)))
+		snprintf(host, sizeof(host), "%s", "localhost");
+	if (!g3_pgconf_effective(conf, "port", port, sizeof(port)))
+		snprintf(port, sizeof(port), "%s", "5432");
+	for (size_t i = 0; i < p->n; i++) {
+		const struct db_load *d = &p->dbs[i];
+		const char *pw = NULL;
+		int dup = 0;
+
+		if (!d->target.committed || !d->secret_name)
+			continue;
+		for (size_t j = 0; j <= i && !pw; j++)
+			if (p->dbs[j].target.svc.password_generated &&
+			    !strcmp(p->dbs[j].svc.username, d->svc.username))
+				pw = p->dbs[j].target.svc.password;
+		for (size_t k = 0; k < n; k++)
+			dup |= !strcmp(s[k].name, d->secret_name);
+		if (!pw || dup)
+			continue;
+		s[n].name = d->secret_name;
+		s[n].database = d->svc.database;
+		s[n].username = d->svc.username;
+		s[n].password = pw;
+		s[n].host = host;
+		s[n].port = port;
+		s[n].dbcreated = 1;
+		n++;
+	}
+	if (n && !(rc = g3_k8s_secrets_merge_file(o->secret_out, s, n, err))) {
+		for (size_t k = 0; k < n; k++)
+			g3_info("created role \"%s\" with a generated password, recorded in Secret "
+				"\"%s\" in \"%s\"", s[k].username, s[k].name, o->secret_out);
+	} else if (n) {
+		g3_err_prefix(err, "the restored databases are in place, but the generated "
+			      "password of role \"%s\" was not recorded", s[0].username);
+		g3_err_hint(err, "set a new password for the role (ALTER ROLE ... PASSWORD) and "
+			    "record it");
+	}
+	free(s);
+	return rc;
 }
 
 /* ---- the command ------------------------------------------------------- */
@@ -1007,7 +1108,7 @@ int cmd_restore(int argc, char **argv)
 	char **names = NULL;
 	char *base = NULL;
 	const char *shard = NULL;
-	int env_code = -1, reported = 0, on_existing_given = 0;
+	int env_code = -1, reported = 0, recorded = 0, on_existing_given = 0;
 	struct sigaction sa;
 	double t0 = now_s();
 	g3_rc rc = G3_OK;
@@ -1200,6 +1301,15 @@ int cmd_restore(int argc, char **argv)
 		goto cleanup;
 	}
 	restore_secret_file = o.secret_out;
+	if (o.secret_out) {
+		/* generated passwords are merged into it: it must read back */
+		g3_k8s_secrets old;
+
+		rc = g3_k8s_secrets_read(o.secret_out, &old, &err);
+		g3_k8s_secrets_release(&old);
+		if (rc)
+			goto cleanup;
+	}
 	if (o.n_services || o.shards || o.parallel) {
 		rc = g3_err_set(&err, G3_USAGE, "--service, --shard and --parallel-services "
 				"apply to a whole-environment restore");
@@ -1216,7 +1326,8 @@ int cmd_restore(int argc, char **argv)
 		goto cleanup;
 	rc = in.kind == KIND_SNAPSHOT ? snapshot_plan(&o, &in, &plan, &err)
 				      : plan_plain(&o, &plan, &err);
-	if (rc || (rc = filter_check_plan(&o, &plan, &err)))
+	if (rc || (rc = filter_check_plan(&o, &plan, &err)) ||
+	    (rc = check_secret_names(&plan, &err)))
 		goto cleanup;
 	if (o.patch_secret && (rc = patch_names(&o, &plan, &names, &err)))
 		goto cleanup;
@@ -1231,6 +1342,7 @@ int cmd_restore(int argc, char **argv)
 	to.clean = o.clean;
 	to.skip_existing = o.on_existing == ON_EXISTING_SKIP;
 	to.no_create = o.no_create;
+	to.generate_password = o.secret_out != NULL;
 	to.wait_seconds = (int)o.wait;
 	for (size_t i = 0; i < plan.n; i++)
 		if ((rc = g3_target_guard_conn(master, plan.dbs[i].svc.database,
@@ -1264,6 +1376,9 @@ int cmd_restore(int argc, char **argv)
 	g3_progress_finish();
 	report(&o, &in, &plan, now_s() - t0);
 	reported = 1;
+	recorded = 1;
+	if ((rc = record_generated(&o, &conf, &plan, &err)))
+		goto cleanup;
 	if (o.patch_secret && (rc = patch_secrets(&o, &conf, &k8s, &plan, names, &err)))
 		goto cleanup;
 cleanup:
@@ -1272,6 +1387,15 @@ cleanup:
 		g3_log_err(&err);
 	if (rc && o.json && env_code < 0)
 		json_failure(&o, &plan, reported, rc, &err);
+	if (rc && !recorded) {
+		/* a later commit failed: the databases already in place keep
+		 * the roles created for them, and their passwords */
+		g3_err rerr;
+
+		g3_err_init(&rerr);
+		if (record_generated(&o, &conf, &plan, &rerr))
+			g3_log_err(&rerr);
+	}
 	/* in reverse: a role two targets share goes with the first one's
 	 * side database, the last to be dropped */
 	for (size_t i = plan.n; i-- > 0;) {

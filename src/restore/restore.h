@@ -86,6 +86,7 @@ struct input {
 struct db_load {
 	char *from;             /* name in the snapshot (NULL for plain SQL) */
 	char *service;          /* a plain file's service ("fence"), or NULL */
+	char *secret_name;      /* --secret-out: its Secret, "<service>-dbcreds" */
 	g3_service svc;         /* database = the target, role, password */
 	const g3_snap_database *mdb;  /* its manifest entry (snapshots) */
 	g3_pgtarget target;
@@ -149,10 +150,14 @@ json_object *es_report(const struct plan *p);
 /* Indices planned to be loaded (not skipped by --on-existing skip). */
 size_t es_pending(const struct plan *p);
 void es_plan_free(struct es_plan *e);
+/* How many indices e restores (0 for NULL). */
+size_t es_plan_count(const struct es_plan *e);
 
 /* Sets a service's role and password: from the --credentials-dir files
- * of its service when there are some, else SERVICE_PGUSER/SERVICE_PGPASS
- * (role default: the database's name). */
+ * of its service when there are some, else its Secret in --secret-out,
+ * else SERVICE_PGUSER/SERVICE_PGPASS (role default: the database's name).
+ * No password is not an error here: g3_pgtarget_prepare decides (SET
+ * ROLE, a generated one with --secret-out, or a refusal). */
 g3_rc plan_role(struct db_load *d, const char *user, g3_err *err);
 /* Set once before planning: --credentials-dir, or NULL. */
 extern const char *restore_credentials_dir;

@@ -5,7 +5,10 @@
  *
  * Plan: the layout scan (narrowed by --service/--index, then by --shard),
  * each service's credentials (--credentials-dir, else an earlier
- * --secret-out file, else generated), all before any server is touched.
+ * --secret-out file), all before any server is touched. A service without
+ * a password is decided as its target is prepared: a master that may act
+ * as an existing role loads through SET ROLE, a role that does not exist
+ * is created with a generated password (--secret-out), else it fails.
  *
  * Run: the services go through a pool of worker threads, each with its
  * own master connection, taking the largest dump first; each service is
@@ -39,8 +42,6 @@
 #include "../common/strbuf.h"
 #include "restore.h"
 
-#define GENERATED_PASSWORD_LEN 32
-
 /* ST_SKIPPED: not this run's (--service, --index, --shard, no ES);
  * ST_EXISTS: --on-existing skip found it in place and left it */
 enum item_status { ST_PENDING, ST_OK, ST_FAILED, ST_SKIPPED, ST_EXISTS };
@@ -55,7 +56,8 @@ struct env_item {
 	const char *name;
 	int64_t size;
 	g3_service svc;                     /* services: target and role */
-	int generated;                      /* password made here */
+	int generated;                      /* password made here for a role
+					     * this run created */
 	char *target;                       /* database, or the concrete index */
 	int64_t count;                      /* rows or documents */
 	int64_t bytes;
@@ -177,7 +179,9 @@ cleanup:
 
 /* The role and password of a service: --credentials-dir, else the
  * --secret-out file of an earlier run, else SERVICE_PG* for a lone
- * service, else generated (which needs --secret-out to be kept). */
+ * service, else none: the target's prepare uses SET ROLE or, with
+ * --secret-out, generates one (restore_service); check_roles refuses the
+ * rest first. */
 static g3_rc plan_credentials(const struct restore_opts *o, struct env_item *it, int lone,
 			      g3_err *err)
 {
@@ -211,22 +215,55 @@ static g3_rc plan_credentials(const struct restore_opts *o, struct env_item *it,
 			return rc;
 		found = it->svc.password != NULL;
 	}
-	if (!found) {
-		if (!o->secret_out) {
-			rc = g3_err_set(err, G3_USAGE, "no password for service \"%s\"", it->name);
-			g3_err_hint(err, "give --credentials-dir DIR (DIR/%s/password), or --secret-out "
-				    "FILE to generate passwords and record them", it->name);
-			return rc;
-		}
-		if ((rc = g3_secret_generate(GENERATED_PASSWORD_LEN, &it->svc.password, err)))
-			return rc;
-		it->generated = 1;
-		it->svc.password_generated = 1;
-	}
 	if ((rc = g3_pg_check_name("database", it->svc.database, err)) ||
 	    (rc = g3_pg_check_name("role", it->svc.username, err)))
 		return rc;
-	return G3_OK;
+	if (o->secret_out || o->patch_secret) {
+		/* checked before anything: the Secret is written after the restore */
+		g3_buf_addf(&n, "%s-dbcreds", it->name);
+		if (!g3_k8s_name_ok(n.data)) {
+			rc = g3_err_set(err, G3_USAGE, "service \"%s\" (from \"%s\") cannot name a "
+					"Kubernetes Secret: \"%s\" is not lowercase letters, digits, "
+					"'-' and '.'", it->name, it->svc_src->url, n.data);
+			g3_err_hint(err, "rename the dump, or restore it without --secret-out and "
+				    "--patch-secret");
+		}
+		g3_buf_release(&n);
+	}
+	return rc;
+}
+
+/* Services without a password and without --secret-out: loaded through
+ * SET ROLE where the master may act as their role, else refused before
+ * anything changes. */
+static g3_rc check_roles(struct env_run *r, g3_err *err)
+{
+	PGconn *master = NULL;
+	g3_rc rc = G3_OK;
+
+	for (size_t i = 0; i < r->n && !rc; i++) {
+		struct env_item *it = &r->items[i];
+		int may = 0, exists = 0;
+
+		if (it->is_index || it->status == ST_SKIPPED || it->svc.password)
+			continue;
+		if (!master && (rc = g3_pg_connect(&r->conf, (int)r->o->wait, &master, err)))
+			break;
+		if ((rc = g3_master_may_set_role(master, it->svc.username, &may, &exists, err)) ||
+		    may)
+			continue;
+		rc = g3_err_set(err, G3_USAGE, "no password for service \"%s\" (role \"%s\"%s)",
+				it->name, it->svc.username, exists ? ", which the master may not act "
+				"as" : " does not exist");
+		if (exists)
+			g3_err_hint(err, "give --credentials-dir DIR (DIR/%s/password): the master is "
+				    "neither a superuser nor a member of the role", it->name);
+		else
+			g3_err_hint(err, "give --credentials-dir DIR (DIR/%s/password), or --secret-out "
+				    "FILE to generate passwords and record them", it->name);
+	}
+	PQfinish(master);
+	return rc;
 }
 
 static g3_rc write_secrets(struct env_run *r, g3_err *err)
@@ -245,7 +282,13 @@ static g3_rc write_secrets(struct env_run *r, g3_err *err)
 		struct env_item *it = &r->items[i];
 		g3_buf b = G3_BUF_INIT;
 
-		if (it->is_index || it->status == ST_SKIPPED)
+		/* only the services now in place, with a password known: a
+		 * failed one keeps its entry as it was (the role this run
+		 * created for it is dropped), one loaded through SET ROLE has
+		 * none to record; one --on-existing skip left in place only with
+		 * a password that was not made now (its role was not touched) */
+		if (it->is_index || !it->svc.password ||
+		    (it->status != ST_OK && (it->status != ST_EXISTS || it->generated)))
 			continue;
 		g3_buf_addf(&b, "%s-dbcreds", it->name);
 		names[n] = g3_buf_detach(&b);
@@ -255,14 +298,8 @@ static g3_rc write_secrets(struct env_run *r, g3_err *err)
 		s[n].password = it->svc.password;
 		s[n].host = host;
 		s[n].port = port;
-		/* a password made now may not be an existing role's */
-		if (it->status == ST_EXISTS && it->generated) {
-			free(names[n]);
-			continue;
-		}
-		/* a failed service keeps its (maybe already set) password recorded,
-		 * without dbcreated */
-		s[n].dbcreated = it->status == ST_OK || (it->status == ST_EXISTS && it->patched);
+		/* skipped: dbcreated once its role's login was checked */
+		s[n].dbcreated = it->status == ST_OK || it->patched;
 		n++;
 	}
 	if (n)
@@ -330,11 +367,12 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	to.clean = o.clean;
 	to.skip_existing = o.on_existing == ON_EXISTING_SKIP;
 	to.no_create = o.no_create;
+	to.generate_password = o.secret_out != NULL;
 	to.wait_seconds = (int)o.wait;
 	d.svc.name = g3_xstrdup(it->svc.name);
 	d.svc.database = g3_xstrdup(it->svc.database);
 	d.svc.username = g3_xstrdup(it->svc.username);
-	d.svc.password = g3_xstrdup(it->svc.password);
+	d.svc.password = it->svc.password ? g3_xstrdup(it->svc.password) : NULL;
 	it->target = g3_xstrdup(it->svc.database);
 
 	g3_buf_addf(&msg, "restoring service \"%s\" from \"%s\" into \"%s\"", it->name,
@@ -351,7 +389,9 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	if ((rc = g3_pgtarget_prepare(master, &r->conf, &d.svc, &to, &d.target, err)))
 		goto cleanup;
 	if (d.target.skipped) {
+		/* left as it is; the service logs in as a load would have */
 		it->existed = 1;
+		it->svc.set_role = d.target.svc.set_role;
 		goto patch;
 	}
 	if ((rc = db_load_begin(&env, &d, err)) ||
@@ -365,6 +405,13 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	if ((rc = g3_pgtarget_commit(master, &d.target, err)))
 		goto cleanup;
 	d.target.side_created = 0;
+	/* in place: a generated password is recorded, and the service logs
+	 * in as the load did */
+	if (d.target.svc.password_generated) {
+		it->svc.password = g3_xstrdup(d.target.svc.password);
+		it->generated = 1;
+	}
+	it->svc.set_role = d.target.svc.set_role;
 	it->count = g3_pgload_get_stats(d.load)->rows;
 	it->bytes = g3_pgload_get_stats(d.load)->bytes;
 patch:
@@ -709,6 +756,40 @@ int env_restore(const struct restore_opts *o, const char *base)
 	filter.n_indices = o->n_indices ? o->n_indices : n_env_indices;
 	if ((rc = g3_layout_scan(base, NULL, &filter, &plan, &err)))
 		goto cleanup;
+	if (!plan.n_services && !plan.n_indices) {
+		/* a green job with an empty environment is worse than a red one */
+		rc = g3_layout_nothing(&plan, NULL, &err);
+		goto cleanup;
+	}
+	for (size_t i = 0; i < plan.n_refused + plan.n_unknown; i++) {
+		const g3_layout_skip *k = i < plan.n_refused ? &plan.refused[i] :
+					  &plan.unknown[i - plan.n_refused];
+		g3_buf p = G3_BUF_INIT, q = G3_BUF_INIT;
+
+		g3_buf_addf(&p, "%s%s", plan.base, k->rel);
+		g3_layout_quote(&q, p.data, 4096);
+		if (k->why)
+			g3_debug("refused %s: %s", q.data, k->why);
+		else
+			g3_debug("not part of a layout, ignored: %s", q.data);
+		g3_buf_release(&p);
+		g3_buf_release(&q);
+	}
+	if (plan.n_refused_all > plan.n_refused)
+		g3_debug("and %zu more refused", plan.n_refused_all - plan.n_refused);
+	if (plan.n_unknown_all > plan.n_unknown)
+		g3_debug("and %zu more not part of a layout", plan.n_unknown_all - plan.n_unknown);
+	if (plan.n_unknown_all)
+		g3_info("ignoring %zu %s in \"%s\" that no layout takes (--verbose lists them)",
+			plan.n_unknown_all, g3_plural((long long)plan.n_unknown_all, "entry",
+						      "entries"), base);
+	/* every service is restored: a dump refused for its name is not left behind */
+	if (!o->n_services && !o->n_indices && (rc = g3_layout_check_refused(&plan, &err)))
+		goto cleanup;
+	if (plan.n_refused_all)
+		g3_info("leaving %zu %s in \"%s\" whose names cannot be services (--verbose lists "
+			"them)", plan.n_refused_all, g3_plural((long long)plan.n_refused_all, "dump",
+							       "dumps"), base);
 	r.n = plan.n_services + plan.n_indices;
 	r.items = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.items));
 	for (size_t i = 0; i < plan.n_services; i++) {
@@ -776,6 +857,23 @@ int env_restore(const struct restore_opts *o, const char *base)
 			if (r.items[i].is_index)
 				r.items[i].status = ST_SKIPPED;
 	}
+	{
+		size_t todo = 0;
+
+		for (size_t i = 0; i < r.n; i++)
+			todo += r.items[i].status != ST_SKIPPED;
+		/* an empty shard is not an error (more shards than items); an
+		 * empty run is: its only items are indices without Elasticsearch */
+		if (!todo && !o->shards) {
+			rc = g3_err_set(&err, G3_USAGE, "nothing to restore in \"%s\": the %zu %s "
+					"found %s skipped, and %s", base, plan.n_indices,
+					g3_plural((long long)plan.n_indices, "index", "indices"),
+					plan.n_indices == 1 ? "is" : "are",
+					o->no_es ? "--no-es skips them" : "no Elasticsearch was given");
+			g3_err_hint(&err, "give --es URL (or ESHOST=host:port) to restore them");
+			goto cleanup;
+		}
+	}
 	if ((rc = g3_pgconf_master(&r.conf, o->master_url, &err)))
 		goto cleanup;
 	if (o->secret_out && strcmp(o->secret_out, "-")) {
@@ -802,6 +900,8 @@ int env_restore(const struct restore_opts *o, const char *base)
 						   r.items[i].svc.username, &err))))
 				goto cleanup;
 	}
+	if (!o->secret_out && (rc = check_roles(&r, &err)))
+		goto cleanup;
 	r.queue = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.queue));
 	for (size_t i = 0; i < plan.n_services; i++)
 		if (r.items[i].status != ST_SKIPPED)

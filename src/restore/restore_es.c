@@ -12,12 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../commands.h"
 #include "../common/es.h"
 #include "../common/esbulk.h"
 #include "../common/esrestore.h"
+#include "../common/gen3layout.h"
 #include "../common/log.h"
+#include "../common/progress.h"
+#include "../common/sourcefile.h"
 #include "../common/opts.h"
 #include "../common/strbuf.h"
 
@@ -59,10 +63,15 @@ static const char usage_text[] =
 	"\n"
 	"Restore Elasticsearch indices from elasticdump files in DIR (or DIR/es):\n"
 	"<index>__mapping.json, <index>__data.json and, when present,\n"
-	"<index>__settings.json and <index>__alias.json.\n"
+	"<index>__settings.json, __analyzer.json, __alias.json, __template.json and\n"
+	"__index.json, as elasticdump 6 writes them (a JSON string holding the JSON\n"
+	"or the JSON itself); or multielasticdump's <index>.json, <index>.mapping.json,\n"
+	"<index>.settings.json, ... The file's name is the target index; templates\n"
+	"are checked, not restored.\n"
 	"\n"
 	"      --index NAME             repeatable; default: GUPPY_INDICES (comma\n"
-	"                               separated) and GUPPY_CONFIGINDEX\n"
+	"                               separated) and GUPPY_CONFIGINDEX, else every\n"
+	"                               index whose files are in DIR (or DIR/es)\n"
 	"      --no-alias               restore into the concrete index NAME; by default\n"
 	"                               a new version NAME_<n> is created and alias NAME\n"
 	"                               is switched to it once it is complete\n"
@@ -189,6 +198,50 @@ static json_object *json_result(const g3_esrestore_index *ix, const g3_err *e)
 	return o;
 }
 
+/* A named index whose files are missing: the hint lists the indices the
+ * directory holds instead. */
+static void hint_found(const struct restore_es_opts *o, const char *name, g3_err *err)
+{
+	char **found = NULL;
+	size_t n = 0;
+	g3_buf b = G3_BUF_INIT;
+	g3_err lerr;
+
+	if (err->rc != G3_USAGE)
+		return;
+	g3_err_init(&lerr);
+	if (g3_layout_edump_indices(o->dir, &found, &n, &lerr))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(found[i], name))
+			goto cleanup;
+	for (size_t i = 0; i < n && i < 20; i++)
+		g3_buf_addf(&b, "%s\"%s\"", i ? ", " : "", found[i]);
+	g3_err_hint(err, "indices found in \"%s\": %s%s", o->dir, b.data, n > 20 ? ", ..." : "");
+cleanup:
+	g3_buf_release(&b);
+	g3_strlist_free(found, n);
+}
+
+/* The meter over every data file: local files' sizes are the total (an
+ * s3:// or http(s):// one leaves it unknown). */
+static void progress_start(const g3_esrestore_index *ix, size_t n)
+{
+	int64_t total = 0;
+	struct stat st;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!ix[i].files.data || g3_source_is_url(ix[i].files.data) ||
+		    stat(ix[i].files.data, &st)) {
+			total = -1;
+			break;
+		}
+		total += (int64_t)st.st_size;
+	}
+	g3_progress_init(total);
+	g3_progress_set_totals(total, (int)n);
+}
+
 static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 {
 	g3_esconf conf;
@@ -210,8 +263,11 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 		g3_esrestore_index_init(&ix[i]);
 	/* everything is checked before anything is written */
 	for (size_t i = 0; i < o->n_indices; i++)
-		if ((rc = g3_esrestore_plan(&es, o->dir, o->indices[i], &o->r, &ix[i], err)))
+		if ((rc = g3_esrestore_plan(&es, o->dir, o->indices[i], &o->r, &ix[i], err))) {
+			hint_found(o, o->indices[i], err);
 			goto cleanup;
+		}
+	progress_start(ix, o->n_indices);
 	list = json_object_new_array();
 	for (size_t i = 0; i < o->n_indices; i++) {
 		g3_err ierr;
@@ -223,7 +279,9 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 			worst = G3_FAIL;
 			continue;
 		}
+		g3_progress_item_start(ix[i].name, G3_PROGRESS_DOCS);
 		irc = g3_esrestore_load(&es, &o->r, &ix[i], &ierr);
+		g3_progress_item_done(ix[i].name, irc ? 0 : (int64_t)ix[i].docs_read);
 		if (irc) {
 			g3_err_prefix(&ierr, "index \"%s\" was not restored", ix[i].name);
 			g3_log_err(&ierr);
@@ -237,6 +295,7 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 	if (rc)
 		err->msg[0] = '\0';  /* each failure was reported */
 cleanup:
+	g3_progress_finish();
 	if (o->json) {
 		report_json = json_object_new_object();
 		json_object_object_add(report_json, "elasticsearch", json_object_new_string(
@@ -287,7 +346,7 @@ int restore_es_main(int argc, char **argv)
 	struct restore_es_opts o;
 	g3_err err;
 	g3_rc rc = G3_OK;
-	int c, from_env = 0, ran = 0;
+	int c, from_env = 0, from_dir = 0, ran = 0;
 
 	restore_es_opts_init(&o);
 	g3_err_init(&err);
@@ -340,15 +399,26 @@ int restore_es_main(int argc, char **argv)
 		g3_es_indices_from_env(&o.indices, &o.n_indices);
 	}
 	if (!o.n_indices) {
-		rc = g3_err_set(&err, G3_USAGE, "no index to restore");
-		g3_err_hint(&err, "give --index NAME, or set GUPPY_INDICES and GUPPY_CONFIGINDEX");
-		goto cleanup;
+		/* every index the directory holds */
+		from_env = 0;
+		from_dir = 1;
+		if ((rc = g3_layout_edump_indices(o.dir, &o.indices, &o.n_indices, &err)))
+			goto cleanup;
+		g3_info("restoring every index in \"%s\": %zu found", o.dir, o.n_indices);
 	}
 	/* before any request: such a name could make a delete hit other indices */
-	for (size_t i = 0; i < o.n_indices; i++)
-		if ((rc = g3_es_name_check(o.indices[i], from_env ? G3_ES_ENV_ORIGIN : "--index",
-					   &err)))
+	for (size_t i = 0; i < o.n_indices; i++) {
+		g3_buf from = G3_BUF_INIT;
+
+		if (from_dir)
+			g3_buf_addf(&from, "a file name in \"%s\"", o.dir);
+		else
+			g3_buf_adds(&from, from_env ? G3_ES_ENV_ORIGIN : "--index");
+		rc = g3_es_name_check(o.indices[i], from.data, &err);
+		g3_buf_release(&from);
+		if (rc)
 			goto cleanup;
+	}
 	catch_stop_signals();
 	rc = restore_es_run(&o, &err);
 	ran = 1;   /* it prints its own report */

@@ -20,6 +20,7 @@
 
 #include "../common/log.h"
 #include "../common/opts.h"
+#include "../common/progress.h"
 #include "../common/strbuf.h"
 #include "restore.h"
 
@@ -250,7 +251,7 @@ static g3_rc load_chunk(struct snap_state *s, struct input *in, const char *memb
 {
 	struct db_load *d = s->cur;
 	g3_chunk_check check;
-	char *sql = NULL;
+	char *sql = NULL, item[G3_PROGRESS_NAME_MAX];
 	int copying = 0, skip;
 	g3_rc rc = G3_OK;
 
@@ -258,6 +259,9 @@ static g3_rc load_chunk(struct snap_state *s, struct input *in, const char *memb
 		return g3_err_set(err, G3_USAGE, "snapshot member \"%s\" has no chunk header "
 				  "before it", member);
 	g3_chunk_check_init(&check);
+	snprintf(item, sizeof(item), "%s.%s.%s", d->svc.database, s->hdr.schema, s->hdr.table);
+	if (s->hdr.part <= 1)
+		g3_progress_item_start(item, G3_PROGRESS_ROWS);
 	/* checked against the header below: the reader need not hash it again */
 	g3_reader_member_sum(in->rd, s->hdr.sha256);
 	/* a table left out (--exclude-table...): read and verified, not loaded */
@@ -284,6 +288,7 @@ static g3_rc load_chunk(struct snap_state *s, struct input *in, const char *memb
 			rc = err->rc ? err->rc : G3_FAIL;
 			goto cleanup;
 		}
+		g3_source_report_progress(in->src);
 		if (n == 0)
 			break;
 		g3_chunk_check_update(&check, in->buf, (size_t)n);
@@ -307,6 +312,9 @@ static g3_rc load_chunk(struct snap_state *s, struct input *in, const char *memb
 		goto cleanup;
 	d->rows += s->hdr.rows;
 	d->bytes += s->hdr.bytes;
+	g3_progress_item_add(item, s->hdr.rows);
+	if (s->hdr.last)
+		g3_progress_item_done(item, 0);
 	d->chunks++;
 cleanup:
 	s->hdr_number = 0;
@@ -414,6 +422,13 @@ g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 	s.source = in->src->name;
 	g3_snap_parts_init(&s.parts);
 	g3_chunk_header_init(&s.hdr);
+	{
+		size_t items = es_plan_count(p->es);
+
+		for (size_t i = 0; i < p->n; i++)
+			items += p->dbs[i].mdb ? p->dbs[i].mdb->n_tables : 0;
+		g3_progress_set_totals(-1, (int)items);
+	}
 	for (;;) {
 		char db[256];
 		const char *name;
@@ -493,9 +508,11 @@ g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 		default:
 			break;
 		}
+		g3_source_report_progress(in->src);
 		if (rc)
 			break;
 	}
+	g3_source_report_progress(in->src);
 	if (!rc && !seen_end)
 		rc = g3_err_set(err, G3_FAIL, "snapshot \"%s\" ends without end.json: it is truncated",
 				in->src->name);

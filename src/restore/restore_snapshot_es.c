@@ -26,6 +26,7 @@
 #include "../common/esrestore.h"
 #include "../common/log.h"
 #include "../common/opts.h"
+#include "../common/progress.h"
 #include "../common/strbuf.h"
 #include "restore.h"
 
@@ -236,6 +237,11 @@ static g3_rc load_docs(struct es_plan *e, struct es_index *x, struct input *in,
 	return rc;
 }
 
+size_t es_plan_count(const struct es_plan *e)
+{
+	return e ? e->n : 0;
+}
+
 g3_rc es_member(struct plan *p, struct input *in, g3_member_kind kind, const char *name,
 		const char *index, uint64_t number, g3_err *err)
 {
@@ -273,6 +279,7 @@ g3_rc es_member(struct plan *p, struct input *in, g3_member_kind kind, const cha
 		}
 		x->state = IX_LOADING;
 		x->next_part = 1;
+		g3_progress_item_start(x->ix.name, G3_PROGRESS_DOCS);
 		break;
 	case G3_MEMBER_ES_DOCS_HEADER:
 		if (x->state != IX_LOADING || x->hdr_number) {
@@ -306,8 +313,11 @@ g3_rc es_member(struct plan *p, struct input *in, g3_member_kind kind, const cha
 		x->bytes += x->hdr.bytes;
 		x->chunks++;
 		x->next_part++;
-		if (x->hdr.last)
+		g3_progress_item_add(x->ix.name, x->hdr.docs);
+		if (x->hdr.last) {
+			g3_progress_item_done(x->ix.name, 0);
 			finish_index(e, x);
+		}
 		break;
 	default:
 		break;

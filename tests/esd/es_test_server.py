@@ -504,6 +504,38 @@ def validate_properties(props, flavor, type_name, multi=False):
             validate_properties(d["fields"], flavor, type_name, multi=True)
 
 
+BUILTIN_ANALYZERS = {
+    "default", "standard", "simple", "whitespace", "stop", "keyword", "pattern", "fingerprint",
+    "arabic", "armenian", "basque", "bengali", "brazilian", "bulgarian", "catalan", "cjk", "czech",
+    "danish", "dutch", "english", "estonian", "finnish", "french", "galician", "german", "greek",
+    "hindi", "hungarian", "indonesian", "irish", "italian", "latvian", "lithuanian", "norwegian",
+    "persian", "portuguese", "romanian", "russian", "sorani", "spanish", "swedish", "turkish", "thai",
+}
+BUILTIN_NORMALIZERS = {"lowercase"}
+
+
+def check_analysis_refs(props, settings, type_name="_doc"):
+    """Analyzers and normalizers a mapping names must be built in or defined in
+    the index's analysis settings (flat {"index.analysis.analyzer.<name>...": v})."""
+    def defined(kind):
+        pre = "index.analysis.%s." % kind
+        return {k[len(pre):].split(".", 1)[0] for k in settings if k.startswith(pre)}
+    analyzers = BUILTIN_ANALYZERS | defined("analyzer")
+    normalizers = BUILTIN_NORMALIZERS | defined("normalizer")
+    for name, d in props.items():
+        if not isinstance(d, dict):
+            continue
+        for p in ("analyzer", "search_analyzer", "search_quote_analyzer"):
+            if p in d and d[p] not in analyzers:
+                raise mapping_error("analyzer [%s] has not been configured in mappings" % d[p], type_name)
+        if "normalizer" in d and d["normalizer"] not in normalizers:
+            raise mapping_error("normalizer [%s] not found for field [%s]" % (d["normalizer"], name),
+                                type_name)
+        for sub in ("properties", "fields"):
+            if isinstance(d.get(sub), dict):
+                check_analysis_refs(d[sub], settings, type_name)
+
+
 def merge_mapping(old, new, path=""):
     """Merge `new` properties into `old` in place; type changes are rejected like ES."""
     for name, d in new.items():
@@ -1268,6 +1300,7 @@ class Store:
         self.indices = {}
         self.pits, self.scrolls = {}, {}
         self.sort_cache = {}
+        self.templates = {}  # legacy index templates: name -> stored body
 
     @property
     def fl(self):
@@ -1332,6 +1365,7 @@ class Store:
         for k in body:
             if k not in ("settings", "mappings", "aliases"):
                 raise ESError(400, "parse_exception", "unknown key [%s] for create index" % k)
+        body = self.apply_templates(name, body)
         settings = normalize_settings(body.get("settings", {}))
         validate_settings(settings)
         mappings = body.get("mappings", {}) or {}
@@ -1358,6 +1392,8 @@ class Store:
         aliases = body.get("aliases", {}) or {}
         for a in aliases:
             self._check_alias_name(a, name)
+        check_analysis_refs(root.get("properties", {}) if isinstance(root, dict) else {}, settings,
+                            doc_type or "_doc")
         idx = Index(self, name, settings, json.loads(json.dumps(root)), doc_type)
         if count_fields(idx.mapping["properties"]) > int(idx.setting("mapping.total_fields.limit", "1000")):
             raise illegal("Limit of total fields [%s] has been exceeded" % idx.setting(
@@ -1366,6 +1402,111 @@ class Store:
             idx.aliases[a] = props or {}
         self.indices[name] = idx
         return idx
+
+    # -- legacy index templates (_template) -----------------------------------------
+    def matching_templates(self, name):
+        """Templates whose index_patterns match name, lowest order first (applied first)."""
+        hits = [(t.get("order", 0), n, t) for n, t in self.templates.items()
+                if any(fnmatch.fnmatchcase(name, p) for p in t["index_patterns"])]
+        return [t for _, _, t in sorted(hits, key=lambda h: (h[0], h[1]))]
+
+    def apply_templates(self, name, body):
+        """The create body with the matching templates merged under it, as ES does:
+        settings and aliases by key, root mapping keys and top-level properties by
+        name; the request wins over templates, higher orders over lower."""
+        tpls = self.matching_templates(name)
+        if not tpls:
+            return body
+        settings, mappings, aliases, type_name = {}, {}, {}, None
+        for t in tpls + [body]:
+            settings.update(normalize_settings(t.get("settings", {}) or {}))
+            m = t.get("mappings", {}) or {}
+            if self.flavor == "es6" and isinstance(m, dict) and len(m) == 1:
+                (tn, m), = m.items()  # typed: the one type's mapping
+                type_name = tn if t is body else (type_name or tn)
+            if not isinstance(m, dict) or (self.flavor == "es6" and len(m) > 1 and t is body):
+                mappings = None  # left to create_index to refuse
+                break
+            for k, v in m.items():
+                mappings[k] = dict(mappings.get(k, {}), **v) if k == "properties" else v
+            aliases.update(t.get("aliases", {}) or {})
+        if mappings is None:
+            mappings = body.get("mappings")
+        elif self.flavor == "es6" and mappings:
+            mappings = {type_name or "_doc": mappings}
+        out = {"settings": settings}
+        if mappings:
+            out["mappings"] = mappings
+        if aliases:
+            out["aliases"] = aliases
+        return json.loads(json.dumps(out))
+
+    def put_template(self, name, body, create=False):
+        if name != name.lower():
+            raise ESError(400, "invalid_index_template_exception",
+                          "index_template [%s] invalid, cause [name must be lower cased]" % name)
+        if create and name in self.templates:
+            raise illegal("index_template [%s] already exists" % name)
+        for k in body:
+            if k not in ("index_patterns", "template", "order", "version", "settings", "mappings",
+                         "aliases"):
+                raise ESError(400, "illegal_argument_exception", "unknown key [%s] in the template " % k)
+        pats = body.get("index_patterns", body.get("template") if self.flavor == "es6" else None)
+        if isinstance(pats, str):
+            pats = [pats]
+        if not pats:
+            raise validation_failed(["index patterns are missing"])
+        settings = normalize_settings(body.get("settings", {}) or {})
+        validate_settings(settings)
+        mappings = body.get("mappings", {}) or {}
+        if not isinstance(mappings, dict):
+            raise mapping_error("Expected map for mappings but got %s" % java_map(mappings))
+        if mappings and self.flavor != "es6":
+            validate_root_mapping(mappings, self.flavor)
+        aliases = body.get("aliases", {}) or {}
+        for a in aliases:
+            self._check_alias_name(a)
+        t = {"order": int(body.get("order", 0)), "index_patterns": list(pats),
+             "settings": settings, "mappings": json.loads(json.dumps(mappings)),
+             "aliases": json.loads(json.dumps(aliases))}
+        if "version" in body:
+            t["version"] = int(body["version"])
+        self.templates[name] = t
+
+    def template_view(self, t):
+        out = {"order": t["order"]}
+        if "version" in t:
+            out["version"] = t["version"]
+        tree = {}
+        for k, v in sorted(t["settings"].items()):
+            node = tree
+            parts = k.split(".")
+            for p in parts[:-1]:
+                node = node.setdefault(p, {})
+            node[parts[-1]] = v
+        out.update({"index_patterns": t["index_patterns"], "settings": tree,
+                    "mappings": t["mappings"], "aliases": t["aliases"]})
+        return out
+
+    def get_templates(self, names):
+        """GET _template[/names]: a missing exact name is a 404 with an empty body."""
+        if names is None:
+            return 200, {n: self.template_view(t) for n, t in sorted(self.templates.items())}
+        out, missing = {}, False
+        for n in names.split(","):
+            hits = [k for k in self.templates if fnmatch.fnmatchcase(k, n)]
+            if not hits and "*" not in n:
+                missing = True
+            for k in hits:
+                out[k] = self.template_view(self.templates[k])
+        return (404 if missing and not out else 200), out
+
+    def delete_template(self, names):
+        hits = [k for n in names.split(",") for k in self.templates if fnmatch.fnmatchcase(k, n)]
+        if not hits:
+            raise ESError(404, "index_template_missing_exception", "index_template [%s] missing" % names)
+        for k in set(hits):
+            del self.templates[k]
 
     def delete_index(self, expr):
         if self.flavor == "es8" and ("*" in expr or expr in ("_all",)):
@@ -1468,6 +1609,8 @@ class Store:
             if self.flavor == "es6" and i.doc_type not in (None, type_name):
                 raise illegal("Rejecting mapping update to [%s] as the final mapping would have more than 1 "
                               "type: [%s, %s]" % (i.name, i.doc_type, type_name))
+        for i in idxs:
+            check_analysis_refs(body.get("properties", {}), i.settings, type_name or "_doc")
         for i in idxs:
             merge_mapping(i.mapping["properties"], body.get("properties", {}))
             for k, v in body.items():
@@ -2092,6 +2235,13 @@ ROUTES = [
       | {"write_index_only"}),
     R("{index}/_mapping/{type}", {"GET": "get_mapping", "PUT": "put_mapping", "POST": "put_mapping"},
       INDEX_PARAMS, ("es6",)),
+    R("{index}/{type}/_mapping", {"GET": "get_mapping", "PUT": "put_mapping", "POST": "put_mapping"},
+      INDEX_PARAMS, ("es6",)),
+    R("_template", {"GET": "get_template"}, {"local", "master_timeout", "flat_settings",
+                                              "include_type_name"}),
+    R("_template/{name}", {"GET": "get_template", "HEAD": "get_template", "PUT": "put_template",
+                           "POST": "put_template", "DELETE": "delete_template"},
+      {"local", "master_timeout", "flat_settings", "include_type_name", "create", "order", "timeout"}),
     R("_settings", {"GET": "get_settings"}, INDEX_PARAMS),
     R("{index}/_settings", {"GET": "get_settings", "PUT": "put_settings"}, INDEX_PARAMS),
     R("{index}/_doc/{id}", {"GET": "get_doc", "HEAD": "get_doc", "PUT": "index_doc", "POST": "index_doc",
@@ -2230,6 +2380,23 @@ class EsApi:
         body = req.json(required=True)
         with self.store.lock:
             return 200, self.store.update_settings(self.store.resolve(index, allow_no_indices=False), body), {}
+
+    # -- legacy index templates -------------------------------------------------------------
+    def get_template(self, req, name=None):
+        with self.store.lock:
+            status, out = self.store.get_templates(name)
+        return status, (None if req.method == "HEAD" else out), {}
+
+    def put_template(self, req, name):
+        body = req.json(required=True)
+        with self.store.lock:
+            self.store.put_template(name, body, create=req.params.get("create") == "true")
+        return 200, {"acknowledged": True}, {}
+
+    def delete_template(self, req, name):
+        with self.store.lock:
+            self.store.delete_template(name)
+        return 200, {"acknowledged": True}, {}
 
     # -- aliases -------------------------------------------------------------------------
     def update_aliases(self, req):
@@ -2625,6 +2792,7 @@ class EsApi:
         if segs == ["reset"] and m == "POST":
             with self.store.lock:
                 self.store.indices.clear()
+                self.store.templates.clear()
                 self.store.pits.clear()
                 self.store.scrolls.clear()
                 self.store.sort_cache.clear()

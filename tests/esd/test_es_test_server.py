@@ -174,6 +174,83 @@ class TestIndices(Base):
         s, o, _ = self.c.req("PUT", "/b")
         self.assertEqual((s, etype(o)), (400, "invalid_index_name_exception"))
 
+    def test_analyzer_references(self):
+        m = {"properties": {"a": {"type": "text", "analyzer": "mine"}}}
+        s, o, _ = self.c.req("PUT", "/i1", {"mappings": m})
+        self.assertEqual((s, etype(o)), (400, "mapper_parsing_exception"))
+        self.assertEqual(o["error"]["reason"],
+                         "Failed to parse mapping [_doc]: analyzer [mine] has not been configured in mappings")
+        self.assertEqual(self.c.req("HEAD", "/i1")[0], 404)
+        s, o, _ = self.c.req("PUT", "/i1", {"mappings": {"properties": {"a": {"type": "text", "fields": {
+            "s": {"type": "text", "search_analyzer": "nope"}}}}}})
+        self.assertEqual((s, etype(o)), (400, "mapper_parsing_exception"))
+        s, o, _ = self.c.req("PUT", "/i1", {"mappings": {"properties": {"k": {"type": "keyword",
+                                                                              "normalizer": "nn"}}}})
+        self.assertEqual((s, etype(o)), (400, "mapper_parsing_exception"))
+        self.assertIn("normalizer [nn] not found for field [k]", o["error"]["reason"])
+        s, o, _ = self.c.req("PUT", "/i1", {
+            "settings": {"analysis": {"analyzer": {"mine": {"type": "custom", "tokenizer": "standard"}},
+                                      "normalizer": {"nn": {"type": "custom", "filter": ["lowercase"]}}}},
+            "mappings": {"properties": {"a": {"type": "text", "analyzer": "mine",
+                                              "search_analyzer": "english"},
+                                        "k": {"type": "keyword", "normalizer": "nn"},
+                                        "o": {"properties": {"b": {"type": "text", "analyzer": "mine"}}}}}})
+        self.assertEqual(s, 200, o)
+        s, o, _ = self.c.req("PUT", "/i1/_mapping", {"properties": {"c": {"type": "text", "analyzer": "x"}}})
+        self.assertEqual((s, etype(o)), (400, "mapper_parsing_exception"))
+        s, o, _ = self.c.req("PUT", "/i1/_mapping", {"properties": {"c": {"type": "text", "analyzer": "mine"}}})
+        self.assertEqual(s, 200, o)
+
+    def test_templates(self):
+        s, o, _ = self.c.req("GET", "/_template")
+        self.assertEqual((s, o), (200, {}))
+        s, o, _ = self.c.req("GET", "/_template/t1")
+        self.assertEqual((s, o), (404, {}))  # ES answers a missing template with an empty body
+        self.assertEqual(self.c.req("GET", "/_template/t*")[:2], (200, {}))
+        s, o, _ = self.c.req("PUT", "/_template/t1", {"settings": {"number_of_shards": 1}})
+        self.assertEqual((s, etype(o)), (400, "action_request_validation_exception"))
+        s, o, _ = self.c.req("PUT", "/_template/T1", {"index_patterns": ["x*"]})
+        self.assertEqual((s, etype(o)), (400, "invalid_index_template_exception"))
+        s, o, _ = self.c.req("PUT", "/_template/t1", {"index_patterns": ["logs-*"], "bogus": 1})
+        self.assertEqual((s, etype(o)), (400, "illegal_argument_exception"))
+        s, o, _ = self.c.req("PUT", "/_template/t1", {"index_patterns": ["logs-*"], "mappings": {
+            "properties": {"f": {"type": "nope"}}}})
+        self.assertEqual((s, etype(o)), (400, "mapper_parsing_exception"))
+        s, o, _ = self.c.req("PUT", "/_template/t1", {
+            "index_patterns": ["logs-*"], "order": 0, "settings": {"index": {"number_of_shards": 2}},
+            "mappings": {"properties": {"a": {"type": "keyword"}, "b": {"type": "long"}}},
+            "aliases": {"all-logs": {}}})
+        self.assertEqual((s, o), (200, {"acknowledged": True}))
+        s, o, _ = self.c.req("PUT", "/_template/t2", {
+            "index_patterns": "logs-2*", "order": 5, "settings": {"number_of_shards": 3},
+            "mappings": {"properties": {"b": {"type": "integer"}}}})
+        self.assertEqual(s, 200)
+        s, o, _ = self.c.req("PUT", "/_template/t1?create=true", {"index_patterns": ["z"]})
+        self.assertEqual((s, etype(o)), (400, "illegal_argument_exception"))
+        s, o, _ = self.c.req("GET", "/_template/t1")
+        self.assertEqual(o, {"t1": {"order": 0, "index_patterns": ["logs-*"],
+                                    "settings": {"index": {"number_of_shards": "2"}},
+                                    "mappings": {"properties": {"a": {"type": "keyword"},
+                                                                "b": {"type": "long"}}},
+                                    "aliases": {"all-logs": {}}}})
+        self.assertEqual(sorted(self.c.req("GET", "/_template")[1]), ["t1", "t2"])
+        self.assertEqual(self.c.req("HEAD", "/_template/t2")[0], 200)
+        # a new index gets the matching templates, lower orders first, its own body last
+        self.c.req("PUT", "/logs-2024", {"mappings": {"properties": {"c": {"type": "text"}}}})
+        o = self.c.req("GET", "/logs-2024")[1]["logs-2024"]
+        self.assertEqual(o["mappings"]["properties"], {"a": {"type": "keyword"}, "b": {"type": "integer"},
+                                                       "c": {"type": "text"}})
+        self.assertEqual(o["settings"]["index"]["number_of_shards"], "3")
+        self.assertEqual(o["aliases"], {"all-logs": {}})
+        self.c.req("PUT", "/other")
+        self.assertEqual(self.c.req("GET", "/other/_mapping")[1], {"other": {"mappings": {}}})
+        self.assertEqual(self.c.req("DELETE", "/_template/t*")[:2], (200, {"acknowledged": True}))
+        s, o, _ = self.c.req("DELETE", "/_template/t1")
+        self.assertEqual((s, etype(o)), (404, "index_template_missing_exception"))
+        self.c.req("PUT", "/_template/t3", {"index_patterns": ["q*"]})
+        self.c.req("POST", "/_test/reset")
+        self.assertEqual(self.c.req("GET", "/_template")[1], {})
+
     def test_unknown_endpoints_and_params(self):
         s, o, _ = self.c.req("GET", "/a/b/c/d")
         self.assertEqual((s, o), (400, {"error": "no handler found for uri [/a/b/c/d] and method [GET]",
@@ -420,6 +497,18 @@ class TestFlavorEs6(Base):
         s, o, _ = self.c.req("POST", "/t6/_search", {})
         self.assertEqual(o["hits"]["total"], 1)
         self.assertEqual(o["hits"]["hits"][0]["_type"], "doc")
+
+    def test_put_mapping_with_the_type_before_mapping(self):
+        # ES 6 takes /{index}/{type}/_mapping as the put-mapping API, not a
+        # document with the id "_mapping" (elasticdump's mapping import uses it)
+        self.c.req("PUT", "/t6", {"mappings": {"doc": {"properties": {"a": {"type": "keyword"}}}}})
+        s, o, _ = self.c.req("PUT", "/t6/doc/_mapping", {"properties": {"b": {"type": "long"}}})
+        self.assertEqual((s, o), (200, {"acknowledged": True}))
+        self.assertEqual(self.c.req("GET", "/t6/doc/_mapping")[1]["t6"]["mappings"]["doc"]["properties"],
+                         {"a": {"type": "keyword"}, "b": {"type": "long"}})
+        s, o, _ = self.c.req("PUT", "/t6/other/_mapping", {"properties": {"c": {"type": "long"}}})
+        self.assertEqual((s, etype(o)), (400, "illegal_argument_exception"))
+        self.assertEqual(self.c.req("GET", "/_test/docs/t6")[1], {})
 
 
 class TestFlavorEs8(Base):

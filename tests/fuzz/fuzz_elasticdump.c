@@ -4,8 +4,11 @@
  * validating scanner's fast path and with json-c only; both readings must
  * give the same documents (ids byte for byte, sources equal as JSON) and
  * the same error, and every id must be the whole "_id" string. Odd: the
- * rest is written as the mapping, settings and alias files of one index
- * and read as an index definition, then turned into create bodies.
+ * rest is written as the definition files of one index (bit 1 clear: as
+ * its mapping, settings, analyzer, alias and template files; set: as its
+ * index file), in either of elasticdump's spellings (the JSON, or a JSON
+ * string holding it), read as an index definition, then turned into create
+ * bodies.
  */
 #include <json-c/json.h>
 #include <stdint.h>
@@ -87,7 +90,9 @@ static void cleanup(void)
 	rmdir(dir);
 }
 
-static void fuzz_definition(const char *data, size_t size)
+/* whole: the input is an index file (GET /<index>), the definition when
+ * there is no mapping file; else it is every other definition file */
+static void fuzz_definition(const char *data, size_t size, int whole)
 {
 	g3_edump_files files;
 	g3_esdef d;
@@ -97,8 +102,13 @@ static void fuzz_definition(const char *data, size_t size)
 	f = fopen(path, "wb");
 	if (!f || fwrite(data, 1, size, f) != size || fclose(f))
 		abort();
-	files.mapping = files.settings = files.alias = path;
-	files.data = NULL;
+	/* every definition type reads the same input: plain or, as elasticdump
+	 * writes all but mappings, a JSON string holding the document */
+	memset(&files, 0, sizeof(files));
+	if (whole)
+		files.index = path;
+	else
+		files.mapping = files.settings = files.alias = files.analyzer = files.templates = path;
 	g3_esdef_init(&d);
 	g3_err_init(&err);
 	if (!g3_esdef_read(&d, &files, &err)) {
@@ -129,6 +139,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (data[0] % 2 == 0)
 		fuzz_docs((const char *)data + 1, size - 1);
 	else
-		fuzz_definition((const char *)data + 1, size - 1);
+		fuzz_definition((const char *)data + 1, size - 1, data[0] & 2);
 	return 0;
 }

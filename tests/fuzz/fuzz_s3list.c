@@ -3,12 +3,14 @@
  * the input is a page as S3 would send it. Every object handed on has a
  * key; a callback that stops the listing (on a key starting with "stop")
  * must stop it with its own result; a truncated page gives a token or an
- * error, never both.
+ * error, never both. The same input as a delimited page: at most max
+ * folder names, none empty.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/opts.h"
 #include "common/s3.h"
 
 static g3_rc on_object(void *ctx, const g3_s3_object *o, g3_err *err)
@@ -39,5 +41,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc && token)
 		abort();
 	free(token);
+
+	{
+		char **names = NULL;
+		size_t nn = 0;
+		int more = 0;
+
+		token = NULL;
+		rc = g3_s3_list_dirs_page((const char *)data, size, "s3://b/p/", 2, 3, &names, &nn,
+					  &more, &token, &err);
+		if (nn > 3 || (rc && token))
+			abort();
+		for (size_t i = 0; i < nn; i++)
+			if (!*names[i])
+				abort();
+		g3_strlist_free(names, nn);
+		free(token);
+	}
 	return 0;
 }

@@ -31,7 +31,11 @@ INDICES = ["dev_array-config", "dev_case", "dev_file"]
 PREFIX = "myenv/v1"
 
 PG = ES = API = None
-TMP = DATA = LAYOUT = SA = None
+TMP = DATA = LAYOUT = SA = CA = None
+# gen3 cloud-automation's backups: <service>.sql[.gz|.zst] at the top level
+CA_FILES = {"indexd": "indexd.sql", "sheepdog": "sheepdog.sql.gz",
+            "metadata": "metadata.sql.zst"}
+CA_PREFIX = "backups/2024-05-01T00-00"
 S3 = {}
 REF = {}      # service -> {table: fingerprint} of the psql -f load
 DOCS = {}     # index -> {id: source} of its data file
@@ -66,7 +70,7 @@ def file_docs(path):
 
 
 def setUpModule():
-    global PG, ES, API, TMP, DATA, LAYOUT, SA
+    global PG, ES, API, TMP, DATA, LAYOUT, SA, CA
     if not os.path.isfile(os.path.join(S3DIR, "node_modules", "s3rver", "package.json")):
         raise AssertionError("s3rver is not installed: run tests/s3/install.sh first")
     TMP = tempfile.mkdtemp(prefix="gen3db-env-")
@@ -113,6 +117,32 @@ def setUpModule():
         REF[s] = fingerprint(db)
     for ix in INDICES:
         DOCS[ix] = file_docs(os.path.join(DATA, "es", ix + "__data.json"))
+    # the cloud-automation layout: pg_dump's plain output of reference
+    # databases, compressed by the gzip and zstd tools
+    PG.psql('CREATE DATABASE "ref_metadata"')
+    PG.psql("CREATE TABLE metadata (guid text PRIMARY KEY, data jsonb NOT NULL, authz text[]); "
+            "INSERT INTO metadata SELECT 'dg.4503/' || md5(i::text), "
+            "jsonb_build_object('n', i, 'note', repeat('x', i % 7), 'q', E'a\\tb\\\\c'), "
+            "ARRAY['/programs/p' || (i % 3)] FROM generate_series(1, 500) i; "
+            "CREATE INDEX metadata_data_idx ON metadata USING gin (data)", db="ref_metadata")
+    REF["metadata"] = fingerprint("ref_metadata")
+    CA = os.path.join(TMP, "cloudauto")
+    os.mkdir(CA)
+    for s, name in CA_FILES.items():
+        dump = subprocess.run(["pg_dump", "-d", "ref_" + s], env=PG.env(), check=True,
+                              capture_output=True).stdout
+        if name.endswith(".gz"):
+            dump = subprocess.run(["gzip", "-c"], input=dump, check=True,
+                                  capture_output=True).stdout
+        elif name.endswith(".zst"):
+            dump = subprocess.run(["zstd", "-q", "-c"], input=dump, check=True,
+                                  capture_output=True).stdout
+        with open(os.path.join(CA, name), "wb") as f:
+            f.write(dump)
+        url = "s3://%s/%s/%s" % (S3["S3_BUCKET"], CA_PREFIX, name)
+        r = run(["fetch", os.path.join(CA, name), "-o", url], env=s3_env())
+        if r.code != 0:
+            raise AssertionError("upload failed: %r" % r)
 
 
 def tearDownModule():
@@ -150,8 +180,12 @@ def prefix_url():
 
 
 def drop_release(release):
-    for s in SERVICES:
+    for s in SERVICES + list(CA_FILES):
         PG.psql('DROP DATABASE IF EXISTS "%s_%s" WITH (FORCE)' % (s, release))
+
+
+def release_dbs(release):
+    return PG.psql("SELECT count(*) FROM pg_database WHERE datname LIKE '%%\\_%s'" % release)
 
 
 class EnvironmentRestoreTest(unittest.TestCase):
@@ -290,6 +324,45 @@ class EnvironmentRestoreTest(unittest.TestCase):
         for s in ("arborist", "indexd", "sheepdog"):
             self.assertService(s, "bad")
         self.assertIndex("dev_file")
+        # the role created for the failed service is dropped, and its
+        # generated password not recorded; the others' are
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'fence_bad'"),
+                         "0")
+        got = self.read_secrets(self.secret_out())
+        self.assertEqual(sorted(got), ["%s-dbcreds" % s for s in ("arborist", "indexd",
+                                                                   "sheepdog")])
+        for s in ("arborist", "indexd", "sheepdog"):
+            self.assertEqual(got["%s-dbcreds" % s]["dbcreated"], "true")
+            pw = secret(got["%s-dbcreds" % s]["password"])
+            self.assertNotIn(pw, r.out + r.err)
+
+    def test_existing_role_without_password_set_role(self):
+        # a role that exists, no password for it anywhere: the superuser
+        # master loads as it (SET ROLE); nothing to record for it
+        drop_release("sro")
+        PG.psql("DROP ROLE IF EXISTS fence_sro")
+        PG.psql("CREATE ROLE fence_sro NOLOGIN")
+        out = self.secret_out()
+        r = self.restore([LAYOUT, "--release", "sro", "--service", "fence", "--service",
+                          "indexd", "--secret-out", out, "--json"])
+        self.assertExit(r, 0)
+        self.assertService("fence", "sro")
+        self.assertEqual(PG.psql("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class "
+                                 "WHERE relnamespace = 'public'::regnamespace",
+                                 db="fence_sro"), "fence_sro")
+        self.assertEqual(sorted(self.read_secrets(out)), ["indexd-dbcreds"])
+        # the same without --secret-out; a role that does not exist is
+        # still refused before anything changes
+        r = self.restore([LAYOUT, "--release", "sro", "--service", "fence", "--clean"])
+        self.assertExit(r, 0)
+        self.assertService("fence", "sro")
+        r = self.restore([LAYOUT, "--release", "sro", "--service", "fence", "--service",
+                          "arborist"])
+        self.assertExit(r, 2)
+        self.assertIn('gen3db: no password for service "arborist" (role "arborist_sro" does '
+                      'not exist)\nhint: give --credentials-dir DIR', r.err)
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_database WHERE datname = "
+                                 "'arborist_sro'"), "0")
 
     def test_shards_are_disjoint_and_complete(self):
         drop_release("sh")
@@ -456,9 +529,21 @@ class EnvironmentRestoreTest(unittest.TestCase):
     def test_json_events_parse_and_hold_no_secret(self):
         drop_release("ev")
         r = self.restore([prefix_url(), "--release", "ev", "--es", ES.url, "--log-format",
-                          "json", "--credentials-dir", self.credentials_dir("ev")])
+                          "json", "--credentials-dir", self.credentials_dir("ev")],
+                         env=s3_env(GEN3DB_PROGRESS_INTERVAL="0.05"))
         self.assertExit(r, 0)
         events = [json.loads(line) for line in r.err.splitlines() if line.strip()]
+        # progress over the S3 objects' sizes: the dumps and data files (not
+        # the mappings), every byte of them by the final event
+        progress = [e for e in events if e.get("event") == "progress"]
+        total = sum(os.path.getsize(os.path.join(LAYOUT, "pgdumps", s + ".sql"))
+                    for s in SERVICES)
+        total += sum(os.path.getsize(os.path.join(LAYOUT, "elasticsearch", ix + "__data.json"))
+                     for ix in INDICES)
+        self.assertTrue(progress and progress[-1]["final"], r.err[-2000:])
+        self.assertTrue(all(e["total"] == total for e in progress))
+        self.assertEqual(progress[-1]["bytes"], total)
+        self.assertEqual(progress[-1]["items_done"], len(SERVICES) + len(INDICES))
         kinds = [e.get("event") for e in events]
         for k in ("database_start", "database_end", "table_start", "table_end", "index_start",
                   "index_end"):
@@ -513,6 +598,190 @@ class EnvironmentRestoreTest(unittest.TestCase):
         self.assertExit(r, 0)
         self.assertNotIn("\r", r.err)
         self.assertNotIn("\x1b[K", r.err)
+
+
+class OtherLayoutsTest(unittest.TestCase):
+    """gen3 cloud-automation's <service>.sql[.gz|.zst] at the top level, the
+    names taken from files, and finding nothing: an error, never an empty
+    environment."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(dir=TMP)
+
+    def restore(self, args, env=None):
+        return run(["restore"] + args, env=env or s3_env())
+
+    def assertExit(self, r, code):
+        self.assertEqual(r.code, code, repr(r))
+
+    def assertCaRestored(self, release):
+        for s in CA_FILES:
+            self.assertEqual(fingerprint("%s_%s" % (s, release)), REF[s], s)
+
+    def test_cloud_automation_backup_from_directory(self):
+        drop_release("ca")
+        d = os.path.join(self.tmp, "2024-05-01T00-00")
+        shutil.copytree(CA, d)
+        # what no layout takes: ignored, counted, listed with --verbose
+        with open(os.path.join(d, "README.txt"), "w") as f:
+            f.write("backup of 2024-05-01\n")
+        os.makedirs(os.path.join(d, "logs"))
+        shutil.copy(os.path.join(CA, "indexd.sql"), os.path.join(d, "logs", "old.sql"))
+        r = self.restore([d, "--release", "ca", "--secret-out", os.path.join(self.tmp, "s.yaml"),
+                          "--json", "--verbose"])
+        self.assertExit(r, 0)
+        report = json.loads(r.out)
+        self.assertEqual([(x["name"], x["database"], x["status"]) for x in report["services"]],
+                         [(s, s + "_ca", "restored") for s in sorted(CA_FILES)])
+        self.assertCaRestored("ca")
+        self.assertIn('ignoring 2 entries in "%s" that no layout takes (--verbose lists them)'
+                      % d, r.err)
+        self.assertIn('not part of a layout, ignored: "%s/README.txt"' % d, r.err)
+        self.assertIn('not part of a layout, ignored: "%s/logs/"' % d, r.err)
+        # the same service in pgdumps/ too is ambiguous: refused, nothing changed
+        os.makedirs(os.path.join(d, "pgdumps"))
+        shutil.copy(os.path.join(LAYOUT, "pgdumps", "indexd.sql"), os.path.join(d, "pgdumps"))
+        r = self.restore([d, "--release", "ca2", "--secret-out", os.path.join(self.tmp, "s.yaml")])
+        self.assertExit(r, 2)
+        self.assertIn('gen3db: service "indexd" has more than one dump: "%s/indexd.sql" and '
+                      '"%s/pgdumps/indexd.sql"' % (d, d), r.err)
+        self.assertEqual(release_dbs("ca2"), "0")
+        drop_release("ca")
+
+    def test_cloud_automation_backup_from_s3(self):
+        drop_release("cas")
+        prefix = "s3://%s/%s/" % (S3["S3_BUCKET"], CA_PREFIX)
+        r = run(["ls", "--gen3-layout", prefix], env=s3_env())
+        self.assertExit(r, 0)
+        self.assertEqual(r.out.splitlines(), ["service\t%s\t%s%s" % (s, prefix, CA_FILES[s])
+                                              for s in sorted(CA_FILES)])
+        r = self.restore([prefix, "--release", "cas", "--jobs", "3", "--secret-out",
+                          os.path.join(self.tmp, "s.yaml"), "--json"])
+        self.assertExit(r, 0)
+        self.assertEqual([(x["name"], x["status"]) for x in json.loads(r.out)["services"]],
+                         [(s, "restored") for s in sorted(CA_FILES)])
+        self.assertCaRestored("cas")
+        drop_release("cas")
+
+    def test_hostile_file_names_are_refused(self):
+        d = os.path.join(self.tmp, "hostile")
+        os.makedirs(d)
+        shutil.copy(os.path.join(CA, "indexd.sql"), d)
+        hostile = ["a;b.sql", "template1.sql", "postgres.sql.gz", "pg_authid.sql", "-x.sql",
+                   "a b.sql", "%s.sql" % ("L" * 70), 'q".sql', "x\ny.sql"]
+        for name in hostile:
+            shutil.copy(os.path.join(CA, "indexd.sql"), os.path.join(d, name))
+        out = os.path.join(self.tmp, "s.yaml")
+        r = self.restore([d, "--release", "hx", "--secret-out", out, "--verbose"])
+        self.assertExit(r, 2)
+        self.assertRegex(r.err, r'\ngen3db: refusing the dump "[^"\n]+" in "%s/": [^\n]+ \(and '
+                         r'more: --verbose lists them\)\nhint: rename the file, or name the '
+                         r'services to restore with --service NAME\n$' % d)
+        # listed with --verbose, quotes and control bytes shown as '?'
+        for name in hostile:
+            self.assertIn('refused "%s/%s": ' % (d, name.replace('"', "?").replace("\n", "?")),
+                          r.err)
+        self.assertNotIn("\ny.sql", r.err)
+        self.assertIn('refused "%s/template1.sql": it is the name of a PostgreSQL system '
+                      'database' % d, r.err)
+        self.assertIn('refused "%s/pg_authid.sql": names starting with "pg_" are reserved' % d,
+                      r.err)
+        self.assertIn('refused "%s/%s.sql": a service name is at most 61 bytes' % (d, "L" * 70),
+                      r.err)
+        self.assertEqual(release_dbs("hx"), "0")
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_database WHERE datname LIKE "
+                                 "'%%hx%%' OR datname LIKE 'a;b%%'"), "0")
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE '%%hx'"), "0")
+        self.assertFalse(os.path.exists(out))
+        # the services asked for are restored; the refused files stay refused
+        r = self.restore([d, "--release", "hx", "--service", "indexd", "--secret-out", out])
+        self.assertExit(r, 0)
+        self.assertIn('leaving %d dumps in "%s" whose names cannot be services (--verbose lists '
+                      'them)' % (len(hostile), d), r.err)
+        self.assertEqual(fingerprint("indexd_hx"), REF["indexd"])
+        r = self.restore([d, "--release", "hx", "--service", "a;b", "--secret-out", out])
+        self.assertExit(r, 2)
+        self.assertIn('no dump for service "a;b"', r.err)
+        self.assertIn('hint: services found: "indexd"\n', r.err)
+        self.assertEqual(release_dbs("hx"), "1")
+        drop_release("hx")
+        # a service name that cannot name the Secret written for it
+        d2 = os.path.join(self.tmp, "secretname")
+        os.makedirs(d2)
+        shutil.copy(os.path.join(CA, "indexd.sql"), os.path.join(d2, "Index_D.sql"))
+        r = self.restore([d2, "--release", "hy", "--secret-out", out])
+        self.assertExit(r, 2)
+        self.assertIn('gen3db: service "Index_D" (from "%s/Index_D.sql") cannot name a '
+                      'Kubernetes Secret: "Index_D-dbcreds" is not lowercase letters, digits, '
+                      "'-' and '.'\n" % d2, r.err)
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_database WHERE datname = "
+                                 "'Index_D_hy'"), "0")
+
+    def test_nothing_to_restore_is_an_error(self):
+        looked_for = ("it holds no pgdumps/<service>.sql[.gz|.zst], <service>.sql[.gz|.zst] or "
+                      "elasticsearch/<index>__mapping.json with __data.json")
+        empty = os.path.join(self.tmp, "empty")
+        os.makedirs(empty)
+        r = self.restore([empty, "--release", "no", "--secret-out",
+                          os.path.join(self.tmp, "s.yaml")])
+        self.assertExit(r, 2)
+        self.assertEqual(r.err, 'gen3db: nothing to restore in "%s/": %s\nhint: "%s/" is '
+                         'empty\n' % (empty, looked_for, empty))
+        # the environment's folder instead of a version's: what is there
+        env_dir = os.path.join(self.tmp, "myenv")
+        os.makedirs(os.path.join(env_dir, "2024-05-01"))
+        with open(os.path.join(env_dir, "notes.txt"), "w") as f:
+            f.write("x\n")
+        r = self.restore([env_dir, "--release", "no", "--json"])
+        self.assertExit(r, 2)
+        report = json.loads(r.out)
+        self.assertEqual(report["error"], 'nothing to restore in "%s/": %s' % (env_dir,
+                                                                              looked_for))
+        self.assertIn('"2024-05-01/"', report["hint"])
+        self.assertIn('"notes.txt"', report["hint"])
+        self.assertTrue(report["hint"].startswith("found instead: "), report["hint"])
+        # an s3 prefix that does not exist (gen3-helm renders VERSION 0.0.0
+        # from a chart checkout): the versions under the environment
+        bucket = S3["S3_BUCKET"]
+        # (s3rver reports a folder in a delimited listing only when an object
+        # sits directly in it, so each version here has one; S3 lists them all)
+        for key in ("helmenv/v1/pgdumps/indexd.sql", "helmenv/v1/manifest.json",
+                    "helmenv/2024-06-01/indexd.sql"):
+            r = run(["fetch", os.path.join(CA, "indexd.sql"), "-o",
+                     "s3://%s/%s" % (bucket, key)], env=s3_env())
+            self.assertExit(r, 0)
+        r = self.restore(["--release", "no", "--secret-out", os.path.join(self.tmp, "s.yaml")],
+                         env=s3_env(BUCKET=bucket, ENVIRONMENT="helmenv", VERSION="0.0.0"))
+        self.assertExit(r, 2)
+        self.assertEqual(r.err, 'gen3db: nothing to restore in "s3://%s/helmenv/0.0.0/": %s\n'
+                         'hint: there is no object under it; versions under "s3://%s/helmenv/": '
+                         '"2024-06-01", "v1"\n' % (bucket, looked_for, bucket))
+        # a name asked for there: the location is what is wrong, said the same way
+        r = self.restore(["s3://%s/helmenv/0.0.0/" % bucket, "--release", "no", "--service",
+                          "indexd", "--index", "dev_case", "--es", ES.url])
+        self.assertExit(r, 2)
+        self.assertIn('hint: there is no object under it; versions under "s3://%s/helmenv/": '
+                      '"2024-06-01", "v1"\n' % bucket, r.err)
+        r = self.restore(["s3://%s/backups/0.0.0/" % bucket, "--release", "no"])
+        self.assertExit(r, 2)
+        self.assertIn('hint: there is no object under it; versions under "s3://%s/backups/": '
+                      '"2024-05-01T00-00"\n' % bucket, r.err)
+        r = self.restore(["s3://%s/noenv/0.0.0/" % bucket, "--release", "no"])
+        self.assertExit(r, 2)
+        self.assertIn('hint: there is no object under it, and no folder under "s3://%s/noenv/"'
+                      % bucket, r.err)
+        # indices only, and no Elasticsearch to put them in
+        es_only = os.path.join(self.tmp, "es-only")
+        shutil.copytree(os.path.join(LAYOUT, "elasticsearch"),
+                        os.path.join(es_only, "elasticsearch"))
+        r = self.restore([es_only, "--release", "no"])
+        self.assertExit(r, 2)
+        self.assertIn('gen3db: nothing to restore in "%s": the 3 indices found are skipped, and '
+                      'no Elasticsearch was given\nhint: give --es URL' % es_only, r.err)
+        r = self.restore([es_only, "--release", "no", "--no-es"])
+        self.assertExit(r, 2)
+        self.assertIn("--no-es skips them", r.err)
+        self.assertEqual(release_dbs("no"), "0")
 
 
 if __name__ == "__main__":

@@ -257,8 +257,11 @@ def flavor_case(flavor):
                     with open(os.path.join(d1, "%s__%s.json" % (i, kind))) as f1, \
                             open(os.path.join(d2, "%s__%s.json" % (i, kind))) as f2:
                         self.assertEqual(json.load(f1), json.load(f2), (i, kind))
+                # elasticdump's encoding: settings and aliases as a JSON string
+                with open(os.path.join(d1, i + "__alias.json")) as f:
+                    self.assertIsInstance(json.load(f), str)
                 with open(os.path.join(d1, i + "__settings.json")) as f:
-                    s = json.load(f)[i + "_0"]["settings"]["index"]
+                    s = json.loads(json.load(f))[i + "_0"]["settings"]["index"]
                 for k in ("uuid", "creation_date", "version", "provided_name"):
                     self.assertNotIn(k, s)
 
@@ -362,10 +365,50 @@ class TestErrors(EsTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assert_fixture_restored()
 
-    def test_no_index(self):
-        r = run(["restore-es", FIXTURE, "--es", self.es.url])
+    def test_every_index_in_the_directory(self):
+        # neither --index nor GUPPY_*: every index DIR (here DIR/es) holds
+        r = run(["restore-es", FIXTURE, "--es", self.es.url, "--wait", "5", "--json"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(i["name"] for i in json.loads(r.stdout)["indices"]),
+                         sorted(INDICES))
+        self.assertIn('restoring every index in "%s": %d found' % (FIXTURE, len(INDICES)),
+                      r.stderr)
+        self.assert_fixture_restored()
+
+    def test_no_index_in_the_directory(self):
+        d = os.path.join(self.tmp, "nothing")
+        os.makedirs(os.path.join(d, "es"))
+        with open(os.path.join(d, "es", "dev_case.json"), "w") as f:
+            f.write("{}\n")
+        n = self.es.stats()["requests"] if not REAL_URL else None
+        r = run(["restore-es", d, "--es", self.es.url])
         self.assertEqual(r.returncode, 2)
-        self.assertIn("no index to restore", r.stderr)
+        self.assertEqual(r.stderr, 'gen3db: no index to restore in "%s": it holds no '
+                         '<index>__mapping.json or <index>__data.json, nor does "%s/es"\n'
+                         'hint: found instead: "dev_case.json"\n' % (d, d))
+        if n is not None:
+            # the only request since is this stats call
+            self.assertEqual(self.es.stats()["requests"], n + 1, "no request for nothing")
+        # a named index that is not there: the hint lists the ones that are
+        r = run(["restore-es", os.path.join(FIXTURE, "es"), "--es", self.es.url, "--wait", "5",
+                 "--index", "dev_nosuch"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('hint: indices found in "%s": %s\n' % (
+            os.path.join(FIXTURE, "es"), ", ".join('"%s"' % i for i in sorted(INDICES))),
+            r.stderr)
+        self.assertEqual(self.es.indices(), {})
+
+    def test_hostile_index_name_from_a_file_name(self):
+        d = os.path.join(self.tmp, "hostile")
+        os.makedirs(d)
+        for kind in ("mapping", "data"):
+            shutil.copy(os.path.join(FIXTURE, "es", "dev_case__%s.json" % kind),
+                        os.path.join(d, "_all__%s.json" % kind))
+        r = run(["restore-es", d, "--es", self.es.url, "--clean"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('invalid Elasticsearch index name "_all" (from a file name in "%s")' % d,
+                      r.stderr)
+        self.assertEqual(self.es.indices(), {})
 
     def test_awkward_ids(self):
         ids = ["a/b", "what?", "hash#tag", "100%", "with space", "ünïcødé ✓", "q\"uote",

@@ -167,6 +167,23 @@ class S3Get(RemoteTest):
         self.assertEqual(p.returncode, 0, p.stderr.decode())
         self.assertTrue(p.stdout == data)
 
+    def test_fetch_progress_total_is_the_object_size(self):
+        data = os.urandom(24 * 1024 * 1024 + 5)
+        upstream_put("get/progress.bin", data)
+        env = base_env()
+        env["GEN3DB_PROGRESS_INTERVAL"] = "0.01"
+        p = self.run_bin("fetch", "s3://gen3-test/get/progress.bin", "--output",
+                         self.out("progress.bin"), "--log-format", "json", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        events = [json.loads(line) for line in p.stderr.decode().splitlines()
+                  if line.startswith("{") and '"event":"progress"' in line]
+        self.assertGreaterEqual(len(events), 2, p.stderr.decode()[-2000:])
+        self.assertTrue(all(e["total"] == len(data) for e in events))
+        self.assertEqual([e["bytes"] for e in events], sorted(e["bytes"] for e in events))
+        self.assertTrue(events[-1]["final"])
+        self.assertEqual(events[-1]["bytes"], len(data))
+        os.unlink(self.out("progress.bin"))
+
     def test_special_keys(self):
         keys = ["special/with space.txt", "special/ünïcödé €.txt", "special/a+b.txt",
                 "special/k=v.txt", "special/tilde~x.txt", "special/mix +=~ &x.txt"]
@@ -350,7 +367,8 @@ class Gen3Layout(RemoteTest):
         p = self.run_bin("ls", "--gen3-layout", "s3://gen3-test/" + base, "--service", "peregrine")
         self.assertEqual(p.returncode, 2)
         self.assertEqual(p.stderr.decode().splitlines(), [
-            'gen3db: no dump for service "peregrine" under "%spgdumps/"' % u,
+            'gen3db: no dump for service "peregrine" in "%s": no pgdumps/peregrine.sql[.gz|.zst] '
+            'or peregrine.sql[.gz|.zst]' % u,
             'hint: services found: "fence", "indexd"'])
         # the planned sources open as sources
         p = self.run_bin("fetch", u + "pgdumps/fence.sql")

@@ -2,6 +2,7 @@
 gzip, zstd, stdin) compared with the same file loaded by psql, awkward data
 through pg_dump, ownership, bad input with exact messages, and the safety
 of the side database (SIGKILL halfway, --clean keeping old data)."""
+import base64
 import gzip
 import io
 import json
@@ -13,6 +14,8 @@ import tarfile
 import tempfile
 import time
 import unittest
+
+import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -1205,6 +1208,234 @@ class SetRoleTest(unittest.TestCase):
                           % stmt, r.stderr.decode())
             self.assertFalse(exists("sr_esc"))
             self.assertFalse(exists("sr_esc__gen3db_restore"))
+
+
+def secret_yaml(name, fields):
+    """One Secret as gen3db writes it (base64 data, name quoted)."""
+    out = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: "%s"\ntype: Opaque\ndata:\n' % name
+    for k, v in fields:
+        out += "  %s: %s\n" % (k, base64.b64encode(v.encode()).decode())
+    return out
+
+
+def read_secrets(path):
+    """{name: {key: value}} of a Secrets file (a Secret or a List of them)."""
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    items = doc["items"] if doc.get("kind") == "List" else [doc]
+    return {i["metadata"]["name"]: {k: base64.b64decode(v).decode()
+                                    for k, v in i["data"].items()} for i in items}
+
+
+class GeneratedPasswordTest(unittest.TestCase):
+    """No password for a role that does not exist: with --secret-out FILE
+    the role is created with a generated password, recorded in FILE once
+    the database is in place; a failed run drops the role and leaves FILE
+    as it was; without --secret-out the error says so."""
+    OTHER = [("database", "other_db"), ("username", "other_user"),
+             ("password", "other-Pw-41k"), ("host", "db.example"), ("port", "5432")]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.snap = os.path.join(TMP, "genpw.tar.zst")
+        drop("genpw_src")
+        psql_file(os.path.join(DATA, "pg", "fence.sql"), "genpw_src")
+        dump("genpw_src", cls.snap)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(dir=TMP)
+
+    def read(self, path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    def absent(self, *names):
+        for n in names:
+            drop(n)
+            PG.psql("DROP ROLE IF EXISTS %s" % n)
+
+    def role_exists(self, name):
+        return PG.psql("SELECT count(*) FROM pg_roles WHERE rolname = '%s'" % name) == "1"
+
+    def secrets_file(self):
+        path = os.path.join(self.tmp, "secrets.yaml")
+        with open(path, "w") as f:
+            f.write(secret_yaml("other-dbcreds", self.OTHER))
+        os.chmod(path, 0o600)
+        return path
+
+    def test_absent_role_created_and_recorded(self):
+        self.absent("genpw_a")
+        out = self.secrets_file()
+        r = run([self.snap, "--map", "genpw_src=genpw_a", "--secret-out", out, "--json"],
+                env_extra={"SERVICE_PGPASS": ""})
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        got = read_secrets(out)
+        # the other Secret is kept as it was
+        self.assertEqual(got["other-dbcreds"], dict(self.OTHER))
+        self.assertEqual(sorted(got), ["genpw-dbcreds", "other-dbcreds"])
+        mine = got["genpw-dbcreds"]
+        pw = mine["password"]
+        self.assertRegex(pw, r"^[A-Za-z0-9]{32,}$")
+        self.assertEqual((mine["database"], mine["username"], mine["dbcreated"]),
+                         ("genpw_a", "genpw_a", "true"))
+        self.assertEqual(mine["host"], "127.0.0.1")
+        self.assertEqual(oct(os.stat(out).st_mode & 0o777), "0o600")
+        # never shown
+        for text in (r.stdout, r.stderr):
+            self.assertNotIn(pw.encode(), text)
+        self.assertEqual(json.loads(r.stdout)["databases"][0]["secret"], "genpw-dbcreds")
+        self.assertIn('created role "genpw_a" with a generated password, recorded in Secret '
+                      '"genpw-dbcreds" in "%s"' % out, r.stderr.decode())
+        # a login with it over TCP (scram-sha-256 for every host connection)
+        self.assertEqual(PG.psql("SELECT current_user", db="genpw_a", user="genpw_a",
+                                 password=pw), "genpw_a")
+        self.assertEqual(PG.psql("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid "
+                                 "WHERE rolname = 'genpw_a'"), "t")
+        self.assertEqual(fingerprint("genpw_a"), fingerprint("genpw_src"))
+        self.assertEqual(owners("genpw_a"), ["genpw_a"])
+        # a second run reads it back: nothing generated, the file not rewritten
+        before = self.read(out)
+        mtime = os.stat(out).st_mtime_ns
+        r = run([self.snap, "--map", "genpw_src=genpw_a", "--secret-out", out, "--clean"],
+                env_extra={"SERVICE_PGPASS": ""})
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertNotIn(b"generated", r.stderr)
+        self.assertEqual(self.read(out), before)
+        self.assertEqual(os.stat(out).st_mtime_ns, mtime)
+        self.assertEqual(PG.psql("SELECT current_user", db="genpw_a", user="genpw_a",
+                                 password=pw), "genpw_a")
+        self.absent("genpw_a")
+
+    def test_plain_dump_new_file(self):
+        self.absent("genpw_p")
+        out = os.path.join(self.tmp, "new.yaml")
+        r = run([os.path.join(DATA, "pg", "fence.sql"), "--secret-out", out, "--verbose"],
+                db="genpw_p", env_extra={"SERVICE_PGPASS": ""})
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        # a plain file names its service
+        pw = read_secrets(out)["fence-dbcreds"]["password"]
+        # not even in the debug messages
+        self.assertIn(b'role "genpw_p" does not exist: it is created with a generated password',
+                      r.stderr)
+        self.assertNotIn(pw.encode(), r.stdout + r.stderr)
+        self.assertEqual(PG.psql("SELECT count(*) FROM public.\"User\"", db="genpw_p",
+                                 user="genpw_p", password=pw), PG.psql(
+                                     "SELECT count(*) FROM public.\"User\"", db="genpw_src"))
+        self.assertEqual(owners("genpw_p"), ["genpw_p"])
+        self.absent("genpw_p")
+
+    def assertUntouched(self, out, before, mtime):
+        self.assertEqual(self.read(out), before)
+        self.assertEqual(os.stat(out).st_mtime_ns, mtime)
+        self.assertEqual(sorted(os.listdir(self.tmp)), [os.path.basename(out)])
+
+    def failing(self, source, args, target, needle):
+        self.absent(target)
+        out = self.secrets_file()
+        before = self.read(out)
+        mtime = os.stat(out).st_mtime_ns
+        time.sleep(0.01)
+        r = run([source, "--secret-out", out, "--json"] + args,
+                env_extra={"SERVICE_PGPASS": ""})
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn(needle, r.stderr.decode())
+        self.assertIn('dropped role "%s", which this restore had created' % target,
+                      r.stderr.decode())
+        self.assertFalse(self.role_exists(target))
+        self.assertFalse(exists(target))
+        self.assertFalse(exists(target + "__gen3db_restore"))
+        self.assertUntouched(out, before, mtime)
+        self.assertEqual(json.loads(r.stdout)["status"], "failed")
+
+    def test_truncated_plain_dump_drops_role(self):
+        with open(os.path.join(DATA, "pg", "fence.sql"), "rb") as f:
+            text = f.read()
+        cut = text[:text.rindex(b"-- PostgreSQL database dump complete")]
+        # a plain file's name is its service, the Secret "genpw-dbcreds"
+        path = os.path.join(TMP, "genpw.sql")
+        with open(path, "wb") as f:
+            f.write(cut)
+        self.failing(path, ["--database", "genpw_cut"], "genpw_cut",
+                     "is incomplete (truncated)")
+
+    def test_invalid_secret_name_refused(self):
+        self.absent("Genpw_Up")
+        out = self.secrets_file()
+        before = self.read(out)
+        r = run([self.snap, "--map", "genpw_src=Genpw_Up", "--secret-out", out],
+                env_extra={"SERVICE_PGPASS": ""})
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn('gen3db: "Genpw-dbcreds" (for database "Genpw_Up") is not a valid Secret '
+                      'name\nhint: the Secret is named after the service', r.stderr.decode())
+        self.assertFalse(self.role_exists("Genpw_Up"))
+        self.assertEqual(self.read(out), before)
+
+    def test_corrupt_later_chunk_drops_role(self):
+        ms = snapforge.read_members(self.snap)
+        last = max(i for i, (n, d) in enumerate(ms) if n.endswith(".copy") and d)
+        name, data = ms[last]
+        ms[last] = (name, data[:-2] + bytes([data[-2] ^ 0x01]) + data[-1:])
+        path = os.path.join(TMP, "genpw_corrupt.tar.zst")
+        snapforge.write_members(path, ms)
+        self.failing(path, ["--map", "genpw_src=genpw_bad"], "genpw_bad", name)
+
+    def test_existing_role_set_role_file_untouched(self):
+        self.absent("genpw_e")
+        PG.psql("CREATE ROLE genpw_e NOLOGIN")
+        out = self.secrets_file()
+        before = self.read(out)
+        mtime = os.stat(out).st_mtime_ns
+        r = run([self.snap, "--map", "genpw_src=genpw_e", "--secret-out", out],
+                env_extra={"SERVICE_PGPASS": ""})
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(owners("genpw_e"), ["genpw_e"])
+        self.assertUntouched(out, before, mtime)
+        self.absent("genpw_e")
+
+    def test_without_secret_out(self):
+        self.absent("genpw_n")
+        r = run([self.snap, "--map", "genpw_src=genpw_n"], env_extra={"SERVICE_PGPASS": ""})
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertEqual(r.stderr.decode(),
+                         'gen3db: no password for role "genpw_n"\n'
+                         "hint: the role does not exist: set SERVICE_PGPASS to create it with "
+                         "that password, or give --secret-out FILE to generate one and record "
+                         "it in FILE\n")
+        self.assertFalse(self.role_exists("genpw_n"))
+        self.assertFalse(exists("genpw_n"))
+        self.assertFalse(exists("genpw_n__gen3db_restore"))
+
+    def test_malformed_file_refused_before_any_change(self):
+        self.absent("genpw_m")
+        out = os.path.join(self.tmp, "bad.yaml")
+        with open(out, "w") as f:
+            f.write("apiVersion: v1\nkind: ConfigMap\n")
+        r = run([self.snap, "--map", "genpw_src=genpw_m", "--secret-out", out],
+                env_extra={"SERVICE_PGPASS": ""})
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn('secrets file "%s" is malformed' % out, r.stderr.decode())
+        self.assertFalse(self.role_exists("genpw_m"))
+        self.assertFalse(exists("genpw_m"))
+        with open(out) as f:
+            self.assertEqual(f.read(), "apiVersion: v1\nkind: ConfigMap\n")
+
+    def test_two_roles_one_secret_refused(self):
+        self.absent("genpw_x", "genpw_y")
+        out = os.path.join(self.tmp, "two.yaml")
+        snap = os.path.join(TMP, "genpw_two.tar.zst")
+        for db in ("genpw_x", "genpw_y"):
+            PG.psql('CREATE DATABASE "%s"' % db)
+        r = subprocess.run([BIN, "dump", "--database", "genpw_x", "--database", "genpw_y",
+                            "--output", snap, "--quiet"], env=PG.env(), capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.absent("genpw_x", "genpw_y")
+        r = run([snap, "--secret-out", out], env_extra={"SERVICE_PGPASS": ""})
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn('gen3db: databases "genpw_x" and "genpw_y" have different roles but one '
+                      'Secret "genpw-dbcreds" in --secret-out', r.stderr.decode())
+        self.assertFalse(os.path.exists(out))
+        self.assertFalse(exists("genpw_x"))
 
 
 class ExtensionNoiseTest(unittest.TestCase):

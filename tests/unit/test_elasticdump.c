@@ -140,6 +140,183 @@ static void test_read_definition_and_create_body(void **state)
 	assert_int_equal(g3_edump_locate(dir, "../x", &f, &err), G3_USAGE);
 }
 
+static void drop(const char *name)
+{
+	g3_buf p = G3_BUF_INIT;
+
+	g3_buf_addf(&p, "%s/%s", dir, name);
+	unlink(p.data);
+	g3_buf_release(&p);
+}
+
+/* Reads index name's definition from dir; the error text when it fails. */
+static g3_rc read_def(const char *name, g3_esdef *d, g3_edump_files *f, g3_err *err)
+{
+	g3_rc rc;
+
+	g3_err_init(err);
+	g3_esdef_init(d);
+	if ((rc = g3_edump_locate(dir, name, f, err)))
+		return rc;
+	return g3_esdef_read(d, f, err);
+}
+
+/* elasticdump 6 writes settings, analyzer, alias, template and index files
+ * as a JSON string holding the document; the name inside is not the
+ * target's. */
+static void test_string_encoded_definitions(void **state)
+{
+	g3_edump_files f;
+	g3_esdef d;
+	g3_err err;
+	json_object *body;
+
+	(void)state;
+	put("copy__mapping.json", "{\"src\":{\"mappings\":{\"properties\":{\"a\":{\"type\":\"text\","
+	    "\"analyzer\":\"my\"}}}}}\n");
+	put("copy__settings.json", "\"{\\\"src\\\":{\\\"settings\\\":{\\\"index\\\":{\\\"number_of_shards"
+	    "\\\":\\\"1\\\",\\\"uuid\\\":\\\"u\\\"}}},\\\"src_alias\\\":{}}\"\n");
+	put("copy__analyzer.json", "\"{\\\"src\\\":{\\\"settings\\\":{\\\"index\\\":{\\\"analysis\\\":"
+	    "{\\\"analyzer\\\":{\\\"my\\\":{\\\"type\\\":\\\"standard\\\"}}},\\\"number_of_shards\\\":"
+	    "\\\"9\\\"}}}}\"\n");
+	put("copy__alias.json", "\"{\\\"src\\\":{\\\"aliases\\\":{\\\"src_alias\\\":{}}}}\"\n");
+	put("copy__template.json", "\"{\\\"t1\\\":{\\\"order\\\":0,\\\"index_patterns\\\":[\\\"s*\\\"]}}\"");
+	put("copy__data.json", "");
+	assert_int_equal(read_def("copy", &d, &f, &err), G3_OK);
+	assert_string_equal(f.layout, "elasticdump");
+	assert_non_null(f.analyzer);
+	assert_non_null(f.templates);
+	assert_string_equal(d.source_index, "src");
+	assert_string_equal(json(d.aliases), "{\"src_alias\":{}}");
+	/* only the analysis of the analyzer file is taken */
+	body = g3_esdef_create_body(&d, 0);
+	assert_string_equal(json(body), "{\"settings\":{\"index\":{\"number_of_shards\":\"1\","
+			    "\"analysis\":{\"analyzer\":{\"my\":{\"type\":\"standard\"}}}}},"
+			    "\"mappings\":{\"properties\":{\"a\":{\"type\":\"text\",\"analyzer\":\"my\"}}}}");
+	json_object_put(body);
+	g3_esdef_release(&d);
+	g3_edump_files_release(&f);
+
+	/* the settings file's analysis and the analyzer file's must agree */
+	put("copy__settings.json", "{\"src\":{\"settings\":{\"index\":{\"analysis\":{\"analyzer\":"
+	    "{\"my\":{\"type\":\"simple\"}}}}}}}");
+	assert_int_equal(read_def("copy", &d, &f, &err), G3_USAGE);
+	assert_non_null(strstr(err.msg, "copy__analyzer.json\" and the settings file give different "
+			       "analysis settings"));
+	g3_esdef_release(&d);
+	g3_edump_files_release(&f);
+	drop("copy__settings.json");
+
+	/* a string that does not hold JSON */
+	put("copy__alias.json", "\"{\\\"src\\\":{\\\"aliases\\\":\"");
+	assert_int_equal(read_def("copy", &d, &f, &err), G3_USAGE);
+	assert_non_null(strstr(err.msg, "copy__alias.json\" holds a JSON string that is not a JSON "
+			       "document"));
+	g3_esdef_release(&d);
+	g3_edump_files_release(&f);
+	put("copy__alias.json", "\"{} x\"");
+	assert_int_equal(read_def("copy", &d, &f, &err), G3_USAGE);
+	assert_non_null(strstr(err.msg, "holds a JSON string that is not a JSON document"));
+	g3_esdef_release(&d);
+	g3_edump_files_release(&f);
+	put("copy__alias.json", "\"[1]\"");
+	assert_int_equal(read_def("copy", &d, &f, &err), G3_USAGE);
+	assert_non_null(strstr(err.msg, "copy__alias.json\" is not {\"<index>\": {\"aliases\": ...}}"));
+	g3_esdef_release(&d);
+	g3_edump_files_release(&f);
+	drop("copy__alias.json");
+	put("copy__template.json", "\"[]\"");
+	assert_int_equal(read_def("copy", &d, &f, &err), G3_USAGE);
+	assert_non_null(strstr(err.msg, "copy__template.json\" is not {\"<template>\": {...}}"));
+	g3_esdef_release(&d);
+	g3_edump_files_release(&f);
+	drop("copy__template.json");
+	drop("copy__analyzer.json");
+
+	/* --type=index: the whole definition, when there is no mapping file */
+	drop("copy__mapping.json");
+	put("copy__index.json", "\"{\\\"src\\\":{\\\"aliases\\\":{\\\"al\\\":{}},\\\"mappings\\\":"
+	    "{\\\"properties\\\":{}},\\\"settings\\\":{\\\"index\\\":{\\\"number_of_shards\\\":"
+	    "\\\"4\\\",\\\"creation_date\\\":\\\"1\\\"}}}}\"");
+	assert_int_equal(read_def("copy", &d, &f, &err), G3_OK);
+	assert_null(f.mapping);
+	assert_string_equal(json(d.settings), "{\"index\":{\"number_of_shards\":\"4\"}}");
+	assert_string_equal(json(d.aliases), "{\"al\":{}}");
+	g3_esdef_release(&d);
+	g3_edump_files_release(&f);
+	drop("copy__index.json");
+	drop("copy__data.json");
+}
+
+/* a definition file too large to be one is refused, naming the file */
+static void test_definition_size_bound(void **state)
+{
+	g3_buf p = G3_BUF_INIT;
+	g3_edump_files f;
+	g3_esdef d;
+	g3_err err;
+	FILE *fp;
+
+	(void)state;
+	g3_buf_addf(&p, "%s/big__mapping.json", dir);
+	fp = fopen(p.data, "w");
+	assert_non_null(fp);
+	fputc('"', fp);
+	for (long i = 0; i <= G3_EDUMP_DEF_MAX / 4096; i++)
+		for (int k = 0; k < 4096; k++)
+			fputc('a', fp);
+	fputs("\"\n", fp);
+	fclose(fp);
+	put("big__data.json", "");
+	assert_int_equal(read_def("big", &d, &f, &err), G3_USAGE);
+	assert_non_null(strstr(err.msg, "big__mapping.json\" is larger than 64 MiB"));
+	g3_esdef_release(&d);
+	g3_edump_files_release(&f);
+	unlink(p.data);
+	g3_buf_release(&p);
+	drop("big__data.json");
+}
+
+/* multielasticdump's names, and an index in both layouts */
+static void test_multielasticdump_layout(void **state)
+{
+	g3_edump_files f;
+	g3_esdef d;
+	g3_err err;
+
+	(void)state;
+	put("m.mapping.json", "{\"m\":{\"mappings\":{\"properties\":{}}}}\n");
+	put("m.settings.json", "\"{\\\"m\\\":{\\\"settings\\\":{\\\"index\\\":{\\\"number_of_shards"
+	    "\\\":\\\"3\\\"}}}}\"\n");
+	put("m.json", "");
+	assert_int_equal(read_def("m", &d, &f, &err), G3_OK);
+	assert_string_equal(f.layout, "multielasticdump");
+	assert_non_null(strstr(f.data, "/m.json"));
+	assert_null(f.alias);
+	assert_string_equal(json(d.settings), "{\"index\":{\"number_of_shards\":\"3\"}}");
+	g3_esdef_release(&d);
+	g3_edump_files_release(&f);
+
+	drop("m.json");
+	assert_int_equal(g3_edump_locate(dir, "m", &f, &err), G3_USAGE);
+	assert_non_null(strstr(err.msg, "no data file for index \"m\""));
+	assert_non_null(strstr(err.msg, "/m.json\" is missing"));
+	put("m.json", "");
+
+	put("m__data.json", "");
+	assert_int_equal(g3_edump_locate(dir, "m", &f, &err), G3_USAGE);
+	assert_non_null(strstr(err.msg, "index \"m\" is in two layouts"));
+	drop("m__data.json");
+
+	drop("m.mapping.json");
+	assert_int_equal(g3_edump_locate(dir, "m", &f, &err), G3_USAGE);
+	assert_non_null(strstr(err.msg, "no mapping file for index \"m\""));
+	assert_non_null(strstr(err.msg, "/m.mapping.json\" is missing"));
+	assert_non_null(strstr(err.hint, "multielasticdump"));
+	drop("m.settings.json");
+	drop("m.json");
+}
+
 static void test_docreader(void **state)
 {
 	g3_docreader r;
@@ -234,6 +411,9 @@ int main(void)
 		cmocka_unit_test(test_untype),
 		cmocka_unit_test(test_settings_clean),
 		cmocka_unit_test(test_read_definition_and_create_body),
+		cmocka_unit_test(test_string_encoded_definitions),
+		cmocka_unit_test(test_definition_size_bound),
+		cmocka_unit_test(test_multielasticdump_layout),
 		cmocka_unit_test(test_docreader),
 		cmocka_unit_test(test_docwriter),
 	};

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <json-c/json.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -318,6 +319,187 @@ static void test_meter_threads(void **state)
 	fclose(f);
 }
 
+/* ---- GEN3DB_PROGRESS_INTERVAL, the JSON event, parts, batches ----------- */
+
+static void test_parse_interval(void **state)
+{
+	static const struct { const char *in; double out; } good[] = {
+		{ "0.01", 0.01 }, { "0.05", 0.05 }, { "1", 1 }, { "2.5", 2.5 }, { ".5", 0.5 },
+		{ "86400", 86400 }, { "1e1", 10 },
+	};
+	static const char *const bad[] = {
+		"", "0", "0.009", "86400.5", "-1", "+1", " 1", "1 ", "1s", "abc", "nan", "inf",
+		"1e400", "0x", ".", "e1",
+	};
+	double v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = -1;
+		assert_int_equal(g3_progress_parse_interval(good[i].in, &v), 0);
+		assert_true(fabs(v - good[i].out) < 1e-12);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = -1;
+		assert_int_equal(g3_progress_parse_interval(bad[i], &v), -1);
+		assert_true(v == -1);   /* untouched */
+	}
+	assert_int_equal(g3_progress_parse_interval(NULL, &v), -1);
+}
+
+static void test_configure_reads_the_environment(void **state)
+{
+	g3_err err;
+
+	(void)state;
+	g3_err_init(&err);
+	setenv("GEN3DB_PROGRESS_INTERVAL", "soon", 1);
+	assert_int_equal(g3_progress_configure(&err), G3_USAGE);
+	assert_string_equal(err.msg, "GEN3DB_PROGRESS_INTERVAL \"soon\" is not a number of "
+			    "seconds from 0.01 to 86400");
+	assert_non_null(strstr(err.hint, "0.5 s on a terminal, 5 s with --log-format json"));
+	g3_err_init(&err);
+	setenv("GEN3DB_PROGRESS_INTERVAL", "0.25", 1);
+	assert_int_equal(g3_progress_configure(&err), G3_OK);
+	unsetenv("GEN3DB_PROGRESS_INTERVAL");
+	assert_int_equal(g3_progress_configure(&err), G3_OK);
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	assert_true(json_object_object_get_ex(o, key, &v));
+	return v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : "null";
+}
+
+static void test_event_json(void **state)
+{
+	g3_progress_state st;
+	json_object *o;
+
+	(void)state;
+	g3_progress_state_init(&st, 100 * MiB, 100.0);
+	st.bytes = 25 * MiB;
+	st.rows = 50000;
+	st.items_done = 2;
+	st.items_total = 5;
+	/* 5 s since the start at 5 MiB/s: 75 MiB to go, 15 s */
+	o = g3_progress_event_json(&st, "restore", 105.0, 0);
+	assert_string_equal(jstr(o, "phase"), "\"restore\"");
+	assert_string_equal(jstr(o, "bytes"), "26214400");
+	assert_string_equal(jstr(o, "total"), "104857600");
+	assert_string_equal(jstr(o, "rate"), "5242880.000");
+	assert_string_equal(jstr(o, "eta"), "15.000");
+	assert_string_equal(jstr(o, "items_done"), "2");
+	assert_string_equal(jstr(o, "items_total"), "5");
+	assert_string_equal(jstr(o, "rows"), "50000");
+	assert_string_equal(jstr(o, "docs"), "0");
+	assert_string_equal(jstr(o, "elapsed"), "5.000");
+	assert_string_equal(jstr(o, "final"), "false");
+	assert_int_equal(json_object_object_length(o), 11);
+	json_object_put(o);
+
+	/* too early for a rate: 0, no ETA */
+	o = g3_progress_event_json(&st, "restore", 100.5, 0);
+	assert_string_equal(jstr(o, "rate"), "0.000");
+	assert_string_equal(jstr(o, "eta"), "null");
+	json_object_put(o);
+
+	/* unknown totals are null */
+	st.total_bytes = -1;
+	st.items_total = -1;
+	o = g3_progress_event_json(&st, "dump", 105.0, 0);
+	assert_string_equal(jstr(o, "total"), "null");
+	assert_string_equal(jstr(o, "eta"), "null");
+	assert_string_equal(jstr(o, "items_total"), "null");
+	json_object_put(o);
+
+	/* the final event: the whole run's average, ETA 0 once all is read */
+	st.total_bytes = 100 * MiB;
+	st.bytes = 100 * MiB;
+	o = g3_progress_event_json(&st, "restore", 110.0, 1);
+	assert_string_equal(jstr(o, "rate"), "10485760.000");
+	assert_string_equal(jstr(o, "eta"), "0.000");
+	assert_string_equal(jstr(o, "final"), "true");
+	json_object_put(o);
+}
+
+static void test_rate_window_follows_a_short_interval(void **state)
+{
+	g3_progress_state st;
+	json_object *o;
+
+	(void)state;
+	/* the meter lowers rate_min to four intervals when they are shorter
+	 * than a second; the pure state keeps what it is given */
+	g3_progress_state_init(&st, 10 * MiB, 0.0);
+	assert_true(st.rate_min == 1.0);
+	st.rate_min = 0.2;
+	st.bytes = MiB;
+	o = g3_progress_event_json(&st, "fetch", 0.25, 0);
+	assert_string_equal(jstr(o, "rate"), "4194304.000");
+	assert_string_equal(jstr(o, "eta"), "2.250");
+	json_object_put(o);
+}
+
+static void test_parts_count_once(void **state)
+{
+	FILE *f = tmpfile();
+	g3_progress_state st;
+
+	(void)state;
+	g3_progress_init_to(f, 200, -1);
+	g3_progress_set_totals(-1, 2);
+	g3_progress_item_start("fence_x", G3_PROGRESS_ROWS);
+	g3_progress_item_start("fence_x.public.user", G3_PROGRESS_ROWS);
+	g3_progress_item_start("fence_xy.public.t", G3_PROGRESS_ROWS);   /* not a part */
+	g3_progress_item_add("fence_x.public.user", 40);
+	g3_progress_item_done("fence_x.public.user", 100);
+	g3_progress_snapshot(&st);
+	assert_int_equal(st.rows, 100);
+	assert_int_equal(st.items_done, 0);     /* a part is not an item */
+	assert_int_equal(st.n_items, 2);
+	assert_int_equal(st.items[0].count, 100);  /* the parent has its rows */
+	/* the service's total: what its parts reported is not added again */
+	g3_progress_item_done("fence_x", 100);
+	g3_progress_item_done("fence_xy.public.t", 7);
+	g3_progress_snapshot(&st);
+	assert_int_equal(st.rows, 107);
+	assert_int_equal(st.items_done, 2);
+	assert_int_equal(st.n_items, 0);
+	g3_progress_finish();
+	fclose(f);
+}
+
+static void test_batch_reports_in_steps(void **state)
+{
+	FILE *f = tmpfile();
+	g3_progress_batch b = { 0 };
+	g3_progress_state st;
+
+	(void)state;
+	g3_progress_init_to(f, 200, -1);
+	for (int i = 0; i < 1000; i++)
+		g3_progress_batch_add(&b, 1000);   /* under a MiB: not yet */
+	g3_progress_snapshot(&st);
+	assert_int_equal(st.bytes, 0);
+	for (int i = 0; i < 100; i++)
+		g3_progress_batch_add(&b, 1000);
+	/* reported once the 1049th kilobyte made a MiB, the rest pending */
+	g3_progress_snapshot(&st);
+	assert_int_equal(st.bytes, 1049000);
+	assert_int_equal(b.pending, 51000);
+	g3_progress_batch_add(&b, 5);
+	g3_progress_batch_flush(&b);
+	g3_progress_batch_flush(&b);      /* nothing left: nothing added */
+	g3_progress_snapshot(&st);
+	assert_int_equal(st.bytes, 1100005);
+	assert_int_equal(b.pending, 0);
+	g3_progress_finish();
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +513,12 @@ int main(void)
 		cmocka_unit_test(test_rates_use_the_recent_window),
 		cmocka_unit_test(test_meter_redraws_at_most_twice_a_second),
 		cmocka_unit_test(test_meter_threads),
+		cmocka_unit_test(test_parse_interval),
+		cmocka_unit_test(test_configure_reads_the_environment),
+		cmocka_unit_test(test_event_json),
+		cmocka_unit_test(test_rate_window_follows_a_short_interval),
+		cmocka_unit_test(test_parts_count_once),
+		cmocka_unit_test(test_batch_reports_in_steps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

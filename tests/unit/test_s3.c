@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "common/s3.h"
+#include "common/opts.h"
 
 static void test_parse_url(void **state)
 {
@@ -216,6 +217,53 @@ static void test_list_page(void **state)
 	assert_string_equal(err.msg, "stopped");
 }
 
+/* A delimited page: the folders' names without the listed prefix and the
+ * '/', at most max of them (then *more), nothing else reported. */
+static void test_list_dirs_page(void **state)
+{
+	static const char page[] =
+		"<ListBucketResult><Prefix>env/</Prefix><Delimiter>/</Delimiter>"
+		"<IsTruncated>false</IsTruncated>"
+		"<Contents><Key>env/readme.txt</Key><Size>3</Size></Contents>"
+		"<CommonPrefixes><Prefix>env/2024-01-01/</Prefix></CommonPrefixes>"
+		"<CommonPrefixes><Prefix>env//</Prefix></CommonPrefixes>"
+		"<CommonPrefixes><Prefix>env/a &amp; b/</Prefix></CommonPrefixes>"
+		"<CommonPrefixes><Prefix>env/v2</Prefix></CommonPrefixes>"
+		"<CommonPrefixes><Prefix>env/v3/</Prefix></CommonPrefixes>"
+		"</ListBucketResult>";
+	static const char truncated[] =
+		"<ListBucketResult><IsTruncated>true</IsTruncated>"
+		"<NextContinuationToken>tok</NextContinuationToken>"
+		"<CommonPrefixes><Prefix>env/v4/</Prefix></CommonPrefixes></ListBucketResult>";
+	char **names = NULL, *token = NULL;
+	size_t n = 0;
+	int more = 0;
+	g3_err err;
+
+	(void)state;
+	g3_err_init(&err);
+	assert_int_equal(g3_s3_list_dirs_page(page, strlen(page), "s3://b/env/", 4, 10, &names, &n,
+					      &more, &token, &err), G3_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(names[0], "2024-01-01");
+	assert_string_equal(names[1], "a & b");
+	assert_string_equal(names[2], "v3");
+	assert_int_equal(more, 0);
+	assert_null(token);
+	/* a second page adds; past max, more */
+	assert_int_equal(g3_s3_list_dirs_page(truncated, strlen(truncated), "s3://b/env/", 4, 3,
+					      &names, &n, &more, &token, &err), G3_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(more, 1);
+	assert_string_equal(token, "tok");
+	free(token);
+	g3_strlist_free(names, n);
+
+	assert_int_equal(g3_s3_list_dirs_page("<html/>", 7, "s3://b/env/", 4, 3, &names, &n, &more,
+					      &token, &err), G3_FAIL);
+	assert_string_equal(err.msg, "could not list \"s3://b/env/\": the answer is not a listing");
+}
+
 /* An endpoint from the environment is not checked by the option parser:
  * the URL builder refuses every scheme but http and https. */
 static void test_object_url_endpoint(void **state)
@@ -257,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_env),
 		cmocka_unit_test(test_resolve_profile),
 		cmocka_unit_test(test_list_page),
+		cmocka_unit_test(test_list_dirs_page),
 		cmocka_unit_test(test_object_url_endpoint),
 	};
 

@@ -71,6 +71,17 @@ static void test_generate(void **state)
 	/* 6400 draws over 62 symbols: every symbol appears */
 	for (const char *c = "AZaz09"; *c; c++)
 		assert_true(seen[(unsigned char)*c] > 0);
+	/* the length create and restore use: at least 32 characters */
+	{
+		char *p = NULL;
+
+		assert_true(G3_SECRET_GENERATED_LEN >= 32);
+		assert_int_equal(g3_secret_generate(G3_SECRET_GENERATED_LEN, &p, &err), G3_OK);
+		assert_int_equal(strlen(p), G3_SECRET_GENERATED_LEN);
+		assert_int_equal(strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					"0123456789"), G3_SECRET_GENERATED_LEN);
+		g3_secret_free(p);
+	}
 }
 
 static char *write_tmp(const char *content, size_t len)
