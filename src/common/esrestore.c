@@ -13,6 +13,22 @@
 
 #define MAX_VERSIONS 10000
 
+void g3_esrestore_opts_init(g3_esrestore_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	g3_esbulk_opts_init(&o->bulk);
+	o->keep_versions = 1;
+}
+
+int g3_esrestore_option(g3_esrestore_opts *o, int c, const char *arg, g3_err *err)
+{
+	if (c != G3_OPT_KEEP_VERSIONS)
+		return 0;
+	if (g3_parse_long("--keep-versions", arg, 0, G3_ESRESTORE_MAX_KEEP, &o->keep_versions, err))
+		return -1;
+	return 1;
+}
+
 void g3_esrestore_index_init(g3_esrestore_index *ix)
 {
 	memset(ix, 0, sizeof(*ix));
@@ -32,8 +48,21 @@ void g3_esrestore_index_release(g3_esrestore_index *ix)
 	json_object_put(ix->meta);
 	g3_strlist_free(ix->leftovers, ix->n_leftovers);
 	g3_strlist_free(ix->failed_ids, ix->n_failed_ids);
+	g3_strlist_free(ix->pruned, ix->n_pruned);
 	free(ix->origin);
 	memset(ix, 0, sizeof(*ix));
+}
+
+void g3_esrestore_report_pruned(const g3_esrestore_index *ix, json_object *o)
+{
+	json_object *a;
+
+	if (!ix->n_pruned)
+		return;
+	a = json_object_new_array();
+	for (size_t i = 0; i < ix->n_pruned; i++)
+		json_object_array_add(a, json_object_new_string(ix->pruned[i]));
+	json_object_object_add(o, "deleted_versions", a);
 }
 
 static double now_seconds(void)
@@ -55,6 +84,17 @@ static int is_version_of(const char *name, const char *base)
 		if (*p < '0' || *p > '9')
 			return 0;
 	return 1;
+}
+
+/* n of a version "<base>_<n>" (is_version_of), -1 when it is too large
+ * to be one of ours. */
+static long version_number(const char *name, const char *base)
+{
+	const char *d = name + strlen(base) + 1;
+
+	if (strlen(d) > 9)
+		return -1;
+	return strtol(d, NULL, 10);
 }
 
 /* The gen3db marker of an index (an entry of `GET /<index>`): its
@@ -100,6 +140,16 @@ static int has_aliases(json_object *entry)
 	       json_object_is_type(a, json_type_object) && json_object_object_length(a) > 0;
 }
 
+/* The index carries gen3db's marker for target, complete. */
+static int complete_of(json_object *entry, const char *target)
+{
+	json_object *g = marker_of(entry), *t, *c;
+
+	return g && json_object_object_get_ex(g, "target", &t) &&
+	       !strcmp(json_object_get_string(t), target) &&
+	       json_object_object_get_ex(g, "complete", &c) && json_object_get_boolean(c);
+}
+
 /* Delete checks (g3_es_delete_check); arg is the target name X. */
 static g3_rc check_version(const char *name, json_object *entry, void *arg, g3_err *err)
 {
@@ -131,9 +181,31 @@ static g3_rc check_leftover(const char *name, json_object *entry, void *arg, g3_
 	return G3_OK;
 }
 
+/* What --keep-versions may delete (arg: the index restored now). */
+static g3_rc check_prunable(const char *name, json_object *entry, void *arg, g3_err *err)
+{
+	const g3_esrestore_index *ix = arg;
+	g3_rc rc;
+
+	if ((rc = check_version(name, entry, ix->name, err)))
+		return rc;
+	if (!strcmp(name, ix->concrete))
+		return g3_err_set(err, G3_FAIL, "refusing to delete \"%s\": alias \"%s\" points "
+				  "at it", name, ix->name);
+	if (!complete_of(entry, ix->name))
+		return g3_err_set(err, G3_FAIL, "refusing to delete \"%s\": it is not a complete "
+				  "version gen3db restored for \"%s\"", name, ix->name);
+	if (has_aliases(entry))
+		return g3_err_set(err, G3_FAIL, "refusing to delete \"%s\": an alias points at it",
+				  name);
+	return G3_OK;
+}
+
 /* Versions of name that an interrupted restore left: X_<n>, gen3db's
- * incomplete marker for X, no alias. Read only. */
-static g3_rc find_leftovers(g3_es *es, const char *name, g3_esrestore_index *ix, g3_err *err)
+ * incomplete marker for X, no alias; and in *next one above the highest
+ * n of any X_<n>. Read only. */
+static g3_rc find_leftovers(g3_es *es, const char *name, g3_esrestore_index *ix, long *next,
+			    g3_err *err)
 {
 	g3_buf path = G3_BUF_INIT, what = G3_BUF_INIT;
 	json_object *root = NULL;
@@ -147,7 +219,11 @@ static g3_rc find_leftovers(g3_es *es, const char *name, g3_esrestore_index *ix,
 		goto cleanup;
 	if (root && json_object_is_type(root, json_type_object)) {
 		json_object_object_foreach(root, k, v) {
-			if (is_version_of(k, name) && json_object_is_type(v, json_type_object) &&
+			if (!is_version_of(k, name))
+				continue;
+			if (version_number(k, name) >= *next)
+				*next = version_number(k, name) + 1;
+			if (json_object_is_type(v, json_type_object) &&
 			    incomplete_of(v, name) && !has_aliases(v))
 				g3_strlist_add(&ix->leftovers, &ix->n_leftovers, k);
 		}
@@ -232,6 +308,7 @@ g3_rc g3_esrestore_plan_target(g3_es *es, const char *name, const g3_esrestore_o
 			       g3_esrestore_index *ix, g3_err *err)
 {
 	int is_alias = 0, exists = 0;
+	long next = 0;
 	g3_rc rc;
 
 	if ((rc = g3_es_name_check(name, NULL, err)))
@@ -242,6 +319,12 @@ g3_rc g3_esrestore_plan_target(g3_es *es, const char *name, const g3_esrestore_o
 		return rc;
 	if (!is_alias && (rc = g3_es_index_exists(es, name, &exists, err)))
 		return rc;
+	if (o->skip_existing && !o->clean && (is_alias || exists)) {
+		g3_debug("%s \"%s\" already exists: skipped, left as it is",
+			is_alias ? "alias" : "index", name);
+		ix->skipped = 1;
+		return G3_OK;
+	}
 	if (o->no_alias && is_alias) {
 		g3_err_set(err, G3_USAGE, "\"%s\" is an alias on the target: cannot create an "
 			   "index of that name", name);
@@ -262,12 +345,12 @@ g3_rc g3_esrestore_plan_target(g3_es *es, const char *name, const g3_esrestore_o
 		ix->concrete = g3_xstrdup(name);
 		return G3_OK;
 	}
-	if ((rc = find_leftovers(es, name, ix, err)))
+	if ((rc = find_leftovers(es, name, ix, &next, err)))
 		return rc;
-	for (int n = 0; n < MAX_VERSIONS; n++) {
+	for (long n = next; n < next + MAX_VERSIONS; n++) {
 		g3_buf b = G3_BUF_INIT;
 
-		g3_buf_addf(&b, "%s_%d", name, n);
+		g3_buf_addf(&b, "%s_%ld", name, n);
 		if ((rc = g3_es_index_exists(es, b.data, &exists, err))) {
 			g3_buf_release(&b);
 			return rc;
@@ -278,8 +361,8 @@ g3_rc g3_esrestore_plan_target(g3_es *es, const char *name, const g3_esrestore_o
 		}
 		g3_buf_release(&b);
 	}
-	return g3_err_set(err, G3_USAGE, "no free version of index \"%s\" (%s_0 to %s_%d exist)",
-			  name, name, name, MAX_VERSIONS - 1);
+	return g3_err_set(err, G3_USAGE, "no free version of index \"%s\" (%s_%ld to %s_%ld "
+			  "exist)", name, name, next, name, next + MAX_VERSIONS - 1);
 }
 
 /* Value of an index setting given nested ({"index":{k:v}}) or flat
@@ -631,7 +714,72 @@ cleanup:
 	return rc;
 }
 
-/* The aliases, then --clean's deletions of the versions they left. */
+struct version {
+	const char *name;
+	long n;
+};
+
+static int by_number_desc(const void *a, const void *b)
+{
+	const struct version *x = a, *y = b;
+
+	return x->n > y->n ? -1 : x->n < y->n;
+}
+
+/* --keep-versions, after the alias moved: the earlier complete versions of
+ * X gen3db made, newest first; all but the first keep_versions are
+ * deleted, each checked again (check_prunable) right before its DELETE.
+ * A failure is a warning: the restore itself is complete. */
+static void prune_versions(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix)
+{
+	g3_buf path = G3_BUF_INIT, what = G3_BUF_INIT;
+	json_object *root = NULL;
+	struct version *v = NULL;
+	size_t n = 0;
+	g3_err err;
+
+	if (o->no_alias || o->keep_versions < 0)
+		return;
+	g3_err_init(&err);
+	g3_buf_addch(&path, '/');
+	g3_url_escape(&path, ix->name);
+	g3_buf_adds(&path, "_*");
+	g3_buf_addf(&what, "could not look for earlier versions of index \"%s\"", ix->name);
+	if (g3_es_call(es, "GET", path.data, NULL, what.data, &root, &err)) {
+		g3_log_err(&err);
+		goto cleanup;
+	}
+	if (!root || !json_object_is_type(root, json_type_object))
+		goto cleanup;
+	v = g3_xcalloc((size_t)json_object_object_length(root) + 1, sizeof(*v));
+	json_object_object_foreach(root, k, e) {
+		if (is_version_of(k, ix->name) && strcmp(k, ix->concrete) &&
+		    json_object_is_type(e, json_type_object) && complete_of(e, ix->name) &&
+		    !has_aliases(e) && version_number(k, ix->name) >= 0) {
+			v[n].name = k;
+			v[n++].n = version_number(k, ix->name);
+		}
+	}
+	qsort(v, n, sizeof(*v), by_number_desc);
+	for (size_t i = (size_t)o->keep_versions; i < n; i++) {
+		g3_err_init(&err);
+		if (g3_es_index_delete_if(es, v[i].name, check_prunable, ix, &err)) {
+			g3_log_err(&err);
+			continue;
+		}
+		g3_strlist_add(&ix->pruned, &ix->n_pruned, v[i].name);
+		g3_info("deleted \"%s\", an earlier version of \"%s\" (--keep-versions %ld)",
+			v[i].name, ix->name, o->keep_versions);
+	}
+cleanup:
+	free(v);
+	json_object_put(root);
+	g3_buf_release(&path);
+	g3_buf_release(&what);
+}
+
+/* The aliases, then --clean's deletions of the versions they left, then
+ * the versions beyond --keep-versions. */
 static g3_rc publish(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *ix,
 		     g3_err *err)
 {
@@ -662,6 +810,7 @@ static g3_rc publish(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index *
 					ix->old[i], ix->name);
 		}
 	}
+	prune_versions(es, o, ix);
 	return G3_OK;
 }
 

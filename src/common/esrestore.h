@@ -5,10 +5,11 @@
  * anything is written:
  *   g3_esrestore_plan   reads the definition (mapping, settings, aliases),
  *                       looks at the target: with the gen3 convention a
- *                       restore of X creates the versioned index X_<n> (the
- *                       first free n) and points alias X at it; with no_alias
- *                       it creates the concrete index X. An existing
- *                       concrete index X is refused (G3_USAGE) unless clean.
+ *                       restore of X creates the versioned index X_<n> (n
+ *                       one above the highest) and points alias X at it;
+ *                       with no_alias it creates the concrete index X. An
+ *                       existing concrete index X is refused (G3_USAGE)
+ *                       unless clean (or skipped with skip_existing).
  *   g3_esrestore_load   creates the index (mappings translated for the
  *                       target version, settings with number_of_replicas 0
  *                       and refresh_interval -1 while loading), streams the
@@ -29,6 +30,19 @@
  * (g3_es_index_delete_if); a version only when it is named X_<n>, and a
  * leftover or partial index only when it carries the incomplete marker.
  *
+ * Versions pile up otherwise: once the alias has moved, publish keeps the
+ * keep_versions most recent earlier versions (highest n) and deletes the
+ * older ones, each only when, checked again right before its DELETE, it is
+ * named X_<n>, carries gen3db's complete marker for X (not another name's,
+ * not an incomplete one another restore may be loading), no alias points
+ * at it, and it is not the index alias X now points at. A new version is
+ * numbered one above the highest X_<n> there is, so n grows with time.
+ *
+ * With skip_existing a target X that exists, as an index or an alias, is
+ * left as it is (ix->skipped; begin/load must not be called): an alias X
+ * only ever points at a version that was complete, and a leftover of an
+ * interrupted restore is X_<n> without it.
+ *
  * Dump: the definition as `GET` answers give it (per-cluster settings
  * removed) and every document through a callback, read page by page with
  * search_after (in a point in time where the server has one), so the
@@ -46,6 +60,9 @@
 
 typedef struct g3_esrestore_opts {
 	int clean;      /* delete an existing concrete index first */
+	int skip_existing;  /* leave an existing index or alias X as it is */
+	long keep_versions; /* earlier versions kept after the alias moved
+			     * (default 1; -1 all) */
 	int no_alias;   /* restore into the concrete index X, no alias */
 	g3_esbulk_opts bulk;
 	/* set (by a signal handler) to stop: the index being loaded fails and
@@ -61,6 +78,9 @@ typedef struct g3_esrestore_index {
 	char **old;             /* indices alias X pointed at before */
 	size_t n_old;
 	int drop_concrete;      /* X exists as a concrete index: delete it */
+	int skipped;            /* skip_existing and X exists: nothing to do */
+	char **pruned;          /* earlier versions deleted after the alias moved */
+	size_t n_pruned;
 	char **leftovers;       /* versions X_<n> an interrupted restore left */
 	size_t n_leftovers;
 	char **failed_ids;      /* documents the cluster never took (bounded by
@@ -83,7 +103,27 @@ typedef struct g3_esrestore_index {
 	int hold_alias;
 } g3_esrestore_index;
 
+/* --keep-versions, one getopt table fragment (id: optids.h) for the
+ * commands that restore indices; g3_esrestore_option handles it (1 when
+ * it was it, -1 with err on a bad value, 0 otherwise). */
+#define G3_ESRESTORE_LONG_OPTIONS \
+	{ "keep-versions", required_argument, NULL, G3_OPT_KEEP_VERSIONS }
+
+#define G3_ESRESTORE_HELP \
+	"      --keep-versions N        earlier versions NAME_<n> kept once alias NAME has\n" \
+	"                               moved (default 1: the previous one); older ones\n" \
+	"                               gen3db made for NAME are deleted, never one with\n" \
+	"                               an alias, another's or without gen3db's marker\n"
+
+#define G3_ESRESTORE_MAX_KEEP 1000
+
+/* Defaults: bulk options, keep_versions 1. */
+void g3_esrestore_opts_init(g3_esrestore_opts *o);
+int g3_esrestore_option(g3_esrestore_opts *o, int c, const char *arg, g3_err *err);
+
 void g3_esrestore_index_init(g3_esrestore_index *ix);
+/* Adds "deleted_versions" (ix->pruned) to a report object when any. */
+void g3_esrestore_report_pruned(const g3_esrestore_index *ix, json_object *o);
 void g3_esrestore_index_release(g3_esrestore_index *ix);
 
 /* G3_USAGE for bad input or a target that would be overwritten. */

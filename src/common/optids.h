@@ -42,6 +42,9 @@ enum g3_opt_id {
 	G3_OPT_ES_GZIP,
 	G3_OPT_ES_RETRY_TIME,
 
+	/* esrestore.h: what a restore of an index keeps */
+	G3_OPT_KEEP_VERSIONS,
+
 	/* a command's own options: enum { OPT_X = G3_OPT_COMMAND_FIRST, ... } */
 	G3_OPT_COMMAND_FIRST,
 	G3_OPT_COMMAND_LIMIT = G3_OPT_COMMAND_FIRST + 256

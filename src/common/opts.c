@@ -23,6 +23,25 @@ g3_rc g3_parse_long(const char *what, const char *s, long min, long max,
 	return G3_OK;
 }
 
+g3_rc g3_parse_choice(const char *what, const char *s, const char *const *choices, int *out,
+		      g3_err *err)
+{
+	g3_buf list = G3_BUF_INIT;
+	g3_rc rc;
+
+	for (int i = 0; choices[i]; i++) {
+		if (!strcmp(s, choices[i])) {
+			*out = i;
+			g3_buf_release(&list);
+			return G3_OK;
+		}
+		g3_buf_addf(&list, "%s%s", i ? "|" : "", choices[i]);
+	}
+	rc = g3_err_set(err, G3_USAGE, "%s must be %s, not \"%s\"", what, list.data, s);
+	g3_buf_release(&list);
+	return rc;
+}
+
 const char *g3_env(const char *name)
 {
 	const char *v = getenv(name);

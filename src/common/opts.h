@@ -18,6 +18,11 @@
 g3_rc g3_parse_long(const char *what, const char *s, long min, long max,
 		    long *out, g3_err *err);
 
+/* Parses one of choices (a NULL-terminated list) into its index; what
+ * names the option, and the error lists the choices. */
+g3_rc g3_parse_choice(const char *what, const char *s, const char *const *choices, int *out,
+		      g3_err *err);
+
 /* The variable's value, or NULL when it is unset or empty. */
 const char *g3_env(const char *name);
 

@@ -303,6 +303,14 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 	if (t->exists) {
 		if ((rc = count_tables(master_conf, t->database, &t->tables, o->wait_seconds, err)))
 			return rc;
+		if (t->tables && o->skip_existing && !o->clean) {
+			g3_debug("database \"%s\" already has %ld %s: skipped, left as it is",
+				t->database, t->tables,
+				g3_plural(t->tables, "table or other relation",
+					  "tables or other relations"));
+			t->skipped = 1;
+			return G3_OK;
+		}
 		if (t->tables && !o->clean) {
 			rc = g3_err_set(err, G3_USAGE,
 					"database \"%s\" already has %ld %s",
@@ -310,7 +318,7 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 					g3_plural(t->tables, "table or other relation",
 						  "tables or other relations"));
 			g3_err_hint(err, "--clean replaces it (its content stays until the restore "
-				    "is complete)");
+				    "is complete); --on-existing skip leaves it as it is");
 			return rc;
 		}
 	}
@@ -435,6 +443,8 @@ g3_rc g3_pgtarget_commit(PGconn *master, g3_pgtarget *t, g3_err *err)
 	g3_rc rc = G3_OK;
 	int exists;
 
+	if (t->skipped)
+		return G3_OK;
 	if ((rc = db_exists(master, t->database, &exists, err)))
 		return rc;
 	qt = g3_pg_ident(master, t->database, err);

@@ -18,8 +18,14 @@
  * so does the service role if this run created it.
  *
  * Safety: a target that already has tables is refused (G3_USAGE, nothing
- * touched) unless clean; with clean the old content stays in place until
- * the commit, so a failed restore keeps it.
+ * touched) unless clean or skip_existing; with clean the old content stays
+ * in place until the commit, so a failed restore keeps it. With
+ * skip_existing such a target is left as it is (t->skipped, no side
+ * database, nothing to commit or abort): since a restore's data only ever
+ * reaches the target's name whole (the swap), a target with tables is
+ * either complete or was never gen3db's, never a half-done restore; an
+ * empty database of that name (as 'gen3db create' leaves it) is restored
+ * into as usual.
  */
 #ifndef G3_PGTARGET_H
 #define G3_PGTARGET_H
@@ -40,6 +46,7 @@ typedef struct g3_pgtarget {
 	int exists;             /* the target existed before */
 	long tables;            /* its tables then */
 	int side_created;
+	int skipped;            /* skip_existing: the target has tables, untouched */
 	int role_created;       /* this run created the service role */
 	int committed;          /* g3_pgtarget_commit put it in place */
 	g3_service svc;         /* service role, connected to side */
@@ -47,6 +54,7 @@ typedef struct g3_pgtarget {
 
 typedef struct g3_pgtarget_opts {
 	int clean;              /* replace a target that has tables */
+	int skip_existing;      /* leave a target that has tables as it is */
 	int no_create;          /* the role must exist; no provisioning */
 	/* no password and a role that does not exist: generate one
 	 * (svc.password, svc.password_generated) and create the role with it,

@@ -41,7 +41,7 @@ enum {
 	OPT_NO_CREATE, OPT_JSON, OPT_MASTER, OPT_WAIT, OPT_RELEASE, OPT_HELP,
 	OPT_SERVICE, OPT_INDEX, OPT_PARALLEL, OPT_SHARD, OPT_SHARDS, OPT_CREDENTIALS_DIR,
 	OPT_SECRET_OUT, OPT_PATCH_SECRET, OPT_SECRET_NAME, OPT_NO_ES, OPT_NO_ALIAS,
-	OPT_SQL_SCRIPT,
+	OPT_SQL_SCRIPT, OPT_ON_EXISTING,
 	/* in the order of enum g3_tablefilter_list */
 	OPT_TABLE, OPT_EXCLUDE_TABLE, OPT_EXCLUDE_TABLE_DATA
 };
@@ -69,11 +69,13 @@ static const struct option long_options[] = {
 	{ "no-es", no_argument, NULL, OPT_NO_ES },
 	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS },
 	{ "sql-script", no_argument, NULL, OPT_SQL_SCRIPT },
+	{ "on-existing", required_argument, NULL, OPT_ON_EXISTING },
 	{ "table", required_argument, NULL, OPT_TABLE },
 	{ "exclude-table", required_argument, NULL, OPT_EXCLUDE_TABLE },
 	{ "exclude-table-data", required_argument, NULL, OPT_EXCLUDE_TABLE_DATA },
 	G3_ES_LONG_OPTIONS,
 	G3_ESBULK_LONG_OPTIONS,
+	G3_ESRESTORE_LONG_OPTIONS,
 	G3_REMOTE_LONG_OPTIONS,
 	G3_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 }
@@ -152,6 +154,13 @@ static const char usage_text[] =
 	"  FILE records it.\n"
 	"      --clean                  replace a target that already has tables\n"
 	"                               (its content stays until the new one is complete)\n"
+	"      --on-existing refuse|skip|replace\n"
+	"                               a target database with tables, or an index or\n"
+	"                               alias that exists: refuse it (exit 2, the\n"
+	"                               default), skip it (left as it is, reported\n"
+	"                               \"skipped\", --patch-secret still done; a rerun\n"
+	"                               resumes a whole environment), or replace it\n"
+	"                               (= --clean)\n"
 	"      --no-create              do not create or change the role (it must exist)\n"
 	"\n"
 	"Loading:\n"
@@ -192,6 +201,7 @@ static const char usage_text[] =
 	"                               a new version NAME_<n> is created and alias NAME\n"
 	"                               is switched to it once it is complete (--clean\n"
 	"                               deletes an existing concrete index NAME first)\n"
+	G3_ESRESTORE_HELP
 	G3_ES_HELP
 	G3_ESBULK_HELP
 	"\n"
@@ -208,6 +218,8 @@ static const char usage_text[] =
 const g3_cmd_options cmd_restore_options = { "restore", long_options, usage_text };
 
 volatile sig_atomic_t restore_interrupted;
+
+const char *const on_existing_names[] = { "refuse", "skip", "replace", NULL };
 
 static void on_signal(int sig)
 {
@@ -745,6 +757,25 @@ static g3_rc plain_load(const struct restore_env *env, struct input *in,
 
 /* ---- report ---------------------------------------------------------- */
 
+/* --on-existing skip: the target was left as it was. */
+static json_object *report_skipped(const struct db_load *d)
+{
+	json_object *o = json_object_new_object();
+
+	g3_info("skipped database \"%s\": it already has %ld %s (--on-existing skip)",
+		d->svc.database, d->target.tables,
+		g3_plural(d->target.tables, "table or other relation", "tables or other relations"));
+	json_object_object_add(o, "database", json_object_new_string(d->svc.database));
+	if (d->from)
+		json_object_object_add(o, "from", json_object_new_string(d->from));
+	json_object_object_add(o, "role", json_object_new_string(d->svc.username));
+	json_object_object_add(o, "status", json_object_new_string("skipped"));
+	json_object_object_add(o, "replaced", json_object_new_boolean(0));
+	json_object_object_add(o, "rows", json_object_new_int64(0));
+	json_object_object_add(o, "bytes", json_object_new_int64(0));
+	return o;
+}
+
 static json_object *report_db(const struct db_load *d, const char *source)
 {
 	const g3_pgload_stats *st = g3_pgload_get_stats(d->load);
@@ -785,6 +816,7 @@ static json_object *report_db(const struct db_load *d, const char *source)
 	if (d->from)
 		json_object_object_add(o, "from", json_object_new_string(d->from));
 	json_object_object_add(o, "role", json_object_new_string(d->svc.username));
+	json_object_object_add(o, "status", json_object_new_string("restored"));
 	if (d->target.svc.password_generated && d->secret_name)
 		json_object_object_add(o, "secret", json_object_new_string(d->secret_name));
 	json_object_object_add(o, "replaced", json_object_new_boolean(d->target.exists));
@@ -808,17 +840,24 @@ static void report(const struct restore_opts *o, const struct input *in,
 	json_object *root = json_object_new_object();
 	json_object *dbs = json_object_new_array();
 	int64_t rows = 0, bytes = 0;
+	size_t skipped = 0;
 
 	for (size_t i = 0; i < p->n; i++) {
-		const g3_pgload_stats *st = g3_pgload_get_stats(p->dbs[i].load);
+		const g3_pgload_stats *st;
 
+		if (p->dbs[i].target.skipped) {
+			json_object_array_add(dbs, report_skipped(&p->dbs[i]));
+			skipped++;
+			continue;
+		}
+		st = g3_pgload_get_stats(p->dbs[i].load);
 		json_object_array_add(dbs, report_db(&p->dbs[i], in->src->name));
 		rows += st->rows;
 		bytes += st->bytes;
 	}
 	if (p->n > 1 || (p->n && p->es))
-		g3_info("restored %zu %s from \"%s\": %lld %s, %.1f MB in %.1f s", p->n,
-			g3_plural((long long)p->n, "database", "databases"), in->src->name,
+		g3_info("restored %zu %s from \"%s\": %lld %s, %.1f MB in %.1f s", p->n - skipped,
+			g3_plural((long long)(p->n - skipped), "database", "databases"), in->src->name,
 			(long long)rows, g3_plural(rows, "row", "rows"), (double)bytes / 1e6, seconds);
 	if (o->json) {
 		json_object_object_add(root, "source", json_object_new_string(in->src->name));
@@ -985,6 +1024,15 @@ static g3_rc record_generated(const struct restore_opts *o, const g3_pgconf *con
 
 /* ---- the command ------------------------------------------------------- */
 
+/* Every database target skipped (--on-existing skip), and no index to load. */
+static int all_skipped(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!p->dbs[i].target.skipped)
+			return 0;
+	return !es_pending(p);
+}
+
 /* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
 static int print_options(const struct restore_opts *o, const char *shard,
 			 const g3_remote_opts *ro, int argc, char **argv)
@@ -994,7 +1042,9 @@ static int print_options(const struct restore_opts *o, const char *shard,
 	g3_opt_json_str(j, "database", o->database);
 	g3_opt_json_list(j, "maps", o->maps, o->n_maps);
 	g3_opt_json_int(j, "jobs", o->jobs);
-	g3_opt_json_bool(j, "clean", o->clean);
+	/* --clean is --on-existing replace */
+	g3_opt_json_str(j, "on_existing", on_existing_names[o->on_existing]);
+	g3_opt_json_int(j, "keep_versions", o->es.keep_versions);
 	g3_opt_json_bool(j, "no_create", o->no_create);
 	g3_opt_json_bool(j, "sql_script", o->sql_script);
 	g3_opt_json_bool(j, "json", o->json);
@@ -1079,7 +1129,7 @@ int cmd_restore(int argc, char **argv)
 	char **names = NULL;
 	char *base = NULL;
 	const char *shard = NULL;
-	int env_code = -1, reported = 0, recorded = 0;
+	int env_code = -1, reported = 0, recorded = 0, on_existing_given = 0;
 	struct sigaction sa;
 	double t0 = now_s();
 	g3_rc rc = G3_OK;
@@ -1095,7 +1145,7 @@ int cmd_restore(int argc, char **argv)
 	g3_err_init(&err);
 	o.wait = 300;
 	o.jobs = 2;
-	g3_esbulk_opts_init(&o.es.bulk);
+	g3_esrestore_opts_init(&o.es);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hj:", long_options, NULL)) != -1) {
 		int common = g3_common_option(c, optarg, &err);
@@ -1109,6 +1159,8 @@ int cmd_restore(int argc, char **argv)
 		if (common)
 			continue;
 		common = g3_esbulk_option(&o.es.bulk, c, optarg, &err);
+		if (!common)
+			common = g3_esrestore_option(&o.es, c, optarg, &err);
 		if (common < 0) {
 			rc = G3_USAGE;
 			goto cleanup;
@@ -1142,6 +1194,12 @@ int cmd_restore(int argc, char **argv)
 				goto cleanup;
 			break;
 		case OPT_CLEAN: o.clean = 1; break;
+		case OPT_ON_EXISTING:
+			if ((rc = g3_parse_choice("--on-existing", optarg, on_existing_names,
+						  &o.on_existing, &err)))
+				goto cleanup;
+			on_existing_given = 1;
+			break;
 		case OPT_NO_CREATE: o.no_create = 1; break;
 		case OPT_JSON: o.json = 1; break;
 		case OPT_MASTER: o.master_url = optarg; break;
@@ -1182,6 +1240,17 @@ int cmd_restore(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	/* --clean is --on-existing replace */
+	if (o.clean && on_existing_given && o.on_existing != ON_EXISTING_REPLACE) {
+		rc = g3_err_set(&err, G3_USAGE, "--clean and --on-existing %s contradict each "
+				"other", on_existing_names[o.on_existing]);
+		g3_err_hint(&err, "--clean is --on-existing replace");
+		goto cleanup;
+	}
+	if (o.clean)
+		o.on_existing = ON_EXISTING_REPLACE;
+	o.clean = o.on_existing == ON_EXISTING_REPLACE;
+	o.es.skip_existing = o.on_existing == ON_EXISTING_SKIP;
 	if (g3_print_options_wanted()) {
 		if (print_options(&o, shard, &ro, argc - optind, argv + optind))
 			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
@@ -1292,6 +1361,7 @@ int cmd_restore(int argc, char **argv)
 		goto cleanup;
 	memset(&to, 0, sizeof(to));
 	to.clean = o.clean;
+	to.skip_existing = o.on_existing == ON_EXISTING_SKIP;
 	to.no_create = o.no_create;
 	to.generate_password = o.secret_out != NULL;
 	to.wait_seconds = (int)o.wait;
@@ -1308,10 +1378,13 @@ int cmd_restore(int argc, char **argv)
 	env.conf = &conf;
 	g3_progress_init(in.src->size);
 	g3_progress_set_totals(in.src->size, -1);
-	rc = in.kind == KIND_SNAPSHOT ? snapshot_load(&env, &in, &plan, &err)
-				      : plain_load(&env, &in, &plan, &err);
-	if (rc)
-		goto cleanup;
+	/* --on-existing skip: nothing to read when every target is skipped */
+	if (!all_skipped(&plan)) {
+		rc = in.kind == KIND_SNAPSHOT ? snapshot_load(&env, &in, &plan, &err)
+					      : plain_load(&env, &in, &plan, &err);
+		if (rc)
+			goto cleanup;
+	}
 	if (restore_interrupted) {
 		rc = g3_err_set(&err, G3_FAIL, "interrupted");
 		goto cleanup;

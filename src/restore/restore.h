@@ -32,7 +32,8 @@ struct restore_opts {
 	char **maps;            /* "OLD=NEW" */
 	size_t n_maps;
 	long jobs;
-	int clean;
+	int clean;              /* --clean, --on-existing replace */
+	int on_existing;        /* enum on_existing: what --on-existing said */
 	int no_create;
 	int json;
 	const char *master_url;
@@ -63,6 +64,11 @@ struct restore_opts {
 	size_t n_patterns[3];
 	g3_tablefilter *filter;
 };
+
+/* --on-existing: what happens to a target database that has tables, or an
+ * index or alias that exists (the order of on_existing_names) */
+enum on_existing { ON_EXISTING_REFUSE, ON_EXISTING_SKIP, ON_EXISTING_REPLACE };
+extern const char *const on_existing_names[];
 
 enum source_kind { KIND_PLAIN_SQL, KIND_SNAPSHOT };
 
@@ -146,6 +152,8 @@ g3_rc es_member(struct plan *p, struct input *in, g3_member_kind kind, const cha
 g3_rc es_end(struct plan *p, const g3_snap_end *end, const char *source, g3_err *err);
 void es_abort(struct plan *p);
 json_object *es_report(const struct plan *p);
+/* Indices planned to be loaded (not skipped by --on-existing skip). */
+size_t es_pending(const struct plan *p);
 void es_plan_free(struct es_plan *e);
 /* How many indices e restores (0 for NULL). */
 size_t es_plan_count(const struct es_plan *e);

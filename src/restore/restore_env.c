@@ -42,9 +42,12 @@
 #include "../common/strbuf.h"
 #include "restore.h"
 
-enum item_status { ST_PENDING, ST_OK, ST_FAILED, ST_SKIPPED };
+/* ST_SKIPPED: not this run's (--service, --index, --shard, no ES);
+ * ST_EXISTS: --on-existing skip found it in place and left it */
+enum item_status { ST_PENDING, ST_OK, ST_FAILED, ST_SKIPPED, ST_EXISTS };
 
-static const char *const status_names[] = { "pending", "restored", "failed", "skipped" };
+static const char *const status_names[] = { "pending", "restored", "failed", "not selected",
+					    "skipped" };
 
 struct env_item {
 	int is_index;
@@ -61,6 +64,7 @@ struct env_item {
 	double seconds;
 	enum item_status status;
 	int patched;
+	int existed;                        /* --on-existing skip left it */
 	g3_err err;
 };
 
@@ -283,8 +287,10 @@ static g3_rc write_secrets(struct env_run *r, g3_err *err)
 		/* only the services now in place, with a password known: a
 		 * failed one keeps its entry as it was (the role this run
 		 * created for it is dropped), one loaded through SET ROLE has
-		 * none to record */
-		if (it->is_index || it->status != ST_OK || !it->svc.password)
+		 * none to record; one --on-existing skip left in place only with
+		 * a password that was not made now (its role was not touched) */
+		if (it->is_index || !it->svc.password ||
+		    (it->status != ST_OK && (it->status != ST_EXISTS || it->generated)))
 			continue;
 		g3_buf_addf(&b, "%s-dbcreds", it->name);
 		names[n] = g3_buf_detach(&b);
@@ -294,7 +300,8 @@ static g3_rc write_secrets(struct env_run *r, g3_err *err)
 		s[n].password = it->svc.password;
 		s[n].host = host;
 		s[n].port = port;
-		s[n].dbcreated = 1;
+		/* skipped: dbcreated once its role's login was checked */
+		s[n].dbcreated = it->status == ST_OK || it->patched;
 		n++;
 	}
 	if (n)
@@ -360,6 +367,7 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	env.conf = &r->conf;
 	memset(&to, 0, sizeof(to));
 	to.clean = o.clean;
+	to.skip_existing = o.on_existing == ON_EXISTING_SKIP;
 	to.no_create = o.no_create;
 	to.generate_password = o.secret_out != NULL;
 	to.wait_seconds = (int)o.wait;
@@ -380,8 +388,15 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 				it->svc_src->url);
 		goto cleanup;
 	}
-	if ((rc = g3_pgtarget_prepare(master, &r->conf, &d.svc, &to, &d.target, err)) ||
-	    (rc = db_load_begin(&env, &d, err)) ||
+	if ((rc = g3_pgtarget_prepare(master, &r->conf, &d.svc, &to, &d.target, err)))
+		goto cleanup;
+	if (d.target.skipped) {
+		/* left as it is; the service logs in as a load would have */
+		it->existed = 1;
+		it->svc.set_role = d.target.svc.set_role;
+		goto patch;
+	}
+	if ((rc = db_load_begin(&env, &d, err)) ||
 	    (rc = load_sql_member(&in, &d, err)) ||
 	    (rc = db_load_end(&d, err)))
 		goto cleanup;
@@ -401,6 +416,7 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	it->svc.set_role = d.target.svc.set_role;
 	it->count = g3_pgload_get_stats(d.load)->rows;
 	it->bytes = g3_pgload_get_stats(d.load)->bytes;
+patch:
 	if (r->o->patch_secret) {
 		g3_buf name = G3_BUF_INIT;
 
@@ -454,7 +470,7 @@ static void *service_worker(void *arg)
 		if (!rc)
 			rc = restore_service(r, it, master, &it->err);
 		it->seconds = now_s() - t0;
-		it->status = rc ? ST_FAILED : ST_OK;
+		it->status = rc ? ST_FAILED : it->existed ? ST_EXISTS : ST_OK;
 		g3_progress_item_done(it->target ? it->target : it->name, rc ? 0 : it->count);
 		if (rc) {
 			g3_err_prefix(&it->err, "service \"%s\" was not restored", it->name);
@@ -467,11 +483,16 @@ static void *service_worker(void *arg)
 		} else {
 			g3_buf m = G3_BUF_INIT;
 
-			g3_buf_addf(&m, "restored service \"%s\" into \"%s\": %lld %s, %.1f MB in "
-				    "%.1f s%s", it->name, it->target, (long long)it->count,
-				    g3_plural(it->count, "row", "rows"),
-				    (double)it->bytes / 1e6, it->seconds,
-				    it->patched ? " (dbcreated patched)" : "");
+			if (it->existed)
+				g3_buf_addf(&m, "skipped service \"%s\": \"%s\" already has tables "
+					    "(--on-existing skip)%s", it->name, it->target,
+					    it->patched ? " (dbcreated patched)" : "");
+			else
+				g3_buf_addf(&m, "restored service \"%s\" into \"%s\": %lld %s, %.1f MB "
+					    "in %.1f s%s", it->name, it->target, (long long)it->count,
+					    g3_plural(it->count, "row", "rows"),
+					    (double)it->bytes / 1e6, it->seconds,
+					    it->patched ? " (dbcreated patched)" : "");
 			event("database_end", G3_LOG_INFO, it, m.data);
 			g3_buf_release(&m);
 		}
@@ -492,7 +513,7 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 	g3_es_init(&es);
 	g3_err_init(&cerr);
 	/* --no-alias and the bulk options as for a snapshot's indices */
-	eo = r->o->es;
+	eo = r->o->es;    /* skip_existing and keep_versions too */
 	eo.clean = r->o->clean;
 	eo.cancel = &restore_interrupted;
 	crc = g3_es_connect(&es, esconf, (int)r->o->wait, &cerr);
@@ -523,21 +544,26 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 		} else if (restore_interrupted) {
 			rc = g3_err_set(&it->err, G3_FAIL, "interrupted");
 			g3_edump_files_release(&f);
-		} else if (!(rc = g3_esrestore_plan_files(&es, it->name, &f, &eo, &ix, &it->err))) {
+		} else if (!(rc = g3_esrestore_plan_files(&es, it->name, &f, &eo, &ix, &it->err)) &&
+			   !ix.skipped) {
 			rc = g3_esrestore_load(&es, &eo, &ix, &it->err);
 		}
 		if (ix.concrete)
 			it->target = g3_xstrdup(ix.concrete);
 		it->count = (int64_t)ix.docs_read;
-		it->bytes = src->data_size;
+		it->bytes = ix.skipped ? 0 : src->data_size;
 		it->seconds = now_s() - t0;
-		it->status = rc ? ST_FAILED : ST_OK;
+		it->status = rc ? ST_FAILED : ix.skipped ? ST_EXISTS : ST_OK;
 		g3_progress_item_done(it->name, rc ? 0 : it->count);
 		g3_buf_reset(&msg);
 		if (rc) {
 			g3_err_prefix(&it->err, "index \"%s\" was not restored", it->name);
 			g3_log_err(&it->err);
 			event("index_end", G3_LOG_ERROR, it, it->err.msg);
+		} else if (ix.skipped) {
+			g3_buf_addf(&msg, "skipped index \"%s\": it already exists (--on-existing "
+				    "skip)", it->name);
+			event("index_end", G3_LOG_INFO, it, msg.data);
 		} else {
 			g3_buf_addf(&msg, "restored index \"%s\" (%s): %lld %s in %.1f s",
 				    it->name, it->target ? it->target : "", (long long)it->count,

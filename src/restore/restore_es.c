@@ -46,7 +46,8 @@ enum {
 	{ "clean", no_argument, NULL, OPT_CLEAN }, \
 	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS }, \
 	G3_ES_LONG_OPTIONS, \
-	G3_ESBULK_LONG_OPTIONS
+	G3_ESBULK_LONG_OPTIONS, \
+	G3_ESRESTORE_LONG_OPTIONS
 
 static const struct option long_options[] = {
 	RESTORE_ES_LONG_OPTIONS,
@@ -77,6 +78,7 @@ static const char usage_text[] =
 	"      --clean                  delete an existing concrete index NAME first (and,\n"
 	"                               with the alias, the versions it pointed at after\n"
 	"                               the switch); without it such an index is refused\n"
+	G3_ESRESTORE_HELP
 	G3_ES_HELP
 	G3_ESBULK_HELP
 	"      --wait SECONDS           keep trying this long for the cluster, the last\n"
@@ -115,7 +117,7 @@ static void restore_es_opts_init(struct restore_es_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->wait = 300;
-	g3_esbulk_opts_init(&o->r.bulk);
+	g3_esrestore_opts_init(&o->r);
 	o->r.cancel = &stop_requested;
 }
 
@@ -130,6 +132,8 @@ static int restore_es_option(struct restore_es_opts *o, int c, const char *arg, 
 {
 	int r = g3_esbulk_option(&o->r.bulk, c, arg, err);
 
+	if (!r)
+		r = g3_esrestore_option(&o->r, c, arg, err);
 	if (r)
 		return r;
 	switch (c) {
@@ -181,6 +185,7 @@ static json_object *json_result(const g3_esrestore_index *ix, const g3_err *e)
 	json_object_object_add(o, "retried_requests",
 			       json_object_new_int64((int64_t)ix->bulk.retried_requests));
 	json_object_object_add(o, "seconds", json_object_new_double(ix->seconds));
+	g3_esrestore_report_pruned(ix, o);
 	if (ix->n_failed_ids) {
 		json_object *ids = json_object_new_array();
 
@@ -326,6 +331,7 @@ static int print_options(const struct restore_es_opts *o, int argc, char **argv)
 	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
 	g3_opt_json_bool(j, "clean", o->r.clean);
 	g3_opt_json_bool(j, "no_alias", o->r.no_alias);
+	g3_opt_json_int(j, "keep_versions", o->r.keep_versions);
 	g3_opt_json_url(j, "es", o->es_url);
 	g3_opt_json_str(j, "es_cacert", o->cacert);
 	g3_esbulk_options_json(&o->r.bulk, j);

@@ -183,6 +183,12 @@ static g3_rc end_db(struct snap_state *s, g3_err *err)
 			return rc;
 		}
 	g3_snap_parts_release(&s->parts);
+	if (s->cur->target.skipped) {
+		/* --on-existing skip: read and verified, nothing loaded */
+		s->cur->done = 1;
+		s->cur = NULL;
+		return G3_OK;
+	}
 	rc = db_load_end(s->cur, err);
 	s->cur = NULL;
 	return rc;
@@ -206,6 +212,8 @@ static g3_rc enter_db(struct snap_state *s, const char *from, const char *member
 	if ((rc = end_db(s, err)))
 		return rc;
 	s->cur = d;
+	if (d->target.skipped)
+		return G3_OK;
 	g3_info("restoring database \"%s\" into \"%s\"", d->from, d->svc.database);
 	return db_load_begin(s->env, d, err);
 }
@@ -257,7 +265,8 @@ static g3_rc load_chunk(struct snap_state *s, struct input *in, const char *memb
 	/* checked against the header below: the reader need not hash it again */
 	g3_reader_member_sum(in->rd, s->hdr.sha256);
 	/* a table left out (--exclude-table...): read and verified, not loaded */
-	skip = d->filter && !g3_sqlfilter_copy(d->filter, s->hdr.schema, s->hdr.table);
+	skip = d->target.skipped ||
+	       (d->filter && !g3_sqlfilter_copy(d->filter, s->hdr.schema, s->hdr.table));
 	if (!skip && (s->hdr.rows > 0 || s->hdr.bytes > 0)) {
 		if (!(sql = copy_statement(d->leader, &s->hdr, err))) {
 			rc = G3_USAGE;
@@ -458,6 +467,8 @@ g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 						"header without its data", name);
 				break;
 			}
+			if (s.cur->target.skipped)
+				break;   /* read through by the next member */
 			{
 				g3_buf origin = G3_BUF_INIT;
 

@@ -32,7 +32,8 @@
 
 #define MAX_ES_JSON (64 * 1024 * 1024)
 
-enum ix_state { IX_PLANNED, IX_LOADING, IX_DONE, IX_FAILED };
+enum ix_state { IX_PLANNED, IX_LOADING, IX_DONE, IX_FAILED,
+		IX_SKIPPED /* --on-existing skip: it exists, its members are read only */ };
 
 struct es_index {
 	g3_esrestore_index ix;
@@ -116,6 +117,10 @@ g3_rc es_plan_snapshot(const struct restore_opts *o, const char *source, struct 
 		g3_esrestore_index_init(&e->ix[e->n].ix);
 		if ((rc = g3_esrestore_plan_target(&e->es, name, &e->ro, &e->ix[e->n++].ix, err)))
 			return rc;
+		if (e->ix[e->n - 1].ix.skipped) {
+			g3_info("skipped index \"%s\": it already exists (--on-existing skip)", name);
+			e->ix[e->n - 1].state = IX_SKIPPED;
+		}
 	}
 	return G3_OK;
 }
@@ -246,8 +251,8 @@ g3_rc es_member(struct plan *p, struct input *in, g3_member_kind kind, const cha
 	g3_err ierr;
 	g3_rc rc = G3_OK;
 
-	if (!x || x->state == IX_FAILED)
-		return G3_OK;      /* not restored (--no-es, --index) or already failed */
+	if (!x || x->state == IX_FAILED || x->state == IX_SKIPPED)
+		return G3_OK;      /* not restored (--no-es, --index, skipped) or already failed */
 	g3_err_init(&ierr);
 	if (restore_interrupted)
 		return g3_err_set(err, G3_FAIL, "interrupted");
@@ -339,7 +344,7 @@ g3_rc es_end(struct plan *p, const g3_snap_end *end, const char *source, g3_err 
 		const g3_end_index *ei = NULL;
 		g3_err ierr;
 
-		if (x->state == IX_FAILED)
+		if (x->state == IX_FAILED || x->state == IX_SKIPPED)
 			continue;
 		g3_err_init(&ierr);
 		for (size_t k = 0; k < end->n_indices; k++)
@@ -402,6 +407,15 @@ void es_abort(struct plan *p)
 	}
 }
 
+size_t es_pending(const struct plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; p->es && i < p->es->n; i++)
+		n += p->es->ix[i].state != IX_SKIPPED;
+	return n;
+}
+
 json_object *es_report(const struct plan *p)
 {
 	json_object *list = json_object_new_array();
@@ -415,7 +429,8 @@ json_object *es_report(const struct plan *p)
 		if (x->ix.concrete)
 			json_object_object_add(o, "index", json_object_new_string(x->ix.concrete));
 		json_object_object_add(o, "status", json_object_new_string(
-			x->state == IX_DONE ? "restored" : "failed"));
+			x->state == IX_DONE ? "restored" : x->state == IX_SKIPPED ? "skipped" : "failed"));
+		g3_esrestore_report_pruned(&x->ix, o);
 		json_object_object_add(o, "documents", json_object_new_int64((int64_t)x->ix.docs_read));
 		json_object_object_add(o, "chunks", json_object_new_int64(x->chunks));
 		json_object_object_add(o, "seconds", json_object_new_double(x->ix.seconds));

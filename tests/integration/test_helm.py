@@ -89,6 +89,19 @@ class HelmChartTest(unittest.TestCase):
         for o in self.options("gen3db-restore-job.yaml", "restore"):
             self.assertRegex(r.out, r"\s%s\b" % re.escape(o), o)
 
+    def test_restore_jobs_skip_what_is_in_place(self):
+        """Every restore Job's pod may rerun (as gen3-helm's job, which
+        skips a database that exists): each passes --on-existing skip."""
+        jobs = [d for d in yaml.safe_load_all(strip_actions(read("templates",
+                                                                 "gen3db-restore-job.yaml")))
+                if d and d["kind"] == "Job"]
+        restores = [d["spec"]["template"]["spec"]["containers"][0]["args"] for d in jobs]
+        restores = [a for a in restores if a[0] == "restore"]
+        self.assertGreaterEqual(len(restores), 2)
+        for args in restores:
+            i = args.index("--on-existing")
+            self.assertEqual(args[i + 1], "skip", args)
+
 
 if __name__ == "__main__":
     unittest.main()

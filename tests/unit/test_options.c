@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "common/es.h"
 #include "common/esbulk.h"
+#include "common/esrestore.h"
 #include "common/log.h"
 #include "common/optids.h"
 #include "common/opts.h"
@@ -32,13 +33,15 @@ static const g3_cmd_options *const commands[] = {
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-enum setter { SET_COMMON, SET_REMOTE, SET_ESBULK, SET_NONE /* the command's own switch */ };
+enum setter { SET_COMMON, SET_REMOTE, SET_ESBULK, SET_ESRESTORE,
+	      SET_NONE /* the command's own switch */ };
 
 /* The shared fragments, as commands put them in their tables. */
 static const struct option common_fragment[] = { G3_COMMON_LONG_OPTIONS };
 static const struct option remote_fragment[] = { G3_REMOTE_LONG_OPTIONS };
 static const struct option es_fragment[] = { G3_ES_LONG_OPTIONS };
 static const struct option esbulk_fragment[] = { G3_ESBULK_LONG_OPTIONS };
+static const struct option esrestore_fragment[] = { G3_ESRESTORE_LONG_OPTIONS };
 
 static const struct {
 	const struct option *opts;
@@ -49,6 +52,8 @@ static const struct {
 	{ remote_fragment, sizeof(remote_fragment) / sizeof(remote_fragment[0]), SET_REMOTE },
 	{ es_fragment, sizeof(es_fragment) / sizeof(es_fragment[0]), SET_NONE },
 	{ esbulk_fragment, sizeof(esbulk_fragment) / sizeof(esbulk_fragment[0]), SET_ESBULK },
+	{ esrestore_fragment, sizeof(esrestore_fragment) / sizeof(esrestore_fragment[0]),
+	  SET_ESRESTORE },
 };
 #define N_FRAGMENTS (sizeof(fragments) / sizeof(fragments[0]))
 
@@ -69,6 +74,7 @@ static unsigned claims(int id)
 {
 	g3_remote_opts ro;
 	g3_esbulk_opts bo;
+	g3_esrestore_opts eo;
 	g3_err err;
 	unsigned who = 0;
 	int quiet = g3_log_get_quiet(), verbose = g3_log_get_verbose();
@@ -77,12 +83,15 @@ static unsigned claims(int id)
 	g3_err_init(&err);
 	g3_remote_options_init(&ro);
 	g3_esbulk_opts_init(&bo);
+	g3_esrestore_opts_init(&eo);
 	if (g3_common_option(id, "1", &err))
 		who |= 1u << SET_COMMON;
 	if (g3_remote_option(&ro, id, "1", &err))
 		who |= 1u << SET_REMOTE;
 	if (g3_esbulk_option(&bo, id, "1", &err))
 		who |= 1u << SET_ESBULK;
+	if (g3_esrestore_option(&eo, id, "1", &err))
+		who |= 1u << SET_ESRESTORE;
 	g3_remote_options_release(&ro);
 	g3_log_set_quiet(quiet);
 	g3_log_set_verbose(verbose);
