@@ -21,6 +21,11 @@ char *g3_layout_base(const char *bucket, const char *environment, const char *ve
 	return g3_buf_detach(&b);
 }
 
+static const char *es_dir(const g3_layout_plan *plan)
+{
+	return plan->es_only ? "" : "elasticsearch/";
+}
+
 void g3_layout_plan_init(g3_layout_plan *plan, const char *base)
 {
 	g3_buf b = G3_BUF_INIT;
@@ -229,13 +234,44 @@ static int add_dump(g3_layout_plan *plan, const char *rel, const char *f, int64_
 	return 0;
 }
 
-void g3_layout_add(g3_layout_plan *plan, const char *rel, int64_t size)
+/* An elasticdump file f (rel, relative to base, ends with it): 1 if taken. */
+static int add_es_file(g3_layout_plan *plan, const char *rel, const char *f, int64_t size)
 {
 	static const char *const es_suffixes[] = {
 		"__mapping.json", "__data.json", "__settings.json", "__alias.json",
 	};
+	size_t fl = strlen(f), stem;
+
+	if (strchr(f, '/'))
+		return 0;
+	for (size_t i = 0; i < sizeof(es_suffixes) / sizeof(es_suffixes[0]); i++) {
+		g3_layout_index *x;
+		char **slot;
+
+		if (!ends_with(f, fl, es_suffixes[i], &stem) || !good_name(f, stem))
+			continue;
+		x = find_index(plan, f, stem);
+		slot = i == 0 ? &x->mapping_url : i == 1 ? &x->data_url :
+		       i == 2 ? &x->settings_url : &x->alias_url;
+		free(*slot);
+		*slot = url_of(plan, rel);
+		if (i == 1)
+			x->data_size = size;
+		return 1;
+	}
+	return 0;
+}
+
+void g3_layout_add(g3_layout_plan *plan, const char *rel, int64_t size)
+{
 	size_t len = strlen(rel), stem;
 
+	if (plan->es_only) {
+		/* restore-es over a prefix: elasticdump's files at its top */
+		if (!add_es_file(plan, rel, rel, size))
+			note_unknown(plan, rel);
+		return;
+	}
 	if (len && rel[len - 1] == '/') {
 		/* a folder: the layout's own are read, not noted */
 		if (strcmp(rel, "pgdumps/") && strcmp(rel, "elasticsearch/"))
@@ -246,24 +282,8 @@ void g3_layout_add(g3_layout_plan *plan, const char *rel, int64_t size)
 		if (add_dump(plan, rel, rel + 8, size))
 			return;
 	} else if (!strncmp(rel, "elasticsearch/", 14)) {
-		const char *f = rel + 14;
-		size_t fl = len - 14;
-
-		for (size_t i = 0; i < sizeof(es_suffixes) / sizeof(es_suffixes[0]); i++) {
-			g3_layout_index *x;
-			char **slot;
-
-			if (!ends_with(f, fl, es_suffixes[i], &stem) || !good_name(f, stem))
-				continue;
-			x = find_index(plan, f, stem);
-			slot = i == 0 ? &x->mapping_url : i == 1 ? &x->data_url :
-			       i == 2 ? &x->settings_url : &x->alias_url;
-			free(*slot);
-			*slot = url_of(plan, rel);
-			if (i == 1)
-				x->data_size = size;
+		if (add_es_file(plan, rel, rel + 14, size))
 			return;
-		}
 	} else if (!strchr(rel, '/')) {
 		if (ends_with(rel, len, ".tar.zst", &stem)) {
 			g3_layout_snapshot *s;
@@ -353,8 +373,8 @@ g3_rc g3_layout_finish(g3_layout_plan *plan, const g3_layout_filter *filter, g3_
 			if (!strcmp(plan->indices[k].name, filter->indices[i]))
 				break;
 		if (k == plan->n_indices) {
-			g3_err_set(err, G3_USAGE, "no files for index \"%s\" under \"%selasticsearch/\"",
-				   filter->indices[i], plan->base);
+			g3_err_set(err, G3_USAGE, "no files for index \"%s\" under \"%s%s\"",
+				   filter->indices[i], plan->base, es_dir(plan));
 			g3_buf names = G3_BUF_INIT;
 
 			for (k = 0; k < plan->n_indices && k < 20; k++)
@@ -408,9 +428,9 @@ g3_rc g3_layout_finish(g3_layout_plan *plan, const g3_layout_filter *filter, g3_
 		g3_layout_index *x = &plan->indices[i];
 
 		if (!x->mapping_url || !x->data_url)
-			return g3_err_set(err, G3_USAGE, "index \"%s\" has no %s under \"%selasticsearch/\"",
+			return g3_err_set(err, G3_USAGE, "index \"%s\" has no %s under \"%s%s\"",
 					  x->name, !x->mapping_url ? "__mapping.json" : "__data.json",
-					  plan->base);
+					  plan->base, es_dir(plan));
 	}
 	return G3_OK;
 }
@@ -592,6 +612,48 @@ g3_rc g3_layout_scan(const char *base, const g3_s3_config *cfg, const g3_layout_
 		/* a name asked for in a location holding nothing: the location
 		 * is what is wrong (a VERSION of 0.0.0), say what is beside it */
 		rc = g3_layout_nothing(plan, cfg, err);
+	if (rc)
+		g3_layout_plan_release(plan);
+	return rc;
+}
+
+g3_rc g3_layout_scan_es(const char *url, const g3_s3_config *cfg, const g3_layout_filter *filter,
+			g3_layout_plan *plan, g3_err *err)
+{
+	const char *slash;
+	struct scan_ctx c;
+	g3_rc rc;
+
+	g3_layout_plan_init(plan, url);
+	plan->es_only = 1;
+	slash = strncmp(plan->base, "s3://", 5) ? NULL : strchr(plan->base + 5, '/');
+	if (!slash) {
+		rc = g3_err_set(err, G3_USAGE, "cannot list \"%s\": not an s3://BUCKET/PREFIX/ URL",
+				url);
+		goto cleanup;
+	}
+	c = (struct scan_ctx){ plan, strlen(slash + 1) };
+	if ((rc = g3_s3_list(cfg, plan->base, scan_object, &c, err)))
+		goto cleanup;
+	if ((rc = g3_layout_finish(plan, filter, err)))
+		goto cleanup;
+	if (!plan->n_indices) {
+		g3_buf h = G3_BUF_INIT;
+
+		rc = g3_err_set(err, G3_USAGE, "no index to restore in \"%s\": it holds no "
+				"<index>__mapping.json with <index>__data.json", plan->base);
+		for (size_t i = 0; i < plan->n_unknown; i++) {
+			g3_buf_adds(&h, i ? ", " : "");
+			g3_layout_quote(&h, plan->unknown[i].rel, 200);
+		}
+		if (plan->n_unknown)
+			g3_err_hint(err, "found instead: %s%s", h.data,
+				    plan->n_unknown_all > plan->n_unknown ? ", ..." : "");
+		else
+			g3_err_hint(err, "\"%s\" is empty", plan->base);
+		g3_buf_release(&h);
+	}
+cleanup:
 	if (rc)
 		g3_layout_plan_release(plan);
 	return rc;

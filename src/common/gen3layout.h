@@ -90,6 +90,7 @@ typedef struct g3_layout_plan {
 	size_t n_unknown;
 	size_t n_unknown_all;
 	char *conflict;                  /* internal: first ambiguity seen */
+	int es_only;                     /* g3_layout_scan_es: elasticdump files at the top */
 } g3_layout_plan;
 
 /* Which services and indices to keep; NULL or 0 entries: all of them.
@@ -141,6 +142,13 @@ g3_rc g3_layout_check_refused(const g3_layout_plan *plan, g3_err *err);
  * s3://BUCKET/ENVIRONMENT/), listed with g3_s3_list_dirs (cfg NULL: the
  * s3 defaults). Returns G3_USAGE, or the listing's error. */
 g3_rc g3_layout_nothing(const g3_layout_plan *plan, const g3_s3_config *cfg, g3_err *err);
+
+/* restore-es over an s3:// prefix: elasticdump's files
+ * (<index>__mapping.json, __data.json, __settings.json, __alias.json) at
+ * the prefix's top, narrowed to filter's indices (NULL or none: every
+ * index). No index is G3_USAGE, naming what is there instead. */
+g3_rc g3_layout_scan_es(const char *url, const g3_s3_config *cfg, const g3_layout_filter *filter,
+			g3_layout_plan *plan, g3_err *err);
 
 /* The index names of an elasticdump directory (restore-es DIR): every
  * <index>__mapping.json or <index>__data.json (elasticdump) or

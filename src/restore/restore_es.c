@@ -29,6 +29,9 @@ struct restore_es_opts {
 	const char *dir;
 	char **indices;
 	size_t n_indices;
+	g3_layout_plan plan;    /* an s3:// DIR: its listing (else unused) */
+	int from_s3;
+	int on_existing;        /* ON_EXISTING_* */
 	const char *es_url;
 	const char *cacert;
 	long wait;
@@ -38,13 +41,17 @@ struct restore_es_opts {
 
 enum {
 	OPT_INDEX = G3_OPT_COMMAND_FIRST,
-	OPT_CLEAN, OPT_NO_ALIAS, OPT_WAIT, OPT_JSON, OPT_HELP
+	OPT_CLEAN, OPT_NO_ALIAS, OPT_ON_EXISTING, OPT_WAIT, OPT_JSON, OPT_HELP
 };
+
+enum { ON_EXISTING_REFUSE, ON_EXISTING_SKIP, ON_EXISTING_REPLACE };
+static const char *const on_existing_names[] = { "refuse", "skip", "replace", NULL };
 
 #define RESTORE_ES_LONG_OPTIONS \
 	{ "index", required_argument, NULL, OPT_INDEX }, \
 	{ "clean", no_argument, NULL, OPT_CLEAN }, \
 	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS }, \
+	{ "on-existing", required_argument, NULL, OPT_ON_EXISTING }, \
 	G3_ES_LONG_OPTIONS, \
 	G3_ESBULK_LONG_OPTIONS, \
 	G3_ESRESTORE_LONG_OPTIONS
@@ -61,7 +68,8 @@ static const struct option long_options[] = {
 static const char usage_text[] =
 	"usage: gen3db restore-es DIR [--index NAME ...] [options]\n"
 	"\n"
-	"Restore Elasticsearch indices from elasticdump files in DIR (or DIR/es):\n"
+	"Restore Elasticsearch indices from elasticdump files in DIR (or DIR/es), a\n"
+	"local directory or an s3://BUCKET/PREFIX/ (elasticdump's layout at its top):\n"
 	"<index>__mapping.json, <index>__data.json and, when present,\n"
 	"<index>__settings.json, __analyzer.json, __alias.json, __template.json and\n"
 	"__index.json, as elasticdump 6 writes them (a JSON string holding the JSON\n"
@@ -78,6 +86,10 @@ static const char usage_text[] =
 	"      --clean                  delete an existing concrete index NAME first (and,\n"
 	"                               with the alias, the versions it pointed at after\n"
 	"                               the switch); without it such an index is refused\n"
+	"      --on-existing refuse|skip|replace\n"
+	"                               an index or alias NAME that exists: refuse it\n"
+	"                               (exit 2, the default), skip it (left as it is,\n"
+	"                               reported \"skipped\"), or replace it (= --clean)\n"
 	G3_ESRESTORE_HELP
 	G3_ES_HELP
 	G3_ESBULK_HELP
@@ -123,6 +135,8 @@ static void restore_es_opts_init(struct restore_es_opts *o)
 
 static void restore_es_opts_release(struct restore_es_opts *o)
 {
+	if (o->from_s3)
+		g3_layout_plan_release(&o->plan);
 	g3_strlist_free(o->indices, o->n_indices);
 	memset(o, 0, sizeof(*o));
 }
@@ -175,7 +189,8 @@ static json_object *json_result(const g3_esrestore_index *ix, const g3_err *e)
 	json_object_object_add(o, "name", json_object_new_string(ix->name ? ix->name : ""));
 	if (ix->concrete)
 		json_object_object_add(o, "index", json_object_new_string(ix->concrete));
-	json_object_object_add(o, "status", json_object_new_string(ix->loaded ? "restored" : "failed"));
+	json_object_object_add(o, "status", json_object_new_string(
+		ix->skipped ? "skipped" : ix->loaded ? "restored" : "failed"));
 	json_object_object_add(o, "documents_read", json_object_new_int64((int64_t)ix->docs_read));
 	json_object_object_add(o, "documents_acknowledged",
 			       json_object_new_int64((int64_t)ix->bulk.docs_acked));
@@ -231,6 +246,8 @@ static void progress_start(const g3_esrestore_index *ix, size_t n)
 	struct stat st;
 
 	for (size_t i = 0; i < n; i++) {
+		if (ix[i].skipped)
+			continue;
 		if (!ix[i].files.data || g3_source_is_url(ix[i].files.data) ||
 		    stat(ix[i].files.data, &st)) {
 			total = -1;
@@ -262,11 +279,34 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 	for (size_t i = 0; i < o->n_indices; i++)
 		g3_esrestore_index_init(&ix[i]);
 	/* everything is checked before anything is written */
-	for (size_t i = 0; i < o->n_indices; i++)
-		if ((rc = g3_esrestore_plan(&es, o->dir, o->indices[i], &o->r, &ix[i], err))) {
-			hint_found(o, o->indices[i], err);
-			goto cleanup;
+	for (size_t i = 0; i < o->n_indices; i++) {
+		if (o->from_s3) {
+			const g3_layout_index *x = NULL;
+			g3_edump_files f;
+
+			for (size_t k = 0; k < o->plan.n_indices && !x; k++)
+				if (!strcmp(o->plan.indices[k].name, o->indices[i]))
+					x = &o->plan.indices[k];
+			if (!x) {  /* g3_layout_scan_es kept exactly these */
+				rc = g3_err_set(err, G3_FAIL, "index \"%s\" is not in the listing",
+						o->indices[i]);
+				goto cleanup;
+			}
+			memset(&f, 0, sizeof(f));
+			f.layout = "elasticdump";
+			f.mapping = g3_xstrdup(x->mapping_url);
+			f.data = g3_xstrdup(x->data_url);
+			f.settings = x->settings_url ? g3_xstrdup(x->settings_url) : NULL;
+			f.alias = x->alias_url ? g3_xstrdup(x->alias_url) : NULL;
+			rc = g3_esrestore_plan_files(&es, o->indices[i], &f, &o->r, &ix[i], err);
+		} else {
+			rc = g3_esrestore_plan(&es, o->dir, o->indices[i], &o->r, &ix[i], err);
+			if (rc)
+				hint_found(o, o->indices[i], err);
 		}
+		if (rc)
+			goto cleanup;
+	}
 	progress_start(ix, o->n_indices);
 	list = json_object_new_array();
 	for (size_t i = 0; i < o->n_indices; i++) {
@@ -277,6 +317,12 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 		if (stop_requested) {
 			g3_error("index \"%s\" was not restored: interrupted", ix[i].name);
 			worst = G3_FAIL;
+			continue;
+		}
+		if (ix[i].skipped) {
+			g3_info("skipped index \"%s\": it already exists (--on-existing skip)",
+				ix[i].name);
+			json_object_array_add(list, json_result(&ix[i], NULL));
 			continue;
 		}
 		g3_progress_item_start(ix[i].name, G3_PROGRESS_DOCS);
@@ -329,8 +375,9 @@ static int print_options(const struct restore_es_opts *o, int argc, char **argv)
 	json_object *j = json_object_new_object();
 
 	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
-	g3_opt_json_bool(j, "clean", o->r.clean);
 	g3_opt_json_bool(j, "no_alias", o->r.no_alias);
+	/* --clean is --on-existing replace */
+	g3_opt_json_str(j, "on_existing", on_existing_names[o->on_existing]);
 	g3_opt_json_int(j, "keep_versions", o->r.keep_versions);
 	g3_opt_json_url(j, "es", o->es_url);
 	g3_opt_json_str(j, "es_cacert", o->cacert);
@@ -346,7 +393,7 @@ int restore_es_main(int argc, char **argv)
 	struct restore_es_opts o;
 	g3_err err;
 	g3_rc rc = G3_OK;
-	int c, from_env = 0, from_dir = 0, ran = 0;
+	int c, from_env = 0, from_dir = 0, ran = 0, on_existing_given = 0;
 
 	restore_es_opts_init(&o);
 	g3_err_init(&err);
@@ -368,6 +415,12 @@ int restore_es_main(int argc, char **argv)
 				goto cleanup;
 			break;
 		case OPT_JSON: o.json = 1; break;
+		case OPT_ON_EXISTING:
+			if ((rc = g3_parse_choice("--on-existing", optarg, on_existing_names,
+						  &o.on_existing, &err)))
+				goto cleanup;
+			on_existing_given = 1;
+			break;
 		case 'h':
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -378,6 +431,15 @@ int restore_es_main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	if (o.r.clean && on_existing_given && o.on_existing != ON_EXISTING_REPLACE) {
+		rc = g3_err_set(&err, G3_USAGE, "--clean and --on-existing %s contradict each other",
+				on_existing_names[o.on_existing]);
+		goto cleanup;
+	}
+	if (o.r.clean)
+		o.on_existing = ON_EXISTING_REPLACE;
+	o.r.clean = o.on_existing == ON_EXISTING_REPLACE;
+	o.r.skip_existing = o.on_existing == ON_EXISTING_SKIP;
 	if (g3_print_options_wanted()) {
 		if (print_options(&o, argc - optind, argv + optind))
 			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
@@ -397,6 +459,33 @@ int restore_es_main(int argc, char **argv)
 	if (!o.n_indices) {
 		from_env = 1;
 		g3_es_indices_from_env(&o.indices, &o.n_indices);
+	}
+	if (strstr(o.dir, "://") && strncmp(o.dir, "s3://", 5)) {
+		rc = g3_err_set(&err, G3_USAGE, "restore-es reads a local directory or an s3:// "
+				"prefix, not \"%s\"", o.dir);
+		goto cleanup;
+	}
+	if (!strncmp(o.dir, "s3://", 5)) {
+		g3_layout_filter filter;
+
+		/* before any request: the names asked for */
+		for (size_t i = 0; i < o.n_indices; i++)
+			if ((rc = g3_es_name_check(o.indices[i], from_env ? G3_ES_ENV_ORIGIN :
+						   "--index", &err)))
+				goto cleanup;
+		memset(&filter, 0, sizeof(filter));
+		filter.indices = (const char *const *)o.indices;
+		filter.n_indices = o.n_indices;
+		if ((rc = g3_layout_scan_es(o.dir, NULL, &filter, &o.plan, &err)))
+			goto cleanup;
+		o.from_s3 = 1;
+		if (!o.n_indices) {
+			from_env = 0;
+			from_dir = 1;
+			for (size_t i = 0; i < o.plan.n_indices; i++)
+				g3_strlist_add(&o.indices, &o.n_indices, o.plan.indices[i].name);
+			g3_info("restoring every index in \"%s\": %zu found", o.dir, o.n_indices);
+		}
 	}
 	if (!o.n_indices) {
 		/* every index the directory holds */

@@ -600,6 +600,71 @@ class EnvironmentRestoreTest(unittest.TestCase):
         self.assertNotIn("\x1b[K", r.err)
 
 
+class RestoreEsFromS3Test(unittest.TestCase):
+    """restore-es over an s3:// prefix of elasticdump files, as the helm
+    job runs it (s3://$BUCKET/$ENVIRONMENT/$VERSION/elasticsearch/), and
+    its --on-existing skip for a rerun of that Job."""
+
+    def setUp(self):
+        self.es = EsServer("es7")
+        self.addCleanup(self.es.stop)
+        self.url = "s3://%s/%s/elasticsearch/" % (S3["S3_BUCKET"], PREFIX)
+
+    def restore_es(self, *args, **env):
+        return run(["restore-es", self.url, "--es", self.es.url, "--wait", "5"] + list(args),
+                   env=s3_env(**env))
+
+    def test_guppy_indices_as_the_helm_job(self):
+        r = self.restore_es("--json", GUPPY_INDICES="dev_case,dev_file",
+                            GUPPY_CONFIGINDEX="dev_array-config")
+        self.assertEqual(r.code, 0, repr(r))
+        for ix in INDICES:
+            self.assertEqual(self.es.docs(ix), DOCS[ix], ix)
+        report = json.loads(r.out)
+        self.assertEqual(sorted((x["name"], x["status"]) for x in report["indices"]),
+                         [(ix, "restored") for ix in INDICES])
+        # a rerun of the Job: what is in place is skipped, left as it is
+        before = self.es.indices()
+        r = self.restore_es("--on-existing", "skip", "--json", GUPPY_INDICES="dev_case,dev_file",
+                            GUPPY_CONFIGINDEX="dev_array-config")
+        self.assertEqual(r.code, 0, repr(r))
+        self.assertEqual(sorted((x["name"], x["status"]) for x in json.loads(r.out)["indices"]),
+                         [(ix, "skipped") for ix in INDICES])
+        self.assertIn('skipped index "dev_case": it already exists (--on-existing skip)', r.err)
+        self.assertEqual(self.es.indices(), before)
+        # without skip it is refused, nothing changed
+        r = self.restore_es("--index", "dev_case", "--no-alias")
+        self.assertEqual(r.code, 2, repr(r))
+        self.assertEqual(self.es.indices(), before)
+        r = self.restore_es("--clean", "--on-existing", "skip")
+        self.assertEqual(r.code, 2, repr(r))
+        self.assertIn("contradict", r.err)
+
+    def test_every_index_of_the_prefix(self):
+        r = self.restore_es()
+        self.assertEqual(r.code, 0, repr(r))
+        self.assertIn('restoring every index in "%s": %d found' % (self.url, len(INDICES)), r.err)
+        for ix in INDICES:
+            self.assertEqual(self.es.docs(ix), DOCS[ix], ix)
+
+    def test_missing_index_and_empty_prefix(self):
+        r = self.restore_es("--index", "dev_nothere")
+        self.assertEqual(r.code, 2, repr(r))
+        self.assertIn('no files for index "dev_nothere" under "%s"' % self.url, r.err)
+        empty = "s3://%s/%s/nothing-here/" % (S3["S3_BUCKET"], PREFIX)
+        r = run(["restore-es", empty, "--es", self.es.url, "--wait", "5"], env=s3_env())
+        self.assertEqual(r.code, 2, repr(r))
+        self.assertIn('no index to restore in "%s"' % empty, r.err)
+        # the prefix's pgdumps/ are not elasticdump files
+        parent = "s3://%s/%s/" % (S3["S3_BUCKET"], PREFIX)
+        r = run(["restore-es", parent, "--es", self.es.url, "--wait", "5"], env=s3_env())
+        self.assertEqual(r.code, 2, repr(r))
+        self.assertIn("found instead:", r.err)
+        r = run(["restore-es", "http://127.0.0.1:1/es/", "--es", self.es.url], env=s3_env())
+        self.assertEqual(r.code, 2, repr(r))
+        self.assertEqual(self.es.indices(), {})
+
+
 class OtherLayoutsTest(unittest.TestCase):
     """gen3 cloud-automation's <service>.sql[.gz|.zst] at the top level, the
     names taken from files, and finding nothing: an error, never an empty

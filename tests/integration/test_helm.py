@@ -96,8 +96,9 @@ class HelmChartTest(unittest.TestCase):
                                                                  "gen3db-restore-job.yaml")))
                 if d and d["kind"] == "Job"]
         restores = [d["spec"]["template"]["spec"]["containers"][0]["args"] for d in jobs]
-        restores = [a for a in restores if a[0] == "restore"]
-        self.assertGreaterEqual(len(restores), 2)
+        restores = [a for a in restores if a[0] in ("restore", "restore-es")]
+        self.assertGreaterEqual(len(restores), 3)
+        self.assertIn("restore-es", [a[0] for a in restores])
         for args in restores:
             i = args.index("--on-existing")
             self.assertEqual(args[i + 1], "skip", args)
