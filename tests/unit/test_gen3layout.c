@@ -390,6 +390,45 @@ static void test_nothing(void **state)
 	g3_layout_plan_release(&plan);
 }
 
+/* restore-es over a prefix: elasticdump's files at its top, nothing else */
+static void test_es_only(void **state)
+{
+	g3_layout_plan plan;
+	g3_err err;
+
+	(void)state;
+	g3_err_init(&err);
+	g3_layout_plan_init(&plan, "s3://b/env/v1/elasticsearch");
+	plan.es_only = 1;
+	g3_layout_add(&plan, "dev_case__mapping.json", 10);
+	g3_layout_add(&plan, "dev_case__data.json", 1000);
+	g3_layout_add(&plan, "dev_case__settings.json", 10);
+	g3_layout_add(&plan, "fence.sql", 5);                   /* not here */
+	g3_layout_add(&plan, "elasticsearch/x__mapping.json", 5); /* not in a folder */
+	assert_int_equal(g3_layout_finish(&plan, NULL, &err), G3_OK);
+	assert_int_equal(plan.n_services, 0);
+	assert_int_equal(plan.n_indices, 1);
+	assert_string_equal(plan.indices[0].name, "dev_case");
+	assert_string_equal(plan.indices[0].mapping_url,
+			    "s3://b/env/v1/elasticsearch/dev_case__mapping.json");
+	assert_string_equal(plan.indices[0].settings_url,
+			    "s3://b/env/v1/elasticsearch/dev_case__settings.json");
+	assert_null(plan.indices[0].alias_url);
+	assert_int_equal(plan.indices[0].data_size, 1000);
+	assert_int_equal(plan.n_unknown_all, 2);
+	g3_layout_plan_release(&plan);
+
+	/* a mapping without data names the prefix itself */
+	g3_layout_plan_init(&plan, "s3://b/p/");
+	plan.es_only = 1;
+	g3_layout_add(&plan, "ix__mapping.json", 10);
+	assert_int_equal(g3_layout_finish(&plan, NULL, &err), G3_USAGE);
+	assert_string_equal(err.msg, "index \"ix\" has no __data.json under \"s3://b/p/\"");
+	g3_layout_plan_release(&plan);
+	/* an s3 URL is needed */
+	assert_int_equal(g3_layout_scan_es("/local/dir", NULL, NULL, &plan, &err), G3_USAGE);
+}
+
 static void test_edump_indices(void **state)
 {
 	char dir[] = "/tmp/g3edumpXXXXXX";
@@ -473,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_top_level_conflict),
 		cmocka_unit_test(test_nothing),
 		cmocka_unit_test(test_edump_indices),
+		cmocka_unit_test(test_es_only),
 		cmocka_unit_test(test_base),
 	};
 
