@@ -234,13 +234,27 @@ int g3_pgload_copy_table(const char *sql, char *key, size_t keysize,
 
 enum stmt_kind {
 	K_OTHER, K_SESSION, K_SETVAL, K_INDEX, K_CONSTRAINT, K_FK, K_OWNER,
-	K_COMMENT_EXTENSION, K_ROLE, K_EXTENSION
+	K_COMMENT_EXTENSION, K_ROLE, K_EXTENSION, K_DATABASE
 };
 
 struct stmt_class {
 	enum stmt_kind kind;
 	char t1[NAME_MAX_LEN], t2[NAME_MAX_LEN];
+	int db_create;   /* K_DATABASE: CREATE DATABASE */
+	int db_setting;  /* K_DATABASE: ALTER DATABASE ... SET/RESET */
 };
+
+/* After GRANT/REVOKE/SECURITY LABEL: "... ON DATABASE" */
+static int on_database(const char *p)
+{
+	char t[NAME_MAX_LEN];
+	int k;
+
+	while ((k = tok(&p, t, sizeof(t))))
+		if (k == 'w' && !strcmp(t, "on"))
+			return word_is(&p, "database");
+	return 0;
+}
 
 static void classify(const char *sql, struct stmt_class *c)
 {
@@ -278,9 +292,21 @@ static void classify(const char *sql, struct stmt_class *c)
 		else if (word_is(&p, "setval"))
 			c->kind = K_SETVAL;
 	} else if (!strcmp(t, "comment")) {
-		if (word_is(&p, "on") && word_is(&p, "extension"))
-			c->kind = K_COMMENT_EXTENSION;
+		if (word_is(&p, "on")) {
+			if (word_is(&p, "extension"))
+				c->kind = K_COMMENT_EXTENSION;
+			else if (word_is(&p, "database"))
+				c->kind = K_DATABASE;
+		}
+	} else if (!strcmp(t, "grant") || !strcmp(t, "revoke") || !strcmp(t, "security")) {
+		if (on_database(p))
+			c->kind = K_DATABASE;
 	} else if (!strcmp(t, "create")) {
+		if (word_is(&p, "database")) {
+			c->kind = K_DATABASE;
+			c->db_create = 1;
+			return;
+		}
 		if (word_is(&p, "extension")) {
 			const char *q = p;
 
@@ -304,6 +330,13 @@ static void classify(const char *sql, struct stmt_class *c)
 	} else if (!strcmp(t, "alter")) {
 		const char *q = p;
 
+		if (word_is(&p, "database")) {
+			c->kind = K_DATABASE;
+			while ((k = tok(&p, t, sizeof(t))))
+				if (k == 'w' && (!strcmp(t, "set") || !strcmp(t, "reset")))
+					c->db_setting = 1;
+			return;
+		}
 		if (word_is(&p, "table")) {
 			word_is(&p, "only");
 			if (word_is(&p, "if"))
@@ -909,6 +942,21 @@ g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err)
 	case K_OWNER:
 		l->st.skipped_owner++;
 		return G3_OK;
+	case K_DATABASE: {
+		char ex[80];
+
+		/* pg_dump --create: statements on the dump's own database, not
+		 * the target (which the restore named and created) */
+		l->st.skipped_database++;
+		if (c.db_create)
+			l->st.create_database = 1;
+		if (c.db_setting) {
+			stmt_excerpt(sql, ex, sizeof(ex));
+			g3_warn("%s %ld: not applied: \"%s\" sets a parameter of the dump's own "
+				"database, not of the target", l->origin, line, ex);
+		}
+		return G3_OK;
+	}
 	case K_INDEX:
 	case K_CONSTRAINT:
 	case K_FK:

@@ -78,6 +78,8 @@ typedef struct g3_pgload_stats {
 	long fk_jobs;
 	long skipped_owner;
 	long skipped_comments;
+	long skipped_database;      /* on the dump's own database (pg_dump --create) */
+	int create_database;        /* one of them was CREATE DATABASE */
 	long long rows;
 	long long bytes;
 	double data_seconds;        /* first COPY start to last COPY end */

@@ -210,10 +210,11 @@ static g3_rc meta(g3_sqlscript *s, size_t end, g3_err *err)
 	if (!name.len) {
 		rc = g3_err_set(err, G3_USAGE, "line %ld: empty psql meta-command", line);
 	} else if (!strcmp(name.data, "restrict") || !strcmp(name.data, "unrestrict") ||
-		   !strcmp(name.data, "connect") || !strcmp(name.data, "c")) {
+		   !strcmp(name.data, "connect") || !strcmp(name.data, "c") ||
+		   !strcmp(name.data, "encoding")) {
 		if (s->cb->meta)
 			rc = s->cb->meta(s->ctx, name.data, arg.data ? arg.data : "", line, err);
-		else if (name.data[0] == 'c')
+		else if (name.data[0] == 'c' || name.data[0] == 'e')
 			rc = g3_err_set(err, G3_USAGE, "line %ld: psql meta-command \"\\%s\" is not supported",
 					line, name.data);
 	} else {

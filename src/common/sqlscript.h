@@ -19,8 +19,9 @@
  * whole. Statement text is held in a g3_buf (a function body may be large).
  *
  * psql meta-commands at the start of a statement: `\restrict KEY` and
- * `\unrestrict KEY` (pg_dump 15.14+) and `\connect` / `\c` go to the meta
- * callback; any other one is an error naming the line and the command.
+ * `\unrestrict KEY` (pg_dump 15.14+), `\connect` / `\c` and `\encoding`
+ * (pg_dump --create) go to the meta callback; any other one is an error
+ * naming the line and the command.
  */
 #ifndef G3_SQLSCRIPT_H
 #define G3_SQLSCRIPT_H
@@ -42,7 +43,7 @@ struct g3_sqlscript_cb {
 	g3_rc (*copy_data)(void *ctx, const char *data, size_t len, g3_err *err);
 	/* the `\.` line was reached; lines = data lines seen */
 	g3_rc (*copy_end)(void *ctx, long lines, g3_err *err);
-	/* name without the backslash ("restrict", "connect", "c"), arg trimmed */
+	/* name without the backslash ("restrict", "connect", "c", "encoding"), arg trimmed */
 	g3_rc (*meta)(void *ctx, const char *name, const char *arg, long line,
 		      g3_err *err);
 };

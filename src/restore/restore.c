@@ -548,6 +548,8 @@ struct script_ctx {
 	char table[G3_PROGRESS_NAME_MAX];   /* "<db>.<schema.table>" of the COPY */
 	const char *tname;                  /* its "<schema.table>" part */
 	double t0;
+	int connected;                      /* the \connect of a pg_dump --create file */
+	char connect_arg[256];              /* its argument: the dump's database */
 };
 
 /* "COPY public.node (a, b) FROM stdin;" -> "public.node" (quotes kept) */
@@ -652,17 +654,45 @@ static g3_rc on_copy_end(void *ctx, long lines, g3_err *err)
 
 /* \restrict and \unrestrict guard against a malicious server's output
  * being run as psql commands: nothing to do where no other meta-command
- * runs. \connect switches databases (pg_dump --create and pg_dumpall
- * output), which a single-database restore refuses: the target is named
- * by --database, and CREATE DATABASE in such a file would fail as the
- * service role anyway. */
+ * runs. \connect switches databases: pg_dump --create writes one, after
+ * CREATE DATABASE of its own database (skipped by the loader: the target
+ * is the one the restore named), and that one is taken as "the target";
+ * any other (pg_dumpall's output, a second database) is refused. */
 static g3_rc on_meta(void *ctx, const char *name, const char *arg, long line,
 		     g3_err *err)
 {
+	struct script_ctx *c = ctx;
 	g3_rc rc;
 
-	(void)ctx;
 	if (!strcmp(name, "restrict") || !strcmp(name, "unrestrict"))
+		return G3_OK;
+	if ((!strcmp(name, "connect") || !strcmp(name, "c")) && !c->connected &&
+	    g3_pgload_get_stats(c->load)->create_database && strlen(arg) < sizeof(c->connect_arg)) {
+		c->connected = 1;
+		strcpy(c->connect_arg, arg);
+		g3_info("line %ld: a pg_dump --create file: its database is restored as \"%s\"",
+			line, c->database ? c->database : "");
+		return G3_OK;
+	}
+	/* psql's \encoding (pg_dump --create writes "\encoding SQL_ASCII"
+	 * before a \connect, then sets client_encoding back): the same as
+	 * SET client_encoding, which the loader's connections all get */
+	if (!strcmp(name, "encoding")) {
+		char sql[128];
+
+		if (!*arg || strlen(arg) > 64 || strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+		    strlen(arg)) {
+			rc = g3_err_set(err, G3_USAGE, "line %ld: \"\\encoding %.64s\" does not name "
+					"an encoding", line, arg);
+			return rc;
+		}
+		snprintf(sql, sizeof(sql), "SET client_encoding = '%s';", arg);
+		return g3_pgload_statement(c->load, sql, line, err);
+	}
+	/* pg_dump connects again to the same database after its settings */
+	if ((!strcmp(name, "connect") || !strcmp(name, "c")) && c->connected &&
+	    !strcmp(arg, c->connect_arg))
 		return G3_OK;
 	rc = g3_err_set(err, G3_USAGE,
 			"line %ld: \"\\%s %s\" switches databases (output of pg_dump --create "
@@ -812,6 +842,10 @@ static json_object *report_db(const struct db_load *d, const char *source)
 		g3_info("skipped %ld ALTER ... OWNER TO %s: the objects belong to role \"%s\"",
 			st->skipped_owner, g3_plural(st->skipped_owner, "statement", "statements"),
 			d->svc.username);
+	if (st->skipped_database)
+		g3_info("skipped %ld %s on the dump's own database (pg_dump --create): the "
+			"target is \"%s\"", st->skipped_database,
+			g3_plural(st->skipped_database, "statement", "statements"), d->svc.database);
 	json_object_object_add(o, "database", json_object_new_string(d->svc.database));
 	if (d->from)
 		json_object_object_add(o, "from", json_object_new_string(d->from));
@@ -830,6 +864,8 @@ static json_object *report_db(const struct db_load *d, const char *source)
 	json_object_object_add(o, "foreign_keys", json_object_new_int64(st->fk_jobs));
 	json_object_object_add(o, "skipped_owner_statements", json_object_new_int64(st->skipped_owner));
 	json_object_object_add(o, "skipped_comments", json_object_new_int64(st->skipped_comments));
+	json_object_object_add(o, "skipped_database_statements",
+			       json_object_new_int64(st->skipped_database));
 	filter_report(d, o);
 	return o;
 }

@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -665,6 +666,74 @@ class SniffTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         self.assertEqual(PG.psql("SELECT a FROM public.t", db="hand_db"), "1")
         drop("hand_db")
+
+
+class CreateOptionDumpTest(unittest.TestCase):
+    """pg_dump --create output: its CREATE DATABASE, the database's own
+    settings, comment and grants, and its \\connect are about the dump's
+    database; the data goes to the target the restore names."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(dir=TMP)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.src = "Src DB-%d" % os.getpid()
+        PG.psql('DROP DATABASE IF EXISTS "%s"' % self.src)
+        PG.psql('CREATE DATABASE "%s"' % self.src)
+        self.addCleanup(PG.psql, 'DROP DATABASE IF EXISTS "%s"' % self.src)
+        PG.psql("CREATE TABLE t (id int PRIMARY KEY, v text); "
+                "INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 300) i; "
+                "CREATE TABLE u (id int REFERENCES t); INSERT INTO u VALUES (1), (2)",
+                db=self.src)
+        PG.psql('ALTER DATABASE "%s" SET work_mem TO \'5MB\'' % self.src)
+        PG.psql('COMMENT ON DATABASE "%s" IS \'the source\'' % self.src)
+        PG.psql('GRANT CONNECT ON DATABASE "%s" TO PUBLIC' % self.src)
+
+    def dump(self, *extra):
+        path = os.path.join(self.tmp, "create.sql")
+        with open(path, "wb") as f:
+            subprocess.run(["pg_dump", "--create", "-d", self.src] + list(extra), env=PG.env(),
+                           check=True, stdout=f)
+        return path
+
+    def test_restored_into_the_target(self):
+        path = self.dump()
+        with open(path) as f:
+            text = f.read()
+        self.assertIn("CREATE DATABASE", text)
+        self.assertEqual(text.count("\\connect"), 2)  # before and after the settings
+        drop("create_target")
+        r = run([path, "--json"], db="create_target", user="create_target")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        err = r.stderr.decode()
+        self.assertIn('a pg_dump --create file: its database is restored as "create_target"', err)
+        self.assertIn("not applied: \"ALTER DATABASE", err)
+        report = json.loads(r.stdout)["databases"][0]
+        self.assertEqual(report["skipped_database_statements"], 4)
+        self.assertEqual(fingerprint("create_target"), fingerprint(self.src))
+        self.assertEqual(owners("create_target"), ["create_target"])
+        # the source database is untouched: no CREATE, no ALTER ran against it
+        self.assertEqual(PG.psql("SELECT count(*) FROM t", db=self.src), "300")
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'Src DB%'"),
+                         "1")
+        drop("create_target")
+
+    def test_a_second_database_is_refused(self):
+        path = self.dump()
+        with open(path, "a") as f:
+            f.write("\\connect other\nCREATE TABLE x (a int);\n")
+        drop("create_two")
+        r = run([path, "--sql-script"], db="create_two", user="create_two")
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn('"\\connect other" switches databases', r.stderr.decode())
+        self.assertFalse(exists("create_two"))
+
+    def test_connect_without_create_database_is_refused(self):
+        path = os.path.join(self.tmp, "c.sql")
+        with open(path, "w") as f:
+            f.write("SELECT 1;\n\\connect fence\n")
+        r = run([path, "--sql-script"], db="create_none")
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertFalse(exists("create_none"))
 
 
 class RoleCleanupTest(unittest.TestCase):

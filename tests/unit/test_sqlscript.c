@@ -110,6 +110,7 @@ static const struct tcase cases[] = {
 	{ "restrict meta-commands", "\\restrict abc123\nSELECT 1;\n\\unrestrict abc123\n",
 	  "M1:restrict(abc123)\nS2:SELECT 1;\nM3:unrestrict(abc123)\n", NULL },
 	{ "connect goes to callback", "\\connect fence\r\n", "M1:connect(fence)\n", NULL },
+	{ "encoding goes to callback", "\\encoding SQL_ASCII\n", "M1:encoding(SQL_ASCII)\n", NULL },
 	{ "line numbers after copy", "COPY t FROM stdin;\na\nb\n\\.\n\n\nSELECT\n1;",
 	  "C1:COPY t FROM stdin;\nD[a\nb\n]2\nS7:SELECT\n1;\n", NULL },
 	{ "unknown meta-command", "SELECT 1;\n\n\\set ON_ERROR_STOP 1\n", NULL,
