@@ -1091,7 +1091,9 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 			struct job *j;
 			g3_buf b = G3_BUF_INIT;
 
-			if (!l->tables[i].copies)
+			/* a table whose last COPY still runs counts too: its
+			 * ANALYZE waits for it (job_ready) */
+			if (!l->tables[i].copies && !l->inflight[i])
 				continue;
 			j = g3_xcalloc(1, sizeof(*j));
 			g3_buf_addf(&b, "ANALYZE %s", l->tables[i].qname);
