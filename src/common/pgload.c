@@ -43,7 +43,7 @@ struct job {
 	enum lock_mode mode;
 	long long weight;       /* bytes of its table, for largest first */
 	int gin;                /* CREATE INDEX ... USING gin */
-	int constraint;         /* ALTER TABLE ... ADD CONSTRAINT (not a key) */
+	int constraint;         /* ADD CONSTRAINT: primary key, unique, check, exclude */
 	char *object;           /* for the trace: index or constraint name, else
 				 * the table (NULL when not tracing) */
 	char *tname;            /* for the trace: its table (NULL when not tracing) */
