@@ -155,6 +155,12 @@ class Trace(g3test.PgTestCase):
         recs = read_trace(trace)
         self.assertTimeline(recs, 2)
         self.assertLoaded(recs, "tr_plain")
+        # every table with rows was analyzed: pg_stats has its columns (and
+        # the expression index's)
+        self.assertEqual(self.pg.psql(
+            "SELECT string_agg(DISTINCT schemaname || '.' || tablename, ',') FROM pg_stats "
+            "WHERE schemaname IN ('public', 'Lab')", db="tr_plain"),
+            "Lab.Sample,public.file,public.file_lower_url_idx,public.subject")
         # both connections worked
         self.assertEqual({r["conn"] for r in recs if r["job"] == "copy"} |
                          {r["conn"] for r in recs if r["job"] == "index"}, {1, 2})
