@@ -43,8 +43,13 @@ struct job {
 	enum lock_mode mode;
 	long long weight;       /* bytes of its table, for largest first */
 	int gin;                /* CREATE INDEX ... USING gin */
+	int constraint;         /* ADD CONSTRAINT: primary key, unique, check, exclude */
+	char *object;           /* for the trace: index or constraint name, else
+				 * the table (NULL when not tracing) */
+	char *tname;            /* for the trace: its table (NULL when not tracing) */
 	/* results, written by the worker */
 	long long rows;
+	long long sent;         /* COPY: bytes sent */
 	double seconds;
 	long long expected;     /* COPY: rows sent, set with eof */
 };
@@ -94,6 +99,11 @@ struct g3_pgload {
 
 	int data_started;
 	struct timespec t_data0, t_data1;
+	/* the trace's open run of leader statements: lead_n statements since
+	 * lead_start, begun before the first COPY (lead_pre) or not */
+	long lead_n;
+	double lead_start;
+	int lead_pre;
 	g3_pgload_stats st;
 	g3_err failure;         /* the first worker failure */
 	int failed;
@@ -240,8 +250,9 @@ enum stmt_kind {
 struct stmt_class {
 	enum stmt_kind kind;
 	char t1[NAME_MAX_LEN], t2[NAME_MAX_LEN];
-	int db_create;   /* K_DATABASE: CREATE DATABASE */
-	int db_setting;  /* K_DATABASE: ALTER DATABASE ... SET/RESET */
+	char name[NAME_MAX_LEN];    /* the index's or constraint's, or "" */
+	int db_create;              /* K_DATABASE: CREATE DATABASE */
+	int db_setting;             /* K_DATABASE: ALTER DATABASE ... SET/RESET */
 };
 
 /* After GRANT/REVOKE/SECURITY LABEL: "... ON DATABASE" */
@@ -320,8 +331,12 @@ static void classify(const char *sql, struct stmt_class *c)
 		word_is(&p, "unique");
 		if (!word_is(&p, "index"))
 			return;
+		/* the name is the last word before ON, if it is not a keyword */
 		while ((k = tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "on")))
-			;
+			if ((k == 'w' || k == 'q') &&
+			    (k == 'q' || (strcmp(t, "concurrently") && strcmp(t, "exists") &&
+					  strcmp(t, "if") && strcmp(t, "not"))))
+				snprintf(c->name, sizeof(c->name), "%s", t);
 		if (!k)
 			return;
 		word_is(&p, "only");
@@ -344,7 +359,7 @@ static void classify(const char *sql, struct stmt_class *c)
 			if (qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0) &&
 			    word_is(&p, "add")) {
 				if (word_is(&p, "constraint"))
-					tok(&p, t, sizeof(t));
+					tok(&p, c->name, sizeof(c->name));
 				k = tok(&p, t, sizeof(t));
 				if (k == 'w' && !strcmp(t, "foreign")) {
 					while ((k = tok(&p, t, sizeof(t))) &&
@@ -531,6 +546,7 @@ static g3_rc run_copy(struct worker *w, struct job *j, g3_err *err)
 			free(c);
 			break;
 		}
+		j->sent += (long long)c->len;
 		free(c);
 	}
 	if (!put_failed)
@@ -611,6 +627,39 @@ static g3_rc run_sql(struct worker *w, struct job *j, g3_err *err)
 	return rc;
 }
 
+static const char *job_name(const struct job *j)
+{
+	switch (j->kind) {
+	case J_COPY: return "copy";
+	case J_INDEX: return j->constraint ? "constraint" : "index";
+	case J_FK: return "fk";
+	case J_ANALYZE: return "analyze";
+	}
+	return "job";
+}
+
+/* The worker's record of a job it ran (its own fields, and the leader's
+ * that do not change once the job was given out). */
+static void trace_job(struct worker *w, const struct job *j, double start, g3_rc rc,
+		      const g3_err *err)
+{
+	g3_trace_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.conn = w->id + 1;
+	r.job = job_name(j);
+	r.database = w->l->o.trace_database;
+	r.object = j->object;
+	r.table = j->tname;
+	r.start = start;
+	r.end = g3_trace_now(w->l->o.trace);
+	r.rows = j->kind == J_COPY && !rc ? j->rows : -1;
+	r.bytes = j->kind == J_COPY ? j->sent : -1;
+	r.ok = !rc;
+	r.error = rc ? err->msg : NULL;
+	g3_trace_record(w->l->o.trace, &r);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -620,6 +669,7 @@ static void *worker_main(void *arg)
 	for (;;) {
 		struct job *j;
 		g3_err err;
+		double start;
 		g3_rc rc;
 
 		while (!w->job && !l->quit)
@@ -629,10 +679,13 @@ static void *worker_main(void *arg)
 		j = w->job;
 		pthread_mutex_unlock(&l->mu);
 
+		start = g3_trace_now(l->o.trace);
 		g3_err_init(&err);
 		rc = apply_session(w, &err);
 		if (!rc)
 			rc = j->kind == J_COPY ? run_copy(w, j, &err) : run_sql(w, j, &err);
+		if (l->o.trace)
+			trace_job(w, j, start, rc, &err);
 
 		pthread_mutex_lock(&l->mu);
 		if (rc) {
@@ -657,6 +710,8 @@ static void job_free(struct job *j)
 		return;
 	free(j->sql);
 	free(j->origin);
+	free(j->object);
+	free(j->tname);
 	free(j);
 }
 
@@ -867,11 +922,38 @@ g3_rc g3_pgload_start(const g3_pgload_opts *o, PGconn *leader,
 	return G3_OK;
 }
 
+/* Writes the open run of leader statements to the trace (leader thread). */
+static void lead_flush(g3_pgload *l, g3_rc rc, const g3_err *err)
+{
+	g3_trace_rec r;
+
+	if (!l->lead_n)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.conn = 0;
+	r.job = l->lead_pre ? "pre-data" : "statements";
+	r.database = l->o.trace_database;
+	r.start = l->lead_start;
+	r.end = g3_trace_now(l->o.trace);
+	r.rows = r.bytes = -1;
+	r.statements = l->lead_n;
+	r.ok = !rc;
+	r.error = rc ? err->msg : NULL;
+	g3_trace_record(l->o.trace, &r);
+	l->lead_n = 0;
+}
+
 static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
 			 int tolerate_privilege, g3_err *err)
 {
-	PGresult *res = PQexec(l->leader, sql);
+	PGresult *res;
 	g3_rc rc = G3_OK;
+
+	if (l->o.trace && !l->lead_n++) {
+		l->lead_start = g3_trace_now(l->o.trace);
+		l->lead_pre = !l->data_started;
+	}
+	res = PQexec(l->leader, sql);
 
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -890,6 +972,8 @@ static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
 	}
 	PQclear(res);
 	l->st.statements++;
+	if (rc)
+		lead_flush(l, rc, err);
 	return rc;
 }
 
@@ -907,6 +991,11 @@ static g3_rc defer(g3_pgload *l, const struct stmt_class *c, const char *sql,
 	j->mode = c->kind == K_INDEX ? L_SHARE : L_EXCL;
 	j->weight = l->tables[j->table].bytes;
 	j->gin = c->kind == K_INDEX && strcasestr(sql, " using gin ") != NULL;
+	j->constraint = c->kind == K_CONSTRAINT;
+	if (l->o.trace) {
+		j->tname = g3_xstrdup(l->tables[j->table].name);
+		j->object = g3_xstrdup(c->name[0] ? c->name : c->t1);
+	}
 	if (c->kind == K_FK)
 		l->st.fk_jobs++;
 	else
@@ -990,6 +1079,7 @@ g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err)
 	}
 	if (l->data_started || l->npending) {
 		/* a barrier: the statement may depend on anything before it */
+		lead_flush(l, G3_OK, NULL);
 		pthread_mutex_lock(&l->mu);
 		rc = pump(l, 1, err);
 		pthread_mutex_unlock(&l->mu);
@@ -1010,6 +1100,7 @@ g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
 	if (!g3_pgload_copy_table(copy_sql, key, sizeof(key), qname, sizeof(qname)))
 		return g3_err_set(err, G3_USAGE, "%s %ld: cannot tell the table of a COPY statement",
 				  l->origin, line);
+	lead_flush(l, G3_OK, NULL);
 	pthread_mutex_lock(&l->mu);
 	if (!l->data_started) {
 		l->data_started = 1;
@@ -1035,6 +1126,10 @@ g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
 	j->table = table_get(l, key, qname);
 	j->table2 = -1;
 	j->mode = L_EXCL;
+	if (l->o.trace) {
+		j->tname = g3_xstrdup(l->tables[j->table].name);
+		j->object = g3_xstrdup(l->tables[j->table].name);
+	}
 	l->inflight[j->table]++;
 	w->eof = 0;
 	w->job = j;
@@ -1130,6 +1225,7 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 	g3_rc rc;
 
 	t0 = now_s();
+	lead_flush(l, G3_OK, NULL);
 	pthread_mutex_lock(&l->mu);
 	rc = collect(l, err);
 	if (!rc) {
@@ -1139,7 +1235,9 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 			struct job *j;
 			g3_buf b = G3_BUF_INIT;
 
-			if (!l->tables[i].copies)
+			/* a table whose last COPY still runs counts too: its
+			 * ANALYZE waits for it (job_ready) */
+			if (!l->tables[i].copies && !l->inflight[i])
 				continue;
 			j = g3_xcalloc(1, sizeof(*j));
 			g3_buf_addf(&b, "ANALYZE %s", l->tables[i].qname);
@@ -1149,6 +1247,10 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 			j->table = (int)i;
 			j->table2 = -1;
 			j->mode = L_SHARE;
+			if (l->o.trace) {
+				j->tname = g3_xstrdup(l->tables[i].name);
+				j->object = g3_xstrdup(l->tables[i].name);
+			}
 			j->weight = l->tables[i].bytes;
 			l->pending = g3_xrealloc(l->pending, (l->npending + 1) * sizeof(*l->pending));
 			l->pending[l->npending++] = j;
@@ -1180,6 +1282,7 @@ void g3_pgload_stop(g3_pgload *l)
 	if (!l || l->stopped)
 		return;
 	l->stopped = 1;
+	lead_flush(l, G3_OK, NULL);
 	pthread_mutex_lock(&l->mu);
 	l->quit = 1;
 	for (int i = 0; i < l->nw; i++) {

@@ -27,6 +27,9 @@
  * each as soon as its table's index jobs are done (other tables' jobs may
  * still run: both connections stay busy).
  *
+ * With opts.trace, each job's start and end on its connection is written
+ * to the trace (no per-row cost; the schedule is the same).
+ *
  * Threads: only the leader changes the schedule; a worker owns its PGconn,
  * runs the job it was given and reports a status. All functions here are
  * called by the leader thread.
@@ -39,6 +42,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "trace.h"
 
 typedef struct g3_pgload g3_pgload;
 
@@ -61,6 +65,13 @@ typedef struct g3_pgload_opts {
 	 * the server lacks */
 	g3_rc (*extension)(void *ctx, const char *name, g3_err *err);
 	void *extension_ctx;
+	/* when set, every job writes one record when it ends (trace.h):
+	 * conn 1..jobs for the workers, and conn 0 for each run of
+	 * statements on the leader ("pre-data" before the first COPY, else
+	 * "statements"); database names them. Not owned; outlives the
+	 * loader's stop. */
+	g3_trace *trace;
+	const char *trace_database;
 } g3_pgload_opts;
 
 typedef struct g3_pgload_table {

@@ -41,7 +41,7 @@ enum {
 	OPT_NO_CREATE, OPT_JSON, OPT_MASTER, OPT_WAIT, OPT_RELEASE, OPT_HELP,
 	OPT_SERVICE, OPT_INDEX, OPT_PARALLEL, OPT_SHARD, OPT_SHARDS, OPT_CREDENTIALS_DIR,
 	OPT_SECRET_OUT, OPT_PATCH_SECRET, OPT_SECRET_NAME, OPT_NO_ES, OPT_NO_ALIAS,
-	OPT_SQL_SCRIPT, OPT_ON_EXISTING,
+	OPT_SQL_SCRIPT, OPT_ON_EXISTING, OPT_TRACE,
 	/* in the order of enum g3_tablefilter_list */
 	OPT_TABLE, OPT_EXCLUDE_TABLE, OPT_EXCLUDE_TABLE_DATA
 };
@@ -70,6 +70,7 @@ static const struct option long_options[] = {
 	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS },
 	{ "sql-script", no_argument, NULL, OPT_SQL_SCRIPT },
 	{ "on-existing", required_argument, NULL, OPT_ON_EXISTING },
+	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "table", required_argument, NULL, OPT_TABLE },
 	{ "exclude-table", required_argument, NULL, OPT_EXCLUDE_TABLE },
 	{ "exclude-table-data", required_argument, NULL, OPT_EXCLUDE_TABLE_DATA },
@@ -172,6 +173,13 @@ static const char usage_text[] =
 	"                               pg_dump's output is always accepted, and one that\n"
 	"                               lacks its closing line is refused as truncated\n"
 	"      --json                   print a summary object on standard output\n"
+	"      --trace FILE             write each PostgreSQL job's start and end on its\n"
+	"                               connection to FILE, one JSON object a line (COPY,\n"
+	"                               index, constraint, foreign key, ANALYZE; pre-data\n"
+	"                               statements, provisioning, the swap into place);\n"
+	"                               FILE is replaced, a symbolic link refused;\n"
+	"                               Elasticsearch loads are not traced.\n"
+	"                               scripts/trace-gantt draws it as a timeline\n"
 	"\n"
 	"Tables (a snapshot or one dump; as pg_dump's -t, -T, --exclude-table-data):\n"
 	"      --table PATTERN          restore only matching tables, with their indexes,\n"
@@ -519,6 +527,8 @@ g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *er
 		d->filter = g3_sqlfilter_new(env->o->filter);
 	lo.extension = db_extension;
 	lo.extension_ctx = d;
+	lo.trace = env->o->trace;
+	lo.trace_database = d->svc.database;
 	d->env = env;
 	return g3_pgload_start(&lo, d->leader, &d->load, err);
 }
@@ -536,6 +546,24 @@ g3_rc db_load_end(struct db_load *d, g3_err *err)
 	d->seconds = now_s() - d->t0;
 	d->done = 1;
 	return G3_OK;
+}
+
+void trace_phase(const struct restore_opts *o, const char *job, const char *database,
+		 double start, g3_rc rc, const g3_err *err)
+{
+	g3_trace_rec r;
+
+	if (!o->trace)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.job = job;
+	r.database = database;
+	r.start = start;
+	r.end = g3_trace_now(o->trace);
+	r.rows = r.bytes = -1;
+	r.ok = !rc;
+	r.error = rc ? err->msg : NULL;
+	g3_trace_record(o->trace, &r);
 }
 
 /* ---- psql scripts (plain dumps, pre-data, post-data, sequences) --------- */
@@ -1083,6 +1111,7 @@ static int print_options(const struct restore_opts *o, const char *shard,
 	g3_opt_json_int(j, "keep_versions", o->es.keep_versions);
 	g3_opt_json_bool(j, "no_create", o->no_create);
 	g3_opt_json_bool(j, "sql_script", o->sql_script);
+	g3_opt_json_str(j, "trace", o->trace_path);
 	g3_opt_json_bool(j, "json", o->json);
 	g3_opt_json_url(j, "master", o->master_url);
 	g3_opt_json_int(j, "wait", o->wait);
@@ -1212,6 +1241,7 @@ int cmd_restore(int argc, char **argv)
 		case OPT_NO_ES: o.no_es = 1; break;
 		case OPT_NO_ALIAS: o.es.no_alias = 1; break;
 		case OPT_SQL_SCRIPT: o.sql_script = 1; break;
+		case OPT_TRACE: o.trace_path = optarg; break;
 		case G3_OPT_ES: o.es_url = optarg; break;
 		case G3_OPT_ES_CACERT: o.es_cacert = optarg; break;
 		case OPT_DATABASE: o.database = optarg; break;
@@ -1340,6 +1370,8 @@ int cmd_restore(int argc, char **argv)
 					"--exclude-table-data apply to a snapshot or one dump");
 			goto cleanup;
 		}
+		if (o.trace_path && (rc = g3_trace_open(o.trace_path, &o.trace, &err)))
+			goto cleanup;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		env_code = env_restore(&o, base);
@@ -1376,6 +1408,8 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (o.patch_secret && (rc = g3_k8s_client_init(&k8s, &err)))
 		goto cleanup;
+	if (o.trace_path && (rc = g3_trace_open(o.trace_path, &o.trace, &err)))
+		goto cleanup;
 
 	/* source -> plan, all before touching a server */
 	in.sql_script = o.sql_script;
@@ -1405,10 +1439,15 @@ int cmd_restore(int argc, char **argv)
 		if ((rc = g3_target_guard_conn(master, plan.dbs[i].svc.database,
 					       plan.dbs[i].svc.username, &err)))
 			goto cleanup;
-	for (size_t i = 0; i < plan.n; i++)
-		if ((rc = g3_pgtarget_prepare(master, &conf, &plan.dbs[i].svc, &to,
-					      &plan.dbs[i].target, &err)))
+	for (size_t i = 0; i < plan.n; i++) {
+		double ts = g3_trace_now(o.trace);
+
+		rc = g3_pgtarget_prepare(master, &conf, &plan.dbs[i].svc, &to, &plan.dbs[i].target,
+					 &err);
+		trace_phase(&o, "prepare", plan.dbs[i].svc.database, ts, rc, &err);
+		if (rc)
 			goto cleanup;
+	}
 
 	env.o = &o;
 	env.conf = &conf;
@@ -1426,7 +1465,12 @@ int cmd_restore(int argc, char **argv)
 		goto cleanup;
 	}
 	for (size_t i = 0; i < plan.n; i++) {
-		if ((rc = g3_pgtarget_commit(master, &plan.dbs[i].target, &err)))
+		double ts = g3_trace_now(o.trace);
+
+		rc = g3_pgtarget_commit(master, &plan.dbs[i].target, &err);
+		if (!plan.dbs[i].target.skipped)
+			trace_phase(&o, "swap", plan.dbs[i].svc.database, ts, rc, &err);
+		if (rc)
 			goto cleanup;
 		plan.dbs[i].target.side_created = 0;
 	}
@@ -1477,5 +1521,11 @@ cleanup:
 	free(base);
 	g3_k8s_client_release(&k8s);
 	g3_remote_options_release(&ro);
+	if (o.trace) {
+		/* after every loader stopped: the last records are in */
+		g3_err_init(&err);
+		if (g3_trace_close(o.trace, &err))
+			g3_log_err(&err);
+	}
 	return env_code >= 0 ? env_code : g3_exit_code(rc);
 }

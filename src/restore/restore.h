@@ -23,6 +23,7 @@
 #include "../common/snapreader.h"
 #include "../common/snapshot.h"
 #include "../common/source.h"
+#include "../common/trace.h"
 
 #define RESTORE_READ_BYTES (1024 * 1024)
 
@@ -40,6 +41,8 @@ struct restore_opts {
 	long wait;
 	const char *release;
 	int sql_script;         /* --sql-script: plain SQL need not be pg_dump's */
+	const char *trace_path; /* --trace FILE */
+	g3_trace *trace;        /* open for the run when trace_path is set */
 	/* whole-environment restores (restore_env.c) */
 	char **services;        /* --service, repeatable */
 	size_t n_services;
@@ -120,6 +123,12 @@ struct restore_env {
 };
 
 extern volatile sig_atomic_t restore_interrupted;
+
+/* A phase of the command in the trace (conn 0): job "prepare" or "swap"
+ * of database, from start (g3_trace_now) to now. Nothing without
+ * --trace. */
+void trace_phase(const struct restore_opts *o, const char *job, const char *database,
+		 double start, g3_rc rc, const g3_err *err);
 
 /* Connects the leader and starts the workers for d. */
 g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *err);

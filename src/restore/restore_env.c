@@ -355,6 +355,7 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	g3_pgtarget_opts to;
 	PGconn *check = NULL;
 	g3_buf msg = G3_BUF_INIT;
+	double ts;
 	g3_rc rc;
 
 	memset(&in, 0, sizeof(in));
@@ -388,7 +389,10 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 				it->svc_src->url);
 		goto cleanup;
 	}
-	if ((rc = g3_pgtarget_prepare(master, &r->conf, &d.svc, &to, &d.target, err)))
+	ts = g3_trace_now(o.trace);
+	rc = g3_pgtarget_prepare(master, &r->conf, &d.svc, &to, &d.target, err);
+	trace_phase(&o, "prepare", d.svc.database, ts, rc, err);
+	if (rc)
 		goto cleanup;
 	if (d.target.skipped) {
 		/* left as it is; the service logs in as a load would have */
@@ -404,7 +408,10 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 		rc = g3_err_set(err, G3_FAIL, "interrupted");
 		goto cleanup;
 	}
-	if ((rc = g3_pgtarget_commit(master, &d.target, err)))
+	ts = g3_trace_now(o.trace);
+	rc = g3_pgtarget_commit(master, &d.target, err);
+	trace_phase(&o, "swap", d.svc.database, ts, rc, err);
+	if (rc)
 		goto cleanup;
 	d.target.side_created = 0;
 	/* in place: a generated password is recorded, and the service logs
