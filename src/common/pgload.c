@@ -943,11 +943,22 @@ static void lead_flush(g3_pgload *l, g3_rc rc, const g3_err *err)
 	l->lead_n = 0;
 }
 
+/* What leader_exec lets pass with a note instead of failing the load. */
+enum {
+	TOLERATE_PRIVILEGE = 1,    /* COMMENT ON EXTENSION by a non-owner */
+	TOLERATE_SETTING = 2,      /* SET of a parameter the server does not know */
+};
+
+/* Runs sql on the leader; *skipped (when not NULL) tells that a tolerated
+ * error skipped it. */
 static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
-			 int tolerate_privilege, g3_err *err)
+			 int tolerate, int *skipped, g3_err *err)
 {
 	PGresult *res;
 	g3_rc rc = G3_OK;
+
+	if (skipped)
+		*skipped = 0;
 
 	if (l->o.trace && !l->lead_n++) {
 		l->lead_start = g3_trace_now(l->o.trace);
@@ -959,13 +970,27 @@ static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
 	    PQresultStatus(res) != PGRES_TUPLES_OK) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-		if (tolerate_privilege && state && !strcmp(state, "42501")) {
+		if ((tolerate & TOLERATE_PRIVILEGE) && state && !strcmp(state, "42501")) {
 			char ex[80];
 
 			stmt_excerpt(sql, ex, sizeof(ex));
 			g3_debug("%s %ld: skipped \"%s\": only the extension's owner may run it",
 				l->origin, line, ex);
 			l->st.skipped_comments++;
+			if (skipped)
+				*skipped = 1;
+		} else if ((tolerate & TOLERATE_SETTING) && state && !strcmp(state, "42704")) {
+			/* a newer pg_dump's session setting (transaction_timeout
+			 * of pg_dump 17 on an older server): unknown to the server,
+			 * it cannot change how the data is read */
+			char ex[80];
+
+			stmt_excerpt(sql, ex, sizeof(ex));
+			g3_warn("%s %ld: skipped \"%s\": the server does not know this setting",
+				l->origin, line, ex);
+			l->st.skipped_settings++;
+			if (skipped)
+				*skipped = 1;
 		} else {
 			rc = stmt_error(l->origin, sql, line, l->leader, res, err);
 		}
@@ -1018,16 +1043,21 @@ g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err)
 
 	classify(sql, &c);
 	switch (c.kind) {
-	case K_SESSION:
-		if ((rc = leader_exec(l, sql, line, 0, err)))
+	case K_SESSION: {
+		int skipped;
+
+		if ((rc = leader_exec(l, sql, line, TOLERATE_SETTING, &skipped, err)))
 			return rc;
+		if (skipped)
+			return G3_OK;   /* not replayed on the workers */
 		pthread_mutex_lock(&l->mu);
 		l->session = g3_xrealloc(l->session, (l->nsession + 1) * sizeof(char *));
 		l->session[l->nsession++] = g3_xstrdup(sql);
 		pthread_mutex_unlock(&l->mu);
 		return G3_OK;
+	}
 	case K_SETVAL:
-		return leader_exec(l, sql, line, 0, err);
+		return leader_exec(l, sql, line, 0, NULL, err);
 	case K_OWNER:
 		l->st.skipped_owner++;
 		return G3_OK;
@@ -1086,7 +1116,8 @@ g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err)
 		if (rc)
 			return rc;
 	}
-	return leader_exec(l, sql, line, c.kind == K_COMMENT_EXTENSION, err);
+	return leader_exec(l, sql, line, c.kind == K_COMMENT_EXTENSION ? TOLERATE_PRIVILEGE : 0,
+			   NULL, err);
 }
 
 g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,

@@ -90,6 +90,7 @@ typedef struct g3_pgload_stats {
 	long skipped_owner;
 	long skipped_comments;
 	long skipped_database;      /* on the dump's own database (pg_dump --create) */
+	long skipped_settings;      /* SET of parameters the server does not know */
 	int create_database;        /* one of them was CREATE DATABASE */
 	long long rows;
 	long long bytes;

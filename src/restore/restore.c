@@ -894,6 +894,8 @@ static json_object *report_db(const struct db_load *d, const char *source)
 	json_object_object_add(o, "skipped_comments", json_object_new_int64(st->skipped_comments));
 	json_object_object_add(o, "skipped_database_statements",
 			       json_object_new_int64(st->skipped_database));
+	json_object_object_add(o, "skipped_unknown_settings",
+			       json_object_new_int64(st->skipped_settings));
 	filter_report(d, o);
 	return o;
 }

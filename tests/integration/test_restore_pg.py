@@ -736,6 +736,51 @@ class CreateOptionDumpTest(unittest.TestCase):
         self.assertFalse(exists("create_none"))
 
 
+class NewerPgDumpTest(unittest.TestCase):
+    """A newer pg_dump's session settings on an older server: pg_dump 17
+    writes SET transaction_timeout = 0, which PostgreSQL 15 does not know.
+    Unknown to the server, it cannot change how the data is read: skipped
+    with a warning. A known setting with a bad value still fails."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(dir=TMP)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def dump_with(self, line):
+        with open(os.path.join(DATA, "pg", "indexd.sql")) as f:
+            text = f.read()
+        self.assertIn("SET lock_timeout = 0;\n", text)
+        text = text.replace("SET lock_timeout = 0;\n", "SET lock_timeout = 0;\n" + line + "\n", 1)
+        path = os.path.join(self.tmp, "newer.sql")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_unknown_setting_skipped(self):
+        self.assertEqual(PG.psql("SELECT count(*) FROM pg_settings WHERE name = "
+                                 "'transaction_timeout'"), "0", "the server knows it")
+        path = self.dump_with("SET transaction_timeout = 0;")
+        drop("newer_dump")
+        drop("ref_newer")
+        psql_file(os.path.join(DATA, "pg", "indexd.sql"), "ref_newer")
+        r = run([path, "--json", "--jobs", "2"], db="newer_dump", user="newer_dump")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertIn('skipped "SET transaction_timeout = 0;": the server does not know this '
+                      'setting', r.stderr.decode())
+        self.assertEqual(json.loads(r.stdout)["databases"][0]["skipped_unknown_settings"], 1)
+        self.assertEqual(fingerprint("newer_dump"), fingerprint("ref_newer"))
+        drop("newer_dump")
+        drop("ref_newer")
+
+    def test_bad_value_of_a_known_setting_fails(self):
+        path = self.dump_with("SET lock_timeout = 'not a time';")
+        drop("newer_bad")
+        r = run([path], db="newer_bad", user="newer_bad")
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn("lock_timeout", r.stderr.decode())
+        self.assertFalse(exists("newer_bad"))
+
+
 class RoleCleanupTest(unittest.TestCase):
     """A failed run drops the role it created, and only that."""
     FAIL_SQL = b"CREATE TABLE public.t (a integer);\nCREATE TABLE public.u (a no_such_type);\n"
