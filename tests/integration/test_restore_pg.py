@@ -772,15 +772,6 @@ class NewerPgDumpTest(unittest.TestCase):
         drop("newer_dump")
         drop("ref_newer")
 
-    def test_removed_setting_of_an_old_pg_dump_skipped(self):
-        # pg_dump 11 and older: default_with_oids, removed in PostgreSQL 12
-        path = self.dump_with("SET default_with_oids = false;")
-        drop("older_dump")
-        r = run([path], db="older_dump", user="older_dump")
-        self.assertEqual(r.returncode, 0, r.stderr.decode())
-        self.assertIn('skipped "SET default_with_oids = false;"', r.stderr.decode())
-        drop("older_dump")
-
     def test_bad_value_of_a_known_setting_fails(self):
         path = self.dump_with("SET lock_timeout = 'not a time';")
         drop("newer_bad")
