@@ -697,7 +697,7 @@ static g3_rc on_meta(void *ctx, const char *name, const char *arg, long line,
 	if ((!strcmp(name, "connect") || !strcmp(name, "c")) && !c->connected &&
 	    g3_pgload_get_stats(c->load)->create_database && strlen(arg) < sizeof(c->connect_arg)) {
 		c->connected = 1;
-		strcpy(c->connect_arg, arg);
+		snprintf(c->connect_arg, sizeof(c->connect_arg), "%s", arg);
 		g3_info("line %ld: a pg_dump --create file: its database is restored as \"%s\"",
 			line, c->database ? c->database : "");
 		return G3_OK;
