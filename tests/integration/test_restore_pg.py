@@ -781,6 +781,84 @@ class NewerPgDumpTest(unittest.TestCase):
         self.assertFalse(exists("newer_bad"))
 
 
+class PgDumpVariantsTest(unittest.TestCase):
+    """pg_dump's plain output as other people write it: INSERT statements
+    instead of COPY, no owners or privileges, every identifier quoted,
+    triggers disabled around the data; over identity and generated columns,
+    an enum, inheritance, an unlogged table, row level security, quoted
+    mixed-case names, arrays, jsonb, bytea and escapes."""
+
+    SRC = "variants_src"
+
+    @classmethod
+    def setUpClass(cls):
+        drop(cls.SRC)
+        PG.psql('CREATE DATABASE "%s"' % cls.SRC)
+        PG.psql(r"""
+            CREATE SCHEMA "Weird Schema";
+            CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+            CREATE TABLE "Weird Schema"."Mixed Case" (
+                id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "Name" text, m mood,
+                g int GENERATED ALWAYS AS (id * 2) STORED);
+            INSERT INTO "Weird Schema"."Mixed Case" ("Name", m)
+                SELECT 'n' || i || E'\ttab\\back\nnl''q', 'ok' FROM generate_series(1, 700) i;
+            CREATE TABLE parent (id int, v text);
+            CREATE TABLE child (extra int) INHERITS (parent);
+            INSERT INTO parent VALUES (1, 'p'); INSERT INTO child VALUES (2, 'c', 3);
+            CREATE UNLOGGED TABLE ul (x int);
+            INSERT INTO ul SELECT generate_series(1, 10);
+            CREATE TABLE rls (id int PRIMARY KEY, owner text);
+            ALTER TABLE rls ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY p ON rls USING (owner = current_user);
+            INSERT INTO rls VALUES (1, 'x');
+            CREATE TABLE arr (id serial PRIMARY KEY, a int[], j jsonb, b bytea,
+                              t timestamptz DEFAULT '2024-01-01 00:00:00+00',
+                              p int REFERENCES rls);
+            INSERT INTO arr (a, j, b, p) SELECT ARRAY[i, NULL], jsonb_build_object('k', i, 'u', 'é'),
+                '\xdeadbeef00', CASE WHEN i % 2 = 0 THEN 1 END FROM generate_series(1, 500) i;
+            CREATE VIEW v AS SELECT * FROM arr WHERE id < 10;
+            CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS $$ SELECT x + 1; $$;
+            CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN NEW.v := NEW.v || '!'; RETURN NEW; END $$;
+            CREATE TRIGGER t BEFORE INSERT ON parent FOR EACH ROW EXECUTE FUNCTION trg();
+            """, db=cls.SRC)
+
+    @classmethod
+    def tearDownClass(cls):
+        drop(cls.SRC)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(dir=TMP)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def check(self, name, options):
+        path = os.path.join(self.tmp, name + ".sql")
+        with open(path, "wb") as f:
+            subprocess.run(["pg_dump", "-d", self.SRC] + options, env=PG.env(), check=True,
+                           stdout=f)
+        target = "variant_" + name
+        drop(target)
+        r = run([path, "--jobs", "2"], db=target, user=target)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(fingerprint(target), fingerprint(self.SRC))
+        self.assertEqual(owners(target), [target])
+        # the trigger came after the data: rows were not changed twice
+        self.assertEqual(PG.psql("SELECT v FROM parent ORDER BY id", db=target),
+                         PG.psql("SELECT v FROM parent ORDER BY id", db=self.SRC))
+        self.assertEqual(PG.psql("SELECT relpersistence FROM pg_class WHERE relname = 'ul'",
+                                 db=target), "u")
+        drop(target)
+
+    def test_inserts(self):
+        self.check("inserts", ["--inserts", "--rows-per-insert=7"])
+
+    def test_column_inserts_without_owners_or_privileges(self):
+        self.check("colins", ["--column-inserts", "-O", "-x"])
+
+    def test_quoted_identifiers_and_disabled_triggers(self):
+        self.check("quoted", ["--quote-all-identifiers", "--disable-triggers"])
+
+
 class RoleCleanupTest(unittest.TestCase):
     """A failed run drops the role it created, and only that."""
     FAIL_SQL = b"CREATE TABLE public.t (a integer);\nCREATE TABLE public.u (a no_such_type);\n"
