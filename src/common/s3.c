@@ -694,13 +694,35 @@ g3_rc g3_s3_open_source(const g3_s3_config *cfg, const char *url, g3_source **ou
 
 /* ---- ListObjectsV2 ---------------------------------------------------- */
 
+/* The continuation token of a listing page that says it is truncated
+ * (NULL at the last page). */
+static g3_rc page_token(const char *body, size_t len, const char *name, char **token,
+			g3_err *err)
+{
+	char *trunc = xml_get(body, len, "IsTruncated");
+	g3_rc rc = G3_OK;
+
+	*token = NULL;
+	if (trunc && !strcmp(trunc, "true")) {
+		*token = xml_get(body, len, "NextContinuationToken");
+		if (!*token || !**token) {
+			free(*token);
+			*token = NULL;
+			rc = g3_err_set(err, G3_FAIL,
+					"could not list \"%s\": a truncated page has no continuation token",
+					name);
+		}
+	}
+	free(trunc);
+	return rc;
+}
+
 g3_rc g3_s3_list_page(const char *body, size_t len, const char *name, g3_s3_list_fn fn,
 		       void *ctx, char **token, g3_err *err)
 {
 	const char *p = body, *end = body + len, *after;
 	const char *c;
 	size_t clen;
-	char *trunc = NULL;
 	g3_rc rc = G3_OK;
 
 	*token = NULL;
@@ -740,35 +762,37 @@ g3_rc g3_s3_list_page(const char *body, size_t len, const char *name, g3_s3_list
 			return rc;
 		p = after;
 	}
-	trunc = xml_get(body, len, "IsTruncated");
-	if (trunc && !strcmp(trunc, "true")) {
-		*token = xml_get(body, len, "NextContinuationToken");
-		if (!*token || !**token) {
-			free(*token);
-			*token = NULL;
-			rc = g3_err_set(err, G3_FAIL,
-					"could not list \"%s\": a truncated page has no continuation token",
-					name);
-		}
-	}
-	free(trunc);
-	return rc;
+	return page_token(body, len, name, token, err);
 }
 
-g3_rc g3_s3_list(const g3_s3_config *cfg_in, const char *url, g3_s3_list_fn fn, void *ctx,
-		 g3_err *err)
+/* One listing page's answer: parse it, set *token to the next page's
+ * (NULL at the end); setting *stop ends the walk before the next page. */
+typedef g3_rc (*list_page_fn)(void *ctx, const char *body, size_t len, const char *display,
+			      const char *key, char **token, int *stop, g3_err *err);
+
+/* Walks a prefix's ListObjectsV2 pages (with delimiter '/': its folders;
+ * then url must name a prefix, not an object), one page in memory. */
+static g3_rc list_walk(const g3_s3_config *cfg_in, const char *url, int delimited,
+		       list_page_fn page, void *ctx, g3_err *err)
 {
 	g3_s3_config cfg;
 	struct s3_target t, bt;
 	g3_http_response resp;
 	char *token = NULL;
 	g3_buf burl = G3_BUF_INIT;
+	int stop = 0;
 	g3_rc rc;
 
 	g3_http_global_init();
 	if ((rc = g3_s3_config_resolve(cfg_in ? cfg_in : &defaults_cfg, &cfg, err)))
 		return rc;
 	if ((rc = target_init(&t, &cfg, url, err))) {
+		g3_s3_config_release(&cfg);
+		return rc;
+	}
+	if (delimited && *t.key && t.key[strlen(t.key) - 1] != '/') {
+		rc = g3_err_set(err, G3_USAGE, "\"%s\" names an object, not a prefix", t.display);
+		target_release(&t);
 		g3_s3_config_release(&cfg);
 		return rc;
 	}
@@ -785,12 +809,14 @@ g3_rc g3_s3_list(const g3_s3_config *cfg_in, const char *url, g3_s3_list_fn fn, 
 	bt.display = g3_xstrdup(t.display);
 	g3_http_response_init(&resp);
 	do {
-		g3_kv params[3] = { { "list-type", "2" }, { "prefix", t.key },
-				    { "continuation-token", token } };
+		g3_kv params[4] = { { "list-type", "2" }, { "prefix", t.key },
+				    { "delimiter", "/" }, { "continuation-token", token } };
 		char *next = NULL;
 
-		rc = s3_call(&cfg, &bt, "GET", params, token ? 3 : 2, NULL, 0, LIST_BODY_MAX,
-			     "list", &resp, err);
+		if (!delimited)
+			params[2] = params[3];
+		rc = s3_call(&cfg, &bt, "GET", params, (token ? 3 : 2) + (delimited ? 1 : 0), NULL,
+			     0, LIST_BODY_MAX, "list", &resp, err);
 		if (rc)
 			break;
 		if (resp.body.len >= LIST_BODY_MAX) {
@@ -798,16 +824,39 @@ g3_rc g3_s3_list(const g3_s3_config *cfg_in, const char *url, g3_s3_list_fn fn, 
 					t.display, LIST_BODY_MAX);
 			break;
 		}
-		rc = g3_s3_list_page(resp.body.data, resp.body.len, t.display, fn, ctx, &next, err);
+		rc = page(ctx, resp.body.data, resp.body.len, t.display, t.key, &next, &stop, err);
 		free(token);
 		token = next;
-	} while (!rc && token);
+	} while (!rc && token && !stop);
 	free(token);
 	g3_http_response_release(&resp);
 	target_release(&t);
 	target_release(&bt);
 	g3_s3_config_release(&cfg);
 	return rc;
+}
+
+struct objects_ctx {
+	g3_s3_list_fn fn;
+	void *ctx;
+};
+
+static g3_rc objects_page(void *ctx, const char *body, size_t len, const char *display,
+			  const char *key, char **token, int *stop, g3_err *err)
+{
+	struct objects_ctx *o = ctx;
+
+	(void)key;
+	(void)stop;
+	return g3_s3_list_page(body, len, display, o->fn, o->ctx, token, err);
+}
+
+g3_rc g3_s3_list(const g3_s3_config *cfg_in, const char *url, g3_s3_list_fn fn, void *ctx,
+		 g3_err *err)
+{
+	struct objects_ctx o = { fn, ctx };
+
+	return list_walk(cfg_in, url, 0, objects_page, &o, err);
 }
 
 g3_rc g3_s3_list_dirs_page(const char *body, size_t len, const char *name, size_t prefix_len,
@@ -817,8 +866,6 @@ g3_rc g3_s3_list_dirs_page(const char *body, size_t len, const char *name, size_
 	const char *p = body, *end = body + len, *after;
 	const char *c;
 	size_t clen;
-	char *trunc;
-	g3_rc rc = G3_OK;
 
 	*token = NULL;
 	if (!memmem(body, len, "<ListBucketResult", 17))
@@ -843,90 +890,42 @@ g3_rc g3_s3_list_dirs_page(const char *body, size_t len, const char *name, size_
 		g3_strlist_add(names, n, prefix + prefix_len);
 		free(prefix);
 	}
-	trunc = xml_get(body, len, "IsTruncated");
-	if (trunc && !strcmp(trunc, "true")) {
-		*token = xml_get(body, len, "NextContinuationToken");
-		if (!*token || !**token) {
-			free(*token);
-			*token = NULL;
-			rc = g3_err_set(err, G3_FAIL,
-					"could not list \"%s\": a truncated page has no continuation token",
-					name);
-		}
-	}
-	free(trunc);
+	return page_token(body, len, name, token, err);
+}
+
+struct dirs_ctx {
+	size_t max;
+	char ***names;
+	size_t *n;
+	int *more;
+};
+
+static g3_rc dirs_page(void *ctx, const char *body, size_t len, const char *display,
+		       const char *key, char **token, int *stop, g3_err *err)
+{
+	struct dirs_ctx *d = ctx;
+	g3_rc rc = g3_s3_list_dirs_page(body, len, display, strlen(key), d->max, d->names, d->n,
+					d->more, token, err);
+
+	/* max names are known and one more was seen */
+	*stop = *d->more;
 	return rc;
 }
 
 g3_rc g3_s3_list_dirs(const g3_s3_config *cfg_in, const char *url, size_t max, char ***names,
 		      size_t *n, int *more, g3_err *err)
 {
-	g3_s3_config cfg;
-	struct s3_target t, bt;
-	g3_http_response resp;
-	char *token = NULL;
-	g3_buf burl = G3_BUF_INIT;
+	struct dirs_ctx d = { max, names, n, more };
 	g3_rc rc;
 
 	*names = NULL;
 	*n = 0;
 	*more = 0;
-	g3_http_global_init();
-	if ((rc = g3_s3_config_resolve(cfg_in ? cfg_in : &defaults_cfg, &cfg, err)))
-		return rc;
-	if ((rc = target_init(&t, &cfg, url, err))) {
-		g3_s3_config_release(&cfg);
-		return rc;
-	}
-	if (*t.key && t.key[strlen(t.key) - 1] != '/') {
-		rc = g3_err_set(err, G3_USAGE, "\"%s\" names an object, not a prefix", t.display);
-		target_release(&t);
-		g3_s3_config_release(&cfg);
-		return rc;
-	}
-	g3_buf_addf(&burl, "s3://%s", t.bucket);
-	rc = target_init(&bt, &cfg, burl.data, err);
-	g3_buf_release(&burl);
-	if (rc) {
-		target_release(&t);
-		g3_s3_config_release(&cfg);
-		return rc;
-	}
-	free(bt.display);
-	bt.display = g3_xstrdup(t.display);
-	g3_http_response_init(&resp);
-	/* pages until max names are known and one more is seen, or the end */
-	do {
-		g3_kv params[4] = { { "list-type", "2" }, { "prefix", t.key },
-				    { "delimiter", "/" }, { "continuation-token", token } };
-		char *next = NULL;
-
-		rc = s3_call(&cfg, &bt, "GET", params, token ? 4 : 3, NULL, 0, LIST_BODY_MAX,
-			     "list", &resp, err);
-		if (rc)
-			break;
-		if (resp.body.len >= LIST_BODY_MAX) {
-			rc = g3_err_set(err, G3_FAIL, "could not list \"%s\": a page is larger than %u bytes",
-					t.display, LIST_BODY_MAX);
-			break;
-		}
-		rc = g3_s3_list_dirs_page(resp.body.data, resp.body.len, t.display, strlen(t.key),
-					  max, names, n, more, &next, err);
-		free(token);
-		token = next;
-	} while (!rc && token && !*more);
-	if (!rc && token)
-		*more = 1;
-	free(token);
-	if (rc) {
+	if ((rc = list_walk(cfg_in, url, 1, dirs_page, &d, err))) {
 		g3_strlist_free(*names, *n);
 		*names = NULL;
 		*n = 0;
 	}
-	g3_http_response_release(&resp);
-	target_release(&t);
-	target_release(&bt);
-	g3_s3_config_release(&cfg);
 	return rc;
 }
 
