@@ -194,3 +194,19 @@ void g3_strlist_free(char **list, size_t n)
 		free(list[i]);
 	free(list);
 }
+
+const char *const g3_on_existing_names[] = { "refuse", "skip", "replace", NULL };
+
+g3_rc g3_on_existing_resolve(int *clean, int given, int *on_existing, g3_err *err)
+{
+	if (*clean && given && *on_existing != G3_ON_EXISTING_REPLACE) {
+		g3_err_set(err, G3_USAGE, "--clean and --on-existing %s contradict each other",
+			   g3_on_existing_names[*on_existing]);
+		g3_err_hint(err, "--clean is --on-existing replace");
+		return G3_USAGE;
+	}
+	if (*clean)
+		*on_existing = G3_ON_EXISTING_REPLACE;
+	*clean = *on_existing == G3_ON_EXISTING_REPLACE;
+	return G3_OK;
+}

@@ -23,6 +23,16 @@ g3_rc g3_parse_long(const char *what, const char *s, long min, long max,
 g3_rc g3_parse_choice(const char *what, const char *s, const char *const *choices, int *out,
 		      g3_err *err);
 
+/* --on-existing: what happens to a target database that has tables, or an
+ * index or alias that exists (the order of g3_on_existing_names). */
+enum g3_on_existing { G3_ON_EXISTING_REFUSE, G3_ON_EXISTING_SKIP, G3_ON_EXISTING_REPLACE };
+extern const char *const g3_on_existing_names[];
+
+/* --clean is --on-existing replace: with clean set, *on_existing becomes
+ * replace, unless --on-existing was given (given) as something else, a
+ * usage error; then *clean is set from *on_existing. */
+g3_rc g3_on_existing_resolve(int *clean, int given, int *on_existing, g3_err *err);
+
 /* The variable's value, or NULL when it is unset or empty. */
 const char *g3_env(const char *name);
 

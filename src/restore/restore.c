@@ -227,7 +227,6 @@ const g3_cmd_options cmd_restore_options = { "restore", long_options, usage_text
 
 volatile sig_atomic_t restore_interrupted;
 
-const char *const on_existing_names[] = { "refuse", "skip", "replace", NULL };
 
 static void on_signal(int sig)
 {
@@ -1109,7 +1108,7 @@ static int print_options(const struct restore_opts *o, const char *shard,
 	g3_opt_json_list(j, "maps", o->maps, o->n_maps);
 	g3_opt_json_int(j, "jobs", o->jobs);
 	/* --clean is --on-existing replace */
-	g3_opt_json_str(j, "on_existing", on_existing_names[o->on_existing]);
+	g3_opt_json_str(j, "on_existing", g3_on_existing_names[o->on_existing]);
 	g3_opt_json_int(j, "keep_versions", o->es.keep_versions);
 	g3_opt_json_bool(j, "no_create", o->no_create);
 	g3_opt_json_bool(j, "sql_script", o->sql_script);
@@ -1263,7 +1262,7 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case OPT_CLEAN: o.clean = 1; break;
 		case OPT_ON_EXISTING:
-			if ((rc = g3_parse_choice("--on-existing", optarg, on_existing_names,
+			if ((rc = g3_parse_choice("--on-existing", optarg, g3_on_existing_names,
 						  &o.on_existing, &err)))
 				goto cleanup;
 			on_existing_given = 1;
@@ -1308,17 +1307,9 @@ int cmd_restore(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	/* --clean is --on-existing replace */
-	if (o.clean && on_existing_given && o.on_existing != ON_EXISTING_REPLACE) {
-		rc = g3_err_set(&err, G3_USAGE, "--clean and --on-existing %s contradict each "
-				"other", on_existing_names[o.on_existing]);
-		g3_err_hint(&err, "--clean is --on-existing replace");
+	if ((rc = g3_on_existing_resolve(&o.clean, on_existing_given, &o.on_existing, &err)))
 		goto cleanup;
-	}
-	if (o.clean)
-		o.on_existing = ON_EXISTING_REPLACE;
-	o.clean = o.on_existing == ON_EXISTING_REPLACE;
-	o.es.skip_existing = o.on_existing == ON_EXISTING_SKIP;
+	o.es.skip_existing = o.on_existing == G3_ON_EXISTING_SKIP;
 	if (g3_print_options_wanted()) {
 		if (print_options(&o, shard, &ro, argc - optind, argv + optind))
 			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
@@ -1433,7 +1424,7 @@ int cmd_restore(int argc, char **argv)
 		goto cleanup;
 	memset(&to, 0, sizeof(to));
 	to.clean = o.clean;
-	to.skip_existing = o.on_existing == ON_EXISTING_SKIP;
+	to.skip_existing = o.on_existing == G3_ON_EXISTING_SKIP;
 	to.no_create = o.no_create;
 	to.generate_password = o.secret_out != NULL;
 	to.wait_seconds = (int)o.wait;

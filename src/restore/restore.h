@@ -68,11 +68,6 @@ struct restore_opts {
 	g3_tablefilter *filter;
 };
 
-/* --on-existing: what happens to a target database that has tables, or an
- * index or alias that exists (the order of on_existing_names) */
-enum on_existing { ON_EXISTING_REFUSE, ON_EXISTING_SKIP, ON_EXISTING_REPLACE };
-extern const char *const on_existing_names[];
-
 enum source_kind { KIND_PLAIN_SQL, KIND_SNAPSHOT };
 
 struct input {

@@ -368,7 +368,7 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	env.conf = &r->conf;
 	memset(&to, 0, sizeof(to));
 	to.clean = o.clean;
-	to.skip_existing = o.on_existing == ON_EXISTING_SKIP;
+	to.skip_existing = o.on_existing == G3_ON_EXISTING_SKIP;
 	to.no_create = o.no_create;
 	to.generate_password = o.secret_out != NULL;
 	to.wait_seconds = (int)o.wait;

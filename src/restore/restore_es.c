@@ -31,7 +31,7 @@ struct restore_es_opts {
 	size_t n_indices;
 	g3_layout_plan plan;    /* an s3:// DIR: its listing (else unused) */
 	int from_s3;
-	int on_existing;        /* ON_EXISTING_* */
+	int on_existing;        /* G3_ON_EXISTING_* */
 	const char *es_url;
 	const char *cacert;
 	long wait;
@@ -43,9 +43,6 @@ enum {
 	OPT_INDEX = G3_OPT_COMMAND_FIRST,
 	OPT_CLEAN, OPT_NO_ALIAS, OPT_ON_EXISTING, OPT_WAIT, OPT_JSON, OPT_HELP
 };
-
-enum { ON_EXISTING_REFUSE, ON_EXISTING_SKIP, ON_EXISTING_REPLACE };
-static const char *const on_existing_names[] = { "refuse", "skip", "replace", NULL };
 
 #define RESTORE_ES_LONG_OPTIONS \
 	{ "index", required_argument, NULL, OPT_INDEX }, \
@@ -377,7 +374,7 @@ static int print_options(const struct restore_es_opts *o, int argc, char **argv)
 	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
 	g3_opt_json_bool(j, "no_alias", o->r.no_alias);
 	/* --clean is --on-existing replace */
-	g3_opt_json_str(j, "on_existing", on_existing_names[o->on_existing]);
+	g3_opt_json_str(j, "on_existing", g3_on_existing_names[o->on_existing]);
 	g3_opt_json_int(j, "keep_versions", o->r.keep_versions);
 	g3_opt_json_url(j, "es", o->es_url);
 	g3_opt_json_str(j, "es_cacert", o->cacert);
@@ -416,7 +413,7 @@ int restore_es_main(int argc, char **argv)
 			break;
 		case OPT_JSON: o.json = 1; break;
 		case OPT_ON_EXISTING:
-			if ((rc = g3_parse_choice("--on-existing", optarg, on_existing_names,
+			if ((rc = g3_parse_choice("--on-existing", optarg, g3_on_existing_names,
 						  &o.on_existing, &err)))
 				goto cleanup;
 			on_existing_given = 1;
@@ -431,15 +428,9 @@ int restore_es_main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	if (o.r.clean && on_existing_given && o.on_existing != ON_EXISTING_REPLACE) {
-		rc = g3_err_set(&err, G3_USAGE, "--clean and --on-existing %s contradict each other",
-				on_existing_names[o.on_existing]);
+	if ((rc = g3_on_existing_resolve(&o.r.clean, on_existing_given, &o.on_existing, &err)))
 		goto cleanup;
-	}
-	if (o.r.clean)
-		o.on_existing = ON_EXISTING_REPLACE;
-	o.r.clean = o.on_existing == ON_EXISTING_REPLACE;
-	o.r.skip_existing = o.on_existing == ON_EXISTING_SKIP;
+	o.r.skip_existing = o.on_existing == G3_ON_EXISTING_SKIP;
 	if (g3_print_options_wanted()) {
 		if (print_options(&o, argc - optind, argv + optind))
 			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
