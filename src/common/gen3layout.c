@@ -617,6 +617,16 @@ g3_rc g3_layout_scan(const char *base, const g3_s3_config *cfg, const g3_layout_
 	return rc;
 }
 
+void g3_layout_index_files(const g3_layout_index *x, g3_edump_files *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->layout = "elasticdump";
+	f->mapping = g3_xstrdup(x->mapping_url);
+	f->data = g3_xstrdup(x->data_url);
+	f->settings = x->settings_url ? g3_xstrdup(x->settings_url) : NULL;
+	f->alias = x->alias_url ? g3_xstrdup(x->alias_url) : NULL;
+}
+
 g3_rc g3_layout_scan_es(const char *url, const g3_s3_config *cfg, const g3_layout_filter *filter,
 			g3_layout_plan *plan, g3_err *err)
 {

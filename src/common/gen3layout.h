@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "elasticdump.h"
 #include "err.h"
 #include "s3.h"
 #include "strbuf.h"
@@ -142,6 +143,10 @@ g3_rc g3_layout_check_refused(const g3_layout_plan *plan, g3_err *err);
  * s3://BUCKET/ENVIRONMENT/), listed with g3_s3_list_dirs (cfg NULL: the
  * s3 defaults). Returns G3_USAGE, or the listing's error. */
 g3_rc g3_layout_nothing(const g3_layout_plan *plan, const g3_s3_config *cfg, g3_err *err);
+
+/* f (emptied first) gets copies of x's file URLs, elasticdump's layout,
+ * for g3_esrestore_plan_files; release it with g3_edump_files_release. */
+void g3_layout_index_files(const g3_layout_index *x, g3_edump_files *f);
 
 /* restore-es over an s3:// prefix: elasticdump's files
  * (<index>__mapping.json, __data.json, __settings.json, __alias.json) at

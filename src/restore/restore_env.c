@@ -539,11 +539,7 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 		g3_buf_addf(&msg, "restoring index \"%s\" from \"%s\"", it->name, src->data_url);
 		event("index_start", G3_LOG_INFO, it, msg.data);
 		g3_progress_item_start(it->name, G3_PROGRESS_DOCS);
-		memset(&f, 0, sizeof(f));
-		f.mapping = g3_xstrdup(src->mapping_url);
-		f.data = g3_xstrdup(src->data_url);
-		f.settings = src->settings_url ? g3_xstrdup(src->settings_url) : NULL;
-		f.alias = src->alias_url ? g3_xstrdup(src->alias_url) : NULL;
+		g3_layout_index_files(src, &f);
 		if (crc) {
 			it->err = cerr;
 			rc = crc;

@@ -289,12 +289,7 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 						o->indices[i]);
 				goto cleanup;
 			}
-			memset(&f, 0, sizeof(f));
-			f.layout = "elasticdump";
-			f.mapping = g3_xstrdup(x->mapping_url);
-			f.data = g3_xstrdup(x->data_url);
-			f.settings = x->settings_url ? g3_xstrdup(x->settings_url) : NULL;
-			f.alias = x->alias_url ? g3_xstrdup(x->alias_url) : NULL;
+			g3_layout_index_files(x, &f);
 			rc = g3_esrestore_plan_files(&es, o->indices[i], &f, &o->r, &ix[i], err);
 		} else {
 			rc = g3_esrestore_plan(&es, o->dir, o->indices[i], &o->r, &ix[i], err);
