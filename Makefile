@@ -25,7 +25,7 @@ CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(PKG_CFLAGS) -pthread
 LDLIBS_ALL = $(PKG_LIBS) -pthread $(EXTRA_LDFLAGS)
 
-LIB_SRC  := $(sort $(wildcard src/common/*.c))
+LIB_SRC  := $(sort $(wildcard src/common/*/*.c))
 CMD_SRC  := $(sort $(filter-out src/common/%,$(wildcard src/*/*.c)))
 MAIN_SRC := src/main.c
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))

@@ -20,7 +20,7 @@ int restore_es_main(int argc, char **argv);
 int dump_es_main(int argc, char **argv);
 
 /* A command's getopt table and --help text, for tests/unit/test_options.c,
- * which checks every table's ids (src/common/optids.h) and names. */
+ * which checks every table's ids (src/common/base/optids.h) and names. */
 typedef struct g3_cmd_options {
 	const char *name;
 	const struct option *table;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "common/progress.h"
+#include "common/base/progress.h"
 #include "version.h"
 
 struct cmd {

@@ -10,13 +10,13 @@
 #include <unistd.h>
 
 #include "../commands.h"
-#include "../common/k8s.h"
-#include "../common/log.h"
-#include "../common/opts.h"
-#include "../common/pg.h"
-#include "../common/provision.h"
-#include "../common/secret.h"
-#include "../common/strbuf.h"
+#include "../common/gen3/k8s.h"
+#include "../common/base/log.h"
+#include "../common/base/opts.h"
+#include "../common/pg/pg.h"
+#include "../common/pg/provision.h"
+#include "../common/gen3/secret.h"
+#include "../common/base/strbuf.h"
 
 struct create_opts {
 	const char *master_url;

@@ -5,10 +5,10 @@
 #ifndef G3_DUMP_H
 #define G3_DUMP_H
 
-#include "../common/elasticdump.h"
-#include "../common/es.h"
-#include "../common/snapshot.h"
-#include "../common/snapwriter.h"
+#include "../common/es/elasticdump.h"
+#include "../common/es/es.h"
+#include "../common/snap/snapshot.h"
+#include "../common/snap/snapwriter.h"
 
 struct dump_es_index {
 	char *name;             /* as given: an alias or an index */

@@ -17,13 +17,13 @@
 #include <unistd.h>
 
 #include "../commands.h"
-#include "../common/elasticdump.h"
-#include "../common/es.h"
-#include "../common/esrestore.h"
-#include "../common/log.h"
-#include "../common/opts.h"
-#include "../common/progress.h"
-#include "../common/strbuf.h"
+#include "../common/es/elasticdump.h"
+#include "../common/es/es.h"
+#include "../common/es/esrestore.h"
+#include "../common/base/log.h"
+#include "../common/base/opts.h"
+#include "../common/base/progress.h"
+#include "../common/base/strbuf.h"
 
 #define FLUSH_BYTES (1u << 20)
 

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/esrestore.h"
-#include "../common/log.h"
-#include "../common/progress.h"
-#include "../common/strbuf.h"
+#include "../common/es/esrestore.h"
+#include "../common/base/log.h"
+#include "../common/base/progress.h"
+#include "../common/base/strbuf.h"
 #include "dump.h"
 
 static double now_s(void)

@@ -9,13 +9,13 @@
 #include <string.h>
 
 #include "../commands.h"
-#include "../common/log.h"
-#include "../common/opts.h"
-#include "../common/progress.h"
-#include "../common/remoteopts.h"
-#include "../common/sink.h"
-#include "../common/source.h"
-#include "../common/strbuf.h"
+#include "../common/base/log.h"
+#include "../common/base/opts.h"
+#include "../common/base/progress.h"
+#include "../common/io/remoteopts.h"
+#include "../common/io/sink.h"
+#include "../common/io/source.h"
+#include "../common/base/strbuf.h"
 
 #define COPY_CHUNK (256 * 1024)
 

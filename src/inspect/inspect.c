@@ -14,15 +14,15 @@
 #include <string.h>
 
 #include "../commands.h"
-#include "../common/elasticdump.h"
-#include "../common/log.h"
-#include "../common/opts.h"
-#include "../common/pgarchive.h"
-#include "../common/progress.h"
-#include "../common/snapreader.h"
-#include "../common/snapshot.h"
-#include "../common/source.h"
-#include "../common/strbuf.h"
+#include "../common/es/elasticdump.h"
+#include "../common/base/log.h"
+#include "../common/base/opts.h"
+#include "../common/pg/pgarchive.h"
+#include "../common/base/progress.h"
+#include "../common/snap/snapreader.h"
+#include "../common/snap/snapshot.h"
+#include "../common/io/source.h"
+#include "../common/base/strbuf.h"
 
 #define MAX_JSON_MEMBER (64u << 20) /* manifest, headers: small by design */
 

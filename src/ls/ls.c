@@ -7,12 +7,12 @@
 #include <string.h>
 
 #include "../commands.h"
-#include "../common/log.h"
-#include "../common/opts.h"
-#include "../common/gen3layout.h"
-#include "../common/remoteopts.h"
-#include "../common/s3.h"
-#include "../common/strbuf.h"
+#include "../common/base/log.h"
+#include "../common/base/opts.h"
+#include "../common/gen3/gen3layout.h"
+#include "../common/io/remoteopts.h"
+#include "../common/io/s3.h"
+#include "../common/base/strbuf.h"
 
 enum { OPT_LONG = G3_OPT_COMMAND_FIRST, OPT_LAYOUT, OPT_SERVICE, OPT_INDEX, OPT_HELP };
 

@@ -10,7 +10,7 @@
  * next to these.
  *
  * Every target is loaded into a side database and renamed into place only
- * when everything succeeded and was verified (src/common/pgtarget.h).
+ * when everything succeeded and was verified (src/common/pg/pgtarget.h).
  */
 #include <json-c/json.h>
 #include <signal.h>
@@ -21,17 +21,17 @@
 #include <time.h>
 
 #include "../commands.h"
-#include "../common/es.h"
-#include "../common/k8s.h"
-#include "../common/log.h"
-#include "../common/opts.h"
-#include "../common/progress.h"
-#include "../common/remoteopts.h"
-#include "../common/secret.h"
-#include "../common/shard.h"
-#include "../common/sqlinput.h"
-#include "../common/sqlscript.h"
-#include "../common/strbuf.h"
+#include "../common/es/es.h"
+#include "../common/gen3/k8s.h"
+#include "../common/base/log.h"
+#include "../common/base/opts.h"
+#include "../common/base/progress.h"
+#include "../common/io/remoteopts.h"
+#include "../common/gen3/secret.h"
+#include "../common/gen3/shard.h"
+#include "../common/pg/sqlinput.h"
+#include "../common/pg/sqlscript.h"
+#include "../common/base/strbuf.h"
 #include "restore.h"
 
 #define MAX_JOBS 32

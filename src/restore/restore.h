@@ -13,17 +13,17 @@
 
 #include <json-c/json.h>
 
-#include "../common/esrestore.h"
-#include "../common/pg.h"
-#include "../common/pgarchive.h"
-#include "../common/pgfilter.h"
-#include "../common/pgload.h"
-#include "../common/pgtarget.h"
-#include "../common/provision.h"
-#include "../common/snapreader.h"
-#include "../common/snapshot.h"
-#include "../common/source.h"
-#include "../common/trace.h"
+#include "../common/es/esrestore.h"
+#include "../common/pg/pg.h"
+#include "../common/pg/pgarchive.h"
+#include "../common/pg/pgfilter.h"
+#include "../common/pg/pgload.h"
+#include "../common/pg/pgtarget.h"
+#include "../common/pg/provision.h"
+#include "../common/snap/snapreader.h"
+#include "../common/snap/snapshot.h"
+#include "../common/io/source.h"
+#include "../common/base/trace.h"
 
 #define RESTORE_READ_BYTES (1024 * 1024)
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
+#include "../common/base/log.h"
 #include "restore.h"
 
 static ssize_t none_read(g3_source *src, void *buf, size_t len, g3_err *err)

@@ -1,7 +1,7 @@
 /*
  * gen3db restore of a whole environment: every service dump and index
  * under s3://BUCKET/ENVIRONMENT/VERSION/ (or a directory laid out the
- * same way, src/common/gen3layout.h) in one command.
+ * same way, src/common/gen3/gen3layout.h) in one command.
  *
  * Plan: the layout scan (narrowed by --service/--index, then by --shard),
  * each service's credentials (--credentials-dir, else an earlier
@@ -29,17 +29,17 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../common/es.h"
-#include "../common/esrestore.h"
-#include "../common/gen3layout.h"
-#include "../common/http.h"
-#include "../common/k8s.h"
-#include "../common/log.h"
-#include "../common/opts.h"
-#include "../common/progress.h"
-#include "../common/secret.h"
-#include "../common/shard.h"
-#include "../common/strbuf.h"
+#include "../common/es/es.h"
+#include "../common/es/esrestore.h"
+#include "../common/gen3/gen3layout.h"
+#include "../common/io/http.h"
+#include "../common/gen3/k8s.h"
+#include "../common/base/log.h"
+#include "../common/base/opts.h"
+#include "../common/base/progress.h"
+#include "../common/gen3/secret.h"
+#include "../common/gen3/shard.h"
+#include "../common/base/strbuf.h"
 #include "restore.h"
 
 /* ST_SKIPPED: not this run's (--service, --index, --shard, no ES);

@@ -15,15 +15,15 @@
 #include <sys/stat.h>
 
 #include "../commands.h"
-#include "../common/es.h"
-#include "../common/esbulk.h"
-#include "../common/esrestore.h"
-#include "../common/gen3layout.h"
-#include "../common/log.h"
-#include "../common/progress.h"
-#include "../common/sourcefile.h"
-#include "../common/opts.h"
-#include "../common/strbuf.h"
+#include "../common/es/es.h"
+#include "../common/es/esbulk.h"
+#include "../common/es/esrestore.h"
+#include "../common/gen3/gen3layout.h"
+#include "../common/base/log.h"
+#include "../common/base/progress.h"
+#include "../common/io/sourcefile.h"
+#include "../common/base/opts.h"
+#include "../common/base/strbuf.h"
 
 struct restore_es_opts {
 	const char *dir;

@@ -2,7 +2,7 @@
  * Table patterns of a restore (--table, --exclude-table,
  * --exclude-table-data): options, the check that each pattern matched a
  * table, and the summary of what was left out. The statements themselves
- * are filtered by g3_sqlfilter (src/common/pgfilter.h) in the SQL loader
+ * are filtered by g3_sqlfilter (src/common/pg/pgfilter.h) in the SQL loader
  * (restore.c) and the snapshot loader (restore_snapshot.c).
  *
  * A pattern that matches no table is an error (exit 2), as pg_dump's
@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
-#include "../common/opts.h"
-#include "../common/strbuf.h"
+#include "../common/base/log.h"
+#include "../common/base/opts.h"
+#include "../common/base/strbuf.h"
 #include "restore.h"
 
 g3_rc filter_add(struct restore_opts *o, enum g3_tablefilter_list list, const char *pattern,

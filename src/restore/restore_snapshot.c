@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
-#include "../common/opts.h"
-#include "../common/progress.h"
-#include "../common/strbuf.h"
+#include "../common/base/log.h"
+#include "../common/base/opts.h"
+#include "../common/base/progress.h"
+#include "../common/base/strbuf.h"
 #include "restore.h"
 
 #define MAX_JSON_MEMBER (64 * 1024 * 1024)   /* manifest, chunk headers, end.json */

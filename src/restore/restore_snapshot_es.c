@@ -23,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/esrestore.h"
-#include "../common/log.h"
-#include "../common/opts.h"
-#include "../common/progress.h"
-#include "../common/strbuf.h"
+#include "../common/es/esrestore.h"
+#include "../common/base/log.h"
+#include "../common/base/opts.h"
+#include "../common/base/progress.h"
+#include "../common/base/strbuf.h"
 #include "restore.h"
 
 #define MAX_ES_JSON (64 * 1024 * 1024)

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the AWS shared credentials file reader
- * (src/common/s3.c, through g3_s3_config_resolve): the input is the file,
+ * (src/common/io/s3.c, through g3_s3_config_resolve): the input is the file,
  * read for profile "default" or a named profile (first byte odd). The
  * environment holds no other credentials. What is found must be the
  * values of the profile's lines, trimmed, never holding a newline.
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/s3.h"
+#include "common/io/s3.h"
 
 static char dir[] = "/tmp/gen3db-fuzz-XXXXXX";
 static char path[64];

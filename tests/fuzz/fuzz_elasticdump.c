@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the elasticdump reader (src/common/elasticdump.c).
+ * libFuzzer target for the elasticdump reader (src/common/es/elasticdump.c).
  * First byte even: the rest is a __data.json stream, read twice, with the
  * validating scanner's fast path and with json-c only; both readings must
  * give the same documents (ids byte for byte, sources equal as JSON) and
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/elasticdump.h"
+#include "common/es/elasticdump.h"
 
 struct doc {
 	char *id;

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the _bulk answer parser (src/common/esbulk.c). The
+ * libFuzzer target for the _bulk answer parser (src/common/es/esbulk.c). The
  * input is an answer body. Its first 4 KiB go through the fast path that
  * skips answers saying "errors":false: whenever it says so and json-c reads
  * the body as an object, the top-level "errors" must be the boolean false
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/esbulk.h"
+#include "common/es/esbulk.h"
 
 static int all_items_2xx(json_object *resp)
 {

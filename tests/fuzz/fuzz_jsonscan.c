@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the validating JSON scanner (src/common/jsonscan.c),
+ * libFuzzer target for the validating JSON scanner (src/common/base/jsonscan.c),
  * differential against json-c, which decides every line the scanner
  * declines. The contract (jsonscan.h): what the scanner accepts, json-c
  * accepts with the same meaning. So for every input:
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/jsonscan.h"
+#include "common/base/jsonscan.h"
 
 /* json-c's value of text[0..n), or 0 when it does not take all of it.
  * As the document reader's lines, the text is given with a line end (a

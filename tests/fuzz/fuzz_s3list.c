@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the ListObjectsV2 answer parser (src/common/s3.c):
+ * libFuzzer target for the ListObjectsV2 answer parser (src/common/io/s3.c):
  * the input is a page as S3 would send it. Every object handed on has a
  * key; a callback that stops the listing (on a key starting with "stop")
  * must stop it with its own result; a truncated page gives a token or an
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/opts.h"
-#include "common/s3.h"
+#include "common/base/opts.h"
+#include "common/io/s3.h"
 
 static g3_rc on_object(void *ctx, const g3_s3_object *o, g3_err *err)
 {

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the Secrets file readers (src/common/secret.c).
+ * libFuzzer target for the Secrets file readers (src/common/gen3/secret.c).
  * First byte % 3:
  *   0  the rest is a password file and a Secret manifest, read as both;
  *   1  the rest is "name\npassword": a manifest written for them must
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/secret.h"
+#include "common/gen3/secret.h"
 
 static char dir[] = "/tmp/gen3db-fuzz-XXXXXX";
 static char path[64];

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/elasticdump.h"
-#include "common/snapreader.h"
-#include "common/snapshot.h"
-#include "common/source.h"
-#include "common/strbuf.h"
+#include "common/es/elasticdump.h"
+#include "common/snap/snapreader.h"
+#include "common/snap/snapshot.h"
+#include "common/io/source.h"
+#include "common/base/strbuf.h"
 
 struct mem {
 	const uint8_t *p;

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the psql script splitter (src/common/sqlscript.c):
+ * libFuzzer target for the psql script splitter (src/common/pg/sqlscript.c):
  * the input is split whole and in pieces of a size taken from its first
  * byte; both runs must give the same statements, COPY data and result
  * (the splitter must not depend on where reads end), and every statement
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/sqlscript.h"
-#include "common/strbuf.h"
+#include "common/pg/sqlscript.h"
+#include "common/base/strbuf.h"
 
 /* the transcript, and COPY data joined until its block ends (pieces
  * differ with the split) */

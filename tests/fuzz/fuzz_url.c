@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/http.h"
-#include "common/s3.h"
+#include "common/io/http.h"
+#include "common/io/s3.h"
 
 static void parse_s3(const char *url)
 {

@@ -18,12 +18,12 @@
 
 #include <cmocka.h>
 
-#include "common/sink.h"
-#include "common/snapreader.h"
-#include "common/snapshot.h"
-#include "common/snapwriter.h"
-#include "common/source.h"
-#include "common/strbuf.h"
+#include "common/io/sink.h"
+#include "common/snap/snapreader.h"
+#include "common/snap/snapshot.h"
+#include "common/snap/snapwriter.h"
+#include "common/io/source.h"
+#include "common/base/strbuf.h"
 
 static char tmpdir[256];
 

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "common/elasticdump.h"
-#include "common/strbuf.h"
+#include "common/es/elasticdump.h"
+#include "common/base/strbuf.h"
 
 static char dir[] = "/tmp/g3edump-XXXXXX";
 

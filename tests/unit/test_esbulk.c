@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "common/es.h"
-#include "common/esbulk.h"
-#include "common/opts.h"
+#include "common/es/es.h"
+#include "common/es/esbulk.h"
+#include "common/base/opts.h"
 
 static void test_url_escape(void **state)
 {

@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "common/gen3layout.h"
-#include "common/opts.h"
+#include "common/gen3/gen3layout.h"
+#include "common/base/opts.h"
 
 static const char *const listing[] = {
 	"pgdumps/fence.sql",

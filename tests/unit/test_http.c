@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "common/http.h"
+#include "common/io/http.h"
 
 static void test_redact(void **state)
 {

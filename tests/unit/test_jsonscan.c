@@ -15,9 +15,9 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "common/elasticdump.h"
-#include "common/jsonscan.h"
-#include "common/strbuf.h"
+#include "common/es/elasticdump.h"
+#include "common/base/jsonscan.h"
+#include "common/base/strbuf.h"
 
 struct row {
 	const char *text;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/k8s.h"
+#include "common/gen3/k8s.h"
 
 static void test_names(void **state)
 {

@@ -1,5 +1,5 @@
 /*
- * Every command's getopt table against src/common/optids.h: no two options
+ * Every command's getopt table against src/common/base/optids.h: no two options
  * of one table share an id or a name; ids are above 255 and below
  * G3_OPT_COMMAND_LIMIT; a shared option keeps its fragment's id, name and
  * argument; exactly the fragment's setter claims a shared id and no setter
@@ -18,13 +18,13 @@
 #include <cmocka.h>
 
 #include "commands.h"
-#include "common/es.h"
-#include "common/esbulk.h"
-#include "common/esrestore.h"
-#include "common/log.h"
-#include "common/optids.h"
-#include "common/opts.h"
-#include "common/remoteopts.h"
+#include "common/es/es.h"
+#include "common/es/esbulk.h"
+#include "common/es/esrestore.h"
+#include "common/base/log.h"
+#include "common/base/optids.h"
+#include "common/base/opts.h"
+#include "common/io/remoteopts.h"
 
 static const g3_cmd_options *const commands[] = {
 	&cmd_create_options, &cmd_restore_options, &cmd_dump_options, &cmd_inspect_options,

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/pg.h"
+#include "common/base/err.h"
+#include "common/pg/pg.h"
 
 static void test_check_name(void **state)
 {

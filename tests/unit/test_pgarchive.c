@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/pgarchive.h"
+#include "common/pg/pgarchive.h"
 
 /* pg_dump 15.18 -Fc of database "postgres" (2026-12-02 07:20:54) */
 static const unsigned char pg15[] = {

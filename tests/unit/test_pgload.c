@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "common/pgload.h"
+#include "common/pg/pgload.h"
 
 static const struct {
 	const char *sql, *key, *qname;

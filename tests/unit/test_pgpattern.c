@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "common/pgfilter.h"
-#include "common/pgpattern.h"
+#include "common/pg/pgfilter.h"
+#include "common/pg/pgpattern.h"
 
 static const struct {
 	const char *pattern, *schema, *name;

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
-#include "common/progress.h"
+#include "common/base/log.h"
+#include "common/base/progress.h"
 
 #define MiB (1024LL * 1024)
 

@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "common/s3.h"
-#include "common/opts.h"
+#include "common/io/s3.h"
+#include "common/base/opts.h"
 
 static void test_parse_url(void **state)
 {

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/secret.h"
+#include "common/gen3/secret.h"
 
 static void test_base64_table(void **state)
 {

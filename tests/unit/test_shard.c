@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "common/shard.h"
+#include "common/gen3/shard.h"
 
 static void test_disjoint_union_and_balance(void **state)
 {

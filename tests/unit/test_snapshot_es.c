@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "common/elasticdump.h"
-#include "common/snapshot.h"
-#include "common/strbuf.h"
+#include "common/es/elasticdump.h"
+#include "common/snap/snapshot.h"
+#include "common/base/strbuf.h"
 
 static void test_member_kinds(void **state)
 {

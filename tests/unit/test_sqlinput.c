@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/sqlinput.h"
+#include "common/pg/sqlinput.h"
 
 #define PG15_HEAD "--\n-- PostgreSQL database dump\n--\n\n" \
 	"\\restrict sDhu3rxYStlrt0keAqjNdkBlQufriHD2ZNbxTeUb7WUppWrqX9OBUe9diNStyCX\n\n" \

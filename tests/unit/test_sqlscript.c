@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/sqlscript.h"
-#include "common/strbuf.h"
+#include "common/pg/sqlscript.h"
+#include "common/base/strbuf.h"
 
 struct rec {
 	g3_buf out;

@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 
-#include "common/strbuf.h"
+#include "common/base/strbuf.h"
 
 static void test_plural(void **state)
 {

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/trace.h"
+#include "common/base/trace.h"
 
 static const struct {
 	g3_trace_rec r;

@@ -1,0 +1,1377 @@
+/*
+ * The parallel PostgreSQL loader: see pgload.h for the schedule.
+ *
+ * Locking: one mutex (mu) guards the schedule and every worker's slot and
+ * queue. A worker sleeps on its own condition variable until the leader
+ * gives it a job or a chunk; the leader sleeps on leader_cv until a worker
+ * finishes a job or frees queue space. Only the leader assigns jobs and
+ * updates table state; a worker writes only its job's result fields and
+ * its own status.
+ */
+#include "pgload.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../base/log.h"
+#include "pg.h"
+#include "../base/strbuf.h"
+
+#define CHUNK_BYTES (1024 * 1024)
+#define DEFAULT_QUEUE_BYTES (4 * 1024 * 1024)
+#define NAME_MAX_LEN 200
+
+enum job_kind { J_COPY, J_INDEX, J_FK, J_ANALYZE };
+enum lock_mode { L_NONE, L_SHARE, L_EXCL };
+
+struct chunk {
+	struct chunk *next;
+	size_t len;
+	char data[];
+};
+
+struct job {
+	enum job_kind kind;
+	char *sql;
+	char *origin;           /* "line", or "<member> line" */
+	long line;
+	int table;              /* index into tables[], -1 if none */
+	int table2;             /* FK: the referenced table, -1 if unknown */
+	enum lock_mode mode;
+	long long weight;       /* bytes of its table, for largest first */
+	int gin;                /* CREATE INDEX ... USING gin */
+	int constraint;         /* ADD CONSTRAINT: primary key, unique, check, exclude */
+	char *object;           /* for the trace: index or constraint name, else
+				 * the table (NULL when not tracing) */
+	char *tname;            /* for the trace: its table (NULL when not tracing) */
+	/* results, written by the worker */
+	long long rows;
+	long long sent;         /* COPY: bytes sent */
+	double seconds;
+	long long expected;     /* COPY: rows sent, set with eof */
+};
+
+struct worker {
+	struct g3_pgload *l;
+	int id;
+	pthread_t thread;
+	int started;
+	PGconn *conn;
+	PGcancel *cancel;
+	pthread_cond_t cv;
+	struct job *job;        /* running, NULL when idle */
+	struct job *finished;   /* done, not yet reaped by the leader */
+	struct chunk *head, *tail;
+	size_t queued;
+	int eof;                /* COPY data complete */
+	size_t applied;         /* session statements replayed */
+};
+
+struct g3_pgload {
+	g3_pgload_opts o;
+	char *origin;           /* of the statements being handed in */
+	PGconn *leader;
+	pthread_mutex_t mu;
+	pthread_cond_t leader_cv;
+	struct worker *w;
+	int nw;
+	int quit;
+	int stopped;
+
+	char **session;         /* SET statements, replayed on workers */
+	size_t nsession;
+
+	g3_pgload_table *tables;
+	int *inflight;          /* per table: COPYs not finished */
+	size_t ntables;
+
+	struct job **pending;   /* post-data jobs not yet given out */
+	size_t npending;
+	struct job **done;      /* finished jobs (freed at the end) */
+	size_t ndone;
+
+	struct worker *cur;     /* worker receiving the current COPY */
+	struct job *cur_job;
+	struct chunk *open;     /* the chunk being filled */
+
+	int data_started;
+	struct timespec t_data0, t_data1;
+	/* the trace's open run of leader statements: lead_n statements since
+	 * lead_start, begun before the first COPY (lead_pre) or not */
+	long lead_n;
+	double lead_start;
+	int lead_pre;
+	g3_pgload_stats st;
+	g3_err failure;         /* the first worker failure */
+	int failed;
+};
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ---- statement text ------------------------------------------------- */
+
+/* The next token: a word (unquoted: lowercased) or quoted identifier in
+ * out and returns 'w' or 'q'; one punctuation character returns it; 0 at
+ * the end. Strings are skipped as one token 's'. */
+static const char *skip_space(const char *p)
+{
+	for (;;) {
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		if (p[0] == '-' && p[1] == '-') {
+			while (*p && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			const char *e = strstr(p + 2, "*/");
+
+			p = e ? e + 2 : p + strlen(p);
+		} else {
+			return p;
+		}
+	}
+}
+
+static int tok(const char **pp, char *out, size_t outsz)
+{
+	const char *p = skip_space(*pp);
+	size_t n = 0;
+	int kind;
+
+	out[0] = '\0';
+	if (!*p) {
+		*pp = p;
+		return 0;
+	}
+	if (*p == '"') {
+		p++;
+		while (*p) {
+			if (*p == '"') {
+				if (p[1] != '"')
+					break;
+				p++;
+			}
+			if (n + 1 < outsz)
+				out[n++] = *p;
+			p++;
+		}
+		if (*p)
+			p++;
+		kind = 'q';
+	} else if (*p == '\'') {
+		p++;
+		while (*p && !(*p == '\'' && p[1] != '\''))
+			p += *p == '\'' ? 2 : 1;
+		if (*p)
+			p++;
+		kind = 's';
+	} else if (isalnum((unsigned char)*p) || *p == '_' || (unsigned char)*p >= 0x80) {
+		while (isalnum((unsigned char)*p) || *p == '_' || *p == '$' ||
+		       (unsigned char)*p >= 0x80) {
+			if (n + 1 < outsz)
+				out[n++] = (char)tolower((unsigned char)*p);
+			p++;
+		}
+		kind = 'w';
+	} else {
+		kind = (unsigned char)*p;
+		if (n + 1 < outsz)
+			out[n++] = *p;
+		p++;
+	}
+	out[n] = '\0';
+	*pp = p;
+	return kind;
+}
+
+static int word_is(const char **pp, const char *w)
+{
+	const char *p = *pp;
+	char t[NAME_MAX_LEN];
+
+	if (tok(&p, t, sizeof(t)) != 'w' || strcmp(t, w))
+		return 0;
+	*pp = p;
+	return 1;
+}
+
+/* A possibly qualified name at *pp: key "a.b" (normalised), qname the
+ * text as written. */
+static int qualified_name(const char **pp, char *key, size_t keysize,
+			  char *qname, size_t qnamesize)
+{
+	const char *p = *pp, *start;
+	char t[NAME_MAX_LEN];
+	size_t kl = 0;
+	int k;
+
+	p = skip_space(p);
+	start = p;
+	key[0] = '\0';
+	for (;;) {
+		k = tok(&p, t, sizeof(t));
+		if (k != 'w' && k != 'q')
+			return 0;
+		kl += (size_t)snprintf(key + kl, kl < keysize ? keysize - kl : 0, "%s%s",
+				       kl ? "." : "", t);
+		if (*p != '.')
+			break;
+		p++;
+	}
+	if (qname)
+		snprintf(qname, qnamesize, "%.*s", (int)(p - start), start);
+	*pp = p;
+	return kl < keysize;
+}
+
+int g3_pgload_copy_table(const char *sql, char *key, size_t keysize,
+			 char *qname, size_t qnamesize)
+{
+	const char *p = sql;
+
+	if (!word_is(&p, "copy"))
+		return 0;
+	return qualified_name(&p, key, keysize, qname, qnamesize);
+}
+
+enum stmt_kind {
+	K_OTHER, K_SESSION, K_SETVAL, K_INDEX, K_CONSTRAINT, K_FK, K_OWNER,
+	K_COMMENT_EXTENSION, K_ROLE, K_EXTENSION, K_DATABASE
+};
+
+struct stmt_class {
+	enum stmt_kind kind;
+	char t1[NAME_MAX_LEN], t2[NAME_MAX_LEN];
+	char name[NAME_MAX_LEN];    /* the index's or constraint's, or "" */
+	int db_create;              /* K_DATABASE: CREATE DATABASE */
+	int db_setting;             /* K_DATABASE: ALTER DATABASE ... SET/RESET */
+};
+
+/* After GRANT/REVOKE/SECURITY LABEL: "... ON DATABASE" */
+static int on_database(const char *p)
+{
+	char t[NAME_MAX_LEN];
+	int k;
+
+	while ((k = tok(&p, t, sizeof(t))))
+		if (k == 'w' && !strcmp(t, "on"))
+			return word_is(&p, "database");
+	return 0;
+}
+
+static void classify(const char *sql, struct stmt_class *c)
+{
+	const char *p = sql;
+	char t[NAME_MAX_LEN];
+	int k;
+
+	memset(c, 0, sizeof(*c));
+	c->kind = K_OTHER;
+	k = tok(&p, t, sizeof(t));
+	if (k != 'w')
+		return;
+	if (!strcmp(t, "set") || !strcmp(t, "reset")) {
+		c->kind = strcmp(t, "set") ? K_OTHER : K_SESSION;
+		if (!word_is(&p, "session"))
+			word_is(&p, "local");
+		if (word_is(&p, "role") || word_is(&p, "authorization") ||
+		    word_is(&p, "session_authorization"))
+			c->kind = K_ROLE;
+	} else if (!strcmp(t, "discard")) {
+		if (word_is(&p, "all"))
+			c->kind = K_ROLE;
+	} else if (!strcmp(t, "select")) {
+		if (word_is(&p, "pg_catalog") && *p == '.')
+			p++;
+		if (word_is(&p, "set_config")) {
+			c->kind = K_SESSION;
+			p = skip_space(p);
+			if (*p == '(')
+				p = skip_space(p + 1);
+			if (!strncasecmp(p, "'role'", 6) ||
+			    !strncasecmp(p, "'session_authorization'", 23))
+				c->kind = K_ROLE;
+		}
+		else if (word_is(&p, "setval"))
+			c->kind = K_SETVAL;
+	} else if (!strcmp(t, "comment")) {
+		if (word_is(&p, "on")) {
+			if (word_is(&p, "extension"))
+				c->kind = K_COMMENT_EXTENSION;
+			else if (word_is(&p, "database"))
+				c->kind = K_DATABASE;
+		}
+	} else if (!strcmp(t, "grant") || !strcmp(t, "revoke") || !strcmp(t, "security")) {
+		if (on_database(p))
+			c->kind = K_DATABASE;
+	} else if (!strcmp(t, "create")) {
+		if (word_is(&p, "database")) {
+			c->kind = K_DATABASE;
+			c->db_create = 1;
+			return;
+		}
+		if (word_is(&p, "extension")) {
+			const char *q = p;
+
+			if (word_is(&q, "if") && word_is(&q, "not") && word_is(&q, "exists"))
+				p = q;
+			k = tok(&p, c->t1, sizeof(c->t1));
+			if (k == 'w' || k == 'q')
+				c->kind = K_EXTENSION;
+			return;
+		}
+		word_is(&p, "unique");
+		if (!word_is(&p, "index"))
+			return;
+		/* the name is the last word before ON, if it is not a keyword */
+		while ((k = tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "on")))
+			if ((k == 'w' || k == 'q') &&
+			    (k == 'q' || (strcmp(t, "concurrently") && strcmp(t, "exists") &&
+					  strcmp(t, "if") && strcmp(t, "not"))))
+				snprintf(c->name, sizeof(c->name), "%s", t);
+		if (!k)
+			return;
+		word_is(&p, "only");
+		if (qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0))
+			c->kind = K_INDEX;
+	} else if (!strcmp(t, "alter")) {
+		const char *q = p;
+
+		if (word_is(&p, "database")) {
+			c->kind = K_DATABASE;
+			while ((k = tok(&p, t, sizeof(t))))
+				if (k == 'w' && (!strcmp(t, "set") || !strcmp(t, "reset")))
+					c->db_setting = 1;
+			return;
+		}
+		if (word_is(&p, "table")) {
+			word_is(&p, "only");
+			if (word_is(&p, "if"))
+				word_is(&p, "exists");
+			if (qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0) &&
+			    word_is(&p, "add")) {
+				if (word_is(&p, "constraint"))
+					tok(&p, c->name, sizeof(c->name));
+				k = tok(&p, t, sizeof(t));
+				if (k == 'w' && !strcmp(t, "foreign")) {
+					while ((k = tok(&p, t, sizeof(t))) &&
+					       !(k == 'w' && !strcmp(t, "references")))
+						;
+					if (k && qualified_name(&p, c->t2, sizeof(c->t2), NULL, 0))
+						c->kind = K_FK;
+					return;
+				}
+				if (k == 'w' && (!strcmp(t, "primary") || !strcmp(t, "unique") ||
+						 !strcmp(t, "check") || !strcmp(t, "exclude"))) {
+					c->kind = K_CONSTRAINT;
+					return;
+				}
+			}
+		}
+		/* ALTER <anything> ... OWNER TO role */
+		p = q;
+		while ((k = tok(&p, t, sizeof(t)))) {
+			if (k == 'w' && !strcmp(t, "owner")) {
+				if (word_is(&p, "to"))
+					c->kind = K_OWNER;
+				return;
+			}
+		}
+	}
+}
+
+/* The statement's start on one line, for messages. */
+static void stmt_excerpt(const char *sql, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (const char *p = sql; *p && n + 4 < size && n < 60; p++) {
+		char c = isspace((unsigned char)*p) ? ' ' : *p;
+
+		if (c == ' ' && n && buf[n - 1] == ' ')
+			continue;
+		buf[n++] = c;
+	}
+	if (n >= 60 && n + 4 < size) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+}
+
+static void result_error(PGconn *conn, PGresult *res, char *buf, size_t size)
+{
+	if (res && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))
+		g3_pg_result_message(res, buf, size);
+	else
+		g3_pg_conn_message(conn, buf, size);
+}
+
+static g3_rc stmt_error(const char *origin, const char *sql, long line,
+			PGconn *conn, PGresult *res, g3_err *err)
+{
+	char ex[80], msg[768];
+
+	stmt_excerpt(sql, ex, sizeof(ex));
+	result_error(conn, res, msg, sizeof(msg));
+	if (line > 0)
+		return g3_err_set(err, G3_FAIL, "%s %ld: could not run \"%s\": %s",
+				  origin, line, ex, msg);
+	return g3_err_set(err, G3_FAIL, "could not run \"%s\": %s", ex, msg);
+}
+
+/* ---- tables --------------------------------------------------------- */
+
+static int table_find(g3_pgload *l, const char *key)
+{
+	for (size_t i = 0; i < l->ntables; i++)
+		if (!strcmp(l->tables[i].name, key))
+			return (int)i;
+	return -1;
+}
+
+static int table_get(g3_pgload *l, const char *key, const char *qname)
+{
+	int i = table_find(l, key);
+	g3_pgload_table *t;
+
+	if (i >= 0)
+		return i;
+	l->tables = g3_xrealloc(l->tables, (l->ntables + 1) * sizeof(*l->tables));
+	l->inflight = g3_xrealloc(l->inflight, (l->ntables + 1) * sizeof(int));
+	t = &l->tables[l->ntables];
+	memset(t, 0, sizeof(*t));
+	t->name = g3_xstrdup(key);
+	t->qname = g3_xstrdup(qname ? qname : key);
+	l->inflight[l->ntables] = 0;
+	return (int)l->ntables++;
+}
+
+/* ---- workers -------------------------------------------------------- */
+
+static g3_rc apply_session(struct worker *w, g3_err *err)
+{
+	g3_pgload *l = w->l;
+
+	for (;;) {
+		char *sql = NULL;
+		PGresult *res;
+		g3_rc rc = G3_OK;
+
+		pthread_mutex_lock(&l->mu);
+		if (w->applied < l->nsession)
+			sql = g3_xstrdup(l->session[w->applied++]);
+		pthread_mutex_unlock(&l->mu);
+		if (!sql)
+			return G3_OK;
+		res = PQexec(w->conn, sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		    PQresultStatus(res) != PGRES_TUPLES_OK)
+			rc = stmt_error("session setting", sql, 0, w->conn, res, err);
+		PQclear(res);
+		free(sql);
+		if (rc)
+			return rc;
+	}
+}
+
+/* "line 1234" from the error context of a failed COPY, or 0. */
+static long copy_error_line(PGresult *res)
+{
+	const char *ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+	const char *p = ctx ? strstr(ctx, ", line ") : NULL;
+
+	return p ? strtol(p + 7, NULL, 10) : 0;
+}
+
+static g3_rc run_copy(struct worker *w, struct job *j, g3_err *err)
+{
+	g3_pgload *l = w->l;
+	const g3_pgload_table *t;
+	PGresult *res = NULL;
+	char msg[768];
+	int put_failed = 0;
+	g3_rc rc = G3_OK;
+	double t0 = now_s();
+	char name[NAME_MAX_LEN];
+
+	pthread_mutex_lock(&l->mu);
+	t = &l->tables[j->table];
+	snprintf(name, sizeof(name), "%s", t->name);
+	pthread_mutex_unlock(&l->mu);
+
+	res = PQexec(w->conn, j->sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		rc = stmt_error(j->origin, j->sql, j->line, w->conn, res, err);
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	res = NULL;
+	for (;;) {
+		struct chunk *c;
+
+		pthread_mutex_lock(&l->mu);
+		while (!w->head && !w->eof && !l->quit)
+			pthread_cond_wait(&w->cv, &l->mu);
+		if (l->quit) {
+			pthread_mutex_unlock(&l->mu);
+			PQputCopyEnd(w->conn, "restore cancelled");
+			PQclear(PQgetResult(w->conn));
+			return g3_err_set(err, G3_FAIL, "cancelled");
+		}
+		c = w->head;
+		if (c) {
+			w->head = c->next;
+			if (!w->head)
+				w->tail = NULL;
+			w->queued -= c->len;
+			pthread_cond_broadcast(&l->leader_cv);
+		}
+		pthread_mutex_unlock(&l->mu);
+		if (!c)
+			break;   /* eof */
+		if (PQputCopyData(w->conn, c->data, (int)c->len) != 1) {
+			/* the connection failed: the result below says why; the
+			 * leader stops when this job reports the failure */
+			put_failed = 1;
+			free(c);
+			break;
+		}
+		j->sent += (long long)c->len;
+		free(c);
+	}
+	if (!put_failed)
+		PQputCopyEnd(w->conn, NULL);
+	res = PQgetResult(w->conn);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		long line = copy_error_line(res);
+
+		result_error(w->conn, res, msg, sizeof(msg));
+		if (line > 0 && j->line > 0)
+			rc = g3_err_set(err, G3_FAIL,
+					"could not load table \"%s\": line %ld: %s (%s %ld)",
+					name, line, msg, j->origin, j->line + line);
+		else if (line > 0 && strcmp(j->origin, "line"))
+			rc = g3_err_set(err, G3_FAIL,
+					"could not load table \"%s\": line %ld of \"%s\": %s",
+					name, line, j->origin, msg);
+		else if (line > 0)
+			rc = g3_err_set(err, G3_FAIL, "could not load table \"%s\": line %ld: %s",
+					name, line, msg);
+		else
+			rc = g3_err_set(err, G3_FAIL, "could not load table \"%s\": %s", name, msg);
+	} else {
+		j->rows = strtoll(PQcmdTuples(res), NULL, 10);
+		if (j->rows != j->expected)
+			rc = g3_err_set(err, G3_FAIL,
+					"could not load table \"%s\": the server stored %lld %s "
+					"but %lld %s of data %s sent", name, j->rows,
+					g3_plural(j->rows, "row", "rows"), j->expected,
+					g3_plural(j->expected, "line", "lines"),
+					g3_plural(j->expected, "was", "were"));
+	}
+	/* a failed put may leave more results */
+	while (res) {
+		PQclear(res);
+		res = PQgetResult(w->conn);
+	}
+	j->seconds = now_s() - t0;
+	return rc;
+}
+
+/* A GIN build collects its entries in maintenance_work_mem before each
+ * flush; on the 2-core test machine (2 MiB L2 per core) node_file's GIN
+ * indexes built 15-25 % faster with 16MB than with the default 64MB
+ * (1GB was slower still), so GIN jobs get 16MB for their transaction. */
+#define GIN_WORK_MEM "SET LOCAL maintenance_work_mem = '16MB'"
+
+/* Runs a command; G3_FAIL if it failed (the caller reports). */
+static g3_rc exec_cmd(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	g3_rc rc = PQresultStatus(res) == PGRES_COMMAND_OK ? G3_OK : G3_FAIL;
+
+	PQclear(res);
+	return rc;
+}
+
+static g3_rc run_sql(struct worker *w, struct job *j, g3_err *err)
+{
+	double t0 = now_s();
+	int txn = j->gin && !exec_cmd(w->conn, "BEGIN");
+	PGresult *res = NULL;
+	g3_rc rc = G3_OK;
+
+	if (txn && exec_cmd(w->conn, GIN_WORK_MEM)) {
+		exec_cmd(w->conn, "ROLLBACK");
+		txn = 0;
+	}
+	res = PQexec(w->conn, j->sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = stmt_error(j->origin, j->sql, j->line, w->conn, res, err);
+	PQclear(res);
+	if (txn && exec_cmd(w->conn, rc ? "ROLLBACK" : "COMMIT") && !rc)
+		rc = g3_err_set(err, G3_FAIL, "%s %ld: could not commit the index build",
+				j->origin, j->line);
+	j->seconds = now_s() - t0;
+	return rc;
+}
+
+static const char *job_name(const struct job *j)
+{
+	switch (j->kind) {
+	case J_COPY: return "copy";
+	case J_INDEX: return j->constraint ? "constraint" : "index";
+	case J_FK: return "fk";
+	case J_ANALYZE: return "analyze";
+	}
+	return "job";
+}
+
+/* The worker's record of a job it ran (its own fields, and the leader's
+ * that do not change once the job was given out). */
+static void trace_job(struct worker *w, const struct job *j, double start, g3_rc rc,
+		      const g3_err *err)
+{
+	g3_trace_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.conn = w->id + 1;
+	r.job = job_name(j);
+	r.database = w->l->o.trace_database;
+	r.object = j->object;
+	r.table = j->tname;
+	r.start = start;
+	r.end = g3_trace_now(w->l->o.trace);
+	r.rows = j->kind == J_COPY && !rc ? j->rows : -1;
+	r.bytes = j->kind == J_COPY ? j->sent : -1;
+	r.ok = !rc;
+	r.error = rc ? err->msg : NULL;
+	g3_trace_record(w->l->o.trace, &r);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	g3_pgload *l = w->l;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		struct job *j;
+		g3_err err;
+		double start;
+		g3_rc rc;
+
+		while (!w->job && !l->quit)
+			pthread_cond_wait(&w->cv, &l->mu);
+		if (l->quit)
+			break;
+		j = w->job;
+		pthread_mutex_unlock(&l->mu);
+
+		start = g3_trace_now(l->o.trace);
+		g3_err_init(&err);
+		rc = apply_session(w, &err);
+		if (!rc)
+			rc = j->kind == J_COPY ? run_copy(w, j, &err) : run_sql(w, j, &err);
+		if (l->o.trace)
+			trace_job(w, j, start, rc, &err);
+
+		pthread_mutex_lock(&l->mu);
+		if (rc) {
+			if (!l->failed && !l->quit) {
+				l->failed = 1;
+				l->failure = err;
+			}
+		}
+		w->finished = j;
+		w->job = NULL;
+		pthread_cond_broadcast(&l->leader_cv);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* ---- the leader's schedule ------------------------------------------ */
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->sql);
+	free(j->origin);
+	free(j->object);
+	free(j->tname);
+	free(j);
+}
+
+/* Called with mu held when a worker has finished its job. */
+static void reap(g3_pgload *l, struct job *j)
+{
+	if (j->kind == J_COPY && j->table >= 0) {
+		g3_pgload_table *t = &l->tables[j->table];
+
+		l->inflight[j->table]--;
+		t->rows += j->rows;
+		t->seconds += j->seconds;
+		t->copies++;
+		l->st.rows += j->rows;
+		clock_gettime(CLOCK_MONOTONIC, &l->t_data1);
+	}
+	l->done = g3_xrealloc(l->done, (l->ndone + 1) * sizeof(*l->done));
+	l->done[l->ndone++] = j;
+}
+
+static int job_conflicts(const g3_pgload *l, const struct job *j,
+			 struct job *const *running, int nrunning)
+{
+	for (int i = 0; i < nrunning; i++) {
+		const struct job *r = running[i];
+		int same = (j->table >= 0 && (j->table == r->table || j->table == r->table2)) ||
+			   (j->table2 >= 0 && (j->table2 == r->table || j->table2 == r->table2));
+
+		if (r->kind == J_COPY && same)
+			return 1;
+		if (same && (j->mode == L_EXCL || r->mode == L_EXCL))
+			return 1;
+	}
+	(void)l;
+	return 0;
+}
+
+/* Is an index job pending or running on table t (or on any table, t < 0)? */
+static int index_job_on(const g3_pgload *l, int t, struct job *const *running,
+			int nrunning)
+{
+	for (int i = 0; i < nrunning; i++)
+		if (running[i]->kind == J_INDEX && (t < 0 || running[i]->table == t))
+			return 1;
+	for (size_t i = 0; i < l->npending; i++)
+		if (l->pending[i]->kind == J_INDEX && (t < 0 || l->pending[i]->table == t))
+			return 1;
+	return 0;
+}
+
+/* Readiness per table, so that the two connections stay busy: a table's
+ * ANALYZE runs once its own data and indexes are in (ANALYZE reads
+ * expression indexes' values), and a foreign key once both its tables'
+ * data and indexes are (the referenced key's unique index must exist),
+ * while index builds of other tables still run. Measured on the 200MB
+ * dataset: sheepdog's post-data went from one GIN build at a time plus a
+ * serial tail of keys and ANALYZEs to both connections busy to the end. */
+static int job_ready(const g3_pgload *l, const struct job *j,
+		     struct job *const *running, int nrunning)
+{
+	if (j->table >= 0 && l->inflight[j->table])
+		return 0;
+	if (j->kind == J_FK || j->kind == J_ANALYZE) {
+		if (j->table < 0 || index_job_on(l, j->table, running, nrunning))
+			return 0;
+		if (j->kind == J_FK && (j->table2 < 0 ? index_job_on(l, -1, running, nrunning) :
+					(l->inflight[j->table2] ||
+					 index_job_on(l, j->table2, running, nrunning))))
+			return 0;
+	}
+	return !job_conflicts(l, j, running, nrunning);
+}
+
+/* Which ready job goes first: index builds (they gate the keys and
+ * ANALYZEs), GIN builds before others (the longest single jobs: 2.6 and
+ * 3.7 s of node_file's 5.6 s post-data at 200MB), then the biggest table. */
+static int job_before(const struct job *a, const struct job *b)
+{
+	if ((a->kind == J_INDEX) != (b->kind == J_INDEX))
+		return a->kind == J_INDEX;
+	if (a->gin != b->gin)
+		return a->gin;
+	return a->weight > b->weight;
+}
+
+/* Waits for a worker's news (with mu held); wakes up now and then to see
+ * whether the user interrupted the restore. */
+static g3_rc leader_wait(g3_pgload *l, g3_err *err)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_nsec += 200 * 1000 * 1000;
+	if (t.tv_nsec >= 1000 * 1000 * 1000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000 * 1000 * 1000;
+	}
+	pthread_cond_timedwait(&l->leader_cv, &l->mu, &t);
+	if (l->o.interrupted && *l->o.interrupted)
+		return g3_err_set(err, G3_FAIL, "interrupted");
+	return G3_OK;
+}
+
+/* Records finished jobs and the first failure; with mu held. */
+static g3_rc collect(g3_pgload *l, g3_err *err)
+{
+	for (int i = 0; i < l->nw; i++) {
+		struct worker *w = &l->w[i];
+
+		if (w->finished) {
+			reap(l, w->finished);
+			w->finished = NULL;
+		}
+	}
+	if (l->failed) {
+		*err = l->failure;
+		return err->rc ? err->rc : G3_FAIL;
+	}
+	return G3_OK;
+}
+
+/* Gives pending jobs to idle workers; with wait_all, returns only when
+ * nothing is pending or running. With mu held. */
+static g3_rc pump(g3_pgload *l, int wait_all, g3_err *err)
+{
+	g3_rc rc = G3_OK;
+
+	for (;;) {
+		struct job *running[64];
+		int nrunning = 0, busy = 0;
+
+		if ((rc = collect(l, err)))
+			break;
+		for (int i = 0; i < l->nw && nrunning < 64; i++)
+			if (l->w[i].job) {
+				running[nrunning++] = l->w[i].job;
+				busy++;
+			}
+		for (int i = 0; i < l->nw; i++) {
+			struct worker *w = &l->w[i];
+			long best = -1;
+
+			if (w->job || w == l->cur)
+				continue;
+			for (size_t k = 0; k < l->npending; k++) {
+				struct job *j = l->pending[k];
+
+				if (!job_ready(l, j, running, nrunning))
+					continue;
+				if (best < 0 || job_before(j, l->pending[best]))
+					best = (long)k;
+			}
+			if (best < 0)
+				break;
+			w->job = l->pending[best];
+			memmove(&l->pending[best], &l->pending[best + 1],
+				(l->npending - (size_t)best - 1) * sizeof(*l->pending));
+			l->npending--;
+			running[nrunning++] = w->job;
+			busy++;
+			pthread_cond_signal(&w->cv);
+		}
+		if (!wait_all || (!busy && !l->npending))
+			break;
+		if (!busy && l->npending) {
+			rc = g3_err_set(err, G3_FAIL, "internal error: post-data jobs cannot be scheduled");
+			break;
+		}
+		if ((rc = leader_wait(l, err)))
+			break;
+	}
+	return rc;
+}
+
+/* ---- public --------------------------------------------------------- */
+
+g3_rc g3_pgload_start(const g3_pgload_opts *o, PGconn *leader,
+		      g3_pgload **out, g3_err *err)
+{
+	g3_pgload *l = g3_xcalloc(1, sizeof(*l));
+	g3_rc rc = G3_OK;
+
+	*out = l;
+	l->o = *o;
+	if (l->o.jobs < 1)
+		l->o.jobs = 1;
+	if (!l->o.queue_bytes)
+		l->o.queue_bytes = DEFAULT_QUEUE_BYTES;
+	l->origin = g3_xstrdup(l->o.origin ? l->o.origin : "line");
+	l->leader = leader;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->leader_cv, NULL);
+	l->w = g3_xcalloc((size_t)l->o.jobs, sizeof(*l->w));
+	for (int i = 0; i < l->o.jobs; i++) {
+		struct worker *w = &l->w[i];
+
+		w->l = l;
+		w->id = i;
+		pthread_cond_init(&w->cv, NULL);
+		l->nw++;
+		if ((rc = l->o.connect(l->o.connect_ctx, &w->conn, err)))
+			return rc;
+		w->cancel = PQgetCancel(w->conn);
+		if (pthread_create(&w->thread, NULL, worker_main, w))
+			return g3_err_set(err, G3_FAIL, "could not start a worker thread");
+		w->started = 1;
+	}
+	return G3_OK;
+}
+
+/* Writes the open run of leader statements to the trace (leader thread). */
+static void lead_flush(g3_pgload *l, g3_rc rc, const g3_err *err)
+{
+	g3_trace_rec r;
+
+	if (!l->lead_n)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.conn = 0;
+	r.job = l->lead_pre ? "pre-data" : "statements";
+	r.database = l->o.trace_database;
+	r.start = l->lead_start;
+	r.end = g3_trace_now(l->o.trace);
+	r.rows = r.bytes = -1;
+	r.statements = l->lead_n;
+	r.ok = !rc;
+	r.error = rc ? err->msg : NULL;
+	g3_trace_record(l->o.trace, &r);
+	l->lead_n = 0;
+}
+
+/* What leader_exec lets pass with a note instead of failing the load. */
+enum {
+	TOLERATE_PRIVILEGE = 1,    /* COMMENT ON EXTENSION by a non-owner */
+	TOLERATE_SETTING = 2,      /* SET of a parameter the server does not know */
+};
+
+/* Runs sql on the leader; *skipped (when not NULL) tells that a tolerated
+ * error skipped it. */
+static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
+			 int tolerate, int *skipped, g3_err *err)
+{
+	PGresult *res;
+	g3_rc rc = G3_OK;
+
+	if (skipped)
+		*skipped = 0;
+
+	if (l->o.trace && !l->lead_n++) {
+		l->lead_start = g3_trace_now(l->o.trace);
+		l->lead_pre = !l->data_started;
+	}
+	res = PQexec(l->leader, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if ((tolerate & TOLERATE_PRIVILEGE) && state && !strcmp(state, "42501")) {
+			char ex[80];
+
+			stmt_excerpt(sql, ex, sizeof(ex));
+			g3_debug("%s %ld: skipped \"%s\": only the extension's owner may run it",
+				l->origin, line, ex);
+			l->st.skipped_comments++;
+			if (skipped)
+				*skipped = 1;
+		} else if ((tolerate & TOLERATE_SETTING) && state && !strcmp(state, "42704")) {
+			/* a newer pg_dump's session setting (transaction_timeout
+			 * of pg_dump 17 on an older server): unknown to the server,
+			 * it cannot change how the data is read */
+			char ex[80];
+
+			stmt_excerpt(sql, ex, sizeof(ex));
+			g3_warn("%s %ld: skipped \"%s\": the server does not know this setting",
+				l->origin, line, ex);
+			l->st.skipped_settings++;
+			if (skipped)
+				*skipped = 1;
+		} else {
+			rc = stmt_error(l->origin, sql, line, l->leader, res, err);
+		}
+	}
+	PQclear(res);
+	l->st.statements++;
+	if (rc)
+		lead_flush(l, rc, err);
+	return rc;
+}
+
+static g3_rc defer(g3_pgload *l, const struct stmt_class *c, const char *sql,
+		   long line)
+{
+	struct job *j = g3_xcalloc(1, sizeof(*j));
+
+	j->sql = g3_xstrdup(sql);
+	j->origin = g3_xstrdup(l->origin);
+	j->line = line;
+	j->table = table_get(l, c->t1, NULL);
+	j->table2 = c->t2[0] ? table_get(l, c->t2, NULL) : -1;
+	j->kind = c->kind == K_FK ? J_FK : J_INDEX;
+	j->mode = c->kind == K_INDEX ? L_SHARE : L_EXCL;
+	j->weight = l->tables[j->table].bytes;
+	j->gin = c->kind == K_INDEX && strcasestr(sql, " using gin ") != NULL;
+	j->constraint = c->kind == K_CONSTRAINT;
+	if (l->o.trace) {
+		j->tname = g3_xstrdup(l->tables[j->table].name);
+		j->object = g3_xstrdup(c->name[0] ? c->name : c->t1);
+	}
+	if (c->kind == K_FK)
+		l->st.fk_jobs++;
+	else
+		l->st.index_jobs++;
+	l->pending = g3_xrealloc(l->pending, (l->npending + 1) * sizeof(*l->pending));
+	l->pending[l->npending++] = j;
+	return G3_OK;
+}
+
+void g3_pgload_set_origin(g3_pgload *l, const char *origin)
+{
+	free(l->origin);
+	l->origin = g3_xstrdup(origin);
+}
+
+g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err)
+{
+	struct stmt_class c;
+	g3_rc rc = G3_OK;
+
+	classify(sql, &c);
+	switch (c.kind) {
+	case K_SESSION: {
+		int skipped;
+
+		if ((rc = leader_exec(l, sql, line, TOLERATE_SETTING, &skipped, err)))
+			return rc;
+		if (skipped)
+			return G3_OK;   /* not replayed on the workers */
+		pthread_mutex_lock(&l->mu);
+		l->session = g3_xrealloc(l->session, (l->nsession + 1) * sizeof(char *));
+		l->session[l->nsession++] = g3_xstrdup(sql);
+		pthread_mutex_unlock(&l->mu);
+		return G3_OK;
+	}
+	case K_SETVAL:
+		return leader_exec(l, sql, line, 0, NULL, err);
+	case K_OWNER:
+		l->st.skipped_owner++;
+		return G3_OK;
+	case K_DATABASE: {
+		char ex[80];
+
+		/* pg_dump --create: statements on the dump's own database, not
+		 * the target (which the restore named and created) */
+		l->st.skipped_database++;
+		if (c.db_create)
+			l->st.create_database = 1;
+		if (c.db_setting) {
+			stmt_excerpt(sql, ex, sizeof(ex));
+			g3_warn("%s %ld: not applied: \"%s\" sets a parameter of the dump's own "
+				"database, not of the target", l->origin, line, ex);
+		}
+		return G3_OK;
+	}
+	case K_INDEX:
+	case K_CONSTRAINT:
+	case K_FK:
+		pthread_mutex_lock(&l->mu);
+		rc = collect(l, err);
+		if (!rc)
+			defer(l, &c, sql, line);
+		pthread_mutex_unlock(&l->mu);
+		return rc;
+	case K_ROLE: {
+		char ex[80];
+
+		/* the data is loaded as the service role; on a master's
+		 * connection (SET ROLE) this would leave it */
+		stmt_excerpt(sql, ex, sizeof(ex));
+		rc = g3_err_set(err, G3_USAGE, "%s %ld: \"%s\" changes the role the data is "
+				"loaded as", l->origin, line, ex);
+		g3_err_hint(err, "gen3db restore loads everything as the service role; dump "
+			    "without --use-set-session-authorization");
+		return rc;
+	}
+	case K_EXTENSION:
+		if (l->o.extension && (rc = l->o.extension(l->o.extension_ctx, c.t1, err))) {
+			g3_err_prefix(err, "%s %ld", l->origin, line);
+			return rc;
+		}
+		break;
+	case K_COMMENT_EXTENSION:
+	case K_OTHER:
+		break;
+	}
+	if (l->data_started || l->npending) {
+		/* a barrier: the statement may depend on anything before it */
+		lead_flush(l, G3_OK, NULL);
+		pthread_mutex_lock(&l->mu);
+		rc = pump(l, 1, err);
+		pthread_mutex_unlock(&l->mu);
+		if (rc)
+			return rc;
+	}
+	return leader_exec(l, sql, line, c.kind == K_COMMENT_EXTENSION ? TOLERATE_PRIVILEGE : 0,
+			   NULL, err);
+}
+
+g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
+			   g3_err *err)
+{
+	char key[NAME_MAX_LEN], qname[NAME_MAX_LEN];
+	struct worker *w = NULL;
+	struct job *j;
+	g3_rc rc = G3_OK;
+
+	if (!g3_pgload_copy_table(copy_sql, key, sizeof(key), qname, sizeof(qname)))
+		return g3_err_set(err, G3_USAGE, "%s %ld: cannot tell the table of a COPY statement",
+				  l->origin, line);
+	lead_flush(l, G3_OK, NULL);
+	pthread_mutex_lock(&l->mu);
+	if (!l->data_started) {
+		l->data_started = 1;
+		clock_gettime(CLOCK_MONOTONIC, &l->t_data0);
+		l->t_data1 = l->t_data0;
+	}
+	for (;;) {
+		if ((rc = collect(l, err)))
+			goto cleanup;
+		for (int i = 0; i < l->nw && !w; i++)
+			if (!l->w[i].job)
+				w = &l->w[i];
+		if (w)
+			break;
+		if ((rc = leader_wait(l, err)))
+			goto cleanup;
+	}
+	j = g3_xcalloc(1, sizeof(*j));
+	j->kind = J_COPY;
+	j->sql = g3_xstrdup(copy_sql);
+	j->origin = g3_xstrdup(l->origin);
+	j->line = line;
+	j->table = table_get(l, key, qname);
+	j->table2 = -1;
+	j->mode = L_EXCL;
+	if (l->o.trace) {
+		j->tname = g3_xstrdup(l->tables[j->table].name);
+		j->object = g3_xstrdup(l->tables[j->table].name);
+	}
+	l->inflight[j->table]++;
+	w->eof = 0;
+	w->job = j;
+	l->cur = w;
+	l->cur_job = j;
+	pthread_cond_signal(&w->cv);
+cleanup:
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* Hands the open chunk to the current worker; waits for queue room. */
+static g3_rc push_chunk(g3_pgload *l, g3_err *err)
+{
+	struct worker *w = l->cur;
+	struct chunk *c = l->open;
+	g3_rc rc = G3_OK;
+
+	l->open = NULL;
+	if (!c || !c->len) {
+		free(c);
+		return G3_OK;
+	}
+	pthread_mutex_lock(&l->mu);
+	while (w->queued && w->queued + c->len > l->o.queue_bytes && !l->failed) {
+		if ((rc = leader_wait(l, err))) {
+			free(c);
+			pthread_mutex_unlock(&l->mu);
+			return rc;
+		}
+	}
+	if (l->failed) {
+		free(c);
+		rc = collect(l, err);
+		pthread_mutex_unlock(&l->mu);
+		return rc;
+	}
+	c->next = NULL;
+	if (w->tail)
+		w->tail->next = c;
+	else
+		w->head = c;
+	w->tail = c;
+	w->queued += c->len;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&l->mu);
+	return G3_OK;
+}
+
+g3_rc g3_pgload_copy_data(g3_pgload *l, const char *data, size_t len, g3_err *err)
+{
+	g3_rc rc;
+
+	l->tables[l->cur_job->table].bytes += (long long)len;
+	l->st.bytes += (long long)len;
+	while (len) {
+		size_t n;
+
+		if (!l->open) {
+			l->open = g3_xmalloc(sizeof(struct chunk) + CHUNK_BYTES);
+			l->open->len = 0;
+		}
+		n = CHUNK_BYTES - l->open->len;
+		if (n > len)
+			n = len;
+		memcpy(l->open->data + l->open->len, data, n);
+		l->open->len += n;
+		data += n;
+		len -= n;
+		if (l->open->len == CHUNK_BYTES && (rc = push_chunk(l, err)))
+			return rc;
+	}
+	return G3_OK;
+}
+
+g3_rc g3_pgload_copy_end(g3_pgload *l, long long rows, g3_err *err)
+{
+	g3_rc rc = push_chunk(l, err);
+
+	pthread_mutex_lock(&l->mu);
+	l->cur_job->expected = rows;
+	l->cur->eof = 1;
+	pthread_cond_signal(&l->cur->cv);
+	l->cur = NULL;
+	l->cur_job = NULL;
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
+{
+	double t0;
+	g3_rc rc;
+
+	t0 = now_s();
+	lead_flush(l, G3_OK, NULL);
+	pthread_mutex_lock(&l->mu);
+	rc = collect(l, err);
+	if (!rc) {
+		/* queued with the pending post-data jobs: each runs as soon as
+		 * its table is ready (job_ready), not after all of them */
+		for (size_t i = 0; i < l->ntables; i++) {
+			struct job *j;
+			g3_buf b = G3_BUF_INIT;
+
+			/* a table whose last COPY still runs counts too: its
+			 * ANALYZE waits for it (job_ready) */
+			if (!l->tables[i].copies && !l->inflight[i])
+				continue;
+			j = g3_xcalloc(1, sizeof(*j));
+			g3_buf_addf(&b, "ANALYZE %s", l->tables[i].qname);
+			j->sql = g3_buf_detach(&b);
+			j->origin = g3_xstrdup(l->origin);
+			j->kind = J_ANALYZE;
+			j->table = (int)i;
+			j->table2 = -1;
+			j->mode = L_SHARE;
+			if (l->o.trace) {
+				j->tname = g3_xstrdup(l->tables[i].name);
+				j->object = g3_xstrdup(l->tables[i].name);
+			}
+			j->weight = l->tables[i].bytes;
+			l->pending = g3_xrealloc(l->pending, (l->npending + 1) * sizeof(*l->pending));
+			l->pending[l->npending++] = j;
+		}
+		rc = pump(l, 1, err);
+	}
+	l->st.post_seconds += now_s() - t0;
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+const g3_pgload_table *g3_pgload_tables(const g3_pgload *l, size_t *n)
+{
+	*n = l->ntables;
+	return l->tables;
+}
+
+const g3_pgload_stats *g3_pgload_get_stats(const g3_pgload *l)
+{
+	g3_pgload_stats *st = (g3_pgload_stats *)&l->st;
+
+	st->data_seconds = (double)(l->t_data1.tv_sec - l->t_data0.tv_sec) +
+			   (double)(l->t_data1.tv_nsec - l->t_data0.tv_nsec) / 1e9;
+	return st;
+}
+
+void g3_pgload_stop(g3_pgload *l)
+{
+	if (!l || l->stopped)
+		return;
+	l->stopped = 1;
+	lead_flush(l, G3_OK, NULL);
+	pthread_mutex_lock(&l->mu);
+	l->quit = 1;
+	for (int i = 0; i < l->nw; i++) {
+		struct worker *w = &l->w[i];
+		char buf[256];
+
+		if (w->job && w->cancel)
+			PQcancel(w->cancel, buf, sizeof(buf));
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&l->mu);
+	for (int i = 0; i < l->nw; i++) {
+		struct worker *w = &l->w[i];
+
+		if (w->started)
+			pthread_join(w->thread, NULL);
+		while (w->head) {
+			struct chunk *c = w->head;
+
+			w->head = c->next;
+			free(c);
+		}
+		job_free(w->job);
+		job_free(w->finished);
+		w->job = w->finished = NULL;
+		PQfreeCancel(w->cancel);
+		w->cancel = NULL;
+		PQfinish(w->conn);
+		w->conn = NULL;
+	}
+}
+
+void g3_pgload_free(g3_pgload *l)
+{
+	if (!l)
+		return;
+	g3_pgload_stop(l);
+	for (int i = 0; i < l->nw; i++)
+		pthread_cond_destroy(&l->w[i].cv);
+	free(l->open);
+	for (size_t i = 0; i < l->npending; i++)
+		job_free(l->pending[i]);
+	for (size_t i = 0; i < l->ndone; i++)
+		job_free(l->done[i]);
+	for (size_t i = 0; i < l->nsession; i++)
+		free(l->session[i]);
+	for (size_t i = 0; i < l->ntables; i++) {
+		free(l->tables[i].name);
+		free(l->tables[i].qname);
+	}
+	free(l->session);
+	free(l->origin);
+	free(l->pending);
+	free(l->done);
+	free(l->tables);
+	free(l->inflight);
+	free(l->w);
+	pthread_cond_destroy(&l->leader_cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}

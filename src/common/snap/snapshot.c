@@ -1,0 +1,1306 @@
+/*
+ * The snapshot format's JSON members (docs/FORMAT.md) with json-c: writers
+ * build a json_object and print it; parsers check each field's type and
+ * fail with G3_USAGE naming the member and the field.
+ */
+#include "snapshot.h"
+#include "../es/elasticdump.h"
+#include "../es/es.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- names -------------------------------------------------------------- */
+
+int g3_snap_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len >= 1024 || name[0] == '/' || strstr(name, "..") ||
+	    strstr(name, "//"))
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int parse_number(const char *s, const char *suffix, uint64_t *out)
+{
+	char *end = NULL;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || strcmp(end, suffix))
+		return 0;
+	*out = v;
+	return 1;
+}
+
+g3_member_kind g3_snap_member_kind(const char *name, char *db, size_t dbsize,
+				   uint64_t *number)
+{
+	const char *rest, *slash;
+	uint64_t unused;
+	size_t n;
+
+	if (db && dbsize)
+		db[0] = '\0';
+	if (!number)
+		number = &unused;
+	*number = 0;
+	if (!strcmp(name, G3_SNAP_MANIFEST))
+		return G3_MEMBER_MANIFEST;
+	if (!strcmp(name, G3_SNAP_END))
+		return G3_MEMBER_END;
+	if (!strncmp(name, "es/", 3)) {
+		slash = strchr(name + 3, '/');
+		if (!slash)
+			return G3_MEMBER_OTHER;
+		n = (size_t)(slash - (name + 3));
+		if (!n)
+			return G3_MEMBER_OTHER;
+		if (db && dbsize)
+			snprintf(db, dbsize, "%.*s", (int)n, name + 3);
+		rest = slash + 1;
+		if (!strcmp(rest, "index.json"))
+			return G3_MEMBER_ES_INDEX;
+		if (!strncmp(rest, "docs.", 5)) {
+			if (parse_number(rest + 5, ".json", number))
+				return G3_MEMBER_ES_DOCS_HEADER;
+			if (parse_number(rest + 5, ".ndjson", number))
+				return G3_MEMBER_ES_DOCS;
+		}
+		return G3_MEMBER_ES;
+	}
+	if (strncmp(name, "pg/", 3))
+		return G3_MEMBER_OTHER;
+	slash = strchr(name + 3, '/');
+	if (!slash || slash == name + 3)
+		return G3_MEMBER_OTHER;
+	n = (size_t)(slash - (name + 3));
+	if (db && dbsize)
+		snprintf(db, dbsize, "%.*s", (int)n, name + 3);
+	rest = slash + 1;
+	if (!strcmp(rest, "pre-data.sql"))
+		return G3_MEMBER_PRE_DATA;
+	if (!strcmp(rest, "post-data.sql"))
+		return G3_MEMBER_POST_DATA;
+	if (!strcmp(rest, "post-data.json"))
+		return G3_MEMBER_POST_DATA_JSON;
+	if (!strcmp(rest, "sequences.sql"))
+		return G3_MEMBER_SEQUENCES;
+	if (!strncmp(rest, "data/", 5)) {
+		uint64_t v;
+
+		if (parse_number(rest + 5, ".json", &v)) {
+			if (number)
+				*number = v;
+			return G3_MEMBER_CHUNK_HEADER;
+		}
+		if (parse_number(rest + 5, ".copy", &v)) {
+			if (number)
+				*number = v;
+			return G3_MEMBER_CHUNK;
+		}
+	}
+	return G3_MEMBER_OTHER;
+}
+
+/* ---- JSON field helpers ------------------------------------------------- */
+
+static void put_str(json_object *o, const char *key, const char *v)
+{
+	json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+static void put_int(json_object *o, const char *key, int64_t v)
+{
+	json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+static void print_json(json_object *o, g3_buf *out)
+{
+	g3_buf_adds(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								JSON_C_TO_STRING_SPACED |
+								JSON_C_TO_STRING_NOSLASHESCAPE));
+	g3_buf_addch(out, '\n');
+	json_object_put(o);
+}
+
+struct jctx {
+	const char *member;
+	g3_err *err;
+};
+
+static g3_rc parse_root(const char *json, size_t len, const char *member,
+			json_object **out, g3_err *err)
+{
+	struct json_tokener *tok = json_tokener_new();
+	json_object *o;
+	enum json_tokener_error jerr;
+
+	*out = NULL;
+	if (len > INT32_MAX) {
+		json_tokener_free(tok);
+		return g3_err_set(err, G3_USAGE, "%s is too large", member);
+	}
+	o = json_tokener_parse_ex(tok, json, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (!o || jerr != json_tokener_success) {
+		if (jerr == json_tokener_continue)
+			g3_err_set(err, G3_USAGE, "%s is not valid JSON: it ends early", member);
+		else
+			g3_err_set(err, G3_USAGE, "%s is not valid JSON: %s", member,
+				   json_tokener_error_desc(jerr));
+		json_object_put(o);
+		json_tokener_free(tok);
+		return G3_USAGE;
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return g3_err_set(err, G3_USAGE, "%s is not a JSON object", member);
+	}
+	*out = o;
+	return G3_OK;
+}
+
+/* A field of the wanted type; optional fields may be missing or null. */
+static g3_rc get_field(struct jctx *c, json_object *o, const char *key,
+		       json_type type, int optional, json_object **out)
+{
+	json_object *v = NULL;
+	static const char *const names[] = {
+		[json_type_null] = "null", [json_type_boolean] = "a boolean",
+		[json_type_double] = "a number", [json_type_int] = "an integer",
+		[json_type_object] = "an object", [json_type_array] = "an array",
+		[json_type_string] = "a string",
+	};
+
+	*out = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || !v) {
+		if (optional)
+			return G3_OK;
+		return g3_err_set(c->err, G3_USAGE, "%s: field \"%s\" is missing", c->member, key);
+	}
+	if (!json_object_is_type(v, type))
+		return g3_err_set(c->err, G3_USAGE, "%s: field \"%s\" must be %s", c->member,
+				  key, names[type]);
+	*out = v;
+	return G3_OK;
+}
+
+static g3_rc get_str(struct jctx *c, json_object *o, const char *key, int optional,
+		     char **out)
+{
+	json_object *v;
+	g3_rc rc = get_field(c, o, key, json_type_string, optional, &v);
+
+	*out = NULL;
+	if (!rc && v)
+		*out = g3_xstrdup(json_object_get_string(v));
+	return rc;
+}
+
+static g3_rc get_int(struct jctx *c, json_object *o, const char *key, int optional,
+		     int64_t dflt, int64_t *out)
+{
+	json_object *v;
+	g3_rc rc = get_field(c, o, key, json_type_int, optional, &v);
+
+	*out = dflt;
+	if (!rc && v)
+		*out = json_object_get_int64(v);
+	return rc;
+}
+
+static g3_rc get_count(struct jctx *c, json_object *o, const char *key, int64_t *out)
+{
+	g3_rc rc = get_int(c, o, key, 0, 0, out);
+
+	if (!rc && *out < 0)
+		return g3_err_set(c->err, G3_USAGE, "%s: field \"%s\" is negative", c->member, key);
+	return rc;
+}
+
+/* ---- manifest ------------------------------------------------------------ */
+
+void g3_manifest_init(g3_manifest *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->format_version = G3_SNAP_FORMAT_VERSION;
+	m->format_minor = G3_SNAP_FORMAT_MINOR;
+}
+
+void g3_manifest_release(g3_manifest *m)
+{
+	for (size_t i = 0; i < m->n_databases; i++) {
+		g3_snap_database *d = &m->databases[i];
+
+		for (size_t k = 0; k < d->n_tables; k++) {
+			g3_snap_table *t = &d->tables[k];
+
+			for (size_t j = 0; j < t->n_columns; j++) {
+				free(t->columns[j].name);
+				free(t->columns[j].type);
+			}
+			free(t->columns);
+			free(t->schema);
+			free(t->name);
+		}
+		free(d->tables);
+		free(d->name);
+		free(d->encoding);
+	}
+	free(m->databases);
+	for (size_t i = 0; i < m->n_indices; i++) {
+		free(m->indices[i].name);
+		free(m->indices[i].concrete);
+		free(m->indices[i].source_distribution);
+		free(m->indices[i].source_version);
+	}
+	free(m->indices);
+	free(m->created);
+	free(m->gen3db_version);
+	free(m->server_version);
+	free(m->pg_dump_version);
+	g3_manifest_init(m);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? g3_xstrdup(s) : NULL;
+}
+
+g3_snap_database *g3_manifest_add_database(g3_manifest *m, const char *name,
+					   const char *encoding)
+{
+	g3_snap_database *d;
+
+	m->databases = g3_xrealloc(m->databases, (m->n_databases + 1) * sizeof(*d));
+	d = &m->databases[m->n_databases++];
+	memset(d, 0, sizeof(*d));
+	d->name = g3_xstrdup(name);
+	d->encoding = dup_or_null(encoding);
+	return d;
+}
+
+g3_snap_table *g3_manifest_add_table(g3_snap_database *d, const char *schema,
+				     const char *name, int64_t est_rows,
+				     int64_t est_bytes)
+{
+	g3_snap_table *t;
+
+	d->tables = g3_xrealloc(d->tables, (d->n_tables + 1) * sizeof(*t));
+	t = &d->tables[d->n_tables++];
+	memset(t, 0, sizeof(*t));
+	t->schema = g3_xstrdup(schema);
+	t->name = g3_xstrdup(name);
+	t->est_rows = est_rows;
+	t->est_bytes = est_bytes;
+	return t;
+}
+
+void g3_manifest_add_column(g3_snap_table *t, const char *name, const char *type)
+{
+	t->columns = g3_xrealloc(t->columns, (t->n_columns + 1) * sizeof(*t->columns));
+	t->columns[t->n_columns].name = g3_xstrdup(name);
+	t->columns[t->n_columns].type = dup_or_null(type);
+	t->n_columns++;
+}
+
+g3_snap_index *g3_manifest_add_index(g3_manifest *m, const char *name,
+				     int64_t docs, int64_t bytes)
+{
+	g3_snap_index *x;
+
+	m->indices = g3_xrealloc(m->indices, (m->n_indices + 1) * sizeof(*x));
+	x = &m->indices[m->n_indices++];
+	memset(x, 0, sizeof(*x));
+	x->name = g3_xstrdup(name);
+	x->docs = docs;
+	x->bytes = bytes;
+	return x;
+}
+
+const g3_snap_index *g3_manifest_find_index(const g3_manifest *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_indices; i++)
+		if (!strcmp(m->indices[i].name, name))
+			return &m->indices[i];
+	return NULL;
+}
+
+const g3_snap_database *g3_manifest_find_database(const g3_manifest *m,
+						  const char *name)
+{
+	for (size_t i = 0; i < m->n_databases; i++)
+		if (!strcmp(m->databases[i].name, name))
+			return &m->databases[i];
+	return NULL;
+}
+
+void g3_manifest_to_json(const g3_manifest *m, g3_buf *out)
+{
+	json_object *root = json_object_new_object();
+	json_object *src = json_object_new_object();
+	json_object *dbs = json_object_new_array();
+	json_object *idx = json_object_new_array();
+
+	put_str(root, "format", G3_SNAP_FORMAT);
+	put_int(root, "format_version", m->format_version);
+	put_int(root, "format_minor", m->format_minor);
+	put_str(root, "created", m->created);
+	put_str(root, "gen3db_version", m->gen3db_version);
+	put_str(src, "server_version", m->server_version);
+	put_int(src, "server_version_num", m->server_version_num);
+	put_str(src, "pg_dump_version", m->pg_dump_version);
+	json_object_object_add(root, "source", src);
+	for (size_t i = 0; i < m->n_databases; i++) {
+		const g3_snap_database *d = &m->databases[i];
+		json_object *jd = json_object_new_object();
+		json_object *tabs = json_object_new_array();
+
+		put_str(jd, "name", d->name);
+		put_str(jd, "encoding", d->encoding);
+		for (size_t k = 0; k < d->n_tables; k++) {
+			const g3_snap_table *t = &d->tables[k];
+			json_object *jt = json_object_new_object();
+			json_object *cols = json_object_new_array();
+
+			put_str(jt, "schema", t->schema);
+			put_str(jt, "name", t->name);
+			for (size_t j = 0; j < t->n_columns; j++) {
+				json_object *jc = json_object_new_object();
+
+				put_str(jc, "name", t->columns[j].name);
+				put_str(jc, "type", t->columns[j].type);
+				json_object_array_add(cols, jc);
+			}
+			json_object_object_add(jt, "columns", cols);
+			put_int(jt, "estimated_rows", t->est_rows);
+			put_int(jt, "estimated_bytes", t->est_bytes);
+			json_object_array_add(tabs, jt);
+		}
+		json_object_object_add(jd, "tables", tabs);
+		json_object_array_add(dbs, jd);
+	}
+	json_object_object_add(root, "databases", dbs);
+	for (size_t i = 0; i < m->n_indices; i++) {
+		json_object *ji = json_object_new_object();
+
+		put_str(ji, "name", m->indices[i].name);
+		put_int(ji, "docs", m->indices[i].docs);
+		put_int(ji, "bytes", m->indices[i].bytes);
+		if (m->indices[i].concrete)
+			put_str(ji, "concrete", m->indices[i].concrete);
+		if (m->indices[i].source_distribution)
+			put_str(ji, "source_distribution", m->indices[i].source_distribution);
+		if (m->indices[i].source_version)
+			put_str(ji, "source_version", m->indices[i].source_version);
+		json_object_array_add(idx, ji);
+	}
+	json_object_object_add(root, "indices", idx);
+	print_json(root, out);
+}
+
+static g3_rc parse_table(struct jctx *c, json_object *jt, g3_snap_database *d)
+{
+	json_object *cols;
+	char *schema = NULL, *name = NULL;
+	int64_t rows, bytes;
+	g3_snap_table *t;
+	g3_rc rc;
+
+	if (!json_object_is_type(jt, json_type_object))
+		return g3_err_set(c->err, G3_USAGE, "%s: a table is not an object", c->member);
+	if ((rc = get_str(c, jt, "schema", 0, &schema)) ||
+	    (rc = get_str(c, jt, "name", 0, &name)) ||
+	    (rc = get_int(c, jt, "estimated_rows", 1, -1, &rows)) ||
+	    (rc = get_int(c, jt, "estimated_bytes", 1, -1, &bytes)) ||
+	    (rc = get_field(c, jt, "columns", json_type_array, 0, &cols)))
+		goto cleanup;
+	t = g3_manifest_add_table(d, schema, name, rows, bytes);
+	for (size_t j = 0; j < json_object_array_length(cols); j++) {
+		json_object *jc = json_object_array_get_idx(cols, j);
+		char *cname = NULL, *ctype = NULL;
+
+		if (!jc || !json_object_is_type(jc, json_type_object)) {
+			rc = g3_err_set(c->err, G3_USAGE, "%s: a column of table \"%s.%s\" is not an object",
+					c->member, schema, name);
+			goto cleanup;
+		}
+		if ((rc = get_str(c, jc, "name", 0, &cname)) ||
+		    (rc = get_str(c, jc, "type", 1, &ctype))) {
+			free(cname);
+			goto cleanup;
+		}
+		g3_manifest_add_column(t, cname, ctype);
+		free(cname);
+		free(ctype);
+	}
+cleanup:
+	free(schema);
+	free(name);
+	return rc;
+}
+
+g3_rc g3_manifest_parse(const char *json, size_t len, g3_manifest *m, g3_err *err)
+{
+	struct jctx c = { G3_SNAP_MANIFEST, err };
+	json_object *root = NULL, *v, *src, *dbs, *idx;
+	char *format = NULL;
+	int64_t num;
+	g3_rc rc;
+
+	g3_manifest_init(m);
+	if ((rc = parse_root(json, len, G3_SNAP_MANIFEST, &root, err)))
+		return rc;
+	if ((rc = get_str(&c, root, "format", 0, &format)))
+		goto cleanup;
+	if (strcmp(format, G3_SNAP_FORMAT)) {
+		rc = g3_err_set(err, G3_USAGE, "%s: format \"%s\" is not \"%s\"", c.member,
+				format, G3_SNAP_FORMAT);
+		goto cleanup;
+	}
+	if ((rc = get_int(&c, root, "format_version", 0, 0, &num)))
+		goto cleanup;
+	if (num != G3_SNAP_FORMAT_VERSION) {
+		rc = g3_err_set(err, G3_USAGE,
+				"unsupported snapshot format_version %" PRId64 " (this gen3db reads %d)",
+				num, G3_SNAP_FORMAT_VERSION);
+		g3_err_hint(err, "use a gen3db release that reads this snapshot");
+		goto cleanup;
+	}
+	m->format_version = (int)num;
+	if ((rc = get_int(&c, root, "format_minor", 1, 0, &num)))
+		goto cleanup;
+	m->format_minor = (int)num;
+	if ((rc = get_str(&c, root, "created", 1, &m->created)) ||
+	    (rc = get_str(&c, root, "gen3db_version", 1, &m->gen3db_version)) ||
+	    (rc = get_field(&c, root, "source", json_type_object, 1, &src)))
+		goto cleanup;
+	if (src) {
+		if ((rc = get_str(&c, src, "server_version", 1, &m->server_version)) ||
+		    (rc = get_int(&c, src, "server_version_num", 1, 0, &num)) ||
+		    (rc = get_str(&c, src, "pg_dump_version", 1, &m->pg_dump_version)))
+			goto cleanup;
+		m->server_version_num = (int)num;
+	}
+	if ((rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)))
+		goto cleanup;
+	for (size_t i = 0; i < json_object_array_length(dbs); i++) {
+		json_object *jd = json_object_array_get_idx(dbs, i), *tabs;
+		char *name = NULL, *enc = NULL;
+		g3_snap_database *d;
+
+		if (!jd || !json_object_is_type(jd, json_type_object)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: database %zu is not an object",
+					c.member, i + 1);
+			goto cleanup;
+		}
+		if ((rc = get_str(&c, jd, "name", 0, &name)))
+			goto cleanup;
+		if ((rc = get_str(&c, jd, "encoding", 1, &enc)) ||
+		    (rc = get_field(&c, jd, "tables", json_type_array, 0, &tabs))) {
+			free(name);
+			free(enc);
+			goto cleanup;
+		}
+		d = g3_manifest_add_database(m, name, enc);
+		free(name);
+		free(enc);
+		if (!g3_snap_name_ok(d->name) || strchr(d->name, '/')) {
+			rc = g3_err_set(err, G3_USAGE, "%s: invalid database name \"%s\"",
+					c.member, d->name);
+			goto cleanup;
+		}
+		for (size_t k = 0; k < json_object_array_length(tabs); k++)
+			if ((rc = parse_table(&c, json_object_array_get_idx(tabs, k), d)))
+				goto cleanup;
+	}
+	if ((rc = get_field(&c, root, "indices", json_type_array, 1, &idx)))
+		goto cleanup;
+	for (size_t i = 0; idx && i < json_object_array_length(idx); i++) {
+		json_object *ji = json_object_array_get_idx(idx, i);
+		char *name = NULL;
+		int64_t docs, bytes;
+
+		if (!ji || !json_object_is_type(ji, json_type_object)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: index %zu is not an object",
+					c.member, i + 1);
+			goto cleanup;
+		}
+		if ((rc = get_str(&c, ji, "name", 0, &name)))
+			goto cleanup;
+		if ((rc = get_int(&c, ji, "docs", 1, -1, &docs)) ||
+		    (rc = get_int(&c, ji, "bytes", 1, -1, &bytes))) {
+			free(name);
+			goto cleanup;
+		}
+		{
+			g3_snap_index *x = g3_manifest_add_index(m, name, docs, bytes);
+
+			free(name);
+			if ((rc = get_str(&c, ji, "concrete", 1, &x->concrete)) ||
+			    (rc = get_str(&c, ji, "source_distribution", 1, &x->source_distribution)) ||
+			    (rc = get_str(&c, ji, "source_version", 1, &x->source_version)))
+				goto cleanup;
+			if (strchr(x->name, '/') || !g3_snap_name_ok(x->name)) {
+				rc = g3_err_set(err, G3_USAGE, "%s: index name \"%s\" cannot name "
+						"snapshot members", c.member, x->name);
+				goto cleanup;
+			}
+		}
+	}
+	(void)v;
+cleanup:
+	free(format);
+	json_object_put(root);
+	if (rc)
+		g3_manifest_release(m);
+	return rc;
+}
+
+/* ---- chunk headers -------------------------------------------------------- */
+
+void g3_chunk_header_init(g3_chunk_header *h)
+{
+	memset(h, 0, sizeof(*h));
+}
+
+void g3_chunk_header_release(g3_chunk_header *h)
+{
+	free(h->schema);
+	free(h->table);
+	for (size_t i = 0; i < h->n_columns; i++)
+		free(h->columns[i]);
+	free(h->columns);
+	g3_chunk_header_init(h);
+}
+
+void g3_chunk_header_to_json(const g3_chunk_header *h, g3_buf *out)
+{
+	json_object *o = json_object_new_object();
+	json_object *cols = json_object_new_array();
+
+	put_str(o, "schema", h->schema);
+	put_str(o, "table", h->table);
+	for (size_t i = 0; i < h->n_columns; i++)
+		json_object_array_add(cols, json_object_new_string(h->columns[i]));
+	json_object_object_add(o, "columns", cols);
+	put_int(o, "part", (int64_t)h->part);
+	json_object_object_add(o, "last", json_object_new_boolean(h->last));
+	put_int(o, "rows", h->rows);
+	put_int(o, "bytes", h->bytes);
+	put_str(o, "sha256", h->sha256);
+	g3_buf_adds(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE));
+	g3_buf_addch(out, '\n');
+	json_object_put(o);
+}
+
+static int is_hex64(const char *s)
+{
+	if (strlen(s) != 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+g3_rc g3_chunk_header_parse(const char *json, size_t len, const char *member,
+			    g3_chunk_header *h, g3_err *err)
+{
+	struct jctx c = { member, err };
+	json_object *root = NULL, *cols, *last;
+	char *sha = NULL;
+	int64_t part;
+	g3_rc rc;
+
+	g3_chunk_header_init(h);
+	if ((rc = parse_root(json, len, member, &root, err)))
+		return rc;
+	if ((rc = get_str(&c, root, "schema", 0, &h->schema)) ||
+	    (rc = get_str(&c, root, "table", 0, &h->table)) ||
+	    (rc = get_field(&c, root, "columns", json_type_array, 0, &cols)) ||
+	    (rc = get_count(&c, root, "part", &part)) ||
+	    (rc = get_field(&c, root, "last", json_type_boolean, 0, &last)) ||
+	    (rc = get_count(&c, root, "rows", &h->rows)) ||
+	    (rc = get_count(&c, root, "bytes", &h->bytes)) ||
+	    (rc = get_str(&c, root, "sha256", 0, &sha)))
+		goto cleanup;
+	h->part = (uint64_t)part;
+	h->last = json_object_get_boolean(last);
+	if (!is_hex64(sha)) {
+		rc = g3_err_set(err, G3_USAGE, "%s: field \"sha256\" is not 64 lowercase hex digits",
+				member);
+		goto cleanup;
+	}
+	memcpy(h->sha256, sha, 65);
+	h->columns = g3_xcalloc(json_object_array_length(cols) + 1, sizeof(char *));
+	for (size_t i = 0; i < json_object_array_length(cols); i++) {
+		json_object *v = json_object_array_get_idx(cols, i);
+
+		if (!v || !json_object_is_type(v, json_type_string)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: field \"columns\" must hold strings",
+					member);
+			goto cleanup;
+		}
+		h->columns[h->n_columns++] = g3_xstrdup(json_object_get_string(v));
+	}
+cleanup:
+	free(sha);
+	json_object_put(root);
+	if (rc)
+		g3_chunk_header_release(h);
+	return rc;
+}
+
+/* ---- chunk verification ------------------------------------------------- */
+
+static void hex(const unsigned char *md, unsigned n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < n; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void g3_sha256_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+
+	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
+	hex(md, n, out);
+}
+
+void g3_chunk_check_init(g3_chunk_check *c)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (!md)
+		abort();
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	c->md = md;
+	c->rows = 0;
+	c->bytes = 0;
+}
+
+void g3_chunk_check_update(g3_chunk_check *c, const void *buf, size_t len)
+{
+	const char *p = buf, *end = p + len;
+
+	EVP_DigestUpdate(c->md, buf, len);
+	c->bytes += (int64_t)len;
+	while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+		c->rows++;
+		p++;
+	}
+}
+
+g3_rc g3_chunk_check_finish(g3_chunk_check *c, const g3_chunk_header *h,
+			    const char *member, g3_err *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	char got[65];
+
+	EVP_DigestFinal_ex(c->md, md, &n);
+	hex(md, n, got);
+	if (c->bytes != h->bytes)
+		return g3_err_set(err, G3_FAIL,
+				  "member \"%s\" of table \"%s.%s\" holds %" PRId64 " bytes, its header says %" PRId64,
+				  member, h->schema, h->table, c->bytes, h->bytes);
+	if (c->rows != h->rows)
+		return g3_err_set(err, G3_FAIL,
+				  "member \"%s\" of table \"%s.%s\" holds %" PRId64 " %s, its header says %" PRId64,
+				  member, h->schema, h->table, c->rows, g3_plural(c->rows, "row", "rows"),
+				  h->rows);
+	if (strcmp(got, h->sha256))
+		return g3_err_set(err, G3_FAIL,
+				  "member \"%s\" of table \"%s.%s\" fails its sha256 check",
+				  member, h->schema, h->table);
+	return G3_OK;
+}
+
+void g3_chunk_check_release(g3_chunk_check *c)
+{
+	EVP_MD_CTX_free(c->md);
+	c->md = NULL;
+}
+
+/* ---- member sums ---------------------------------------------------------- */
+
+void g3_snap_log_init(g3_snap_log *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+void g3_snap_log_release(g3_snap_log *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+	free(l->slots);
+	g3_snap_log_init(l);
+}
+
+static size_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (size_t)h;
+}
+
+static void log_slot_put(g3_snap_log *l, size_t idx)
+{
+	size_t mask = l->n_slots - 1, at = name_hash(l->v[idx].name) & mask;
+
+	while (l->slots[at])
+		at = (at + 1) & mask;
+	l->slots[at] = idx + 1;
+}
+
+long g3_snap_log_find(const g3_snap_log *l, const char *name)
+{
+	size_t mask, at;
+
+	if (!l->n_slots)
+		return -1;
+	mask = l->n_slots - 1;
+	for (at = name_hash(name) & mask; l->slots[at]; at = (at + 1) & mask)
+		if (!strcmp(l->v[l->slots[at] - 1].name, name))
+			return (long)(l->slots[at] - 1);
+	return -1;
+}
+
+int g3_snap_log_add(g3_snap_log *l, const char *name, int64_t bytes, const char *sha256)
+{
+	g3_snap_member_sum *m;
+
+	if (g3_snap_log_find(l, name) >= 0)
+		return -1;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = g3_xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	m = &l->v[l->n++];
+	m->name = g3_xstrdup(name);
+	m->bytes = bytes;
+	snprintf(m->sha256, sizeof(m->sha256), "%s", sha256);
+	if (2 * l->n > l->n_slots) {     /* at most half full */
+		free(l->slots);
+		l->n_slots = l->n_slots ? 2 * l->n_slots : 128;
+		l->slots = g3_xcalloc(l->n_slots, sizeof(*l->slots));
+		for (size_t i = 0; i < l->n; i++)
+			log_slot_put(l, i);
+	} else {
+		log_slot_put(l, l->n - 1);
+	}
+	return 0;
+}
+
+g3_rc g3_snap_log_check(const g3_snap_log *read, const g3_snap_log *listed, g3_err *err)
+{
+	for (size_t i = 0; i < read->n; i++) {
+		const g3_snap_member_sum *r = &read->v[i];
+		long k = g3_snap_log_find(listed, r->name);
+
+		if (k < 0)
+			return g3_err_set(err, G3_FAIL, "member \"%s\" is not listed in end.json",
+					  r->name);
+		if (listed->v[k].bytes != r->bytes)
+			return g3_err_set(err, G3_FAIL, "member \"%s\" holds %lld bytes, end.json "
+					  "says %lld", r->name, (long long)r->bytes,
+					  (long long)listed->v[k].bytes);
+		if (strcmp(listed->v[k].sha256, r->sha256))
+			return g3_err_set(err, G3_FAIL, "member \"%s\" fails its sha256 check "
+					  "(end.json)", r->name);
+	}
+	for (size_t k = 0; k < listed->n; k++)
+		if (g3_snap_log_find(read, listed->v[k].name) < 0)
+			return g3_err_set(err, G3_FAIL, "end.json lists member \"%s\", which the "
+					  "snapshot does not hold", listed->v[k].name);
+	for (size_t i = 0; i < read->n; i++)
+		if (strcmp(read->v[i].name, listed->v[i].name))
+			return g3_err_set(err, G3_FAIL, "member \"%s\" is out of order: end.json "
+					  "lists \"%s\" in its place", read->v[i].name,
+					  listed->v[i].name);
+	return G3_OK;
+}
+
+/* ---- parts ------------------------------------------------------------------ */
+
+struct g3_snap_part_state {
+	char *schema;           /* NULL: an index */
+	char *name;
+	uint64_t part;          /* the last part seen */
+	int last;
+};
+
+void g3_snap_parts_init(g3_snap_parts *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void g3_snap_parts_release(g3_snap_parts *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->v[i].schema);
+		free(p->v[i].name);
+	}
+	free(p->v);
+	g3_snap_parts_init(p);
+}
+
+static struct g3_snap_part_state *parts_find(const g3_snap_parts *p, const char *schema,
+					     const char *table)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->v[i].name, table) &&
+		    (schema ? p->v[i].schema && !strcmp(p->v[i].schema, schema) : !p->v[i].schema))
+			return &p->v[i];
+	return NULL;
+}
+
+/* "table \"public.User\"" or "index \"dev_case\"" */
+static void parts_label(char *buf, size_t size, const char *schema, const char *table)
+{
+	if (schema)
+		snprintf(buf, size, "table \"%s.%s\"", schema, table);
+	else
+		snprintf(buf, size, "index \"%s\"", table);
+}
+
+g3_rc g3_snap_parts_add(g3_snap_parts *p, const char *schema, const char *table,
+			uint64_t part, int last, const char *member, g3_err *err)
+{
+	struct g3_snap_part_state *t = parts_find(p, schema, table);
+	char label[1200];
+
+	parts_label(label, sizeof(label), schema, table);
+	if (!t) {
+		p->v = g3_xrealloc(p->v, (p->n + 1) * sizeof(*p->v));
+		t = &p->v[p->n++];
+		memset(t, 0, sizeof(*t));
+		t->schema = schema ? g3_xstrdup(schema) : NULL;
+		t->name = g3_xstrdup(table);
+	}
+	if (t->last)
+		return g3_err_set(err, G3_FAIL, "member \"%s\": %s has part %llu after its last "
+				  "part %llu", member, label, (unsigned long long)part,
+				  (unsigned long long)t->part);
+	if (part && part <= t->part)
+		return g3_err_set(err, G3_FAIL, "member \"%s\": part %llu of %s appears twice",
+				  member, (unsigned long long)part, label);
+	if (part != t->part + 1)
+		return g3_err_set(err, G3_FAIL, "member \"%s\": %s has part %llu where part %llu "
+				  "was expected", member, label, (unsigned long long)part,
+				  (unsigned long long)(t->part + 1));
+	t->part = part;
+	t->last = last;
+	return G3_OK;
+}
+
+g3_rc g3_snap_parts_finish(const g3_snap_parts *p, const char *schema, const char *table,
+			   g3_err *err)
+{
+	const struct g3_snap_part_state *t = parts_find(p, schema, table);
+	char label[1200];
+
+	parts_label(label, sizeof(label), schema, table);
+	if (!t)
+		return g3_err_set(err, G3_FAIL, "%s has no data chunk", label);
+	if (!t->last)
+		return g3_err_set(err, G3_FAIL, "%s ends after part %llu, which is not its last",
+				  label, (unsigned long long)t->part);
+	return G3_OK;
+}
+
+/* ---- end.json ----------------------------------------------------------- */
+
+void g3_snap_end_init(g3_snap_end *e)
+{
+	memset(e, 0, sizeof(*e));
+	g3_snap_log_init(&e->sums);
+}
+
+void g3_snap_end_release(g3_snap_end *e)
+{
+	for (size_t i = 0; i < e->n_databases; i++) {
+		g3_end_database *d = &e->databases[i];
+
+		for (size_t k = 0; k < d->n_tables; k++) {
+			free(d->tables[k].schema);
+			free(d->tables[k].name);
+		}
+		free(d->tables);
+		free(d->name);
+	}
+	free(e->databases);
+	for (size_t i = 0; i < e->n_indices; i++)
+		free(e->indices[i].name);
+	free(e->indices);
+	g3_snap_log_release(&e->sums);
+	g3_snap_end_init(e);
+}
+
+g3_end_database *g3_snap_end_add_database(g3_snap_end *e, const char *name)
+{
+	g3_end_database *d;
+
+	e->databases = g3_xrealloc(e->databases, (e->n_databases + 1) * sizeof(*d));
+	d = &e->databases[e->n_databases++];
+	memset(d, 0, sizeof(*d));
+	d->name = g3_xstrdup(name);
+	return d;
+}
+
+g3_end_table *g3_snap_end_add_table(g3_end_database *d, const char *schema,
+				    const char *name)
+{
+	g3_end_table *t;
+
+	d->tables = g3_xrealloc(d->tables, (d->n_tables + 1) * sizeof(*t));
+	t = &d->tables[d->n_tables++];
+	memset(t, 0, sizeof(*t));
+	t->schema = g3_xstrdup(schema);
+	t->name = g3_xstrdup(name);
+	return t;
+}
+
+void g3_snap_end_to_json(const g3_snap_end *e, g3_buf *out)
+{
+	json_object *root = json_object_new_object();
+	json_object *dbs = json_object_new_array();
+
+	put_int(root, "members", (int64_t)e->members);
+	for (size_t i = 0; i < e->n_databases; i++) {
+		const g3_end_database *d = &e->databases[i];
+		json_object *jd = json_object_new_object();
+		json_object *tabs = json_object_new_array();
+
+		put_str(jd, "name", d->name);
+		put_int(jd, "rows", d->rows);
+		put_int(jd, "bytes", d->bytes);
+		put_int(jd, "chunks", d->chunks);
+		for (size_t k = 0; k < d->n_tables; k++) {
+			json_object *jt = json_object_new_object();
+
+			put_str(jt, "schema", d->tables[k].schema);
+			put_str(jt, "name", d->tables[k].name);
+			put_int(jt, "rows", d->tables[k].rows);
+			put_int(jt, "bytes", d->tables[k].bytes);
+			put_int(jt, "chunks", d->tables[k].chunks);
+			json_object_array_add(tabs, jt);
+		}
+		json_object_object_add(jd, "tables", tabs);
+		json_object_array_add(dbs, jd);
+	}
+	json_object_object_add(root, "databases", dbs);
+	if (e->n_indices) {
+		json_object *ix = json_object_new_array();
+
+		for (size_t i = 0; i < e->n_indices; i++) {
+			json_object *ji = json_object_new_object();
+
+			put_str(ji, "name", e->indices[i].name);
+			put_int(ji, "docs", e->indices[i].docs);
+			put_int(ji, "bytes", e->indices[i].bytes);
+			put_int(ji, "chunks", e->indices[i].chunks);
+			json_object_array_add(ix, ji);
+		}
+		json_object_object_add(root, "indices", ix);
+	}
+	if (e->has_sums) {
+		json_object *ms = json_object_new_array();
+
+		for (size_t i = 0; i < e->sums.n; i++) {
+			json_object *jm = json_object_new_object();
+
+			put_str(jm, "name", e->sums.v[i].name);
+			put_int(jm, "bytes", e->sums.v[i].bytes);
+			put_str(jm, "sha256", e->sums.v[i].sha256);
+			json_object_array_add(ms, jm);
+		}
+		json_object_object_add(root, "member_sums", ms);
+	}
+	print_json(root, out);
+}
+
+g3_end_index *g3_snap_end_add_index(g3_snap_end *e, const char *name)
+{
+	g3_end_index *x;
+
+	e->indices = g3_xrealloc(e->indices, (e->n_indices + 1) * sizeof(*x));
+	x = &e->indices[e->n_indices++];
+	memset(x, 0, sizeof(*x));
+	x->name = g3_xstrdup(name);
+	return x;
+}
+
+g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *err)
+{
+	struct jctx c = { G3_SNAP_END, err };
+	json_object *root = NULL, *dbs, *ixs, *ms;
+	int64_t members;
+	g3_rc rc;
+
+	g3_snap_end_init(e);
+	if ((rc = parse_root(json, len, G3_SNAP_END, &root, err)))
+		return rc;
+	if ((rc = get_count(&c, root, "members", &members)) ||
+	    (rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)))
+		goto cleanup;
+	e->members = (uint64_t)members;
+	for (size_t i = 0; i < json_object_array_length(dbs); i++) {
+		json_object *jd = json_object_array_get_idx(dbs, i), *tabs;
+		g3_end_database *d;
+		char *name = NULL;
+
+		if (!jd || !json_object_is_type(jd, json_type_object)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: database %zu is not an object",
+					c.member, i + 1);
+			goto cleanup;
+		}
+		if ((rc = get_str(&c, jd, "name", 0, &name)))
+			goto cleanup;
+		d = g3_snap_end_add_database(e, name);
+		free(name);
+		if ((rc = get_count(&c, jd, "rows", &d->rows)) ||
+		    (rc = get_count(&c, jd, "bytes", &d->bytes)) ||
+		    (rc = get_count(&c, jd, "chunks", &d->chunks)) ||
+		    (rc = get_field(&c, jd, "tables", json_type_array, 1, &tabs)))
+			goto cleanup;
+		for (size_t k = 0; tabs && k < json_object_array_length(tabs); k++) {
+			json_object *jt = json_object_array_get_idx(tabs, k);
+			char *schema = NULL, *tname = NULL;
+			g3_end_table *t;
+
+			if (!jt || !json_object_is_type(jt, json_type_object)) {
+				rc = g3_err_set(err, G3_USAGE, "%s: a table is not an object", c.member);
+				goto cleanup;
+			}
+			if ((rc = get_str(&c, jt, "schema", 0, &schema)) ||
+			    (rc = get_str(&c, jt, "name", 0, &tname))) {
+				free(schema);
+				goto cleanup;
+			}
+			t = g3_snap_end_add_table(d, schema, tname);
+			free(schema);
+			free(tname);
+			if ((rc = get_count(&c, jt, "rows", &t->rows)) ||
+			    (rc = get_count(&c, jt, "bytes", &t->bytes)) ||
+			    (rc = get_count(&c, jt, "chunks", &t->chunks)))
+				goto cleanup;
+		}
+	}
+	if ((rc = get_field(&c, root, "indices", json_type_array, 1, &ixs)))
+		goto cleanup;
+	for (size_t i = 0; ixs && i < json_object_array_length(ixs); i++) {
+		json_object *ji = json_object_array_get_idx(ixs, i);
+		g3_end_index *x;
+		char *name = NULL;
+
+		if (!ji || !json_object_is_type(ji, json_type_object)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: index %zu is not an object",
+					c.member, i + 1);
+			goto cleanup;
+		}
+		if ((rc = get_str(&c, ji, "name", 0, &name)))
+			goto cleanup;
+		x = g3_snap_end_add_index(e, name);
+		free(name);
+		if ((rc = get_count(&c, ji, "docs", &x->docs)) ||
+		    (rc = get_count(&c, ji, "bytes", &x->bytes)) ||
+		    (rc = get_count(&c, ji, "chunks", &x->chunks)))
+			goto cleanup;
+	}
+	if ((rc = get_field(&c, root, "member_sums", json_type_array, 1, &ms)))
+		goto cleanup;
+	e->has_sums = ms != NULL;
+	for (size_t i = 0; ms && i < json_object_array_length(ms); i++) {
+		json_object *jm = json_object_array_get_idx(ms, i);
+		char *name = NULL, *sha = NULL;
+		int64_t bytes;
+
+		if (!jm || !json_object_is_type(jm, json_type_object)) {
+			rc = g3_err_set(err, G3_USAGE, "%s: member_sums entry %zu is not an object",
+					c.member, i + 1);
+			goto cleanup;
+		}
+		if (!(rc = get_str(&c, jm, "name", 0, &name)) &&
+		    !(rc = get_count(&c, jm, "bytes", &bytes)) &&
+		    !(rc = get_str(&c, jm, "sha256", 0, &sha))) {
+			if (!is_hex64(sha))
+				rc = g3_err_set(err, G3_USAGE, "%s: member_sums entry \"%s\": "
+						"\"sha256\" is not 64 lowercase hex digits", c.member, name);
+			else if (g3_snap_log_add(&e->sums, name, bytes, sha))
+				rc = g3_err_set(err, G3_FAIL, "%s lists member \"%s\" twice",
+						c.member, name);
+		}
+		free(name);
+		free(sha);
+		if (rc)
+			goto cleanup;
+	}
+	if (e->has_sums && e->sums.n != e->members) {
+		rc = g3_err_set(err, G3_FAIL, "%s counts %llu members but lists %zu in member_sums",
+				c.member, (unsigned long long)e->members, e->sums.n);
+		goto cleanup;
+	}
+cleanup:
+	json_object_put(root);
+	if (rc)
+		g3_snap_end_release(e);
+	return rc;
+}
+
+/* ---- Elasticsearch members ------------------------------------------------ */
+
+void g3_es_index_member_to_json(const char *name, const g3_esdef *d, g3_buf *out)
+{
+	json_object *root = json_object_new_object();
+
+	put_str(root, "name", name);
+	put_str(root, "source_index", d->source_index);
+	put_str(root, "type", d->type_name);
+	json_object_object_add(root, "mappings", d->mappings ? json_object_get(d->mappings)
+							       : json_object_new_object());
+	json_object_object_add(root, "settings", d->settings ? json_object_get(d->settings)
+							       : json_object_new_object());
+	json_object_object_add(root, "aliases", d->aliases ? json_object_get(d->aliases)
+							     : json_object_new_object());
+	print_json(root, out);
+}
+
+g3_rc g3_es_index_member_parse(const char *json, size_t len, const char *member,
+			       g3_esdef *d, g3_err *err)
+{
+	struct jctx c = { member, err };
+	json_object *root = NULL, *mappings, *settings, *aliases;
+	char *name = NULL, *source = NULL, *type = NULL;
+	g3_rc rc;
+
+	if ((rc = parse_root(json, len, member, &root, err)))
+		return rc;
+	if ((rc = get_str(&c, root, "name", 0, &name)) ||
+	    (rc = get_str(&c, root, "source_index", 1, &source)) ||
+	    (rc = get_str(&c, root, "type", 1, &type)) ||
+	    (rc = get_field(&c, root, "mappings", json_type_object, 0, &mappings)) ||
+	    (rc = get_field(&c, root, "settings", json_type_object, 1, &settings)) ||
+	    (rc = get_field(&c, root, "aliases", json_type_object, 1, &aliases)))
+		goto cleanup;
+	/* the mapping is stored untyped: from_json keeps it as it is */
+	if ((rc = g3_esdef_from_json(d, source ? source : name, mappings, settings, aliases, err)))
+		goto cleanup;
+	if (type) {
+		free(d->type_name);
+		d->type_name = type;
+		type = NULL;
+	}
+cleanup:
+	free(name);
+	free(source);
+	free(type);
+	json_object_put(root);
+	return rc;
+}
+
+void g3_es_docs_header_to_json(const g3_es_docs_header *h, g3_buf *out)
+{
+	json_object *root = json_object_new_object();
+
+	put_int(root, "part", (int64_t)h->part);
+	json_object_object_add(root, "last", json_object_new_boolean(h->last));
+	put_int(root, "docs", h->docs);
+	put_int(root, "bytes", h->bytes);
+	put_str(root, "sha256", h->sha256);
+	print_json(root, out);
+}
+
+g3_rc g3_es_docs_header_parse(const char *json, size_t len, const char *member,
+			      g3_es_docs_header *h, g3_err *err)
+{
+	struct jctx c = { member, err };
+	json_object *root = NULL, *last;
+	char *sha = NULL;
+	int64_t part;
+	g3_rc rc;
+
+	memset(h, 0, sizeof(*h));
+	if ((rc = parse_root(json, len, member, &root, err)))
+		return rc;
+	if ((rc = get_count(&c, root, "part", &part)) ||
+	    (rc = get_field(&c, root, "last", json_type_boolean, 0, &last)) ||
+	    (rc = get_count(&c, root, "docs", &h->docs)) ||
+	    (rc = get_count(&c, root, "bytes", &h->bytes)) ||
+	    (rc = get_str(&c, root, "sha256", 0, &sha)))
+		goto cleanup;
+	h->part = (uint64_t)part;
+	h->last = json_object_get_boolean(last);
+	if (!is_hex64(sha)) {
+		rc = g3_err_set(err, G3_USAGE, "%s: field \"sha256\" is not 64 lowercase hex digits",
+				member);
+		goto cleanup;
+	}
+	memcpy(h->sha256, sha, 65);
+cleanup:
+	free(sha);
+	json_object_put(root);
+	return rc;
+}
+
+g3_rc g3_es_docs_check_finish(g3_chunk_check *c, const g3_es_docs_header *h,
+			      const char *index, const char *member, g3_err *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	char got[65];
+
+	EVP_DigestFinal_ex(c->md, md, &n);
+	hex(md, n, got);
+	if (c->bytes != h->bytes)
+		return g3_err_set(err, G3_FAIL,
+				  "member \"%s\" of index \"%s\" holds %" PRId64 " bytes, its header says %" PRId64,
+				  member, index, c->bytes, h->bytes);
+	if (c->rows != h->docs)
+		return g3_err_set(err, G3_FAIL,
+				  "member \"%s\" of index \"%s\" holds %" PRId64 " %s, its header says %" PRId64,
+				  member, index, c->rows, g3_plural(c->rows, "document", "documents"),
+				  h->docs);
+	if (strcmp(got, h->sha256))
+		return g3_err_set(err, G3_FAIL, "member \"%s\" of index \"%s\" fails its sha256 check",
+				  member, index);
+	return G3_OK;
+}
+
+void g3_es_doc_line(g3_buf *out, const char *id, const char *type, const char *source,
+		    size_t len)
+{
+	g3_buf_adds(out, "{\"_id\":");
+	g3_json_quote(out, id);
+	if (type) {
+		g3_buf_adds(out, ",\"_type\":");
+		g3_json_quote(out, type);
+	}
+	g3_buf_adds(out, ",\"_source\":");
+	g3_buf_add(out, source, len);
+	g3_buf_adds(out, "}\n");
+}
