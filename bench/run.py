@@ -174,19 +174,26 @@ class Table:
     def add(self, name, runs, amount, note=""):
         self.rows.append({"name": name, "runs": runs, "amount": amount, "note": note})
 
-    def markdown(self, ref):
-        base = next((r for r in self.rows if r["name"] == ref), None)
+    def markdown(self, ref, ref2=None):
+        """The table, the speed-up against the row named ref (and, with
+        ref2, a second column against that row)."""
+        bases = [next((r for r in self.rows if r["name"] == x), None) for x in (ref, ref2) if x]
+        heads = ["gen3db speed-up"] if not ref2 else ["speed-up vs %s" % x.replace("gen3db ", "")
+                                                      for x in (ref, ref2)]
         out = ["### %s" % self.title, "",
                "| tool | median wall s | %s/s | MB/s | client CPU s | server CPU s (cores busy) "
-               "| peak RSS MiB | load avg | gen3db speed-up |" % self.unit,
-               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+               "| peak RSS MiB | load avg | %s |" % (self.unit, " | ".join(heads)),
+               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(heads)]
         for r in self.rows:
             wall = median(r["runs"], "wall")
-            ratio = ""
-            if base is not None:
-                ratio = "%.2f×" % (wall / median(base["runs"], "wall"))
-                if r is base:
-                    ratio = "1.00 (gen3db)"
+            ratios = []
+            for base in bases:
+                ratio = ""
+                if base is not None:
+                    ratio = "%.2f×" % (wall / median(base["runs"], "wall"))
+                    if r is base:
+                        ratio = "1.00 (gen3db)"
+                ratios.append(ratio)
             scpu = statistics.median(x.get("server_cpu", 0.0) for x in r["runs"])
             out.append("| %s | %.2f | %.0f | %.1f | %.2f | %s | %.1f | %s | %s |" % (
                 (r["name"] + (" " + r["note"] if r["note"] else "")).replace("|", "\\|"), wall,
@@ -195,7 +202,7 @@ class Table:
                 "%.1f (%.2f)" % (scpu, scpu / wall) if scpu else "-",
                 max(x["rss_kb"] for x in r["runs"]) / 1024,
                 "%.1f" % max(x["load"] for x in r["runs"]) if "load" in r["runs"][0] else "-",
-                ratio))
+                " | ".join(ratios)))
         out.append("")
         out.append("Speed-up: the tool's median wall time divided by gen3db's (above 1: gen3db is faster).")
         return "\n".join(out) + "\n"
@@ -608,7 +615,32 @@ def shapes_part(_d, results):
                     shutil.rmtree(work, ignore_errors=True)
         finally:
             SERVER.pop("pid", None)
-    return out
+    return [shapes_overview(results["shapes"])] + out
+
+
+def shapes_overview(shapes_res):
+    """One row per shape: the restores' and dumps' medians side by side and
+    the ratios the targets judge (a baseline's time ÷ gen3db's)."""
+    out = ["### Shapes overview (median wall s; ratios: the baseline's time ÷ gen3db's)", "",
+           "| shape | COPY MB | snapshot | .sql.zst | psql -f | pg_restore -j 2 -Fd / -Fc "
+           "| + vacuumdb -Z | snapshot vs pg_restore + vacuumdb -Z \\| vs pg_restore | .sql.zst vs "
+           "psql -f | least busy conn snapshot \\| .sql.zst | gen3db dump | pg_dump -Fd -j 2 "
+           "gzip \\| -Z 0 + zstd | dump vs pg_dump -Fd -j 2 |",
+           "| --- |" + " ---: |" * 12]
+    for shape, s in shapes_res.items():
+        w = lambda n: statistics.median(r["wall"] for r in s["runs"][n])
+
+        def least(n):
+            busy = [tracestat.busy(r["analysis"]) for r in s["runs"][n]]
+            return 100 * min(statistics.median(x[c] for x in busy) for c in busy[0])
+        out.append("| %s %s | %.0f | %.2f | %.2f | %.2f | %.2f / %.2f | %.2f | %.2f× \\| %.2f× "
+                   "| %.2f× | %.0f %% \\| %.0f %% | %.2f | %.2f \\| %.2f | %.2f× |" % (
+                       shape, s["name"], s["copy_bytes"] / 1e6, w(RESTORE_SNAP), w(RESTORE_SQL),
+                       w(PSQL), w(PGR_D), w(PGR_C), w(PGR_Z), w(PGR_Z) / w(RESTORE_SNAP),
+                       min(w(PGR_D), w(PGR_C)) / w(RESTORE_SNAP), w(PSQL) / w(RESTORE_SQL),
+                       least(RESTORE_SNAP), least(RESTORE_SQL), w(DUMP_G3), w(DUMP_FD),
+                       w(DUMP_FDZ), min(w(DUMP_FD), w(DUMP_FDZ)) / w(DUMP_G3)))
+    return "\n".join(out) + "\n"
 
 
 def shape_sources(pg, env, d, manifest, work):
@@ -733,7 +765,7 @@ def shape_markdown(shape, what, res, raw, amount, dumps, restores):
     rt = Table("Restore, %s" % what, "rows")
     for name, _ in restores:
         rt.add(name, raw[name], amount)
-    out = [dt.markdown(DUMP_G3), rt.markdown(RESTORE_SNAP)]
+    out = [dt.markdown(DUMP_G3), rt.markdown(RESTORE_SNAP, RESTORE_SQL)]
     for name, tag in ((RESTORE_SNAP, "snapshot"), (RESTORE_SQL, "sql")):
         out.append(phase_markdown(name, [r["analysis"] for r in raw[name]],
                                   "gantt-%s-%s-run%d.svg" % (shape, tag, RUNS)))
