@@ -815,7 +815,8 @@ def shape_targets(add, shapes_res):
         wall = lambda n: statistics.median(r["wall"] for r in runs[n])
         tag = "shape %s (%s): " % (shape, s["name"])
         snap, sql = wall(RESTORE_SNAP), wall(RESTORE_SQL)
-        for x, goal, what in ((wall(PGR_Z) / snap, 1.25, "snapshot vs pg_restore -j 2 + vacuumdb -Z"),
+        for x, goal, what in ((wall(PGR_Z) / snap, 1.25,
+                               "snapshot vs pg_restore -j 2 + vacuumdb -Z"),
                               (min(wall(PGR_D), wall(PGR_C)) / snap, 1.05,
                                "snapshot vs pg_restore -j 2 (faster of -Fd, -Fc)"),
                               (wall(PSQL) / sql, 1.5, ".sql.zst vs psql -f")):
