@@ -126,6 +126,16 @@ class ShapesTest(unittest.TestCase):
         self.assertGreater(doc["bytes"], 0.9 * sum(x["bytes"] for x in t.values()))
         self.assertEqual(fks(sql), [("document_tag", "document")])
 
+    def test_e_is_the_gen3gen_mix(self):
+        out = os.path.join(self.tmp, "e")
+        m = shapes.generate("e", out, SIZE, 1)
+        self.assertEqual(sorted(m["databases"]), ["arborist", "fence", "indexd", "sheepdog"])
+        for db, info in m["databases"].items():
+            self.assertTrue(os.path.getsize(os.path.join(out, info["file"])) > 0, db)
+            self.assertTrue(info["tables"], db)
+        self.assertEqual(m["copy_bytes"], sum(x["copy_bytes"] for x in m["databases"].values()))
+        self.assertGreater(m["copy_bytes"], 0.8 * SIZE)
+
     def test_loads_into_postgres(self):
         try:
             import pgcluster
