@@ -804,8 +804,8 @@ def phase_markdown(name, analyses, gantt):
             "Longest builds: %s." % ("; ".join("%s %.2f s (server CPU %.2f s)" % (
                 k, statistics.median(x["s"] for x in v), statistics.median(x["cpu"] for x in v))
                 for k, v in top) or "none"),
-            "Gantt chart of the last run: `%s` in this run's results folder." % gantt, ""]
-    return "\n".join(out)
+            "Gantt chart of the last run: `%s` in this run's results folder." % gantt]
+    return "\n".join(out) + "\n"
 
 
 def shape_targets(add, shapes_res):
