@@ -18,6 +18,7 @@
 
 #include "../base/log.h"
 #include "pg.h"
+#include "pgconstraint.h"
 #include "../base/strbuf.h"
 
 #define CHUNK_BYTES (1024 * 1024)
@@ -44,6 +45,10 @@ struct job {
 	long long weight;       /* bytes of its table, for largest first */
 	int gin;                /* CREATE INDEX ... USING gin */
 	int constraint;         /* ADD CONSTRAINT: primary key, unique, check, exclude */
+	char *attach;           /* a key built as CREATE UNIQUE INDEX: the ALTER TABLE
+				 * ... USING INDEX that follows it, a job of its own */
+	int attaching;          /* this job is such an ALTER TABLE */
+	long long mwm_kb;       /* > 0: maintenance_work_mem for the build */
 	char *object;           /* for the trace: index or constraint name, else
 				 * the table (NULL when not tracing) */
 	char *tname;            /* for the trace: its table (NULL when not tracing) */
@@ -104,6 +109,8 @@ struct g3_pgload {
 	long lead_n;
 	double lead_start;
 	int lead_pre;
+	long long mwm_budget_kb;        /* maintenance_work_mem shared by the builds */
+	long long mwm_server_kb;        /* the server's own, -1 before it is read */
 	g3_pgload_stats st;
 	g3_err failure;         /* the first worker failure */
 	int failed;
@@ -607,11 +614,18 @@ static g3_rc exec_cmd(PGconn *conn, const char *sql)
 static g3_rc run_sql(struct worker *w, struct job *j, g3_err *err)
 {
 	double t0 = now_s();
-	int txn = j->gin && !exec_cmd(w->conn, "BEGIN");
+	char set[96];
+	int txn;
 	PGresult *res = NULL;
 	g3_rc rc = G3_OK;
 
-	if (txn && exec_cmd(w->conn, GIN_WORK_MEM)) {
+	set[0] = '\0';
+	if (j->gin)
+		snprintf(set, sizeof(set), "%s", GIN_WORK_MEM);
+	else if (j->mwm_kb > 0)
+		snprintf(set, sizeof(set), "SET LOCAL maintenance_work_mem = '%lldkB'", j->mwm_kb);
+	txn = set[0] && !exec_cmd(w->conn, "BEGIN");
+	if (txn && exec_cmd(w->conn, set)) {
 		exec_cmd(w->conn, "ROLLBACK");
 		txn = 0;
 	}
@@ -631,7 +645,7 @@ static const char *job_name(const struct job *j)
 {
 	switch (j->kind) {
 	case J_COPY: return "copy";
-	case J_INDEX: return j->constraint ? "constraint" : "index";
+	case J_INDEX: return j->attaching ? "attach" : j->constraint ? "constraint" : "index";
 	case J_FK: return "fk";
 	case J_ANALYZE: return "analyze";
 	}
@@ -709,15 +723,48 @@ static void job_free(struct job *j)
 	if (!j)
 		return;
 	free(j->sql);
+	free(j->attach);
 	free(j->origin);
 	free(j->object);
 	free(j->tname);
 	free(j);
 }
 
+static void push_pending(g3_pgload *l, struct job *j)
+{
+	l->pending = g3_xrealloc(l->pending, (l->npending + 1) * sizeof(*l->pending));
+	l->pending[l->npending++] = j;
+}
+
+/* A key built as a unique index: its ALTER TABLE ... USING INDEX, pending
+ * now (with mu held). It holds ACCESS EXCLUSIVE for a moment, so it waits
+ * for the table's running builds (job_conflicts) and then goes before
+ * other jobs (job_before): the table's keys and ANALYZE wait for it. */
+static void queue_attach(g3_pgload *l, struct job *b)
+{
+	struct job *j = g3_xcalloc(1, sizeof(*j));
+
+	j->kind = J_INDEX;
+	j->sql = b->attach;
+	b->attach = NULL;
+	j->origin = g3_xstrdup(b->origin);
+	j->line = b->line;
+	j->table = b->table;
+	j->table2 = -1;
+	j->mode = L_EXCL;
+	j->weight = b->weight;
+	j->constraint = 1;
+	j->attaching = 1;
+	j->object = b->object ? g3_xstrdup(b->object) : NULL;
+	j->tname = b->tname ? g3_xstrdup(b->tname) : NULL;
+	push_pending(l, j);
+}
+
 /* Called with mu held when a worker has finished its job. */
 static void reap(g3_pgload *l, struct job *j)
 {
+	if (j->attach && !l->failed)
+		queue_attach(l, j);
 	if (j->kind == J_COPY && j->table >= 0) {
 		g3_pgload_table *t = &l->tables[j->table];
 
@@ -785,16 +832,26 @@ static int job_ready(const g3_pgload *l, const struct job *j,
 	return !job_conflicts(l, j, running, nrunning);
 }
 
-/* Which ready job goes first: index builds (they gate the keys and
- * ANALYZEs), GIN builds before others (the longest single jobs: 2.6 and
- * 3.7 s of node_file's 5.6 s post-data at 200MB), then the biggest table. */
+/* A build's estimated cost: its table's bytes, a GIN build's counted
+ * GIN_COST times (node_file's GIN builds took 2.6 and 3.7 s of its 5.6 s
+ * post-data at 200MB, its btree builds under 1 s each). */
+#define GIN_COST 4
+static long long job_cost(const struct job *j)
+{
+	return j->gin ? j->weight * GIN_COST : j->weight;
+}
+
+/* Which ready job goes first: a key's USING INDEX step (a moment's work
+ * that the table's keys and ANALYZE wait for), then index builds (they
+ * gate the keys and ANALYZEs), longest first so that no long build starts
+ * last while the other connection idles, then the biggest table. */
 static int job_before(const struct job *a, const struct job *b)
 {
+	if (a->attaching != b->attaching)
+		return a->attaching;
 	if ((a->kind == J_INDEX) != (b->kind == J_INDEX))
 		return a->kind == J_INDEX;
-	if (a->gin != b->gin)
-		return a->gin;
-	return a->weight > b->weight;
+	return job_cost(a) > job_cost(b);
 }
 
 /* Waits for a worker's news (with mu held); wakes up now and then to see
@@ -888,6 +945,31 @@ static g3_rc pump(g3_pgload *l, int wait_all, g3_err *err)
 
 /* ---- public --------------------------------------------------------- */
 
+#define DEFAULT_MWM_BUDGET_KB (256LL * 1024)
+
+/* The build memory budget in kB from GEN3DB_MAINTENANCE_WORK_MEM: a
+ * number with kB, MB (the default unit) or GB; 0 turns sizing off. */
+static long long mwm_budget_from_env(void)
+{
+	const char *v = getenv("GEN3DB_MAINTENANCE_WORK_MEM");
+	char *end;
+	long long n;
+
+	if (!v || !*v)
+		return DEFAULT_MWM_BUDGET_KB;
+	n = strtoll(v, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (n >= 0 && n < (1LL << 40) && (!*end || !strcasecmp(end, "mb")))
+		return n * 1024;
+	if (n >= 0 && n < (1LL << 40) && !strcasecmp(end, "kb"))
+		return n;
+	if (n >= 0 && n < (1LL << 30) && !strcasecmp(end, "gb"))
+		return n * 1024 * 1024;
+	g3_warn("ignored GEN3DB_MAINTENANCE_WORK_MEM=\"%s\": not a size like 512MB", v);
+	return DEFAULT_MWM_BUDGET_KB;
+}
+
 g3_rc g3_pgload_start(const g3_pgload_opts *o, PGconn *leader,
 		      g3_pgload **out, g3_err *err)
 {
@@ -901,6 +983,9 @@ g3_rc g3_pgload_start(const g3_pgload_opts *o, PGconn *leader,
 	if (!l->o.queue_bytes)
 		l->o.queue_bytes = DEFAULT_QUEUE_BYTES;
 	l->origin = g3_xstrdup(l->o.origin ? l->o.origin : "line");
+	l->mwm_budget_kb = l->o.maintenance_work_mem_kb > 0 ? l->o.maintenance_work_mem_kb :
+			   mwm_budget_from_env();
+	l->mwm_server_kb = -1;
 	l->leader = leader;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->leader_cv, NULL);
@@ -1002,18 +1087,99 @@ static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
 	return rc;
 }
 
+/* What the leader decides about a build before queueing it (without mu:
+ * it may ask the server). */
+struct build_plan {
+	g3_pgconstraint_split split;
+	int use_split;          /* built as CREATE UNIQUE INDEX, then USING INDEX */
+	long long mwm_kb;
+};
+
+/* One value from the leader (NULL on failure: the caller keeps its
+ * default); never inside the leader's transaction, where a failure would
+ * abort it. */
+static char *leader_value(g3_pgload *l, const char *sql, const char *param)
+{
+	PGresult *res;
+	char *v = NULL;
+
+	if (PQtransactionStatus(l->leader) != PQTRANS_IDLE)
+		return NULL;
+	res = PQexecParams(l->leader, sql, param ? 1 : 0, NULL, param ? &param : NULL,
+			   NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    !PQgetisnull(res, 0, 0))
+		v = g3_xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/* maintenance_work_mem for a build on a table of `bytes` COPY bytes: the
+ * sort's tuples fit in about the table's size and a quarter; at most the
+ * budget's share per connection, and 0 (the server's own) when that is
+ * already enough. */
+static long long build_mwm_kb(g3_pgload *l, long long bytes)
+{
+	long long want = bytes / 1024 + bytes / 4096 + 1024;
+	long long share = l->mwm_budget_kb / l->o.jobs;
+
+	if (l->mwm_server_kb < 0) {
+		char *v = leader_value(l, "SELECT setting FROM pg_catalog.pg_settings "
+				       "WHERE name = 'maintenance_work_mem'", NULL);
+
+		l->mwm_server_kb = v ? strtoll(v, NULL, 10) : 0;
+		if (l->mwm_server_kb <= 0)
+			l->mwm_server_kb = 64 * 1024;   /* the server's default */
+		free(v);
+	}
+	if (want > share)
+		want = share;
+	return want > l->mwm_server_kb ? want : 0;
+}
+
+static void plan_build(g3_pgload *l, const struct stmt_class *c, const char *sql,
+		       struct build_plan *b)
+{
+	int t = table_find(l, c->t1);
+
+	memset(b, 0, sizeof(*b));
+	if (c->kind == K_FK)
+		return;
+	if (c->kind == K_CONSTRAINT && g3_pgconstraint_split_sql(sql, &b->split)) {
+		/* USING INDEX is refused on a partitioned table: only a plain
+		 * one ('r') takes the new path */
+		char *kind = leader_value(l, "SELECT c.relkind FROM pg_catalog.pg_class c "
+					  "WHERE c.oid = pg_catalog.to_regclass($1)",
+					  b->split.table);
+
+		b->use_split = kind && !strcmp(kind, "r");
+		if (!b->use_split)
+			g3_pgconstraint_release(&b->split);
+		free(kind);
+	}
+	b->mwm_kb = build_mwm_kb(l, t >= 0 ? l->tables[t].bytes : 0);
+}
+
 static g3_rc defer(g3_pgload *l, const struct stmt_class *c, const char *sql,
-		   long line)
+		   long line, struct build_plan *b)
 {
 	struct job *j = g3_xcalloc(1, sizeof(*j));
 
-	j->sql = g3_xstrdup(sql);
+	if (b->use_split) {
+		j->sql = b->split.index_sql;
+		j->attach = b->split.attach_sql;
+		b->split.index_sql = b->split.attach_sql = NULL;
+		g3_pgconstraint_release(&b->split);
+	} else {
+		j->sql = g3_xstrdup(sql);
+	}
+	j->mwm_kb = b->mwm_kb;
 	j->origin = g3_xstrdup(l->origin);
 	j->line = line;
 	j->table = table_get(l, c->t1, NULL);
 	j->table2 = c->t2[0] ? table_get(l, c->t2, NULL) : -1;
 	j->kind = c->kind == K_FK ? J_FK : J_INDEX;
-	j->mode = c->kind == K_INDEX ? L_SHARE : L_EXCL;
+	j->mode = c->kind == K_INDEX || b->use_split ? L_SHARE : L_EXCL;
 	j->weight = l->tables[j->table].bytes;
 	j->gin = c->kind == K_INDEX && strcasestr(sql, " using gin ") != NULL;
 	j->constraint = c->kind == K_CONSTRAINT;
@@ -1025,8 +1191,7 @@ static g3_rc defer(g3_pgload *l, const struct stmt_class *c, const char *sql,
 		l->st.fk_jobs++;
 	else
 		l->st.index_jobs++;
-	l->pending = g3_xrealloc(l->pending, (l->npending + 1) * sizeof(*l->pending));
-	l->pending[l->npending++] = j;
+	push_pending(l, j);
 	return G3_OK;
 }
 
@@ -1078,13 +1243,18 @@ g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err)
 	}
 	case K_INDEX:
 	case K_CONSTRAINT:
-	case K_FK:
+	case K_FK: {
+		struct build_plan b;
+
+		plan_build(l, &c, sql, &b);
 		pthread_mutex_lock(&l->mu);
 		rc = collect(l, err);
 		if (!rc)
-			defer(l, &c, sql, line);
+			defer(l, &c, sql, line, &b);
 		pthread_mutex_unlock(&l->mu);
+		g3_pgconstraint_release(&b.split);
 		return rc;
+	}
 	case K_ROLE: {
 		char ex[80];
 
@@ -1283,8 +1453,7 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 				j->object = g3_xstrdup(l->tables[i].name);
 			}
 			j->weight = l->tables[i].bytes;
-			l->pending = g3_xrealloc(l->pending, (l->npending + 1) * sizeof(*l->pending));
-			l->pending[l->npending++] = j;
+			push_pending(l, j);
 		}
 		rc = pump(l, 1, err);
 	}

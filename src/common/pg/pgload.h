@@ -11,8 +11,13 @@
  *     pending jobs (a barrier: it may depend on them);
  *   - CREATE INDEX and ALTER TABLE ... ADD CONSTRAINT (primary key,
  *     unique, check, exclude) are post-data jobs for a table: they run on
- *     the workers once that table's data is in, GIN builds first, then
- *     largest table first, at the next barrier or at the end;
+ *     the workers once that table's data is in, longest first (estimated
+ *     from the table's bytes, a GIN build counting more), at the next
+ *     barrier or at the end; a primary key or unique constraint on a
+ *     plain table is built as CREATE UNIQUE INDEX beside the table's
+ *     other builds, then added with ALTER TABLE ... USING INDEX
+ *     (pgconstraint.h); each build gets maintenance_work_mem sized from
+ *     its table within a budget (opts);
  *   - ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY runs on the workers
  *     once the data and index jobs of both its tables are done;
  *   - CREATE EXTENSION goes to the caller's extension callback first;
@@ -72,6 +77,11 @@ typedef struct g3_pgload_opts {
 	 * loader's stop. */
 	g3_trace *trace;
 	const char *trace_database;
+	/* maintenance_work_mem (kB) shared among the connections' index
+	 * builds: each gets up to its share, sized from its table; 0: the
+	 * environment's GEN3DB_MAINTENANCE_WORK_MEM ("512MB", "1GB", a
+	 * number of MB; "0" leaves the server's), else 256MB */
+	long long maintenance_work_mem_kb;
 } g3_pgload_opts;
 
 typedef struct g3_pgload_table {
