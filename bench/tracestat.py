@@ -4,12 +4,13 @@ seconds split over phases and jobs. Python standard library only; used by
 bench/run.py, tested by bench/test_shapes.py.
 
 A trace record (one JSON line) has conn (1..jobs a worker, 0 the leader and
-the command's own phases), job (copy, index, constraint, fk, analyze,
+the command's own phases), job (copy, index, constraint, attach, fk, analyze,
 pre-data, statements, prepare, swap), object, table, start and end (seconds
 since the trace was opened).
 
 Phases: copy is "data"; index, constraint, fk and analyze are phases of
-their own; the leader's records (pre-data, statements, prepare, swap) are
+their own (a key's attach, its ALTER TABLE ... USING INDEX, counts as
+constraint); the leader's records (pre-data, statements, prepare, swap) are
 phases named by their job.
 
 Server CPU per phase: the bench samples the server's CPU seconds (from
@@ -24,8 +25,8 @@ goes to the leader's records running then, and one where nothing runs to
 import json
 
 SAMPLE_EVERY = 0.1
-WORKER_PHASE = {"copy": "data", "index": "index", "constraint": "constraint", "fk": "fk",
-                "analyze": "analyze"}
+WORKER_PHASE = {"copy": "data", "index": "index", "constraint": "constraint",
+                "attach": "constraint", "fk": "fk", "analyze": "analyze"}
 PHASE_ORDER = ["prepare", "pre-data", "statements", "data", "index", "constraint", "fk",
                "analyze", "swap", "other"]
 

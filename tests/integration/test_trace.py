@@ -95,7 +95,7 @@ class Trace(g3test.PgTestCase):
             self.assertIsInstance(r["start"], float, r)
             self.assertLessEqual(r["start"], r["end"], r)
             self.assertGreaterEqual(r["start"], 0.0, r)
-            if r["job"] in ("copy", "index", "constraint", "fk", "analyze"):
+            if r["job"] in ("copy", "index", "constraint", "attach", "fk", "analyze"):
                 self.assertIn(r["conn"], range(1, jobs + 1), r)
             else:
                 self.assertEqual(r["conn"], 0, r)
@@ -128,6 +128,9 @@ class Trace(g3test.PgTestCase):
             by_job.setdefault(r["job"], []).append(r["object"] if "object" in r else None)
         self.assertEqual(sorted(by_job["index"]), sorted(INDEXES))
         self.assertEqual(sorted(by_job["constraint"]), sorted(CONSTRAINTS))
+        # every key of these plain tables is built as a unique index, then
+        # attached (test_schedule.py checks the result)
+        self.assertEqual(sorted(by_job["attach"]), sorted(CONSTRAINTS))
         self.assertEqual(sorted(by_job["fk"]), sorted(FKS))
         self.assertEqual(sorted(by_job["analyze"]), sorted(loaded))
         self.assertIn("pre-data", by_job)
@@ -141,7 +144,7 @@ class Trace(g3test.PgTestCase):
         self.assertLessEqual(last["analyze"], first["swap"])
         # the index jobs name their tables
         for r in mine:
-            if r["job"] in ("index", "constraint", "fk"):
+            if r["job"] in ("index", "constraint", "attach", "fk"):
                 self.assertIn(r["table"], ROWS, r)
 
     def test_plain_dump(self):

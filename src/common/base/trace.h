@@ -29,7 +29,9 @@ typedef struct g3_trace g3_trace;
 
 typedef struct g3_trace_rec {
 	int conn;               /* 1..jobs: a worker; 0: the leader, the command */
-	const char *job;        /* "copy", "index", "constraint", "fk", "analyze",
+	const char *job;        /* "copy", "index", "constraint", "attach" (a key's
+				 * ALTER TABLE ... USING INDEX after its build),
+				 * "fk", "analyze",
 				 * "pre-data", "statements", "prepare", "swap" */
 	const char *database;   /* the target database, or NULL */
 	const char *object;     /* the table, index or constraint, or NULL */
