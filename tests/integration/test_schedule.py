@@ -6,7 +6,8 @@ TABLE ... USING INDEX. A restore (plain pg_dump and gen3db snapshot, --jobs
 definitions, primary/unique/deferrable flags, foreign keys that reference
 the keys, hostile quoted names, multi-column keys, INCLUDE, NULLS NOT
 DISTINCT, WITH storage parameters, a deferrable unique key, and a
-partitioned table (which keeps ALTER TABLE ... ADD CONSTRAINT). The trace
+partitioned table and a small table (which keep ALTER TABLE ... ADD
+CONSTRAINT). The trace
 shows the split (an "attach" record per split key) and a key's build
 overlapping another index build of the same table."""
 import json
@@ -46,18 +47,23 @@ CREATE TABLE public.parted_b PARTITION OF public.parted
     FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
 CREATE TABLE public.refs_parted (id int, day date,
     FOREIGN KEY (id, day) REFERENCES public.parted (id, day));
-INSERT INTO %(table)s SELECT g, 'b ' || g, g, 'n' || g FROM generate_series(1, 5000) g;
+CREATE TABLE public.small (id int PRIMARY KEY, v int UNIQUE);
+INSERT INTO %(table)s SELECT g, 'b ' || g, g, 'n' || g || repeat('x', 250)
+    FROM generate_series(1, 5000) g;
 INSERT INTO %(schema)s."Child" SELECT g, 1 + g %% 5000, 'b ' || (1 + g %% 5000)
-    FROM generate_series(1, 8000) g;
+    FROM generate_series(1, 80000) g;
 INSERT INTO public.big SELECT g, g %% 100000, md5(g::text), (g::bigint * 7919) %% 100003
     FROM generate_series(1, 400000) g;
-INSERT INTO public.deferred SELECT g FROM generate_series(1, 100) g;
-INSERT INTO public.parted SELECT g, date '2020-01-01' + (g %% 700) FROM generate_series(1, 3000) g;
+INSERT INTO public.deferred SELECT g FROM generate_series(1, 250000) g;
+INSERT INTO public.parted SELECT g, date '2020-01-01' + (g %% 700)
+    FROM generate_series(1, 200000) g;
+INSERT INTO public.small SELECT g, g FROM generate_series(1, 10) g;
 INSERT INTO public.refs_parted SELECT id, day FROM public.parted WHERE id %% 3 = 0;
 ''' % {"schema": SCHEMA, "table": TABLE, "pkey": PKEY}
 
-# keys of plain tables (partitions too): built as unique indexes, then
-# attached; the partitioned parent's parted_pkey is not
+# keys of plain tables (partitions too) of 1 MiB or more of data: built as
+# unique indexes, then attached; the partitioned parent's parted_pkey and
+# the small table's keys are not
 SPLIT = {'pk "Ω" .z', "uniq incl", "Child_pkey", "big_pkey", "big_k_s_key",
          "deferred_id_key", "parted_a_pkey", "parted_b_pkey"}
 
@@ -172,9 +178,11 @@ class Schedule(unittest.TestCase):
             an = [r for r in recs if r["job"] == "analyze" and r["table"] == att[0]["table"]]
             if an:
                 self.assertLessEqual(att[0]["end"], an[0]["start"], name)
-        # the partitioned parent's key kept ALTER TABLE ... ADD CONSTRAINT
-        self.assertEqual([r["job"] for r in recs if r.get("object") == "parted_pkey"],
-                         ["constraint"])
+        # the partitioned parent's key and a small table's keys kept ALTER
+        # TABLE ... ADD CONSTRAINT
+        for name in ("parted_pkey", "small_pkey", "small_v_key"):
+            self.assertEqual([r["job"] for r in recs if r.get("object") == name],
+                             ["constraint"], name)
 
     def assertOverlap(self, recs):
         """A key's build ran beside another build of the same table, on
