@@ -53,6 +53,7 @@ static const char usage_text[] =
 	"<NAME>__alias.json and every document in <NAME>__data.json (NDJSON), as\n"
 	"elasticdump 6 writes them (settings and alias as JSON-encoded strings), so\n"
 	"that elasticdump can import them (its types mapping, settings, alias, data).\n"
+	"An alias of 'gen3db dump --es URL --index NAME ... --output DIR/'.\n"
 	"\n"
 	"      --index NAME             repeatable (an alias or an index); default:\n"
 	"                               GUPPY_INDICES and GUPPY_CONFIGINDEX\n"
