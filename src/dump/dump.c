@@ -6,7 +6,7 @@
  * The command: options in, then per database its catalog in an exported
  * snapshot (pgcatalog.h), pg_dump's schema sections in that snapshot
  * (pgdump.h), the table data by COPY workers joining it (pgcopyout.h);
- * the indices after the databases (esdump.h). This thread alone owns the
+ * the indices after the databases (snapesdump.h). This thread alone owns the
  * snapshot writer. Memory is bounded by the COPY pool, (jobs + 1) chunks,
  * one documents chunk, plus zstd's window. A failure anywhere stops the
  * workers and aborts the sink, so no partial output is left.
@@ -24,7 +24,6 @@
 #include "../commands.h"
 #include "../common/base/log.h"
 #include "../common/base/opts.h"
-#include "../common/es/esdump.h"
 #include "../common/pg/pg.h"
 #include "../common/pg/pgcatalog.h"
 #include "../common/pg/pgcopyout.h"
@@ -32,6 +31,7 @@
 #include "../common/pg/pgpattern.h"
 #include "../common/base/progress.h"
 #include "../common/io/sink.h"
+#include "../common/snap/snapesdump.h"
 #include "../common/snap/snapshot.h"
 #include "../common/snap/snapwriter.h"
 #include "../common/base/strbuf.h"
@@ -690,7 +690,7 @@ static g3_rc manifest_start(const struct dump_opts *o, g3_manifest *m, g3_err *e
 /* Every database's snapshot first, so the manifest can list every table;
  * then the indices. Nothing is written yet. */
 static g3_rc plan(struct dump_opts *o, const g3_pgconf *conf, struct database *dbs,
-		  g3_esdump *es, g3_manifest *m, g3_err *err)
+		  g3_snap_esdump *es, g3_manifest *m, g3_err *err)
 {
 	g3_tablefilter *filter = g3_tablefilter_active(&o->filter) ? &o->filter : NULL;
 	g3_rc rc;
@@ -707,7 +707,7 @@ static g3_rc plan(struct dump_opts *o, const g3_pgconf *conf, struct database *d
 		report_filtered(&dbs[i].cat);
 	es->chunk_size = (size_t)o->chunk_size;
 	if (o->es)
-		return g3_esdump_plan(es, o->es_url, o->es_cacert, (int)o->wait, o->indices,
+		return g3_snap_esdump_plan(es, o->es_url, o->es_cacert, (int)o->wait, o->indices,
 				      o->n_indices, m, err);
 	return G3_OK;
 }
@@ -733,7 +733,7 @@ static g3_rc finish_snapshot(struct dump_state *st, g3_err *err)
 	return rc;
 }
 
-static g3_rc write_snapshot(const struct dump_opts *o, struct database *dbs, g3_esdump *es,
+static g3_rc write_snapshot(const struct dump_opts *o, struct database *dbs, g3_snap_esdump *es,
 			    const g3_manifest *m, struct dump_state *st, g3_sink *sink, g3_err *err)
 {
 	g3_buf json = G3_BUF_INIT;
@@ -756,7 +756,7 @@ static g3_rc write_snapshot(const struct dump_opts *o, struct database *dbs, g3_
 	for (size_t i = 0; i < o->n_databases; i++)
 		if ((rc = dump_database(&dbs[i], st, o, err)))
 			return rc;
-	if (o->es && (rc = g3_esdump_write(es, st->w, &st->end, err)))
+	if (o->es && (rc = g3_snap_esdump_write(es, st->w, &st->end, err)))
 		return rc;
 	return finish_snapshot(st, err);
 }
@@ -800,7 +800,7 @@ int cmd_dump(int argc, char **argv)
 	struct database *dbs = NULL;
 	struct dump_state st;
 	g3_manifest m;
-	g3_esdump es;
+	g3_snap_esdump es;
 	g3_pgconf conf;
 	g3_sink *sink = NULL;
 	g3_err err;
@@ -815,7 +815,7 @@ int cmd_dump(int argc, char **argv)
 	g3_manifest_init(&m);
 	g3_pgconf_init(&conf);
 	g3_snap_end_init(&st.end);
-	g3_esdump_init(&es);
+	g3_snap_esdump_init(&es);
 	if ((rc = parse_options(argc, argv, &o, &help, &done, &err)))
 		goto cleanup;
 	if (help) {
@@ -865,6 +865,6 @@ cleanup:
 	g3_snap_end_release(&st.end);
 	g3_pgconf_release(&conf);
 	dump_opts_release(&o);
-	g3_esdump_release(&es);
+	g3_snap_esdump_release(&es);
 	return g3_exit_code(rc);
 }

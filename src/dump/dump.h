@@ -5,8 +5,9 @@
 #ifndef G3_DUMP_H
 #define G3_DUMP_H
 
+#include <stddef.h>
+
 #include "../common/base/err.h"
-#include "../common/es/esdump.h"
 
 /*
  * Writes the elasticdump files of every index (names checked by the
