@@ -12,6 +12,7 @@ shows the split (an "attach" record per split key) and a key's build
 overlapping another index build of the same table."""
 import json
 import os
+import re
 import subprocess
 import unittest
 
@@ -124,10 +125,10 @@ class Schedule(unittest.TestCase):
         r = run(["dump", "--output", cls.snap, "--database", "src", "--quiet"], env=PG.env())
         assert r.code == 0, repr(r)
 
-    def restore(self, source, db):
+    def restore(self, source, db, **extra):
         PG.psql('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db)
         trace = os.path.join(TMP, db + ".jsonl")
-        env = g3test.pg_env(PG, SERVICE_PGPASS=SERVICE_PASS)
+        env = g3test.pg_env(PG, SERVICE_PGPASS=SERVICE_PASS, **extra)
         r = run(["restore", source, "--database", db, "--jobs", "2", "--trace", trace,
                  "--quiet"], env=env)
         self.assertEqual(r.code, 0, repr(r))
@@ -194,6 +195,40 @@ class Schedule(unittest.TestCase):
                  a["start"] < b["end"] and b["start"] < a["end"]]
         self.assertTrue(pairs, "no key build of public.big overlapped another build: %r"
                         % builds)
+
+    def test_build_memory(self):
+        """Each build's maintenance_work_mem: sized from its table (COPY
+        bytes and a quarter, plus 1 MiB) when that is more than the
+        server's, at most the budget's share per connection; none with a
+        budget of 0. Seen in the server's statement log."""
+        def sets(**extra):
+            with open(PG.log, "rb") as f:
+                f.seek(0, 2)
+                start = f.tell()
+            self.restore(self.dump, "sch_mem", **extra)
+            with open(PG.log, "rb") as f:
+                f.seek(start)
+                log = f.read().decode("utf-8", "replace")
+            return sorted(int(m) for m in re.findall(
+                r"SET LOCAL maintenance_work_mem = '(\d+)kB'", log))
+        PG.psql("ALTER SYSTEM SET maintenance_work_mem = '1MB'")
+        PG.psql("ALTER SYSTEM SET log_statement = 'all'")
+        PG.psql("SELECT pg_reload_conf()")
+        try:
+            sized = sets()
+            # public.big (about 21 MB of COPY data): its four builds
+            big = [kb for kb in sized if kb > 16 * 1024]
+            self.assertEqual(len(big), 4, sized)
+            self.assertTrue(all(20 * 1024 < kb < 40 * 1024 for kb in big), sized)
+            # a budget of 10MB: at most 5MB a connection (public.big's four
+            # builds; the other tables want less)
+            capped = sets(GEN3DB_MAINTENANCE_WORK_MEM="10MB")
+            self.assertEqual([kb for kb in capped if kb >= 5 * 1024], [5 * 1024] * 4, capped)
+            self.assertEqual(sets(GEN3DB_MAINTENANCE_WORK_MEM="0"), [])
+        finally:
+            PG.psql("ALTER SYSTEM RESET maintenance_work_mem")
+            PG.psql("ALTER SYSTEM RESET log_statement")
+            PG.psql("SELECT pg_reload_conf()")
 
     def test_plain_dump(self):
         recs = self.restore(self.dump, "sch_plain")
