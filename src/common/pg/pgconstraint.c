@@ -4,41 +4,21 @@
  *
  * The text is read as spans of the original: names are copied exactly as
  * written (quoted identifiers with spaces, quotes, dots or any UTF-8 keep
- * their quoting), keywords are matched without regard to case.
+ * their quoting); keywords and blanks are sqltok.h's.
  */
 #include "pgconstraint.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "../base/strbuf.h"
+#include "sqltok.h"
 
 struct span {
 	const char *s;
 	size_t n;
 };
-
-static const char *sp(const char *p)
-{
-	for (;;) {
-		while (*p && isspace((unsigned char)*p))
-			p++;
-		if (p[0] == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				p++;
-		} else if (p[0] == '/' && p[1] == '*') {
-			const char *e = strstr(p + 2, "*/");
-
-			if (!e)
-				return p + strlen(p);
-			p = e + 2;
-		} else {
-			return p;
-		}
-	}
-}
 
 static int ident_start(unsigned char c)
 {
@@ -50,22 +30,10 @@ static int ident_char(unsigned char c)
 	return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
 }
 
-/* The unquoted keyword w at *pp (any case), as a whole word. */
-static int kw(const char **pp, const char *w)
-{
-	const char *p = sp(*pp);
-	size_t n = strlen(w);
-
-	if (strncasecmp(p, w, n) || ident_char((unsigned char)p[n]))
-		return 0;
-	*pp = p + n;
-	return 1;
-}
-
 /* One identifier, quoted ("" inside is one quote) or not, as a span. */
 static int ident(const char **pp, struct span *out)
 {
-	const char *p = sp(*pp), *start = p;
+	const char *p = g3_sql_skip_space(*pp), *start = p;
 
 	if (*p == '"') {
 		for (p++;; p++) {
@@ -102,8 +70,8 @@ static int qualified(const char **pp, struct span *out)
 	if (!ident(&p, &part))
 		return 0;
 	start = part.s;
-	while (*sp(p) == '.' && parts++ < 2) {
-		p = sp(p) + 1;
+	while (*g3_sql_skip_space(p) == '.' && parts++ < 2) {
+		p = g3_sql_skip_space(p) + 1;
 		if (!ident(&p, &part))
 			return 0;
 	}
@@ -117,7 +85,7 @@ static int qualified(const char **pp, struct span *out)
  * operator classes. The span includes the parentheses. */
 static int columns(const char **pp, struct span *out)
 {
-	const char *p = sp(*pp), *start = p;
+	const char *p = g3_sql_skip_space(*pp), *start = p;
 	struct span col;
 
 	if (*p != '(')
@@ -126,7 +94,7 @@ static int columns(const char **pp, struct span *out)
 	for (;;) {
 		if (!ident(&p, &col))
 			return 0;
-		p = sp(p);
+		p = g3_sql_skip_space(p);
 		if (*p == ')')
 			break;
 		if (*p != ',')
@@ -144,7 +112,7 @@ static int columns(const char **pp, struct span *out)
  * strings and quoted names skipped whole. */
 static int parens(const char **pp, struct span *out)
 {
-	const char *p = sp(*pp), *start = p;
+	const char *p = g3_sql_skip_space(*pp), *start = p;
 	int depth = 0;
 
 	if (*p != '(')
@@ -178,12 +146,12 @@ struct parsed {
 /* NULLS [NOT] DISTINCT, after UNIQUE. */
 static int nulls_clause(const char **pp, struct span *out)
 {
-	const char *p = sp(*pp), *start = p;
+	const char *p = g3_sql_skip_space(*pp), *start = p;
 
-	if (!kw(&p, "nulls"))
+	if (!g3_sql_word_is(&p, "nulls"))
 		return 1;
-	kw(&p, "not");
-	if (!kw(&p, "distinct"))
+	g3_sql_word_is(&p, "not");
+	if (!g3_sql_word_is(&p, "distinct"))
 		return 0;
 	out->s = start;
 	out->n = (size_t)(p - start);
@@ -194,23 +162,24 @@ static int nulls_clause(const char **pp, struct span *out)
 /* One clause after the column list; 0 on anything else or a repeat. */
 static int option(const char **pp, struct parsed *c)
 {
-	const char *p = sp(*pp), *start = p;
+	const char *p = g3_sql_skip_space(*pp), *start = p;
 	struct span *d = NULL;
 
-	if (kw(&p, "include")) {
+	if (g3_sql_word_is(&p, "include")) {
 		if (c->include.s || !columns(&p, &c->include))
 			return 0;
-	} else if (kw(&p, "with")) {
+	} else if (g3_sql_word_is(&p, "with")) {
 		if (c->with.s || !parens(&p, &c->with))
 			return 0;
-	} else if (kw(&p, "using")) {
-		if (c->tablespace.s || !kw(&p, "index") || !kw(&p, "tablespace") ||
-		    !ident(&p, &c->tablespace))
+	} else if (g3_sql_word_is(&p, "using")) {
+		if (c->tablespace.s || !g3_sql_word_is(&p, "index") ||
+		    !g3_sql_word_is(&p, "tablespace") || !ident(&p, &c->tablespace))
 			return 0;
-	} else if (kw(&p, "deferrable") || (kw(&p, "not") && kw(&p, "deferrable"))) {
+	} else if (g3_sql_word_is(&p, "deferrable") ||
+		   (g3_sql_word_is(&p, "not") && g3_sql_word_is(&p, "deferrable"))) {
 		d = &c->deferral[0];
-	} else if (kw(&p, "initially")) {
-		if (!kw(&p, "deferred") && !kw(&p, "immediate"))
+	} else if (g3_sql_word_is(&p, "initially")) {
+		if (!g3_sql_word_is(&p, "deferred") && !g3_sql_word_is(&p, "immediate"))
 			return 0;
 		d = &c->deferral[1];
 	} else {
@@ -231,26 +200,26 @@ static int parse(const char *sql, struct parsed *c)
 	const char *p = sql;
 
 	memset(c, 0, sizeof(*c));
-	if (!kw(&p, "alter") || !kw(&p, "table"))
+	if (!g3_sql_word_is(&p, "alter") || !g3_sql_word_is(&p, "table"))
 		return 0;
-	c->only = kw(&p, "only");
-	if (!qualified(&p, &c->table) || !kw(&p, "add") || !kw(&p, "constraint") ||
-	    !ident(&p, &c->name))
+	c->only = g3_sql_word_is(&p, "only");
+	if (!qualified(&p, &c->table) || !g3_sql_word_is(&p, "add") ||
+	    !g3_sql_word_is(&p, "constraint") || !ident(&p, &c->name))
 		return 0;
-	if (kw(&p, "primary")) {
-		if (!kw(&p, "key"))
+	if (g3_sql_word_is(&p, "primary")) {
+		if (!g3_sql_word_is(&p, "key"))
 			return 0;
 		c->primary = 1;
-	} else if (!kw(&p, "unique") || !nulls_clause(&p, &c->nulls)) {
+	} else if (!g3_sql_word_is(&p, "unique") || !nulls_clause(&p, &c->nulls)) {
 		return 0;
 	}
 	if (!columns(&p, &c->cols))
 		return 0;
-	for (p = sp(p); *p && *p != ';'; p = sp(p))
+	for (p = g3_sql_skip_space(p); *p && *p != ';'; p = g3_sql_skip_space(p))
 		if (!option(&p, c))
 			return 0;
 	if (*p == ';')
-		p = sp(p + 1);
+		p = g3_sql_skip_space(p + 1);
 	return !*p;
 }
 
