@@ -197,10 +197,11 @@ class Schedule(unittest.TestCase):
                         % builds)
 
     def test_build_memory(self):
-        """Each build's maintenance_work_mem: sized from its table (COPY
-        bytes and a quarter, plus 1 MiB) when that is more than the
-        server's, at most the budget's share per connection; none with a
-        budget of 0. Seen in the server's statement log."""
+        """With a budget (GEN3DB_MAINTENANCE_WORK_MEM), each build's
+        maintenance_work_mem: sized from its table (COPY bytes and a
+        quarter, plus 1 MiB) when that is more than the server's, at most
+        the budget's share per connection; none without a budget or with
+        0. Seen in the server's statement log."""
         def sets(**extra):
             with open(PG.log, "rb") as f:
                 f.seek(0, 2)
@@ -215,7 +216,8 @@ class Schedule(unittest.TestCase):
         PG.psql("ALTER SYSTEM SET log_statement = 'all'")
         PG.psql("SELECT pg_reload_conf()")
         try:
-            sized = sets()
+            self.assertEqual(sets(), [])
+            sized = sets(GEN3DB_MAINTENANCE_WORK_MEM="256MB")
             # public.big (about 21 MB of COPY data): its four builds
             big = [kb for kb in sized if kb > 16 * 1024]
             self.assertEqual(len(big), 4, sized)

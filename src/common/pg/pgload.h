@@ -16,8 +16,8 @@
  *     barrier or at the end; a primary key or unique constraint on a
  *     plain table is built as CREATE UNIQUE INDEX beside the table's
  *     other builds, then added with ALTER TABLE ... USING INDEX
- *     (pgconstraint.h); each build gets maintenance_work_mem sized from
- *     its table within a budget (opts);
+ *     (pgconstraint.h); with a memory budget (opts), each build gets
+ *     maintenance_work_mem sized from its table;
  *   - ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY runs on the workers
  *     once the data and index jobs of both its tables are done;
  *   - CREATE EXTENSION goes to the caller's extension callback first;
@@ -80,7 +80,7 @@ typedef struct g3_pgload_opts {
 	/* maintenance_work_mem (kB) shared among the connections' index
 	 * builds: each gets up to its share, sized from its table; 0: the
 	 * environment's GEN3DB_MAINTENANCE_WORK_MEM ("512MB", "1GB", a
-	 * number of MB; "0" leaves the server's), else 256MB */
+	 * number of MB), else none (the server's own for every build) */
 	long long maintenance_work_mem_kb;
 } g3_pgload_opts;
 
