@@ -1128,6 +1128,8 @@ static long long build_mwm_kb(g3_pgload *l, long long bytes)
 	long long want = bytes / 1024 + bytes / 4096 + 1024;
 	long long share = l->mwm_budget_kb / l->o.jobs;
 
+	if (share <= 0)
+		return 0;   /* no budget: the server's own, not even asked */
 	if (l->mwm_server_kb < 0) {
 		char *v = leader_value(l, "SELECT setting FROM pg_catalog.pg_settings "
 				       "WHERE name = 'maintenance_work_mem'", NULL);
