@@ -10,4 +10,7 @@
 
 extern volatile sig_atomic_t restore_interrupted;
 
+/* The handler: sets restore_interrupted. */
+void restore_interrupt(int sig);
+
 #endif

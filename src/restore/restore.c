@@ -196,7 +196,8 @@ static const char usage_text[] =
 	"                               try when it has passed (default 300)\n"
 	"\n"
 	"Elasticsearch (a snapshot's es/ members, or a whole environment's indices;\n"
-	"see 'gen3db restore-es' for one directory of elasticdump files):\n"
+	"SOURCE a directory or s3:// prefix with no such layout but elasticdump's\n"
+	"files is restored as 'gen3db restore-es' restores it, with its options):\n"
 	"      --index NAME             restore only this index (repeatable)\n"
 	"      --no-es                  restore only the PostgreSQL databases of a snapshot\n"
 	"                               that holds indices\n"
@@ -219,12 +220,6 @@ static const char usage_text[] =
 	"bad input (nothing was changed), 3 the server was unreachable within --wait\n";
 
 const g3_cmd_options cmd_restore_options = { "restore", long_options, usage_text };
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	restore_interrupted = 1;
-}
 
 /* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
 static int print_options(const struct restore_opts *o, const char *shard,
@@ -445,7 +440,7 @@ static void catch_signals(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_handler = restore_interrupt;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 }

@@ -81,12 +81,6 @@ static const char usage_text[] =
 
 const g3_cmd_options cmd_restore_es_options = { "restore-es", long_options, usage_text };
 
-static void on_stop(int sig)
-{
-	(void)sig;
-	restore_interrupted = 1;
-}
-
 /* SIGINT/SIGTERM (a pod being deleted) end the load in progress cleanly:
  * its partial index is deleted, no alias moves. */
 static void catch_stop_signals(void)
@@ -94,7 +88,7 @@ static void catch_stop_signals(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
+	sa.sa_handler = restore_interrupt;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

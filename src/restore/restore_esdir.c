@@ -401,28 +401,26 @@ int esdir_source(const char *source)
  * the first one given, or NULL. */
 static const char *esdir_refused(const struct restore_opts *o)
 {
-	if (o->database)
-		return "--database";
-	if (o->n_maps)
-		return "--map";
-	if (o->n_services)
-		return "--service";
-	if (o->shards)
-		return "--shard";
-	if (o->parallel)
-		return "--parallel-services";
-	if (o->credentials_dir)
-		return "--credentials-dir";
-	if (o->secret_out)
-		return "--secret-out";
-	if (o->patch_secret)
-		return "--patch-secret";
-	if (o->no_es)
-		return "--no-es";
-	if (o->sql_script)
-		return "--sql-script";
-	if (o->trace_path)
-		return "--trace";
+	const struct {
+		const char *option;
+		int given;
+	} opts[] = {
+		{ "--database", o->database != NULL },
+		{ "--map", o->n_maps > 0 },
+		{ "--service", o->n_services > 0 },
+		{ "--shard", o->shards > 0 },
+		{ "--parallel-services", o->parallel > 0 },
+		{ "--credentials-dir", o->credentials_dir != NULL },
+		{ "--secret-out", o->secret_out != NULL },
+		{ "--patch-secret", o->patch_secret },
+		{ "--no-es", o->no_es },
+		{ "--sql-script", o->sql_script },
+		{ "--trace", o->trace_path != NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (opts[i].given)
+			return opts[i].option;
 	return NULL;
 }
 

@@ -100,11 +100,7 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 		const char *mapped = map_lookup(o, from);
 		struct db_load *d;
 
-		p->dbs = g3_xrealloc(p->dbs, (p->n + 1) * sizeof(*p->dbs));
-		d = &p->dbs[p->n++];
-		memset(d, 0, sizeof(*d));
-		g3_service_init(&d->svc);
-		g3_pgtarget_init(&d->target);
+		d = plan_add(p);
 		d->from = g3_xstrdup(from);
 		d->mdb = &m->databases[i];
 		if (mapped)
