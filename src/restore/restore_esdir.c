@@ -379,7 +379,8 @@ int esdir_source(const char *source)
 	/* a gen3 layout, or nothing that can be read: the environment's */
 	if (g3_layout_scan(source, NULL, NULL, &plan, &err))
 		return 0;
-	found = !plan.n_services && !plan.n_indices;
+	/* a dump refused for its name or a snapshot: the environment's to say */
+	found = !plan.n_services && !plan.n_indices && !plan.n_refused_all && !plan.n_snapshots;
 	g3_layout_plan_release(&plan);
 	if (!found)
 		return 0;

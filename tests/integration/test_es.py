@@ -311,13 +311,15 @@ class TestRestoreCommand(EsTestCase):
         self.assertEqual(self.report(r.stdout), want_report)
         for name in INDICES:
             self.assertIn('restored index "%s" (%s_0)' % (name, name), r.stderr)
-        # restore-es's options: a second version, the first one kept
-        r = self.restore_cmd("--keep-versions", "1", "--clean")
+        # restore-es's options: a second version, no earlier one kept
+        r = self.restore_cmd("--keep-versions", "0")
         self.assertEqual(r.returncode, 0, r.stderr)
         idx = self.es.indices()
         for name in INDICES:
             self.assertEqual(idx.get(name + "_1"), [name], idx)
-            self.assertIn(name + "_0", idx)
+            self.assertNotIn(name + "_0", idx)
+            self.assertIn('deleted "%s_0", an earlier version of "%s" (--keep-versions 0)'
+                          % (name, name), r.stderr)
         # a rerun with --on-existing skip leaves it as it is
         before = self.state()
         r = self.restore_cmd("--on-existing", "skip", "--json")
