@@ -487,14 +487,16 @@ static g3_rc run_stream(struct restore_opts *o, const char *base, g3_err *err)
  * before the kind's own I/O (its failure is the command's to report);
  * run reports its own failures (kinds.h). A stream's own kind (snapshot,
  * plain dump, pg_dump archive) is told from its bytes (restore_single.c). */
+enum { RESTORE_ENV, RESTORE_ESDIR, RESTORE_STREAM };
+
 static const struct restore_kind {
 	const char *name;
 	g3_rc (*check)(struct restore_opts *o, const char *base, g3_err *err);
 	g3_rc (*run)(struct restore_opts *o, const char *base, g3_err *err);
 } kinds[] = {
-	{ "whole environment", check_env, run_env },
-	{ "elasticdump directory", check_location, run_esdir },
-	{ "snapshot, plain dump or pg_dump archive", NULL, run_stream },
+	[RESTORE_ENV] = { "whole environment", check_env, run_env },
+	[RESTORE_ESDIR] = { "elasticdump directory", check_location, run_esdir },
+	[RESTORE_STREAM] = { "snapshot, plain dump or pg_dump archive", NULL, run_stream },
 };
 
 /* A gen3 layout (a directory, an s3:// prefix, or BUCKET, ENVIRONMENT and
@@ -503,10 +505,10 @@ static const struct restore_kind {
 static const struct restore_kind *detect_kind(const struct restore_opts *o, char **base)
 {
 	if (!env_source(o->source, base))
-		return &kinds[2];
+		return &kinds[RESTORE_STREAM];
 	if (o->source && !o->filter && esdir_source(*base))
-		return &kinds[1];
-	return &kinds[0];
+		return &kinds[RESTORE_ESDIR];
+	return &kinds[RESTORE_ENV];
 }
 
 int cmd_restore(int argc, char **argv)
