@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../commands.h"
+#include "../common/base/interrupt.h"
 #include "../common/base/log.h"
 #include "../common/base/opts.h"
 #include "../common/pg/pg.h"
@@ -975,30 +976,11 @@ cleanup:
 
 /* ---- the command ------------------------------------------------------------ */
 
-/* Killed by SIGINT or SIGTERM: remove the partial output (unlink is
- * async-signal-safe), then die of the same signal. */
-static const char *volatile partial_path;
-
-static void on_fatal_signal(int sig)
-{
-	const char *p = partial_path;
-
-	if (p)
-		unlink(p);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
+/* Killed by SIGINT, SIGTERM or SIGHUP: the partial output is removed (a
+ * registered cleanup), then the process dies of the same signal. */
 static void catch_signals(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_fatal_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	g3_interrupt_install(G3_INTERRUPT_DIE);
 	/* a closed pipe on --output - is an error to report, not a kill */
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -1250,6 +1232,7 @@ int cmd_dump(int argc, char **argv)
 	struct dump_es es;
 	g3_pgconf conf;
 	g3_sink *sink = NULL;
+	int partial_cleanup = -1;
 	g3_buf json = G3_BUF_INIT;
 	g3_err err;
 	double start = now_seconds();
@@ -1318,7 +1301,7 @@ int cmd_dump(int argc, char **argv)
 	catch_signals();
 	if ((rc = g3_sink_open(o.output, &sink, &err)))
 		goto cleanup;
-	partial_path = sink->temp_path;
+	partial_cleanup = g3_interrupt_register(g3_interrupt_unlink, (char *)sink->temp_path);
 	if ((rc = g3_snap_writer_open(sink, (int)o.level, (int)o.threads, &st.w, &err)))
 		goto cleanup;
 	g3_manifest_to_json(&m, &json);
@@ -1389,7 +1372,7 @@ cleanup:
 		if (st.w)
 			g3_snap_writer_abort(st.w);
 	}
-	partial_path = NULL;
+	g3_interrupt_unregister(partial_cleanup);
 	g3_sink_close(sink);   /* aborts (removes FILE.partial) unless committed */
 	if (rc && o.json)
 		g3_err_print_json(failure_report(&o), rc, &err);

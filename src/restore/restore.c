@@ -225,14 +225,6 @@ static const char usage_text[] =
 
 const g3_cmd_options cmd_restore_options = { "restore", long_options, usage_text };
 
-volatile sig_atomic_t restore_interrupted;
-
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	restore_interrupted = 1;
-}
 
 static double now_s(void)
 {
@@ -1196,7 +1188,6 @@ int cmd_restore(int argc, char **argv)
 	char *base = NULL;
 	const char *shard = NULL;
 	int env_code = -1, reported = 0, recorded = 0, on_existing_given = 0;
-	struct sigaction sa;
 	double t0 = now_s();
 	g3_rc rc = G3_OK;
 	int c;
@@ -1355,8 +1346,6 @@ int cmd_restore(int argc, char **argv)
 	}
 	g3_remote_options_apply(&ro);
 	restore_credentials_dir = o.credentials_dir;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
 	if (env_source(o.source, &base)) {
 		if (o.filter) {
 			rc = g3_err_set(&err, G3_USAGE, "--table, --exclude-table and "
@@ -1365,8 +1354,7 @@ int cmd_restore(int argc, char **argv)
 		}
 		if (o.trace_path && (rc = g3_trace_open(o.trace_path, &o.trace, &err)))
 			goto cleanup;
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
+		g3_interrupt_install(G3_INTERRUPT_FLAG);
 		env_code = env_restore(&o, base);
 		goto cleanup;
 	}
@@ -1416,8 +1404,7 @@ int cmd_restore(int argc, char **argv)
 	if (o.patch_secret && (rc = patch_names(&o, &plan, &names, &err)))
 		goto cleanup;
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	g3_interrupt_install(G3_INTERRUPT_FLAG);
 
 	if (plan.n && ((rc = g3_pgconf_master(&conf, o.master_url, &err)) ||
 		       (rc = g3_pg_connect(&conf, (int)o.wait, &master, &err))))

@@ -13,6 +13,7 @@
 
 #include <json-c/json.h>
 
+#include "../common/base/interrupt.h"
 #include "../common/es/esrestore.h"
 #include "../common/pg/pg.h"
 #include "../common/pg/pgarchive.h"
@@ -117,7 +118,8 @@ struct restore_env {
 	const g3_pgconf *conf;  /* the master's parameters */
 };
 
-extern volatile sig_atomic_t restore_interrupted;
+/* set by SIGINT/SIGTERM (the library's one interrupt flag) */
+#define restore_interrupted g3_interrupted
 
 /* A phase of the command in the trace (conn 0): job "prepare" or "swap"
  * of database, from start (g3_trace_now) to now. Nothing without

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "../commands.h"
+#include "../common/base/interrupt.h"
 #include "../common/es/es.h"
 #include "../common/es/esbulk.h"
 #include "../common/es/esrestore.h"
@@ -101,25 +102,11 @@ static const char usage_text[] =
 
 const g3_cmd_options cmd_restore_es_options = { "restore-es", long_options, usage_text };
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
 /* SIGINT/SIGTERM (a pod being deleted) end the load in progress cleanly:
  * its partial index is deleted, no alias moves. */
 static void catch_stop_signals(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	g3_interrupt_install(G3_INTERRUPT_FLAG);
 }
 
 static void restore_es_opts_init(struct restore_es_opts *o)
@@ -127,7 +114,7 @@ static void restore_es_opts_init(struct restore_es_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->wait = 300;
 	g3_esrestore_opts_init(&o->r);
-	o->r.cancel = &stop_requested;
+	o->r.cancel = &g3_interrupted;
 }
 
 static void restore_es_opts_release(struct restore_es_opts *o)
@@ -306,7 +293,7 @@ static g3_rc restore_es_run(struct restore_es_opts *o, g3_err *err)
 		g3_rc irc;
 
 		g3_err_init(&ierr);
-		if (stop_requested) {
+		if (g3_interrupted) {
 			g3_error("index \"%s\" was not restored: interrupted", ix[i].name);
 			worst = G3_FAIL;
 			continue;
