@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <time.h>
 
+#include "interrupt.h"
+
 double g3_clock_now(void)
 {
 	struct timespec ts;
@@ -21,6 +23,6 @@ void g3_clock_sleep(double s)
 	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
 	if (ts.tv_nsec >= 1000000000L)
 		ts.tv_nsec = 999999999L;
-	while (nanosleep(&ts, &ts) && errno == EINTR)
+	while (nanosleep(&ts, &ts) && errno == EINTR && !g3_interrupted)
 		;
 }

@@ -1,7 +1,6 @@
 /*
  * The one clock of the library: monotonic seconds, for deadlines, rates and
- * elapsed times (never for timestamps shown as dates), and a sleep that
- * finishes its whole wait across signals.
+ * elapsed times (never for timestamps shown as dates), and a sleep.
  *
  * Thread-safe; no state.
  */
@@ -12,7 +11,8 @@
  * anything). */
 double g3_clock_now(void);
 
-/* Sleeps s seconds (nothing when s <= 0), resuming after EINTR. */
+/* Sleeps s seconds (nothing when s <= 0), resuming after a signal unless
+ * it set the interrupt flag (interrupt.h), which ends the wait early. */
 void g3_clock_sleep(double s);
 
 #endif

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define RATE_WINDOW_MIN 1.0   /* seconds of history before showing a rate */
@@ -45,17 +46,9 @@ static int meter_drawn;        /* a line is on the terminal */
 static double meter_last_draw;
 static double (*meter_clock)(void);
 
-static double monotonic_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double now_seconds(void)
 {
-	return meter_clock ? meter_clock() : monotonic_now();
+	return meter_clock ? meter_clock() : g3_clock_now();
 }
 
 void g3_progress_set_clock(double (*now)(void))
@@ -506,8 +499,7 @@ static void *ticker_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&meter_lock);
 	while (!ticker_stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + meter_interval;
+		at = g3_clock_now() + meter_interval;  /* the cond's clock */
 		ts.tv_sec = (time_t)at;
 		ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
 		if (ts.tv_nsec >= 1000000000L) {

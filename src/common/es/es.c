@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/opts.h"
 #include "../base/strbuf.h"
@@ -303,8 +304,6 @@ g3_rc g3_es_check(long status, const g3_buf *resp, const char *what, g3_err *err
  * cluster answers (429, 502, 503, 504) and on lost connections. */
 #define CALL_ATTEMPTS 5
 
-static void sleep_seconds(double s);
-
 g3_rc g3_es_call(g3_es *es, const char *method, const char *path, json_object *body,
 		 const char *what, json_object **out, g3_err *err)
 {
@@ -325,7 +324,7 @@ g3_rc g3_es_call(g3_es *es, const char *method, const char *path, json_object *b
 		    ((rc == G3_UNREACHABLE) ||
 		     (!rc && (status == 429 || status == 502 || status == 503 || status == 504)))) {
 			g3_debug("%s: %s; trying again", what, rc ? err->msg : "busy");
-			sleep_seconds(backoff);
+			g3_clock_sleep(backoff);
 			backoff *= 2;
 			continue;
 		}
@@ -345,23 +344,6 @@ g3_rc g3_es_call(g3_es *es, const char *method, const char *path, json_object *b
 cleanup:
 	g3_buf_release(&resp);
 	return rc;
-}
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_seconds(double s)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
 }
 
 static g3_rc parse_version(g3_es *es, const g3_buf *resp, g3_err *err)
@@ -417,7 +399,7 @@ static g3_rc wait_health(g3_es *es, double deadline, int wait_seconds, g3_err *e
 	g3_rc rc = G3_OK;
 
 	for (;;) {
-		double left = deadline - now_seconds();
+		double left = deadline - g3_clock_now();
 		g3_err terr;
 
 		g3_err_init(&terr);
@@ -429,14 +411,14 @@ static g3_rc wait_health(g3_es *es, double deadline, int wait_seconds, g3_err *e
 				break;
 			snprintf(terr.msg, sizeof(terr.msg), "cluster health HTTP 503 (no master yet?)");
 		}
-		if (now_seconds() >= deadline) {
+		if (g3_clock_now() >= deadline) {
 			rc = g3_err_set(err, G3_UNREACHABLE, "the cluster at \"%s\" did not become ready "
 					"within %d %s: %s", es->conf->url, wait_seconds,
 					g3_plural(wait_seconds, "second", "seconds"), terr.msg);
 			g3_err_hint(err, "check the cluster's nodes, or wait longer with --wait");
 			goto cleanup;
 		}
-		sleep_seconds(deadline - now_seconds() < backoff ? deadline - now_seconds() : backoff);
+		g3_clock_sleep(deadline - g3_clock_now() < backoff ? deadline - g3_clock_now() : backoff);
 		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 	}
 	root = json_tokener_parse(resp.data ? resp.data : "");
@@ -459,7 +441,7 @@ cleanup:
 g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *err)
 {
 	g3_buf resp = G3_BUF_INIT;
-	double deadline = now_seconds() + (wait_seconds > 0 ? wait_seconds : 0);
+	double deadline = g3_clock_now() + (wait_seconds > 0 ? wait_seconds : 0);
 	double backoff = 0.25;
 	long status;
 	g3_rc rc;
@@ -490,7 +472,7 @@ g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *
 			break;
 		}
 		/* the last attempt is at the deadline, not a backoff before it */
-		if (now_seconds() >= deadline) {
+		if (g3_clock_now() >= deadline) {
 			char reason[G3_ERR_MSG_MAX];
 
 			if (rc)
@@ -511,7 +493,7 @@ g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *
 		}
 		g3_debug("waiting for Elasticsearch at \"%s\": %s", conf->url,
 			 rc ? terr.msg : "not ready");
-		sleep_seconds(deadline - now_seconds() < backoff ? deadline - now_seconds() : backoff);
+		g3_clock_sleep(deadline - g3_clock_now() < backoff ? deadline - g3_clock_now() : backoff);
 		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 	}
 	g3_buf_release(&resp);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/opts.h"
 
@@ -258,14 +259,6 @@ struct g3_esbulk {
 	size_t n_failed_ids;
 };
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static g3_bulk_batch *batch_new(void)
 {
 	g3_bulk_batch *bb = g3_xmalloc(sizeof(*bb));
@@ -462,7 +455,7 @@ static void note_failed(g3_esbulk *b, const g3_bulk_batch *bb, size_t i)
 static int give_up(const g3_esbulk *b, const g3_bulk_batch *bb)
 {
 	return b->failed || (b->o.retries >= 0 && bb->attempt >= b->o.retries) ||
-	       (bb->first && now_seconds() - bb->first >= b->o.retry_time);
+	       (bb->first && g3_clock_now() - bb->first >= b->o.retry_time);
 }
 
 static double backoff(g3_esbulk *b, const g3_bulk_batch *bb, int attempt)
@@ -470,7 +463,7 @@ static double backoff(g3_esbulk *b, const g3_bulk_batch *bb, int attempt)
 	double d = wait_for(b, attempt), left;
 
 	/* the last try comes at the end of the budget, not after it */
-	left = bb->first ? bb->first + b->o.retry_time - now_seconds() : d;
+	left = bb->first ? bb->first + b->o.retry_time - g3_clock_now() : d;
 	if (d > left)
 		d = left > 0 ? left : 0;
 	return d;
@@ -534,7 +527,7 @@ static void submit(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 	b->st.requests++;
 	b->st.bytes += bb->body.len;
 	if (!bb->first)
-		bb->first = now_seconds();
+		bb->first = g3_clock_now();
 	g3_debug("index \"%s\": bulk request of %zu %s, %zu bytes (attempt %d)",
 		 b->index, bb->n, g3_plural((long long)bb->n, "document", "documents"),
 		 bb->body.len, bb->attempt + 1);
@@ -551,7 +544,7 @@ static struct slot *free_slot(g3_esbulk *b)
 static void queue_retry(g3_esbulk *b, g3_bulk_batch *bb, int attempt, double wait)
 {
 	bb->attempt = attempt;
-	bb->not_before = now_seconds() + wait;
+	bb->not_before = g3_clock_now() + wait;
 	b->retry = g3_xrealloc(b->retry, (b->n_retry + 1) * sizeof(*b->retry));
 	b->retry[b->n_retry++] = bb;
 }
@@ -567,7 +560,7 @@ static void retry_request(g3_esbulk *b, g3_bulk_batch *bb, const char *why)
 			   "bulk request to index \"%s\" failed after %d %s in %.0f s: %s "
 			   "(%llu of %llu %s acknowledged)",
 			   b->index, bb->attempt + 1, g3_plural(bb->attempt + 1, "attempt", "attempts"),
-			   now_seconds() - bb->first, why, (unsigned long long)b->st.docs_acked,
+			   g3_clock_now() - bb->first, why, (unsigned long long)b->st.docs_acked,
 			   (unsigned long long)b->st.docs_sent,
 			   g3_plural((long long)b->st.docs_sent, "document", "documents"));
 		if (!b->failed)
@@ -731,7 +724,7 @@ static void pump(g3_esbulk *b, int wait)
 {
 	CURLMsg *msg;
 	int running, left;
-	double now = now_seconds(), next = now + 0.1;
+	double now = g3_clock_now(), next = now + 0.1;
 	struct slot *s;
 
 	for (size_t i = 0; i < b->n_retry && !b->failed;) {
@@ -763,7 +756,7 @@ static void pump(g3_esbulk *b, int wait)
 		complete(b, s, msg->data.result);
 	}
 	if (wait && (b->busy || b->n_retry)) {
-		int ms = (int)((next - now_seconds()) * 1000);
+		int ms = (int)((next - g3_clock_now()) * 1000);
 
 		if (ms < 1)
 			ms = 1;

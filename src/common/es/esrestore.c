@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/opts.h"
 
@@ -63,14 +64,6 @@ void g3_esrestore_report_pruned(const g3_esrestore_index *ix, json_object *o)
 	for (size_t i = 0; i < ix->n_pruned; i++)
 		json_object_array_add(a, json_object_new_string(ix->pruned[i]));
 	json_object_object_add(o, "deleted_versions", a);
-}
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* 1 when name is "<base>_<digits>", a version of base. */
@@ -584,7 +577,7 @@ g3_rc g3_esrestore_begin(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_ind
 	json_object *body = NULL, *settings = NULL, *idx;
 	g3_rc rc;
 
-	ix->t0 = now_seconds();
+	ix->t0 = g3_clock_now();
 	free(ix->origin);
 	ix->origin = g3_xstrdup(origin);
 	for (size_t i = 0; i < ix->n_leftovers; i++) {
@@ -705,7 +698,7 @@ g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index
 		goto cleanup;
 	rc = publish(es, o, ix, err);
 cleanup:
-	ix->seconds = now_seconds() - ix->t0;
+	ix->seconds = g3_clock_now() - ix->t0;
 	if (rc && ix->created)
 		delete_partial(es, ix);
 	g3_esbulk_free(ix->loader);

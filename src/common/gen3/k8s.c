@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/opts.h"
 #include "secret.h"
 #include "../base/strbuf.h"
@@ -262,14 +263,6 @@ static int transient_curl(CURLcode cc)
 	       cc == CURLE_GOT_NOTHING || cc == CURLE_COULDNT_RESOLVE_HOST;
 }
 
-static void sleep_seconds(int s)
-{
-	struct timespec ts = { s, 0 };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* One PATCH; *status gets the HTTP status (0 when none arrived). */
 static CURLcode patch_once(const g3_k8s_client *c, const char *url, const char *body,
 			   struct curl_slist *headers, g3_buf *answer, long *status,
@@ -386,7 +379,7 @@ g3_rc g3_k8s_secret_patch_data(const g3_k8s_client *c, const char *name,
 		if (cc != CURLE_OK && !transient_curl(cc))
 			break;
 		if (attempt < K8S_ATTEMPTS)
-			sleep_seconds(1 << (attempt - 1));
+			g3_clock_sleep((double)(1 << (attempt - 1)));
 	}
 	if (cc != CURLE_OK) {
 		rc = g3_err_set(err, G3_FAIL, "could not patch secret \"%s\" in namespace \"%s\" "

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -377,14 +378,6 @@ static g3_rc drive(struct http_src *s, g3_err *err)
 	return G3_OK;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /*
  * The current transfer ended. Returns 1 at the end of the object, 0 when a
  * resumed request was started, -1 on failure (err set).
@@ -434,7 +427,7 @@ static int transfer_ended(struct http_src *s, g3_err *err)
 			"(attempt %d of %d)", s->name, s->received,
 			s->result != CURLE_OK ? (s->errbuf[0] ? s->errbuf : curl_easy_strerror(s->result))
 			: "HTTP error or short body", wait, s->attempts, s->opts.max_retries);
-		sleep_ms(wait);
+		g3_clock_sleep((double)wait / 1000.0);
 		if (start_request(s, err))
 			return -1;
 		return 0;

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/opts.h"
 #include "sigv4.h"
@@ -560,16 +561,12 @@ static void s3_error(g3_err *err, const char *verb, const char *name, long statu
 static void backoff(const g3_s3_config *cfg, int attempt)
 {
 	long ms = cfg->backoff_ms;
-	struct timespec ts;
 
 	for (int i = 0; i < attempt && ms < 8000; i++)
 		ms *= 2;
 	if (ms > 8000)
 		ms = 8000;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	g3_clock_sleep((double)ms / 1000.0);
 }
 
 /*

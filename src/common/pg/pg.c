@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/strbuf.h"
 
 void g3_pgconf_init(g3_pgconf *c)
@@ -187,32 +188,13 @@ void g3_pg_result_message(const PGresult *res, char *buf, size_t bufsize)
 		snprintf(buf, bufsize, "%s", primary);
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_seconds(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
-}
-
 g3_rc g3_pg_connect(const g3_pgconf *c, int wait_seconds, PGconn **out,
 		    g3_err *err)
 {
 	g3_pgconf tmp;
 	char target[300];
 	char reason[512] = "no answer";
-	double deadline = now_seconds() + (wait_seconds > 0 ? wait_seconds : 0);
+	double deadline = g3_clock_now() + (wait_seconds > 0 ? wait_seconds : 0);
 	double backoff = 0.25;
 	g3_rc rc = G3_FAIL;
 
@@ -250,7 +232,7 @@ g3_rc g3_pg_connect(const g3_pgconf *c, int wait_seconds, PGconn **out,
 		}
 		/* the last attempt is at the deadline, not a backoff before it:
 		 * "within N seconds" means N seconds were waited */
-		if (now_seconds() >= deadline) {
+		if (g3_clock_now() >= deadline) {
 			if (wait_seconds > 0)
 				rc = g3_err_set(err, G3_UNREACHABLE,
 						"could not reach PostgreSQL at \"%s\" within %d %s: %s",
@@ -263,7 +245,7 @@ g3_rc g3_pg_connect(const g3_pgconf *c, int wait_seconds, PGconn **out,
 			g3_err_hint(err, "check the host and port, or wait longer with --wait");
 			goto cleanup;
 		}
-		sleep_seconds(deadline - now_seconds() < backoff ? deadline - now_seconds() : backoff);
+		g3_clock_sleep(deadline - g3_clock_now() < backoff ? deadline - g3_clock_now() : backoff);
 		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 	}
 cleanup:

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "pg.h"
 #include "../base/strbuf.h"
@@ -98,7 +99,7 @@ struct g3_pgload {
 	struct chunk *open;     /* the chunk being filled */
 
 	int data_started;
-	struct timespec t_data0, t_data1;
+	double t_data0, t_data1;     /* g3_clock_now() at the first and last data */
 	/* the trace's open run of leader statements: lead_n statements since
 	 * lead_start, begun before the first COPY (lead_pre) or not */
 	long lead_n;
@@ -108,14 +109,6 @@ struct g3_pgload {
 	g3_err failure;         /* the first worker failure */
 	int failed;
 };
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* ---- statement text ------------------------------------------------- */
 
@@ -500,7 +493,7 @@ static g3_rc run_copy(struct worker *w, struct job *j, g3_err *err)
 	char msg[768];
 	int put_failed = 0;
 	g3_rc rc = G3_OK;
-	double t0 = now_s();
+	double t0 = g3_clock_now();
 	char name[NAME_MAX_LEN];
 
 	pthread_mutex_lock(&l->mu);
@@ -584,7 +577,7 @@ static g3_rc run_copy(struct worker *w, struct job *j, g3_err *err)
 		PQclear(res);
 		res = PQgetResult(w->conn);
 	}
-	j->seconds = now_s() - t0;
+	j->seconds = g3_clock_now() - t0;
 	return rc;
 }
 
@@ -606,7 +599,7 @@ static g3_rc exec_cmd(PGconn *conn, const char *sql)
 
 static g3_rc run_sql(struct worker *w, struct job *j, g3_err *err)
 {
-	double t0 = now_s();
+	double t0 = g3_clock_now();
 	int txn = j->gin && !exec_cmd(w->conn, "BEGIN");
 	PGresult *res = NULL;
 	g3_rc rc = G3_OK;
@@ -623,7 +616,7 @@ static g3_rc run_sql(struct worker *w, struct job *j, g3_err *err)
 	if (txn && exec_cmd(w->conn, rc ? "ROLLBACK" : "COMMIT") && !rc)
 		rc = g3_err_set(err, G3_FAIL, "%s %ld: could not commit the index build",
 				j->origin, j->line);
-	j->seconds = now_s() - t0;
+	j->seconds = g3_clock_now() - t0;
 	return rc;
 }
 
@@ -726,7 +719,7 @@ static void reap(g3_pgload *l, struct job *j)
 		t->seconds += j->seconds;
 		t->copies++;
 		l->st.rows += j->rows;
-		clock_gettime(CLOCK_MONOTONIC, &l->t_data1);
+		l->t_data1 = g3_clock_now();
 	}
 	l->done = g3_xrealloc(l->done, (l->ndone + 1) * sizeof(*l->done));
 	l->done[l->ndone++] = j;
@@ -1135,7 +1128,7 @@ g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
 	pthread_mutex_lock(&l->mu);
 	if (!l->data_started) {
 		l->data_started = 1;
-		clock_gettime(CLOCK_MONOTONIC, &l->t_data0);
+		l->t_data0 = g3_clock_now();
 		l->t_data1 = l->t_data0;
 	}
 	for (;;) {
@@ -1255,7 +1248,7 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 	double t0;
 	g3_rc rc;
 
-	t0 = now_s();
+	t0 = g3_clock_now();
 	lead_flush(l, G3_OK, NULL);
 	pthread_mutex_lock(&l->mu);
 	rc = collect(l, err);
@@ -1288,7 +1281,7 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 		}
 		rc = pump(l, 1, err);
 	}
-	l->st.post_seconds += now_s() - t0;
+	l->st.post_seconds += g3_clock_now() - t0;
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }
@@ -1303,8 +1296,7 @@ const g3_pgload_stats *g3_pgload_get_stats(const g3_pgload *l)
 {
 	g3_pgload_stats *st = (g3_pgload_stats *)&l->st;
 
-	st->data_seconds = (double)(l->t_data1.tv_sec - l->t_data0.tv_sec) +
-			   (double)(l->t_data1.tv_nsec - l->t_data0.tv_nsec) / 1e9;
+	st->data_seconds = l->t_data1 - l->t_data0;
 	return st;
 }
 
