@@ -15,6 +15,7 @@
 #include "common/es/es.h"
 #include "common/es/esbulk.h"
 #include "common/base/opts.h"
+#include "common/base/size.h"
 
 static void test_url_escape(void **state)
 {

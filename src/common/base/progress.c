@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "size.h"
 #include "log.h"
 
 #define RATE_WINDOW_MIN 1.0   /* seconds of history before showing a rate */
@@ -59,27 +60,6 @@ void g3_progress_set_clock(double (*now)(void))
 }
 
 /* ---- pure helpers --------------------------------------------------------- */
-
-void g3_progress_format_bytes(char *buf, size_t len, int64_t bytes)
-{
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v;
-	size_t u = 0;
-
-	if (bytes < 1024) {
-		snprintf(buf, len, "%lld B", (long long)(bytes < 0 ? 0 : bytes));
-		return;
-	}
-	v = (double)bytes / 1024.0;
-	while (v >= 1023.5 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024.0;
-		u++;
-	}
-	if (v < 99.95)
-		snprintf(buf, len, "%.1f %s", v, units[u]);
-	else
-		snprintf(buf, len, "%.0f %s", v, units[u]);
-}
 
 void g3_progress_format_count(char *buf, size_t len, double n)
 {
@@ -217,21 +197,21 @@ size_t g3_progress_render(char *buf, size_t len, const g3_progress_state *st, do
 	}
 	have_rates = rates(st, now, &rb, &rr, &rd);
 
-	g3_progress_format_bytes(a, sizeof(a), st->bytes);
+	g3_format_bytes(a, sizeof(a), st->bytes);
 	if (st->total_bytes >= 0) {
 		int pct = 100;
 
 		if (st->total_bytes > 0)
 			pct = st->bytes >= st->total_bytes ? 100 :
 			      (int)((double)st->bytes * 100.0 / (double)st->total_bytes);
-		g3_progress_format_bytes(b, sizeof(b), st->total_bytes);
+		g3_format_bytes(b, sizeof(b), st->total_bytes);
 		snprintf(field, sizeof(field), "%s / %s %d%%", a, b, pct);
 	} else {
 		snprintf(field, sizeof(field), "%s read", a);
 	}
 	put(buf, limit, &pos, field);
 	if (have_rates && st->bytes > 0) {
-		g3_progress_format_bytes(a, sizeof(a), (int64_t)rb);
+		g3_format_bytes(a, sizeof(a), (int64_t)rb);
 		snprintf(field, sizeof(field), "  %s/s", a);
 		put(buf, limit, &pos, field);
 	}

@@ -165,9 +165,6 @@ void g3_url_escape(g3_buf *b, const char *s);
 #define G3_ES_ENV_ORIGIN "GUPPY_INDICES/GUPPY_CONFIGINDEX"
 void g3_es_indices_from_env(char ***list, size_t *n);
 
-/* Parses a size: bytes, or with KB/MB/GB (KiB/MiB/GiB, 1024-based). */
-g3_rc g3_parse_size(const char *what, const char *s, size_t min, size_t max, size_t *out,
-		    g3_err *err);
 
 /* Appends s as a JSON string literal (quotes included). */
 void g3_json_quote(g3_buf *b, const char *s);

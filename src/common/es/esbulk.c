@@ -14,6 +14,7 @@
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/opts.h"
+#include "../base/size.h"
 
 #define RAW_KEEP 4096
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../gen3/secret.h"
 #include "../base/strbuf.h"
@@ -483,7 +484,7 @@ g3_rc g3_pgtarget_commit(PGconn *master, g3_pgtarget *t, g3_err *err)
 		if (!rc)
 			break;
 		g3_pg_exec(master, "ROLLBACK", "rollback", err);
-		usleep(200000);
+		g3_clock_sleep(0.2);
 	}
 	if (rc)
 		goto cleanup;
