@@ -43,62 +43,6 @@ void g3_esconf_release(g3_esconf *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static char *url_decode(const char *s, size_t len)
-{
-	g3_buf b = G3_BUF_INIT;
-
-	g3_buf_grow(&b, len);
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			g3_buf_addch(&b, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
-			i += 2;
-		} else {
-			g3_buf_addch(&b, s[i]);
-		}
-	}
-	return g3_buf_detach(&b);
-}
-
-/* Finds the userinfo of url: [*start, *end) before '@' in the authority. */
-static int find_userinfo(const char *url, size_t *start, size_t *end)
-{
-	const char *auth = strstr(url, "://");
-	const char *stop, *at = NULL;
-
-	auth = auth ? auth + 3 : url;
-	stop = auth + strcspn(auth, "/?#");
-	for (const char *p = auth; p < stop; p++)
-		if (*p == '@')
-			at = p;
-	if (!at)
-		return 0;
-	*start = (size_t)(auth - url);
-	*end = (size_t)(at - url);
-	return 1;
-}
-
-char *g3_url_strip_credentials(const char *url)
-{
-	size_t s, e;
-	g3_buf b = G3_BUF_INIT;
-
-	if (!find_userinfo(url, &s, &e))
-		return g3_xstrdup(url);
-	g3_buf_add(&b, url, s);
-	g3_buf_adds(&b, url + e + 1);
-	return g3_buf_detach(&b);
-}
-
 g3_rc g3_esconf_set(g3_esconf *c, const char *url, const char *cacert, g3_err *err)
 {
 	g3_buf b = G3_BUF_INIT;
@@ -121,13 +65,13 @@ g3_rc g3_esconf_set(g3_esconf *c, const char *url, const char *cacert, g3_err *e
 		return G3_USAGE;
 	}
 	g3_buf_adds(&b, src);
-	if (find_userinfo(b.data, &s, &e)) {
+	if (g3_url_userinfo(b.data, &s, &e)) {
 		const char *colon = memchr(b.data + s, ':', e - s);
 
 		free(c->username);
 		free_secret(c->password);
-		c->username = url_decode(b.data + s, (colon ? (size_t)(colon - b.data) : e) - s);
-		c->password = colon ? url_decode(colon + 1, (size_t)(b.data + e - colon - 1))
+		c->username = g3_url_decode(b.data + s, (colon ? (size_t)(colon - b.data) : e) - s);
+		c->password = colon ? g3_url_decode(colon + 1, (size_t)(b.data + e - colon - 1))
 				    : g3_xstrdup("");
 	}
 	free(c->url);
@@ -500,21 +444,6 @@ g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *
 	return rc;
 }
 
-void g3_url_escape(g3_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-			g3_buf_addch(b, (char)*p);
-		} else {
-			g3_buf_addch(b, '%');
-			g3_buf_addch(b, hex[*p >> 4]);
-			g3_buf_addch(b, hex[*p & 15]);
-		}
-	}
-}
-
 const char *g3_es_name_problem(const char *name)
 {
 	size_t len = strlen(name);
@@ -556,7 +485,7 @@ static char *index_path(const char *name, const char *suffix)
 	g3_buf b = G3_BUF_INIT;
 
 	g3_buf_addch(&b, '/');
-	g3_url_escape(&b, name);
+	g3_url_encode(&b, name, 0);
 	g3_buf_adds(&b, suffix);
 	return g3_buf_detach(&b);
 }
@@ -589,7 +518,7 @@ g3_rc g3_es_alias_get(g3_es *es, const char *name, int *is_alias, char ***target
 
 	*is_alias = 0;
 	g3_buf_adds(&path, "/_alias/");
-	g3_url_escape(&path, name);
+	g3_url_encode(&path, name, 0);
 	g3_buf_addf(&what, "could not look up alias \"%s\"", name);
 	if ((rc = g3_es_request(es, "GET", path.data, NULL, 0, &status, &resp, err))) {
 		g3_err_prefix(err, "%s", what.data);

@@ -28,6 +28,7 @@
 #include "../base/err.h"
 #include "../base/optids.h"
 #include "../base/strbuf.h"
+#include "../base/url.h"
 
 #define G3_ES_MAX_RESPONSE (256u << 20)
 #define G3_ES_MAX_ID_BYTES 512  /* Elasticsearch's limit on _id */
@@ -155,10 +156,6 @@ g3_rc g3_es_count(g3_es *es, const char *name, long long *count, g3_err *err);
 /* POST /_aliases with {"actions": actions} (one atomic switch). */
 g3_rc g3_es_aliases_update(g3_es *es, json_object *actions, g3_err *err);
 
-/* Appends s percent-encoded as one URL path segment or query value:
- * everything but unreserved characters (A-Z a-z 0-9 - . _ ~) is %XX. */
-void g3_url_escape(g3_buf *b, const char *s);
-
 /* Appends the helm job's index list to *list: GUPPY_INDICES (comma or
  * space separated) then GUPPY_CONFIGINDEX; blanks skipped. Callers check
  * each name (g3_es_name_check with G3_ES_ENV_ORIGIN). */
@@ -168,8 +165,5 @@ void g3_es_indices_from_env(char ***list, size_t *n);
 
 /* Appends s as a JSON string literal (quotes included). */
 void g3_json_quote(g3_buf *b, const char *s);
-
-/* A copy of url without "user:password@" (caller frees). */
-char *g3_url_strip_credentials(const char *url);
 
 #endif

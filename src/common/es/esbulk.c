@@ -389,7 +389,7 @@ g3_rc g3_esbulk_new(const g3_esconf *conf, const char *index, const char *type,
 	g3_err_init(&b->ferr);
 	b->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)b;
 	g3_buf_addf(&url, "%s/", conf->url);
-	g3_url_escape(&url, index);
+	g3_url_encode(&url, index, 0);
 	/* no filter_path: filtering the answer costs the server more than
 	 * parsing the whole answer costs us */
 	g3_buf_adds(&url, "/_bulk");

@@ -56,63 +56,6 @@ void g3_http_get_defaults(g3_http_opts *out)
 	out->backoff_ms = defaults.backoff_ms;
 }
 
-/* ---- URL redaction --------------------------------------------------- */
-
-static int secret_param(const char *name, size_t len)
-{
-	static const char *const names[] = {
-		"x-amz-signature", "x-amz-credential", "x-amz-security-token",
-		"signature", "sig", "token", "access_token", "password",
-		"awsaccesskeyid", "x-goog-signature", "x-goog-credential", "key",
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i]) == len && !strncasecmp(names[i], name, len))
-			return 1;
-	return 0;
-}
-
-char *g3_url_redact(const char *url)
-{
-	g3_buf b = G3_BUF_INIT;
-	const char *scheme_end = strstr(url, "://");
-	const char *auth = scheme_end ? scheme_end + 3 : url;
-	const char *auth_end = auth + strcspn(auth, "/?#");
-	const char *at = NULL;
-	const char *q, *p;
-	int kept = 0;
-
-	for (p = auth; p < auth_end; p++)
-		if (*p == '@')
-			at = p;
-	g3_buf_add(&b, url, (size_t)(auth - url));
-	if (at)
-		auth = at + 1;
-	q = strchr(auth_end, '?');
-	if (!q) {
-		g3_buf_adds(&b, auth);
-		return g3_buf_detach(&b);
-	}
-	g3_buf_add(&b, auth, (size_t)(q - auth));
-	p = q + 1;
-	while (*p && *p != '#') {
-		size_t len = strcspn(p, "&#");
-		size_t nlen = strcspn(p, "=&#");
-
-		if (nlen > len)
-			nlen = len;
-		if (len && !secret_param(p, nlen)) {  /* empty ones ("a&&b") dropped */
-			g3_buf_addch(&b, kept ? '&' : '?');
-			g3_buf_add(&b, p, len);
-			kept = 1;
-		}
-		p += len;
-		if (*p == '&')
-			p++;
-	}
-	return g3_buf_detach(&b);
-}
-
 /* ---- the streaming source -------------------------------------------- */
 
 struct http_src {

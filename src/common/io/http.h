@@ -33,6 +33,7 @@
 #include "../base/err.h"
 #include "source.h"
 #include "../base/strbuf.h"
+#include "../base/url.h"
 
 #define G3_HTTP_PENDING_MAX (1024 * 1024)
 #define G3_HTTP_DEFAULT_RETRIES 5
@@ -77,11 +78,6 @@ void g3_http_get_defaults(g3_http_opts *out);
  */
 g3_rc g3_http_open(const char *url, const char *name, const g3_http_opts *opts,
 		   g3_source **out, g3_err *err);
-
-/* The url without user:password@ and without query parameters that carry
- * secrets (X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token,
- * Signature, token, ...). Caller frees. */
-char *g3_url_redact(const char *url);
 
 /* A one-shot request's answer. */
 typedef struct g3_http_response {

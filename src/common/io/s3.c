@@ -316,12 +316,12 @@ static g3_rc target_init(struct s3_target *t, const g3_s3_config *cfg, const cha
 		if (upath && strcmp(upath, "/"))
 			g3_buf_add(&b, upath, strlen(upath) - (upath[strlen(upath) - 1] == '/'));
 		g3_buf_addch(&b, '/');
-		g3_uri_encode(&b, t->bucket, 0);
+		g3_url_encode(&b, t->bucket, 0);
 	} else if (strchr(t->bucket, '.')) {
 		g3_buf_addf(&b, "s3.%s.amazonaws.com", cfg->region);
 		t->host = g3_buf_detach(&b);
 		g3_buf_addch(&b, '/');
-		g3_uri_encode(&b, t->bucket, 0);
+		g3_url_encode(&b, t->bucket, 0);
 	} else {
 		g3_buf_addf(&b, "%s.s3.%s.amazonaws.com", t->bucket, cfg->region);
 		t->host = g3_buf_detach(&b);
@@ -334,7 +334,7 @@ static g3_rc target_init(struct s3_target *t, const g3_s3_config *cfg, const cha
 	}
 	if (*t->key || !b.len) {
 		g3_buf_addch(&b, '/');
-		g3_uri_encode(&b, t->key, 1);
+		g3_url_encode(&b, t->key, 1);
 	}
 	t->path = g3_buf_detach(&b);
 cleanup:
