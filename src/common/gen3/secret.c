@@ -90,30 +90,6 @@ void g3_secret_free(char *secret)
 	free(secret);
 }
 
-char *g3_base64(const void *data, size_t len)
-{
-	static const char tbl[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = data;
-	char *out = g3_xmalloc(4 * ((len + 2) / 3) + 1);
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-
-		if (i + 1 < len)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		out[o++] = tbl[(v >> 18) & 63];
-		out[o++] = tbl[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? tbl[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return out;
-}
-
 static void yaml_data(g3_buf *b, const char *indent, const char *key,
 		      const char *value)
 {
@@ -159,53 +135,6 @@ int g3_k8s_secrets_write(FILE *f, const g3_k8s_secret *secrets, size_t n)
 	explicit_bzero(b.data, b.len);
 	g3_buf_release(&b);
 	return ret;
-}
-
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-unsigned char *g3_base64_decode(const char *s, size_t *len)
-{
-	size_t n = strlen(s);
-	unsigned char *out;
-	size_t o = 0;
-
-	if (n % 4)
-		return NULL;
-	out = g3_xmalloc(n / 4 * 3 + 1);
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-
-		for (int k = 0; k < 4; k++) {
-			v[k] = s[i + k] == '=' ? 0 : b64_value(s[i + k]);
-			/* '=' pads the last group only, at its end */
-			if (v[k] < 0 || (s[i + k] == '=' && i + 4 != n) ||
-			    (s[i + k] == '=' && k < 2) || (k == 3 && s[i + 2] == '=' && s[i + 3] != '=')) {
-				free(out);
-				return NULL;
-			}
-		}
-		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		if (s[i + 2] != '=')
-			out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-		if (s[i + 3] != '=')
-			out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
-	}
-	out[o] = '\0';
-	*len = o;
-	return out;
 }
 
 g3_rc g3_k8s_secret_password(const char *path, const char *name, char **out,
