@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../base/clock.h"
+#include "../base/json.h"
 #include "../base/log.h"
 #include "../base/opts.h"
 #include "../base/strbuf.h"
@@ -220,7 +221,7 @@ g3_rc g3_es_check(long status, const g3_buf *resp, const char *what, g3_err *err
 	if (status >= 200 && status < 300)
 		return G3_OK;
 	if (resp && resp->len)
-		root = json_tokener_parse(resp->data);
+		root = g3_json_parse_buf(resp);
 	if (root && json_object_object_get_ex(root, "error", &e)) {
 		if (json_object_is_type(e, json_type_string)) {
 			reason = json_object_get_string(e);
@@ -281,7 +282,7 @@ g3_rc g3_es_call(g3_es *es, const char *method, const char *path, json_object *b
 	if ((rc = g3_es_check(status, &resp, what, err)))
 		goto cleanup;
 	if (out && resp.len) {
-		*out = json_tokener_parse(resp.data);
+		*out = g3_json_parse_buf(&resp);
 		if (!*out)
 			rc = g3_err_set(err, G3_FAIL, "%s: the answer is not JSON", what);
 	}
@@ -292,7 +293,7 @@ cleanup:
 
 static g3_rc parse_version(g3_es *es, const g3_buf *resp, g3_err *err)
 {
-	json_object *root = json_tokener_parse(resp->data ? resp->data : "");
+	json_object *root = g3_json_parse_buf(resp);
 	json_object *v, *n, *d;
 	const char *num;
 	char *end = NULL;
@@ -365,7 +366,7 @@ static g3_rc wait_health(g3_es *es, double deadline, int wait_seconds, g3_err *e
 		g3_clock_sleep(deadline - g3_clock_now() < backoff ? deadline - g3_clock_now() : backoff);
 		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 	}
-	root = json_tokener_parse(resp.data ? resp.data : "");
+	root = g3_json_parse_buf(&resp);
 	if (status == 408 || (status == 200 && root &&
 			      json_object_object_get_ex(root, "timed_out", &v) &&
 			      json_object_get_boolean(v)))
@@ -528,7 +529,7 @@ g3_rc g3_es_alias_get(g3_es *es, const char *name, int *is_alias, char ***target
 		goto cleanup;
 	if ((rc = g3_es_check(status, &resp, what.data, err)))
 		goto cleanup;
-	root = json_tokener_parse(resp.data);
+	root = g3_json_parse_buf(&resp);
 	if (!root || !json_object_is_type(root, json_type_object)) {
 		rc = g3_err_set(err, G3_FAIL, "%s: the answer is not a JSON object", what.data);
 		goto cleanup;
@@ -586,7 +587,7 @@ g3_rc g3_es_index_get(g3_es *es, const char *name, json_object **entry, int *con
 		goto cleanup;
 	if ((rc = g3_es_check(status, &resp, what.data, err)))
 		goto cleanup;
-	root = json_tokener_parse(resp.data ? resp.data : "");
+	root = g3_json_parse_buf(&resp);
 	if (!root || !json_object_is_type(root, json_type_object)) {
 		rc = g3_err_set(err, G3_FAIL, "%s: the answer is not a JSON object", what.data);
 		goto cleanup;
@@ -679,31 +680,6 @@ g3_rc g3_es_aliases_update(g3_es *es, json_object *actions, g3_err *err)
 	rc = g3_es_call(es, "POST", "/_aliases", body, "could not update aliases", NULL, err);
 	json_object_put(body);
 	return rc;
-}
-
-void g3_json_quote(g3_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	g3_buf_addch(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"': g3_buf_add(b, "\\\"", 2); break;
-		case '\\': g3_buf_add(b, "\\\\", 2); break;
-		case '\n': g3_buf_add(b, "\\n", 2); break;
-		case '\r': g3_buf_add(b, "\\r", 2); break;
-		case '\t': g3_buf_add(b, "\\t", 2); break;
-		default:
-			if (*p < 0x20) {
-				g3_buf_add(b, "\\u00", 4);
-				g3_buf_addch(b, hex[*p >> 4]);
-				g3_buf_addch(b, hex[*p & 15]);
-			} else {
-				g3_buf_addch(b, (char)*p);
-			}
-		}
-	}
-	g3_buf_addch(b, '"');
 }
 
 static void add_list(char ***list, size_t *n, const char *csv)

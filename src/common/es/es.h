@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "../base/err.h"
+#include "../base/json.h"
 #include "../base/optids.h"
 #include "../base/strbuf.h"
 #include "../base/url.h"
@@ -162,8 +163,5 @@ g3_rc g3_es_aliases_update(g3_es *es, json_object *actions, g3_err *err);
 #define G3_ES_ENV_ORIGIN "GUPPY_INDICES/GUPPY_CONFIGINDEX"
 void g3_es_indices_from_env(char ***list, size_t *n);
 
-
-/* Appends s as a JSON string literal (quotes included). */
-void g3_json_quote(g3_buf *b, const char *s);
 
 #endif
