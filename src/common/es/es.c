@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../base/clock.h"
+#include "../io/curl.h"
 #include "../base/json.h"
 #include "../base/log.h"
 #include "../base/opts.h"
@@ -109,15 +110,14 @@ void g3_es_release(g3_es *es)
 	memset(es, 0, sizeof(*es));
 }
 
-void g3_es_setup_handle(const g3_esconf *conf, CURL *h, struct curl_slist **headers)
+CURL *g3_es_handle(const g3_esconf *conf, struct curl_slist **headers)
 {
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, conf->insecure ? 0L : 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, conf->insecure ? 0L : 2L);
-	if (conf->cacert)
-		curl_easy_setopt(h, CURLOPT_CAINFO, conf->cacert);
+	g3_curl_conf cc = { .ca_file = conf->cacert, .insecure = conf->insecure,
+			    .connect_timeout = 10, .timeout = 600, .keepalive = 1 };
+	CURL *h = g3_curl_easy(&cc);
+
+	if (!h)
+		return NULL;
 	if (conf->api_key) {
 		g3_buf hdr = G3_BUF_INIT;
 
@@ -130,6 +130,7 @@ void g3_es_setup_handle(const g3_esconf *conf, CURL *h, struct curl_slist **head
 		curl_easy_setopt(h, CURLOPT_USERNAME, conf->username);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, conf->password ? conf->password : "");
 	}
+	return h;
 }
 
 struct sink {
@@ -171,10 +172,9 @@ g3_rc g3_es_request(g3_es *es, const char *method, const char *path, const char 
 	if (resp)
 		g3_buf_reset(resp);
 	if (!es->curl) {
-		es->curl = curl_easy_init();
+		es->curl = g3_es_handle(es->conf, &es->headers);
 		if (!es->curl)
 			return g3_err_set(err, G3_FAIL, "could not start libcurl");
-		g3_es_setup_handle(es->conf, es->curl, &es->headers);
 	}
 	g3_buf_addf(&url, "%s%s%s", es->conf->url, path[0] == '/' ? "" : "/", path);
 	for (struct curl_slist *h = es->headers; h; h = h->next)
@@ -185,7 +185,6 @@ g3_rc g3_es_request(g3_es *es, const char *method, const char *path, const char 
 	curl_easy_setopt(es->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(es->curl, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(es->curl, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(es->curl, CURLOPT_TIMEOUT, 600L);
 	curl_easy_setopt(es->curl, CURLOPT_NOBODY, !strcmp(method, "HEAD") ? 1L : 0L);
 	if (body || !strcmp(method, "POST") || !strcmp(method, "PUT")) {
 		curl_easy_setopt(es->curl, CURLOPT_POSTFIELDS, body ? body : "");

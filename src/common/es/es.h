@@ -13,7 +13,7 @@
  * `GET /` in g3_es_connect, which decides how mapping types are handled:
  * Elasticsearch 6 keeps typed mappings and `_type` in bulk actions; 7 drops
  * them; 8 and OpenSearch 2 must never see them. The bulk loader (esbulk.h)
- * makes its own handles with g3_es_setup_handle.
+ * makes its own handles with g3_es_handle.
  *
  * Responses are read into a buffer bounded by G3_ES_MAX_RESPONSE: control
  * calls answer small bodies, search pages are bounded by the page size.
@@ -87,9 +87,11 @@ void g3_es_release(g3_es *es);
  */
 g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *err);
 
-/* Applies URL-independent settings (auth, TLS, timeouts) to an easy handle;
- * the caller sets the URL. headers gets the auth header appended. */
-void g3_es_setup_handle(const g3_esconf *conf, CURL *h, struct curl_slist **headers);
+/* A new easy handle (io/curl.h's defaults) with the cluster's TLS and auth
+ * settings and ES's timeouts (connect 10 s, request 600 s); the caller sets
+ * the URL. headers gets the auth header appended. NULL when libcurl could
+ * not make one. */
+CURL *g3_es_handle(const g3_esconf *conf, struct curl_slist **headers);
 
 /*
  * One request: method, path (with query, already escaped), optional JSON

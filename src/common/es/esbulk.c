@@ -404,12 +404,11 @@ g3_rc g3_esbulk_new(const g3_esconf *conf, const char *index, const char *type,
 	for (int i = 0; i < b->o.jobs; i++) {
 		struct slot *s = &b->slots[i];
 
-		s->h = curl_easy_init();
+		s->h = g3_es_handle(conf, &s->headers);
 		if (!s->h) {
 			g3_esbulk_free(b);
 			return g3_err_set(err, G3_FAIL, "could not start libcurl");
 		}
-		g3_es_setup_handle(conf, s->h, &s->headers);
 		s->headers = curl_slist_append(s->headers, "Content-Type: application/x-ndjson");
 		s->headers = curl_slist_append(s->headers, "Expect:");
 		if (b->o.gzip)
@@ -419,7 +418,6 @@ g3_rc g3_esbulk_new(const g3_esconf *conf, const char *index, const char *type,
 		curl_easy_setopt(s->h, CURLOPT_POST, 1L);
 		curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, slot_write);
 		curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
-		curl_easy_setopt(s->h, CURLOPT_TIMEOUT, 600L);
 		curl_easy_setopt(s->h, CURLOPT_PRIVATE, s);
 		curl_easy_setopt(s->h, CURLOPT_ACCEPT_ENCODING, "");
 		s->tok = json_tokener_new();

@@ -20,19 +20,8 @@
 #include <time.h>
 
 #include "../base/clock.h"
+#include "curl.h"
 #include "../base/log.h"
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-
-static void global_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-void g3_http_global_init(void)
-{
-	pthread_once(&global_once, global_init_once);
-}
 
 static struct {
 	char *ca_file;
@@ -461,21 +450,14 @@ static void http_close(g3_source *src)
 
 static const struct g3_source_ops http_ops = { http_read, http_close };
 
+/* The streaming source's handle: redirects followed, a stalled transfer
+ * aborted (it is then resumed). */
 static void common_setopts(CURL *h, const char *url, const char *ca_file, char *errbuf)
 {
+	g3_curl_conf conf = { .ca_file = ca_file, .follow = 1, .low_speed = 1, .errbuf = errbuf };
+
+	g3_curl_setup(h, &conf);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "gen3db");
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	if (ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
 }
 
 g3_rc g3_http_open(const char *url, const char *name, const g3_http_opts *opts,
@@ -486,7 +468,7 @@ g3_rc g3_http_open(const char *url, const char *name, const g3_http_opts *opts,
 	g3_rc rc = G3_OK;
 
 	*out = NULL;
-	g3_http_global_init();
+	g3_curl_global_init();
 	s->opts = *opts;
 	s->ca_file = opts->ca_file ? g3_xstrdup(opts->ca_file) : NULL;
 	s->opts.ca_file = s->ca_file;
@@ -613,28 +595,26 @@ void g3_http_response_release(g3_http_response *r)
 	r->etag = NULL;
 }
 
-g3_rc g3_http_request(const char *method, const char *url, const char *name,
-		      struct curl_slist *headers, const void *body, size_t body_len,
-		      size_t max_body, const char *ca_file, g3_http_response *resp,
-		      g3_err *err)
+CURLcode g3_http_perform(const g3_http_call *call, g3_http_response *resp, char *errbuf)
 {
-	struct req_state st = { resp, max_body, body, body_len, 0 };
-	char errbuf[CURL_ERROR_SIZE] = "";
+	struct req_state st = { resp, call->max_body, call->body, call->body_len, 0 };
+	g3_curl_conf conf = { .ca_file = call->ca_file, .protocols = call->protocols,
+			      .connect_timeout = call->connect_timeout, .timeout = call->timeout,
+			      .low_speed = !call->timeout, .errbuf = errbuf };
+	const char *method = call->method;
 	CURL *h;
 	CURLcode cc;
-	g3_rc rc = G3_OK;
 
-	g3_http_global_init();
 	g3_buf_reset(&resp->body);
 	free(resp->etag);
 	resp->etag = NULL;
 	resp->status = 0;
-	h = curl_easy_init();
+	errbuf[0] = '\0';
+	h = g3_curl_easy(&conf);
 	if (!h)
-		return g3_err_set(err, G3_FAIL, "could not initialise libcurl for \"%s\"", name);
-	common_setopts(h, url, ca_file, errbuf);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+		return CURLE_FAILED_INIT;
+	curl_easy_setopt(h, CURLOPT_URL, call->url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, call->headers);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, req_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, req_header);
@@ -643,24 +623,39 @@ g3_rc g3_http_request(const char *method, const char *url, const char *name,
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, req_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, &st);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body_len);
-	} else if (!strcmp(method, "POST")) {
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)call->body_len);
+	} else if (!strcmp(method, "POST") || call->body) {
+		/* POST, or another method with a body (PATCH) */
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-	} else if (strcmp(method, "GET")) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body ? (const char *)call->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+	}
+	if (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "POST"))
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	}
 	cc = curl_easy_perform(h);
-	if (cc != CURLE_OK) {
-		rc = g3_err_set(err, G3_FAIL, "could not reach \"%s\": %s", name,
-				errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		goto cleanup;
+	if (cc == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		g3_buf_addch(&resp->body, '\0');
+		resp->body.len--;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-	g3_buf_addch(&resp->body, '\0');
-	resp->body.len--;
-cleanup:
 	curl_easy_cleanup(h);
-	return rc;
+	return cc;
+}
+
+g3_rc g3_http_request(const char *method, const char *url, const char *name,
+		      struct curl_slist *headers, const void *body, size_t body_len,
+		      size_t max_body, const char *ca_file, g3_http_response *resp,
+		      g3_err *err)
+{
+	g3_http_call call = { .method = method, .url = url, .headers = headers, .body = body,
+			      .body_len = body_len, .max_body = max_body, .ca_file = ca_file };
+	char errbuf[CURL_ERROR_SIZE];
+	CURLcode cc = g3_http_perform(&call, resp, errbuf);
+
+	if (cc == CURLE_FAILED_INIT)
+		return g3_err_set(err, G3_FAIL, "could not initialise libcurl for \"%s\"", name);
+	if (cc != CURLE_OK)
+		return g3_err_set(err, G3_FAIL, "could not reach \"%s\": %s", name,
+				  errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	return G3_OK;
 }

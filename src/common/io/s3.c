@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "curl.h"
 #include "http.h"
 #include "../base/clock.h"
 #include "../base/log.h"
@@ -661,7 +662,7 @@ g3_rc g3_s3_open_source(const g3_s3_config *cfg, const char *url, g3_source **ou
 	g3_rc rc;
 
 	*out = NULL;
-	g3_http_global_init();
+	g3_curl_global_init();
 	if ((rc = g3_s3_config_resolve(cfg ? cfg : &defaults_cfg, &c->cfg, err))) {
 		free(c);
 		return rc;
@@ -780,7 +781,7 @@ static g3_rc list_walk(const g3_s3_config *cfg_in, const char *url, int delimite
 	int stop = 0;
 	g3_rc rc;
 
-	g3_http_global_init();
+	g3_curl_global_init();
 	if ((rc = g3_s3_config_resolve(cfg_in ? cfg_in : &defaults_cfg, &cfg, err)))
 		return rc;
 	if ((rc = target_init(&t, &cfg, url, err))) {
@@ -933,7 +934,7 @@ g3_rc g3_s3_delete(const g3_s3_config *cfg_in, const char *url, g3_err *err)
 	g3_http_response resp;
 	g3_rc rc;
 
-	g3_http_global_init();
+	g3_curl_global_init();
 	if ((rc = g3_s3_config_resolve(cfg_in ? cfg_in : &defaults_cfg, &cfg, err)))
 		return rc;
 	if ((rc = target_init(&t, &cfg, url, err))) {
@@ -1144,7 +1145,7 @@ g3_rc g3_s3_sink_open(const g3_s3_config *cfg, const char *url, g3_sink **out, g
 	g3_rc rc;
 
 	*out = NULL;
-	g3_http_global_init();
+	g3_curl_global_init();
 	rc = g3_s3_config_resolve(cfg ? cfg : &defaults_cfg, &m->cfg, err);
 	if (rc) {
 		free(m);
