@@ -31,9 +31,14 @@ int g3_k8s_in_cluster(void)
 
 int g3_k8s_name_ok(const char *s)
 {
+	return g3_k8s_name_fits(s, 253);
+}
+
+int g3_k8s_name_fits(const char *s, size_t max)
+{
 	size_t n = strlen(s);
 
-	if (!n || n > 253)
+	if (!n || n > max)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
