@@ -260,41 +260,145 @@ static int on_database(const char *p)
 	return 0;
 }
 
+/* SET / RESET [SESSION | LOCAL] ...: session state, or the role. */
+static void classify_set(const char *p, const char *t, struct stmt_class *c)
+{
+	c->kind = strcmp(t, "set") ? K_OTHER : K_SESSION;
+	if (!word_is(&p, "session"))
+		word_is(&p, "local");
+	if (word_is(&p, "role") || word_is(&p, "authorization") ||
+	    word_is(&p, "session_authorization"))
+		c->kind = K_ROLE;
+}
+
+/* SELECT [pg_catalog.]set_config(...) or setval(...). */
+static void classify_select(const char *p, struct stmt_class *c)
+{
+	if (word_is(&p, "pg_catalog") && *p == '.')
+		p++;
+	if (word_is(&p, "set_config")) {
+		c->kind = K_SESSION;
+		p = skip_space(p);
+		if (*p == '(')
+			p = skip_space(p + 1);
+		if (!strncasecmp(p, "'role'", 6) ||
+		    !strncasecmp(p, "'session_authorization'", 23))
+			c->kind = K_ROLE;
+	} else if (word_is(&p, "setval")) {
+		c->kind = K_SETVAL;
+	}
+}
+
+/* CREATE DATABASE, CREATE EXTENSION, CREATE [UNIQUE] INDEX. */
+static void classify_create(const char *p, struct stmt_class *c)
+{
+	char t[NAME_MAX_LEN];
+	int k;
+
+	if (word_is(&p, "database")) {
+		c->kind = K_DATABASE;
+		c->db_create = 1;
+		return;
+	}
+	if (word_is(&p, "extension")) {
+		const char *q = p;
+
+		if (word_is(&q, "if") && word_is(&q, "not") && word_is(&q, "exists"))
+			p = q;
+		k = tok(&p, c->t1, sizeof(c->t1));
+		if (k == 'w' || k == 'q')
+			c->kind = K_EXTENSION;
+		return;
+	}
+	word_is(&p, "unique");
+	if (!word_is(&p, "index"))
+		return;
+	/* the name is the last word before ON, if it is not a keyword */
+	while ((k = tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "on")))
+		if ((k == 'w' || k == 'q') &&
+		    (k == 'q' || (strcmp(t, "concurrently") && strcmp(t, "exists") &&
+				  strcmp(t, "if") && strcmp(t, "not"))))
+			snprintf(c->name, sizeof(c->name), "%s", t);
+	if (!k)
+		return;
+	word_is(&p, "only");
+	if (qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0))
+		c->kind = K_INDEX;
+}
+
+/* ALTER TABLE [ONLY] [IF EXISTS] name ADD [CONSTRAINT name] ...: a foreign
+ * key or another constraint. Returns 1 when classified. */
+static int classify_alter_table(const char *p, struct stmt_class *c)
+{
+	char t[NAME_MAX_LEN];
+	int k;
+
+	word_is(&p, "only");
+	if (word_is(&p, "if"))
+		word_is(&p, "exists");
+	if (!qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0) || !word_is(&p, "add"))
+		return 0;
+	if (word_is(&p, "constraint"))
+		tok(&p, c->name, sizeof(c->name));
+	k = tok(&p, t, sizeof(t));
+	if (k == 'w' && !strcmp(t, "foreign")) {
+		while ((k = tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "references")))
+			;
+		if (k && qualified_name(&p, c->t2, sizeof(c->t2), NULL, 0))
+			c->kind = K_FK;
+		return 1;
+	}
+	if (k == 'w' && (!strcmp(t, "primary") || !strcmp(t, "unique") ||
+			 !strcmp(t, "check") || !strcmp(t, "exclude"))) {
+		c->kind = K_CONSTRAINT;
+		return 1;
+	}
+	return 0;
+}
+
+/* ALTER DATABASE, ALTER TABLE ... ADD constraint, ALTER ... OWNER TO. */
+static void classify_alter(const char *p, struct stmt_class *c)
+{
+	const char *q = p;
+	char t[NAME_MAX_LEN];
+	int k;
+
+	if (word_is(&p, "database")) {
+		c->kind = K_DATABASE;
+		while ((k = tok(&p, t, sizeof(t))))
+			if (k == 'w' && (!strcmp(t, "set") || !strcmp(t, "reset")))
+				c->db_setting = 1;
+		return;
+	}
+	if (word_is(&p, "table") && classify_alter_table(p, c))
+		return;
+	/* ALTER <anything> ... OWNER TO role */
+	p = q;
+	while ((k = tok(&p, t, sizeof(t)))) {
+		if (k == 'w' && !strcmp(t, "owner")) {
+			if (word_is(&p, "to"))
+				c->kind = K_OWNER;
+			return;
+		}
+	}
+}
+
 static void classify(const char *sql, struct stmt_class *c)
 {
 	const char *p = sql;
 	char t[NAME_MAX_LEN];
-	int k;
 
 	memset(c, 0, sizeof(*c));
 	c->kind = K_OTHER;
-	k = tok(&p, t, sizeof(t));
-	if (k != 'w')
+	if (tok(&p, t, sizeof(t)) != 'w')
 		return;
 	if (!strcmp(t, "set") || !strcmp(t, "reset")) {
-		c->kind = strcmp(t, "set") ? K_OTHER : K_SESSION;
-		if (!word_is(&p, "session"))
-			word_is(&p, "local");
-		if (word_is(&p, "role") || word_is(&p, "authorization") ||
-		    word_is(&p, "session_authorization"))
-			c->kind = K_ROLE;
+		classify_set(p, t, c);
 	} else if (!strcmp(t, "discard")) {
 		if (word_is(&p, "all"))
 			c->kind = K_ROLE;
 	} else if (!strcmp(t, "select")) {
-		if (word_is(&p, "pg_catalog") && *p == '.')
-			p++;
-		if (word_is(&p, "set_config")) {
-			c->kind = K_SESSION;
-			p = skip_space(p);
-			if (*p == '(')
-				p = skip_space(p + 1);
-			if (!strncasecmp(p, "'role'", 6) ||
-			    !strncasecmp(p, "'session_authorization'", 23))
-				c->kind = K_ROLE;
-		}
-		else if (word_is(&p, "setval"))
-			c->kind = K_SETVAL;
+		classify_select(p, c);
 	} else if (!strcmp(t, "comment")) {
 		if (word_is(&p, "on")) {
 			if (word_is(&p, "extension"))
@@ -306,78 +410,9 @@ static void classify(const char *sql, struct stmt_class *c)
 		if (on_database(p))
 			c->kind = K_DATABASE;
 	} else if (!strcmp(t, "create")) {
-		if (word_is(&p, "database")) {
-			c->kind = K_DATABASE;
-			c->db_create = 1;
-			return;
-		}
-		if (word_is(&p, "extension")) {
-			const char *q = p;
-
-			if (word_is(&q, "if") && word_is(&q, "not") && word_is(&q, "exists"))
-				p = q;
-			k = tok(&p, c->t1, sizeof(c->t1));
-			if (k == 'w' || k == 'q')
-				c->kind = K_EXTENSION;
-			return;
-		}
-		word_is(&p, "unique");
-		if (!word_is(&p, "index"))
-			return;
-		/* the name is the last word before ON, if it is not a keyword */
-		while ((k = tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "on")))
-			if ((k == 'w' || k == 'q') &&
-			    (k == 'q' || (strcmp(t, "concurrently") && strcmp(t, "exists") &&
-					  strcmp(t, "if") && strcmp(t, "not"))))
-				snprintf(c->name, sizeof(c->name), "%s", t);
-		if (!k)
-			return;
-		word_is(&p, "only");
-		if (qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0))
-			c->kind = K_INDEX;
+		classify_create(p, c);
 	} else if (!strcmp(t, "alter")) {
-		const char *q = p;
-
-		if (word_is(&p, "database")) {
-			c->kind = K_DATABASE;
-			while ((k = tok(&p, t, sizeof(t))))
-				if (k == 'w' && (!strcmp(t, "set") || !strcmp(t, "reset")))
-					c->db_setting = 1;
-			return;
-		}
-		if (word_is(&p, "table")) {
-			word_is(&p, "only");
-			if (word_is(&p, "if"))
-				word_is(&p, "exists");
-			if (qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0) &&
-			    word_is(&p, "add")) {
-				if (word_is(&p, "constraint"))
-					tok(&p, c->name, sizeof(c->name));
-				k = tok(&p, t, sizeof(t));
-				if (k == 'w' && !strcmp(t, "foreign")) {
-					while ((k = tok(&p, t, sizeof(t))) &&
-					       !(k == 'w' && !strcmp(t, "references")))
-						;
-					if (k && qualified_name(&p, c->t2, sizeof(c->t2), NULL, 0))
-						c->kind = K_FK;
-					return;
-				}
-				if (k == 'w' && (!strcmp(t, "primary") || !strcmp(t, "unique") ||
-						 !strcmp(t, "check") || !strcmp(t, "exclude"))) {
-					c->kind = K_CONSTRAINT;
-					return;
-				}
-			}
-		}
-		/* ALTER <anything> ... OWNER TO role */
-		p = q;
-		while ((k = tok(&p, t, sizeof(t)))) {
-			if (k == 'w' && !strcmp(t, "owner")) {
-				if (word_is(&p, "to"))
-					c->kind = K_OWNER;
-				return;
-			}
-		}
+		classify_alter(p, c);
 	}
 }
 
