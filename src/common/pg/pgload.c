@@ -19,6 +19,7 @@
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "pg.h"
+#include "sqltok.h"
 #include "../base/strbuf.h"
 
 #define CHUNK_BYTES (1024 * 1024)
@@ -112,90 +113,6 @@ struct g3_pgload {
 
 /* ---- statement text ------------------------------------------------- */
 
-/* The next token: a word (unquoted: lowercased) or quoted identifier in
- * out and returns 'w' or 'q'; one punctuation character returns it; 0 at
- * the end. Strings are skipped as one token 's'. */
-static const char *skip_space(const char *p)
-{
-	for (;;) {
-		while (*p && isspace((unsigned char)*p))
-			p++;
-		if (p[0] == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				p++;
-		} else if (p[0] == '/' && p[1] == '*') {
-			const char *e = strstr(p + 2, "*/");
-
-			p = e ? e + 2 : p + strlen(p);
-		} else {
-			return p;
-		}
-	}
-}
-
-static int tok(const char **pp, char *out, size_t outsz)
-{
-	const char *p = skip_space(*pp);
-	size_t n = 0;
-	int kind;
-
-	out[0] = '\0';
-	if (!*p) {
-		*pp = p;
-		return 0;
-	}
-	if (*p == '"') {
-		p++;
-		while (*p) {
-			if (*p == '"') {
-				if (p[1] != '"')
-					break;
-				p++;
-			}
-			if (n + 1 < outsz)
-				out[n++] = *p;
-			p++;
-		}
-		if (*p)
-			p++;
-		kind = 'q';
-	} else if (*p == '\'') {
-		p++;
-		while (*p && !(*p == '\'' && p[1] != '\''))
-			p += *p == '\'' ? 2 : 1;
-		if (*p)
-			p++;
-		kind = 's';
-	} else if (isalnum((unsigned char)*p) || *p == '_' || (unsigned char)*p >= 0x80) {
-		while (isalnum((unsigned char)*p) || *p == '_' || *p == '$' ||
-		       (unsigned char)*p >= 0x80) {
-			if (n + 1 < outsz)
-				out[n++] = (char)tolower((unsigned char)*p);
-			p++;
-		}
-		kind = 'w';
-	} else {
-		kind = (unsigned char)*p;
-		if (n + 1 < outsz)
-			out[n++] = *p;
-		p++;
-	}
-	out[n] = '\0';
-	*pp = p;
-	return kind;
-}
-
-static int word_is(const char **pp, const char *w)
-{
-	const char *p = *pp;
-	char t[NAME_MAX_LEN];
-
-	if (tok(&p, t, sizeof(t)) != 'w' || strcmp(t, w))
-		return 0;
-	*pp = p;
-	return 1;
-}
-
 /* A possibly qualified name at *pp: key "a.b" (normalised), qname the
  * text as written. */
 static int qualified_name(const char **pp, char *key, size_t keysize,
@@ -206,11 +123,11 @@ static int qualified_name(const char **pp, char *key, size_t keysize,
 	size_t kl = 0;
 	int k;
 
-	p = skip_space(p);
+	p = g3_sql_skip_space(p);
 	start = p;
 	key[0] = '\0';
 	for (;;) {
-		k = tok(&p, t, sizeof(t));
+		k = g3_sql_tok(&p, t, sizeof(t));
 		if (k != 'w' && k != 'q')
 			return 0;
 		kl += (size_t)snprintf(key + kl, kl < keysize ? keysize - kl : 0, "%s%s",
@@ -230,7 +147,7 @@ int g3_pgload_copy_table(const char *sql, char *key, size_t keysize,
 {
 	const char *p = sql;
 
-	if (!word_is(&p, "copy"))
+	if (!g3_sql_word_is(&p, "copy"))
 		return 0;
 	return qualified_name(&p, key, keysize, qname, qnamesize);
 }
@@ -254,9 +171,9 @@ static int on_database(const char *p)
 	char t[NAME_MAX_LEN];
 	int k;
 
-	while ((k = tok(&p, t, sizeof(t))))
+	while ((k = g3_sql_tok(&p, t, sizeof(t))))
 		if (k == 'w' && !strcmp(t, "on"))
-			return word_is(&p, "database");
+			return g3_sql_word_is(&p, "database");
 	return 0;
 }
 
@@ -264,27 +181,27 @@ static int on_database(const char *p)
 static void classify_set(const char *p, const char *t, struct stmt_class *c)
 {
 	c->kind = strcmp(t, "set") ? K_OTHER : K_SESSION;
-	if (!word_is(&p, "session"))
-		word_is(&p, "local");
-	if (word_is(&p, "role") || word_is(&p, "authorization") ||
-	    word_is(&p, "session_authorization"))
+	if (!g3_sql_word_is(&p, "session"))
+		g3_sql_word_is(&p, "local");
+	if (g3_sql_word_is(&p, "role") || g3_sql_word_is(&p, "authorization") ||
+	    g3_sql_word_is(&p, "session_authorization"))
 		c->kind = K_ROLE;
 }
 
 /* SELECT [pg_catalog.]set_config(...) or setval(...). */
 static void classify_select(const char *p, struct stmt_class *c)
 {
-	if (word_is(&p, "pg_catalog") && *p == '.')
+	if (g3_sql_word_is(&p, "pg_catalog") && *p == '.')
 		p++;
-	if (word_is(&p, "set_config")) {
+	if (g3_sql_word_is(&p, "set_config")) {
 		c->kind = K_SESSION;
-		p = skip_space(p);
+		p = g3_sql_skip_space(p);
 		if (*p == '(')
-			p = skip_space(p + 1);
+			p = g3_sql_skip_space(p + 1);
 		if (!strncasecmp(p, "'role'", 6) ||
 		    !strncasecmp(p, "'session_authorization'", 23))
 			c->kind = K_ROLE;
-	} else if (word_is(&p, "setval")) {
+	} else if (g3_sql_word_is(&p, "setval")) {
 		c->kind = K_SETVAL;
 	}
 }
@@ -295,33 +212,33 @@ static void classify_create(const char *p, struct stmt_class *c)
 	char t[NAME_MAX_LEN];
 	int k;
 
-	if (word_is(&p, "database")) {
+	if (g3_sql_word_is(&p, "database")) {
 		c->kind = K_DATABASE;
 		c->db_create = 1;
 		return;
 	}
-	if (word_is(&p, "extension")) {
+	if (g3_sql_word_is(&p, "extension")) {
 		const char *q = p;
 
-		if (word_is(&q, "if") && word_is(&q, "not") && word_is(&q, "exists"))
+		if (g3_sql_word_is(&q, "if") && g3_sql_word_is(&q, "not") && g3_sql_word_is(&q, "exists"))
 			p = q;
-		k = tok(&p, c->t1, sizeof(c->t1));
+		k = g3_sql_tok(&p, c->t1, sizeof(c->t1));
 		if (k == 'w' || k == 'q')
 			c->kind = K_EXTENSION;
 		return;
 	}
-	word_is(&p, "unique");
-	if (!word_is(&p, "index"))
+	g3_sql_word_is(&p, "unique");
+	if (!g3_sql_word_is(&p, "index"))
 		return;
 	/* the name is the last word before ON, if it is not a keyword */
-	while ((k = tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "on")))
+	while ((k = g3_sql_tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "on")))
 		if ((k == 'w' || k == 'q') &&
 		    (k == 'q' || (strcmp(t, "concurrently") && strcmp(t, "exists") &&
 				  strcmp(t, "if") && strcmp(t, "not"))))
 			snprintf(c->name, sizeof(c->name), "%s", t);
 	if (!k)
 		return;
-	word_is(&p, "only");
+	g3_sql_word_is(&p, "only");
 	if (qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0))
 		c->kind = K_INDEX;
 }
@@ -333,16 +250,16 @@ static int classify_alter_table(const char *p, struct stmt_class *c)
 	char t[NAME_MAX_LEN];
 	int k;
 
-	word_is(&p, "only");
-	if (word_is(&p, "if"))
-		word_is(&p, "exists");
-	if (!qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0) || !word_is(&p, "add"))
+	g3_sql_word_is(&p, "only");
+	if (g3_sql_word_is(&p, "if"))
+		g3_sql_word_is(&p, "exists");
+	if (!qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0) || !g3_sql_word_is(&p, "add"))
 		return 0;
-	if (word_is(&p, "constraint"))
-		tok(&p, c->name, sizeof(c->name));
-	k = tok(&p, t, sizeof(t));
+	if (g3_sql_word_is(&p, "constraint"))
+		g3_sql_tok(&p, c->name, sizeof(c->name));
+	k = g3_sql_tok(&p, t, sizeof(t));
 	if (k == 'w' && !strcmp(t, "foreign")) {
-		while ((k = tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "references")))
+		while ((k = g3_sql_tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "references")))
 			;
 		if (k && qualified_name(&p, c->t2, sizeof(c->t2), NULL, 0))
 			c->kind = K_FK;
@@ -363,20 +280,20 @@ static void classify_alter(const char *p, struct stmt_class *c)
 	char t[NAME_MAX_LEN];
 	int k;
 
-	if (word_is(&p, "database")) {
+	if (g3_sql_word_is(&p, "database")) {
 		c->kind = K_DATABASE;
-		while ((k = tok(&p, t, sizeof(t))))
+		while ((k = g3_sql_tok(&p, t, sizeof(t))))
 			if (k == 'w' && (!strcmp(t, "set") || !strcmp(t, "reset")))
 				c->db_setting = 1;
 		return;
 	}
-	if (word_is(&p, "table") && classify_alter_table(p, c))
+	if (g3_sql_word_is(&p, "table") && classify_alter_table(p, c))
 		return;
 	/* ALTER <anything> ... OWNER TO role */
 	p = q;
-	while ((k = tok(&p, t, sizeof(t)))) {
+	while ((k = g3_sql_tok(&p, t, sizeof(t)))) {
 		if (k == 'w' && !strcmp(t, "owner")) {
-			if (word_is(&p, "to"))
+			if (g3_sql_word_is(&p, "to"))
 				c->kind = K_OWNER;
 			return;
 		}
@@ -390,20 +307,20 @@ static void classify(const char *sql, struct stmt_class *c)
 
 	memset(c, 0, sizeof(*c));
 	c->kind = K_OTHER;
-	if (tok(&p, t, sizeof(t)) != 'w')
+	if (g3_sql_tok(&p, t, sizeof(t)) != 'w')
 		return;
 	if (!strcmp(t, "set") || !strcmp(t, "reset")) {
 		classify_set(p, t, c);
 	} else if (!strcmp(t, "discard")) {
-		if (word_is(&p, "all"))
+		if (g3_sql_word_is(&p, "all"))
 			c->kind = K_ROLE;
 	} else if (!strcmp(t, "select")) {
 		classify_select(p, c);
 	} else if (!strcmp(t, "comment")) {
-		if (word_is(&p, "on")) {
-			if (word_is(&p, "extension"))
+		if (g3_sql_word_is(&p, "on")) {
+			if (g3_sql_word_is(&p, "extension"))
 				c->kind = K_COMMENT_EXTENSION;
-			else if (word_is(&p, "database"))
+			else if (g3_sql_word_is(&p, "database"))
 				c->kind = K_DATABASE;
 		}
 	} else if (!strcmp(t, "grant") || !strcmp(t, "revoke") || !strcmp(t, "security")) {
