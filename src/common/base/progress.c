@@ -455,6 +455,16 @@ static int due_locked(void)
 	return meter_on && !ticker_running && now_seconds() - meter_last_draw >= meter_interval;
 }
 
+/* Ends a report: releases meter_lock, then shows the state when due. */
+static void unlock_and_show_due(void)
+{
+	int due = due_locked();
+
+	pthread_mutex_unlock(&meter_lock);
+	if (due)
+		show(0);
+}
+
 static void clear_locked(void)
 {
 	if (meter_on && meter_drawn) {
@@ -623,14 +633,9 @@ int g3_progress_enabled(void)
 
 void g3_progress_add_bytes(int64_t n)
 {
-	int due;
-
 	pthread_mutex_lock(&meter_lock);
 	meter.bytes += n;
-	due = due_locked();
-	pthread_mutex_unlock(&meter_lock);
-	if (due)
-		show(0);
+	unlock_and_show_due();
 }
 
 void g3_progress_batch_flush(g3_progress_batch *b)
@@ -680,8 +685,6 @@ static void count_locked(g3_progress_item *it, int64_t n)
 
 void g3_progress_item_start(const char *name, g3_progress_unit unit)
 {
-	int due;
-
 	pthread_mutex_lock(&meter_lock);
 	if (meter.n_items < G3_PROGRESS_MAX_ITEMS) {
 		g3_progress_item *it = &meter.items[meter.n_items++];
@@ -693,33 +696,25 @@ void g3_progress_item_start(const char *name, g3_progress_unit unit)
 	} else {
 		meter.n_untracked++;
 	}
-	due = due_locked();
-	pthread_mutex_unlock(&meter_lock);
-	if (due)
-		show(0);
+	unlock_and_show_due();
 }
 
 void g3_progress_item_add(const char *name, int64_t n)
 {
 	g3_progress_item *it;
 	size_t i;
-	int due;
 
 	pthread_mutex_lock(&meter_lock);
 	it = find_locked(name, &i);
 	if (it)
 		count_locked(it, n);
-	due = due_locked();
-	pthread_mutex_unlock(&meter_lock);
-	if (due)
-		show(0);
+	unlock_and_show_due();
 }
 
 void g3_progress_item_done(const char *name, int64_t count)
 {
 	g3_progress_item *it;
 	size_t i;
-	int due;
 
 	pthread_mutex_lock(&meter_lock);
 	it = find_locked(name, &i);
@@ -741,10 +736,7 @@ void g3_progress_item_done(const char *name, int64_t count)
 	} else {
 		meter.items_done++;
 	}
-	due = due_locked();
-	pthread_mutex_unlock(&meter_lock);
-	if (due)
-		show(0);
+	unlock_and_show_due();
 }
 
 void g3_progress_tick(void)
