@@ -508,31 +508,48 @@ g3_rc g3_es_index_exists(g3_es *es, const char *name, int *exists, g3_err *err)
 	return rc;
 }
 
+/* GET path, whose answer is a JSON object: *root gets it, or NULL on 404.
+ * what names the call in messages. */
+static g3_rc get_object(g3_es *es, const char *path, const char *what, json_object **root,
+			g3_err *err)
+{
+	g3_buf resp = G3_BUF_INIT;
+	long status = 0;
+	g3_rc rc;
+
+	*root = NULL;
+	if ((rc = g3_es_request(es, "GET", path, NULL, 0, &status, &resp, err))) {
+		g3_err_prefix(err, "%s", what);
+		goto cleanup;
+	}
+	if (status == 404)
+		goto cleanup;
+	if ((rc = g3_es_check(status, &resp, what, err)))
+		goto cleanup;
+	*root = g3_json_parse_buf(&resp);
+	if (!*root || !json_object_is_type(*root, json_type_object)) {
+		json_object_put(*root);
+		*root = NULL;
+		rc = g3_err_set(err, G3_FAIL, "%s: the answer is not a JSON object", what);
+	}
+cleanup:
+	g3_buf_release(&resp);
+	return rc;
+}
+
 g3_rc g3_es_alias_get(g3_es *es, const char *name, int *is_alias, char ***targets,
 		      size_t *n_targets, g3_err *err)
 {
-	g3_buf path = G3_BUF_INIT, resp = G3_BUF_INIT, what = G3_BUF_INIT;
+	g3_buf path = G3_BUF_INIT, what = G3_BUF_INIT;
 	json_object *root = NULL;
-	long status;
 	g3_rc rc;
 
 	*is_alias = 0;
 	g3_buf_adds(&path, "/_alias/");
 	g3_url_encode(&path, name, 0);
 	g3_buf_addf(&what, "could not look up alias \"%s\"", name);
-	if ((rc = g3_es_request(es, "GET", path.data, NULL, 0, &status, &resp, err))) {
-		g3_err_prefix(err, "%s", what.data);
+	if ((rc = get_object(es, path.data, what.data, &root, err)) || !root)
 		goto cleanup;
-	}
-	if (status == 404)
-		goto cleanup;
-	if ((rc = g3_es_check(status, &resp, what.data, err)))
-		goto cleanup;
-	root = g3_json_parse_buf(&resp);
-	if (!root || !json_object_is_type(root, json_type_object)) {
-		rc = g3_err_set(err, G3_FAIL, "%s: the answer is not a JSON object", what.data);
-		goto cleanup;
-	}
 	json_object_object_foreach(root, key, val) {
 		(void)val;
 		*is_alias = 1;
@@ -542,7 +559,6 @@ g3_rc g3_es_alias_get(g3_es *es, const char *name, int *is_alias, char ***target
 cleanup:
 	json_object_put(root);
 	g3_buf_release(&path);
-	g3_buf_release(&resp);
 	g3_buf_release(&what);
 	return rc;
 }
@@ -570,27 +586,15 @@ g3_rc g3_es_index_get(g3_es *es, const char *name, json_object **entry, int *con
 		      g3_err *err)
 {
 	char *path = index_path(name, "");
-	g3_buf resp = G3_BUF_INIT, what = G3_BUF_INIT;
+	g3_buf what = G3_BUF_INIT;
 	json_object *root = NULL, *v;
-	long status = 0;
 	g3_rc rc;
 
 	*entry = NULL;
 	*concrete = 0;
 	g3_buf_addf(&what, "could not look up index \"%s\"", name);
-	if ((rc = g3_es_request(es, "GET", path, NULL, 0, &status, &resp, err))) {
-		g3_err_prefix(err, "%s", what.data);
+	if ((rc = get_object(es, path, what.data, &root, err)) || !root)
 		goto cleanup;
-	}
-	if (status == 404)
-		goto cleanup;
-	if ((rc = g3_es_check(status, &resp, what.data, err)))
-		goto cleanup;
-	root = g3_json_parse_buf(&resp);
-	if (!root || !json_object_is_type(root, json_type_object)) {
-		rc = g3_err_set(err, G3_FAIL, "%s: the answer is not a JSON object", what.data);
-		goto cleanup;
-	}
 	if (json_object_object_length(root) == 1 && json_object_object_get_ex(root, name, &v) &&
 	    json_object_is_type(v, json_type_object)) {
 		*concrete = 1;
@@ -600,7 +604,6 @@ g3_rc g3_es_index_get(g3_es *es, const char *name, json_object **entry, int *con
 	}
 cleanup:
 	json_object_put(root);
-	g3_buf_release(&resp);
 	g3_buf_release(&what);
 	free(path);
 	return rc;
