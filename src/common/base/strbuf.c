@@ -146,3 +146,13 @@ const char *g3_plural(long long n, const char *one, const char *many)
 {
 	return n == 1 || n == -1 ? one : many;
 }
+
+void g3_first_line(char *buf, size_t size, const char *s)
+{
+	size_t n = strcspn(s, "\n");
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}

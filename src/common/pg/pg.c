@@ -144,7 +144,6 @@ void g3_pg_conn_message(const PGconn *conn, char *buf, size_t bufsize)
 {
 	const char *m = conn ? PQerrorMessage(conn) : "out of memory";
 	const char *p;
-	size_t n;
 
 	if (!m || !*m)
 		m = "unknown error";
@@ -155,11 +154,19 @@ void g3_pg_conn_message(const PGconn *conn, char *buf, size_t bufsize)
 		m += 8;
 	else if (!strncmp(m, "ERROR:  ", 8))
 		m += 8;
-	n = strcspn(m, "\n");
-	if (n >= bufsize)
-		n = bufsize - 1;
-	memcpy(buf, m, n);
-	buf[n] = '\0';
+	g3_first_line(buf, bufsize, m);
+}
+
+void g3_pg_tool_error(const g3_buf *text, const char *prog, char *buf, size_t size)
+{
+	const char *s = text->data ? text->data : "";
+	const char *e = strstr(s, "error: ");
+
+	if (e)
+		s = e + strlen("error: ");
+	else if (prog && !strncmp(s, prog, strlen(prog)))
+		s += strlen(prog);
+	g3_first_line(buf, size, s);
 }
 
 void g3_pg_result_message(const PGresult *res, char *buf, size_t bufsize)
@@ -169,15 +176,10 @@ void g3_pg_result_message(const PGresult *res, char *buf, size_t bufsize)
 
 	if (!primary) {
 		const char *m = res ? PQresultErrorMessage(res) : "";
-		size_t n;
 
 		if (!strncmp(m, "ERROR:  ", 8))
 			m += 8;
-		n = strcspn(m, "\n");
-		if (n >= bufsize)
-			n = bufsize - 1;
-		memcpy(buf, m, n);
-		buf[n] = '\0';
+		g3_first_line(buf, bufsize, m);
 		if (!buf[0])
 			snprintf(buf, bufsize, "%s", "connection lost");
 		return;
