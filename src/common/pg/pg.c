@@ -295,30 +295,31 @@ g3_rc g3_pg_query(PGconn *conn, const char *sql, int nparams,
 	return G3_OK;
 }
 
+/* PQescapeIdentifier (ident) or PQescapeLiteral of s; NULL with err set. */
+static char *escape(PGconn *conn, const char *s, int ident, g3_err *err)
+{
+	char *q = ident ? PQescapeIdentifier(conn, s, strlen(s))
+			: PQescapeLiteral(conn, s, strlen(s));
+	char msg[512];
+
+	if (q)
+		return q;
+	g3_pg_conn_message(conn, msg, sizeof(msg));
+	if (ident)
+		g3_err_set(err, G3_USAGE, "could not quote name \"%s\": %s", s, msg);
+	else   /* the value may be a secret: never quoted */
+		g3_err_set(err, G3_USAGE, "could not quote a literal: %s", msg);
+	return NULL;
+}
+
 char *g3_pg_ident(PGconn *conn, const char *name, g3_err *err)
 {
-	char *q = PQescapeIdentifier(conn, name, strlen(name));
-
-	if (!q) {
-		char msg[512];
-
-		g3_pg_conn_message(conn, msg, sizeof(msg));
-		g3_err_set(err, G3_USAGE, "could not quote name \"%s\": %s", name, msg);
-	}
-	return q;
+	return escape(conn, name, 1, err);
 }
 
 char *g3_pg_literal(PGconn *conn, const char *value, g3_err *err)
 {
-	char *q = PQescapeLiteral(conn, value, strlen(value));
-
-	if (!q) {
-		char msg[512];
-
-		g3_pg_conn_message(conn, msg, sizeof(msg));
-		g3_err_set(err, G3_USAGE, "could not quote a literal: %s", msg);
-	}
-	return q;
+	return escape(conn, value, 0, err);
 }
 
 g3_rc g3_pg_check_name(const char *what, const char *name, g3_err *err)
