@@ -351,6 +351,22 @@ cleanup:
 	return rc;
 }
 
+/* The configuration in force (cfg_in, or the defaults) resolved, and the
+ * object or prefix url names under it; on failure nothing is left to
+ * release. */
+static g3_rc config_target(const g3_s3_config *cfg_in, const char *url, g3_s3_config *cfg,
+			   struct s3_target *t, g3_err *err)
+{
+	g3_rc rc;
+
+	g3_curl_global_init();
+	if ((rc = g3_s3_config_resolve(cfg_in ? cfg_in : &defaults_cfg, cfg, err)))
+		return rc;
+	if ((rc = target_init(t, cfg, url, err)))
+		g3_s3_config_release(cfg);
+	return rc;
+}
+
 static char *target_url(const struct s3_target *t, const char *query)
 {
 	g3_buf b = G3_BUF_INIT;
@@ -662,13 +678,8 @@ g3_rc g3_s3_open_source(const g3_s3_config *cfg, const char *url, g3_source **ou
 	g3_rc rc;
 
 	*out = NULL;
-	g3_curl_global_init();
-	if ((rc = g3_s3_config_resolve(cfg ? cfg : &defaults_cfg, &c->cfg, err))) {
+	if ((rc = config_target(cfg, url, &c->cfg, &c->t, err))) {
 		free(c);
-		return rc;
-	}
-	if ((rc = target_init(&c->t, &c->cfg, url, err))) {
-		get_ctx_free(c);
 		return rc;
 	}
 	if (!*c->t.key || c->t.key[strlen(c->t.key) - 1] == '/') {
@@ -781,13 +792,8 @@ static g3_rc list_walk(const g3_s3_config *cfg_in, const char *url, int delimite
 	int stop = 0;
 	g3_rc rc;
 
-	g3_curl_global_init();
-	if ((rc = g3_s3_config_resolve(cfg_in ? cfg_in : &defaults_cfg, &cfg, err)))
+	if ((rc = config_target(cfg_in, url, &cfg, &t, err)))
 		return rc;
-	if ((rc = target_init(&t, &cfg, url, err))) {
-		g3_s3_config_release(&cfg);
-		return rc;
-	}
 	if (delimited && *t.key && t.key[strlen(t.key) - 1] != '/') {
 		rc = g3_err_set(err, G3_USAGE, "\"%s\" names an object, not a prefix", t.display);
 		target_release(&t);
@@ -934,13 +940,8 @@ g3_rc g3_s3_delete(const g3_s3_config *cfg_in, const char *url, g3_err *err)
 	g3_http_response resp;
 	g3_rc rc;
 
-	g3_curl_global_init();
-	if ((rc = g3_s3_config_resolve(cfg_in ? cfg_in : &defaults_cfg, &cfg, err)))
+	if ((rc = config_target(cfg_in, url, &cfg, &t, err)))
 		return rc;
-	if ((rc = target_init(&t, &cfg, url, err))) {
-		g3_s3_config_release(&cfg);
-		return rc;
-	}
 	g3_http_response_init(&resp);
 	rc = s3_call(&cfg, &t, "DELETE", NULL, 0, NULL, 0, SMALL_BODY_MAX, "delete", &resp, err);
 	g3_http_response_release(&resp);
