@@ -894,6 +894,20 @@ enum {
 	TOLERATE_SETTING = 2,      /* SET of a parameter the server does not know */
 };
 
+/* A statement whose failure the load tolerates: logged at level with why,
+ * counted, and the caller told through *skipped (when not NULL). */
+static void skip_tolerated(const g3_pgload *l, const char *sql, long line, g3_log_level level,
+			   const char *why, long *count, int *skipped)
+{
+	char ex[80];
+
+	stmt_excerpt(sql, ex, sizeof(ex));
+	g3_log(level, "%s %ld: skipped \"%s\": %s", l->origin, line, ex, why);
+	(*count)++;
+	if (skipped)
+		*skipped = 1;
+}
+
 /* Runs sql on the leader; *skipped (when not NULL) tells that a tolerated
  * error skipped it. */
 static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
@@ -916,26 +930,16 @@ static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 		if ((tolerate & TOLERATE_PRIVILEGE) && state && !strcmp(state, "42501")) {
-			char ex[80];
-
-			stmt_excerpt(sql, ex, sizeof(ex));
-			g3_debug("%s %ld: skipped \"%s\": only the extension's owner may run it",
-				l->origin, line, ex);
-			l->st.skipped_comments++;
-			if (skipped)
-				*skipped = 1;
+			skip_tolerated(l, sql, line, G3_LOG_DEBUG,
+				       "only the extension's owner may run it",
+				       &l->st.skipped_comments, skipped);
 		} else if ((tolerate & TOLERATE_SETTING) && state && !strcmp(state, "42704")) {
 			/* a newer pg_dump's session setting (transaction_timeout
 			 * of pg_dump 17 on an older server): unknown to the server,
 			 * it cannot change how the data is read */
-			char ex[80];
-
-			stmt_excerpt(sql, ex, sizeof(ex));
-			g3_warn("%s %ld: skipped \"%s\": the server does not know this setting",
-				l->origin, line, ex);
-			l->st.skipped_settings++;
-			if (skipped)
-				*skipped = 1;
+			skip_tolerated(l, sql, line, G3_LOG_WARN,
+				       "the server does not know this setting",
+				       &l->st.skipped_settings, skipped);
 		} else {
 			rc = stmt_error(l->origin, sql, line, l->leader, res, err);
 		}
