@@ -78,6 +78,7 @@ void g3_buf_grow(g3_buf *b, size_t extra)
 		cap = cap * 2;
 	b->data = g3_xrealloc(b->data, cap);
 	b->cap = cap;
+	b->data[b->len] = '\0';   /* terminated even before the first byte */
 }
 
 void g3_buf_add(g3_buf *b, const void *data, size_t len)
