@@ -119,6 +119,19 @@ g3_rc g3_service_connect(const g3_pgconf *master_conf, const g3_service *svc,
 	return rc;
 }
 
+/* Refuses name as a target database (is_role 0) or service role (1). */
+static g3_rc refuse(int is_role, const char *name, const char *why, g3_err *err)
+{
+	g3_rc rc;
+
+	if (is_role)
+		rc = g3_err_set(err, G3_USAGE, "role \"%s\" cannot be a service role: %s", name, why);
+	else
+		rc = g3_err_set(err, G3_USAGE, "database \"%s\" cannot be a target: %s", name, why);
+	g3_err_hint(err, "name the service's own %s", is_role ? "role" : "database");
+	return rc;
+}
+
 g3_rc g3_target_guard(const char *master_db, const char *master_role,
 		      const char *database, const char *role, g3_err *err)
 {
@@ -127,38 +140,16 @@ g3_rc g3_target_guard(const char *master_db, const char *master_role,
 		{ "template1", "it is the template every new database is copied from" },
 		{ "postgres", "it is PostgreSQL's default maintenance database" },
 	};
-	g3_rc rc;
 
-	if (database) {
-		for (size_t i = 0; i < sizeof(system_dbs) / sizeof(system_dbs[0]); i++)
-			if (!strcmp(database, system_dbs[i].name)) {
-				rc = g3_err_set(err, G3_USAGE,
-						"database \"%s\" cannot be a target: %s",
-						database, system_dbs[i].why);
-				g3_err_hint(err, "name the service's own database");
-				return rc;
-			}
-		if (master_db && !strcmp(database, master_db)) {
-			rc = g3_err_set(err, G3_USAGE, "database \"%s\" cannot be a target: "
-					"it is the database the master connection uses", database);
-			g3_err_hint(err, "name the service's own database");
-			return rc;
-		}
-	}
-	if (role) {
-		if (!strcmp(role, "postgres")) {
-			rc = g3_err_set(err, G3_USAGE, "role \"%s\" cannot be a service role: "
-					"it is PostgreSQL's default superuser", role);
-			g3_err_hint(err, "name the service's own role");
-			return rc;
-		}
-		if (master_role && !strcmp(role, master_role)) {
-			rc = g3_err_set(err, G3_USAGE, "role \"%s\" cannot be a service role: "
-					"it is the master connection's own role", role);
-			g3_err_hint(err, "name the service's own role");
-			return rc;
-		}
-	}
+	for (size_t i = 0; database && i < sizeof(system_dbs) / sizeof(system_dbs[0]); i++)
+		if (!strcmp(database, system_dbs[i].name))
+			return refuse(0, database, system_dbs[i].why, err);
+	if (database && master_db && !strcmp(database, master_db))
+		return refuse(0, database, "it is the database the master connection uses", err);
+	if (role && !strcmp(role, "postgres"))
+		return refuse(1, role, "it is PostgreSQL's default superuser", err);
+	if (role && master_role && !strcmp(role, master_role))
+		return refuse(1, role, "it is the master connection's own role", err);
 	return G3_OK;
 }
 
