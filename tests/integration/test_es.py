@@ -1,4 +1,5 @@
-"""Integration tests of `gen3db restore-es` and `gen3db dump-es`.
+"""Integration tests of `gen3db restore-es`, `gen3db dump-es` and `gen3db dump
+--es --output DIR/`.
 
 They run the built binary (GEN3DB_BIN, default build/gen3db) against the
 Elasticsearch test double tests/esd/es_test_server.py, one server per flavor
@@ -177,6 +178,102 @@ else:
     for _f in FLAVORS:
         globals()["TestRestore_" + _f] = flavor_case(_f)
     del _f
+
+
+class TestRestoreCommand(EsTestCase):
+    """`gen3db restore DIR --es URL`: a directory of elasticdump files is
+    restored as restore-es (its alias) restores it, with the same options,
+    report and result."""
+
+    def restore_cmd(self, *args, src=None, indices=INDICES):
+        argv = ["restore", src or os.path.join(FIXTURE, "es"), "--es", self.es.url, "--wait", "5"]
+        for i in indices:
+            argv += ["--index", i]
+        return run(argv + list(args))
+
+    def state(self):
+        return self.es.indices(), {name: self.es.docs(name) for name in INDICES}
+
+    @staticmethod
+    def report(out):
+        rep = json.loads(out)
+        for ix in rep["indices"]:
+            ix.pop("seconds")
+        return rep
+
+    def test_same_result_as_restore_es(self):
+        r = self.restore("--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want, want_report = self.state(), self.report(r.stdout)
+        self.es.reset()
+        r = self.restore_cmd("--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_fixture_restored()
+        self.assertEqual(self.state(), want)
+        self.assertEqual(self.report(r.stdout), want_report)
+        for name in INDICES:
+            self.assertIn('restored index "%s" (%s_0)' % (name, name), r.stderr)
+        # restore-es's options: a second version, no earlier one kept
+        r = self.restore_cmd("--keep-versions", "0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        idx = self.es.indices()
+        for name in INDICES:
+            self.assertEqual(idx.get(name + "_1"), [name], idx)
+            self.assertNotIn(name + "_0", idx)
+            self.assertIn('deleted "%s_0", an earlier version of "%s" (--keep-versions 0)'
+                          % (name, name), r.stderr)
+        # a rerun with --on-existing skip leaves it as it is
+        before = self.state()
+        r = self.restore_cmd("--on-existing", "skip", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted((x["name"], x["status"]) for x in json.loads(r.stdout)["indices"]),
+                         sorted((name, "skipped") for name in INDICES))
+        self.assertEqual(self.state(), before)
+
+    def test_every_index_of_the_directory(self):
+        src = self.copy_fixture()
+        r = run(["restore", src, "--es", self.es.url, "--wait", "5"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('restoring every index in "%s": %d found' % (src, len(INDICES)), r.stderr)
+        self.assert_fixture_restored()
+
+    def test_multielasticdump_files(self):
+        d = os.path.join(self.tmp, "multi")
+        os.makedirs(d)
+        docs = [("a", {"name": "x", "n": 1}), ("b", {"name": "y", "n": 2})]
+        with open(os.path.join(d, "g3t_multi.mapping.json"), "w") as f:
+            json.dump({"g3t_multi": {"mappings": {"properties": {
+                "name": {"type": "keyword"}, "n": {"type": "long"}}}}}, f)
+        with open(os.path.join(d, "g3t_multi.json"), "w") as f:
+            for doc_id, src in docs:
+                f.write(json.dumps({"_index": "g3t_multi", "_type": "_doc", "_id": doc_id,
+                                    "_source": src}) + "\n")
+        r = run(["restore", d, "--es", self.es.url, "--wait", "5"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.es.docs("g3t_multi"), dict(docs))
+
+    def test_options_that_do_not_apply(self):
+        src = self.copy_fixture()
+        for extra, option in ((["--database", "x"], "--database"),
+                              (["--service", "fence"], "--service"),
+                              (["--no-es"], "--no-es")):
+            r = run(["restore", src, "--es", self.es.url, "--wait", "5"] + extra)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn('"%s" is a directory of elasticdump files (indices only): %s does not '
+                          'apply to it' % (src, option), r.stderr)
+        r = run(["restore", src, "--es", self.es.url, "--table", "node"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("apply to a snapshot or one dump", r.stderr)
+        self.assertEqual(self.es.indices(), {})
+
+    def test_a_gen3_layout_stays_a_whole_environment(self):
+        # elasticdump files under elasticsearch/ are a whole environment's
+        d = os.path.join(self.tmp, "env")
+        shutil.copytree(self.copy_fixture(), os.path.join(d, "elasticsearch"))
+        r = run(["restore", d, "--es", self.es.url, "--wait", "5"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("no release name for a whole-environment restore", r.stderr)
+        self.assertEqual(self.es.indices(), {})
 
 
 class TestErrors(EsTestCase):
@@ -380,6 +477,63 @@ class TestErrors(EsTestCase):
         r = run(["restore-es", FIXTURE, "--index", "dev_case"])
         self.assertEqual(r.returncode, 2)
         self.assertIn("no Elasticsearch to talk to", r.stderr)
+
+    def test_dump_to_a_directory_is_dump_es(self):
+        """dump --es with --output DIR/ (or an existing directory) writes the
+        files dump-es writes, byte for byte, and restore-es reads them back."""
+        r = self.restore()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        idx = sum([["--index", i] for i in INDICES], [])
+        a, b, c = (os.path.join(self.tmp, n) for n in ("a", "b", "c"))
+        r = run(["dump-es", "--es", self.es.url, "--wait", "5", "--output", a] + idx)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run(["dump", "--es", self.es.url, "--wait", "5", "--output", b + "/"] + idx)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for i in INDICES:
+            self.assertIn('dumped index "%s" (%s_0)' % (i, i), r.stderr)
+        os.makedirs(c)  # an existing directory, without the '/'
+        r = run(["dump", "--es", self.es.url, "--wait", "5", "--output", c] + idx)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = sorted(os.listdir(a))
+        self.assertEqual(names, sorted("%s__%s.json" % (i, k) for i in INDICES
+                                       for k in ("mapping", "settings", "alias", "data")))
+        for d in (b, c):
+            self.assertEqual(sorted(os.listdir(d)), names)
+            for n in names:
+                with open(os.path.join(a, n), "rb") as f1, open(os.path.join(d, n), "rb") as f2:
+                    self.assertEqual(f1.read(), f2.read(), (d, n))
+        self.es.reset()
+        r = self.restore(src=b)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_fixture_restored()
+
+    def test_dump_to_a_directory_usage(self):
+        """What a directory cannot take is exit 2, with nothing written."""
+        snapdir = os.path.join(self.tmp, "s.tar.zst")
+        os.makedirs(snapdir)
+        es = ["--es", self.es.url, "--index", "dev_case"]
+        cases = [
+            (["--database", "fence", "--output", self.tmp + "/"] + es,
+             'gen3db: --output "%s/" is a directory: databases are dumped into a snapshot '
+             'file\nhint: give --output FILE.tar.zst (or -); a directory takes elasticdump '
+             'files of --es --index only\n' % self.tmp),
+            (["--database", "fence", "--output", self.tmp],
+             'gen3db: --output "%s" is a directory: databases are dumped into a snapshot '
+             'file\nhint: give --output FILE.tar.zst (or -); a directory takes elasticdump '
+             'files of --es --index only\n' % self.tmp),
+            (["--output", snapdir] + es,
+             'gen3db: --output "%s" is a directory named like a snapshot file\nhint: give '
+             '"%s/" for elasticdump files in it, or another FILE for a snapshot\n'
+             % (snapdir, snapdir)),
+            (["--output", self.tmp + "/d/", "--json"] + es,
+             "gen3db: --json needs --output FILE: a directory gets elasticdump files, "
+             "without a summary\n"),
+        ]
+        for argv, want in cases:
+            r = run(["dump"] + argv)
+            self.assertEqual((r.returncode, r.stderr), (2, want), argv)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["s.tar.zst"])
+        self.assertEqual(self.es.indices(), {})
 
 
 
