@@ -699,13 +699,19 @@ void g3_progress_item_start(const char *name, g3_progress_unit unit)
 	unlock_and_show_due();
 }
 
+/* Takes meter_lock and finds the in-flight item name (NULL: not tracked);
+ * the caller ends with unlock_and_show_due. */
+static g3_progress_item *lock_find(const char *name, size_t *index)
+{
+	pthread_mutex_lock(&meter_lock);
+	return find_locked(name, index);
+}
+
 void g3_progress_item_add(const char *name, int64_t n)
 {
-	g3_progress_item *it;
 	size_t i;
+	g3_progress_item *it = lock_find(name, &i);
 
-	pthread_mutex_lock(&meter_lock);
-	it = find_locked(name, &i);
 	if (it)
 		count_locked(it, n);
 	unlock_and_show_due();
@@ -713,11 +719,9 @@ void g3_progress_item_add(const char *name, int64_t n)
 
 void g3_progress_item_done(const char *name, int64_t count)
 {
-	g3_progress_item *it;
 	size_t i;
+	g3_progress_item *it = lock_find(name, &i);
 
-	pthread_mutex_lock(&meter_lock);
-	it = find_locked(name, &i);
 	if (it) {
 		int part = it->part;
 
