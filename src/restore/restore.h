@@ -24,6 +24,7 @@
 #include "../common/snap/snapshot.h"
 #include "../common/io/source.h"
 #include "../common/base/trace.h"
+#include "../common/io/remoteopts.h"
 
 #define RESTORE_READ_BYTES (1024 * 1024)
 
@@ -35,6 +36,7 @@ struct restore_opts {
 	long jobs;
 	int clean;              /* --clean, --on-existing replace */
 	int on_existing;        /* enum on_existing: what --on-existing said */
+	int on_existing_given;
 	int no_create;
 	int json;
 	const char *master_url;
@@ -47,6 +49,7 @@ struct restore_opts {
 	char **services;        /* --service, repeatable */
 	size_t n_services;
 	long parallel;          /* --parallel-services; 0: chosen from --jobs */
+	const char *shard_arg;  /* --shard as given */
 	long shard, shards;     /* --shard I/N; shards 0: not sharded */
 	/* credentials and Secrets */
 	const char *credentials_dir;
@@ -66,6 +69,8 @@ struct restore_opts {
 	char **patterns[3];
 	size_t n_patterns[3];
 	g3_tablefilter *filter;
+	g3_remote_opts remote;  /* --s3-endpoint, --region, ... */
+	g3_helm_env helm;       /* SERVICE_PG*, BUCKET, ..., read once */
 };
 
 enum source_kind { KIND_PLAIN_SQL, KIND_SNAPSHOT };
@@ -211,7 +216,6 @@ g3_rc filter_add(struct restore_opts *o, enum g3_tablefilter_list list, const ch
 		 g3_err *err);
 g3_rc filter_check_plan(const struct restore_opts *o, const struct plan *p, g3_err *err);
 g3_rc filter_check(const struct restore_opts *o, g3_err *err);
-void filter_options_json(const struct restore_opts *o, json_object *j);
 void filter_report(const struct db_load *d, json_object *o);
 void filter_free(struct restore_opts *o);
 
