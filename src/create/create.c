@@ -44,15 +44,12 @@ struct create_opts {
 #define CO struct create_opts
 
 static const g3_opt create_rows[] = {
-	G3_ROW_HELP("help", 'h'),
 	G3_ROW_NOTE("Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
 		    "PGSSLMODE, ... or):\n"),
 	G3_ROW_URL("master", 0, CO, master_url, "master", "URL",
 		   "postgresql://user@host:port/db (no password:\n"
 		   "give it in PGPASSWORD or PGPASSFILE)"),
-	G3_ROW_LONG("wait", 0, CO, wait, 0, 86400, "wait", "SECONDS",
-		    "keep trying this long for the server, the last\n"
-		    "try when it has passed (default 300)"),
+	G3_ROW_WAIT(CO, wait, "the server"),
 	G3_ROW_NOTE("\nOne service (else SERVICE_PGDB, SERVICE_PGUSER, SERVICE_PGPASS, as the\n"
 		    "gen3-helm job sets them):\n"),
 	G3_ROW_STR("database", 0, CO, database, "database", "NAME", "database to provision"),
@@ -94,29 +91,18 @@ static const g3_opt create_rows[] = {
 		   "service given by --database or SERVICE_PGDB"),
 };
 
-static const g3_opt_section create_sections[] = {
-	G3_SECTION(create_rows, 0),
-	G3_COMMON_SECTION,
-};
-
-const g3_cmd_spec cmd_create_spec = {
-	.name = "create",
-	.synopsis =
+const g3_cmd_spec cmd_create_spec =
+	G3_CMD_SPEC_ROWS("create", create_rows, 'h', G3_BAD_HINT, NULL,
+			 offsetof(CO, helm),
 	"usage: gen3db create [options]\n"
 	"\n"
 	"Provision PostgreSQL databases for Gen3 services, idempotently: a LOGIN\n"
 	"role, a database it owns, all privileges on it and on schema public,\n"
 	"default privileges, extensions, and a login check as the service user.\n"
 	"\n",
-	.sections = create_sections,
-	.n_sections = sizeof(create_sections) / sizeof(create_sections[0]),
-	.epilog =
 	"\n"
 	"exit codes: 0 all services ready, 1 a service failed, 2 usage or bad\n"
-	"input (nothing was changed), 3 the server was unreachable within --wait\n",
-	.bad = G3_BAD_HINT,
-	.helm_off = offsetof(CO, helm),
-};
+	"input (nothing was changed), 3 the server was unreachable within --wait\n");
 
 struct plan {
 	g3_service *svcs;

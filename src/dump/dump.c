@@ -1027,7 +1027,6 @@ static g3_rc dump_after(void *opts, g3_err *err)
 	G3_ROW_SET(name, 0, G3_OPT_LIST, set_filter, DO, patterns[l], n_patterns[l], key, mv, help)
 
 static const g3_opt dump_rows[] = {
-	G3_ROW_HELP("help", 0),
 	G3_ROW_STR("output", 0, DO, output, "output", "FILE|-",
 		   "the snapshot; FILE appears only when complete\n"
 		   "(written as FILE.partial until then)"),
@@ -1058,9 +1057,7 @@ static const g3_opt dump_rows[] = {
 		    "PGSSLMODE, ... or):\n"),
 	G3_ROW_URL("master", 0, DO, master_url, "master", "URL",
 		   "postgresql://user@host:port (no password)"),
-	G3_ROW_LONG("wait", 0, DO, wait, 0, 86400, "wait", "SECONDS",
-		    "keep trying this long for the servers, the last\n"
-		    "try when it has passed (default 300)"),
+	G3_ROW_WAIT(DO, wait, "the servers"),
 	G3_ROW_NOTE("\nElasticsearch (after the databases, in the same snapshot):\n"),
 	G3_ROW_LIST("index", 0, DO, indices, n_indices, "indices", "NAME",
 		    "repeatable: an index or alias to dump (with --es\n"
@@ -1068,14 +1065,8 @@ static const g3_opt dump_rows[] = {
 	G3_ES_ROWS(DO, es_url, es_cacert),
 };
 
-static const g3_opt_section dump_sections[] = {
-	G3_SECTION(dump_rows, 0),
-	G3_COMMON_SECTION,
-};
-
-const g3_cmd_spec cmd_dump_spec = {
-	.name = "dump",
-	.synopsis =
+const g3_cmd_spec cmd_dump_spec =
+	G3_CMD_SPEC_ROWS("dump", dump_rows, 0, G3_BAD_OWN, dump_after, -1,
 	"usage: gen3db dump --output FILE|- [--database DB ...] [--es URL --index NAME ...]\n"
 	"                   [options]\n"
 	"\n"
@@ -1084,16 +1075,9 @@ const g3_cmd_spec cmd_dump_spec = {
 	"(definition, and every document read in a point in time) as one .tar.zst\n"
 	"in gen3db's snapshot format, while they stay in use.\n"
 	"\n",
-	.sections = dump_sections,
-	.n_sections = sizeof(dump_sections) / sizeof(dump_sections[0]),
-	.epilog =
 	"\n"
 	"exit codes: 0 snapshot written, 1 failure (no output left), 2 usage or bad\n"
-	"input, 3 a server was unreachable within --wait\n",
-	.bad = G3_BAD_OWN,
-	.after = dump_after,
-	.helm_off = -1,
-};
+	"input, 3 a server was unreachable within --wait\n");
 
 /* *done: --help was given or the options were printed (GEN3DB_PRINT_OPTIONS);
  * nothing else is to be done. */

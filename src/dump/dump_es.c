@@ -39,7 +39,6 @@ struct dump_es_opts {
 #define DO struct dump_es_opts
 
 static const g3_opt dump_es_rows[] = {
-	G3_ROW_HELP("help", 'h'),
 	G3_ROW_LIST("index", 0, DO, indices, n_indices, "indices", "NAME",
 		    "repeatable (an alias or an index); default:\n"
 		    "GUPPY_INDICES and GUPPY_CONFIGINDEX"),
@@ -48,19 +47,11 @@ static const g3_opt dump_es_rows[] = {
 	G3_ROW_LONG("page-size", 0, DO, page, 1, 10000, "page_size", "N",
 		    "documents per search request (default 1000)"),
 	G3_ES_ROWS(DO, es_url, cacert),
-	G3_ROW_LONG("wait", 0, DO, wait, 0, 86400, "wait", "SECONDS",
-		    "keep trying this long for the cluster, the last\n"
-		    "try when it has passed (default 300)"),
+	G3_ROW_WAIT(DO, wait, "the cluster"),
 };
 
-static const g3_opt_section dump_es_sections[] = {
-	G3_SECTION(dump_es_rows, 0),
-	G3_COMMON_SECTION,
-};
-
-const g3_cmd_spec cmd_dump_es_spec = {
-	.name = "dump-es",
-	.synopsis =
+const g3_cmd_spec cmd_dump_es_spec =
+	G3_CMD_SPEC_ROWS("dump-es", dump_es_rows, 'h', G3_BAD_HINT, NULL, -1,
 	"usage: gen3db dump-es --index NAME ... --output DIR [options]\n"
 	"\n"
 	"Dump Elasticsearch indices into elasticdump files in DIR: per index\n"
@@ -69,15 +60,9 @@ const g3_cmd_spec cmd_dump_es_spec = {
 	"elasticdump 6 writes them (settings and alias as JSON-encoded strings), so\n"
 	"that elasticdump can import them (its types mapping, settings, alias, data).\n"
 	"\n",
-	.sections = dump_es_sections,
-	.n_sections = sizeof(dump_es_sections) / sizeof(dump_es_sections[0]),
-	.epilog =
 	"\n"
 	"exit codes: 0 all indices dumped, 1 failure, 2 usage or bad input, 3 the\n"
-	"cluster was unreachable within --wait\n",
-	.bad = G3_BAD_HINT,
-	.helm_off = -1,
-};
+	"cluster was unreachable within --wait\n");
 
 struct datafile {
 	FILE *f;

@@ -25,7 +25,6 @@ struct fetch_opts {
 };
 
 static const g3_opt fetch_rows[] = {
-	G3_ROW_HELP("help", 0),
 	G3_ROW_URL("output", 'o', struct fetch_opts, output, "output", "FILE|-|URL",
 		   "where the bytes go (default -)"),
 };
@@ -33,12 +32,10 @@ static const g3_opt fetch_rows[] = {
 static const g3_opt_section fetch_sections[] = {
 	G3_SECTION(fetch_rows, 0),
 	G3_SECTION(g3_remote_rows, offsetof(struct fetch_opts, remote)),
-	G3_COMMON_SECTION,
 };
 
-const g3_cmd_spec cmd_fetch_spec = {
-	.name = "fetch",
-	.synopsis =
+const g3_cmd_spec cmd_fetch_spec =
+	G3_CMD_SPEC("fetch", fetch_sections, 0, G3_BAD_USAGE, NULL, -1,
 	"usage: gen3db fetch SOURCE [--output FILE|-|s3://BUCKET/KEY]\n"
 	"\n"
 	"Copy SOURCE (a path, \"-\", an http(s):// or s3://BUCKET/KEY URL) to the\n"
@@ -46,12 +43,7 @@ const g3_cmd_spec cmd_fetch_spec = {
 	"with Range requests; an S3 output is a multipart upload, aborted on\n"
 	"failure; a file output appears only when complete.\n"
 	"\n",
-	.sections = fetch_sections,
-	.n_sections = sizeof(fetch_sections) / sizeof(fetch_sections[0]),
-	.epilog = "\nexit codes: 0 copied, 1 failure, 2 usage or bad input\n",
-	.bad = G3_BAD_USAGE,
-	.helm_off = -1,
-};
+	"\nexit codes: 0 copied, 1 failure, 2 usage or bad input\n");
 
 int cmd_fetch(int argc, char **argv)
 {

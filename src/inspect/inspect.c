@@ -32,28 +32,15 @@ struct args {
 };
 
 static const g3_opt inspect_rows[] = {
-	G3_ROW_HELP("help", 'h'),
 	G3_ROW_FLAG("json", 0, struct args, json, "json", "the manifest as JSON on stdout"),
 };
 
 static const g3_opt verify_rows[] = {
-	G3_ROW_HELP("help", 'h'),
 	G3_ROW_FLAG("json", 0, struct args, json, "json", "the result as JSON on stdout"),
 };
 
-static const g3_opt_section inspect_sections[] = {
-	G3_SECTION(inspect_rows, 0),
-	G3_COMMON_SECTION,
-};
-
-static const g3_opt_section verify_sections[] = {
-	G3_SECTION(verify_rows, 0),
-	G3_COMMON_SECTION,
-};
-
-const g3_cmd_spec cmd_inspect_spec = {
-	.name = "inspect",
-	.synopsis =
+const g3_cmd_spec cmd_inspect_spec =
+	G3_CMD_SPEC_ROWS("inspect", inspect_rows, 'h', G3_BAD_SEE_HELP, NULL, -1,
 	"usage: gen3db inspect SNAPSHOT|ARCHIVE [--json]\n"
 	"\n"
 	"Prints what a snapshot holds: format version, creation time, source\n"
@@ -66,16 +53,10 @@ const g3_cmd_spec cmd_inspect_spec = {
 	"format and version, source and pg_dump versions, database, compression\n"
 	"and the pg_restore version that reads it.\n"
 	"\n",
-	.sections = inspect_sections,
-	.n_sections = sizeof(inspect_sections) / sizeof(inspect_sections[0]),
-	.epilog = "\nexit codes: 0 ok, 1 could not read, 2 not a gen3db snapshot\n",
-	.bad = G3_BAD_SEE_HELP,
-	.helm_off = -1,
-};
+	"\nexit codes: 0 ok, 1 could not read, 2 not a gen3db snapshot\n");
 
-const g3_cmd_spec cmd_verify_spec = {
-	.name = "verify",
-	.synopsis =
+const g3_cmd_spec cmd_verify_spec =
+	G3_CMD_SPEC_ROWS("verify", verify_rows, 'h', G3_BAD_SEE_HELP, NULL, -1,
 	"usage: gen3db verify SNAPSHOT [--json]\n"
 	"\n"
 	"Reads the whole snapshot once and checks every data member's rows,\n"
@@ -84,12 +65,7 @@ const g3_cmd_spec cmd_verify_spec = {
 	"older snapshots: lists the members nothing checks), and end.json\n"
 	"against the totals, without any server.\n"
 	"\n",
-	.sections = verify_sections,
-	.n_sections = sizeof(verify_sections) / sizeof(verify_sections[0]),
-	.epilog = "\nexit codes: 0 intact, 1 damaged or truncated, 2 not a gen3db snapshot\n",
-	.bad = G3_BAD_SEE_HELP,
-	.helm_off = -1,
-};
+	"\nexit codes: 0 intact, 1 damaged or truncated, 2 not a gen3db snapshot\n");
 
 /* *done: --help was given or the options were printed; nothing else is
  * to be done. */

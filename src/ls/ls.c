@@ -27,7 +27,6 @@ struct ls_opts {
 #define LO struct ls_opts
 
 static const g3_opt ls_rows[] = {
-	G3_ROW_HELP("help", 0),
 	G3_ROW_FLAG("long", 'l', LO, long_format, "long",
 		    "size, ETag, last-modified time and key,\ntab-separated"),
 	G3_ROW_FLAG("gen3-layout", 0, LO, layout, "gen3_layout", "show the gen3 layout's plan"),
@@ -40,12 +39,10 @@ static const g3_opt ls_rows[] = {
 static const g3_opt_section ls_sections[] = {
 	G3_SECTION(ls_rows, 0),
 	G3_SECTION(g3_remote_rows, offsetof(LO, remote)),
-	G3_COMMON_SECTION,
 };
 
-const g3_cmd_spec cmd_ls_spec = {
-	.name = "ls",
-	.synopsis =
+const g3_cmd_spec cmd_ls_spec =
+	G3_CMD_SPEC("ls", ls_sections, 0, G3_BAD_USAGE, NULL, -1,
 	"usage: gen3db ls s3://BUCKET/[PREFIX] [--long]\n"
 	"       gen3db ls --gen3-layout s3://BUCKET/ENVIRONMENT/VERSION/|DIR\n"
 	"                 [--service NAME]... [--index NAME]...\n"
@@ -56,12 +53,7 @@ const g3_cmd_spec cmd_ls_spec = {
 	"and __data.json, *.tar.zst snapshots):\n"
 	"lines \"service NAME URL\", \"index NAME MAPPING-URL DATA-URL\", \"snapshot URL\".\n"
 	"\n",
-	.sections = ls_sections,
-	.n_sections = sizeof(ls_sections) / sizeof(ls_sections[0]),
-	.epilog = "\nexit codes: 0 listed, 1 failure, 2 usage or bad input\n",
-	.bad = G3_BAD_USAGE,
-	.helm_off = -1,
-};
+	"\nexit codes: 0 listed, 1 failure, 2 usage or bad input\n");
 
 struct ls_state {
 	int long_format;

@@ -1002,7 +1002,6 @@ static g3_rc restore_after(void *opts, g3_err *err)
 		   "PATTERN", help)
 
 static const g3_opt restore_rows[] = {
-	G3_ROW_HELP("help", 'h'),
 	G3_ROW_LIST("service", 0, RO, services, n_services, "services", "NAME",
 		    "only this service (repeatable; then no index\n"
 		    "unless --index is given too)"),
@@ -1106,9 +1105,7 @@ static const g3_opt restore_rows[] = {
 		    "PGSSLMODE, ... or):\n"),
 	G3_ROW_URL("master", 0, RO, master_url, "master", "URL",
 		   "postgresql://user@host:port/db (no password)"),
-	G3_ROW_LONG("wait", 0, RO, wait, 0, 86400, "wait", "SECONDS",
-		    "keep trying this long for the servers, the last\n"
-		    "try when it has passed (default 300)"),
+	G3_ROW_WAIT(RO, wait, "the servers"),
 	G3_ROW_NOTE("\nElasticsearch (a snapshot's es/ members, or a whole environment's indices,\n"
 		    "--index above; see 'gen3db restore-es' for one directory of elasticdump\n"
 		    "files):\n"),
@@ -1136,18 +1133,16 @@ static const g3_opt restore_tail[] = {
 
 static const g3_opt_section restore_sections[] = {
 	G3_SECTION(restore_rows, 0),
-	G3_SECTION(g3_esrestore_rows, offsetof(RO, es)),
 	G3_SECTION(restore_es_rows, 0),
-	G3_SECTION(g3_esbulk_rows, offsetof(RO, es.bulk)),
+	G3_ESRESTORE_SECTIONS(RO, es),
 	G3_SECTION(restore_gap, 0),
 	G3_SECTION(g3_remote_rows, offsetof(RO, remote)),
 	G3_SECTION(restore_tail, 0),
-	G3_COMMON_SECTION,
 };
 
-const g3_cmd_spec cmd_restore_spec = {
-	.name = "restore",
-	.synopsis =
+const g3_cmd_spec cmd_restore_spec =
+	G3_CMD_SPEC("restore", restore_sections, 'h', G3_BAD_HINT, restore_after,
+		    offsetof(RO, helm),
 	"usage: gen3db restore SOURCE [options]\n"
 	"       gen3db restore [s3://BUCKET/ENVIRONMENT/VERSION/ | DIR] --release NAME [options]\n"
 	"\n"
@@ -1176,16 +1171,9 @@ const g3_cmd_spec cmd_restore_spec = {
 	"files are ignored (--verbose lists them); finding nothing to restore is an\n"
 	"error (exit 2) that lists what is there, and for an s3:// prefix with no\n"
 	"object the versions beside it.\n",
-	.sections = restore_sections,
-	.n_sections = sizeof(restore_sections) / sizeof(restore_sections[0]),
-	.epilog =
 	"\n"
 	"exit codes: 0 restored, 1 failure (the target is unchanged), 2 usage or\n"
-	"bad input (nothing was changed), 3 the server was unreachable within --wait\n",
-	.bad = G3_BAD_HINT,
-	.after = restore_after,
-	.helm_off = offsetof(RO, helm),
-};
+	"bad input (nothing was changed), 3 the server was unreachable within --wait\n");
 
 /* --shard, --shards and --secret-name, once the command line is parsed
  * (the helm environment read): the shard to restore, before any I/O. */

@@ -55,7 +55,6 @@ static g3_rc restore_es_after(void *opts, g3_err *err)
 #define RO struct restore_es_opts
 
 static const g3_opt restore_es_rows[] = {
-	G3_ROW_HELP("help", 'h'),
 	G3_ROW_LIST("index", 0, RO, indices, n_indices, "indices", "NAME",
 		    "repeatable; default: GUPPY_INDICES (comma\n"
 		    "separated) and GUPPY_CONFIGINDEX, else every\n"
@@ -80,24 +79,20 @@ static const g3_opt restore_es_conn[] = {
 };
 
 static const g3_opt restore_es_tail[] = {
-	G3_ROW_LONG("wait", 0, RO, wait, 0, 86400, "wait", "SECONDS",
-		    "keep trying this long for the cluster, the last\n"
-		    "try when it has passed (default 300)"),
+	G3_ROW_WAIT(RO, wait, "the cluster"),
 	G3_ROW_FLAG("json", 0, RO, json, "json", "print a JSON report on stdout"),
 };
 
 static const g3_opt_section restore_es_sections[] = {
 	G3_SECTION(restore_es_rows, 0),
-	G3_SECTION(g3_esrestore_rows, offsetof(RO, r)),
 	G3_SECTION(restore_es_conn, 0),
-	G3_SECTION(g3_esbulk_rows, offsetof(RO, r.bulk)),
+	G3_ESRESTORE_SECTIONS(RO, r),
 	G3_SECTION(restore_es_tail, 0),
-	G3_COMMON_SECTION,
 };
 
-const g3_cmd_spec cmd_restore_es_spec = {
-	.name = "restore-es",
-	.synopsis =
+const g3_cmd_spec cmd_restore_es_spec =
+	G3_CMD_SPEC("restore-es", restore_es_sections, 'h', G3_BAD_HINT, restore_es_after,
+		    -1,
 	"usage: gen3db restore-es DIR [--index NAME ...] [options]\n"
 	"\n"
 	"Restore Elasticsearch indices from elasticdump files in DIR (or DIR/es), a\n"
@@ -109,17 +104,10 @@ const g3_cmd_spec cmd_restore_es_spec = {
 	"<index>.settings.json, ... The file's name is the target index; templates\n"
 	"are checked, not restored.\n"
 	"\n",
-	.sections = restore_es_sections,
-	.n_sections = sizeof(restore_es_sections) / sizeof(restore_es_sections[0]),
-	.epilog =
 	"\n"
 	"exit codes: 0 all indices restored, 1 an index failed (it is deleted and\n"
 	"never gets the alias), 2 usage or bad input (nothing was changed), 3 the\n"
-	"cluster was unreachable within --wait\n",
-	.bad = G3_BAD_HINT,
-	.after = restore_es_after,
-	.helm_off = -1,
-};
+	"cluster was unreachable within --wait\n");
 
 static volatile sig_atomic_t stop_requested;
 

@@ -151,7 +151,6 @@ static g3_rc set_custom(void *base, const g3_opt *row, const char *arg, g3_err *
 
 #define T struct t_opts
 static const g3_opt t_rows[] = {
-	G3_ROW_HELP("help", 'h'),
 	G3_ROW_FLAG("flag", 'f', T, flag, "flag", "a flag"),
 	{ .name = "count", .short_name = 'c', .kind = G3_OPT_COUNT, .off = offsetof(T, count),
 	  .key = "count", .help = "a count" },
@@ -173,11 +172,9 @@ static const g3_opt t_rows[] = {
 
 static const g3_opt_section t_sections[] = { G3_SECTION(t_rows, 0) };
 
-static const g3_cmd_spec t_spec = {
-	.name = "t", .synopsis = "usage: gen3db t\n\n", .sections = t_sections,
-	.n_sections = 1, .epilog = "\nexit codes: none\n", .bad = G3_BAD_OWN,
-	.helm_off = offsetof(struct t_opts, helm),
-};
+static const g3_cmd_spec t_spec = G3_CMD_SPEC("t", t_sections, 'h', G3_BAD_OWN, NULL,
+					       offsetof(struct t_opts, helm),
+					       "usage: gen3db t\n\n", "\nexit codes: none\n");
 
 static g3_rc parse(struct t_opts *o, g3_err *err, int *args, ...)
 {

@@ -228,6 +228,26 @@ void g3_helm_env_read(g3_helm_env *h)
 #define FIELD(T, base, row) ((T *)(void *)((char *)(base) + (row)->off))
 #define CFIELD(T, base, row) ((T const *)(const void *)((const char *)(base) + (row)->off))
 
+static const g3_opt common_rows[3];
+static const g3_opt help_rows[2] = { G3_ROW_HELP("help", 0), G3_ROW_HELP("help", 'h') };
+
+/* Every command's sections: --help first, the command's own, then the
+ * options every command takes. */
+static size_t n_sections(const g3_cmd_spec *spec)
+{
+	return spec->n_sections + 2;
+}
+
+static g3_opt_section section_at(const g3_cmd_spec *spec, size_t i)
+{
+	g3_opt_section help = { &help_rows[spec->help_short ? 1 : 0], 1, 0 };
+	g3_opt_section common = { common_rows, 3, 0 };
+
+	if (!i)
+		return help;
+	return i <= spec->n_sections ? spec->sections[i - 1] : common;
+}
+
 static int takes_arg(const g3_opt *r)
 {
 	switch (r->kind) {
@@ -249,22 +269,22 @@ void g3_opts_table(const g3_cmd_spec *spec, g3_opt_ref **refs, size_t *n,
 	g3_buf so = G3_BUF_INIT;
 	size_t total = 0, k = 0;
 
-	for (size_t s = 0; s < spec->n_sections; s++)
-		total += spec->sections[s].n;
+	for (size_t s = 0; s < n_sections(spec); s++)
+		total += section_at(spec, s).n;
 	*refs = g3_xcalloc(total + 1, sizeof(**refs));
 	*longopts = g3_xcalloc(total + 1, sizeof(**longopts));
 	if (spec->bad == G3_BAD_OWN)
 		g3_buf_addch(&so, ':');
-	for (size_t s = 0; s < spec->n_sections; s++) {
-		const g3_opt_section *sec = &spec->sections[s];
+	for (size_t s = 0; s < n_sections(spec); s++) {
+		g3_opt_section sec = section_at(spec, s);
 
-		for (size_t i = 0; i < sec->n; i++) {
-			const g3_opt *r = &sec->rows[i];
+		for (size_t i = 0; i < sec.n; i++) {
+			const g3_opt *r = &sec.rows[i];
 
 			if (r->kind == G3_OPT_NOTE)
 				continue;
 			(*refs)[k].row = r;
-			(*refs)[k].base = sec->base;
+			(*refs)[k].base = sec.base;
 			(*refs)[k].id = G3_OPT_ID_BASE + (int)k;
 			(*longopts)[k].name = r->name;
 			(*longopts)[k].has_arg = takes_arg(r) ? required_argument : no_argument;
@@ -376,10 +396,12 @@ json_object *g3_opts_json(const g3_cmd_spec *spec, const void *opts)
 {
 	json_object *obj = json_object_new_object();
 
-	for (size_t s = 0; s < spec->n_sections; s++)
-		for (size_t i = 0; i < spec->sections[s].n; i++)
-			json_row(&spec->sections[s].rows[i],
-				 (const char *)opts + spec->sections[s].base, obj);
+	for (size_t s = 0; s < n_sections(spec); s++) {
+		g3_opt_section sec = section_at(spec, s);
+
+		for (size_t i = 0; i < sec.n; i++)
+			json_row(&sec.rows[i], (const char *)opts + sec.base, obj);
+	}
 	return obj;
 }
 
@@ -419,9 +441,11 @@ static void help_row(const g3_opt *r, g3_buf *b)
 void g3_opts_help(const g3_cmd_spec *spec, g3_buf *out)
 {
 	g3_buf_adds(out, spec->synopsis);
-	for (size_t s = 0; s < spec->n_sections; s++) {
-		for (size_t i = 0; i < spec->sections[s].n; i++) {
-			const g3_opt *r = &spec->sections[s].rows[i];
+	for (size_t s = 0; s < n_sections(spec); s++) {
+		g3_opt_section sec = section_at(spec, s);
+
+		for (size_t i = 0; i < sec.n; i++) {
+			const g3_opt *r = &sec.rows[i];
 
 			if (r->kind == G3_OPT_NOTE)
 				g3_buf_adds(out, r->help);
@@ -545,10 +569,12 @@ cleanup:
 g3_rc g3_opts_set(const g3_cmd_spec *spec, void *opts, const char *name, const char *value,
 		  g3_err *err)
 {
-	for (size_t s = 0; s < spec->n_sections; s++) {
-		for (size_t i = 0; i < spec->sections[s].n; i++) {
-			const g3_opt *r = &spec->sections[s].rows[i];
-			void *base = (char *)opts + spec->sections[s].base;
+	for (size_t s = 0; s < n_sections(spec); s++) {
+		g3_opt_section sec = section_at(spec, s);
+
+		for (size_t i = 0; i < sec.n; i++) {
+			const g3_opt *r = &sec.rows[i];
+			void *base = (char *)opts + sec.base;
 
 			if (r->kind == G3_OPT_NOTE || r->kind == G3_OPT_HELP || strcmp(r->name, name))
 				continue;
@@ -576,23 +602,16 @@ static g3_rc set_log_format(void *base, const g3_opt *row, const char *arg, g3_e
 	return G3_OK;
 }
 
-static g3_rc set_quiet(void *base, const g3_opt *row, const char *arg, g3_err *err)
+/* --quiet and --verbose */
+static g3_rc set_log_flag(void *base, const g3_opt *row, const char *arg, g3_err *err)
 {
 	(void)base;
-	(void)row;
 	(void)arg;
 	(void)err;
-	g3_log_set_quiet(1);
-	return G3_OK;
-}
-
-static g3_rc set_verbose(void *base, const g3_opt *row, const char *arg, g3_err *err)
-{
-	(void)base;
-	(void)row;
-	(void)arg;
-	(void)err;
-	g3_log_set_verbose(1);
+	if (!strcmp(row->name, "quiet"))
+		g3_log_set_quiet(1);
+	else
+		g3_log_set_verbose(1);
 	return G3_OK;
 }
 
@@ -606,12 +625,12 @@ static void json_log(const void *base, const g3_opt *row, json_object *obj)
 									   : g3_log_get_verbose());
 }
 
-const g3_opt g3_common_rows[3] = {
+static const g3_opt common_rows[3] = {
 	{ .name = "log-format", .kind = G3_OPT_CUSTOM, .set = set_log_format, .json = json_log,
 	  .key = "log_format", .metavar = "plain|json",
 	  .help = "messages on stderr as text lines or JSON objects" },
-	{ .name = "quiet", .kind = G3_OPT_CUSTOM, .set = set_quiet, .json = json_log,
+	{ .name = "quiet", .kind = G3_OPT_CUSTOM, .set = set_log_flag, .json = json_log,
 	  .key = "quiet", .help = "only warnings and errors on stderr" },
-	{ .name = "verbose", .kind = G3_OPT_CUSTOM, .set = set_verbose, .json = json_log,
+	{ .name = "verbose", .kind = G3_OPT_CUSTOM, .set = set_log_flag, .json = json_log,
 	  .key = "verbose", .help = "also debug messages" },
 };

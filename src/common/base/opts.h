@@ -7,7 +7,7 @@
  * remote ones in remoteopts.h, the Elasticsearch connection in es.h, the
  * bulk loader in esbulk.h, --keep-versions in esrestore.h) are row arrays
  * a command lists as sections of its g3_cmd_spec, each at the offset of the
- * sub-struct it fills.
+ * sub-struct it fills; --help and the common ones every command has.
  *
  * A row: long name, optional short char, argument kind, target field
  * (offsetof in the section's struct), JSON key for GEN3DB_PRINT_OPTIONS
@@ -148,6 +148,11 @@ struct g3_opt {
 #define G3_ROW_LIST(n_, s_, T, F, N, k_, mv, h_) \
 	{ .name = (n_), .short_name = (s_), .kind = G3_OPT_LIST, .off = G3_OFF(T, F), \
 	  .off_n = G3_OFF(T, N), .key = (k_), .metavar = (mv), .help = (h_) }
+/* --wait SECONDS, for what (e.g. "the server"); default 300 (the caller's) */
+#define G3_ROW_WAIT(T, F, what) \
+	G3_ROW_LONG("wait", 0, T, F, 0, 86400, "wait", "SECONDS", \
+		    "keep trying this long for " what ", the last\n" \
+		    "try when it has passed (default 300)")
 /* A row of kind K (how it prints) whose setter is fn; F and N as the
  * setter uses them (N: a LIST's count; else F again). */
 #define G3_ROW_SET(n_, s_, K, fn, T, F, N, k_, mv, h_) \
@@ -179,12 +184,28 @@ typedef struct g3_cmd_spec {
 	const g3_opt_section *sections;
 	size_t n_sections;
 	const char *epilog;         /* after the rows (exit codes) */
+	int help_short;             /* 'h': -h is --help too; 0: only --help */
 	enum g3_opt_bad bad;
 	/* run after parsing, before the options are printed (checks that
 	 * combine options); NULL: none */
 	g3_rc (*after)(void *opts, g3_err *err);
 	long helm_off;              /* the g3_helm_env to fill; -1: none */
 } g3_cmd_spec;
+
+/* A command's spec from its name, sections (an array), -h or not, how it
+ * reports a bad option, its after hook (or NULL), helm offset (or -1) and
+ * texts. --help and the common options are every command's: the layer
+ * adds them (--help first, the common ones last). */
+#define G3_CMD_SPEC(n_, secs, h_, bad_, after_, helm_, syn, epi) \
+	{ .name = (n_), .synopsis = (syn), .sections = (secs), \
+	  .n_sections = sizeof(secs) / sizeof((secs)[0]), .epilog = (epi), .help_short = (h_), \
+	  .bad = (bad_), .after = (after_), .helm_off = (helm_) }
+/* The same for a command whose options are one row array. */
+#define G3_CMD_SPEC_ROWS(n_, rows, h_, bad_, after_, helm_, syn, epi) \
+	{ .name = (n_), .synopsis = (syn), \
+	  .sections = (const g3_opt_section[]){ G3_SECTION(rows, 0) }, .n_sections = 1, \
+	  .epilog = (epi), .help_short = (h_), .bad = (bad_), .after = (after_), \
+	  .helm_off = (helm_) }
 
 /*
  * Parses argv into opts (defaults already set by the caller). Then, in
@@ -204,7 +225,8 @@ g3_rc g3_opts_parse(const g3_cmd_spec *spec, void *opts, int argc, char **argv, 
 g3_rc g3_opts_set(const g3_cmd_spec *spec, void *opts, const char *name, const char *value,
 		  g3_err *err);
 
-/* The rows flattened (NOTE rows left out), with their getopt ids
+/* The rows flattened (--help first, the common options last, NOTE rows
+ * left out), with their getopt ids
  * (G3_OPT_ID_BASE + position), and the matching struct option array
  * (NULL-terminated) and short option string. Caller frees all three. */
 #define G3_OPT_ID_BASE 0x100
@@ -220,10 +242,6 @@ void g3_opts_table(const g3_cmd_spec *spec, g3_opt_ref **refs, size_t *n,
 void g3_opts_help(const g3_cmd_spec *spec, g3_buf *out);
 /* The GEN3DB_PRINT_OPTIONS "options" object of opts (caller puts it). */
 json_object *g3_opts_json(const g3_cmd_spec *spec, const void *opts);
-
-/* The options every command takes: --log-format, --quiet, --verbose. */
-extern const g3_opt g3_common_rows[3];
-#define G3_COMMON_SECTION G3_SECTION(g3_common_rows, 0)
 
 /*
  * GEN3DB_PRINT_OPTIONS=1, a debugging aid: every command, right after

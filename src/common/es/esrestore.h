@@ -106,6 +106,11 @@ typedef struct g3_esrestore_index {
 /* --keep-versions, one option row (opts.h), a section at the command's
  * g3_esrestore_opts, for the commands that restore indices. */
 extern const g3_opt g3_esrestore_rows[1];
+/* The sections of a command that restores indices: --keep-versions and
+ * the bulk loader's, for its g3_esrestore_opts F of struct T. */
+#define G3_ESRESTORE_SECTIONS(T, F) \
+	G3_SECTION(g3_esrestore_rows, offsetof(T, F)), \
+	G3_SECTION(g3_esbulk_rows, offsetof(T, F.bulk))
 
 #define G3_ESRESTORE_MAX_KEEP 1000
 
