@@ -159,6 +159,7 @@ static char *base_name(const char *path)
 }
 
 const char *restore_credentials_dir;
+const g3_helm_env *restore_helm;
 const char *restore_secret_file;
 
 /* The service a database belongs to, by gen3's naming: "fence_gen3" and
@@ -175,7 +176,7 @@ static char *service_of(const char *database)
 
 g3_rc plan_role(struct db_load *d, const char *user, g3_err *err)
 {
-	const char *pass = g3_env("SERVICE_PGPASS");
+	const char *pass = restore_helm->pgpass;
 	const char *service = d->service ? d->service : d->from;
 	int found = 0;
 	g3_rc rc;
@@ -265,7 +266,7 @@ static void plan_release(struct plan *p)
 
 static g3_rc plan_plain(const struct restore_opts *o, struct plan *p, g3_err *err)
 {
-	const char *db = o->database ? o->database : g3_env("SERVICE_PGDB");
+	const char *db = o->database ? o->database : o->helm.pgdb;
 	struct db_load *d;
 	g3_rc rc;
 
@@ -288,7 +289,7 @@ static g3_rc plan_plain(const struct restore_opts *o, struct plan *p, g3_err *er
 		g3_err_hint(err, "give --database NAME (or SERVICE_PGDB)");
 		return rc;
 	}
-	return plan_role(d, g3_env("SERVICE_PGUSER"), err);
+	return plan_role(d, o->helm.pguser, err);
 }
 
 /* ---- loading one database ------------------------------------------- */
@@ -1249,9 +1250,10 @@ int cmd_restore(int argc, char **argv)
 		goto cleanup;
 	g3_remote_options_apply(&o.remote);
 	restore_credentials_dir = o.credentials_dir;
+	restore_helm = &o.helm;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
-	if (env_source(o.source, &base)) {
+	if (env_source(o.source, &o.helm, &base)) {
 		if (o.filter) {
 			rc = g3_err_set(&err, G3_USAGE, "--table, --exclude-table and "
 					"--exclude-table-data apply to a snapshot or one dump");

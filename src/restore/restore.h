@@ -175,6 +175,8 @@ size_t es_plan_count(const struct es_plan *e);
 g3_rc plan_role(struct db_load *d, const char *user, g3_err *err);
 /* Set once before planning: --credentials-dir, or NULL. */
 extern const char *restore_credentials_dir;
+/* the helm environment (restore_opts.helm) of the run, for plan_role */
+extern const g3_helm_env *restore_helm;
 
 /* Reads DIR/<service>/{database,username,password} (as the helm chart
  * mounts each <service>-dbcreds Secret) into svc: *found 0 when the
@@ -222,7 +224,7 @@ void filter_free(struct restore_opts *o);
 /* Whole environments (restore_env.c): 1 when the source is a gen3
  * layout (a directory, an s3:// prefix ending in '/', or no source with
  * BUCKET, ENVIRONMENT and VERSION set); *base gets it (caller frees). */
-int env_source(const char *source, char **base);
+int env_source(const char *source, const g3_helm_env *helm, char **base);
 /* Restores every service dump and index found under base; returns the
  * exit code. */
 int env_restore(const struct restore_opts *o, const char *base);

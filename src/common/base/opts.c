@@ -219,7 +219,6 @@ void g3_helm_env_read(g3_helm_env *h)
 	h->environment = g3_env("ENVIRONMENT");
 	h->version = g3_env("VERSION");
 	h->job_index = g3_env("JOB_COMPLETION_INDEX");
-	h->eshost = g3_env("ESHOST");
 }
 
 /* ---- the option layer ---- */

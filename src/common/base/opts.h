@@ -56,7 +56,8 @@ const char *g3_env(const char *name);
 
 /* What the gen3-helm jobs put in the environment, read once by the option
  * layer (g3_cmd_spec.helm_off) right after parsing: the pointers are
- * getenv's (NULL when unset or empty). */
+ * getenv's (NULL when unset or empty). ESHOST and ES_CACERT are the
+ * environment fallbacks of --es and --es-cacert (es.h's rows). */
 typedef struct g3_helm_env {
 	const char *pgdb;         /* SERVICE_PGDB: the service's database */
 	const char *pguser;       /* SERVICE_PGUSER: its role */
@@ -65,7 +66,6 @@ typedef struct g3_helm_env {
 	const char *environment;  /* environment's dumps, */
 	const char *version;      /* s3://BUCKET/ENVIRONMENT/VERSION/ */
 	const char *job_index;    /* JOB_COMPLETION_INDEX (Indexed Jobs) */
-	const char *eshost;       /* ESHOST */
 } g3_helm_env;
 
 void g3_helm_env_read(g3_helm_env *h);
