@@ -58,12 +58,7 @@ int cmd_fetch(int argc, char **argv)
 	g3_err_init(&err);
 	o.output = "-";
 	g3_remote_options_init(&o.remote);
-	if ((rc = g3_opts_parse(&cmd_fetch_spec, &o, argc, argv, &args, &done, &err))) {
-		if (err.msg[0])
-			goto fail;
-		goto cleanup;
-	}
-	if (done)
+	if ((rc = g3_opts_parse(&cmd_fetch_spec, &o, argc, argv, &args, &done, &err)) || done)
 		goto cleanup;
 	if (args != argc - 1) {
 		rc = g3_err_set(&err, G3_USAGE, "fetch takes one SOURCE");
@@ -98,8 +93,9 @@ int cmd_fetch(int argc, char **argv)
 	goto cleanup;
 fail:
 	g3_progress_finish();
-	g3_log_err(&err);
 cleanup:
+	if (rc && err.msg[0])
+		g3_log_err(&err);
 	g3_sink_close(sink);  /* aborts an uncommitted output */
 	g3_source_close(src);
 	free(buf);

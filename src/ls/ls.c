@@ -108,20 +108,15 @@ int cmd_ls(int argc, char **argv)
 	g3_err_init(&err);
 	memset(&o, 0, sizeof(o));
 	g3_remote_options_init(&o.remote);
-	if ((rc = g3_opts_parse(&cmd_ls_spec, &o, argc, argv, &args, &done, &err))) {
-		if (err.msg[0])
-			goto fail;
-		goto cleanup;
-	}
-	if (done)
+	if ((rc = g3_opts_parse(&cmd_ls_spec, &o, argc, argv, &args, &done, &err)) || done)
 		goto cleanup;
 	if (args != argc - 1 || (!o.layout && strncmp(argv[args], "s3://", 5))) {
 		rc = g3_err_set(&err, G3_USAGE, "ls takes one s3://BUCKET/PREFIX URL");
-		goto fail;
+		goto cleanup;
 	}
 	if (!o.layout && (o.n_services || o.n_indices)) {
 		rc = g3_err_set(&err, G3_USAGE, "--service and --index need --gen3-layout");
-		goto fail;
+		goto cleanup;
 	}
 	g3_remote_options_apply(&o.remote);
 	st.long_format = o.long_format;
@@ -130,17 +125,17 @@ int cmd_ls(int argc, char **argv)
 	else
 		rc = g3_s3_list(NULL, argv[args], print_object, &st, &err);
 	if (rc)
-		goto fail;
+		goto cleanup;
 	if (fflush(stdout)) {
 		rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
-		goto fail;
+		goto cleanup;
 	}
 	g3_debug("%" PRIu64 " %s under \"%s\"", st.count,
 		 g3_plural((long long)st.count, "key", "keys"), argv[args]);
 	goto cleanup;
-fail:
-	g3_log_err(&err);
 cleanup:
+	if (rc && err.msg[0])
+		g3_log_err(&err);
 	g3_strlist_free(o.services, o.n_services);
 	g3_strlist_free(o.indices, o.n_indices);
 	g3_remote_options_release(&o.remote);

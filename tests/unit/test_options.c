@@ -129,7 +129,8 @@ struct t_opts {
 	long num;
 	int small;
 	int choice, choice_given;
-	size_t size;
+	size_t size, mib;
+	double seconds;
 	char **list;
 	size_t n_list;
 	int custom;
@@ -165,6 +166,10 @@ static const g3_opt t_rows[] = {
 	G3_ROW_CHOICE_GIVEN("choice", 0, T, choice, choice_given, t_choices, "choice", "a choice"),
 	G3_ROW_SIZE("size", 0, T, size, 1024, 1L << 20, "size", "SIZE", "a size"),
 	G3_ROW_LIST("item", 'i', T, list, n_list, "items", "X", "repeatable"),
+	{ .name = "mib", .kind = G3_OPT_SCALED, .off = offsetof(T, mib), .min = 5, .max = 9,
+	  .scale = 1 << 20, .key = "mib", .metavar = "MIB", .help = "a whole number of MiB" },
+	{ .name = "seconds", .kind = G3_OPT_DOUBLE, .off = offsetof(T, seconds), .min = 0,
+	  .max = 60, .key = "seconds", .metavar = "S", .help = "whole seconds" },
 	G3_ROW_SET("custom", 0, G3_OPT_LONG, set_custom, T, custom, custom, NULL, "W", "custom"),
 	G3_ROW_NOTE("a note\n"),
 };
@@ -212,7 +217,8 @@ static void test_each_kind_parses(void **state)
 	assert_int_equal(parse(&o, &err, &args, "-f", "-cc", "--count", "--str", "a", "--url",
 			       "http://u:pw@h/", "--owned", "x", "--owned", "y", "-n", "-5",
 			       "--small", "3", "--choice", "two", "--size", "2KB", "-i", "p",
-			       "--item", "q", "--custom", "ok", "pos1", "pos2", NULL), G3_OK);
+			       "--item", "q", "--custom", "ok", "--mib", "6", "--seconds", "42",
+			       "pos1", "pos2", NULL), G3_OK);
 	assert_int_equal(o.flag, 1);
 	assert_int_equal(o.count, 3);
 	assert_string_equal(o.str, "a");
@@ -227,7 +233,9 @@ static void test_each_kind_parses(void **state)
 	assert_string_equal(o.list[0], "p");
 	assert_string_equal(o.list[1], "q");
 	assert_int_equal(o.custom, 42);
-	assert_int_equal(args, 26);
+	assert_int_equal(o.mib, 6 << 20);
+	assert_true(o.seconds == 42.0);
+	assert_int_equal(args, 30);
 	t_release(&o);
 }
 
@@ -250,6 +258,10 @@ static void test_bad_values(void **state)
 	assert_int_equal(o.choice_given, 0);
 	assert_int_equal(parse(&o, &err, &args, "--size", "1", NULL), G3_USAGE);
 	assert_non_null(strstr(err.msg, "--size must be a size from 1024 to 1048576 bytes"));
+	assert_int_equal(parse(&o, &err, &args, "--mib", "10", NULL), G3_USAGE);
+	assert_string_equal(err.msg, "--mib must be a whole number from 5 to 9, not \"10\"");
+	assert_int_equal(parse(&o, &err, &args, "--seconds", "-1", NULL), G3_USAGE);
+	assert_string_equal(err.msg, "--seconds must be a whole number from 0 to 60, not \"-1\"");
 	assert_int_equal(parse(&o, &err, &args, "--custom", "no", NULL), G3_USAGE);
 	assert_string_equal(err.msg, "--custom wants ok, not \"no\"");
 	/* the command's own wording for getopt's errors (G3_BAD_OWN) */

@@ -333,6 +333,15 @@ static g3_rc set_row(const g3_opt *r, void *base, const char *arg, g3_err *err)
 			return rc;
 		*FIELD(int, base, r) = (int)v;
 		return G3_OK;
+	case G3_OPT_SCALED:
+	case G3_OPT_DOUBLE:
+		if ((rc = g3_parse_long(what, arg, r->min, r->max, &v, err)))
+			return rc;
+		if (r->kind == G3_OPT_SCALED)
+			*FIELD(size_t, base, r) = (size_t)v * r->scale;
+		else
+			*FIELD(double, base, r) = (double)v;
+		return G3_OK;
 	case G3_OPT_CHOICE:
 		if ((rc = g3_parse_choice(what, arg, r->choices, FIELD(int, base, r), err)))
 			return rc;
@@ -380,7 +389,11 @@ static void json_row(const g3_opt *r, const void *base, json_object *obj)
 		g3_opt_json_str(obj, r->key, r->choices[*CFIELD(int, base, r)]);
 		break;
 	case G3_OPT_SIZE:
+	case G3_OPT_SCALED:
 		g3_opt_json_int(obj, r->key, (long long)*CFIELD(size_t, base, r));
+		break;
+	case G3_OPT_DOUBLE:
+		g3_opt_json_int(obj, r->key, (long long)*CFIELD(double, base, r));
 		break;
 	case G3_OPT_LIST:
 		g3_opt_json_list(obj, r->key, *CFIELD(char **, base, r),

@@ -83,6 +83,8 @@ enum g3_opt_kind {
 	G3_OPT_INT,     /* int in [min, max] */
 	G3_OPT_CHOICE,  /* int: the index in choices */
 	G3_OPT_SIZE,    /* size_t in [min, max] bytes, with KB/MB/GB */
+	G3_OPT_SCALED,  /* size_t: a whole number in [min, max] of units of scale */
+	G3_OPT_DOUBLE,  /* double: a whole number in [min, max] (seconds) */
 	G3_OPT_LIST,    /* char ** and its size_t count at off_n; repeatable */
 	G3_OPT_CUSTOM,  /* set and json do it all (an argument when metavar) */
 };
@@ -104,7 +106,8 @@ struct g3_opt {
 	int short_name;             /* 0: none */
 	enum g3_opt_kind kind;
 	size_t off, off_n;          /* target field (and LIST's count) */
-	long min, max;              /* LONG, INT, SIZE */
+	long min, max;              /* LONG, INT, SIZE, SCALED, DOUBLE */
+	size_t scale;               /* SCALED: bytes of one unit */
 	const char *const *choices; /* CHOICE: NULL-terminated */
 	g3_opt_set_fn set;          /* NULL: set by kind (CUSTOM: required) */
 	g3_opt_json_fn json;        /* NULL: printed by kind under key */

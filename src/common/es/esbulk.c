@@ -27,23 +27,6 @@ void g3_esbulk_opts_init(g3_esbulk_opts *o)
 	o->backoff_max = 10.0;
 }
 
-static g3_rc set_retry_time(void *base, const g3_opt *row, const char *arg, g3_err *err)
-{
-	g3_esbulk_opts *o = base;
-	long v;
-
-	(void)row;
-	if (g3_parse_long("--es-retry-time", arg, 0, 86400, &v, err))
-		return G3_USAGE;
-	o->retry_time = (double)v;
-	return G3_OK;
-}
-
-static void json_retry_time(const void *base, const g3_opt *row, json_object *obj)
-{
-	g3_opt_json_int(obj, row->key, (long long)((const g3_esbulk_opts *)base)->retry_time);
-}
-
 #define BO g3_esbulk_opts
 
 const g3_opt g3_esbulk_rows[5] = {
@@ -54,8 +37,8 @@ const g3_opt g3_esbulk_rows[5] = {
 	G3_ROW_INT("es-retries", 0, BO, retries, 0, 1000, "es_retries", "N",
 		   "at most N retries of a refused (429/503) or lost\n"
 		   "bulk request or document (default: no cap)"),
-	{ .name = "es-retry-time", .kind = G3_OPT_CUSTOM, .set = set_retry_time,
-	  .json = json_retry_time, .key = "es_retry_time", .metavar = "SECONDS",
+	{ .name = "es-retry-time", .kind = G3_OPT_DOUBLE, .off = offsetof(BO, retry_time),
+	  .min = 0, .max = 86400, .key = "es_retry_time", .metavar = "SECONDS",
 	  .help = "retry a refused or lost document with backoff\n"
 		  "for this long before failing (default 300)" },
 	G3_ROW_FLAG("es-gzip", 0, BO, gzip, "es_gzip", "gzip the bulk request bodies"),

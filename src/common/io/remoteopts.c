@@ -36,39 +36,15 @@ static g3_rc set_endpoint(void *base, const g3_opt *row, const char *arg, g3_err
 	return G3_OK;
 }
 
-static g3_rc set_retries(void *base, const g3_opt *row, const char *arg, g3_err *err)
-{
-	g3_remote_opts *o = base;
-	long v;
-
-	(void)row;
-	if (g3_parse_long("--retries", arg, 0, 100, &v, err))
-		return G3_USAGE;
-	o->retries = v;
-	o->s3.max_retries = (int)v;
-	return G3_OK;
-}
-
-static g3_rc set_part_size(void *base, const g3_opt *row, const char *arg, g3_err *err)
-{
-	g3_remote_opts *o = base;
-	long v;
-
-	(void)row;
-	if (g3_parse_long("--s3-part-size", arg, 5, 5120, &v, err))
-		return G3_USAGE;
-	o->s3.part_size = (size_t)v * 1024 * 1024;
-	return G3_OK;
-}
-
 /* retries and s3_part_size: null when not given */
 static void json_unset_null(const void *base, const g3_opt *row, json_object *obj)
 {
 	const g3_remote_opts *o = base;
-	long long v = row->set == set_retries ? o->retries : (long long)o->s3.part_size;
-	int unset = row->set == set_retries ? o->retries < 0 : !o->s3.part_size;
+	int retries = row->kind == G3_OPT_LONG;
+	long long v = retries ? o->retries : (long long)o->s3.part_size;
 
-	json_object_object_add(obj, row->key, unset ? NULL : json_object_new_int64(v));
+	json_object_object_add(obj, row->key, (retries ? v < 0 : !v) ? NULL
+				   : json_object_new_int64(v));
 }
 
 #define RO g3_remote_opts
@@ -87,11 +63,11 @@ const g3_opt g3_remote_rows[9] = {
 	{ .name = "ca-file", .kind = G3_OPT_STR, .flags = G3_OPTF_OWNED,
 	  .off = offsetof(RO, s3.ca_file), .key = "ca_file", .metavar = "FILE",
 	  .help = "CA certificates to verify TLS servers with" },
-	{ .name = "retries", .kind = G3_OPT_CUSTOM, .set = set_retries, .json = json_unset_null,
-	  .key = "retries", .metavar = "N",
+	{ .name = "retries", .kind = G3_OPT_LONG, .off = offsetof(RO, retries), .min = 0,
+	  .max = 100, .json = json_unset_null, .key = "retries", .metavar = "N",
 	  .help = "resume attempts after a dropped download (default 5)" },
-	{ .name = "s3-part-size", .kind = G3_OPT_CUSTOM, .set = set_part_size,
-	  .json = json_unset_null, .key = "s3_part_size", .metavar = "MIB",
+	{ .name = "s3-part-size", .kind = G3_OPT_SCALED, .off = offsetof(RO, s3.part_size),
+	  .min = 5, .max = 5120, .scale = 1024 * 1024, .json = json_unset_null, .key = "s3_part_size", .metavar = "MIB",
 	  .help = "multipart upload part size (default 8, min 5)" },
 	G3_ROW_NOTE("  Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or\n"),
 	G3_ROW_NOTE("  AWS_PROFILE in AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/credentials).\n"),
@@ -100,11 +76,13 @@ const g3_opt g3_remote_rows[9] = {
 void g3_remote_options_apply(const g3_remote_opts *o)
 {
 	g3_http_opts h;
+	g3_s3_config s3 = o->s3;   /* a copy for --retries: set_defaults copies it */
 
+	s3.max_retries = (int)o->retries;
 	memset(&h, 0, sizeof(h));
 	h.ca_file = o->s3.ca_file;
 	h.max_retries = (int)o->retries;
 	h.backoff_ms = -1;
 	g3_http_set_defaults(&h);
-	g3_s3_set_defaults(&o->s3);
+	g3_s3_set_defaults(&s3);
 }
