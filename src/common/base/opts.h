@@ -3,17 +3,20 @@
  * and this layer does the rest from the rows: getopt ids and the
  * struct option array, parsing into the command's options struct, the
  * environment fallbacks (one place), the --help text and the
- * GEN3DB_PRINT_OPTIONS object. Shared fragments (the common options, the
- * remote ones in remoteopts.h, the Elasticsearch connection in es.h, the
- * bulk loader in esbulk.h, --keep-versions in esrestore.h) are row arrays
- * a command lists as sections of its g3_cmd_spec, each at the offset of the
- * sub-struct it fills; --help and the common ones every command has.
+ * GEN3DB_PRINT_OPTIONS object. Shared fragments (the remote options in
+ * remoteopts.h, the Elasticsearch connection in es.h, the bulk loader in
+ * esbulk.h, --keep-versions in esrestore.h) are row arrays a command lists
+ * as sections of its g3_cmd_spec, each at the offset of the sub-struct it
+ * fills; --help and the common options (--log-format, --quiet, --verbose)
+ * the layer gives every command.
  *
  * A row: long name, optional short char, argument kind, target field
  * (offsetof in the section's struct), JSON key for GEN3DB_PRINT_OPTIONS
  * (NULL: not printed), environment fallback (NULL: none), metavar and help
  * (lines separated by '\n'). Rows of kind G3_OPT_NOTE are only help text.
- * Config files go through the same setters (g3_opts_set).
+ * Config files go through the same setters (g3_opts_set). Strings point
+ * into argv (or the config) unless G3_OPTF_OWNED; lists are copies the
+ * command frees (g3_strlist_free).
  *
  * Not thread-safe (getopt): parse before starting threads.
  */
