@@ -1,4 +1,5 @@
-"""Integration tests of `gen3db restore-es` and `gen3db dump-es`.
+"""Integration tests of `gen3db restore-es`, `gen3db dump-es` and `gen3db dump
+--es --output DIR/`.
 
 They run the built binary (GEN3DB_BIN, default build/gen3db) against the
 Elasticsearch test double tests/esd/es_test_server.py, one server per flavor
@@ -22,107 +23,16 @@ import sys
 import tempfile
 import time
 import unittest
-import urllib.error
-import urllib.parse
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("GEN3DB_BIN", os.path.join(ROOT, "build", "gen3db"))
-SERVER = os.path.join(ROOT, "tests", "esd", "es_test_server.py")
-GEN3GEN = os.path.join(ROOT, "bench", "gen3gen.py")
-REAL_URL = os.environ.get("GEN3DB_TEST_ES_URL")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from g3services import REAL_URL, EsServer, module_es  # noqa: E402
+from g3test import gen3_dataset, module_tmp  # noqa: E402
+
 INDICES = ["dev_case", "dev_file", "dev_array-config"]
 FLAVORS = ["es6", "es7", "es8", "opensearch2"]
 NA = "not applicable against a real cluster (GEN3DB_TEST_ES_URL): needs the test double's %s"
-
-
-class EsServer:
-    """The test double in a subprocess (or the real cluster of GEN3DB_TEST_ES_URL)."""
-
-    def __init__(self, flavor="es7", mode="fast", extra=()):
-        self.proc = None
-        self.flavor = flavor
-        if REAL_URL:
-            self.url = REAL_URL.rstrip("/")
-            return
-        self.dir = tempfile.mkdtemp(prefix="g3esd-")
-        port_file = os.path.join(self.dir, "port")
-        self.log = open(os.path.join(self.dir, "log"), "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, SERVER, "--port", "0", "--port-file", port_file,
-             "--flavor", flavor, "--mode", mode] + list(extra),
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20
-        while not os.path.exists(port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("es_test_server did not start: see %s" % self.log.name)
-            time.sleep(0.05)
-        scheme = "https" if "--tls-cert" in extra else "http"
-        with open(port_file) as f:
-            self.url = "%s://127.0.0.1:%d" % (scheme, int(f.read().strip()))
-
-    def stop(self):
-        if self.proc:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.log.close()
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def req(self, method, path, body=None, ok404=False):
-        data = None
-        headers = {}
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        r = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(r, timeout=60) as resp:
-                raw = resp.read()
-                return resp.status, (json.loads(raw) if raw else None)
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            if ok404 and e.code == 404:
-                return 404, (json.loads(raw) if raw else None)
-            raise AssertionError("%s %s: HTTP %d %s" % (method, path, e.code, raw[:500]))
-
-    def reset(self):
-        if self.proc:
-            self.req("POST", "/_test/reset")
-            return
-        for pat in ("dev_case*", "dev_file*", "dev_array-config*", "g3t_*"):
-            _, out = self.req("GET", "/_alias/" + urllib.parse.quote(pat), ok404=True)
-            for idx in (out or {}):
-                if not idx.startswith("."):
-                    self.req("DELETE", "/" + urllib.parse.quote(idx, safe=""), ok404=True)
-            _, out = self.req("GET", "/" + urllib.parse.quote(pat) + "?expand_wildcards=open",
-                              ok404=True)
-            for idx in (out or {}):
-                self.req("DELETE", "/" + urllib.parse.quote(idx, safe=""), ok404=True)
-
-    def faults(self, **kw):
-        self.req("POST", "/_test/faults", kw)
-
-    def stats(self):
-        return self.req("GET", "/_test/stats")[1]
-
-    def indices(self):
-        _, out = self.req("GET", "/_alias")
-        return {k: sorted(v.get("aliases", {})) for k, v in out.items() if not k.startswith(".")}
-
-    def docs(self, index):
-        """Every document of index (alias or concrete) as {id: source}."""
-        self.req("POST", "/%s/_refresh" % urllib.parse.quote(index, safe=""))
-        _, out = self.req("POST", "/%s/_search" % urllib.parse.quote(index, safe=""),
-                          {"size": 10000, "query": {"match_all": {}}})
-        return {h["_id"]: h["_source"] for h in out["hits"]["hits"]}
-
-    def get_doc(self, index, doc_id):
-        path = "/%s/%s/%s" % (urllib.parse.quote(index, safe=""),
-                              "_doc", urllib.parse.quote(doc_id, safe=""))
-        return self.req("GET", path)[1]
 
 
 SERVERS = {}
@@ -133,21 +43,13 @@ def server(flavor="es7"):
     if REAL_URL:
         flavor = "real"
     if flavor not in SERVERS:
-        SERVERS[flavor] = EsServer(flavor if flavor != "real" else "es7")
+        SERVERS[flavor] = module_es(flavor if flavor != "real" else "es7")
     return SERVERS[flavor]
 
 
 def setUpModule():
     global FIXTURE
-    FIXTURE = tempfile.mkdtemp(prefix="g3es-fixture-")
-    subprocess.run([sys.executable, GEN3GEN, "--out", FIXTURE, "--size", "2MB", "--seed", "1",
-                    "--services", "fence", "--quiet"], check=True)
-
-
-def tearDownModule():
-    for s in SERVERS.values():
-        s.stop()
-    shutil.rmtree(FIXTURE, ignore_errors=True)
+    FIXTURE = gen3_dataset(module_tmp("g3es-fixture-"), "2MB", seed=1, services=["fence"])
 
 
 def read_ndjson(path):
@@ -479,6 +381,63 @@ class TestErrors(EsTestCase):
         r = run(["restore-es", FIXTURE, "--index", "dev_case"])
         self.assertEqual(r.returncode, 2)
         self.assertIn("no Elasticsearch to talk to", r.stderr)
+
+    def test_dump_to_a_directory_is_dump_es(self):
+        """dump --es with --output DIR/ (or an existing directory) writes the
+        files dump-es writes, byte for byte, and restore-es reads them back."""
+        r = self.restore()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        idx = sum([["--index", i] for i in INDICES], [])
+        a, b, c = (os.path.join(self.tmp, n) for n in ("a", "b", "c"))
+        r = run(["dump-es", "--es", self.es.url, "--wait", "5", "--output", a] + idx)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run(["dump", "--es", self.es.url, "--wait", "5", "--output", b + "/"] + idx)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for i in INDICES:
+            self.assertIn('dumped index "%s" (%s_0)' % (i, i), r.stderr)
+        os.makedirs(c)  # an existing directory, without the '/'
+        r = run(["dump", "--es", self.es.url, "--wait", "5", "--output", c] + idx)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = sorted(os.listdir(a))
+        self.assertEqual(names, sorted("%s__%s.json" % (i, k) for i in INDICES
+                                       for k in ("mapping", "settings", "alias", "data")))
+        for d in (b, c):
+            self.assertEqual(sorted(os.listdir(d)), names)
+            for n in names:
+                with open(os.path.join(a, n), "rb") as f1, open(os.path.join(d, n), "rb") as f2:
+                    self.assertEqual(f1.read(), f2.read(), (d, n))
+        self.es.reset()
+        r = self.restore(src=b)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_fixture_restored()
+
+    def test_dump_to_a_directory_usage(self):
+        """What a directory cannot take is exit 2, with nothing written."""
+        snapdir = os.path.join(self.tmp, "s.tar.zst")
+        os.makedirs(snapdir)
+        es = ["--es", self.es.url, "--index", "dev_case"]
+        cases = [
+            (["--database", "fence", "--output", self.tmp + "/"] + es,
+             'gen3db: --output "%s/" is a directory: databases are dumped into a snapshot '
+             'file\nhint: give --output FILE.tar.zst (or -); a directory takes elasticdump '
+             'files of --es --index only\n' % self.tmp),
+            (["--database", "fence", "--output", self.tmp],
+             'gen3db: --output "%s" is a directory: databases are dumped into a snapshot '
+             'file\nhint: give --output FILE.tar.zst (or -); a directory takes elasticdump '
+             'files of --es --index only\n' % self.tmp),
+            (["--output", snapdir] + es,
+             'gen3db: --output "%s" is a directory named like a snapshot file\nhint: give '
+             '"%s/" for elasticdump files in it, or another FILE for a snapshot\n'
+             % (snapdir, snapdir)),
+            (["--output", self.tmp + "/d/", "--json"] + es,
+             "gen3db: --json needs --output FILE: a directory gets elasticdump files, "
+             "without a summary\n"),
+        ]
+        for argv, want in cases:
+            r = run(["dump"] + argv)
+            self.assertEqual((r.returncode, r.stderr), (2, want), argv)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["s.tar.zst"])
+        self.assertEqual(self.es.indices(), {})
 
 
 
