@@ -36,6 +36,231 @@
 
 #define MAX_JOBS 32
 
+static g3_rc check_map(const struct restore_opts *o, const char *map, g3_err *err);
+
+static g3_rc set_index(void *base, const g3_opt *row, const char *arg, g3_err *err)
+{
+	struct restore_opts *o = base;
+
+	(void)row;
+	if (g3_es_name_check(arg, "--index", err))
+		return G3_USAGE;
+	g3_strlist_add(&o->indices, &o->n_indices, arg);
+	return G3_OK;
+}
+
+static g3_rc set_map(void *base, const g3_opt *row, const char *arg, g3_err *err)
+{
+	struct restore_opts *o = base;
+	g3_rc rc;
+
+	(void)row;
+	if (!strchr(arg, '=') || arg[0] == '=' || !strchr(arg, '=')[1])
+		return g3_err_set(err, G3_USAGE, "--map must be OLD=NEW, not \"%s\"", arg);
+	if ((rc = check_map(o, arg, err)))
+		return rc;
+	g3_strlist_add(&o->maps, &o->n_maps, arg);
+	return G3_OK;
+}
+
+static g3_rc set_filter(void *base, const g3_opt *row, const char *arg, g3_err *err)
+{
+	size_t list = (row->off - offsetof(struct restore_opts, patterns)) / sizeof(char **);
+
+	return filter_add(base, (enum g3_tablefilter_list)list, arg, err);
+}
+
+/* --clean is --on-existing replace: one on_existing to print and use */
+static g3_rc restore_after(void *opts, g3_err *err)
+{
+	struct restore_opts *o = opts;
+	g3_rc rc;
+
+	if ((rc = g3_on_existing_resolve(&o->clean, o->on_existing_given, &o->on_existing, err)))
+		return rc;
+	o->es.skip_existing = o->on_existing == G3_ON_EXISTING_SKIP;
+	return G3_OK;
+}
+
+#define RO struct restore_opts
+#define FILTER_ROW(name, l, key, help) \
+	G3_ROW_SET(name, 0, G3_OPT_LIST, set_filter, RO, patterns[l], n_patterns[l], key, \
+		   "PATTERN", help)
+
+static const g3_opt restore_rows[] = {
+	G3_ROW_LIST("service", 0, RO, services, n_services, "services", "NAME",
+		    "only this service (repeatable; then no index\n"
+		    "unless --index is given too)"),
+	G3_ROW_SET("index", 0, G3_OPT_LIST, set_index, RO, indices, n_indices, "indices", "NAME",
+		   "only this index (repeatable; default\n"
+		   "GUPPY_INDICES and GUPPY_CONFIGINDEX, else all)"),
+	G3_ROW_STR("shard", 0, RO, shard_arg, "shard", "I/N",
+		   "restore only shard I of N: databases and indices\n"
+		   "are assigned to shards by size, the same way in\n"
+		   "every pod, so N pods restore all of it once"),
+	G3_ROW_LONG("shards", 0, RO, shards, 1, 1000, "shards", "N",
+		    "the same, with I from JOB_COMPLETION_INDEX"),
+	G3_ROW_LONG("parallel-services", 0, RO, parallel, 1, MAX_JOBS, "parallel_services", "K",
+		    "services restored at once, sharing --jobs\n"
+		    "(default: jobs / 2, at least 1)"),
+	G3_ROW_NOTE("\nCredentials and Secrets:\n"),
+	G3_ROW_STR("credentials-dir", 0, RO, credentials_dir, "credentials_dir", "DIR",
+		   "DIR/<service>/{database,username,password}, as\n"
+		   "the helm chart mounts each <service>-dbcreds"),
+	G3_ROW_STR("secret-out", 0, RO, secret_out, "secret_out", "FILE|-",
+		   "Kubernetes Secrets <service>-dbcreds: a role's\n"
+		   "password is read from its Secret in FILE (as\n"
+		   "'gen3db create --secret-out' writes them); a\n"
+		   "role that does not exist and has no password\n"
+		   "is created with a generated one, merged into\n"
+		   "FILE once its database is in place ('-': a\n"
+		   "whole environment's Secrets to standard output)"),
+	G3_ROW_FLAG("patch-secret", 0, RO, patch_secret, "patch_secret",
+		    "in a Kubernetes pod, once a database is in place\n"
+		    "and its role can log in, add dbcreated to its\n"
+		    "Secret <service>-dbcreds"),
+	G3_ROW_STR("secret-name", 0, RO, secret_name, "secret_name", "NAME",
+		   "the Secret --patch-secret patches when SOURCE is\n"
+		   "one dump or a one-database snapshot"),
+	G3_ROW_NOTE("\nTargets:\n"),
+	G3_ROW_STR("database", 0, RO, database, "database", "NAME",
+		   "the database to restore into (a plain file or a\n"
+		   "one-database snapshot; else SERVICE_PGDB, else\n"
+		   "a snapshot's own database names)"),
+	G3_ROW_SET("map", 0, G3_OPT_LIST, set_map, RO, maps, n_maps, "maps", "OLD=NEW",
+		   "restore the snapshot's database OLD into NEW\n"
+		   "(repeatable)"),
+	G3_ROW_STR("release", 0, RO, release, "release", "NAME",
+		   "targets <service>_<NAME> (a plain file: its\n"
+		   "name without extensions is the service)"),
+	G3_ROW_NOTE("  The role is SERVICE_PGUSER (default: named like the database) with the\n"
+		    "  password in SERVICE_PGPASS; role and database are provisioned as\n"
+		    "  'gen3db create' does, with only the extensions the dump creates. Without\n"
+		    "  a password, a master that is a superuser or a member of an existing role\n"
+		    "  loads through its own connections as that role (SET ROLE); a role that\n"
+		    "  does not exist is created with a generated password when --secret-out\n"
+		    "  FILE records it.\n"),
+	G3_ROW_FLAG("clean", 0, RO, clean, NULL,
+		    "replace a target that already has tables\n"
+		    "(its content stays until the new one is complete)"),
+	G3_ROW_CHOICE_GIVEN("on-existing", 0, RO, on_existing, on_existing_given,
+			    g3_on_existing_names, "on_existing",
+			    "a target database with tables, or an index or\n"
+			    "alias that exists: refuse it (exit 2, the\n"
+			    "default), skip it (left as it is, reported\n"
+			    "\"skipped\", --patch-secret still done; a rerun\n"
+			    "resumes a whole environment), or replace it\n"
+			    "(= --clean)"),
+	G3_ROW_FLAG("no-create", 0, RO, no_create, "no_create",
+		    "do not create or change the role (it must exist)"),
+	G3_ROW_NOTE("\nLoading:\n"),
+	G3_ROW_LONG("jobs", 'j', RO, jobs, 1, MAX_JOBS, "jobs", "N",
+		    "parallel connections for data and indexes\n"
+		    "(default 2)"),
+	G3_ROW_FLAG("sql-script", 0, RO, sql_script, "sql_script",
+		    "accept a plain SQL file that pg_dump did not write\n"
+		    "(without pg_dump's header and closing line; such a\n"
+		    "file cut short cannot be told from a complete one).\n"
+		    "pg_dump's output is always accepted, and one that\n"
+		    "lacks its closing line is refused as truncated"),
+	G3_ROW_FLAG("json", 0, RO, json, "json", "print a summary object on standard output"),
+	G3_ROW_STR("trace", 0, RO, trace_path, "trace", "FILE",
+		   "write each PostgreSQL job's start and end on its\n"
+		   "connection to FILE, one JSON object a line (COPY,\n"
+		   "index, constraint, foreign key, ANALYZE; pre-data\n"
+		   "statements, provisioning, the swap into place);\n"
+		   "FILE is replaced, a symbolic link refused;\n"
+		   "Elasticsearch loads are not traced.\n"
+		   "scripts/trace-gantt draws it as a timeline"),
+	G3_ROW_NOTE("\nTables (a snapshot or one dump; as pg_dump's -t, -T, --exclude-table-data):\n"),
+	FILTER_ROW("table", G3_FILTER_TABLE, "tables",
+		   "restore only matching tables, with their indexes,\n"
+		   "constraints, triggers and owned sequences\n"
+		   "(repeatable)"),
+	FILTER_ROW("exclude-table", G3_FILTER_EXCLUDE, "exclude_tables",
+		   "leave matching tables out entirely (repeatable)"),
+	FILTER_ROW("exclude-table-data", G3_FILTER_EXCLUDE_DATA, "exclude_table_data",
+		   "restore matching tables without their rows\n"
+		   "(repeatable)"),
+	G3_ROW_NOTE("  PATTERN as psql's: * and ? wildcards, unquoted letters fold to lower case,\n"
+		    "  \"...\" keeps case and wildcards literally, SCHEMA.TABLE (no schema: public).\n"
+		    "  A foreign key to a table left out is not restored (a warning says so); a\n"
+		    "  pattern that matches no table is an error (exit 2).\n"
+		    "\n"
+		    "Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
+		    "PGSSLMODE, ... or):\n"),
+	G3_ROW_URL("master", 0, RO, master_url, "master", "URL",
+		   "postgresql://user@host:port/db (no password)"),
+	G3_ROW_WAIT(RO, wait, "the servers"),
+	G3_ROW_NOTE("\nElasticsearch (a snapshot's es/ members, or a whole environment's indices,\n"
+		    "--index above; see 'gen3db restore-es' for one directory of elasticdump\n"
+		    "files):\n"),
+	G3_ROW_FLAG("no-es", 0, RO, no_es, "no_es",
+		    "restore only the PostgreSQL databases of a snapshot\n"
+		    "that holds indices"),
+	G3_ROW_FLAG("no-alias", 0, RO, es.no_alias, "no_alias",
+		    "restore into the concrete index NAME; by default\n"
+		    "a new version NAME_<n> is created and alias NAME\n"
+		    "is switched to it once it is complete (--clean\n"
+		    "deletes an existing concrete index NAME first)"),
+};
+
+static const g3_opt restore_es_rows[] = {
+	G3_ES_ROWS(RO, es_url, es_cacert),
+};
+
+static const g3_opt restore_gap[] = { G3_ROW_NOTE("\n") };
+
+static const g3_opt restore_tail[] = {
+	G3_ROW_NOTE("\nProgress: a status line on a terminal's stderr (off with --quiet, --log-format\n"
+		    "json or when stderr is not a terminal); --log-format json logs events for each\n"
+		    "database, table and index.\n"),
+};
+
+static const g3_opt_section restore_sections[] = {
+	G3_SECTION(restore_rows, 0),
+	G3_SECTION(restore_es_rows, 0),
+	G3_ESRESTORE_SECTIONS(RO, es),
+	G3_SECTION(restore_gap, 0),
+	G3_SECTION(g3_remote_rows, offsetof(RO, remote)),
+	G3_SECTION(restore_tail, 0),
+};
+
+const g3_cmd_spec cmd_restore_spec =
+	G3_CMD_SPEC("restore", restore_sections, 'h', G3_BAD_HINT, restore_after,
+		    offsetof(RO, helm),
+	"usage: gen3db restore SOURCE [options]\n"
+	"       gen3db restore [s3://BUCKET/ENVIRONMENT/VERSION/ | DIR] --release NAME [options]\n"
+	"\n"
+	"Restore PostgreSQL databases from a gen3db snapshot (.tar.zst, written by\n"
+	"'gen3db dump'), from a plain pg_dump SQL file (.sql, .sql.gz, .sql.zst;\n"
+	"the kind and compression are told from the content) or from a pg_dump\n"
+	"archive: custom (pg_dump -Fc, any source, compressed or not), directory\n"
+	"(-Fd, a local directory) or tar (-Ft, uncompressed), archive format 1.12 to\n"
+	"1.16 (pg_dump 9.0 to 17), turned into SQL by pg_restore (GEN3DB_PG_RESTORE,\n"
+	"else the newest on PATH or in /usr/lib/postgresql/*/bin; one older than the\n"
+	"archive is refused, naming the version needed); SOURCE '-' reads\n"
+	"standard input. The data is loaded as the service role, so the restored\n"
+	"objects belong to it, into a side database that replaces the target only\n"
+	"when everything has loaded and verified: a failed or interrupted restore\n"
+	"never leaves a database that looks complete.\n"
+	"\n"
+	"Whole environment: SOURCE an s3:// prefix ending in '/' or a directory, or no\n"
+	"SOURCE with BUCKET, ENVIRONMENT and VERSION set (s3://$BUCKET/$ENVIRONMENT/\n"
+	"$VERSION/), holding any of these layouts:\n"
+	"  pgdumps/<service>.sql[.gz|.zst]     gen3-helm's dumps\n"
+	"  <service>.sql[.gz|.zst]             cloud-automation's backups (top level)\n"
+	"  elasticsearch/<index>__mapping.json and __data.json   elasticdump's files\n"
+	"Every service dump is restored into <service>_<release> (a file whose name\n"
+	"cannot be a service is refused) and every index into Elasticsearch; a failure\n"
+	"is reported and the others still run; a table of results ends the run. Other\n"
+	"files are ignored (--verbose lists them); finding nothing to restore is an\n"
+	"error (exit 2) that lists what is there, and for an s3:// prefix with no\n"
+	"object the versions beside it.\n",
+	"\n"
+	"exit codes: 0 restored, 1 failure (the target is unchanged), 2 usage or\n"
+	"bad input (nothing was changed), 3 the server was unreachable within --wait\n");
+
 volatile sig_atomic_t restore_interrupted;
 
 
@@ -910,6 +1135,40 @@ static int all_skipped(const struct plan *p)
 	return !es_pending(p);
 }
 
+/* --shard, --shards and --secret-name, once the command line is parsed
+ * (the helm environment read): the shard to restore, before any I/O. */
+static g3_rc check_options(struct restore_opts *o, g3_err *err)
+{
+	g3_rc rc;
+
+	if (o->shard_arg) {
+		long n = 0;
+
+		if ((rc = g3_shard_parse(o->shard_arg, &o->shard, &n, err)))
+			return rc;
+		if (o->shards && o->shards != n)
+			return g3_err_set(err, G3_USAGE, "--shard %s and --shards %ld disagree",
+					  o->shard_arg, o->shards);
+		o->shards = n;
+	} else if (o->shards) {
+		if (!o->helm.job_index) {
+			rc = g3_err_set(err, G3_USAGE, "--shards %ld without a shard index", o->shards);
+			g3_err_hint(err, "give --shard I/N, or run as an Indexed Job "
+				    "(JOB_COMPLETION_INDEX)");
+			return rc;
+		}
+		if ((rc = g3_parse_long("JOB_COMPLETION_INDEX", o->helm.job_index, 0, o->shards - 1,
+					&o->shard, err)))
+			return rc;
+	}
+	if (o->secret_name && !o->patch_secret)
+		return g3_err_set(err, G3_USAGE, "--secret-name goes with --patch-secret");
+	if (o->secret_name && !g3_k8s_name_ok(o->secret_name))
+		return g3_err_set(err, G3_USAGE, "\"%s\" is not a valid Secret name (lowercase "
+				  "letters, digits, '-' and '.')", o->secret_name);
+	return G3_OK;
+}
+
 /* --json of a failed run: the targets and what became of them (a failure
  * before the commits leaves every target as it was). */
 static void json_failure(const struct restore_opts *o, const struct plan *p, int reported,
@@ -950,263 +1209,6 @@ static g3_rc check_map(const struct restore_opts *o, const char *map, g3_err *er
 			return g3_err_set(err, G3_USAGE, "--map %s and --map %s both restore into "
 					  "\"%s\"", o->maps[i], map, eq + 1);
 	}
-	return G3_OK;
-}
-
-static g3_rc set_index(void *base, const g3_opt *row, const char *arg, g3_err *err)
-{
-	struct restore_opts *o = base;
-
-	(void)row;
-	if (g3_es_name_check(arg, "--index", err))
-		return G3_USAGE;
-	g3_strlist_add(&o->indices, &o->n_indices, arg);
-	return G3_OK;
-}
-
-static g3_rc set_map(void *base, const g3_opt *row, const char *arg, g3_err *err)
-{
-	struct restore_opts *o = base;
-	g3_rc rc;
-
-	(void)row;
-	if (!strchr(arg, '=') || arg[0] == '=' || !strchr(arg, '=')[1])
-		return g3_err_set(err, G3_USAGE, "--map must be OLD=NEW, not \"%s\"", arg);
-	if ((rc = check_map(o, arg, err)))
-		return rc;
-	g3_strlist_add(&o->maps, &o->n_maps, arg);
-	return G3_OK;
-}
-
-static g3_rc set_filter(void *base, const g3_opt *row, const char *arg, g3_err *err)
-{
-	size_t list = (row->off - offsetof(struct restore_opts, patterns)) / sizeof(char **);
-
-	return filter_add(base, (enum g3_tablefilter_list)list, arg, err);
-}
-
-/* --clean is --on-existing replace: one on_existing to print and use */
-static g3_rc restore_after(void *opts, g3_err *err)
-{
-	struct restore_opts *o = opts;
-	g3_rc rc;
-
-	if ((rc = g3_on_existing_resolve(&o->clean, o->on_existing_given, &o->on_existing, err)))
-		return rc;
-	o->es.skip_existing = o->on_existing == G3_ON_EXISTING_SKIP;
-	return G3_OK;
-}
-
-#define RO struct restore_opts
-#define FILTER_ROW(name, l, key, help) \
-	G3_ROW_SET(name, 0, G3_OPT_LIST, set_filter, RO, patterns[l], n_patterns[l], key, \
-		   "PATTERN", help)
-
-static const g3_opt restore_rows[] = {
-	G3_ROW_LIST("service", 0, RO, services, n_services, "services", "NAME",
-		    "only this service (repeatable; then no index\n"
-		    "unless --index is given too)"),
-	G3_ROW_SET("index", 0, G3_OPT_LIST, set_index, RO, indices, n_indices, "indices", "NAME",
-		   "only this index (repeatable; default\n"
-		   "GUPPY_INDICES and GUPPY_CONFIGINDEX, else all)"),
-	G3_ROW_STR("shard", 0, RO, shard_arg, "shard", "I/N",
-		   "restore only shard I of N: databases and indices\n"
-		   "are assigned to shards by size, the same way in\n"
-		   "every pod, so N pods restore all of it once"),
-	G3_ROW_LONG("shards", 0, RO, shards, 1, 1000, "shards", "N",
-		    "the same, with I from JOB_COMPLETION_INDEX"),
-	G3_ROW_LONG("parallel-services", 0, RO, parallel, 1, MAX_JOBS, "parallel_services", "K",
-		    "services restored at once, sharing --jobs\n"
-		    "(default: jobs / 2, at least 1)"),
-	G3_ROW_NOTE("\nCredentials and Secrets:\n"),
-	G3_ROW_STR("credentials-dir", 0, RO, credentials_dir, "credentials_dir", "DIR",
-		   "DIR/<service>/{database,username,password}, as\n"
-		   "the helm chart mounts each <service>-dbcreds"),
-	G3_ROW_STR("secret-out", 0, RO, secret_out, "secret_out", "FILE|-",
-		   "Kubernetes Secrets <service>-dbcreds: a role's\n"
-		   "password is read from its Secret in FILE (as\n"
-		   "'gen3db create --secret-out' writes them); a\n"
-		   "role that does not exist and has no password\n"
-		   "is created with a generated one, merged into\n"
-		   "FILE once its database is in place ('-': a\n"
-		   "whole environment's Secrets to standard output)"),
-	G3_ROW_FLAG("patch-secret", 0, RO, patch_secret, "patch_secret",
-		    "in a Kubernetes pod, once a database is in place\n"
-		    "and its role can log in, add dbcreated to its\n"
-		    "Secret <service>-dbcreds"),
-	G3_ROW_STR("secret-name", 0, RO, secret_name, "secret_name", "NAME",
-		   "the Secret --patch-secret patches when SOURCE is\n"
-		   "one dump or a one-database snapshot"),
-	G3_ROW_NOTE("\nTargets:\n"),
-	G3_ROW_STR("database", 0, RO, database, "database", "NAME",
-		   "the database to restore into (a plain file or a\n"
-		   "one-database snapshot; else SERVICE_PGDB, else\n"
-		   "a snapshot's own database names)"),
-	G3_ROW_SET("map", 0, G3_OPT_LIST, set_map, RO, maps, n_maps, "maps", "OLD=NEW",
-		   "restore the snapshot's database OLD into NEW\n"
-		   "(repeatable)"),
-	G3_ROW_STR("release", 0, RO, release, "release", "NAME",
-		   "targets <service>_<NAME> (a plain file: its\n"
-		   "name without extensions is the service)"),
-	G3_ROW_NOTE("  The role is SERVICE_PGUSER (default: named like the database) with the\n"
-		    "  password in SERVICE_PGPASS; role and database are provisioned as\n"
-		    "  'gen3db create' does, with only the extensions the dump creates. Without\n"
-		    "  a password, a master that is a superuser or a member of an existing role\n"
-		    "  loads through its own connections as that role (SET ROLE); a role that\n"
-		    "  does not exist is created with a generated password when --secret-out\n"
-		    "  FILE records it.\n"),
-	G3_ROW_FLAG("clean", 0, RO, clean, NULL,
-		    "replace a target that already has tables\n"
-		    "(its content stays until the new one is complete)"),
-	G3_ROW_CHOICE_GIVEN("on-existing", 0, RO, on_existing, on_existing_given,
-			    g3_on_existing_names, "on_existing",
-			    "a target database with tables, or an index or\n"
-			    "alias that exists: refuse it (exit 2, the\n"
-			    "default), skip it (left as it is, reported\n"
-			    "\"skipped\", --patch-secret still done; a rerun\n"
-			    "resumes a whole environment), or replace it\n"
-			    "(= --clean)"),
-	G3_ROW_FLAG("no-create", 0, RO, no_create, "no_create",
-		    "do not create or change the role (it must exist)"),
-	G3_ROW_NOTE("\nLoading:\n"),
-	G3_ROW_LONG("jobs", 'j', RO, jobs, 1, MAX_JOBS, "jobs", "N",
-		    "parallel connections for data and indexes\n"
-		    "(default 2)"),
-	G3_ROW_FLAG("sql-script", 0, RO, sql_script, "sql_script",
-		    "accept a plain SQL file that pg_dump did not write\n"
-		    "(without pg_dump's header and closing line; such a\n"
-		    "file cut short cannot be told from a complete one).\n"
-		    "pg_dump's output is always accepted, and one that\n"
-		    "lacks its closing line is refused as truncated"),
-	G3_ROW_FLAG("json", 0, RO, json, "json", "print a summary object on standard output"),
-	G3_ROW_STR("trace", 0, RO, trace_path, "trace", "FILE",
-		   "write each PostgreSQL job's start and end on its\n"
-		   "connection to FILE, one JSON object a line (COPY,\n"
-		   "index, constraint, foreign key, ANALYZE; pre-data\n"
-		   "statements, provisioning, the swap into place);\n"
-		   "FILE is replaced, a symbolic link refused;\n"
-		   "Elasticsearch loads are not traced.\n"
-		   "scripts/trace-gantt draws it as a timeline"),
-	G3_ROW_NOTE("\nTables (a snapshot or one dump; as pg_dump's -t, -T, --exclude-table-data):\n"),
-	FILTER_ROW("table", G3_FILTER_TABLE, "tables",
-		   "restore only matching tables, with their indexes,\n"
-		   "constraints, triggers and owned sequences\n"
-		   "(repeatable)"),
-	FILTER_ROW("exclude-table", G3_FILTER_EXCLUDE, "exclude_tables",
-		   "leave matching tables out entirely (repeatable)"),
-	FILTER_ROW("exclude-table-data", G3_FILTER_EXCLUDE_DATA, "exclude_table_data",
-		   "restore matching tables without their rows\n"
-		   "(repeatable)"),
-	G3_ROW_NOTE("  PATTERN as psql's: * and ? wildcards, unquoted letters fold to lower case,\n"
-		    "  \"...\" keeps case and wildcards literally, SCHEMA.TABLE (no schema: public).\n"
-		    "  A foreign key to a table left out is not restored (a warning says so); a\n"
-		    "  pattern that matches no table is an error (exit 2).\n"
-		    "\n"
-		    "Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
-		    "PGSSLMODE, ... or):\n"),
-	G3_ROW_URL("master", 0, RO, master_url, "master", "URL",
-		   "postgresql://user@host:port/db (no password)"),
-	G3_ROW_WAIT(RO, wait, "the servers"),
-	G3_ROW_NOTE("\nElasticsearch (a snapshot's es/ members, or a whole environment's indices,\n"
-		    "--index above; see 'gen3db restore-es' for one directory of elasticdump\n"
-		    "files):\n"),
-	G3_ROW_FLAG("no-es", 0, RO, no_es, "no_es",
-		    "restore only the PostgreSQL databases of a snapshot\n"
-		    "that holds indices"),
-	G3_ROW_FLAG("no-alias", 0, RO, es.no_alias, "no_alias",
-		    "restore into the concrete index NAME; by default\n"
-		    "a new version NAME_<n> is created and alias NAME\n"
-		    "is switched to it once it is complete (--clean\n"
-		    "deletes an existing concrete index NAME first)"),
-};
-
-static const g3_opt restore_es_rows[] = {
-	G3_ES_ROWS(RO, es_url, es_cacert),
-};
-
-static const g3_opt restore_gap[] = { G3_ROW_NOTE("\n") };
-
-static const g3_opt restore_tail[] = {
-	G3_ROW_NOTE("\nProgress: a status line on a terminal's stderr (off with --quiet, --log-format\n"
-		    "json or when stderr is not a terminal); --log-format json logs events for each\n"
-		    "database, table and index.\n"),
-};
-
-static const g3_opt_section restore_sections[] = {
-	G3_SECTION(restore_rows, 0),
-	G3_SECTION(restore_es_rows, 0),
-	G3_ESRESTORE_SECTIONS(RO, es),
-	G3_SECTION(restore_gap, 0),
-	G3_SECTION(g3_remote_rows, offsetof(RO, remote)),
-	G3_SECTION(restore_tail, 0),
-};
-
-const g3_cmd_spec cmd_restore_spec =
-	G3_CMD_SPEC("restore", restore_sections, 'h', G3_BAD_HINT, restore_after,
-		    offsetof(RO, helm),
-	"usage: gen3db restore SOURCE [options]\n"
-	"       gen3db restore [s3://BUCKET/ENVIRONMENT/VERSION/ | DIR] --release NAME [options]\n"
-	"\n"
-	"Restore PostgreSQL databases from a gen3db snapshot (.tar.zst, written by\n"
-	"'gen3db dump'), from a plain pg_dump SQL file (.sql, .sql.gz, .sql.zst;\n"
-	"the kind and compression are told from the content) or from a pg_dump\n"
-	"archive: custom (pg_dump -Fc, any source, compressed or not), directory\n"
-	"(-Fd, a local directory) or tar (-Ft, uncompressed), archive format 1.12 to\n"
-	"1.16 (pg_dump 9.0 to 17), turned into SQL by pg_restore (GEN3DB_PG_RESTORE,\n"
-	"else the newest on PATH or in /usr/lib/postgresql/*/bin; one older than the\n"
-	"archive is refused, naming the version needed); SOURCE '-' reads\n"
-	"standard input. The data is loaded as the service role, so the restored\n"
-	"objects belong to it, into a side database that replaces the target only\n"
-	"when everything has loaded and verified: a failed or interrupted restore\n"
-	"never leaves a database that looks complete.\n"
-	"\n"
-	"Whole environment: SOURCE an s3:// prefix ending in '/' or a directory, or no\n"
-	"SOURCE with BUCKET, ENVIRONMENT and VERSION set (s3://$BUCKET/$ENVIRONMENT/\n"
-	"$VERSION/), holding any of these layouts:\n"
-	"  pgdumps/<service>.sql[.gz|.zst]     gen3-helm's dumps\n"
-	"  <service>.sql[.gz|.zst]             cloud-automation's backups (top level)\n"
-	"  elasticsearch/<index>__mapping.json and __data.json   elasticdump's files\n"
-	"Every service dump is restored into <service>_<release> (a file whose name\n"
-	"cannot be a service is refused) and every index into Elasticsearch; a failure\n"
-	"is reported and the others still run; a table of results ends the run. Other\n"
-	"files are ignored (--verbose lists them); finding nothing to restore is an\n"
-	"error (exit 2) that lists what is there, and for an s3:// prefix with no\n"
-	"object the versions beside it.\n",
-	"\n"
-	"exit codes: 0 restored, 1 failure (the target is unchanged), 2 usage or\n"
-	"bad input (nothing was changed), 3 the server was unreachable within --wait\n");
-
-/* --shard, --shards and --secret-name, once the command line is parsed
- * (the helm environment read): the shard to restore, before any I/O. */
-static g3_rc check_options(struct restore_opts *o, g3_err *err)
-{
-	g3_rc rc;
-
-	if (o->shard_arg) {
-		long n = 0;
-
-		if ((rc = g3_shard_parse(o->shard_arg, &o->shard, &n, err)))
-			return rc;
-		if (o->shards && o->shards != n)
-			return g3_err_set(err, G3_USAGE, "--shard %s and --shards %ld disagree",
-					  o->shard_arg, o->shards);
-		o->shards = n;
-	} else if (o->shards) {
-		if (!o->helm.job_index) {
-			rc = g3_err_set(err, G3_USAGE, "--shards %ld without a shard index", o->shards);
-			g3_err_hint(err, "give --shard I/N, or run as an Indexed Job "
-				    "(JOB_COMPLETION_INDEX)");
-			return rc;
-		}
-		if ((rc = g3_parse_long("JOB_COMPLETION_INDEX", o->helm.job_index, 0, o->shards - 1,
-					&o->shard, err)))
-			return rc;
-	}
-	if (o->secret_name && !o->patch_secret)
-		return g3_err_set(err, G3_USAGE, "--secret-name goes with --patch-secret");
-	if (o->secret_name && !g3_k8s_name_ok(o->secret_name))
-		return g3_err_set(err, G3_USAGE, "\"%s\" is not a valid Secret name (lowercase "
-				  "letters, digits, '-' and '.')", o->secret_name);
 	return G3_OK;
 }
 
