@@ -22,7 +22,7 @@
 #include "../common/base/opts.h"
 #include "../common/base/progress.h"
 #include "../common/base/strbuf.h"
-#include "restore.h"
+#include "kinds.h"
 
 #define MAX_JSON_MEMBER (64 * 1024 * 1024)   /* manifest, chunk headers, end.json */
 
@@ -100,11 +100,7 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 		const char *mapped = map_lookup(o, from);
 		struct db_load *d;
 
-		p->dbs = g3_xrealloc(p->dbs, (p->n + 1) * sizeof(*p->dbs));
-		d = &p->dbs[p->n++];
-		memset(d, 0, sizeof(*d));
-		g3_service_init(&d->svc);
-		g3_pgtarget_init(&d->target);
+		d = plan_add(p);
 		d->from = g3_xstrdup(from);
 		d->mdb = &m->databases[i];
 		if (mapped)
@@ -119,7 +115,7 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 			d->svc.database = g3_xstrdup(from);
 		/* one database: the helm job's SERVICE_PGUSER; several: each
 		 * role is named like its database, as Gen3 names them */
-		if ((rc = plan_role(d, m->n_databases == 1 ? o->helm.pguser : NULL, err)))
+		if ((rc = plan_role(o, d, m->n_databases == 1 ? o->helm.pguser : NULL, err)))
 			goto cleanup;
 		for (size_t j = 0; j + 1 < p->n; j++)
 			if (!strcmp(p->dbs[j].svc.database, d->svc.database)) {

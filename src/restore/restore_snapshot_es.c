@@ -28,7 +28,7 @@
 #include "../common/base/opts.h"
 #include "../common/base/progress.h"
 #include "../common/base/strbuf.h"
-#include "restore.h"
+#include "kinds.h"
 
 #define MAX_ES_JSON (64 * 1024 * 1024)
 
