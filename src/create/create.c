@@ -44,12 +44,9 @@ struct create_opts {
 #define CO struct create_opts
 
 static const g3_opt create_rows[] = {
-	G3_ROW_NOTE("Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
-		    "PGSSLMODE, ... or):\n"),
-	G3_ROW_URL("master", 0, CO, master_url, "master", "URL",
-		   "postgresql://user@host:port/db (no password:\n"
-		   "give it in PGPASSWORD or PGPASSFILE)"),
-	G3_ROW_WAIT(CO, wait, "the server"),
+	G3_ROWS_MASTER(CO, master_url, wait, "Master connection",
+		       "postgresql://user@host:port/db (no password:\n"
+		       "give it in PGPASSWORD or PGPASSFILE)", "the server"),
 	G3_ROW_NOTE("\nOne service (else SERVICE_PGDB, SERVICE_PGUSER, SERVICE_PGPASS, as the\n"
 		    "gen3-helm job sets them):\n"),
 	G3_ROW_STR("database", 0, CO, database, "database", "NAME", "database to provision"),
@@ -92,8 +89,7 @@ static const g3_opt create_rows[] = {
 };
 
 const g3_cmd_spec cmd_create_spec =
-	G3_CMD_SPEC_ROWS("create", create_rows, 'h', G3_BAD_HINT, NULL,
-			 offsetof(CO, helm),
+	G3_CMD_SPEC_ROWS("create", create_rows, 'h', G3_BAD_HINT, NULL, offsetof(CO, helm),
 	"usage: gen3db create [options]\n"
 	"\n"
 	"Provision PostgreSQL databases for Gen3 services, idempotently: a LOGIN\n"

@@ -435,12 +435,9 @@ static const g3_opt dump_rows[] = {
 		   "dump matching tables' definitions, not their rows"),
 	G3_ROW_NOTE("  PATTERN as psql's (see 'gen3db restore --help'); one that matches no table\n"
 		    "  of any database is an error (exit 2).\n"
-		    "\n"
-		    "Connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
-		    "PGSSLMODE, ... or):\n"),
-	G3_ROW_URL("master", 0, DO, master_url, "master", "URL",
-		   "postgresql://user@host:port (no password)"),
-	G3_ROW_WAIT(DO, wait, "the servers"),
+		    "\n"),
+	G3_ROWS_MASTER(DO, master_url, wait, "Connection",
+		       "postgresql://user@host:port (no password)", "the servers"),
 	G3_ROW_NOTE("\nElasticsearch (after the databases, in the same snapshot):\n"),
 	G3_ROW_LIST("index", 0, DO, indices, n_indices, "indices", "NAME",
 		    "repeatable: an index or alias to dump (with --es\n"

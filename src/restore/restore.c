@@ -180,12 +180,9 @@ static const g3_opt restore_rows[] = {
 		    "  \"...\" keeps case and wildcards literally, SCHEMA.TABLE (no schema: public).\n"
 		    "  A foreign key to a table left out is not restored (a warning says so); a\n"
 		    "  pattern that matches no table is an error (exit 2).\n"
-		    "\n"
-		    "Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
-		    "PGSSLMODE, ... or):\n"),
-	G3_ROW_URL("master", 0, RO, master_url, "master", "URL",
-		   "postgresql://user@host:port/db (no password)"),
-	G3_ROW_WAIT(RO, wait, "the servers"),
+		    "\n"),
+	G3_ROWS_MASTER(RO, master_url, wait, "Master connection",
+		       "postgresql://user@host:port/db (no password)", "the servers"),
 	G3_ROW_NOTE("\nElasticsearch (a snapshot's es/ members, or a whole environment's indices,\n"
 		    "--index above; SOURCE a directory or s3:// prefix with no such layout but\n"
 		    "elasticdump's files is restored as 'gen3db restore-es' restores it, with\n"
@@ -222,8 +219,7 @@ static const g3_opt_section restore_sections[] = {
 };
 
 const g3_cmd_spec cmd_restore_spec =
-	G3_CMD_SPEC("restore", restore_sections, 'h', G3_BAD_HINT, restore_after,
-		    offsetof(RO, helm),
+	G3_CMD_SPEC("restore", restore_sections, 'h', G3_BAD_HINT, restore_after, offsetof(RO, helm),
 	"usage: gen3db restore SOURCE [options]\n"
 	"       gen3db restore [s3://BUCKET/ENVIRONMENT/VERSION/ | DIR] --release NAME [options]\n"
 	"\n"

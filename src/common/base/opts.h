@@ -159,6 +159,14 @@ struct g3_opt {
 	G3_ROW_LONG("wait", 0, T, F, 0, 86400, "wait", "SECONDS", \
 		    "keep trying this long for " what ", the last\n" \
 		    "try when it has passed (default 300)")
+/* The PostgreSQL master connection: a heading naming libpq's variables,
+ * --master URL (help: url_help) and --wait (for what). heading is "Master
+ * connection" or the like. */
+#define G3_ROWS_MASTER(T, U, W, heading, url_help, what) \
+	G3_ROW_NOTE(heading " (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n" \
+		    "PGSSLMODE, ... or):\n"), \
+	G3_ROW_URL("master", 0, T, U, "master", "URL", url_help), \
+	G3_ROW_WAIT(T, W, what)
 /* A row of kind K (how it prints) whose setter is fn; F and N as the
  * setter uses them (N: a LIST's count; else F again). */
 #define G3_ROW_SET(n_, s_, K, fn, T, F, N, k_, mv, h_) \
