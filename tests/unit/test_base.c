@@ -83,20 +83,6 @@ static void test_size_rejects(void **state)
 	assert_int_equal(g3_size_parse("4", G3_MIB, 5 * G3_MIB, 5120 * G3_MIB, &v), -1);
 }
 
-static void test_parse_size_message(void **state)
-{
-	g3_err err;
-	size_t v = 0;
-
-	(void)state;
-	g3_err_init(&err);
-	assert_int_equal(g3_parse_size("--bulk-size", "2MB", 1024, 1 << 30, &v, &err), G3_OK);
-	assert_int_equal(v, 2 << 20);
-	assert_int_equal(g3_parse_size("--bulk-size", "1", 1024, 1 << 30, &v, &err), G3_USAGE);
-	assert_string_equal(err.msg, "--bulk-size must be a size from 1024 to 1073741824 bytes "
-			    "(suffixes KB, MB, GB), not \"1\"");
-}
-
 static void test_format_bytes(void **state)
 {
 	static const struct { int64_t in; const char *out; } cases[] = {
@@ -320,7 +306,6 @@ int main(void)
 		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_size_accepts),
 		cmocka_unit_test(test_size_rejects),
-		cmocka_unit_test(test_parse_size_message),
 		cmocka_unit_test(test_format_bytes),
 		cmocka_unit_test(test_url_encode_decode),
 		cmocka_unit_test(test_url_credentials),

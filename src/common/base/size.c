@@ -51,18 +51,6 @@ int g3_size_parse(const char *s, uint64_t unit, uint64_t min, uint64_t max, uint
 	return 0;
 }
 
-g3_rc g3_parse_size(const char *what, const char *s, size_t min, size_t max, size_t *out,
-		    g3_err *err)
-{
-	uint64_t v;
-
-	if (g3_size_parse(s, 1, min, max, &v))
-		return g3_err_set(err, G3_USAGE, "%s must be a size from %zu to %zu bytes "
-				  "(suffixes KB, MB, GB), not \"%s\"", what, min, max, s);
-	*out = (size_t)v;
-	return G3_OK;
-}
-
 void g3_format_bytes(char *buf, size_t len, int64_t bytes)
 {
 	static const char *const names[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };

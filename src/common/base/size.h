@@ -18,8 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
-
 #define G3_KIB 1024ULL
 #define G3_MIB (1024ULL * 1024)
 #define G3_GIB (1024ULL * 1024 * 1024)
@@ -27,12 +25,6 @@
 /* Parses s; returns 0 with *out set, or -1 when s is not a size in
  * [min, max] (out untouched). Callers word their own message. */
 int g3_size_parse(const char *s, uint64_t unit, uint64_t min, uint64_t max, uint64_t *out);
-
-/* g3_size_parse with unit 1 for an option named what; on failure a
- * G3_USAGE message "<what> must be a size from <min> to <max> bytes
- * (suffixes KB, MB, GB), not "<s>"". */
-g3_rc g3_parse_size(const char *what, const char *s, size_t min, size_t max, size_t *out,
-		    g3_err *err);
 
 /* "0 B", "512 B", "1.0 KiB", "12.3 MiB", "123 MiB", "1.2 GiB" ...: three
  * significant digits at most, IEC units; negative counts print as 0 B. */

@@ -27,7 +27,7 @@
 
 #include "../base/err.h"
 #include "../base/json.h"
-#include "../base/optids.h"
+#include "../base/opts.h"
 #include "../base/strbuf.h"
 #include "../base/url.h"
 
@@ -43,16 +43,17 @@ typedef struct g3_esconf {
 	int insecure;    /* skip TLS verification (never the default) */
 } g3_esconf;
 
-/* The connection options as one getopt table fragment (ids: optids.h). */
-#define G3_ES_LONG_OPTIONS \
-	{ "es", required_argument, NULL, G3_OPT_ES }, \
-	{ "es-cacert", required_argument, NULL, G3_OPT_ES_CACERT }
-
-#define G3_ES_HELP \
-	"      --es URL                 Elasticsearch/OpenSearch, http(s)://host:port\n" \
-	"                               (default: ESHOST, host:port); credentials from\n" \
-	"                               ES_USERNAME/ES_PASSWORD or ES_API_KEY\n" \
-	"      --es-cacert FILE         CA certificates for https (or ES_CACERT)\n"
+/* The connection options as two option rows (opts.h) for a command's
+ * struct T with fields U (--es, else ESHOST) and C (--es-cacert, else
+ * ES_CACERT), both const char *. */
+#define G3_ES_ROWS(T, U, C) \
+	{ .name = "es", .kind = G3_OPT_URL, .off = offsetof(T, U), .key = "es", \
+	  .env = "ESHOST", .metavar = "URL", \
+	  .help = "Elasticsearch/OpenSearch, http(s)://host:port\n" \
+		  "(default: ESHOST, host:port); credentials from\n" \
+		  "ES_USERNAME/ES_PASSWORD or ES_API_KEY" }, \
+	{ .name = "es-cacert", .kind = G3_OPT_STR, .off = offsetof(T, C), .key = "es_cacert", \
+	  .env = "ES_CACERT", .metavar = "FILE", .help = "CA certificates for https (or ES_CACERT)" }
 
 void g3_esconf_init(g3_esconf *c);
 void g3_esconf_release(g3_esconf *c);
