@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "../commands.h"
+#include "../common/base/clock.h"
+#include "../common/base/interrupt.h"
 #include "../common/base/log.h"
 #include "../common/base/opts.h"
 #include "../common/pg/pg.h"
@@ -30,6 +32,7 @@
 #include "../common/pg/pgdump.h"
 #include "../common/pg/pgpattern.h"
 #include "../common/base/progress.h"
+#include "../common/base/size.h"
 #include "../common/io/sink.h"
 #include "../common/snap/snapesdump.h"
 #include "../common/snap/snapshot.h"
@@ -67,82 +70,6 @@ struct dump_opts {
 	size_t n_pgdump_args;
 };
 
-enum {
-	OPT_OUTPUT = G3_OPT_COMMAND_FIRST,
-	OPT_DATABASE, OPT_JOBS, OPT_LEVEL, OPT_THREADS, OPT_CHUNK_SIZE, OPT_MASTER,
-	OPT_WAIT, OPT_JSON, OPT_INDEX, OPT_HELP,
-	/* in the order of enum g3_tablefilter_list */
-	OPT_TABLE, OPT_EXCLUDE_TABLE, OPT_EXCLUDE_TABLE_DATA
-};
-
-static const struct option long_options[] = {
-	{ "output", required_argument, NULL, OPT_OUTPUT },
-	{ "database", required_argument, NULL, OPT_DATABASE },
-	{ "jobs", required_argument, NULL, OPT_JOBS },
-	{ "level", required_argument, NULL, OPT_LEVEL },
-	{ "compress-threads", required_argument, NULL, OPT_THREADS },
-	{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
-	{ "master", required_argument, NULL, OPT_MASTER },
-	{ "wait", required_argument, NULL, OPT_WAIT },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "index", required_argument, NULL, OPT_INDEX },
-	{ "table", required_argument, NULL, OPT_TABLE },
-	{ "exclude-table", required_argument, NULL, OPT_EXCLUDE_TABLE },
-	{ "exclude-table-data", required_argument, NULL, OPT_EXCLUDE_TABLE_DATA },
-	G3_ES_LONG_OPTIONS,
-	{ "help", no_argument, NULL, OPT_HELP },
-	G3_COMMON_LONG_OPTIONS,
-	{ NULL, 0, NULL, 0 }
-};
-
-static const char usage_text[] =
-	"usage: gen3db dump --output FILE|- [--database DB ...] [--es URL --index NAME ...]\n"
-	"                   [options]\n"
-	"\n"
-	"Write a consistent snapshot of PostgreSQL databases (schema from pg_dump,\n"
-	"data with COPY in the same exported snapshot) and Elasticsearch indices\n"
-	"(definition, and every document read in a point in time) as one .tar.zst\n"
-	"in gen3db's snapshot format, while they stay in use.\n"
-	"\n"
-	"      --output FILE|-          the snapshot; FILE appears only when complete\n"
-	"                               (written as FILE.partial until then)\n"
-	"      --output DIR/            with --es and no --database: elasticdump files\n"
-	"                               in DIR, as dump-es writes them (DIR ends with /\n"
-	"                               or is an existing directory)\n"
-	"      --database NAME          repeatable: a database to dump\n"
-	"      --jobs N                 worker connections per database (default 2)\n"
-	"      --level N                zstd level 1..19 (default 3)\n"
-	"      --compress-threads N     zstd threads (default 1: in the writer thread)\n"
-	"      --chunk-size BYTES       table data and documents chunk size, with optional\n"
-	"                               K, M or G (default 8M)\n"
-	"      --json                   a JSON summary on stdout (not with --output -)\n"
-	"\n"
-	"Tables (as pg_dump's -t, -T and --exclude-table-data; repeatable):\n"
-	"      --table PATTERN          dump only matching tables (with their indexes,\n"
-	"                               constraints and owned sequences)\n"
-	"      --exclude-table PATTERN  leave matching tables out\n"
-	"      --exclude-table-data PATTERN\n"
-	"                               dump matching tables' definitions, not their rows\n"
-	"  PATTERN as psql's (see 'gen3db restore --help'); one that matches no table\n"
-	"  of any database is an error (exit 2).\n"
-	"\n"
-	"Connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
-	"PGSSLMODE, ... or):\n"
-	"      --master URL             postgresql://user@host:port (no password)\n"
-	"      --wait SECONDS           keep trying this long for the servers, the last\n"
-	"                               try when it has passed (default 300)\n"
-	"\n"
-	"Elasticsearch (after the databases, in the same snapshot):\n"
-	"      --index NAME             repeatable: an index or alias to dump (with --es\n"
-	"                               and no --index: GUPPY_INDICES, GUPPY_CONFIGINDEX)\n"
-	G3_ES_HELP
-	G3_COMMON_HELP
-	"\n"
-	"exit codes: 0 snapshot written, 1 failure (no output left), 2 usage or bad\n"
-	"input, 3 a server was unreachable within --wait\n";
-
-const g3_cmd_options cmd_dump_options = { "dump", long_options, usage_text };
-
 /* ---- the plan: per database, its catalog in an exported snapshot --------- */
 
 struct database {
@@ -150,49 +77,15 @@ struct database {
 	double seconds;
 };
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void human_bytes(int64_t n, char *buf, size_t size)
-{
-	if (n >= 1024 * 1024)
-		snprintf(buf, size, "%.1f MiB", (double)n / (1024.0 * 1024.0));
-	else if (n >= 1024)
-		snprintf(buf, size, "%.1f KiB", (double)n / 1024.0);
-	else
-		snprintf(buf, size, "%" PRId64 " bytes", n);
-}
-
 static g3_rc parse_size(const char *s, long *out, g3_err *err)
 {
-	char *end = NULL;
-	long long v = strtoll(s, &end, 10);
-	long long mult = 1;
+	uint64_t v;
 
-	if (end == s || v <= 0)
-		goto bad;
-	if (*end == 'K' || *end == 'k')
-		mult = 1024;
-	else if (*end == 'M' || *end == 'm')
-		mult = 1024 * 1024;
-	else if (*end == 'G' || *end == 'g')
-		mult = 1024LL * 1024 * 1024;
-	else if (*end)
-		goto bad;
-	if (*end && end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
-		goto bad;
-	if (v > MAX_CHUNK_SIZE / mult || v * mult < MIN_CHUNK_SIZE)
-		goto bad;
-	*out = (long)(v * mult);
+	if (g3_size_parse(s, 1, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE, &v))
+		return g3_err_set(err, G3_USAGE, "--chunk-size must be a size from 64K to 1G "
+				  "(bytes, or with K, M, G), not \"%s\"", s);
+	*out = (long)v;
 	return G3_OK;
-bad:
-	return g3_err_set(err, G3_USAGE,
-			  "--chunk-size must be a size from 64K to 1G (bytes, or with K, M, G), not \"%s\"", s);
 }
 
 static void report_names(const char *what, const char *database, char *const *names, size_t n)
@@ -232,7 +125,7 @@ static void table_dumped(void *arg, const g3_pgcat *c, const g3_pgcat_table *t)
 				 "seconds", secs, NULL };
 
 	(void)arg;
-	human_bytes(t->bytes, size, sizeof(size));
+	g3_format_bytes(size, sizeof(size), t->bytes);
 	snprintf(rows, sizeof(rows), "%" PRId64, t->rows);
 	snprintf(bytes, sizeof(bytes), "%" PRId64, t->bytes);
 	snprintf(secs, sizeof(secs), "%.3f", t->seconds);
@@ -323,7 +216,7 @@ static g3_rc dump_database(struct database *d, struct dump_state *st,
 			   const struct dump_opts *o, g3_err *err)
 {
 	g3_pgcat *c = &d->cat;
-	double start = now_seconds();
+	double start = g3_clock_now();
 	g3_end_database *ed = g3_snap_end_add_database(&st->end, c->name);
 	g3_buf name = G3_BUF_INIT;
 	g3_rc rc;
@@ -346,7 +239,7 @@ static g3_rc dump_database(struct database *d, struct dump_state *st,
 	}
 	/* the snapshot is no longer needed */
 	g3_pgcat_close(c);
-	d->seconds = now_seconds() - start;
+	d->seconds = g3_clock_now() - start;
 cleanup:
 	g3_buf_release(&name);
 	return rc;
@@ -354,30 +247,11 @@ cleanup:
 
 /* ---- the command ------------------------------------------------------------ */
 
-/* Killed by SIGINT or SIGTERM: remove the partial output (unlink is
- * async-signal-safe), then die of the same signal. */
-static const char *volatile partial_path;
-
-static void on_fatal_signal(int sig)
-{
-	const char *p = partial_path;
-
-	if (p)
-		unlink(p);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
+/* Killed by SIGINT, SIGTERM or SIGHUP: the partial output is removed (a
+ * registered cleanup), then the process dies of the same signal. */
 static void catch_signals(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_fatal_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	g3_interrupt_install(G3_INTERRUPT_DIE);
 	/* a closed pipe on --output - is an error to report, not a kill */
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -441,32 +315,6 @@ static void print_summary(const struct dump_opts *o, struct database *dbs, size_
 	json_object_put(root);
 }
 
-/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
-static int print_options(const struct dump_opts *o, int argc, char **argv)
-{
-	json_object *j = json_object_new_object();
-
-	g3_opt_json_str(j, "output", o->output);
-	g3_opt_json_list(j, "databases", o->databases, o->n_databases);
-	g3_opt_json_int(j, "jobs", o->jobs);
-	g3_opt_json_int(j, "level", o->level);
-	g3_opt_json_int(j, "compress_threads", o->threads);
-	g3_opt_json_int(j, "chunk_size", o->chunk_size);
-	g3_opt_json_url(j, "master", o->master_url);
-	g3_opt_json_int(j, "wait", o->wait);
-	g3_opt_json_bool(j, "json", o->json);
-	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
-	g3_opt_json_url(j, "es", o->es_url);
-	g3_opt_json_str(j, "es_cacert", o->es_cacert);
-	g3_opt_json_list(j, "tables", o->patterns[G3_FILTER_TABLE], o->n_patterns[G3_FILTER_TABLE]);
-	g3_opt_json_list(j, "exclude_tables", o->patterns[G3_FILTER_EXCLUDE],
-			 o->n_patterns[G3_FILTER_EXCLUDE]);
-	g3_opt_json_list(j, "exclude_table_data", o->patterns[G3_FILTER_EXCLUDE_DATA],
-			 o->n_patterns[G3_FILTER_EXCLUDE_DATA]);
-	g3_common_options_json(j);
-	return g3_options_print(stdout, "dump", j, argc, argv);
-}
-
 /* A table pattern: compiled (exit 2 on a bad one) and handed to pg_dump
  * too, which applies it to the schema sections the same way. */
 static g3_rc filter_option(struct dump_opts *o, enum g3_tablefilter_list list, const char *arg,
@@ -481,13 +329,91 @@ static g3_rc filter_option(struct dump_opts *o, enum g3_tablefilter_list list, c
 	return g3_tablefilter_add(&o->filter, list, arg, err);
 }
 
-/* *help: --help was given (the caller prints it); *done: the options were
- * printed (GEN3DB_PRINT_OPTIONS), nothing else is to be done. */
-static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help, int *done,
-			   g3_err *err)
+static g3_rc set_filter(void *base, const g3_opt *row, const char *arg, g3_err *err)
 {
-	int c;
-	long v = 0;
+	size_t list = (row->off - offsetof(struct dump_opts, patterns)) / sizeof(char **);
+
+	return filter_option(base, (enum g3_tablefilter_list)list, arg, err);
+}
+
+static g3_rc set_chunk_size(void *base, const g3_opt *row, const char *arg, g3_err *err)
+{
+	(void)row;
+	return parse_size(arg, &((struct dump_opts *)base)->chunk_size, err);
+}
+
+/* --es or --index: Elasticsearch is dumped too */
+static g3_rc dump_after(void *opts, g3_err *err)
+{
+	struct dump_opts *o = opts;
+
+	(void)err;
+	o->es = o->es_url || o->n_indices;
+	return G3_OK;
+}
+
+#define DO struct dump_opts
+#define FILTER_ROW(name, l, key, mv, help) \
+	G3_ROW_SET(name, 0, G3_OPT_LIST, set_filter, DO, patterns[l], n_patterns[l], key, mv, help)
+
+static const g3_opt dump_rows[] = {
+	G3_ROW_STR("output", 0, DO, output, "output", "FILE|-|DIR/",
+		   "the snapshot; FILE appears only when complete\n"
+		   "(written as FILE.partial until then);\n"
+		   "DIR/ with --es and no --database: elasticdump\n"
+		   "files in DIR, as dump-es writes them (DIR ends\n"
+		   "with / or is an existing directory)"),
+	G3_ROW_LIST("database", 0, DO, databases, n_databases, "databases", "NAME",
+		    "repeatable: a database to dump"),
+	G3_ROW_LONG("jobs", 0, DO, jobs, 1, 64, "jobs", "N",
+		    "worker connections per database (default 2)"),
+	G3_ROW_LONG("level", 0, DO, level, 1, 19, "level", "N", "zstd level 1..19 (default 3)"),
+	G3_ROW_LONG("compress-threads", 0, DO, threads, 1, 64, "compress_threads", "N",
+		    "zstd threads (default 1: in the writer thread)"),
+	G3_ROW_SET("chunk-size", 0, G3_OPT_LONG, set_chunk_size, DO, chunk_size, chunk_size,
+		   "chunk_size", "BYTES",
+		   "table data and documents chunk size, with optional\n"
+		   "K, M or G (default 8M)"),
+	G3_ROW_FLAG("json", 0, DO, json, "json", "a JSON summary on stdout (not with --output -)"),
+	G3_ROW_NOTE("\nTables (as pg_dump's -t, -T and --exclude-table-data; repeatable):\n"),
+	FILTER_ROW("table", G3_FILTER_TABLE, "tables", "PATTERN",
+		   "dump only matching tables (with their indexes,\n"
+		   "constraints and owned sequences)"),
+	FILTER_ROW("exclude-table", G3_FILTER_EXCLUDE, "exclude_tables", "PATTERN",
+		   "leave matching tables out"),
+	FILTER_ROW("exclude-table-data", G3_FILTER_EXCLUDE_DATA, "exclude_table_data", "PATTERN",
+		   "dump matching tables' definitions, not their rows"),
+	G3_ROW_NOTE("  PATTERN as psql's (see 'gen3db restore --help'); one that matches no table\n"
+		    "  of any database is an error (exit 2).\n"
+		    "\n"),
+	G3_ROWS_MASTER(DO, master_url, wait, "Connection",
+		       "postgresql://user@host:port (no password)", "the servers"),
+	G3_ROW_NOTE("\nElasticsearch (after the databases, in the same snapshot):\n"),
+	G3_ROW_LIST("index", 0, DO, indices, n_indices, "indices", "NAME",
+		    "repeatable: an index or alias to dump (with --es\n"
+		    "and no --index: GUPPY_INDICES, GUPPY_CONFIGINDEX)"),
+	G3_ES_ROWS(DO, es_url, es_cacert),
+};
+
+const g3_cmd_spec cmd_dump_spec =
+	G3_CMD_SPEC_ROWS("dump", dump_rows, 0, G3_BAD_OWN, dump_after, -1,
+	"usage: gen3db dump --output FILE|- [--database DB ...] [--es URL --index NAME ...]\n"
+	"                   [options]\n"
+	"\n"
+	"Write a consistent snapshot of PostgreSQL databases (schema from pg_dump,\n"
+	"data with COPY in the same exported snapshot) and Elasticsearch indices\n"
+	"(definition, and every document read in a point in time) as one .tar.zst\n"
+	"in gen3db's snapshot format, while they stay in use.\n"
+	"\n",
+	"\n"
+	"exit codes: 0 snapshot written, 1 failure (no output left), 2 usage or bad\n"
+	"input, 3 a server was unreachable within --wait\n");
+
+/* *done: --help was given or the options were printed (GEN3DB_PRINT_OPTIONS);
+ * nothing else is to be done. */
+static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *done, g3_err *err)
+{
+	int args = 0;
 	g3_rc rc;
 
 	o->jobs = 2;
@@ -495,86 +421,10 @@ static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help
 	o->threads = 1;
 	o->chunk_size = DEFAULT_CHUNK_SIZE;
 	o->wait = 300;
-	*help = 0;
-	*done = 0;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
-		int common = g3_common_option(c, optarg, err);
-
-		if (common < 0)
-			return G3_USAGE;
-		if (common)
-			continue;
-		switch (c) {
-		case OPT_OUTPUT:
-			o->output = optarg;
-			break;
-		case OPT_DATABASE:
-			g3_strlist_add(&o->databases, &o->n_databases, optarg);
-			break;
-		case OPT_TABLE:
-		case OPT_EXCLUDE_TABLE:
-		case OPT_EXCLUDE_TABLE_DATA:
-			if ((rc = filter_option(o, (enum g3_tablefilter_list)(c - OPT_TABLE), optarg,
-						err)))
-				return rc;
-			break;
-		case OPT_JOBS:
-			if ((rc = g3_parse_long("--jobs", optarg, 1, 64, &o->jobs, err)))
-				return rc;
-			break;
-		case OPT_LEVEL:
-			if ((rc = g3_parse_long("--level", optarg, 1, 19, &o->level, err)))
-				return rc;
-			break;
-		case OPT_THREADS:
-			if ((rc = g3_parse_long("--compress-threads", optarg, 1, 64, &o->threads, err)))
-				return rc;
-			break;
-		case OPT_CHUNK_SIZE:
-			if ((rc = parse_size(optarg, &v, err)))
-				return rc;
-			o->chunk_size = v;
-			break;
-		case OPT_MASTER:
-			o->master_url = optarg;
-			break;
-		case OPT_WAIT:
-			if ((rc = g3_parse_long("--wait", optarg, 0, 86400, &o->wait, err)))
-				return rc;
-			break;
-		case OPT_JSON:
-			o->json = 1;
-			break;
-		case OPT_INDEX:
-			g3_strlist_add(&o->indices, &o->n_indices, optarg);
-			o->es = 1;
-			break;
-		case G3_OPT_ES:
-			o->es_url = optarg;
-			o->es = 1;
-			break;
-		case G3_OPT_ES_CACERT:
-			o->es_cacert = optarg;
-			break;
-		case OPT_HELP:
-			*help = 1;
-			return G3_OK;
-		case ':':
-			return g3_err_set(err, G3_USAGE, "option \"%s\" needs a value", argv[optind - 1]);
-		default:
-			return g3_err_set(err, G3_USAGE, "unknown option \"%s\"", argv[optind - 1]);
-		}
-	}
-	if (g3_print_options_wanted()) {
-		*done = 1;
-		if (print_options(o, argc - optind, argv + optind))
-			return g3_err_set(err, G3_FAIL, "could not write to standard output");
-		return G3_OK;
-	}
-	if (optind < argc)
-		return g3_err_set(err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if ((rc = g3_opts_parse(&cmd_dump_spec, o, argc, argv, &args, done, err)) || *done)
+		return rc;
+	if (args < argc)
+		return g3_err_set(err, G3_USAGE, "unexpected argument \"%s\"", argv[args]);
 	if (!o->output)
 		return g3_err_set(err, G3_USAGE, "give --output FILE (or - for standard output)");
 	for (size_t i = 0; i < o->n_indices; i++)
@@ -771,17 +621,17 @@ static void report_done(const struct dump_opts *o, const g3_snap_end *end, const
 		rows += end->databases[i].rows;
 		bytes += end->databases[i].bytes;
 	}
-	human_bytes(bytes, size, sizeof(size));
-	human_bytes((int64_t)sink->written, osize, sizeof(osize));
+	g3_format_bytes(size, sizeof(size), bytes);
+	g3_format_bytes(osize, sizeof(osize), (int64_t)sink->written);
 	if (o->n_databases)
 		g3_info("dumped %zu %s: %" PRId64 " %s, %s of COPY data, %s written to \"%s\" in %.1f s",
 			o->n_databases, g3_plural((long long)o->n_databases, "database", "databases"),
 			rows, g3_plural(rows, "row", "rows"), size, osize, sink->name,
-			now_seconds() - start);
+			g3_clock_now() - start);
 	else
 		g3_info("dumped %zu %s, %s written to \"%s\" in %.1f s", o->n_indices,
 			g3_plural((long long)o->n_indices, "index", "indexes"), osize, sink->name,
-			now_seconds() - start);
+			g3_clock_now() - start);
 }
 
 static void dump_opts_release(struct dump_opts *o)
@@ -803,9 +653,10 @@ int cmd_dump(int argc, char **argv)
 	g3_snap_esdump es;
 	g3_pgconf conf;
 	g3_sink *sink = NULL;
+	int partial_cleanup = -1;
 	g3_err err;
-	double start = now_seconds();
-	int help = 0, done = 0, to_dir = 0;
+	double start = g3_clock_now();
+	int done = 0, to_dir = 0;
 	g3_rc rc;
 
 	memset(&o, 0, sizeof(o));
@@ -816,13 +667,8 @@ int cmd_dump(int argc, char **argv)
 	g3_pgconf_init(&conf);
 	g3_snap_end_init(&st.end);
 	g3_snap_esdump_init(&es);
-	if ((rc = parse_options(argc, argv, &o, &help, &done, &err)))
-		goto cleanup;
-	if (help) {
-		fputs(usage_text, stdout);
-		goto cleanup;
-	}
-	if (done || (rc = output_is_dir(&o, &to_dir, &err)))
+	if ((rc = parse_options(argc, argv, &o, &done, &err)) || done ||
+	    (rc = output_is_dir(&o, &to_dir, &err)))
 		goto cleanup;
 	if (to_dir) {
 		rc = dump_es_dir(o.es_url, o.es_cacert, (int)o.wait, G3_ESDUMP_PAGE, o.output,
@@ -838,14 +684,14 @@ int cmd_dump(int argc, char **argv)
 	catch_signals();
 	if ((rc = g3_sink_open(o.output, &sink, &err)))
 		goto cleanup;
-	partial_path = sink->temp_path;
+	partial_cleanup = g3_interrupt_register(g3_interrupt_unlink, (char *)sink->temp_path);
 	rc = write_snapshot(&o, dbs, &es, &m, &st, sink, &err);
 	g3_progress_finish();
 	if (rc)
 		goto cleanup;
 	report_done(&o, &st.end, sink, start);
 	if (o.json)
-		print_summary(&o, dbs, o.n_databases, &st.end, sink->written, now_seconds() - start);
+		print_summary(&o, dbs, o.n_databases, &st.end, sink->written, g3_clock_now() - start);
 cleanup:
 	g3_progress_finish();
 	if (rc) {
@@ -853,7 +699,7 @@ cleanup:
 		if (st.w)
 			g3_snap_writer_abort(st.w);
 	}
-	partial_path = NULL;
+	g3_interrupt_unregister(partial_cleanup);
 	g3_sink_close(sink);   /* aborts (removes FILE.partial) unless committed */
 	if (rc && o.json)
 		g3_err_print_json(failure_report(&o), rc, &err);

@@ -88,14 +88,14 @@ struct env_run {
 	long jobs_each;
 };
 
-int env_source(const char *source, char **base)
+int env_source(const char *source, const g3_helm_env *helm, char **base)
 {
 	struct stat st;
 	size_t len;
 
 	*base = NULL;
 	if (!source) {
-		const char *b = g3_env("BUCKET"), *e = g3_env("ENVIRONMENT"), *v = g3_env("VERSION");
+		const char *b = helm->bucket, *e = helm->environment, *v = helm->version;
 
 		if (!b || !e || !v)
 			return 0;
@@ -134,14 +134,14 @@ static g3_rc plan_credentials(const struct restore_opts *o, struct env_item *it,
 	if (o->credentials_dir &&
 	    (rc = credentials_read(o->credentials_dir, it->name, &it->svc, &found, err)))
 		return rc;
-	if (!found && lone && g3_env("SERVICE_PGPASS")) {
-		if (g3_env("SERVICE_PGDB")) {
+	if (!found && lone && o->helm.pgpass) {
+		if (o->helm.pgdb) {
 			free(it->svc.database);
-			it->svc.database = g3_xstrdup(g3_env("SERVICE_PGDB"));
+			it->svc.database = g3_xstrdup(o->helm.pgdb);
 		}
-		if (g3_env("SERVICE_PGUSER"))
-			it->svc.username = g3_xstrdup(g3_env("SERVICE_PGUSER"));
-		it->svc.password = g3_xstrdup(g3_env("SERVICE_PGPASS"));
+		if (o->helm.pguser)
+			it->svc.username = g3_xstrdup(o->helm.pguser);
+		it->svc.password = g3_xstrdup(o->helm.pgpass);
 		found = 1;
 	}
 	if (!it->svc.username)
@@ -406,7 +406,7 @@ static void *service_worker(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		if (!it)
 			break;
-		t0 = restore_now();
+		t0 = g3_clock_now();
 		if (restore_interrupted)
 			rc = g3_err_set(&it->err, G3_FAIL, "interrupted");
 		else if (!master)
@@ -415,7 +415,7 @@ static void *service_worker(void *arg)
 			rc = G3_OK;
 		if (!rc)
 			rc = restore_service(r, it, master, &it->err);
-		it->seconds = restore_now() - t0;
+		it->seconds = g3_clock_now() - t0;
 		it->status = rc ? ST_FAILED : it->existed ? ST_EXISTS : ST_OK;
 		g3_progress_item_done(it->target ? it->target : it->name, rc ? 0 : it->count);
 		if (rc) {
@@ -468,7 +468,7 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 		const g3_layout_index *src = it->ix_src;
 		g3_esrestore_index ix;
 		g3_edump_files f;
-		double t0 = restore_now();
+		double t0 = g3_clock_now();
 		g3_buf msg = G3_BUF_INIT;
 		g3_rc rc;
 
@@ -494,7 +494,7 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 			it->target = g3_xstrdup(ix.concrete);
 		it->count = (int64_t)ix.docs_read;
 		it->bytes = ix.skipped ? 0 : src->data_size;
-		it->seconds = restore_now() - t0;
+		it->seconds = g3_clock_now() - t0;
 		it->status = rc ? ST_FAILED : ix.skipped ? ST_EXISTS : ST_OK;
 		g3_progress_item_done(it->name, rc ? 0 : it->count);
 		g3_buf_reset(&msg);
@@ -664,7 +664,7 @@ static g3_rc env_check(struct env_run *r, g3_err *err)
 				  "output");
 	if (o->patch_secret && (rc = g3_k8s_client_init(&r->k8s, err)))
 		return rc;
-	r->have_es = !o->no_es && (o->es_url || g3_env("ESHOST"));
+	r->have_es = !o->no_es && o->es_url;   /* --es, else ESHOST */
 	if (r->have_es && (rc = g3_esconf_set(&r->esconf, o->es_url, o->es_cacert, err)))
 		return rc;
 	if (!o->n_indices && !o->n_services)
@@ -952,7 +952,7 @@ g3_rc env_restore(const struct restore_opts *o, const char *base, g3_err *err)
 {
 	struct env_run r;
 	int failed, summarised = 0;
-	double t0 = restore_now();
+	double t0 = g3_clock_now();
 	g3_rc rc;
 
 	memset(&r, 0, sizeof(r));
@@ -971,7 +971,7 @@ g3_rc env_restore(const struct restore_opts *o, const char *base, g3_err *err)
 	failed = env_run_all(&r);
 	if (o->secret_out && (rc = write_secrets(&r, err)))
 		g3_log_err(err);
-	summary(&r, base, restore_now() - t0, failed || rc);
+	summary(&r, base, g3_clock_now() - t0, failed || rc);
 	summarised = 1;
 	if (!rc && failed) {
 		rc = G3_FAIL;

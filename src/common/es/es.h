@@ -13,7 +13,7 @@
  * `GET /` in g3_es_connect, which decides how mapping types are handled:
  * Elasticsearch 6 keeps typed mappings and `_type` in bulk actions; 7 drops
  * them; 8 and OpenSearch 2 must never see them. The bulk loader (esbulk.h)
- * makes its own handles with g3_es_setup_handle.
+ * makes its own handles with g3_es_handle.
  *
  * Responses are read into a buffer bounded by G3_ES_MAX_RESPONSE: control
  * calls answer small bodies, search pages are bounded by the page size.
@@ -26,8 +26,10 @@
 #include <json-c/json.h>
 
 #include "../base/err.h"
-#include "../base/optids.h"
+#include "../base/json.h"
+#include "../base/opts.h"
 #include "../base/strbuf.h"
+#include "../base/url.h"
 
 #define G3_ES_MAX_RESPONSE (256u << 20)
 #define G3_ES_MAX_ID_BYTES 512  /* Elasticsearch's limit on _id */
@@ -41,16 +43,17 @@ typedef struct g3_esconf {
 	int insecure;    /* skip TLS verification (never the default) */
 } g3_esconf;
 
-/* The connection options as one getopt table fragment (ids: optids.h). */
-#define G3_ES_LONG_OPTIONS \
-	{ "es", required_argument, NULL, G3_OPT_ES }, \
-	{ "es-cacert", required_argument, NULL, G3_OPT_ES_CACERT }
-
-#define G3_ES_HELP \
-	"      --es URL                 Elasticsearch/OpenSearch, http(s)://host:port\n" \
-	"                               (default: ESHOST, host:port); credentials from\n" \
-	"                               ES_USERNAME/ES_PASSWORD or ES_API_KEY\n" \
-	"      --es-cacert FILE         CA certificates for https (or ES_CACERT)\n"
+/* The connection options as two option rows (opts.h) for a command's
+ * struct T with fields U (--es, else ESHOST) and C (--es-cacert, else
+ * ES_CACERT), both const char *. */
+#define G3_ES_ROWS(T, U, C) \
+	{ .name = "es", .kind = G3_OPT_URL, .off = offsetof(T, U), .key = "es", \
+	  .env = "ESHOST", .metavar = "URL", \
+	  .help = "Elasticsearch/OpenSearch, http(s)://host:port\n" \
+		  "(default: ESHOST, host:port); credentials from\n" \
+		  "ES_USERNAME/ES_PASSWORD or ES_API_KEY" }, \
+	{ .name = "es-cacert", .kind = G3_OPT_STR, .off = offsetof(T, C), .key = "es_cacert", \
+	  .env = "ES_CACERT", .metavar = "FILE", .help = "CA certificates for https (or ES_CACERT)" }
 
 void g3_esconf_init(g3_esconf *c);
 void g3_esconf_release(g3_esconf *c);
@@ -85,9 +88,11 @@ void g3_es_release(g3_es *es);
  */
 g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *err);
 
-/* Applies URL-independent settings (auth, TLS, timeouts) to an easy handle;
- * the caller sets the URL. headers gets the auth header appended. */
-void g3_es_setup_handle(const g3_esconf *conf, CURL *h, struct curl_slist **headers);
+/* A new easy handle (io/curl.h's defaults) with the cluster's TLS and auth
+ * settings and ES's timeouts (connect 10 s, request 600 s); the caller sets
+ * the URL. headers gets the auth header appended. NULL when libcurl could
+ * not make one. */
+CURL *g3_es_handle(const g3_esconf *conf, struct curl_slist **headers);
 
 /*
  * One request: method, path (with query, already escaped), optional JSON
@@ -155,24 +160,11 @@ g3_rc g3_es_count(g3_es *es, const char *name, long long *count, g3_err *err);
 /* POST /_aliases with {"actions": actions} (one atomic switch). */
 g3_rc g3_es_aliases_update(g3_es *es, json_object *actions, g3_err *err);
 
-/* Appends s percent-encoded as one URL path segment or query value:
- * everything but unreserved characters (A-Z a-z 0-9 - . _ ~) is %XX. */
-void g3_url_escape(g3_buf *b, const char *s);
-
 /* Appends the helm job's index list to *list: GUPPY_INDICES (comma or
  * space separated) then GUPPY_CONFIGINDEX; blanks skipped. Callers check
  * each name (g3_es_name_check with G3_ES_ENV_ORIGIN). */
 #define G3_ES_ENV_ORIGIN "GUPPY_INDICES/GUPPY_CONFIGINDEX"
 void g3_es_indices_from_env(char ***list, size_t *n);
 
-/* Parses a size: bytes, or with KB/MB/GB (KiB/MiB/GiB, 1024-based). */
-g3_rc g3_parse_size(const char *what, const char *s, size_t min, size_t max, size_t *out,
-		    g3_err *err);
-
-/* Appends s as a JSON string literal (quotes included). */
-void g3_json_quote(g3_buf *b, const char *s);
-
-/* A copy of url without "user:password@" (caller frees). */
-char *g3_url_strip_credentials(const char *url);
 
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/opts.h"
 
@@ -27,45 +28,22 @@ void g3_esbulk_opts_init(g3_esbulk_opts *o)
 	o->backoff_max = 10.0;
 }
 
-int g3_esbulk_option(g3_esbulk_opts *o, int c, const char *arg, g3_err *err)
-{
-	long v;
+#define BO g3_esbulk_opts
 
-	switch (c) {
-	case G3_OPT_ES_JOBS:
-		if (g3_parse_long("--es-jobs", arg, 1, 64, &v, err))
-			return -1;
-		o->jobs = (int)v;
-		return 1;
-	case G3_OPT_BULK_SIZE:
-		if (g3_parse_size("--bulk-size", arg, 1024, (size_t)1 << 30, &o->batch_bytes, err))
-			return -1;
-		return 1;
-	case G3_OPT_ES_RETRIES:
-		if (g3_parse_long("--es-retries", arg, 0, 1000, &v, err))
-			return -1;
-		o->retries = (int)v;
-		return 1;
-	case G3_OPT_ES_GZIP:
-		o->gzip = 1;
-		return 1;
-	case G3_OPT_ES_RETRY_TIME:
-		if (g3_parse_long("--es-retry-time", arg, 0, 86400, &v, err))
-			return -1;
-		o->retry_time = (double)v;
-		return 1;
-	}
-	return 0;
-}
-
-void g3_esbulk_options_json(const g3_esbulk_opts *o, json_object *obj)
-{
-	g3_opt_json_int(obj, "es_jobs", o->jobs);
-	g3_opt_json_int(obj, "bulk_size", (long long)o->batch_bytes);
-	g3_opt_json_int(obj, "es_retries", o->retries);
-	g3_opt_json_bool(obj, "es_gzip", o->gzip);
-	g3_opt_json_int(obj, "es_retry_time", (long long)o->retry_time);
-}
+const g3_opt g3_esbulk_rows[5] = {
+	G3_ROW_INT("es-jobs", 0, BO, jobs, 1, 64, "es_jobs", "N",
+		   "bulk requests in flight (default 4)"),
+	G3_ROW_SIZE("bulk-size", 0, BO, batch_bytes, 1024, 1L << 30, "bulk_size", "SIZE",
+		    "bytes per bulk request (default 10MB)"),
+	G3_ROW_INT("es-retries", 0, BO, retries, 0, 1000, "es_retries", "N",
+		   "at most N retries of a refused (429/503) or lost\n"
+		   "bulk request or document (default: no cap)"),
+	{ .name = "es-retry-time", .kind = G3_OPT_DOUBLE, .off = offsetof(BO, retry_time),
+	  .min = 0, .max = 86400, .key = "es_retry_time", .metavar = "SECONDS",
+	  .help = "retry a refused or lost document with backoff\n"
+		  "for this long before failing (default 300)" },
+	G3_ROW_FLAG("es-gzip", 0, BO, gzip, "es_gzip", "gzip the bulk request bodies"),
+};
 
 /* ---- batches ---- */
 
@@ -258,14 +236,6 @@ struct g3_esbulk {
 	size_t n_failed_ids;
 };
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static g3_bulk_batch *batch_new(void)
 {
 	g3_bulk_batch *bb = g3_xmalloc(sizeof(*bb));
@@ -395,7 +365,7 @@ g3_rc g3_esbulk_new(const g3_esconf *conf, const char *index, const char *type,
 	g3_err_init(&b->ferr);
 	b->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)b;
 	g3_buf_addf(&url, "%s/", conf->url);
-	g3_url_escape(&url, index);
+	g3_url_encode(&url, index, 0);
 	/* no filter_path: filtering the answer costs the server more than
 	 * parsing the whole answer costs us */
 	g3_buf_adds(&url, "/_bulk");
@@ -410,12 +380,11 @@ g3_rc g3_esbulk_new(const g3_esconf *conf, const char *index, const char *type,
 	for (int i = 0; i < b->o.jobs; i++) {
 		struct slot *s = &b->slots[i];
 
-		s->h = curl_easy_init();
+		s->h = g3_es_handle(conf, &s->headers);
 		if (!s->h) {
 			g3_esbulk_free(b);
 			return g3_err_set(err, G3_FAIL, "could not start libcurl");
 		}
-		g3_es_setup_handle(conf, s->h, &s->headers);
 		s->headers = curl_slist_append(s->headers, "Content-Type: application/x-ndjson");
 		s->headers = curl_slist_append(s->headers, "Expect:");
 		if (b->o.gzip)
@@ -425,7 +394,6 @@ g3_rc g3_esbulk_new(const g3_esconf *conf, const char *index, const char *type,
 		curl_easy_setopt(s->h, CURLOPT_POST, 1L);
 		curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, slot_write);
 		curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
-		curl_easy_setopt(s->h, CURLOPT_TIMEOUT, 600L);
 		curl_easy_setopt(s->h, CURLOPT_PRIVATE, s);
 		curl_easy_setopt(s->h, CURLOPT_ACCEPT_ENCODING, "");
 		s->tok = json_tokener_new();
@@ -462,7 +430,7 @@ static void note_failed(g3_esbulk *b, const g3_bulk_batch *bb, size_t i)
 static int give_up(const g3_esbulk *b, const g3_bulk_batch *bb)
 {
 	return b->failed || (b->o.retries >= 0 && bb->attempt >= b->o.retries) ||
-	       (bb->first && now_seconds() - bb->first >= b->o.retry_time);
+	       (bb->first && g3_clock_now() - bb->first >= b->o.retry_time);
 }
 
 static double backoff(g3_esbulk *b, const g3_bulk_batch *bb, int attempt)
@@ -470,7 +438,7 @@ static double backoff(g3_esbulk *b, const g3_bulk_batch *bb, int attempt)
 	double d = wait_for(b, attempt), left;
 
 	/* the last try comes at the end of the budget, not after it */
-	left = bb->first ? bb->first + b->o.retry_time - now_seconds() : d;
+	left = bb->first ? bb->first + b->o.retry_time - g3_clock_now() : d;
 	if (d > left)
 		d = left > 0 ? left : 0;
 	return d;
@@ -534,7 +502,7 @@ static void submit(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 	b->st.requests++;
 	b->st.bytes += bb->body.len;
 	if (!bb->first)
-		bb->first = now_seconds();
+		bb->first = g3_clock_now();
 	g3_debug("index \"%s\": bulk request of %zu %s, %zu bytes (attempt %d)",
 		 b->index, bb->n, g3_plural((long long)bb->n, "document", "documents"),
 		 bb->body.len, bb->attempt + 1);
@@ -551,7 +519,7 @@ static struct slot *free_slot(g3_esbulk *b)
 static void queue_retry(g3_esbulk *b, g3_bulk_batch *bb, int attempt, double wait)
 {
 	bb->attempt = attempt;
-	bb->not_before = now_seconds() + wait;
+	bb->not_before = g3_clock_now() + wait;
 	b->retry = g3_xrealloc(b->retry, (b->n_retry + 1) * sizeof(*b->retry));
 	b->retry[b->n_retry++] = bb;
 }
@@ -567,7 +535,7 @@ static void retry_request(g3_esbulk *b, g3_bulk_batch *bb, const char *why)
 			   "bulk request to index \"%s\" failed after %d %s in %.0f s: %s "
 			   "(%llu of %llu %s acknowledged)",
 			   b->index, bb->attempt + 1, g3_plural(bb->attempt + 1, "attempt", "attempts"),
-			   now_seconds() - bb->first, why, (unsigned long long)b->st.docs_acked,
+			   g3_clock_now() - bb->first, why, (unsigned long long)b->st.docs_acked,
 			   (unsigned long long)b->st.docs_sent,
 			   g3_plural((long long)b->st.docs_sent, "document", "documents"));
 		if (!b->failed)
@@ -731,7 +699,7 @@ static void pump(g3_esbulk *b, int wait)
 {
 	CURLMsg *msg;
 	int running, left;
-	double now = now_seconds(), next = now + 0.1;
+	double now = g3_clock_now(), next = now + 0.1;
 	struct slot *s;
 
 	for (size_t i = 0; i < b->n_retry && !b->failed;) {
@@ -763,7 +731,7 @@ static void pump(g3_esbulk *b, int wait)
 		complete(b, s, msg->data.result);
 	}
 	if (wait && (b->busy || b->n_retry)) {
-		int ms = (int)((next - now_seconds()) * 1000);
+		int ms = (int)((next - g3_clock_now()) * 1000);
 
 		if (ms < 1)
 			ms = 1;
