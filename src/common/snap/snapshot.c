@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,115 @@ static g3_rc get_count(struct jctx *c, json_object *o, const char *key, int64_t 
 	return rc;
 }
 
+static int is_hex64(const char *s)
+{
+	if (strlen(s) != 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* A 64 lowercase hex digit sha256 field into out. */
+static g3_rc get_sha(struct jctx *c, json_object *o, const char *key, const char *what,
+		     char out[65])
+{
+	char *sha = NULL;
+	g3_rc rc = get_str(c, o, key, 0, &sha);
+
+	if (!rc && !is_hex64(sha))
+		rc = g3_err_set(c->err, G3_USAGE, "%s: %s\"%s\" is not 64 lowercase hex digits",
+				c->member, what, key);
+	if (!rc)
+		memcpy(out, sha, 65);
+	free(sha);
+	return rc;
+}
+
+/* A data chunk header's "part" and "last". */
+static g3_rc get_part(struct jctx *c, json_object *o, int64_t *part, json_object **last)
+{
+	g3_rc rc = get_count(c, o, "part", part);
+
+	return rc ? rc : get_field(c, o, "last", json_type_boolean, 0, last);
+}
+
+/*
+ * Field tables: an object's fields read into a struct, in the table's
+ * order (the first bad one named). F_STR into a char * (NULL when an
+ * optional field is missing), F_INT into an int64_t (dflt when missing),
+ * F_COUNT into an int64_t that is required and not negative.
+ */
+enum field_kind { F_STR, F_INT, F_COUNT };
+
+struct field {
+	const char *key;
+	enum field_kind kind;
+	int optional;
+	int64_t dflt;
+	size_t off;
+};
+
+#define FIELDS(t) (t), sizeof(t) / sizeof((t)[0])
+
+static g3_rc get_fields(struct jctx *c, json_object *o, void *base, const struct field *f,
+			size_t n)
+{
+	g3_rc rc = G3_OK;
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		void *at = (char *)base + f[i].off;
+
+		if (f[i].kind == F_STR)
+			rc = get_str(c, o, f[i].key, f[i].optional, at);
+		else if (f[i].kind == F_INT)
+			rc = get_int(c, o, f[i].key, f[i].optional, f[i].dflt, at);
+		else
+			rc = get_count(c, o, f[i].key, at);
+	}
+	return rc;
+}
+
+/* Each element of array arr (NULL: none) must be an object, handed to fn;
+ * otherwise "<member>: database 2 is not an object" (numbered) or
+ * "<member>: a table is not an object". */
+typedef g3_rc (*element_fn)(struct jctx *c, json_object *o, void *ctx);
+
+static g3_rc each_object(struct jctx *c, json_object *arr, const char *what, int numbered,
+			 element_fn fn, void *ctx)
+{
+	g3_rc rc;
+
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+
+		if (!o || !json_object_is_type(o, json_type_object)) {
+			if (numbered)
+				return g3_err_set(c->err, G3_USAGE, "%s: %s %zu is not an object",
+						  c->member, what, i + 1);
+			return g3_err_set(c->err, G3_USAGE, "%s: a %s is not an object", c->member,
+					  what);
+		}
+		if ((rc = fn(c, o, ctx)))
+			return rc;
+	}
+	return G3_OK;
+}
+
+/* Appends a zeroed element to *v (n elements of size bytes). */
+static void *push(void *v, size_t *n, size_t size)
+{
+	void **pv = v;
+	char *at;
+
+	*pv = g3_xrealloc(*pv, (*n + 1) * size);
+	at = (char *)*pv + *n * size;
+	memset(at, 0, size);
+	(*n)++;
+	return at;
+}
+
 /* ---- manifest ------------------------------------------------------------ */
 
 void g3_manifest_init(g3_manifest *m)
@@ -283,11 +393,8 @@ static char *dup_or_null(const char *s)
 g3_snap_database *g3_manifest_add_database(g3_manifest *m, const char *name,
 					   const char *encoding)
 {
-	g3_snap_database *d;
+	g3_snap_database *d = push(&m->databases, &m->n_databases, sizeof(*d));
 
-	m->databases = g3_xrealloc(m->databases, (m->n_databases + 1) * sizeof(*d));
-	d = &m->databases[m->n_databases++];
-	memset(d, 0, sizeof(*d));
 	d->name = g3_xstrdup(name);
 	d->encoding = dup_or_null(encoding);
 	return d;
@@ -297,11 +404,8 @@ g3_snap_table *g3_manifest_add_table(g3_snap_database *d, const char *schema,
 				     const char *name, int64_t est_rows,
 				     int64_t est_bytes)
 {
-	g3_snap_table *t;
+	g3_snap_table *t = push(&d->tables, &d->n_tables, sizeof(*t));
 
-	d->tables = g3_xrealloc(d->tables, (d->n_tables + 1) * sizeof(*t));
-	t = &d->tables[d->n_tables++];
-	memset(t, 0, sizeof(*t));
 	t->schema = g3_xstrdup(schema);
 	t->name = g3_xstrdup(name);
 	t->est_rows = est_rows;
@@ -311,20 +415,17 @@ g3_snap_table *g3_manifest_add_table(g3_snap_database *d, const char *schema,
 
 void g3_manifest_add_column(g3_snap_table *t, const char *name, const char *type)
 {
-	t->columns = g3_xrealloc(t->columns, (t->n_columns + 1) * sizeof(*t->columns));
-	t->columns[t->n_columns].name = g3_xstrdup(name);
-	t->columns[t->n_columns].type = dup_or_null(type);
-	t->n_columns++;
+	g3_snap_column *c = push(&t->columns, &t->n_columns, sizeof(*c));
+
+	c->name = g3_xstrdup(name);
+	c->type = dup_or_null(type);
 }
 
 g3_snap_index *g3_manifest_add_index(g3_manifest *m, const char *name,
 				     int64_t docs, int64_t bytes)
 {
-	g3_snap_index *x;
+	g3_snap_index *x = push(&m->indices, &m->n_indices, sizeof(*x));
 
-	m->indices = g3_xrealloc(m->indices, (m->n_indices + 1) * sizeof(*x));
-	x = &m->indices[m->n_indices++];
-	memset(x, 0, sizeof(*x));
 	x->name = g3_xstrdup(name);
 	x->docs = docs;
 	x->bytes = bytes;
@@ -412,158 +513,143 @@ void g3_manifest_to_json(const g3_manifest *m, g3_buf *out)
 	print_json(root, out);
 }
 
-static g3_rc parse_table(struct jctx *c, json_object *jt, g3_snap_database *d)
+static const struct field column_fields[] = {
+	{ "name", F_STR, 0, 0, offsetof(g3_snap_column, name) },
+	{ "type", F_STR, 1, 0, offsetof(g3_snap_column, type) },
+};
+
+static const struct field table_fields[] = {
+	{ "schema", F_STR, 0, 0, offsetof(g3_snap_table, schema) },
+	{ "name", F_STR, 0, 0, offsetof(g3_snap_table, name) },
+	{ "estimated_rows", F_INT, 1, -1, offsetof(g3_snap_table, est_rows) },
+	{ "estimated_bytes", F_INT, 1, -1, offsetof(g3_snap_table, est_bytes) },
+};
+
+static const struct field database_fields[] = {
+	{ "name", F_STR, 0, 0, offsetof(g3_snap_database, name) },
+	{ "encoding", F_STR, 1, 0, offsetof(g3_snap_database, encoding) },
+};
+
+static const struct field index_fields[] = {
+	{ "name", F_STR, 0, 0, offsetof(g3_snap_index, name) },
+	{ "docs", F_INT, 1, -1, offsetof(g3_snap_index, docs) },
+	{ "bytes", F_INT, 1, -1, offsetof(g3_snap_index, bytes) },
+	{ "concrete", F_STR, 1, 0, offsetof(g3_snap_index, concrete) },
+	{ "source_distribution", F_STR, 1, 0, offsetof(g3_snap_index, source_distribution) },
+	{ "source_version", F_STR, 1, 0, offsetof(g3_snap_index, source_version) },
+};
+
+static g3_rc parse_column(struct jctx *c, json_object *o, void *ctx)
 {
+	g3_snap_table *t = ctx;
+
+	return get_fields(c, o, push(&t->columns, &t->n_columns, sizeof(*t->columns)),
+			  FIELDS(column_fields));
+}
+
+static g3_rc parse_table(struct jctx *c, json_object *o, void *ctx)
+{
+	g3_snap_database *d = ctx;
+	g3_snap_table *t = push(&d->tables, &d->n_tables, sizeof(*t));
 	json_object *cols;
-	char *schema = NULL, *name = NULL;
-	int64_t rows, bytes;
-	g3_snap_table *t;
+	char what[1200];
 	g3_rc rc;
 
-	if (!json_object_is_type(jt, json_type_object))
-		return g3_err_set(c->err, G3_USAGE, "%s: a table is not an object", c->member);
-	if ((rc = get_str(c, jt, "schema", 0, &schema)) ||
-	    (rc = get_str(c, jt, "name", 0, &name)) ||
-	    (rc = get_int(c, jt, "estimated_rows", 1, -1, &rows)) ||
-	    (rc = get_int(c, jt, "estimated_bytes", 1, -1, &bytes)) ||
-	    (rc = get_field(c, jt, "columns", json_type_array, 0, &cols)))
-		goto cleanup;
-	t = g3_manifest_add_table(d, schema, name, rows, bytes);
-	for (size_t j = 0; j < json_object_array_length(cols); j++) {
-		json_object *jc = json_object_array_get_idx(cols, j);
-		char *cname = NULL, *ctype = NULL;
+	if ((rc = get_fields(c, o, t, FIELDS(table_fields))) ||
+	    (rc = get_field(c, o, "columns", json_type_array, 0, &cols)))
+		return rc;
+	snprintf(what, sizeof(what), "column of table \"%s.%s\"", t->schema, t->name);
+	return each_object(c, cols, what, 0, parse_column, t);
+}
 
-		if (!jc || !json_object_is_type(jc, json_type_object)) {
-			rc = g3_err_set(c->err, G3_USAGE, "%s: a column of table \"%s.%s\" is not an object",
-					c->member, schema, name);
-			goto cleanup;
-		}
-		if ((rc = get_str(c, jc, "name", 0, &cname)) ||
-		    (rc = get_str(c, jc, "type", 1, &ctype))) {
-			free(cname);
-			goto cleanup;
-		}
-		g3_manifest_add_column(t, cname, ctype);
-		free(cname);
-		free(ctype);
+static g3_rc parse_database(struct jctx *c, json_object *o, void *ctx)
+{
+	g3_manifest *m = ctx;
+	g3_snap_database *d = push(&m->databases, &m->n_databases, sizeof(*d));
+	json_object *tabs;
+	g3_rc rc;
+
+	if ((rc = get_fields(c, o, d, FIELDS(database_fields))) ||
+	    (rc = get_field(c, o, "tables", json_type_array, 0, &tabs)))
+		return rc;
+	if (!g3_snap_name_ok(d->name) || strchr(d->name, '/'))
+		return g3_err_set(c->err, G3_USAGE, "%s: invalid database name \"%s\"", c->member,
+				  d->name);
+	return each_object(c, tabs, "table", 0, parse_table, d);
+}
+
+static g3_rc parse_index(struct jctx *c, json_object *o, void *ctx)
+{
+	g3_manifest *m = ctx;
+	g3_snap_index *x = push(&m->indices, &m->n_indices, sizeof(*x));
+	g3_rc rc;
+
+	if ((rc = get_fields(c, o, x, FIELDS(index_fields))))
+		return rc;
+	if (strchr(x->name, '/') || !g3_snap_name_ok(x->name))
+		return g3_err_set(c->err, G3_USAGE, "%s: index name \"%s\" cannot name snapshot "
+				  "members", c->member, x->name);
+	return G3_OK;
+}
+
+/* "format" and the major version this reader knows; the minor. */
+static g3_rc parse_format(struct jctx *c, json_object *root, g3_manifest *m)
+{
+	char *format = NULL;
+	int64_t num;
+	g3_rc rc;
+
+	if ((rc = get_str(c, root, "format", 0, &format)))
+		return rc;
+	if (strcmp(format, G3_SNAP_FORMAT)) {
+		rc = g3_err_set(c->err, G3_USAGE, "%s: format \"%s\" is not \"%s\"", c->member,
+				format, G3_SNAP_FORMAT);
+		free(format);
+		return rc;
 	}
-cleanup:
-	free(schema);
-	free(name);
-	return rc;
+	free(format);
+	if ((rc = get_int(c, root, "format_version", 0, 0, &num)))
+		return rc;
+	if (num != G3_SNAP_FORMAT_VERSION) {
+		rc = g3_err_set(c->err, G3_USAGE,
+				"unsupported snapshot format_version %" PRId64 " (this gen3db reads %d)",
+				num, G3_SNAP_FORMAT_VERSION);
+		g3_err_hint(c->err, "use a gen3db release that reads this snapshot");
+		return rc;
+	}
+	m->format_version = (int)num;
+	if ((rc = get_int(c, root, "format_minor", 1, 0, &num)))
+		return rc;
+	m->format_minor = (int)num;
+	return G3_OK;
 }
 
 g3_rc g3_manifest_parse(const char *json, size_t len, g3_manifest *m, g3_err *err)
 {
 	struct jctx c = { G3_SNAP_MANIFEST, err };
-	json_object *root = NULL, *v, *src, *dbs, *idx;
-	char *format = NULL;
-	int64_t num;
+	json_object *root = NULL, *src, *dbs, *idx;
+	int64_t num = 0;
 	g3_rc rc;
 
 	g3_manifest_init(m);
 	if ((rc = parse_root(json, len, G3_SNAP_MANIFEST, &root, err)))
 		return rc;
-	if ((rc = get_str(&c, root, "format", 0, &format)))
-		goto cleanup;
-	if (strcmp(format, G3_SNAP_FORMAT)) {
-		rc = g3_err_set(err, G3_USAGE, "%s: format \"%s\" is not \"%s\"", c.member,
-				format, G3_SNAP_FORMAT);
-		goto cleanup;
-	}
-	if ((rc = get_int(&c, root, "format_version", 0, 0, &num)))
-		goto cleanup;
-	if (num != G3_SNAP_FORMAT_VERSION) {
-		rc = g3_err_set(err, G3_USAGE,
-				"unsupported snapshot format_version %" PRId64 " (this gen3db reads %d)",
-				num, G3_SNAP_FORMAT_VERSION);
-		g3_err_hint(err, "use a gen3db release that reads this snapshot");
-		goto cleanup;
-	}
-	m->format_version = (int)num;
-	if ((rc = get_int(&c, root, "format_minor", 1, 0, &num)))
-		goto cleanup;
-	m->format_minor = (int)num;
-	if ((rc = get_str(&c, root, "created", 1, &m->created)) ||
+	if ((rc = parse_format(&c, root, m)) ||
+	    (rc = get_str(&c, root, "created", 1, &m->created)) ||
 	    (rc = get_str(&c, root, "gen3db_version", 1, &m->gen3db_version)) ||
 	    (rc = get_field(&c, root, "source", json_type_object, 1, &src)))
 		goto cleanup;
-	if (src) {
-		if ((rc = get_str(&c, src, "server_version", 1, &m->server_version)) ||
+	if (src && ((rc = get_str(&c, src, "server_version", 1, &m->server_version)) ||
 		    (rc = get_int(&c, src, "server_version_num", 1, 0, &num)) ||
-		    (rc = get_str(&c, src, "pg_dump_version", 1, &m->pg_dump_version)))
-			goto cleanup;
-		m->server_version_num = (int)num;
-	}
-	if ((rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)))
+		    (rc = get_str(&c, src, "pg_dump_version", 1, &m->pg_dump_version))))
 		goto cleanup;
-	for (size_t i = 0; i < json_object_array_length(dbs); i++) {
-		json_object *jd = json_object_array_get_idx(dbs, i), *tabs;
-		char *name = NULL, *enc = NULL;
-		g3_snap_database *d;
-
-		if (!jd || !json_object_is_type(jd, json_type_object)) {
-			rc = g3_err_set(err, G3_USAGE, "%s: database %zu is not an object",
-					c.member, i + 1);
-			goto cleanup;
-		}
-		if ((rc = get_str(&c, jd, "name", 0, &name)))
-			goto cleanup;
-		if ((rc = get_str(&c, jd, "encoding", 1, &enc)) ||
-		    (rc = get_field(&c, jd, "tables", json_type_array, 0, &tabs))) {
-			free(name);
-			free(enc);
-			goto cleanup;
-		}
-		d = g3_manifest_add_database(m, name, enc);
-		free(name);
-		free(enc);
-		if (!g3_snap_name_ok(d->name) || strchr(d->name, '/')) {
-			rc = g3_err_set(err, G3_USAGE, "%s: invalid database name \"%s\"",
-					c.member, d->name);
-			goto cleanup;
-		}
-		for (size_t k = 0; k < json_object_array_length(tabs); k++)
-			if ((rc = parse_table(&c, json_object_array_get_idx(tabs, k), d)))
-				goto cleanup;
-	}
-	if ((rc = get_field(&c, root, "indices", json_type_array, 1, &idx)))
+	m->server_version_num = (int)num;
+	if ((rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)) ||
+	    (rc = each_object(&c, dbs, "database", 1, parse_database, m)) ||
+	    (rc = get_field(&c, root, "indices", json_type_array, 1, &idx)))
 		goto cleanup;
-	for (size_t i = 0; idx && i < json_object_array_length(idx); i++) {
-		json_object *ji = json_object_array_get_idx(idx, i);
-		char *name = NULL;
-		int64_t docs, bytes;
-
-		if (!ji || !json_object_is_type(ji, json_type_object)) {
-			rc = g3_err_set(err, G3_USAGE, "%s: index %zu is not an object",
-					c.member, i + 1);
-			goto cleanup;
-		}
-		if ((rc = get_str(&c, ji, "name", 0, &name)))
-			goto cleanup;
-		if ((rc = get_int(&c, ji, "docs", 1, -1, &docs)) ||
-		    (rc = get_int(&c, ji, "bytes", 1, -1, &bytes))) {
-			free(name);
-			goto cleanup;
-		}
-		{
-			g3_snap_index *x = g3_manifest_add_index(m, name, docs, bytes);
-
-			free(name);
-			if ((rc = get_str(&c, ji, "concrete", 1, &x->concrete)) ||
-			    (rc = get_str(&c, ji, "source_distribution", 1, &x->source_distribution)) ||
-			    (rc = get_str(&c, ji, "source_version", 1, &x->source_version)))
-				goto cleanup;
-			if (strchr(x->name, '/') || !g3_snap_name_ok(x->name)) {
-				rc = g3_err_set(err, G3_USAGE, "%s: index name \"%s\" cannot name "
-						"snapshot members", c.member, x->name);
-				goto cleanup;
-			}
-		}
-	}
-	(void)v;
+	rc = each_object(&c, idx, "index", 1, parse_index, m);
 cleanup:
-	free(format);
 	json_object_put(root);
 	if (rc)
 		g3_manifest_release(m);
@@ -608,22 +694,11 @@ void g3_chunk_header_to_json(const g3_chunk_header *h, g3_buf *out)
 	json_object_put(o);
 }
 
-static int is_hex64(const char *s)
-{
-	if (strlen(s) != 64)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return 0;
-	return 1;
-}
-
 g3_rc g3_chunk_header_parse(const char *json, size_t len, const char *member,
 			    g3_chunk_header *h, g3_err *err)
 {
 	struct jctx c = { member, err };
 	json_object *root = NULL, *cols, *last;
-	char *sha = NULL;
 	int64_t part;
 	g3_rc rc;
 
@@ -633,20 +708,13 @@ g3_rc g3_chunk_header_parse(const char *json, size_t len, const char *member,
 	if ((rc = get_str(&c, root, "schema", 0, &h->schema)) ||
 	    (rc = get_str(&c, root, "table", 0, &h->table)) ||
 	    (rc = get_field(&c, root, "columns", json_type_array, 0, &cols)) ||
-	    (rc = get_count(&c, root, "part", &part)) ||
-	    (rc = get_field(&c, root, "last", json_type_boolean, 0, &last)) ||
+	    (rc = get_part(&c, root, &part, &last)) ||
 	    (rc = get_count(&c, root, "rows", &h->rows)) ||
 	    (rc = get_count(&c, root, "bytes", &h->bytes)) ||
-	    (rc = get_str(&c, root, "sha256", 0, &sha)))
+	    (rc = get_sha(&c, root, "sha256", "field ", h->sha256)))
 		goto cleanup;
 	h->part = (uint64_t)part;
 	h->last = json_object_get_boolean(last);
-	if (!is_hex64(sha)) {
-		rc = g3_err_set(err, G3_USAGE, "%s: field \"sha256\" is not 64 lowercase hex digits",
-				member);
-		goto cleanup;
-	}
-	memcpy(h->sha256, sha, 65);
 	h->columns = g3_xcalloc(json_object_array_length(cols) + 1, sizeof(char *));
 	for (size_t i = 0; i < json_object_array_length(cols); i++) {
 		json_object *v = json_object_array_get_idx(cols, i);
@@ -659,7 +727,6 @@ g3_rc g3_chunk_header_parse(const char *json, size_t len, const char *member,
 		h->columns[h->n_columns++] = g3_xstrdup(json_object_get_string(v));
 	}
 cleanup:
-	free(sha);
 	json_object_put(root);
 	if (rc)
 		g3_chunk_header_release(h);
@@ -963,11 +1030,8 @@ void g3_snap_end_release(g3_snap_end *e)
 
 g3_end_database *g3_snap_end_add_database(g3_snap_end *e, const char *name)
 {
-	g3_end_database *d;
+	g3_end_database *d = push(&e->databases, &e->n_databases, sizeof(*d));
 
-	e->databases = g3_xrealloc(e->databases, (e->n_databases + 1) * sizeof(*d));
-	d = &e->databases[e->n_databases++];
-	memset(d, 0, sizeof(*d));
 	d->name = g3_xstrdup(name);
 	return d;
 }
@@ -975,11 +1039,8 @@ g3_end_database *g3_snap_end_add_database(g3_snap_end *e, const char *name)
 g3_end_table *g3_snap_end_add_table(g3_end_database *d, const char *schema,
 				    const char *name)
 {
-	g3_end_table *t;
+	g3_end_table *t = push(&d->tables, &d->n_tables, sizeof(*t));
 
-	d->tables = g3_xrealloc(d->tables, (d->n_tables + 1) * sizeof(*t));
-	t = &d->tables[d->n_tables++];
-	memset(t, 0, sizeof(*t));
 	t->schema = g3_xstrdup(schema);
 	t->name = g3_xstrdup(name);
 	return t;
@@ -1046,19 +1107,90 @@ void g3_snap_end_to_json(const g3_snap_end *e, g3_buf *out)
 
 g3_end_index *g3_snap_end_add_index(g3_snap_end *e, const char *name)
 {
-	g3_end_index *x;
+	g3_end_index *x = push(&e->indices, &e->n_indices, sizeof(*x));
 
-	e->indices = g3_xrealloc(e->indices, (e->n_indices + 1) * sizeof(*x));
-	x = &e->indices[e->n_indices++];
-	memset(x, 0, sizeof(*x));
 	x->name = g3_xstrdup(name);
 	return x;
+}
+
+static const struct field end_database_fields[] = {
+	{ "name", F_STR, 0, 0, offsetof(g3_end_database, name) },
+	{ "rows", F_COUNT, 0, 0, offsetof(g3_end_database, rows) },
+	{ "bytes", F_COUNT, 0, 0, offsetof(g3_end_database, bytes) },
+	{ "chunks", F_COUNT, 0, 0, offsetof(g3_end_database, chunks) },
+};
+
+static const struct field end_table_fields[] = {
+	{ "schema", F_STR, 0, 0, offsetof(g3_end_table, schema) },
+	{ "name", F_STR, 0, 0, offsetof(g3_end_table, name) },
+	{ "rows", F_COUNT, 0, 0, offsetof(g3_end_table, rows) },
+	{ "bytes", F_COUNT, 0, 0, offsetof(g3_end_table, bytes) },
+	{ "chunks", F_COUNT, 0, 0, offsetof(g3_end_table, chunks) },
+};
+
+static const struct field end_index_fields[] = {
+	{ "name", F_STR, 0, 0, offsetof(g3_end_index, name) },
+	{ "docs", F_COUNT, 0, 0, offsetof(g3_end_index, docs) },
+	{ "bytes", F_COUNT, 0, 0, offsetof(g3_end_index, bytes) },
+	{ "chunks", F_COUNT, 0, 0, offsetof(g3_end_index, chunks) },
+};
+
+static const struct field member_sum_fields[] = {
+	{ "name", F_STR, 0, 0, offsetof(g3_snap_member_sum, name) },
+	{ "bytes", F_COUNT, 0, 0, offsetof(g3_snap_member_sum, bytes) },
+};
+
+static g3_rc parse_end_table(struct jctx *c, json_object *o, void *ctx)
+{
+	g3_end_database *d = ctx;
+
+	return get_fields(c, o, push(&d->tables, &d->n_tables, sizeof(*d->tables)),
+			  FIELDS(end_table_fields));
+}
+
+static g3_rc parse_end_database(struct jctx *c, json_object *o, void *ctx)
+{
+	g3_snap_end *e = ctx;
+	g3_end_database *d = push(&e->databases, &e->n_databases, sizeof(*d));
+	json_object *tabs;
+	g3_rc rc;
+
+	if ((rc = get_fields(c, o, d, FIELDS(end_database_fields))) ||
+	    (rc = get_field(c, o, "tables", json_type_array, 1, &tabs)))
+		return rc;
+	return each_object(c, tabs, "table", 0, parse_end_table, d);
+}
+
+static g3_rc parse_end_index(struct jctx *c, json_object *o, void *ctx)
+{
+	g3_snap_end *e = ctx;
+
+	return get_fields(c, o, push(&e->indices, &e->n_indices, sizeof(*e->indices)),
+			  FIELDS(end_index_fields));
+}
+
+static g3_rc parse_member_sum(struct jctx *c, json_object *o, void *ctx)
+{
+	g3_snap_end *e = ctx;
+	g3_snap_member_sum m;
+	char what[1100];
+	g3_rc rc;
+
+	memset(&m, 0, sizeof(m));
+	if (!(rc = get_fields(c, o, &m, FIELDS(member_sum_fields)))) {
+		snprintf(what, sizeof(what), "member_sums entry \"%s\": ", m.name);
+		rc = get_sha(c, o, "sha256", what, m.sha256);
+	}
+	if (!rc && g3_snap_log_add(&e->sums, m.name, m.bytes, m.sha256))
+		rc = g3_err_set(c->err, G3_FAIL, "%s lists member \"%s\" twice", c->member, m.name);
+	free(m.name);
+	return rc;
 }
 
 g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *err)
 {
 	struct jctx c = { G3_SNAP_END, err };
-	json_object *root = NULL, *dbs, *ixs, *ms;
+	json_object *root = NULL, *dbs, *ixs, *ms = NULL;
 	int64_t members;
 	g3_rc rc;
 
@@ -1066,105 +1198,18 @@ g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *er
 	if ((rc = parse_root(json, len, G3_SNAP_END, &root, err)))
 		return rc;
 	if ((rc = get_count(&c, root, "members", &members)) ||
-	    (rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)))
+	    (rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)) ||
+	    (rc = each_object(&c, dbs, "database", 1, parse_end_database, e)) ||
+	    (rc = get_field(&c, root, "indices", json_type_array, 1, &ixs)) ||
+	    (rc = each_object(&c, ixs, "index", 1, parse_end_index, e)) ||
+	    (rc = get_field(&c, root, "member_sums", json_type_array, 1, &ms)) ||
+	    (rc = each_object(&c, ms, "member_sums entry", 1, parse_member_sum, e)))
 		goto cleanup;
 	e->members = (uint64_t)members;
-	for (size_t i = 0; i < json_object_array_length(dbs); i++) {
-		json_object *jd = json_object_array_get_idx(dbs, i), *tabs;
-		g3_end_database *d;
-		char *name = NULL;
-
-		if (!jd || !json_object_is_type(jd, json_type_object)) {
-			rc = g3_err_set(err, G3_USAGE, "%s: database %zu is not an object",
-					c.member, i + 1);
-			goto cleanup;
-		}
-		if ((rc = get_str(&c, jd, "name", 0, &name)))
-			goto cleanup;
-		d = g3_snap_end_add_database(e, name);
-		free(name);
-		if ((rc = get_count(&c, jd, "rows", &d->rows)) ||
-		    (rc = get_count(&c, jd, "bytes", &d->bytes)) ||
-		    (rc = get_count(&c, jd, "chunks", &d->chunks)) ||
-		    (rc = get_field(&c, jd, "tables", json_type_array, 1, &tabs)))
-			goto cleanup;
-		for (size_t k = 0; tabs && k < json_object_array_length(tabs); k++) {
-			json_object *jt = json_object_array_get_idx(tabs, k);
-			char *schema = NULL, *tname = NULL;
-			g3_end_table *t;
-
-			if (!jt || !json_object_is_type(jt, json_type_object)) {
-				rc = g3_err_set(err, G3_USAGE, "%s: a table is not an object", c.member);
-				goto cleanup;
-			}
-			if ((rc = get_str(&c, jt, "schema", 0, &schema)) ||
-			    (rc = get_str(&c, jt, "name", 0, &tname))) {
-				free(schema);
-				goto cleanup;
-			}
-			t = g3_snap_end_add_table(d, schema, tname);
-			free(schema);
-			free(tname);
-			if ((rc = get_count(&c, jt, "rows", &t->rows)) ||
-			    (rc = get_count(&c, jt, "bytes", &t->bytes)) ||
-			    (rc = get_count(&c, jt, "chunks", &t->chunks)))
-				goto cleanup;
-		}
-	}
-	if ((rc = get_field(&c, root, "indices", json_type_array, 1, &ixs)))
-		goto cleanup;
-	for (size_t i = 0; ixs && i < json_object_array_length(ixs); i++) {
-		json_object *ji = json_object_array_get_idx(ixs, i);
-		g3_end_index *x;
-		char *name = NULL;
-
-		if (!ji || !json_object_is_type(ji, json_type_object)) {
-			rc = g3_err_set(err, G3_USAGE, "%s: index %zu is not an object",
-					c.member, i + 1);
-			goto cleanup;
-		}
-		if ((rc = get_str(&c, ji, "name", 0, &name)))
-			goto cleanup;
-		x = g3_snap_end_add_index(e, name);
-		free(name);
-		if ((rc = get_count(&c, ji, "docs", &x->docs)) ||
-		    (rc = get_count(&c, ji, "bytes", &x->bytes)) ||
-		    (rc = get_count(&c, ji, "chunks", &x->chunks)))
-			goto cleanup;
-	}
-	if ((rc = get_field(&c, root, "member_sums", json_type_array, 1, &ms)))
-		goto cleanup;
 	e->has_sums = ms != NULL;
-	for (size_t i = 0; ms && i < json_object_array_length(ms); i++) {
-		json_object *jm = json_object_array_get_idx(ms, i);
-		char *name = NULL, *sha = NULL;
-		int64_t bytes;
-
-		if (!jm || !json_object_is_type(jm, json_type_object)) {
-			rc = g3_err_set(err, G3_USAGE, "%s: member_sums entry %zu is not an object",
-					c.member, i + 1);
-			goto cleanup;
-		}
-		if (!(rc = get_str(&c, jm, "name", 0, &name)) &&
-		    !(rc = get_count(&c, jm, "bytes", &bytes)) &&
-		    !(rc = get_str(&c, jm, "sha256", 0, &sha))) {
-			if (!is_hex64(sha))
-				rc = g3_err_set(err, G3_USAGE, "%s: member_sums entry \"%s\": "
-						"\"sha256\" is not 64 lowercase hex digits", c.member, name);
-			else if (g3_snap_log_add(&e->sums, name, bytes, sha))
-				rc = g3_err_set(err, G3_FAIL, "%s lists member \"%s\" twice",
-						c.member, name);
-		}
-		free(name);
-		free(sha);
-		if (rc)
-			goto cleanup;
-	}
-	if (e->has_sums && e->sums.n != e->members) {
+	if (e->has_sums && e->sums.n != e->members)
 		rc = g3_err_set(err, G3_FAIL, "%s counts %llu members but lists %zu in member_sums",
 				c.member, (unsigned long long)e->members, e->sums.n);
-		goto cleanup;
-	}
 cleanup:
 	json_object_put(root);
 	if (rc)
@@ -1240,29 +1285,19 @@ g3_rc g3_es_docs_header_parse(const char *json, size_t len, const char *member,
 {
 	struct jctx c = { member, err };
 	json_object *root = NULL, *last;
-	char *sha = NULL;
 	int64_t part;
 	g3_rc rc;
 
 	memset(h, 0, sizeof(*h));
 	if ((rc = parse_root(json, len, member, &root, err)))
 		return rc;
-	if ((rc = get_count(&c, root, "part", &part)) ||
-	    (rc = get_field(&c, root, "last", json_type_boolean, 0, &last)) ||
-	    (rc = get_count(&c, root, "docs", &h->docs)) ||
-	    (rc = get_count(&c, root, "bytes", &h->bytes)) ||
-	    (rc = get_str(&c, root, "sha256", 0, &sha)))
-		goto cleanup;
-	h->part = (uint64_t)part;
-	h->last = json_object_get_boolean(last);
-	if (!is_hex64(sha)) {
-		rc = g3_err_set(err, G3_USAGE, "%s: field \"sha256\" is not 64 lowercase hex digits",
-				member);
-		goto cleanup;
+	if (!(rc = get_part(&c, root, &part, &last)) &&
+	    !(rc = get_count(&c, root, "docs", &h->docs)) &&
+	    !(rc = get_count(&c, root, "bytes", &h->bytes)) &&
+	    !(rc = get_sha(&c, root, "sha256", "field ", h->sha256))) {
+		h->part = (uint64_t)part;
+		h->last = json_object_get_boolean(last);
 	}
-	memcpy(h->sha256, sha, 65);
-cleanup:
-	free(sha);
 	json_object_put(root);
 	return rc;
 }
