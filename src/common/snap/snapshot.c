@@ -274,6 +274,10 @@ static g3_rc get_part(struct jctx *c, json_object *o, int64_t *part, json_object
  */
 enum field_kind { F_STR, F_INT, F_COUNT };
 
+/* optional: 0 required; 1 may be missing or null (written as null);
+ * OMIT may be missing, and is left out when NULL (a list: when empty) */
+#define OMIT 2
+
 struct field {
 	const char *key;
 	enum field_kind kind;
@@ -341,6 +345,143 @@ static void *push(void *v, size_t *n, size_t size)
 	return at;
 }
 
+/*
+ * Arrays of objects described as data: an element's struct size, its
+ * fields, the arrays inside it and a check run after its fields. A list
+ * appends each element to the C array at v_off (count at n_off) of the
+ * struct that holds it.
+ */
+struct list;
+
+struct object_spec {
+	size_t size;
+	const struct field *fields;
+	size_t n_fields;
+	size_t list_at;         /* written after this many fields */
+	g3_rc (*check)(struct jctx *c, void *elem);     /* or NULL */
+	const struct list *list;                         /* an array inside, or NULL */
+};
+
+struct list {
+	const char *key;
+	int optional;
+	const char *what;       /* "database" (numbered) or "table" */
+	int numbered;
+	size_t v_off, n_off;
+	const struct object_spec *elem;
+	/* the what of a list whose messages name its holder, or NULL */
+	void (*label)(const void *holder, char *buf, size_t size);
+};
+
+struct list_ctx {
+	const struct list *l;
+	void *holder;
+};
+
+static g3_rc read_list(struct jctx *c, json_object *o, void *holder, const struct list *l);
+
+static g3_rc read_element(struct jctx *c, json_object *o, void *ctx)
+{
+	const struct list_ctx *lc = ctx;
+	const struct object_spec *spec = lc->l->elem;
+	char *holder = lc->holder;
+	void *elem = push(holder + lc->l->v_off, (size_t *)(holder + lc->l->n_off), spec->size);
+	g3_rc rc = get_fields(c, o, elem, spec->fields, spec->n_fields);
+
+	if (!rc && spec->check)
+		rc = spec->check(c, elem);
+	if (!rc && spec->list)
+		rc = read_list(c, o, elem, spec->list);
+	return rc;
+}
+
+static g3_rc read_list(struct jctx *c, json_object *o, void *holder, const struct list *l)
+{
+	struct list_ctx lc = { l, holder };
+	json_object *arr;
+	char what[1200];
+	g3_rc rc;
+
+	if ((rc = get_field(c, o, l->key, json_type_array, l->optional, &arr)))
+		return rc;
+	if (l->label)
+		l->label(holder, what, sizeof(what));
+	else
+		snprintf(what, sizeof(what), "%s", l->what);
+	return each_object(c, arr, what, l->numbered, read_element, &lc);
+}
+
+/* The writers, from the same tables: fields from..to of elem into o. */
+static void put_fields(json_object *o, const void *elem, const struct field *f, size_t from,
+		       size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		const char *at = (const char *)elem + f[i].off;
+		const char *v = f[i].kind == F_STR ? *(char *const *)(const void *)at : NULL;
+
+		if (f[i].kind != F_STR)
+			put_int(o, f[i].key, *(const int64_t *)(const void *)at);
+		else if (v || f[i].optional != OMIT)
+			put_str(o, f[i].key, v);
+	}
+}
+
+static void put_list(json_object *o, const void *holder, const struct list *l)
+{
+	const char *h = holder;
+	size_t n = *(const size_t *)(const void *)(h + l->n_off);
+	const char *v = *(char *const *)(const void *)(h + l->v_off);
+	const struct object_spec *spec = l->elem;
+	json_object *arr;
+
+	if (!n && l->optional == OMIT)
+		return;
+	arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		const char *elem = v + i * spec->size;
+		json_object *jo = json_object_new_object();
+
+		put_fields(jo, elem, spec->fields, 0, spec->list_at);
+		if (spec->list)
+			put_list(jo, elem, spec->list);
+		put_fields(jo, elem, spec->fields, spec->list_at, spec->n_fields);
+		json_object_array_add(arr, jo);
+	}
+	json_object_object_add(o, l->key, arr);
+}
+
+/* Frees a list's elements (their strings and lists) and the list. */
+static void free_list(void *holder, const struct list *l)
+{
+	char *h = holder;
+	size_t *n = (size_t *)(void *)(h + l->n_off);
+	char **v = (char **)(void *)(h + l->v_off);
+	const struct object_spec *spec = l->elem;
+
+	for (size_t i = 0; i < *n; i++) {
+		char *elem = *v + i * spec->size;
+
+		for (size_t k = 0; k < spec->n_fields; k++)
+			if (spec->fields[k].kind == F_STR)
+				free(*(char **)(void *)(elem + spec->fields[k].off));
+		if (spec->list)
+			free_list(elem, spec->list);
+	}
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+#define STR(T, f, key, optional) { key, F_STR, optional, 0, offsetof(T, f) }
+#define ESTIMATE(T, f, key) { key, F_INT, 1, -1, offsetof(T, f) }
+/* "rows" (or "docs"), "bytes" and "chunks", as end.json sums them */
+#define SUMS(T, rows, key) { key, F_COUNT, 0, 0, offsetof(T, rows) }, \
+	{ "bytes", F_COUNT, 0, 0, offsetof(T, bytes) }, \
+	{ "chunks", F_COUNT, 0, 0, offsetof(T, chunks) }
+#define SPEC(T, fields, list_at, check, list) { sizeof(T), FIELDS(fields), list_at, check, list }
+#define LIST(H, v, n, key, optional, what, numbered, spec, label) \
+	{ key, optional, what, numbered, offsetof(H, v), offsetof(H, n), spec, label }
+
 /* ---- manifest ------------------------------------------------------------ */
 
 void g3_manifest_init(g3_manifest *m)
@@ -348,41 +489,6 @@ void g3_manifest_init(g3_manifest *m)
 	memset(m, 0, sizeof(*m));
 	m->format_version = G3_SNAP_FORMAT_VERSION;
 	m->format_minor = G3_SNAP_FORMAT_MINOR;
-}
-
-void g3_manifest_release(g3_manifest *m)
-{
-	for (size_t i = 0; i < m->n_databases; i++) {
-		g3_snap_database *d = &m->databases[i];
-
-		for (size_t k = 0; k < d->n_tables; k++) {
-			g3_snap_table *t = &d->tables[k];
-
-			for (size_t j = 0; j < t->n_columns; j++) {
-				free(t->columns[j].name);
-				free(t->columns[j].type);
-			}
-			free(t->columns);
-			free(t->schema);
-			free(t->name);
-		}
-		free(d->tables);
-		free(d->name);
-		free(d->encoding);
-	}
-	free(m->databases);
-	for (size_t i = 0; i < m->n_indices; i++) {
-		free(m->indices[i].name);
-		free(m->indices[i].concrete);
-		free(m->indices[i].source_distribution);
-		free(m->indices[i].source_version);
-	}
-	free(m->indices);
-	free(m->created);
-	free(m->gen3db_version);
-	free(m->server_version);
-	free(m->pg_dump_version);
-	g3_manifest_init(m);
 }
 
 static char *dup_or_null(const char *s)
@@ -449,12 +555,83 @@ const g3_snap_database *g3_manifest_find_database(const g3_manifest *m,
 	return NULL;
 }
 
+static void column_label(const void *holder, char *buf, size_t size)
+{
+	const g3_snap_table *t = holder;
+
+	snprintf(buf, size, "column of table \"%s.%s\"", t->schema, t->name);
+}
+
+static g3_rc database_check(struct jctx *c, void *elem)
+{
+	const g3_snap_database *d = elem;
+
+	if (!g3_snap_name_ok(d->name) || strchr(d->name, '/'))
+		return g3_err_set(c->err, G3_USAGE, "%s: invalid database name \"%s\"", c->member,
+				  d->name);
+	return G3_OK;
+}
+
+static g3_rc index_check(struct jctx *c, void *elem)
+{
+	const g3_snap_index *x = elem;
+
+	if (strchr(x->name, '/') || !g3_snap_name_ok(x->name))
+		return g3_err_set(c->err, G3_USAGE, "%s: index name \"%s\" cannot name snapshot "
+				  "members", c->member, x->name);
+	return G3_OK;
+}
+
+static const struct field column_fields[] = {
+	STR(g3_snap_column, name, "name", 0), STR(g3_snap_column, type, "type", 1),
+};
+static const struct object_spec column_spec = SPEC(g3_snap_column, column_fields, 2, NULL, NULL);
+static const struct list columns = LIST(g3_snap_table, columns, n_columns, "columns", 0,
+					"column", 0, &column_spec, column_label);
+
+static const struct field table_fields[] = {
+	STR(g3_snap_table, schema, "schema", 0), STR(g3_snap_table, name, "name", 0),
+	ESTIMATE(g3_snap_table, est_rows, "estimated_rows"),
+	ESTIMATE(g3_snap_table, est_bytes, "estimated_bytes"),
+};
+static const struct object_spec table_spec = SPEC(g3_snap_table, table_fields, 2, NULL, &columns);
+static const struct list tables = LIST(g3_snap_database, tables, n_tables, "tables", 0, "table",
+				       0, &table_spec, NULL);
+
+static const struct field database_fields[] = {
+	STR(g3_snap_database, name, "name", 0), STR(g3_snap_database, encoding, "encoding", 1),
+};
+static const struct object_spec database_spec =
+	SPEC(g3_snap_database, database_fields, 2, database_check, &tables);
+static const struct list databases = LIST(g3_manifest, databases, n_databases, "databases", 0,
+					  "database", 1, &database_spec, NULL);
+
+static const struct field index_fields[] = {
+	STR(g3_snap_index, name, "name", 0),
+	ESTIMATE(g3_snap_index, docs, "docs"), ESTIMATE(g3_snap_index, bytes, "bytes"),
+	STR(g3_snap_index, concrete, "concrete", OMIT),
+	STR(g3_snap_index, source_distribution, "source_distribution", OMIT),
+	STR(g3_snap_index, source_version, "source_version", OMIT),
+};
+static const struct object_spec index_spec = SPEC(g3_snap_index, index_fields, 6, index_check, NULL);
+static const struct list indices = LIST(g3_manifest, indices, n_indices, "indices", 1, "index", 1,
+					&index_spec, NULL);
+
+void g3_manifest_release(g3_manifest *m)
+{
+	free_list(m, &databases);
+	free_list(m, &indices);
+	free(m->created);
+	free(m->gen3db_version);
+	free(m->server_version);
+	free(m->pg_dump_version);
+	g3_manifest_init(m);
+}
+
 void g3_manifest_to_json(const g3_manifest *m, g3_buf *out)
 {
 	json_object *root = json_object_new_object();
 	json_object *src = json_object_new_object();
-	json_object *dbs = json_object_new_array();
-	json_object *idx = json_object_new_array();
 
 	put_str(root, "format", G3_SNAP_FORMAT);
 	put_int(root, "format_version", m->format_version);
@@ -465,131 +642,9 @@ void g3_manifest_to_json(const g3_manifest *m, g3_buf *out)
 	put_int(src, "server_version_num", m->server_version_num);
 	put_str(src, "pg_dump_version", m->pg_dump_version);
 	json_object_object_add(root, "source", src);
-	for (size_t i = 0; i < m->n_databases; i++) {
-		const g3_snap_database *d = &m->databases[i];
-		json_object *jd = json_object_new_object();
-		json_object *tabs = json_object_new_array();
-
-		put_str(jd, "name", d->name);
-		put_str(jd, "encoding", d->encoding);
-		for (size_t k = 0; k < d->n_tables; k++) {
-			const g3_snap_table *t = &d->tables[k];
-			json_object *jt = json_object_new_object();
-			json_object *cols = json_object_new_array();
-
-			put_str(jt, "schema", t->schema);
-			put_str(jt, "name", t->name);
-			for (size_t j = 0; j < t->n_columns; j++) {
-				json_object *jc = json_object_new_object();
-
-				put_str(jc, "name", t->columns[j].name);
-				put_str(jc, "type", t->columns[j].type);
-				json_object_array_add(cols, jc);
-			}
-			json_object_object_add(jt, "columns", cols);
-			put_int(jt, "estimated_rows", t->est_rows);
-			put_int(jt, "estimated_bytes", t->est_bytes);
-			json_object_array_add(tabs, jt);
-		}
-		json_object_object_add(jd, "tables", tabs);
-		json_object_array_add(dbs, jd);
-	}
-	json_object_object_add(root, "databases", dbs);
-	for (size_t i = 0; i < m->n_indices; i++) {
-		json_object *ji = json_object_new_object();
-
-		put_str(ji, "name", m->indices[i].name);
-		put_int(ji, "docs", m->indices[i].docs);
-		put_int(ji, "bytes", m->indices[i].bytes);
-		if (m->indices[i].concrete)
-			put_str(ji, "concrete", m->indices[i].concrete);
-		if (m->indices[i].source_distribution)
-			put_str(ji, "source_distribution", m->indices[i].source_distribution);
-		if (m->indices[i].source_version)
-			put_str(ji, "source_version", m->indices[i].source_version);
-		json_object_array_add(idx, ji);
-	}
-	json_object_object_add(root, "indices", idx);
+	put_list(root, m, &databases);
+	put_list(root, m, &indices);
 	print_json(root, out);
-}
-
-static const struct field column_fields[] = {
-	{ "name", F_STR, 0, 0, offsetof(g3_snap_column, name) },
-	{ "type", F_STR, 1, 0, offsetof(g3_snap_column, type) },
-};
-
-static const struct field table_fields[] = {
-	{ "schema", F_STR, 0, 0, offsetof(g3_snap_table, schema) },
-	{ "name", F_STR, 0, 0, offsetof(g3_snap_table, name) },
-	{ "estimated_rows", F_INT, 1, -1, offsetof(g3_snap_table, est_rows) },
-	{ "estimated_bytes", F_INT, 1, -1, offsetof(g3_snap_table, est_bytes) },
-};
-
-static const struct field database_fields[] = {
-	{ "name", F_STR, 0, 0, offsetof(g3_snap_database, name) },
-	{ "encoding", F_STR, 1, 0, offsetof(g3_snap_database, encoding) },
-};
-
-static const struct field index_fields[] = {
-	{ "name", F_STR, 0, 0, offsetof(g3_snap_index, name) },
-	{ "docs", F_INT, 1, -1, offsetof(g3_snap_index, docs) },
-	{ "bytes", F_INT, 1, -1, offsetof(g3_snap_index, bytes) },
-	{ "concrete", F_STR, 1, 0, offsetof(g3_snap_index, concrete) },
-	{ "source_distribution", F_STR, 1, 0, offsetof(g3_snap_index, source_distribution) },
-	{ "source_version", F_STR, 1, 0, offsetof(g3_snap_index, source_version) },
-};
-
-static g3_rc parse_column(struct jctx *c, json_object *o, void *ctx)
-{
-	g3_snap_table *t = ctx;
-
-	return get_fields(c, o, push(&t->columns, &t->n_columns, sizeof(*t->columns)),
-			  FIELDS(column_fields));
-}
-
-static g3_rc parse_table(struct jctx *c, json_object *o, void *ctx)
-{
-	g3_snap_database *d = ctx;
-	g3_snap_table *t = push(&d->tables, &d->n_tables, sizeof(*t));
-	json_object *cols;
-	char what[1200];
-	g3_rc rc;
-
-	if ((rc = get_fields(c, o, t, FIELDS(table_fields))) ||
-	    (rc = get_field(c, o, "columns", json_type_array, 0, &cols)))
-		return rc;
-	snprintf(what, sizeof(what), "column of table \"%s.%s\"", t->schema, t->name);
-	return each_object(c, cols, what, 0, parse_column, t);
-}
-
-static g3_rc parse_database(struct jctx *c, json_object *o, void *ctx)
-{
-	g3_manifest *m = ctx;
-	g3_snap_database *d = push(&m->databases, &m->n_databases, sizeof(*d));
-	json_object *tabs;
-	g3_rc rc;
-
-	if ((rc = get_fields(c, o, d, FIELDS(database_fields))) ||
-	    (rc = get_field(c, o, "tables", json_type_array, 0, &tabs)))
-		return rc;
-	if (!g3_snap_name_ok(d->name) || strchr(d->name, '/'))
-		return g3_err_set(c->err, G3_USAGE, "%s: invalid database name \"%s\"", c->member,
-				  d->name);
-	return each_object(c, tabs, "table", 0, parse_table, d);
-}
-
-static g3_rc parse_index(struct jctx *c, json_object *o, void *ctx)
-{
-	g3_manifest *m = ctx;
-	g3_snap_index *x = push(&m->indices, &m->n_indices, sizeof(*x));
-	g3_rc rc;
-
-	if ((rc = get_fields(c, o, x, FIELDS(index_fields))))
-		return rc;
-	if (strchr(x->name, '/') || !g3_snap_name_ok(x->name))
-		return g3_err_set(c->err, G3_USAGE, "%s: index name \"%s\" cannot name snapshot "
-				  "members", c->member, x->name);
-	return G3_OK;
 }
 
 /* "format" and the major version this reader knows; the minor. */
@@ -627,7 +682,7 @@ static g3_rc parse_format(struct jctx *c, json_object *root, g3_manifest *m)
 g3_rc g3_manifest_parse(const char *json, size_t len, g3_manifest *m, g3_err *err)
 {
 	struct jctx c = { G3_SNAP_MANIFEST, err };
-	json_object *root = NULL, *src, *dbs, *idx;
+	json_object *root = NULL, *src;
 	int64_t num = 0;
 	g3_rc rc;
 
@@ -644,11 +699,8 @@ g3_rc g3_manifest_parse(const char *json, size_t len, g3_manifest *m, g3_err *er
 		    (rc = get_str(&c, src, "pg_dump_version", 1, &m->pg_dump_version))))
 		goto cleanup;
 	m->server_version_num = (int)num;
-	if ((rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)) ||
-	    (rc = each_object(&c, dbs, "database", 1, parse_database, m)) ||
-	    (rc = get_field(&c, root, "indices", json_type_array, 1, &idx)))
-		goto cleanup;
-	rc = each_object(&c, idx, "index", 1, parse_index, m);
+	if (!(rc = read_list(&c, root, m, &databases)))
+		rc = read_list(&c, root, m, &indices);
 cleanup:
 	json_object_put(root);
 	if (rc)
@@ -1008,26 +1060,6 @@ void g3_snap_end_init(g3_snap_end *e)
 	g3_snap_log_init(&e->sums);
 }
 
-void g3_snap_end_release(g3_snap_end *e)
-{
-	for (size_t i = 0; i < e->n_databases; i++) {
-		g3_end_database *d = &e->databases[i];
-
-		for (size_t k = 0; k < d->n_tables; k++) {
-			free(d->tables[k].schema);
-			free(d->tables[k].name);
-		}
-		free(d->tables);
-		free(d->name);
-	}
-	free(e->databases);
-	for (size_t i = 0; i < e->n_indices; i++)
-		free(e->indices[i].name);
-	free(e->indices);
-	g3_snap_log_release(&e->sums);
-	g3_snap_end_init(e);
-}
-
 g3_end_database *g3_snap_end_add_database(g3_snap_end *e, const char *name)
 {
 	g3_end_database *d = push(&e->databases, &e->n_databases, sizeof(*d));
@@ -1046,49 +1078,57 @@ g3_end_table *g3_snap_end_add_table(g3_end_database *d, const char *schema,
 	return t;
 }
 
+g3_end_index *g3_snap_end_add_index(g3_snap_end *e, const char *name)
+{
+	g3_end_index *x = push(&e->indices, &e->n_indices, sizeof(*x));
+
+	x->name = g3_xstrdup(name);
+	return x;
+}
+
+static const struct field end_table_fields[] = {
+	STR(g3_end_table, schema, "schema", 0), STR(g3_end_table, name, "name", 0),
+	SUMS(g3_end_table, rows, "rows"),
+};
+static const struct object_spec end_table_spec = SPEC(g3_end_table, end_table_fields, 5, NULL, NULL);
+static const struct list end_tables = LIST(g3_end_database, tables, n_tables, "tables", 1,
+					   "table", 0, &end_table_spec, NULL);
+
+static const struct field end_database_fields[] = {
+	STR(g3_end_database, name, "name", 0), SUMS(g3_end_database, rows, "rows"),
+};
+static const struct object_spec end_database_spec =
+	SPEC(g3_end_database, end_database_fields, 4, NULL, &end_tables);
+static const struct list end_databases = LIST(g3_snap_end, databases, n_databases, "databases",
+					      0, "database", 1, &end_database_spec, NULL);
+
+static const struct field end_index_fields[] = {
+	STR(g3_end_index, name, "name", 0), SUMS(g3_end_index, docs, "docs"),
+};
+static const struct object_spec end_index_spec = SPEC(g3_end_index, end_index_fields, 4, NULL, NULL);
+static const struct list end_indices = LIST(g3_snap_end, indices, n_indices, "indices", OMIT,
+					    "index", 1, &end_index_spec, NULL);
+
+static const struct field member_sum_fields[] = {
+	STR(g3_snap_member_sum, name, "name", 0),
+	{ "bytes", F_COUNT, 0, 0, offsetof(g3_snap_member_sum, bytes) },
+};
+
+void g3_snap_end_release(g3_snap_end *e)
+{
+	free_list(e, &end_databases);
+	free_list(e, &end_indices);
+	g3_snap_log_release(&e->sums);
+	g3_snap_end_init(e);
+}
+
 void g3_snap_end_to_json(const g3_snap_end *e, g3_buf *out)
 {
 	json_object *root = json_object_new_object();
-	json_object *dbs = json_object_new_array();
 
 	put_int(root, "members", (int64_t)e->members);
-	for (size_t i = 0; i < e->n_databases; i++) {
-		const g3_end_database *d = &e->databases[i];
-		json_object *jd = json_object_new_object();
-		json_object *tabs = json_object_new_array();
-
-		put_str(jd, "name", d->name);
-		put_int(jd, "rows", d->rows);
-		put_int(jd, "bytes", d->bytes);
-		put_int(jd, "chunks", d->chunks);
-		for (size_t k = 0; k < d->n_tables; k++) {
-			json_object *jt = json_object_new_object();
-
-			put_str(jt, "schema", d->tables[k].schema);
-			put_str(jt, "name", d->tables[k].name);
-			put_int(jt, "rows", d->tables[k].rows);
-			put_int(jt, "bytes", d->tables[k].bytes);
-			put_int(jt, "chunks", d->tables[k].chunks);
-			json_object_array_add(tabs, jt);
-		}
-		json_object_object_add(jd, "tables", tabs);
-		json_object_array_add(dbs, jd);
-	}
-	json_object_object_add(root, "databases", dbs);
-	if (e->n_indices) {
-		json_object *ix = json_object_new_array();
-
-		for (size_t i = 0; i < e->n_indices; i++) {
-			json_object *ji = json_object_new_object();
-
-			put_str(ji, "name", e->indices[i].name);
-			put_int(ji, "docs", e->indices[i].docs);
-			put_int(ji, "bytes", e->indices[i].bytes);
-			put_int(ji, "chunks", e->indices[i].chunks);
-			json_object_array_add(ix, ji);
-		}
-		json_object_object_add(root, "indices", ix);
-	}
+	put_list(root, e, &end_databases);
+	put_list(root, e, &end_indices);
 	if (e->has_sums) {
 		json_object *ms = json_object_new_array();
 
@@ -1103,70 +1143,6 @@ void g3_snap_end_to_json(const g3_snap_end *e, g3_buf *out)
 		json_object_object_add(root, "member_sums", ms);
 	}
 	print_json(root, out);
-}
-
-g3_end_index *g3_snap_end_add_index(g3_snap_end *e, const char *name)
-{
-	g3_end_index *x = push(&e->indices, &e->n_indices, sizeof(*x));
-
-	x->name = g3_xstrdup(name);
-	return x;
-}
-
-static const struct field end_database_fields[] = {
-	{ "name", F_STR, 0, 0, offsetof(g3_end_database, name) },
-	{ "rows", F_COUNT, 0, 0, offsetof(g3_end_database, rows) },
-	{ "bytes", F_COUNT, 0, 0, offsetof(g3_end_database, bytes) },
-	{ "chunks", F_COUNT, 0, 0, offsetof(g3_end_database, chunks) },
-};
-
-static const struct field end_table_fields[] = {
-	{ "schema", F_STR, 0, 0, offsetof(g3_end_table, schema) },
-	{ "name", F_STR, 0, 0, offsetof(g3_end_table, name) },
-	{ "rows", F_COUNT, 0, 0, offsetof(g3_end_table, rows) },
-	{ "bytes", F_COUNT, 0, 0, offsetof(g3_end_table, bytes) },
-	{ "chunks", F_COUNT, 0, 0, offsetof(g3_end_table, chunks) },
-};
-
-static const struct field end_index_fields[] = {
-	{ "name", F_STR, 0, 0, offsetof(g3_end_index, name) },
-	{ "docs", F_COUNT, 0, 0, offsetof(g3_end_index, docs) },
-	{ "bytes", F_COUNT, 0, 0, offsetof(g3_end_index, bytes) },
-	{ "chunks", F_COUNT, 0, 0, offsetof(g3_end_index, chunks) },
-};
-
-static const struct field member_sum_fields[] = {
-	{ "name", F_STR, 0, 0, offsetof(g3_snap_member_sum, name) },
-	{ "bytes", F_COUNT, 0, 0, offsetof(g3_snap_member_sum, bytes) },
-};
-
-static g3_rc parse_end_table(struct jctx *c, json_object *o, void *ctx)
-{
-	g3_end_database *d = ctx;
-
-	return get_fields(c, o, push(&d->tables, &d->n_tables, sizeof(*d->tables)),
-			  FIELDS(end_table_fields));
-}
-
-static g3_rc parse_end_database(struct jctx *c, json_object *o, void *ctx)
-{
-	g3_snap_end *e = ctx;
-	g3_end_database *d = push(&e->databases, &e->n_databases, sizeof(*d));
-	json_object *tabs;
-	g3_rc rc;
-
-	if ((rc = get_fields(c, o, d, FIELDS(end_database_fields))) ||
-	    (rc = get_field(c, o, "tables", json_type_array, 1, &tabs)))
-		return rc;
-	return each_object(c, tabs, "table", 0, parse_end_table, d);
-}
-
-static g3_rc parse_end_index(struct jctx *c, json_object *o, void *ctx)
-{
-	g3_snap_end *e = ctx;
-
-	return get_fields(c, o, push(&e->indices, &e->n_indices, sizeof(*e->indices)),
-			  FIELDS(end_index_fields));
 }
 
 static g3_rc parse_member_sum(struct jctx *c, json_object *o, void *ctx)
@@ -1190,7 +1166,7 @@ static g3_rc parse_member_sum(struct jctx *c, json_object *o, void *ctx)
 g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *err)
 {
 	struct jctx c = { G3_SNAP_END, err };
-	json_object *root = NULL, *dbs, *ixs, *ms = NULL;
+	json_object *root = NULL, *ms = NULL;
 	int64_t members;
 	g3_rc rc;
 
@@ -1198,10 +1174,8 @@ g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *er
 	if ((rc = parse_root(json, len, G3_SNAP_END, &root, err)))
 		return rc;
 	if ((rc = get_count(&c, root, "members", &members)) ||
-	    (rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)) ||
-	    (rc = each_object(&c, dbs, "database", 1, parse_end_database, e)) ||
-	    (rc = get_field(&c, root, "indices", json_type_array, 1, &ixs)) ||
-	    (rc = each_object(&c, ixs, "index", 1, parse_end_index, e)) ||
+	    (rc = read_list(&c, root, e, &end_databases)) ||
+	    (rc = read_list(&c, root, e, &end_indices)) ||
 	    (rc = get_field(&c, root, "member_sums", json_type_array, 1, &ms)) ||
 	    (rc = each_object(&c, ms, "member_sums entry", 1, parse_member_sum, e)))
 		goto cleanup;
