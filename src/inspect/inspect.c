@@ -212,6 +212,23 @@ static void print_archive(const g3_pgarch_head *h, int json)
 	       g3_pgarch_restore_major(h));
 }
 
+/* What inspect and verify open: a snapshot's source, reader and manifest,
+ * or a pg_dump archive's header. */
+struct opened {
+	g3_source *src;
+	g3_reader *r;
+	g3_manifest m;
+	g3_pgarch_head h;
+	int is_arch;
+};
+
+static void opened_release(struct opened *o)
+{
+	g3_reader_close(o->r);
+	g3_source_close(o->src);
+	g3_manifest_release(&o->m);
+}
+
 /* Opens src and reads its manifest (first member); a pg_dump archive
  * instead: *is_arch 1 and its header in h. */
 static g3_rc open_snapshot(const char *spec, g3_source **src, g3_reader **r,
@@ -242,6 +259,20 @@ static g3_rc open_snapshot(const char *spec, g3_source **src, g3_reader **r,
 		return rc;
 	}
 	return g3_snap_read_manifest(*r, (*src)->name, m, err);
+}
+
+/* The options, then the snapshot opened (inspect and verify alike); *done:
+ * nothing else is to be done (--help). */
+static g3_rc begin(int argc, char **argv, const char *command, const char *usage,
+		   struct args *a, struct opened *o, g3_err *err, int *done)
+{
+	g3_rc rc;
+
+	memset(o, 0, sizeof(*o));
+	g3_manifest_init(&o->m);
+	if ((rc = parse_args(argc, argv, command, usage, a, err, done)) || *done)
+		return rc;
+	return open_snapshot(a->snapshot, &o->src, &o->r, &o->m, &o->h, &o->is_arch, err);
 }
 
 static void human_size(int64_t bytes, char *buf, size_t len)
@@ -325,40 +356,32 @@ static void print_manifest(const g3_manifest *m)
 int cmd_inspect(int argc, char **argv)
 {
 	struct args a;
-	g3_source *src = NULL;
-	g3_reader *r = NULL;
-	g3_manifest m;
-	g3_pgarch_head h;
+	struct opened o;
 	g3_err err;
 	g3_rc rc;
-	int done, is_arch = 0;
+	int done;
 
 	g3_err_init(&err);
-	g3_manifest_init(&m);
-	if ((rc = parse_args(argc, argv, "inspect", inspect_usage, &a, &err, &done)) || done)
+	if ((rc = begin(argc, argv, "inspect", inspect_usage, &a, &o, &err, &done)) || done)
 		goto cleanup;
-	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &h, &is_arch, &err)))
-		goto cleanup;
-	if (is_arch) {
-		print_archive(&h, a.json);
+	if (o.is_arch) {
+		print_archive(&o.h, a.json);
 	} else if (a.json) {
 		g3_buf out = G3_BUF_INIT;
 
-		g3_manifest_to_json(&m, &out);
+		g3_manifest_to_json(&o.m, &out);
 		fwrite(out.data, 1, out.len, stdout);
 		putchar('\n');
 		g3_buf_release(&out);
 	} else {
-		print_manifest(&m);
+		print_manifest(&o.m);
 	}
 cleanup:
 	if (rc)
 		g3_log_err(&err);
 	if (rc && a.json)
 		g3_err_print_json(snapshot_report(a.snapshot), rc, &err);
-	g3_reader_close(r);
-	g3_source_close(src);
-	g3_manifest_release(&m);
+	opened_release(&o);
 	return g3_exit_code(rc);
 }
 
@@ -451,27 +474,21 @@ static void print_verified(const g3_snapwalk *w, const g3_manifest *m, const cha
 int cmd_verify(int argc, char **argv)
 {
 	struct args a;
-	g3_source *src = NULL;
-	g3_reader *r = NULL;
-	g3_manifest m;
+	struct opened o;
 	g3_snapwalk w;
-	g3_pgarch_head h;
 	g3_err err;
 	g3_rc rc;
-	int done, is_arch = 0;
+	int done;
 
 	g3_err_init(&err);
-	g3_manifest_init(&m);
 	/* members_read counts the manifest from the start */
-	g3_snapwalk_init(&w, NULL, NULL, &m, NULL, NULL);
-	if ((rc = parse_args(argc, argv, "verify", verify_usage, &a, &err, &done)) || done)
+	g3_snapwalk_init(&w, NULL, NULL, NULL, NULL, NULL);
+	if ((rc = begin(argc, argv, "verify", verify_usage, &a, &o, &err, &done)) || done)
 		goto cleanup;
-	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &h, &is_arch, &err)))
-		goto cleanup;
-	if (is_arch) {
+	if (o.is_arch) {
 		char what[256];
 
-		g3_pgarch_describe(&h, what, sizeof(what));
+		g3_pgarch_describe(&o.h, what, sizeof(what));
 		rc = g3_err_set(&err, G3_USAGE, "\"%s\" is not a gen3db snapshot: it is a %s",
 				a.snapshot, what);
 		g3_err_hint(&err, "gen3db inspect shows its header; gen3db restore reads it "
@@ -479,13 +496,14 @@ int cmd_verify(int argc, char **argv)
 		goto cleanup;
 	}
 	/* every check is the walk's: verify only reports */
-	w.rd = r;
-	w.src = src;
-	g3_progress_init(src->size);
+	w.rd = o.r;
+	w.src = o.src;
+	w.m = &o.m;
+	g3_progress_init(o.src->size);
 	rc = g3_snapwalk_run(&w, &err);
 	g3_progress_finish();
 	if (!rc)
-		print_verified(&w, &m, src->name, a.json);
+		print_verified(&w, &o.m, o.src->name, a.json);
 cleanup:
 	g3_progress_finish();
 	if (rc)
@@ -500,8 +518,6 @@ cleanup:
 		g3_err_print_json(rep, rc, &err);
 	}
 	g3_snapwalk_release(&w);
-	g3_reader_close(r);
-	g3_source_close(src);
-	g3_manifest_release(&m);
+	opened_release(&o);
 	return g3_exit_code(rc);
 }

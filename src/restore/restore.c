@@ -415,7 +415,7 @@ check:
 	return G3_OK;
 }
 
-static struct db_load *plan_add(struct plan *p)
+struct db_load *plan_add(struct plan *p)
 {
 	struct db_load *d;
 

@@ -178,6 +178,8 @@ size_t es_plan_count(const struct es_plan *e);
  * No password is not an error here: g3_pgtarget_prepare decides (SET
  * ROLE, a generated one with --secret-out, or a refusal). */
 g3_rc plan_role(struct db_load *d, const char *user, g3_err *err);
+/* Appends an empty target (its service and target initialised) to p. */
+struct db_load *plan_add(struct plan *p);
 /* Set once before planning: --credentials-dir, or NULL. */
 extern const char *restore_credentials_dir;
 

@@ -80,13 +80,8 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 	for (size_t i = 0; i < m->n_databases; i++) {
 		const char *from = m->databases[i].name;
 		const char *mapped = map_lookup(o, from);
-		struct db_load *d;
+		struct db_load *d = plan_add(p);
 
-		p->dbs = g3_xrealloc(p->dbs, (p->n + 1) * sizeof(*p->dbs));
-		d = &p->dbs[p->n++];
-		memset(d, 0, sizeof(*d));
-		g3_service_init(&d->svc);
-		g3_pgtarget_init(&d->target);
 		d->from = g3_xstrdup(from);
 		d->mdb = &m->databases[i];
 		if (mapped)

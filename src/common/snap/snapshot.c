@@ -831,8 +831,11 @@ void g3_chunk_check_update(g3_chunk_check *c, const void *buf, size_t len)
 	}
 }
 
-g3_rc g3_chunk_check_finish(g3_chunk_check *c, const g3_chunk_header *h,
-			    const char *member, g3_err *err)
+/* Ends c and compares it with a header's rows (lines), bytes and sha256;
+ * what: "table \"s.t\"" or "index \"x\"". */
+static g3_rc check_finish(g3_chunk_check *c, const char *member, const char *what,
+			  int64_t rows, const char *one, const char *many, int64_t bytes,
+			  const char *sha256, g3_err *err)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
@@ -840,20 +843,26 @@ g3_rc g3_chunk_check_finish(g3_chunk_check *c, const g3_chunk_header *h,
 
 	EVP_DigestFinal_ex(c->md, md, &n);
 	hex(md, n, got);
-	if (c->bytes != h->bytes)
-		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of table \"%s.%s\" holds %" PRId64 " bytes, its header says %" PRId64,
-				  member, h->schema, h->table, c->bytes, h->bytes);
-	if (c->rows != h->rows)
-		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of table \"%s.%s\" holds %" PRId64 " %s, its header says %" PRId64,
-				  member, h->schema, h->table, c->rows, g3_plural(c->rows, "row", "rows"),
-				  h->rows);
-	if (strcmp(got, h->sha256))
-		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of table \"%s.%s\" fails its sha256 check",
-				  member, h->schema, h->table);
+	if (c->bytes != bytes)
+		return g3_err_set(err, G3_FAIL, "member \"%s\" of %s holds %" PRId64 " bytes, its "
+				  "header says %" PRId64, member, what, c->bytes, bytes);
+	if (c->rows != rows)
+		return g3_err_set(err, G3_FAIL, "member \"%s\" of %s holds %" PRId64 " %s, its "
+				  "header says %" PRId64, member, what, c->rows,
+				  g3_plural(c->rows, one, many), rows);
+	if (strcmp(got, sha256))
+		return g3_err_set(err, G3_FAIL, "member \"%s\" of %s fails its sha256 check",
+				  member, what);
 	return G3_OK;
+}
+
+g3_rc g3_chunk_check_finish(g3_chunk_check *c, const g3_chunk_header *h,
+			    const char *member, g3_err *err)
+{
+	char what[1200];
+
+	snprintf(what, sizeof(what), "table \"%s.%s\"", h->schema, h->table);
+	return check_finish(c, member, what, h->rows, "row", "rows", h->bytes, h->sha256, err);
 }
 
 void g3_chunk_check_release(g3_chunk_check *c)
@@ -1279,25 +1288,11 @@ g3_rc g3_es_docs_header_parse(const char *json, size_t len, const char *member,
 g3_rc g3_es_docs_check_finish(g3_chunk_check *c, const g3_es_docs_header *h,
 			      const char *index, const char *member, g3_err *err)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-	char got[65];
+	char what[600];
 
-	EVP_DigestFinal_ex(c->md, md, &n);
-	hex(md, n, got);
-	if (c->bytes != h->bytes)
-		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of index \"%s\" holds %" PRId64 " bytes, its header says %" PRId64,
-				  member, index, c->bytes, h->bytes);
-	if (c->rows != h->docs)
-		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of index \"%s\" holds %" PRId64 " %s, its header says %" PRId64,
-				  member, index, c->rows, g3_plural(c->rows, "document", "documents"),
-				  h->docs);
-	if (strcmp(got, h->sha256))
-		return g3_err_set(err, G3_FAIL, "member \"%s\" of index \"%s\" fails its sha256 check",
-				  member, index);
-	return G3_OK;
+	snprintf(what, sizeof(what), "index \"%s\"", index);
+	return check_finish(c, member, what, h->docs, "document", "documents", h->bytes,
+			    h->sha256, err);
 }
 
 void g3_es_doc_line(g3_buf *out, const char *id, const char *type, const char *source,

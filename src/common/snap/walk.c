@@ -428,28 +428,38 @@ static g3_rc es_member(g3_snapwalk *w, g3_member_kind kind, const char *member,
 
 /* ---- end.json ------------------------------------------------------------- */
 
-static g3_rc check_db_sums(g3_snapwalk *w, const g3_snap_end *e, g3_err *err)
+/* end.json's sums for a database ("row") or an index ("document") against
+ * the headers' (s, NULL: none read). */
+static g3_rc sums_agree(g3_snapwalk *w, const char *kind, const char *name, int64_t rows,
+			int64_t bytes, int64_t chunks, const g3_snapwalk_sum *s, const char *one,
+			const char *many, g3_err *err)
 {
 	static const g3_snapwalk_sum zero;
 
+	s = s ? s : &zero;
+	if (rows == s->rows && bytes == s->bytes && chunks == s->chunks)
+		return G3_OK;
+	return fail(w, err, "end.json: %s \"%s\" should hold %lld %s, %lld %s in %lld %s; the "
+		    "snapshot holds %lld %s, %lld %s in %lld", kind, name, (long long)rows,
+		    g3_plural(rows, one, many), (long long)bytes, g3_plural(bytes, "byte", "bytes"),
+		    (long long)chunks, g3_plural(chunks, "chunk", "chunks"), (long long)s->rows,
+		    g3_plural(s->rows, one, many), (long long)s->bytes,
+		    g3_plural(s->bytes, "byte", "bytes"), (long long)s->chunks);
+}
+
+static g3_rc check_db_sums(g3_snapwalk *w, const g3_snap_end *e, g3_err *err)
+{
 	for (size_t i = 0; i < w->m->n_databases; i++)
 		if (g3_snap_log_find(&w->st->dbs_seen, w->m->databases[i].name) < 0)
 			return fail(w, err, "database \"%s\" has no members",
 				    w->m->databases[i].name);
 	for (size_t i = 0; i < e->n_databases; i++) {
 		const g3_end_database *d = &e->databases[i];
-		const g3_snapwalk_sum *s = sum_find(w->dbs, w->n_dbs, d->name);
+		g3_rc rc = sums_agree(w, "database", d->name, d->rows, d->bytes, d->chunks,
+				      sum_find(w->dbs, w->n_dbs, d->name), "row", "rows", err);
 
-		s = s ? s : &zero;
-		if (d->rows != s->rows || d->bytes != s->bytes || d->chunks != s->chunks)
-			return fail(w, err, "end.json: database \"%s\" should hold %lld %s, %lld %s "
-				    "in %lld %s; the snapshot holds %lld %s, %lld %s in %lld",
-				    d->name, (long long)d->rows, g3_plural(d->rows, "row", "rows"),
-				    (long long)d->bytes, g3_plural(d->bytes, "byte", "bytes"),
-				    (long long)d->chunks, g3_plural(d->chunks, "chunk", "chunks"),
-				    (long long)s->rows, g3_plural(s->rows, "row", "rows"),
-				    (long long)s->bytes, g3_plural(s->bytes, "byte", "bytes"),
-				    (long long)s->chunks);
+		if (rc)
+			return rc;
 	}
 	for (size_t i = 0; i < w->m->n_databases; i++) {
 		int found = 0;
@@ -467,12 +477,9 @@ static g3_rc check_db_sums(g3_snapwalk *w, const g3_snap_end *e, g3_err *err)
 static g3_rc check_index(g3_snapwalk *w, const g3_snap_end *e, const char *index,
 			 g3_err *err)
 {
-	static const g3_snapwalk_sum zero;
-	const g3_snapwalk_sum *s = sum_find(w->ixs, w->n_ixs, index);
 	const g3_end_index *x = NULL;
 	g3_rc rc;
 
-	s = s ? s : &zero;
 	for (size_t k = 0; k < e->n_indices; k++)
 		if (!strcmp(e->indices[k].name, index))
 			x = &e->indices[k];
@@ -480,15 +487,9 @@ static g3_rc check_index(g3_snapwalk *w, const g3_snap_end *e, const char *index
 		return es_fault(w, index, rc, err);
 	if (!x)
 		rc = fail(w, err, "end.json does not list index \"%s\"", index);
-	else if (x->docs != s->rows || x->bytes != s->bytes || x->chunks != s->chunks)
-		rc = fail(w, err, "end.json: index \"%s\" should hold %lld %s, %lld %s "
-			  "in %lld %s; the snapshot holds %lld %s, %lld %s in %lld",
-			  x->name, (long long)x->docs, g3_plural(x->docs, "document", "documents"),
-			  (long long)x->bytes, g3_plural(x->bytes, "byte", "bytes"),
-			  (long long)x->chunks, g3_plural(x->chunks, "chunk", "chunks"),
-			  (long long)s->rows, g3_plural(s->rows, "document", "documents"),
-			  (long long)s->bytes, g3_plural(s->bytes, "byte", "bytes"),
-			  (long long)s->chunks);
+	else
+		rc = sums_agree(w, "index", x->name, x->docs, x->bytes, x->chunks,
+				sum_find(w->ixs, w->n_ixs, index), "document", "documents", err);
 	return es_fault(w, index, rc, err);
 }
 
