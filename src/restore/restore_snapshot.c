@@ -270,7 +270,7 @@ static g3_rc on_chunk_done(void *u, const g3_snap_database *mdb, const g3_chunk_
 /* The Elasticsearch members go to restore_snapshot_es.c. */
 static int on_es_wanted(void *u, const char *index)
 {
-	return es_wanted(((struct snap_state *)u)->p, index);
+	return es_restores(((struct snap_state *)u)->p, index);
 }
 
 static g3_rc on_es_index(void *u, const char *index, const char *member, g3_esdef *def,
@@ -279,31 +279,31 @@ static g3_rc on_es_index(void *u, const char *index, const char *member, g3_esde
 	struct snap_state *s = u;
 
 	(void)member;
-	return es_index(s->p, s->in->src->name, index, def, err);
+	return es_begin_index(s->p, s->in->src->name, index, def, err);
 }
 
 static g3_rc on_es_docs(void *u, g3_snapwalk *w, const char *index,
 			const g3_es_docs_header *h, const char *member, g3_err *err)
 {
-	return es_docs(((struct snap_state *)u)->p, w, index, h, member, err);
+	return es_load_docs(((struct snap_state *)u)->p, w, index, h, member, err);
 }
 
 static g3_rc on_es_docs_done(void *u, const char *index, const g3_es_docs_header *h,
 			     g3_err *err)
 {
-	return es_docs_done(((struct snap_state *)u)->p, index, h, err);
+	return es_docs_loaded(((struct snap_state *)u)->p, index, h, err);
 }
 
 static g3_rc on_es_failed(void *u, const char *index, g3_err *why, g3_err *err)
 {
-	return es_failed(((struct snap_state *)u)->p, index, why, err);
+	return es_index_failed(((struct snap_state *)u)->p, index, why, err);
 }
 
 /* end.json agreed with everything read: the indices get their aliases */
 static g3_rc on_end(void *u, const g3_snap_end *e, g3_err *err)
 {
 	(void)e;
-	return es_end(((struct snap_state *)u)->p, err);
+	return es_publish(((struct snap_state *)u)->p, err);
 }
 
 static const g3_snapwalk_ops restore_walk = {

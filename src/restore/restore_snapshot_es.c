@@ -10,8 +10,8 @@
  *
  * Load, per index: es/<index>/index.json creates the versioned index
  * (g3_esrestore_begin: replicas 0, refresh -1); each documents chunk
- * (header docs.<N>.json, then docs.<N>.ndjson) streams through the sha256
- * and line count of g3_chunk_check and, line by line, into the bulk loader;
+ * (header docs.<N>.json, then docs.<N>.ndjson) streams through the snapshot walk's
+ * checks (walk.h) and, line by line, into the bulk loader;
  * after the chunk marked last the load ends (settings back, refresh,
  * _count; the alias then, or for format 1.2 once end.json's member_sums
  * agree, index.json's included). A chunk that does not match its header fails its index:
@@ -192,7 +192,7 @@ size_t es_plan_count(const struct es_plan *e)
 	return e ? e->n : 0;
 }
 
-int es_wanted(const struct plan *p, const char *index)
+int es_restores(const struct plan *p, const char *index)
 {
 	const struct es_index *x = find_index(p->es, index);
 
@@ -200,8 +200,8 @@ int es_wanted(const struct plan *p, const char *index)
 	return x && x->state != IX_FAILED && x->state != IX_SKIPPED;
 }
 
-g3_rc es_index(struct plan *p, const char *source, const char *index, g3_esdef *def,
-	       g3_err *err)
+g3_rc es_begin_index(struct plan *p, const char *source, const char *index, g3_esdef *def,
+		     g3_err *err)
 {
 	struct es_plan *e = p->es;
 	struct es_index *x = find_index(e, index);
@@ -225,8 +225,8 @@ g3_rc es_index(struct plan *p, const char *source, const char *index, g3_esdef *
 }
 
 /* A documents chunk, line by line into the bulk loader as it streams. */
-g3_rc es_docs(struct plan *p, g3_snapwalk *w, const char *index, const g3_es_docs_header *h,
-	      const char *member, g3_err *err)
+g3_rc es_load_docs(struct plan *p, g3_snapwalk *w, const char *index,
+		   const g3_es_docs_header *h, const char *member, g3_err *err)
 {
 	struct es_index *x = find_index(p->es, index);
 	cookie_io_functions_t io = { cookie_read, NULL, NULL, NULL };
@@ -260,8 +260,8 @@ g3_rc es_docs(struct plan *p, g3_snapwalk *w, const char *index, const g3_es_doc
 	return rc;
 }
 
-g3_rc es_docs_done(struct plan *p, const char *index, const g3_es_docs_header *h,
-		   g3_err *err)
+g3_rc es_docs_loaded(struct plan *p, const char *index, const g3_es_docs_header *h,
+		     g3_err *err)
 {
 	struct es_index *x = find_index(p->es, index);
 
@@ -276,7 +276,7 @@ g3_rc es_docs_done(struct plan *p, const char *index, const g3_es_docs_header *h
 }
 
 /* A fault of one index fails that index only; the walk goes on. */
-g3_rc es_failed(struct plan *p, const char *index, g3_err *why, g3_err *err)
+g3_rc es_index_failed(struct plan *p, const char *index, g3_err *why, g3_err *err)
 {
 	struct es_plan *e = p->es;
 	struct es_index *x = find_index(e, index);
@@ -302,7 +302,7 @@ g3_rc es_failed(struct plan *p, const char *index, g3_err *why, g3_err *err)
 }
 
 /* end.json agreed: the indices loaded (1.2) get their aliases. */
-g3_rc es_end(struct plan *p, g3_err *err)
+g3_rc es_publish(struct plan *p, g3_err *err)
 {
 	struct es_plan *e = p->es;
 

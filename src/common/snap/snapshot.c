@@ -613,7 +613,8 @@ static const struct field index_fields[] = {
 	STR(g3_snap_index, source_distribution, "source_distribution", OMIT),
 	STR(g3_snap_index, source_version, "source_version", OMIT),
 };
-static const struct object_spec index_spec = SPEC(g3_snap_index, index_fields, 6, index_check, NULL);
+static const struct object_spec index_spec =
+	SPEC(g3_snap_index, index_fields, 6, index_check, NULL);
 static const struct list indices = LIST(g3_manifest, indices, n_indices, "indices", 1, "index", 1,
 					&index_spec, NULL);
 
@@ -1099,7 +1100,8 @@ static const struct field end_table_fields[] = {
 	STR(g3_end_table, schema, "schema", 0), STR(g3_end_table, name, "name", 0),
 	SUMS(g3_end_table, rows, "rows"),
 };
-static const struct object_spec end_table_spec = SPEC(g3_end_table, end_table_fields, 5, NULL, NULL);
+static const struct object_spec end_table_spec =
+	SPEC(g3_end_table, end_table_fields, 5, NULL, NULL);
 static const struct list end_tables = LIST(g3_end_database, tables, n_tables, "tables", 1,
 					   "table", 0, &end_table_spec, NULL);
 
@@ -1114,7 +1116,8 @@ static const struct list end_databases = LIST(g3_snap_end, databases, n_database
 static const struct field end_index_fields[] = {
 	STR(g3_end_index, name, "name", 0), SUMS(g3_end_index, docs, "docs"),
 };
-static const struct object_spec end_index_spec = SPEC(g3_end_index, end_index_fields, 4, NULL, NULL);
+static const struct object_spec end_index_spec =
+	SPEC(g3_end_index, end_index_fields, 4, NULL, NULL);
 static const struct list end_indices = LIST(g3_snap_end, indices, n_indices, "indices", OMIT,
 					    "index", 1, &end_index_spec, NULL);
 

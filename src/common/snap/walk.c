@@ -244,7 +244,7 @@ static int db_has_table(const g3_snap_database *d, const char *schema, const cha
 	return 0;
 }
 
-static g3_rc chunk_header(g3_snapwalk *w, const char *member, uint64_t number, g3_err *err)
+static g3_rc read_chunk_header(g3_snapwalk *w, const char *member, uint64_t number, g3_err *err)
 {
 	struct g3_snapwalk_state *s = w->st;
 	g3_rc rc;
@@ -265,7 +265,7 @@ static g3_rc chunk_header(g3_snapwalk *w, const char *member, uint64_t number, g
 	return G3_OK;
 }
 
-static g3_rc chunk(g3_snapwalk *w, const char *member, uint64_t number, g3_err *err)
+static g3_rc read_chunk(g3_snapwalk *w, const char *member, uint64_t number, g3_err *err)
 {
 	struct g3_snapwalk_state *s = w->st;
 	g3_snapwalk_sum *sum;
@@ -292,7 +292,7 @@ static g3_rc chunk(g3_snapwalk *w, const char *member, uint64_t number, g3_err *
 				  : G3_OK;
 }
 
-static g3_rc pg_member(g3_snapwalk *w, g3_member_kind kind, const char *member,
+static g3_rc walk_pg_member(g3_snapwalk *w, g3_member_kind kind, const char *member,
 		       const char *db, uint64_t number, g3_err *err)
 {
 	g3_rc rc;
@@ -301,9 +301,9 @@ static g3_rc pg_member(g3_snapwalk *w, g3_member_kind kind, const char *member,
 		return rc;
 	switch (kind) {
 	case G3_MEMBER_CHUNK_HEADER:
-		return chunk_header(w, member, number, err);
+		return read_chunk_header(w, member, number, err);
 	case G3_MEMBER_CHUNK:
-		return chunk(w, member, number, err);
+		return read_chunk(w, member, number, err);
 	case G3_MEMBER_PRE_DATA:
 	case G3_MEMBER_POST_DATA:
 	case G3_MEMBER_SEQUENCES:
@@ -315,7 +315,7 @@ static g3_rc pg_member(g3_snapwalk *w, g3_member_kind kind, const char *member,
 
 /* ---- Elasticsearch indices ------------------------------------------------ */
 
-static g3_rc es_index(g3_snapwalk *w, const char *index, const char *member, g3_err *err)
+static g3_rc read_es_index(g3_snapwalk *w, const char *index, const char *member, g3_err *err)
 {
 	struct g3_snapwalk_state *s = w->st;
 	g3_esdef def;
@@ -334,7 +334,7 @@ static g3_rc es_index(g3_snapwalk *w, const char *index, const char *member, g3_
 	return rc;
 }
 
-static g3_rc es_docs_header(g3_snapwalk *w, const char *index, const char *member,
+static g3_rc read_es_docs_header(g3_snapwalk *w, const char *index, const char *member,
 			    uint64_t number, g3_err *err)
 {
 	struct g3_snapwalk_state *s = w->st;
@@ -356,7 +356,7 @@ static g3_rc es_docs_header(g3_snapwalk *w, const char *index, const char *membe
 	return G3_OK;
 }
 
-static g3_rc es_docs(g3_snapwalk *w, const char *index, const char *member, uint64_t number,
+static g3_rc read_es_docs(g3_snapwalk *w, const char *index, const char *member, uint64_t number,
 		     g3_err *err)
 {
 	struct g3_snapwalk_state *s = w->st;
@@ -382,7 +382,7 @@ static g3_rc es_docs(g3_snapwalk *w, const char *index, const char *member, uint
 	return w->ops->es_docs_done ? w->ops->es_docs_done(w->u, index, &s->es_hdr, err) : G3_OK;
 }
 
-static int es_wanted(g3_snapwalk *w, const char *index)
+static int index_wanted(g3_snapwalk *w, const char *index)
 {
 	return !w->ops->es_wanted || w->ops->es_wanted(w->u, index);
 }
@@ -402,7 +402,7 @@ static g3_rc es_fault(g3_snapwalk *w, const char *index, g3_rc rc, g3_err *err)
 	return w->ops->es_failed(w->u, index, &why, err);
 }
 
-static g3_rc es_member(g3_snapwalk *w, g3_member_kind kind, const char *member,
+static g3_rc walk_es_member(g3_snapwalk *w, g3_member_kind kind, const char *member,
 		       const char *index, uint64_t number, g3_err *err)
 {
 	g3_rc rc;
@@ -415,14 +415,14 @@ static g3_rc es_member(g3_snapwalk *w, g3_member_kind kind, const char *member,
 	if (!g3_manifest_find_index(w->m, index))
 		return fail(w, err, "member \"%s\" names index \"%s\", which the manifest does "
 			    "not list", member, index);
-	if (!es_wanted(w, index))
+	if (!index_wanted(w, index))
 		return G3_OK;
 	if (kind == G3_MEMBER_ES_INDEX)
-		rc = es_index(w, index, member, err);
+		rc = read_es_index(w, index, member, err);
 	else if (kind == G3_MEMBER_ES_DOCS_HEADER)
-		rc = es_docs_header(w, index, member, number, err);
+		rc = read_es_docs_header(w, index, member, number, err);
 	else
-		rc = es_docs(w, index, member, number, err);
+		rc = read_es_docs(w, index, member, number, err);
 	return es_fault(w, index, rc, err);
 }
 
@@ -512,7 +512,7 @@ static g3_rc check_end(g3_snapwalk *w, const g3_snap_end *e, g3_err *err)
 	if ((rc = check_db_sums(w, e, err)))
 		return rc;
 	for (size_t i = 0; i < w->m->n_indices; i++)
-		if (es_wanted(w, w->m->indices[i].name) &&
+		if (index_wanted(w, w->m->indices[i].name) &&
 		    (rc = check_index(w, e, w->m->indices[i].name, err)))
 			return rc;
 	return G3_OK;
@@ -540,7 +540,7 @@ static g3_rc walk_end(g3_snapwalk *w, g3_err *err)
 
 /* ---- the walk ------------------------------------------------------------- */
 
-static g3_rc member(g3_snapwalk *w, const char *name, g3_err *err)
+static g3_rc walk_member(g3_snapwalk *w, const char *name, g3_err *err)
 {
 	struct g3_snapwalk_state *s = w->st;
 	char db[256];
@@ -564,12 +564,12 @@ static g3_rc member(g3_snapwalk *w, const char *name, g3_err *err)
 	case G3_MEMBER_SEQUENCES:
 	case G3_MEMBER_CHUNK_HEADER:
 	case G3_MEMBER_CHUNK:
-		return pg_member(w, kind, name, db, number, err);
+		return walk_pg_member(w, kind, name, db, number, err);
 	case G3_MEMBER_ES:
 	case G3_MEMBER_ES_INDEX:
 	case G3_MEMBER_ES_DOCS_HEADER:
 	case G3_MEMBER_ES_DOCS:
-		return es_member(w, kind, name, db, number, err);
+		return walk_es_member(w, kind, name, db, number, err);
 	default:
 		return G3_OK;       /* a newer minor version's member */
 	}
@@ -591,7 +591,7 @@ g3_rc g3_snapwalk_run(g3_snapwalk *w, g3_err *err)
 		}
 		if (got == 0)
 			break;
-		if ((rc = member(w, name, err)))
+		if ((rc = walk_member(w, name, err)))
 			break;
 	}
 	if (!rc && !w->seen_end) {
