@@ -255,6 +255,8 @@ static g3_rc on_chunk_done(void *u, const g3_snap_database *mdb, const g3_chunk_
 
 	(void)mdb;
 	(void)member;
+	if (restore_interrupted)   /* chunks read through (skipped tables) too */
+		return g3_err_set(err, G3_FAIL, "interrupted");
 	if (s->copying && (rc = g3_pgload_copy_end(d->load, h->rows, err)))
 		return rc;
 	s->copying = 0;
