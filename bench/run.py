@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Side-by-side benchmarks: gen3db against the tools it replaces.
 
-  make bench                      (SIZE=200MB RUNS=3 PARTS=pg,es,s3,mem)
+  make bench                      (SIZE=200MB RUNS=3 PARTS=pg,shapes,es,s3,mem)
   SIZE=1GB RUNS=5 PARTS=pg bench/run.py
+  SHAPE_SIZE=100MB SHAPES=a,c PARTS=shapes bench/run.py
 
 Everything runs in one session on one machine, against one throwaway
 PostgreSQL cluster and one ES-compatible test server, each tool several
@@ -19,6 +20,14 @@ bench/results/latest.md. Parts:
   s3   streaming restore from s3rver (tests/s3/s3env.sh) against download
        then restore
   mem  gen3db's peak RSS restoring and dumping at each of MEM_SIZES
+  shapes  per dataset shape of bench/shapes.py (SHAPES=a,b,c,d,e, each
+       SHAPE_SIZE of COPY data: default SIZE when SIZE is set, else 64MB):
+       gen3db restore (.sql.zst and snapshot, --jobs 2, traced) against
+       psql -f, pg_restore -j 2 of -Fd and -Fc, pg_restore -j 2 then
+       vacuumdb -Z -j 2; gen3db dump against pg_dump -Fc and -Fd -j 2;
+       per phase of gen3db's restore (from its --trace) the wall time, the
+       connections' busy share and the server's CPU (bench/tracestat.py),
+       and a Gantt chart of each traced restore
 
 Not part of `make check`: timings on shared
 machines are noisy, so targets are judged here, from medians measured side
@@ -35,21 +44,28 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 import pgcluster  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import shapes  # noqa: E402
+import tracestat  # noqa: E402
 
 BIN = os.environ.get("GEN3DB_BIN", os.path.join(ROOT, "build", "gen3db"))
 SIZE = os.environ.get("SIZE", "200MB")
 RUNS = int(os.environ.get("RUNS", "3"))
-PARTS = os.environ.get("PARTS", "pg,es,s3,mem").split(",")
+PARTS = os.environ.get("PARTS", "pg,shapes,es,s3,mem").split(",")
+SHAPES = os.environ.get("SHAPES", "a,b,c,d,e").split(",")
+SHAPE_SIZE = os.environ.get("SHAPE_SIZE") or os.environ.get("SIZE") or "64MB"
 MEM_SIZES = os.environ.get("MEM_SIZES", "200MB,1GB").split(",")
 SERVICES = ["sheepdog", "indexd", "fence", "arborist"]
 CACHE = os.path.join(ROOT, "bench", ".cache")
 DATA = os.path.join(ROOT, "bench", "data")
+OUT = {}  # "dir": this run's bench/results/<stamp>/
 
 
 def log(msg):
@@ -87,33 +103,60 @@ def server_cpu():
         return v  # v[1] is ppid, v[11..14] utime stime cutime cstime
 
     total = sum(int(x) for x in stat(pid)[11:15])
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                v = stat(p)
-            except OSError:
-                continue
-            if v[1] == str(pid):
-                total += int(v[11]) + int(v[12])
+    try:  # the kernel's list of the postmaster's children, else a scan of /proc
+        with open("/proc/%s/task/%s/children" % (pid, pid)) as f:
+            kids = f.read().split()
+    except OSError:
+        kids = [p for p in os.listdir("/proc") if p.isdigit()]
+    for p in kids:
+        try:
+            v = stat(p)
+        except OSError:
+            continue
+        if v[1] == str(pid):
+            total += int(v[11]) + int(v[12])
     return total / tck
 
 
-def measure(argv, env=None, cwd=None):
+class CpuSampler:
+    """server_cpu() every tracestat.SAMPLE_EVERY seconds in a thread, as
+    (seconds since t0, CPU seconds) pairs, while a traced restore runs."""
+
+    def __init__(self, t0):
+        self.t0, self.samples, self.stop = t0, [(0.0, server_cpu())], threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.wait(tracestat.SAMPLE_EVERY):
+            self.samples.append((time.monotonic() - self.t0, server_cpu()))
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join()
+        self.samples.append((time.monotonic() - self.t0, server_cpu()))
+        return self.samples
+
+
+def measure(argv, env=None, cwd=None, sample=False):
     """Runs argv under /usr/bin/time: wall seconds, client CPU, peak RSS, and
-    the server's CPU seconds over the run when a server is watched."""
+    the server's CPU seconds over the run when a server is watched (with
+    sample, also "samples": the server's CPU every 100 ms, see CpuSampler)."""
     s0 = server_cpu()
     load0 = os.getloadavg()[0]
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         t0 = time.monotonic()
+        sampler = CpuSampler(t0) if sample else None
         r = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", tf.name] + argv,
                            env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         wall = time.monotonic() - t0
+        samples = sampler.finish() if sampler else None
         if r.returncode != 0:
             raise RuntimeError("%s failed (%d): %s" % (argv[0], r.returncode,
                                                        r.stderr.decode()[-2000:]))
         rss, user, sys_ = tf.read().split()[-3:]
     return {"wall": wall, "rss_kb": int(rss), "cpu": float(user) + float(sys_),
-            "server_cpu": server_cpu() - s0,
+            "server_cpu": server_cpu() - s0, "samples": samples,
             # other work on a shared machine shows here (1-minute load average)
             "load": max(load0, os.getloadavg()[0]),
             "stdout": r.stdout.decode(errors="replace")[-4000:],
@@ -131,19 +174,26 @@ class Table:
     def add(self, name, runs, amount, note=""):
         self.rows.append({"name": name, "runs": runs, "amount": amount, "note": note})
 
-    def markdown(self, ref):
-        base = next((r for r in self.rows if r["name"] == ref), None)
+    def markdown(self, ref, ref2=None):
+        """The table, the speed-up against the row named ref (and, with
+        ref2, a second column against that row)."""
+        bases = [next((r for r in self.rows if r["name"] == x), None) for x in (ref, ref2) if x]
+        heads = ["gen3db speed-up"] if not ref2 else ["speed-up vs %s" % x.replace("gen3db ", "")
+                                                      for x in (ref, ref2)]
         out = ["### %s" % self.title, "",
                "| tool | median wall s | %s/s | MB/s | client CPU s | server CPU s (cores busy) "
-               "| peak RSS MiB | load avg | gen3db speed-up |" % self.unit,
-               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+               "| peak RSS MiB | load avg | %s |" % (self.unit, " | ".join(heads)),
+               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(heads)]
         for r in self.rows:
             wall = median(r["runs"], "wall")
-            ratio = ""
-            if base is not None:
-                ratio = "%.2f×" % (wall / median(base["runs"], "wall"))
-                if r is base:
-                    ratio = "1.00 (gen3db)"
+            ratios = []
+            for base in bases:
+                ratio = ""
+                if base is not None:
+                    ratio = "%.2f×" % (wall / median(base["runs"], "wall"))
+                    if r is base:
+                        ratio = "1.00 (gen3db)"
+                ratios.append(ratio)
             scpu = statistics.median(x.get("server_cpu", 0.0) for x in r["runs"])
             out.append("| %s | %.2f | %.0f | %.1f | %.2f | %s | %.1f | %s | %s |" % (
                 (r["name"] + (" " + r["note"] if r["note"] else "")).replace("|", "\\|"), wall,
@@ -152,7 +202,7 @@ class Table:
                 "%.1f (%.2f)" % (scpu, scpu / wall) if scpu else "-",
                 max(x["rss_kb"] for x in r["runs"]) / 1024,
                 "%.1f" % max(x["load"] for x in r["runs"]) if "load" in r["runs"][0] else "-",
-                ratio))
+                " | ".join(ratios)))
         out.append("")
         out.append("Speed-up: the tool's median wall time divided by gen3db's (above 1: gen3db is faster).")
         return "\n".join(out) + "\n"
@@ -188,11 +238,12 @@ def drop_db(pg, name):
     pg.psql('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
 
 
-def per_service(runner):
-    """Sums one run over the services: wall and CPU add up, RSS is the max."""
+def per_service(runner, dbs=SERVICES):
+    """Sums one run over the services (or databases): wall and CPU add up,
+    RSS is the max."""
     total = {"wall": 0.0, "cpu": 0.0, "server_cpu": 0.0, "rss_kb": 0, "stdout": "", "phases": [],
              "load": 0.0}
-    for svc in SERVICES:
+    for svc in dbs:
         m = runner(svc)
         total["wall"] += m["wall"]
         total["cpu"] += m["cpu"]
@@ -201,6 +252,8 @@ def per_service(runner):
         total["phases"].append(phases(m.get("stderr", "")))
         total["rss_kb"] = max(total["rss_kb"], m["rss_kb"])
         total["stdout"] = m["stdout"]
+        if "out_bytes" in m:
+            total["out_bytes"] = total.get("out_bytes", 0) + m["out_bytes"]
     return total
 
 
@@ -209,6 +262,34 @@ def phases(stderr):
     import re
     m = re.search(r"\(data ([\d.]+) s, indexes, constraints and analyze ([\d.]+) s", stderr)
     return {"data": float(m.group(1)), "post": float(m.group(2))} if m else {}
+
+
+def gen3db_restorer(pg, env, src_of, extra, trace=None):
+    """One database's gen3db restore into t_<db>, as its service user
+    (with trace: --trace into that file and the server's CPU sampled)."""
+    def run(svc):
+        drop_db(pg, "t_" + svc)
+        e = dict(env, SERVICE_PGPASS="bench-service-password", SERVICE_PGUSER="bench_" + svc,
+                 SERVICE_PGDB="t_" + svc)
+        argv = [BIN, "restore", src_of(svc)] + extra(svc)
+        if trace is None:
+            return measure(argv, env=e)
+        m = measure(argv + ["--trace", trace], env=e, sample=True)
+        m["trace"] = tracestat.load(trace)
+        return m
+    return run
+
+
+def baseline_runner(pg, env, argv_of):
+    """One database's restore by another tool into t_<db>: the helm job
+    creates the database before psql -f, and gen3db's time includes
+    creating its (side) database, so the baseline's time includes
+    CREATE DATABASE."""
+    def run(svc):
+        drop_db(pg, "t_" + svc)
+        return measure(["bash", "-c", 'psql -X -q -d postgres -c "CREATE DATABASE \\"$1\\"" '
+                        '&& shift && exec "$@"', "_", "t_" + svc] + argv_of(svc), env=env)
+    return run
 
 
 def pg_variants(pg, env, d, work, tbl, amount, results):
@@ -226,25 +307,8 @@ def pg_variants(pg, env, d, work, tbl, amount, results):
         if r.returncode != 0:
             raise RuntimeError("gen3db dump failed: %s" % r.stderr)
 
-    svc_env = dict(env)
-    svc_env["SERVICE_PGPASS"] = "bench-service-password"
-
-    def gen3db_restore(src_of, extra):
-        def run(svc):
-            drop_db(pg, "t_" + svc)
-            e = dict(svc_env, SERVICE_PGUSER="bench_" + svc, SERVICE_PGDB="t_" + svc)
-            return measure([BIN, "restore", src_of(svc)] + extra(svc), env=e)
-        return run
-
-    def baseline(argv_of):
-        # the helm job creates the database before psql -f, and gen3db's
-        # time includes creating its (side) database: so does the baseline's
-        def run(svc):
-            drop_db(pg, "t_" + svc)
-            return measure(["bash", "-c", 'psql -X -q -d postgres -c "CREATE DATABASE \\"$1\\"" '
-                            '&& shift && exec "$@"', "_", "t_" + svc] + argv_of(svc), env=env)
-        return run
-
+    gen3db_restore = lambda src_of, extra: gen3db_restorer(pg, env, src_of, extra)
+    baseline = lambda argv_of: baseline_runner(pg, env, argv_of)
     variants = [
         ("gen3db restore snapshot --jobs 2",
          gen3db_restore(lambda s: os.path.join(work, s + ".tar.zst"),
@@ -412,7 +476,7 @@ def es_part(d, results):
 
 
 def strip(r):
-    return {k: v for k, v in r.items() if k not in ("stdout", "stderr")}
+    return {k: v for k, v in r.items() if k not in ("stdout", "stderr", "samples", "trace")}
 
 
 # ---------------------------------------------------------------- S3
@@ -509,6 +573,265 @@ def s3_part(d, results):
         tbl.add(name, raw[name], {"count": rows, "bytes": nbytes})
     results["s3"] = {k: [strip(r) for r in v] for k, v in raw.items()}
     return [tbl.markdown(variants[0][0])]
+
+
+# ---------------------------------------------------------------- shapes
+RESTORE_SNAP = "gen3db restore snapshot --jobs 2"
+RESTORE_SQL = "gen3db restore .sql.zst --jobs 2"
+PSQL = "psql -f .sql (helm job)"
+PGR_D = "pg_restore -j 2 (-Fd)"
+PGR_C = "pg_restore -j 2 (-Fc)"
+PGR_Z = "pg_restore -j 2 (-Fd), then vacuumdb -Z -j 2"
+DUMP_G3 = "gen3db dump --jobs 2 (snapshot, zstd -3)"
+DUMP_FC = "pg_dump -Fc (gzip -6)"
+DUMP_FD = "pg_dump -Fd -j 2 (gzip -6 per table)"
+DUMP_FDZ = "pg_dump -Fd -j 2 -Z 0, then tar | zstd -3"
+
+
+def shape_dataset(shape):
+    d = os.path.join(DATA, "shape-%s-%s-s1" % (shape, SHAPE_SIZE))
+    if not os.path.exists(os.path.join(d, "manifest.json")):
+        log("generating shape %s (%s) in %s" % (shape, SHAPE_SIZE, d))
+        subprocess.run([sys.executable, os.path.join(ROOT, "bench", "shapes.py"), "--shape", shape,
+                        "--out", d, "--size", SHAPE_SIZE, "--seed", "1", "--quiet"], check=True)
+    with open(os.path.join(d, "manifest.json")) as f:
+        return d, json.load(f)
+
+
+def shapes_part(_d, results):
+    """Every shape of SHAPES against one throwaway cluster, one after the other."""
+    out = []
+    with pgcluster.PgCluster() as pg:
+        with open(os.path.join(pg.data, "postmaster.pid")) as f:
+            SERVER["pid"] = f.readline().strip()
+        try:
+            for shape in SHAPES:
+                work = tempfile.mkdtemp(prefix="gen3db-bench-shape-")
+                os.chmod(work, 0o755)
+                try:
+                    out.append(shape_bench(pg, pg.env(), shape, work,
+                                           results.setdefault("shapes", {})))
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+        finally:
+            SERVER.pop("pid", None)
+    return [shapes_overview(results["shapes"])] + out
+
+
+def shapes_overview(shapes_res):
+    """One row per shape: the restores' and dumps' medians side by side and
+    the ratios the targets judge (a baseline's time ÷ gen3db's)."""
+    out = ["### Shapes overview (median wall s; ratios: the baseline's time ÷ gen3db's)", "",
+           "| shape | COPY MB | snapshot | .sql.zst | psql -f | pg_restore -j 2 -Fd / -Fc "
+           "| + vacuumdb -Z | snapshot vs pg_restore + vacuumdb -Z \\| vs pg_restore | .sql.zst vs "
+           "psql -f | least busy conn snapshot \\| .sql.zst | gen3db dump | pg_dump -Fd -j 2 "
+           "gzip \\| -Z 0 + zstd | dump vs pg_dump -Fd -j 2 |",
+           "| --- |" + " ---: |" * 12]
+    for shape, s in shapes_res.items():
+        w = lambda n: statistics.median(r["wall"] for r in s["runs"][n])
+
+        def least(n):
+            busy = [tracestat.busy(r["analysis"]) for r in s["runs"][n]]
+            return 100 * min(statistics.median(x[c] for x in busy) for c in busy[0])
+        out.append("| %s %s | %.0f | %.2f | %.2f | %.2f | %.2f / %.2f | %.2f | %.2f× \\| %.2f× "
+                   "| %.2f× | %.0f %% \\| %.0f %% | %.2f | %.2f \\| %.2f | %.2f× |" % (
+                       shape, s["name"], s["copy_bytes"] / 1e6, w(RESTORE_SNAP), w(RESTORE_SQL),
+                       w(PSQL), w(PGR_D), w(PGR_C), w(PGR_Z), w(PGR_Z) / w(RESTORE_SNAP),
+                       min(w(PGR_D), w(PGR_C)) / w(RESTORE_SNAP), w(PSQL) / w(RESTORE_SQL),
+                       least(RESTORE_SNAP), least(RESTORE_SQL), w(DUMP_G3), w(DUMP_FD),
+                       w(DUMP_FDZ), min(w(DUMP_FD), w(DUMP_FDZ)) / w(DUMP_G3)))
+    return "\n".join(out) + "\n"
+
+
+def shape_sources(pg, env, d, manifest, work):
+    """Loads the shape's generated SQL into src_<db> and writes the plain
+    file as the real pg_dump writes it (no owners, no privileges, as the
+    helm job's input), and its .zst."""
+    for db, info in manifest["databases"].items():
+        fresh_db(pg, "src_" + db)
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "src_" + db, "-f",
+                        os.path.join(d, info["file"])], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        sql = os.path.join(work, db + ".sql")
+        subprocess.run(["pg_dump", "--no-owner", "--no-privileges", "-f", sql, "src_" + db],
+                       env=env, check=True)
+        subprocess.run(["zstd", "-q", "-3", "-f", sql, "-o", sql + ".zst"], check=True)
+
+
+def traced(runner, dbs):
+    """A gen3db restore of each database in turn, its traces analysed and
+    laid end to end on one time line."""
+    def run():
+        parts, recs = [], []
+
+        def one(db):
+            m = runner(db)
+            parts.append(tracestat.analyze(m["trace"], m["wall"], 2, m["samples"]))
+            recs.extend(tracestat.shifted(m["trace"], sum(p["wall"] for p in parts[:-1])))
+            return m
+        total = per_service(one, dbs)
+        total["trace"], total["analysis"] = recs, tracestat.merge(parts)
+        return total
+    return run
+
+
+def shape_bench(pg, env, shape, work, res):
+    d, manifest = shape_dataset(shape)
+    dbs = list(manifest["databases"])
+    ntables = sum(len(x["tables"]) for x in manifest["databases"].values())
+    rows = sum(t["rows"] for x in manifest["databases"].values() for t in x["tables"].values())
+    amount = {"count": rows, "bytes": manifest["copy_bytes"]}
+    what = "shape %s (%s), %s: %d database%s, %d tables, %d rows, %.0f MB of COPY data" % (
+        shape, manifest["name"], SHAPE_SIZE, len(dbs), "s" if len(dbs) > 1 else "", ntables, rows,
+        manifest["copy_bytes"] / 1e6)
+    log(what)
+    shape_sources(pg, env, d, manifest, work)
+    path = lambda db, ext: os.path.join(work, db + ext)
+
+    def dump(argv_of, output):
+        def run(db):
+            subprocess.run(["rm", "-rf", path(db, output)], check=True)
+            m = measure(argv_of(db), env=env)
+            m["out_bytes"] = int(subprocess.run(["du", "-sb", path(db, output)], check=True,
+                                                capture_output=True, text=True).stdout.split()[0])
+            return m
+        return run
+
+    dumps = [
+        (DUMP_G3, dump(lambda db: [BIN, "dump", "--database", "src_" + db, "--output",
+                                   path(db, ".tar.zst"), "--jobs", "2", "--quiet"], ".tar.zst")),
+        (DUMP_FC, dump(lambda db: ["pg_dump", "-Fc", "-f", path(db, ".dump"), "src_" + db],
+                       ".dump")),
+        (DUMP_FD, dump(lambda db: ["pg_dump", "-Fd", "-j", "2", "-f", path(db, ".dir"),
+                                   "src_" + db], ".dir")),
+        (DUMP_FDZ, dump(lambda db: ["bash", "-c", 'set -o pipefail; pg_dump -Fd -j 2 -Z 0 -f "$1" '
+                                    '"$2" && tar -C "$1" -cf - . | zstd -q -3 -f -o "$3"; r=$?; '
+                                    'rm -rf "$1"; exit $r', "_", path(db, ".raw"), "src_" + db,
+                                    path(db, ".dir.tar.zst")], ".dir.tar.zst")),
+    ]
+    trace = os.path.join(work, "trace.jsonl")
+    base = lambda argv_of: baseline_runner(pg, env, argv_of)
+    restores = [
+        (RESTORE_SNAP, traced(gen3db_restorer(
+            pg, env, lambda db: path(db, ".tar.zst"),
+            lambda db: ["--map", "src_%s=t_%s" % (db, db), "--jobs", "2"], trace), dbs)),
+        (RESTORE_SQL, traced(gen3db_restorer(pg, env, lambda db: path(db, ".sql.zst"),
+                                             lambda db: ["--jobs", "2"], trace), dbs)),
+        (PSQL, base(lambda db: ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "t_" + db,
+                                "-f", path(db, ".sql")])),
+        (PGR_D, base(lambda db: ["pg_restore", "--no-owner", "-j", "2", "-d", "t_" + db,
+                                 path(db, ".dir")])),
+        (PGR_C, base(lambda db: ["pg_restore", "--no-owner", "-j", "2", "-d", "t_" + db,
+                                 path(db, ".dump")])),
+        (PGR_Z, base(lambda db: ["bash", "-c", 'pg_restore --no-owner -j 2 -d "$1" "$2" && '
+                                 'vacuumdb -q --analyze-only -j 2 -d "$1"', "_", "t_" + db,
+                                 path(db, ".dir")])),
+    ]
+    raw = {}
+    # interleaved run by run; each run's dumps are the next restores' input
+    for i in range(RUNS):
+        for name, runner in dumps + restores:
+            log("shape %s run %d/%d: %s" % (shape, i + 1, RUNS, name))
+            m = runner() if name in (RESTORE_SNAP, RESTORE_SQL) else per_service(runner, dbs)
+            raw.setdefault(name, []).append(m)
+        for name, tag in ((RESTORE_SNAP, "snapshot"), (RESTORE_SQL, "sql")):
+            keep_trace(raw[name][-1]["trace"], "%s-%s-run%d" % (shape, tag, i + 1))
+    for db in dbs:
+        drop_db(pg, "src_" + db)
+        drop_db(pg, "t_" + db)
+    res[shape] = {"name": manifest["name"], "size": SHAPE_SIZE, "databases": dbs,
+                  "tables": ntables, "rows": rows, "copy_bytes": manifest["copy_bytes"],
+                  "runs": {k: [strip(r) for r in v] for k, v in raw.items()}}
+    return shape_markdown(shape, what, res[shape], raw, amount, dumps, restores)
+
+
+def keep_trace(recs, tag):
+    """The trace into the results folder, and its Gantt chart beside it."""
+    tdir = os.path.join(OUT["dir"], "traces")
+    os.makedirs(tdir, exist_ok=True)
+    f = os.path.join(tdir, tag + ".jsonl")
+    with open(f, "w") as out:
+        for r in recs:
+            out.write(json.dumps(r) + "\n")
+    subprocess.run([os.path.join(ROOT, "scripts", "trace-gantt"), f, "-o",
+                    os.path.join(OUT["dir"], "gantt-%s.svg" % tag)], check=True)
+
+
+def shape_markdown(shape, what, res, raw, amount, dumps, restores):
+    dt = Table("Dump, %s" % what, "rows")
+    for name, _ in dumps:
+        mb = statistics.median(r["out_bytes"] for r in raw[name]) / 1e6
+        dt.add(name, raw[name], amount, "→ %.1f MB" % mb)
+    rt = Table("Restore, %s" % what, "rows")
+    for name, _ in restores:
+        rt.add(name, raw[name], amount)
+    out = [dt.markdown(DUMP_G3), rt.markdown(RESTORE_SNAP, RESTORE_SQL)]
+    for name, tag in ((RESTORE_SNAP, "snapshot"), (RESTORE_SQL, "sql")):
+        out.append(phase_markdown(name, [r["analysis"] for r in raw[name]],
+                                  "gantt-%s-%s-run%d.svg" % (shape, tag, RUNS)))
+    return "\n".join(out)
+
+
+def phase_markdown(name, analyses, gantt):
+    """Per phase of gen3db's restore, medians over the runs: its jobs, wall
+    (union of its jobs), job seconds, connections busy on average while it
+    ran (job s / wall), and the server's CPU seconds (tracestat's split)."""
+    med = lambda f: statistics.median(f(a) for a in analyses)
+    phases = tracestat.ordered({p for a in analyses for p in a["phases"]})
+    get = lambda a, p, k: a["phases"].get(p, {}).get(k, 0.0)
+    out = ["#### %s: phases (medians of %d runs)" % (name, len(analyses)), "",
+           "| phase | jobs | wall s | job s | connections busy | server CPU s | server cores |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for p in phases:
+        wall, js, cpu = med(lambda a: get(a, p, "wall")), med(lambda a: get(a, p, "job_s")), \
+            med(lambda a: get(a, p, "cpu"))
+        out.append("| %s | %d | %.2f | %.2f | %s | %.2f | %s |" % (
+            p, med(lambda a: get(a, p, "jobs")), wall, js, "%.2f" % (js / wall) if wall else "-",
+            cpu, "%.2f" % (cpu / wall) if wall else "-"))
+    busy = {c: med(lambda a: tracestat.busy(a).get(c, 0.0)) for c in analyses[0]["conns"]}
+    sbusy = {c: med(lambda a: tracestat.busy(a, "span").get(c, 0.0)) for c in analyses[0]["conns"]}
+    builds = {}
+    for a in analyses:
+        for k, v in a["builds"].items():
+            builds.setdefault(k, []).append(v)
+    top = sorted(builds.items(), key=lambda kv: -statistics.median(x["s"] for x in kv[1]))[:5]
+    out += ["", "Worker connections busy: %s of the restore's wall time (%.2f s); %s of the "
+            "load's span, first worker job to last (%.2f s)." % (
+                ", ".join("conn %s %.0f %%" % (c, 100 * v) for c, v in sorted(busy.items())),
+                med(lambda a: a["wall"]),
+                ", ".join("conn %s %.0f %%" % (c, 100 * v) for c, v in sorted(sbusy.items())),
+                med(lambda a: a["span"])),
+            "Longest builds: %s." % ("; ".join("%s %.2f s (server CPU %.2f s)" % (
+                k, statistics.median(x["s"] for x in v), statistics.median(x["cpu"] for x in v))
+                for k, v in top) or "none"),
+            "Gantt chart of the last run: `%s` in this run's results folder." % gantt]
+    return "\n".join(out) + "\n"
+
+
+def shape_targets(add, shapes_res):
+    """The issue's per-shape targets, from the medians of each shape's runs."""
+    for shape, s in shapes_res.items():
+        runs = s["runs"]
+        wall = lambda n: statistics.median(r["wall"] for r in runs[n])
+        tag = "shape %s (%s): " % (shape, s["name"])
+        snap, sql = wall(RESTORE_SNAP), wall(RESTORE_SQL)
+        for x, goal, what in ((wall(PGR_Z) / snap, 1.25,
+                               "snapshot vs pg_restore -j 2 + vacuumdb -Z"),
+                              (min(wall(PGR_D), wall(PGR_C)) / snap, 1.05,
+                               "snapshot vs pg_restore -j 2 (faster of -Fd, -Fc)"),
+                              (wall(PSQL) / sql, 1.5, ".sql.zst vs psql -f")):
+            add(tag + what, "%.2f×" % x, "≥ %.2f×" % goal, x >= goal)
+        for n in (RESTORE_SNAP, RESTORE_SQL):
+            busy = [tracestat.busy(r["analysis"]) for r in runs[n]]
+            b = min(statistics.median(x[c] for x in busy) for c in busy[0])
+            add(tag + "%s: least busy connection" % n.replace("gen3db restore ", ""),
+                "%.0f %%" % (100 * b), "≥ 90 %", b >= 0.9)
+        peak = max(r["rss_kb"] for n in (RESTORE_SNAP, RESTORE_SQL, DUMP_G3) for r in runs[n])
+        add(tag + "gen3db peak RSS (restores, dump)", "%.1f MiB" % (peak / 1024), "< 64 MiB",
+            peak < 64 * 1024)
+        x = min(wall(DUMP_FD), wall(DUMP_FDZ)) / wall(DUMP_G3)
+        add(tag + "gen3db dump vs pg_dump -Fd -j 2 (faster of gzip, -Z 0 + zstd)", "%.2f×" % x,
+            "≥ 1×", x >= 1)
 
 
 # ---------------------------------------------------------------- memory
@@ -619,6 +942,8 @@ def targets(results):
             if n not in psqls:
                 x = wall(s3[n]) / stream
                 add("S3 streaming vs %s" % n, "%.2f×" % x, "-", "for information")
+    if results.get("shapes"):
+        shape_targets(add, results["shapes"])
     mem = results.get("mem")
     if mem:
         peak = max(max(v["peak_rss_kb"].values()) for v in mem.values()) / 1024
@@ -646,18 +971,26 @@ def main():
     stamp = time.strftime("%Y%m%d-%H%M%S")
     outdir = os.path.join(ROOT, "bench", "results", "%s-%s" % (stamp, SIZE))
     os.makedirs(outdir, exist_ok=True)
+    OUT["dir"] = outdir
     results = {"size": SIZE, "runs": RUNS, "machine": machine()}
+    if "shapes" in PARTS:
+        results["shape_size"] = SHAPE_SIZE
     tables = []
-    d = dataset(SIZE)
     for p in PARTS:
-        if p not in ("pg", "es", "s3", "mem"):
-            raise SystemExit("bench: unknown part %r (PARTS: pg,es,s3,mem)" % p)
+        if p not in ("pg", "shapes", "es", "s3", "mem"):
+            raise SystemExit("bench: unknown part %r (PARTS: pg,shapes,es,s3,mem)" % p)
+    for s in SHAPES:
+        if s not in shapes.SHAPES:
+            raise SystemExit("bench: unknown shape %r (SHAPES: %s)" % (s, ",".join(shapes.SHAPES)))
+    d = dataset(SIZE) if set(PARTS) & {"pg", "es", "s3"} else None
     def write():
         with open(os.path.join(outdir, "results.json"), "w") as f:
             json.dump(results, f, indent=1)
         summary = ("## Benchmarks (%s, %d runs each, medians)\n\nCommand: `make bench SIZE=%s "
-                   "RUNS=%d PARTS=%s MEM_SIZES=%s`\n\nMachine: %s\n\n%s" % (
+                   "RUNS=%d PARTS=%s MEM_SIZES=%s%s`\n\nMachine: %s\n\n%s" % (
                        SIZE, RUNS, SIZE, RUNS, ",".join(PARTS), ",".join(MEM_SIZES),
+                       " SHAPES=%s SHAPE_SIZE=%s" % (",".join(SHAPES), SHAPE_SIZE)
+                       if "shapes" in PARTS else "",
                        json.dumps(results["machine"]), "\n".join(tables + [targets(results)])))
         with open(os.path.join(outdir, "summary.md"), "w") as f:
             f.write(summary)

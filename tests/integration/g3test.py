@@ -4,11 +4,13 @@ run() executes the gen3db binary (GEN3DB_BIN) and checks, on every call,
 that no secret registered with secret() appears in its argv, stdout or
 stderr: the suite's passwords are greped for in every output it sees.
 """
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -95,3 +97,102 @@ class PgTestCase(unittest.TestCase):
 
     def assertExit(self, res, code):
         self.assertEqual(res.code, code, repr(res))
+
+
+def wait_port_file(proc, path, what, timeout=20):
+    """The port a server started as proc writes to path once it listens;
+    raises naming what when proc ends or timeout passes first."""
+    deadline = time.time() + timeout
+    while True:
+        if os.path.exists(path):
+            with open(path) as f:
+                text = f.read().strip()
+            if text:
+                return int(text)
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError("%s did not start" % what)
+        time.sleep(0.05)
+
+
+def module_tmp(prefix="gen3db-test-"):
+    """A temporary directory for the whole test module, removed when the
+    module ends (after every service the module started is stopped)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    unittest.addModuleCleanup(shutil.rmtree, d, True)
+    return d
+
+
+def module_pg():
+    """A throwaway PostgreSQL cluster for the whole test module, stopped
+    when the module ends; its superuser password is registered as a secret."""
+    pg = pgcluster.PgCluster().start()
+    unittest.addModuleCleanup(pg.stop)
+    secret(pg.password)
+    return pg
+
+
+HELM_VARS = ("SERVICE_PGDB", "SERVICE_PGUSER", "SERVICE_PGPASS", "BUCKET", "ENVIRONMENT",
+             "VERSION", "ESHOST", "GUPPY_INDICES", "GUPPY_CONFIGINDEX", "JOB_COMPLETION_INDEX")
+
+
+def pg_env(pg, drop=HELM_VARS, **extra):
+    """pg's libpq environment without the helm Jobs' variables (drop), so a
+    test sets exactly the ones it means; extra added (None: left out)."""
+    e = pg.env()
+    for k in drop:
+        e.pop(k, None)
+    e.update({k: v for k, v in extra.items() if v is not None})
+    return e
+
+
+def gen3_dataset(out, size, seed=None, services=None):
+    """A gen3-like dataset from bench/gen3gen.py in out: pg/<service>.sql
+    and es/<index>__{mapping,data}.json."""
+    argv = [sys.executable, os.path.join(ROOT, "bench", "gen3gen.py"), "--out", out,
+            "--size", size, "--quiet"]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
+    if services:
+        argv += ["--services", ",".join(services)]
+    subprocess.run(argv, check=True)
+    return out
+
+
+def helm_layout(data, layout, services, es=True):
+    """The gen3 helm layout of a dataset: layout/pgdumps/<service>.sql and,
+    with es, layout/elasticsearch/ with every elasticdump file."""
+    os.makedirs(os.path.join(layout, "pgdumps"))
+    for s in services:
+        shutil.copy(os.path.join(data, "pg", s + ".sql"), os.path.join(layout, "pgdumps"))
+    if es:
+        shutil.copytree(os.path.join(data, "es"), os.path.join(layout, "elasticsearch"))
+    return layout
+
+
+def fingerprint(pg, db):
+    """{schema.table: "rows md5"} of every user table of db: equal
+    fingerprints mean equal contents."""
+    tables = pg.psql("SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+                     "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') "
+                     "ORDER BY 1", db=db).split()
+    return {t: pg.psql("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' "
+                       "ORDER BY t::text)), '') FROM %s t" % t, db=db) for t in tables}
+
+
+def file_docs(path):
+    """{_id: _source} of an elasticdump data file."""
+    docs = {}
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                hit = json.loads(line)
+                docs[hit["_id"]] = hit["_source"]
+    return docs
+
+
+def psql_load(pg, db, path):
+    """Creates database db and loads the SQL file path into it with psql
+    -f, the way the helm Job does: the reference a restore is held to."""
+    pg.psql('CREATE DATABASE "%s"' % db.replace('"', '""'))
+    subprocess.run(["psql", "-X", "-q", "-d", db, "-f", path], env=pg.env(), check=True,
+                   capture_output=True)

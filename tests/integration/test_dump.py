@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import tempfile
 import threading
 import time
 import unittest
@@ -17,7 +16,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
-import pgcluster  # noqa: E402
+sys.path.insert(0, HERE)
+from g3test import module_pg, module_tmp, pgcluster  # noqa: E402
 
 BIN = os.environ.get("GEN3DB_BIN", os.path.join(ROOT, "build", "gen3db"))
 PG = None
@@ -59,19 +59,12 @@ INSERT INTO public.nocols DEFAULT VALUES;
 
 def setUpModule():
     global PG, TMP
-    PG = pgcluster.PgCluster().start()
-    TMP = tempfile.mkdtemp(prefix="gen3db-dump-test-")
+    PG = module_pg()
+    TMP = module_tmp("gen3db-dump-test-")
     PG.psql("CREATE DATABASE awk")
     PG.psql(AWKWARD_SQL, db="awk")
     PG.psql("CREATE DATABASE second")
     PG.psql("CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2)", db="second")
-
-
-def tearDownModule():
-    if PG:
-        PG.stop()
-    if TMP:
-        subprocess.run(["rm", "-rf", TMP])
 
 
 def gen3db(*args, env=None, **kw):

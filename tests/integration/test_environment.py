@@ -14,18 +14,15 @@ import os
 import select
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 import unittest
 
 import yaml
 
-from g3test import BIN, ROOT, pgcluster, run, secret
-from test_es import EsServer
-from test_k8s import NAMESPACE, TOKEN, FakeApiServer, make_cert
+import g3test
+from g3services import EsServer, module_api, module_es, module_s3
+from g3test import BIN, gen3_dataset, helm_layout, module_pg, module_tmp, run, secret
 
-S3DIR = os.path.join(ROOT, "tests", "s3")
 SERVICES = ["arborist", "fence", "indexd", "sheepdog"]
 INDICES = ["dev_array-config", "dev_case", "dev_file"]
 PREFIX = "myenv/v1"
@@ -41,67 +38,21 @@ REF = {}      # service -> {table: fingerprint} of the psql -f load
 DOCS = {}     # index -> {id: source} of its data file
 
 
-def read_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            if line.startswith("export "):
-                k, v = line[7:].strip().split("=", 1)
-                env[k] = v.strip("'")
-    return env
-
-
 def fingerprint(db):
-    tables = PG.psql("SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
-                     "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') "
-                     "ORDER BY 1", db=db).split()
-    return {t: PG.psql("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' "
-                       "ORDER BY t::text)), '') FROM %s t" % t, db=db) for t in tables}
-
-
-def file_docs(path):
-    docs = {}
-    with open(path) as f:
-        for line in f:
-            if line.strip():
-                hit = json.loads(line)
-                docs[hit["_id"]] = hit["_source"]
-    return docs
+    return g3test.fingerprint(PG, db)
 
 
 def setUpModule():
     global PG, ES, API, TMP, DATA, LAYOUT, SA, CA
-    if not os.path.isfile(os.path.join(S3DIR, "node_modules", "s3rver", "package.json")):
-        raise AssertionError("s3rver is not installed: run tests/s3/install.sh first")
-    TMP = tempfile.mkdtemp(prefix="gen3db-env-")
-    PG = pgcluster.PgCluster().start()
-    secret(PG.password)
-    ES = EsServer("es7")
-    subprocess.run([os.path.join(S3DIR, "s3env.sh"), "start", TMP], check=True,
-                   stdout=subprocess.DEVNULL)
-    S3.update(read_env(os.path.join(TMP, "s3.env")))
-    secret(S3["AWS_SECRET_ACCESS_KEY"])
-    key, crt = make_cert(TMP, "api")
-    API = FakeApiServer(key, crt)
-    SA = os.path.join(TMP, "serviceaccount")
-    os.mkdir(SA)
-    with open(os.path.join(SA, "token"), "w") as f:
-        f.write(TOKEN)
-    with open(os.path.join(SA, "namespace"), "w") as f:
-        f.write(NAMESPACE)
-    shutil.copy(crt, os.path.join(SA, "ca.crt"))
+    TMP = module_tmp("gen3db-env-")
+    PG = module_pg()
+    ES = module_es("es7")
+    S3.update(module_s3(TMP).env)
+    API, SA = module_api(TMP)
 
-    DATA = os.path.join(TMP, "ds")
-    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen3gen.py"), "--out", DATA,
-                    "--size", "2MB", "--quiet"], check=True)
+    DATA = gen3_dataset(os.path.join(TMP, "ds"), "2MB")
     # the gen3 layout, locally and in the bucket
-    LAYOUT = os.path.join(TMP, "layout")
-    os.makedirs(os.path.join(LAYOUT, "pgdumps"))
-    os.makedirs(os.path.join(LAYOUT, "elasticsearch"))
-    for s in SERVICES:
-        shutil.copy(os.path.join(DATA, "pg", s + ".sql"), os.path.join(LAYOUT, "pgdumps"))
-    for name in os.listdir(os.path.join(DATA, "es")):
-        shutil.copy(os.path.join(DATA, "es", name), os.path.join(LAYOUT, "elasticsearch"))
+    LAYOUT = helm_layout(DATA, os.path.join(TMP, "layout"), SERVICES)
     for sub in ("pgdumps", "elasticsearch"):
         for name in sorted(os.listdir(os.path.join(LAYOUT, sub))):
             url = "s3://%s/%s/%s/%s" % (S3["S3_BUCKET"], PREFIX, sub, name)
@@ -116,7 +67,7 @@ def setUpModule():
                        env=PG.env(), check=True, capture_output=True)
         REF[s] = fingerprint(db)
     for ix in INDICES:
-        DOCS[ix] = file_docs(os.path.join(DATA, "es", ix + "__data.json"))
+        DOCS[ix] = g3test.file_docs(os.path.join(DATA, "es", ix + "__data.json"))
     # the cloud-automation layout: pg_dump's plain output of reference
     # databases, compressed by the gzip and zstd tools
     PG.psql('CREATE DATABASE "ref_metadata"')
@@ -143,20 +94,6 @@ def setUpModule():
         r = run(["fetch", os.path.join(CA, name), "-o", url], env=s3_env())
         if r.code != 0:
             raise AssertionError("upload failed: %r" % r)
-
-
-def tearDownModule():
-    if API:
-        API.stop()
-    if ES:
-        ES.stop()
-    if TMP:
-        subprocess.run([os.path.join(S3DIR, "s3env.sh"), "stop", TMP], check=False,
-                       stdout=subprocess.DEVNULL)
-    if PG:
-        PG.stop()
-    if TMP:
-        shutil.rmtree(TMP, ignore_errors=True)
 
 
 def s3_env(**extra):

@@ -22,107 +22,16 @@ import sys
 import tempfile
 import time
 import unittest
-import urllib.error
-import urllib.parse
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("GEN3DB_BIN", os.path.join(ROOT, "build", "gen3db"))
-SERVER = os.path.join(ROOT, "tests", "esd", "es_test_server.py")
-GEN3GEN = os.path.join(ROOT, "bench", "gen3gen.py")
-REAL_URL = os.environ.get("GEN3DB_TEST_ES_URL")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from g3services import REAL_URL, EsServer, module_es  # noqa: E402
+from g3test import gen3_dataset, module_tmp  # noqa: E402
+
 INDICES = ["dev_case", "dev_file", "dev_array-config"]
 FLAVORS = ["es6", "es7", "es8", "opensearch2"]
 NA = "not applicable against a real cluster (GEN3DB_TEST_ES_URL): needs the test double's %s"
-
-
-class EsServer:
-    """The test double in a subprocess (or the real cluster of GEN3DB_TEST_ES_URL)."""
-
-    def __init__(self, flavor="es7", mode="fast", extra=()):
-        self.proc = None
-        self.flavor = flavor
-        if REAL_URL:
-            self.url = REAL_URL.rstrip("/")
-            return
-        self.dir = tempfile.mkdtemp(prefix="g3esd-")
-        port_file = os.path.join(self.dir, "port")
-        self.log = open(os.path.join(self.dir, "log"), "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, SERVER, "--port", "0", "--port-file", port_file,
-             "--flavor", flavor, "--mode", mode] + list(extra),
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20
-        while not os.path.exists(port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("es_test_server did not start: see %s" % self.log.name)
-            time.sleep(0.05)
-        scheme = "https" if "--tls-cert" in extra else "http"
-        with open(port_file) as f:
-            self.url = "%s://127.0.0.1:%d" % (scheme, int(f.read().strip()))
-
-    def stop(self):
-        if self.proc:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.log.close()
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def req(self, method, path, body=None, ok404=False):
-        data = None
-        headers = {}
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        r = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(r, timeout=60) as resp:
-                raw = resp.read()
-                return resp.status, (json.loads(raw) if raw else None)
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            if ok404 and e.code == 404:
-                return 404, (json.loads(raw) if raw else None)
-            raise AssertionError("%s %s: HTTP %d %s" % (method, path, e.code, raw[:500]))
-
-    def reset(self):
-        if self.proc:
-            self.req("POST", "/_test/reset")
-            return
-        for pat in ("dev_case*", "dev_file*", "dev_array-config*", "g3t_*"):
-            _, out = self.req("GET", "/_alias/" + urllib.parse.quote(pat), ok404=True)
-            for idx in (out or {}):
-                if not idx.startswith("."):
-                    self.req("DELETE", "/" + urllib.parse.quote(idx, safe=""), ok404=True)
-            _, out = self.req("GET", "/" + urllib.parse.quote(pat) + "?expand_wildcards=open",
-                              ok404=True)
-            for idx in (out or {}):
-                self.req("DELETE", "/" + urllib.parse.quote(idx, safe=""), ok404=True)
-
-    def faults(self, **kw):
-        self.req("POST", "/_test/faults", kw)
-
-    def stats(self):
-        return self.req("GET", "/_test/stats")[1]
-
-    def indices(self):
-        _, out = self.req("GET", "/_alias")
-        return {k: sorted(v.get("aliases", {})) for k, v in out.items() if not k.startswith(".")}
-
-    def docs(self, index):
-        """Every document of index (alias or concrete) as {id: source}."""
-        self.req("POST", "/%s/_refresh" % urllib.parse.quote(index, safe=""))
-        _, out = self.req("POST", "/%s/_search" % urllib.parse.quote(index, safe=""),
-                          {"size": 10000, "query": {"match_all": {}}})
-        return {h["_id"]: h["_source"] for h in out["hits"]["hits"]}
-
-    def get_doc(self, index, doc_id):
-        path = "/%s/%s/%s" % (urllib.parse.quote(index, safe=""),
-                              "_doc", urllib.parse.quote(doc_id, safe=""))
-        return self.req("GET", path)[1]
 
 
 SERVERS = {}
@@ -133,21 +42,13 @@ def server(flavor="es7"):
     if REAL_URL:
         flavor = "real"
     if flavor not in SERVERS:
-        SERVERS[flavor] = EsServer(flavor if flavor != "real" else "es7")
+        SERVERS[flavor] = module_es(flavor if flavor != "real" else "es7")
     return SERVERS[flavor]
 
 
 def setUpModule():
     global FIXTURE
-    FIXTURE = tempfile.mkdtemp(prefix="g3es-fixture-")
-    subprocess.run([sys.executable, GEN3GEN, "--out", FIXTURE, "--size", "2MB", "--seed", "1",
-                    "--services", "fence", "--quiet"], check=True)
-
-
-def tearDownModule():
-    for s in SERVERS.values():
-        s.stop()
-    shutil.rmtree(FIXTURE, ignore_errors=True)
+    FIXTURE = gen3_dataset(module_tmp("g3es-fixture-"), "2MB", seed=1, services=["fence"])
 
 
 def read_ndjson(path):

@@ -13,12 +13,12 @@ import json
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import unittest
 import urllib.parse
 
-from test_es import EsServer, run
+from g3services import module_es
+from test_es import run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLIENTS = os.path.join(ROOT, "tests", "elasticdump")
@@ -80,14 +80,9 @@ def setUpModule():
                              "tests/elasticdump/install.sh" % (have, want))
 
 
-def tearDownModule():
-    for srv in SERVERS.values():
-        srv.stop()
-
-
 def server(flavor):
     if flavor not in SERVERS:
-        SERVERS[flavor] = EsServer(flavor)
+        SERVERS[flavor] = module_es(flavor)
     return SERVERS[flavor]
 
 

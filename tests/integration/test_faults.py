@@ -39,7 +39,7 @@ sys.path.insert(0, HERE)
 
 import g3test  # noqa: E402
 import pgcluster  # noqa: E402
-import test_es  # noqa: E402  (its EsServer runs the test double)
+from g3services import EsServer  # noqa: E402
 
 ROOT = g3test.ROOT
 PENDING_OK = os.environ.get("GEN3DB_FAULTS_PENDING_OK") == "1"
@@ -60,11 +60,10 @@ NEEDS = {}
 
 def setUpModule():
     global TMP
-    TMP = tempfile.mkdtemp(prefix="gen3db-faults-")
+    TMP = g3test.module_tmp("gen3db-faults-")
 
 
 def tearDownModule():
-    shutil.rmtree(TMP, ignore_errors=True)
     write_results()
 
 
@@ -781,7 +780,7 @@ class EsFaultCase(FaultCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.es = test_es.EsServer("es7")
+        cls.es = EsServer("es7")
         cls.tmp = tempfile.mkdtemp(prefix="gen3db-faults-es-", dir=TMP)
         cls.src = os.path.join(cls.tmp, "src")
         cls.write_index(cls.src, "dev_case", 40)
@@ -809,8 +808,9 @@ class EsFaultCase(FaultCase):
         self.es.req("DELETE", "/_test/faults")
         self.es.reset()
         for index in ("keep", "dev_case"):
-            r = test_es.run(["restore-es", self.src, "--es", self.es.url, "--wait", "5",
-                             "--index", index])
+            r = subprocess.run([g3test.BIN, "restore-es", self.src, "--es", self.es.url,
+                                "--wait", "5", "--index", index], env=self.base_env(),
+                               capture_output=True, text=True, timeout=300)
             assert r.returncode == 0, r.stderr
 
     def state(self):

@@ -1,7 +1,6 @@
 """gen3db inspect and verify: a snapshot's contents and integrity, no server needed."""
 import json
 import io
-import json
 import os
 import subprocess
 import tarfile

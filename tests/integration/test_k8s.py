@@ -5,137 +5,14 @@ The stand-in checks what a real API server would (method, path, content
 type, bearer token, a JSON merge patch), answers with Kubernetes Status
 bodies on errors, and records every request it received.
 """
-import http.server
 import json
 import os
 import shutil
-import ssl
-import subprocess
 import tempfile
-import threading
 
+from g3services import NAMESPACE, TOKEN, FakeApiServer, make_cert
 from g3test import PgTestCase, run, secret
 
-NAMESPACE = "gen3-test"
-TOKEN = secret("eyJhbGciOiJSUzI1NiJ9.k8s-test-token.c2lnbmF0dXJl")
-
-
-def make_cert(directory, name):
-    key = os.path.join(directory, name + ".key")
-    crt = os.path.join(directory, name + ".crt")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", key, "-out", crt], check=True, capture_output=True)
-    return key, crt
-
-
-def status_body(code, reason, message):
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "code": code}
-
-
-class FakeApiServer:
-    """HTTPS server answering PATCH /api/v1/namespaces/<ns>/secrets/<name>."""
-
-    def __init__(self, key, crt):
-        self.requests = []        # (method, path, headers dict, body bytes)
-        self.secrets = {}         # name -> data dict (base64 values)
-        self.forbidden = set()    # names the token may not patch
-        self.flaky = {}           # name -> how many 503 answers before it works
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def reply(self, code, obj):
-                data = json.dumps(obj).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def handle_any(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n)
-                with outer.lock:
-                    outer.requests.append((self.command, self.path, dict(self.headers), body))
-                if self.headers.get("Authorization") != "Bearer " + TOKEN:
-                    return self.reply(401, status_body(401, "Unauthorized", "Unauthorized"))
-                if self.command != "PATCH":
-                    return self.reply(405, status_body(405, "MethodNotAllowed",
-                                                       "method not allowed"))
-                prefix = "/api/v1/namespaces/%s/secrets/" % NAMESPACE
-                if not self.path.startswith(prefix):
-                    return self.reply(404, status_body(404, "NotFound", "the server could not "
-                                                       "find the requested resource"))
-                name = self.path[len(prefix):]
-                if self.headers.get("Content-Type") != "application/merge-patch+json":
-                    return self.reply(415, status_body(415, "UnsupportedMediaType",
-                                                       "the body of the request was in an "
-                                                       "unknown format"))
-                with outer.lock:
-                    unavailable = outer.flaky.get(name, 0)
-                    if unavailable:
-                        outer.flaky[name] = unavailable - 1
-                if unavailable:
-                    return self.reply(503, status_body(503, "ServiceUnavailable",
-                                                       "etcd is not ready"))
-                if name in outer.forbidden:
-                    return self.reply(403, status_body(
-                        403, "Forbidden", 'secrets "%s" is forbidden: User "system:'
-                        'serviceaccount:%s:gen3db" cannot patch resource "secrets" in API '
-                        'group "" in the namespace "%s"' % (name, NAMESPACE, NAMESPACE)))
-                with outer.lock:
-                    if name not in outer.secrets:
-                        return self.reply(404, status_body(404, "NotFound",
-                                                           'secrets "%s" not found' % name))
-                    patch = json.loads(body)
-                    outer.secrets[name].update(patch["data"])
-                    data = dict(outer.secrets[name])
-                self.reply(200, {"kind": "Secret", "apiVersion": "v1",
-                                 "metadata": {"name": name, "namespace": NAMESPACE},
-                                 "data": data, "type": "Opaque"})
-
-            do_PATCH = handle_any
-            do_GET = handle_any
-            do_POST = handle_any
-            do_PUT = handle_any
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # clients that refuse our certificate
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(crt, key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True,
-                                            do_handshake_on_connect=False)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def reset(self, *names):
-        with self.lock:
-            self.requests = []
-            self.secrets = {n: {"password": "eA=="} for n in names}
-            self.forbidden = set()
-            self.flaky = {}
-
-    def patched(self):
-        """The names of the secrets that received a valid dbcreated patch."""
-        with self.lock:
-            return [r[1].rsplit("/", 1)[1] for r in self.requests]
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 class PatchSecretTest(PgTestCase):

@@ -14,15 +14,14 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 import urllib.parse
 
-from g3test import BIN, ROOT, pgcluster, run, secret
-from test_es import EsServer
-from test_k8s import NAMESPACE, TOKEN, FakeApiServer, make_cert
+import g3test
+from g3services import module_api, module_es
+from g3test import BIN, gen3_dataset, helm_layout, module_pg, module_tmp, psql_load, run, secret
 
 SERVICES = ["arborist", "fence", "indexd"]
 INDICES = ["dev_array-config", "dev_case", "dev_file"]
@@ -33,11 +32,7 @@ REF = {}      # service -> {table: fingerprint} of the psql -f load
 
 
 def fingerprint(db):
-    tables = PG.psql("SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
-                     "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') "
-                     "ORDER BY 1", db=db).split()
-    return {t: PG.psql("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' "
-                       "ORDER BY t::text)), '') FROM %s t" % t, db=db) for t in tables}
+    return g3test.fingerprint(PG, db)
 
 
 def biggest_table(db):
@@ -57,43 +52,15 @@ def tamper(db):
 
 def setUpModule():
     global PG, ES, API, TMP, DATA, LAYOUT, SA
-    TMP = tempfile.mkdtemp(prefix="gen3db-onex-")
-    PG = pgcluster.PgCluster().start()
-    secret(PG.password)
-    ES = EsServer("es7")
-    key, crt = make_cert(TMP, "api")
-    API = FakeApiServer(key, crt)
-    SA = os.path.join(TMP, "serviceaccount")
-    os.mkdir(SA)
-    with open(os.path.join(SA, "token"), "w") as f:
-        f.write(TOKEN)
-    with open(os.path.join(SA, "namespace"), "w") as f:
-        f.write(NAMESPACE)
-    shutil.copy(crt, os.path.join(SA, "ca.crt"))
-    DATA = os.path.join(TMP, "ds")
-    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen3gen.py"), "--out", DATA,
-                    "--size", "2MB", "--services", ",".join(SERVICES), "--quiet"], check=True)
-    LAYOUT = os.path.join(TMP, "layout")
-    os.makedirs(os.path.join(LAYOUT, "pgdumps"))
-    shutil.copytree(os.path.join(DATA, "es"), os.path.join(LAYOUT, "elasticsearch"))
+    TMP = module_tmp("gen3db-onex-")
+    PG = module_pg()
+    ES = module_es("es7")
+    API, SA = module_api(TMP)
+    DATA = gen3_dataset(os.path.join(TMP, "ds"), "2MB", services=SERVICES)
+    LAYOUT = helm_layout(DATA, os.path.join(TMP, "layout"), SERVICES)
     for s in SERVICES:
-        shutil.copy(os.path.join(DATA, "pg", s + ".sql"), os.path.join(LAYOUT, "pgdumps"))
-        db = "ref_" + s
-        PG.psql('CREATE DATABASE "%s"' % db)
-        subprocess.run(["psql", "-X", "-q", "-d", db, "-f", os.path.join(DATA, "pg", s + ".sql")],
-                       env=PG.env(), check=True, capture_output=True)
-        REF[s] = fingerprint(db)
-
-
-def tearDownModule():
-    if API:
-        API.stop()
-    if ES:
-        ES.stop()
-    if PG:
-        PG.stop()
-    if TMP:
-        shutil.rmtree(TMP, ignore_errors=True)
+        psql_load(PG, "ref_" + s, os.path.join(DATA, "pg", s + ".sql"))
+        REF[s] = fingerprint("ref_" + s)
 
 
 def env(**extra):

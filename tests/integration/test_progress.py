@@ -12,14 +12,12 @@ import json
 import os
 import re
 import select
-import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 
-from g3test import BIN, ROOT, pgcluster, run, secret
-from test_es import EsServer
+from g3services import module_es
+from g3test import BIN, gen3_dataset, helm_layout, module_pg, module_tmp, psql_load, run, secret
 
 SERVICES = ["arborist", "fence", "indexd", "sheepdog"]
 INDICES = ["dev_array-config", "dev_case", "dev_file"]
@@ -31,34 +29,13 @@ TMP = DATA = LAYOUT = None
 
 def setUpModule():
     global PG, ES, TMP, DATA, LAYOUT
-    TMP = tempfile.mkdtemp(prefix="gen3db-progress-")
-    PG = pgcluster.PgCluster().start()
-    secret(PG.password)
-    ES = EsServer("es7")
-    DATA = os.path.join(TMP, "ds")
-    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen3gen.py"), "--out", DATA,
-                    "--size", "8MB", "--quiet"], check=True)
-    LAYOUT = os.path.join(TMP, "layout")
-    os.makedirs(os.path.join(LAYOUT, "pgdumps"))
-    os.makedirs(os.path.join(LAYOUT, "elasticsearch"))
-    for s in SERVICES:
-        shutil.copy(os.path.join(DATA, "pg", s + ".sql"), os.path.join(LAYOUT, "pgdumps"))
-    for name in os.listdir(os.path.join(DATA, "es")):
-        shutil.copy(os.path.join(DATA, "es", name), os.path.join(LAYOUT, "elasticsearch"))
+    TMP = module_tmp("gen3db-progress-")
+    PG = module_pg()
+    ES = module_es("es7")
+    DATA = gen3_dataset(os.path.join(TMP, "ds"), "8MB")
+    LAYOUT = helm_layout(DATA, os.path.join(TMP, "layout"), SERVICES)
     # a source database for dump
-    PG.psql('CREATE DATABASE "src"')
-    subprocess.run(["psql", "-X", "-q", "-d", "src", "-f",
-                    os.path.join(DATA, "pg", "indexd.sql")],
-                   env=PG.env(), check=True, capture_output=True)
-
-
-def tearDownModule():
-    if ES:
-        ES.stop()
-    if PG:
-        PG.stop()
-    if TMP:
-        shutil.rmtree(TMP, ignore_errors=True)
+    psql_load(PG, "src", os.path.join(DATA, "pg", "indexd.sql"))
 
 
 def env(**extra):

@@ -13,15 +13,16 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 import urllib.parse
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-S3DIR = os.path.join(ROOT, "tests", "s3")
 BIN = os.environ.get("GEN3DB_BIN", os.path.join(ROOT, "build", "gen3db"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from g3services import HttpOrigin, module_s3  # noqa: E402
+from g3test import module_tmp  # noqa: E402
 
 ENV = {}
 TMP = None
@@ -33,59 +34,19 @@ AWS_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
             "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
 
 
-def read_env(path):
-    out = subprocess.run(["bash", "-c", '. "$1" && env -0', "-", path],
-                         check=True, capture_output=True, env={"PATH": os.environ["PATH"]})
-    env = {}
-    for item in out.stdout.split(b"\0"):
-        if b"=" in item:
-            k, v = item.split(b"=", 1)
-            env[k.decode()] = v.decode()
-    return env
-
-
 def setUpModule():
     global TMP, ENV
-    if not os.path.isfile(os.path.join(S3DIR, "node_modules", "s3rver", "package.json")):
-        raise AssertionError("s3rver is not installed: run tests/s3/install.sh first")
     if not os.access(BIN, os.X_OK):
         raise AssertionError("%s is not built: run make" % BIN)
-    TMP = tempfile.mkdtemp(prefix="gen3db-remote-")
-    subprocess.run([os.path.join(S3DIR, "s3env.sh"), "start", TMP], check=True,
-                   stdout=subprocess.DEVNULL)
-    ENV = read_env(os.path.join(TMP, "s3.env"))
+    TMP = module_tmp("gen3db-remote-")
+    ENV = module_s3(TMP).env
     SECRETS.extend([ENV["AWS_SECRET_ACCESS_KEY"], ENV["TEMP_AWS_SECRET_ACCESS_KEY"],
                     ENV["TEMP_AWS_SESSION_TOKEN"], "wrongSecretForTheTest/0123456789+abc"])
     # the flaky HTTP origin
-    root = os.path.join(TMP, "www")
-    os.makedirs(root)
-    port_file = os.path.join(TMP, "flaky.port")
-    log = open(os.path.join(TMP, "flaky.log"), "w")
-    FLAKY["proc"] = subprocess.Popen(
-        [sys.executable, os.path.join(S3DIR, "flaky_http_server.py"), "--root", root,
-         "--port-file", port_file, "--quiet"], stdout=log, stderr=log)
-    log.close()
-    port = ""
-    for _ in range(200):
-        if os.path.exists(port_file):
-            with open(port_file) as f:
-                port = f.read().strip()
-        if port:
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError("flaky_http_server.py did not start")
-    FLAKY["root"] = root
-    FLAKY["url"] = "http://127.0.0.1:%s" % port
-
-
-def tearDownModule():
-    if FLAKY.get("proc"):
-        FLAKY["proc"].terminate()
-        FLAKY["proc"].wait(10)
-    if TMP:
-        subprocess.run([os.path.join(S3DIR, "s3env.sh"), "stop", TMP], check=False)
-        shutil.rmtree(TMP, ignore_errors=True)
+    origin = HttpOrigin(os.path.join(TMP, "www"), TMP)
+    unittest.addModuleCleanup(origin.stop)
+    FLAKY["root"] = origin.root
+    FLAKY["url"] = origin.url
 
 
 def base_env(creds=True):

@@ -21,8 +21,9 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
-import pgcluster  # noqa: E402
 import snapforge  # noqa: E402
+sys.path.insert(0, HERE)
+from g3test import gen3_dataset, module_pg, module_tmp  # noqa: E402
 
 BIN = os.environ.get("GEN3DB_BIN", os.path.join(ROOT, "build", "gen3db"))
 PG = None
@@ -33,17 +34,9 @@ SERVICE_PASS = "svc-pass-Zq81"
 
 def setUpModule():
     global PG, TMP, DATA
-    TMP = tempfile.mkdtemp(prefix="gen3db-restore-test-")
-    PG = pgcluster.PgCluster().start()
-    DATA = os.path.join(TMP, "gen")
-    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen3gen.py"), "--out", DATA,
-                    "--size", "2MB", "--seed", "1", "--quiet"], check=True)
-
-
-def tearDownModule():
-    if PG:
-        PG.stop()
-    subprocess.run(["rm", "-rf", TMP])
+    TMP = module_tmp("gen3db-restore-test-")
+    PG = module_pg()
+    DATA = gen3_dataset(os.path.join(TMP, "gen"), "2MB", seed=1)
 
 
 def run(args, db=None, user=None, stdin=None, env_extra=None, input_bytes=None):

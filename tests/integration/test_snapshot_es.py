@@ -14,16 +14,15 @@ import os
 import subprocess
 import sys
 import tarfile
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 sys.path.insert(0, HERE)
-import pgcluster  # noqa: E402
 import snapforge  # noqa: E402
-import test_es  # noqa: E402  (its EsServer helper)
+from g3services import EsServer, module_es  # noqa: E402
+from g3test import gen3_dataset, module_pg, module_tmp  # noqa: E402
 
 BIN = os.environ.get("GEN3DB_BIN", os.path.join(ROOT, "build", "gen3db"))
 INDICES = ["dev_case", "dev_file", "dev_array-config"]
@@ -50,12 +49,10 @@ def run(cmd, env_extra=None, drop=("ESHOST", "GUPPY_INDICES", "GUPPY_CONFIGINDEX
 
 def setUpModule():
     global PG, TMP, SRC, SNAP
-    TMP = tempfile.mkdtemp(prefix="gen3db-snapes-")
-    PG = pgcluster.PgCluster().start()
-    fixture = os.path.join(TMP, "fx")
-    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen3gen.py"), "--out", fixture,
-                    "--size", "2MB", "--seed", "3", "--services", "fence", "--quiet"], check=True)
-    SRC = test_es.EsServer("es7")
+    TMP = module_tmp("gen3db-snapes-")
+    PG = module_pg()
+    fixture = gen3_dataset(os.path.join(TMP, "fx"), "2MB", seed=3, services=["fence"])
+    SRC = module_es("es7")
     r = run(["restore-es", fixture, "--es", SRC.url] + sum([["--index", i] for i in INDICES], []))
     assert r.returncode == 0, r.stderr
     PG.psql('CREATE DATABASE "essrc"')
@@ -67,14 +64,6 @@ def setUpModule():
     r = run(["dump", "--output", SNAP, "--database", "essrc", "--es", SRC.url,
              "--chunk-size", "64K"] + sum([["--index", i] for i in INDICES], []))
     assert r.returncode == 0, r.stderr
-
-
-def tearDownModule():
-    if SRC:
-        SRC.stop()
-    if PG:
-        PG.stop()
-    subprocess.run(["rm", "-rf", TMP])
 
 
 def members(path):
@@ -113,7 +102,7 @@ def mapping_of(es, index):
 
 class SnapshotEsTest(unittest.TestCase):
     def setUp(self):
-        self.dst = test_es.EsServer("es7")
+        self.dst = EsServer("es7")
 
     def tearDown(self):
         self.dst.stop()
