@@ -512,7 +512,8 @@ cleanup:
 		/* what was verified before the failure */
 		json_object *rep = snapshot_report(a.snapshot);
 
-		json_object_object_add(rep, "members_read", json_object_new_int64((int64_t)w.members));
+		json_object_object_add(rep, "members_read",
+				       json_object_new_int64((int64_t)w.members));
 		json_object_object_add(rep, "chunks_verified",
 				       json_object_new_int64((int64_t)(w.chunks + w.es_chunks)));
 		g3_err_print_json(rep, rc, &err);

@@ -218,7 +218,8 @@ static g3_rc on_chunk(void *u, g3_snapwalk *w, const g3_snap_database *mdb,
 	if (h->part <= 1)
 		g3_progress_item_start(s->item, G3_PROGRESS_ROWS);
 	/* a table left out (--exclude-table...): read and verified, not loaded */
-	if (d->target.skipped || (d->filter && !g3_sqlfilter_copy(d->filter, h->schema, h->table)) ||
+	if (d->target.skipped ||
+	    (d->filter && !g3_sqlfilter_copy(d->filter, h->schema, h->table)) ||
 	    (h->rows <= 0 && h->bytes <= 0))
 		return G3_OK;
 	if (!(sql = copy_statement(d->leader, h, err)))

@@ -159,7 +159,8 @@ static void build(enum damage d)
 	if (d == NO_HEADER)
 		add(w, "pg/a/data/000001.copy", "1\n2\n", 4);
 	else
-		add_chunk(w, 1, "1\n2\n", d == ROWS_CHANGED, d == SHA_CHANGED ? "1\n5\n" : "1\n2\n");
+		add_chunk(w, 1, "1\n2\n", d == ROWS_CHANGED,
+			  d == SHA_CHANGED ? "1\n5\n" : "1\n2\n");
 	if (d != PARTS_SWAPPED)
 		add_chunk(w, 2, "3\n", 0, "3\n");
 	add(w, "pg/a/post-data.sql", "", 0);

@@ -667,9 +667,8 @@ static g3_rc parse_format(struct jctx *c, json_object *root, g3_manifest *m)
 	if ((rc = get_int(c, root, "format_version", 0, 0, &num)))
 		return rc;
 	if (num != G3_SNAP_FORMAT_VERSION) {
-		rc = g3_err_set(c->err, G3_USAGE,
-				"unsupported snapshot format_version %" PRId64 " (this gen3db reads %d)",
-				num, G3_SNAP_FORMAT_VERSION);
+		rc = g3_err_set(c->err, G3_USAGE, "unsupported snapshot format_version %" PRId64
+				" (this gen3db reads %d)", num, G3_SNAP_FORMAT_VERSION);
 		g3_err_hint(c->err, "use a gen3db release that reads this snapshot");
 		return rc;
 	}

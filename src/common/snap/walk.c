@@ -293,7 +293,7 @@ static g3_rc read_chunk(g3_snapwalk *w, const char *member, uint64_t number, g3_
 }
 
 static g3_rc walk_pg_member(g3_snapwalk *w, g3_member_kind kind, const char *member,
-		       const char *db, uint64_t number, g3_err *err)
+			    const char *db, uint64_t number, g3_err *err)
 {
 	g3_rc rc;
 
@@ -335,7 +335,7 @@ static g3_rc read_es_index(g3_snapwalk *w, const char *index, const char *member
 }
 
 static g3_rc read_es_docs_header(g3_snapwalk *w, const char *index, const char *member,
-			    uint64_t number, g3_err *err)
+				 uint64_t number, g3_err *err)
 {
 	struct g3_snapwalk_state *s = w->st;
 	g3_rc rc;
@@ -357,7 +357,7 @@ static g3_rc read_es_docs_header(g3_snapwalk *w, const char *index, const char *
 }
 
 static g3_rc read_es_docs(g3_snapwalk *w, const char *index, const char *member, uint64_t number,
-		     g3_err *err)
+			  g3_err *err)
 {
 	struct g3_snapwalk_state *s = w->st;
 	g3_snapwalk_sum *sum;
@@ -403,7 +403,7 @@ static g3_rc es_fault(g3_snapwalk *w, const char *index, g3_rc rc, g3_err *err)
 }
 
 static g3_rc walk_es_member(g3_snapwalk *w, g3_member_kind kind, const char *member,
-		       const char *index, uint64_t number, g3_err *err)
+			    const char *index, uint64_t number, g3_err *err)
 {
 	g3_rc rc;
 
