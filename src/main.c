@@ -24,7 +24,7 @@ static const struct cmd commands[] = {
 	{ "fetch", cmd_fetch, "copy a file, http(s):// or s3:// source to a file, stdout or s3://" },
 	{ "ls", cmd_ls, "list the keys under an s3://bucket/prefix/" },
 	{ "restore-es", restore_es_main, "restore Elasticsearch indices from elasticdump files" },
-	{ "dump-es", dump_es_main, "dump Elasticsearch indices into elasticdump files" },
+	{ "dump-es", dump_es_main, "dump indices into elasticdump files (dump --es --output DIR/)" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,4 +1,5 @@
-"""Integration tests of `gen3db restore-es` and `gen3db dump-es`.
+"""Integration tests of `gen3db restore-es`, `gen3db dump-es` and `gen3db dump
+--es --output DIR/`.
 
 They run the built binary (GEN3DB_BIN, default build/gen3db) against the
 Elasticsearch test double tests/esd/es_test_server.py, one server per flavor
@@ -380,6 +381,63 @@ class TestErrors(EsTestCase):
         r = run(["restore-es", FIXTURE, "--index", "dev_case"])
         self.assertEqual(r.returncode, 2)
         self.assertIn("no Elasticsearch to talk to", r.stderr)
+
+    def test_dump_to_a_directory_is_dump_es(self):
+        """dump --es with --output DIR/ (or an existing directory) writes the
+        files dump-es writes, byte for byte, and restore-es reads them back."""
+        r = self.restore()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        idx = sum([["--index", i] for i in INDICES], [])
+        a, b, c = (os.path.join(self.tmp, n) for n in ("a", "b", "c"))
+        r = run(["dump-es", "--es", self.es.url, "--wait", "5", "--output", a] + idx)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run(["dump", "--es", self.es.url, "--wait", "5", "--output", b + "/"] + idx)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for i in INDICES:
+            self.assertIn('dumped index "%s" (%s_0)' % (i, i), r.stderr)
+        os.makedirs(c)  # an existing directory, without the '/'
+        r = run(["dump", "--es", self.es.url, "--wait", "5", "--output", c] + idx)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = sorted(os.listdir(a))
+        self.assertEqual(names, sorted("%s__%s.json" % (i, k) for i in INDICES
+                                       for k in ("mapping", "settings", "alias", "data")))
+        for d in (b, c):
+            self.assertEqual(sorted(os.listdir(d)), names)
+            for n in names:
+                with open(os.path.join(a, n), "rb") as f1, open(os.path.join(d, n), "rb") as f2:
+                    self.assertEqual(f1.read(), f2.read(), (d, n))
+        self.es.reset()
+        r = self.restore(src=b)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_fixture_restored()
+
+    def test_dump_to_a_directory_usage(self):
+        """What a directory cannot take is exit 2, with nothing written."""
+        snapdir = os.path.join(self.tmp, "s.tar.zst")
+        os.makedirs(snapdir)
+        es = ["--es", self.es.url, "--index", "dev_case"]
+        cases = [
+            (["--database", "fence", "--output", self.tmp + "/"] + es,
+             'gen3db: --output "%s/" is a directory: databases are dumped into a snapshot '
+             'file\nhint: give --output FILE.tar.zst (or -); a directory takes elasticdump '
+             'files of --es --index only\n' % self.tmp),
+            (["--database", "fence", "--output", self.tmp],
+             'gen3db: --output "%s" is a directory: databases are dumped into a snapshot '
+             'file\nhint: give --output FILE.tar.zst (or -); a directory takes elasticdump '
+             'files of --es --index only\n' % self.tmp),
+            (["--output", snapdir] + es,
+             'gen3db: --output "%s" is a directory named like a snapshot file\nhint: give '
+             '"%s/" for elasticdump files in it, or another FILE for a snapshot\n'
+             % (snapdir, snapdir)),
+            (["--output", self.tmp + "/d/", "--json"] + es,
+             "gen3db: --json needs --output FILE: a directory gets elasticdump files, "
+             "without a summary\n"),
+        ]
+        for argv, want in cases:
+            r = run(["dump"] + argv)
+            self.assertEqual((r.returncode, r.stderr), (2, want), argv)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["s.tar.zst"])
+        self.assertEqual(self.es.indices(), {})
 
 
 

@@ -4,9 +4,9 @@ elasticdump and multielasticdump (npm `elasticdump`, the version pinned in
 tests/elasticdump/package.json, installed by tests/elasticdump/install.sh
 through `make check`'s dependencies) export an index from the ES test
 double, and `gen3db restore-es` restores what they wrote under another name;
-the other way, elasticdump imports what `gen3db dump-es` and `gen3db dump
---es` write. Documents (_id and _source), mappings, settings and aliases are
-compared. Without the clients the module fails; it never skips.
+the other way, elasticdump imports what `gen3db dump-es`, `gen3db dump --es
+--output DIR/` and `gen3db dump --es` (a snapshot) write. Documents (_id and
+_source), mappings, settings and aliases are compared. Without the clients the module fails; it never skips.
 """
 
 import json
@@ -347,6 +347,13 @@ class TestFromMultielasticdump(InteropCase):
 
 class TestIntoElasticdump(InteropCase):
     def test_dump_es_files_import(self):
+        self.files_import(["dump-es", "--page-size", "50"], "out")
+
+    def test_dump_into_a_directory_files_import(self):
+        self.files_import(["dump"], "out/")
+
+    def files_import(self, command, out):
+        """elasticdump imports the files command writes into out."""
         # an index gen3db restored carries its marker; the dump leaves it out
         d = os.path.join(self.tmp, "ed")
         os.makedirs(d)
@@ -355,9 +362,8 @@ class TestIntoElasticdump(InteropCase):
                    "--type=" + t)
         r = self.restore(d, "g3t_mid")
         self.assertEqual(r.returncode, 0, r.stderr)
-        out = os.path.join(self.tmp, "out")
-        r = run(["dump-es", "--es", self.es.url, "--index", "g3t_mid", "--output", out, "--wait", "5",
-                 "--page-size", "50"])
+        out = os.path.join(self.tmp, out)
+        r = run(command + ["--es", self.es.url, "--index", "g3t_mid", "--output", out, "--wait", "5"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("gen3db", json.dumps(json_file(os.path.join(out, "g3t_mid__mapping.json"))))
         # elasticdump's own order: settings create the index, then mapping, data
