@@ -40,7 +40,7 @@
 #include "../common/gen3/secret.h"
 #include "../common/gen3/shard.h"
 #include "../common/base/strbuf.h"
-#include "restore.h"
+#include "kinds.h"
 
 /* ST_SKIPPED: not this run's (--service, --index, --shard, no ES);
  * ST_EXISTS: --on-existing skip found it in place and left it */
@@ -70,6 +70,12 @@ struct env_item {
 
 struct env_run {
 	const struct restore_opts *o;
+	const char *base;
+	g3_layout_plan plan;
+	char **env_indices;                 /* GUPPY_INDICES, GUPPY_CONFIGINDEX */
+	size_t n_env_indices;
+	int have_es, any_index;
+	g3_esconf esconf;
 	g3_pgconf conf;
 	g3_k8s_client k8s;
 	struct env_item *items;
@@ -81,14 +87,6 @@ struct env_run {
 	size_t n_queue;
 	long jobs_each;
 };
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 int env_source(const char *source, char **base)
 {
@@ -117,67 +115,6 @@ int env_source(const char *source, char **base)
 }
 
 /* ---- credentials --------------------------------------------------------- */
-
-static g3_rc read_small(const char *dir, const char *service, const char *key, char **out,
-			int required, g3_err *err)
-{
-	g3_buf p = G3_BUF_INIT;
-	struct stat st;
-	g3_rc rc = G3_OK;
-
-	*out = NULL;
-	g3_buf_addf(&p, "%s/%s/%s", dir, service, key);
-	if (stat(p.data, &st)) {
-		if (required)
-			rc = g3_err_set(err, G3_USAGE, "no \"%s\" file for service \"%s\": \"%s\" is "
-					"missing", key, service, p.data);
-	} else {
-		/* the first line, checked like a password file (no control bytes) */
-		rc = g3_secret_read_file(p.data, out, err);
-	}
-	g3_buf_release(&p);
-	return rc;
-}
-
-g3_rc credentials_read(const char *dir, const char *service, g3_service *svc, int *found,
-		       g3_err *err)
-{
-	g3_buf p = G3_BUF_INIT;
-	struct stat st;
-	char *db = NULL, *user = NULL, *pass = NULL;
-	g3_rc rc;
-
-	*found = 0;
-	g3_buf_addf(&p, "%s/%s", dir, service);
-	if (stat(p.data, &st) || !S_ISDIR(st.st_mode)) {
-		g3_buf_release(&p);
-		return G3_OK;
-	}
-	g3_buf_release(&p);
-	if ((rc = read_small(dir, service, "password", &pass, 1, err)) ||
-	    (rc = read_small(dir, service, "username", &user, 0, err)) ||
-	    (rc = read_small(dir, service, "database", &db, 0, err)))
-		goto cleanup;
-	if (db) {
-		free(svc->database);
-		svc->database = db;
-		db = NULL;
-	}
-	if (user) {
-		free(svc->username);
-		svc->username = user;
-		user = NULL;
-	}
-	g3_secret_free(svc->password);
-	svc->password = pass;
-	pass = NULL;
-	*found = 1;
-cleanup:
-	free(db);
-	free(user);
-	g3_secret_free(pass);
-	return rc;
-}
 
 /* The role and password of a service: --credentials-dir, else the
  * --secret-out file of an earlier run, else SERVICE_PG* for a lone
@@ -345,6 +282,26 @@ static void event(const char *ev, g3_log_level level, const struct env_item *it,
 	g3_log_event(level, ev, msg, f);
 }
 
+/* The database is in place: the service's own login must work before its
+ * pods are told so (dbcreated in its Secret). */
+static g3_rc patch_service(struct env_run *r, struct env_item *it, g3_err *err)
+{
+	PGconn *check = NULL;
+	g3_buf name = G3_BUF_INIT;
+	g3_rc rc;
+
+	if ((rc = g3_service_connect(&r->conf, &it->svc, (int)r->o->wait, &check, err)))
+		goto cleanup;
+	g3_buf_addf(&name, "%s-dbcreds", it->name);
+	if ((rc = g3_k8s_mark_dbcreated(&r->k8s, name.data, err)))
+		goto cleanup;
+	it->patched = 1;
+cleanup:
+	PQfinish(check);
+	g3_buf_release(&name);
+	return rc;
+}
+
 static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *master,
 			     g3_err *err)
 {
@@ -353,25 +310,20 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	struct input in;
 	struct db_load d;
 	g3_pgtarget_opts to;
-	PGconn *check = NULL;
 	g3_buf msg = G3_BUF_INIT;
 	double ts;
 	g3_rc rc;
 
 	memset(&in, 0, sizeof(in));
 	in.sql_script = o.sql_script;
+	in.interrupted = &restore_interrupted;
 	memset(&d, 0, sizeof(d));
 	g3_service_init(&d.svc);
 	g3_pgtarget_init(&d.target);
 	o.jobs = r->jobs_each;
 	env.o = &o;
 	env.conf = &r->conf;
-	memset(&to, 0, sizeof(to));
-	to.clean = o.clean;
-	to.skip_existing = o.on_existing == G3_ON_EXISTING_SKIP;
-	to.no_create = o.no_create;
-	to.generate_password = o.secret_out != NULL;
-	to.wait_seconds = (int)o.wait;
+	restore_target_opts(&o, &to);
 	d.svc.name = g3_xstrdup(it->svc.name);
 	d.svc.database = g3_xstrdup(it->svc.database);
 	d.svc.username = g3_xstrdup(it->svc.username);
@@ -384,7 +336,7 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	g3_progress_item_start(it->target, G3_PROGRESS_ROWS);
 	if ((rc = input_open(it->svc_src->url, &in, err)))
 		goto cleanup;
-	if (in.kind != KIND_PLAIN_SQL) {
+	if (in.kind == KIND_SNAPSHOT) {
 		rc = g3_err_set(err, G3_USAGE, "\"%s\" is a snapshot, not a plain SQL dump",
 				it->svc_src->url);
 		goto cleanup;
@@ -424,22 +376,9 @@ static g3_rc restore_service(struct env_run *r, struct env_item *it, PGconn *mas
 	it->count = g3_pgload_get_stats(d.load)->rows;
 	it->bytes = g3_pgload_get_stats(d.load)->bytes;
 patch:
-	if (r->o->patch_secret) {
-		g3_buf name = G3_BUF_INIT;
-
-		/* the database is in place: the service's own login must work
-		 * before its pods are told so */
-		if ((rc = g3_service_connect(&r->conf, &it->svc, (int)o.wait, &check, err)))
-			goto cleanup;
-		g3_buf_addf(&name, "%s-dbcreds", it->name);
-		rc = g3_k8s_mark_dbcreated(&r->k8s, name.data, err);
-		g3_buf_release(&name);
-		if (rc)
-			goto cleanup;
-		it->patched = 1;
-	}
+	if (r->o->patch_secret)
+		rc = patch_service(r, it, err);
 cleanup:
-	PQfinish(check);
 	g3_pgload_stop(d.load);
 	PQfinish(d.leader);
 	d.leader = NULL;
@@ -467,7 +406,7 @@ static void *service_worker(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		if (!it)
 			break;
-		t0 = now_s();
+		t0 = restore_now();
 		if (restore_interrupted)
 			rc = g3_err_set(&it->err, G3_FAIL, "interrupted");
 		else if (!master)
@@ -476,7 +415,7 @@ static void *service_worker(void *arg)
 			rc = G3_OK;
 		if (!rc)
 			rc = restore_service(r, it, master, &it->err);
-		it->seconds = now_s() - t0;
+		it->seconds = restore_now() - t0;
 		it->status = rc ? ST_FAILED : it->existed ? ST_EXISTS : ST_OK;
 		g3_progress_item_done(it->target ? it->target : it->name, rc ? 0 : it->count);
 		if (rc) {
@@ -529,7 +468,7 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 		const g3_layout_index *src = it->ix_src;
 		g3_esrestore_index ix;
 		g3_edump_files f;
-		double t0 = now_s();
+		double t0 = restore_now();
 		g3_buf msg = G3_BUF_INIT;
 		g3_rc rc;
 
@@ -555,7 +494,7 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 			it->target = g3_xstrdup(ix.concrete);
 		it->count = (int64_t)ix.docs_read;
 		it->bytes = ix.skipped ? 0 : src->data_size;
-		it->seconds = now_s() - t0;
+		it->seconds = restore_now() - t0;
 		it->status = rc ? ST_FAILED : ix.skipped ? ST_EXISTS : ST_OK;
 		g3_progress_item_done(it->name, rc ? 0 : it->count);
 		g3_buf_reset(&msg);
@@ -582,12 +521,16 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 
 /* ---- scheduling ---------------------------------------------------------- */
 
-static const struct env_item *cmp_items;
+/* A service's place in the queue: the largest first, then by name. */
+struct queue_key {
+	int64_t size;
+	const char *name;
+	size_t item;
+};
 
 static int by_size_desc(const void *a, const void *b)
 {
-	const struct env_item *x = &cmp_items[*(const size_t *)a];
-	const struct env_item *y = &cmp_items[*(const size_t *)b];
+	const struct queue_key *x = a, *y = b;
 
 	if (x->size != y->size)
 		return x->size > y->size ? -1 : 1;
@@ -687,91 +630,63 @@ static void summary(const struct env_run *r, const char *base, double seconds, i
 	json_object_put(root);
 }
 
-/* ---- the command ----------------------------------------------------------- */
+/* ---- the plan ------------------------------------------------------------ */
 
-int env_restore(const struct restore_opts *o, const char *base)
+/* What a whole environment's restore refuses before any I/O. */
+static g3_rc env_check(struct env_run *r, g3_err *err)
 {
-	struct env_run r;
-	g3_layout_plan plan;
-	g3_layout_filter filter;
-	g3_esconf esconf;
-	g3_err err;
-	char **env_indices = NULL;
-	size_t n_env_indices = 0;
-	pthread_t *threads = NULL;
-	long n_threads = 0;
-	int have_es, failed = 0, any_index = 0, summarised = 0;
-	int64_t total = 0;
-	double t0 = now_s();
-	g3_rc rc = G3_OK;
+	const struct restore_opts *o = r->o;
+	g3_rc rc;
 
-	memset(&r, 0, sizeof(r));
-	r.o = o;
-	g3_pgconf_init(&r.conf);
-	pthread_mutex_init(&r.lock, NULL);
-	memset(&r.k8s, 0, sizeof(r.k8s));
-	memset(&plan, 0, sizeof(plan));  /* g3_layout_scan initialises it */
-	g3_esconf_init(&esconf);
-	g3_err_init(&err);
-
-	/* conflicts, before any I/O */
 	if (o->database || o->n_maps) {
-		char *shown = g3_url_redact(base);
+		char *shown = g3_url_redact(r->base);
 
-		rc = g3_err_set(&err, G3_USAGE, "\"%s\" is a whole environment (a directory or "
+		rc = g3_err_set(err, G3_USAGE, "\"%s\" is a whole environment (a directory or "
 				"prefix of dumps): --database and --map apply to one dump or snapshot",
 				shown);
 		free(shown);
-		g3_err_hint(&err, "use --release NAME: each service goes to <service>_<NAME>");
-		goto cleanup;
+		g3_err_hint(err, "use --release NAME: each service goes to <service>_<NAME>");
+		return rc;
 	}
 	if (!o->release) {
-		rc = g3_err_set(&err, G3_USAGE, "no release name for a whole-environment restore");
-		g3_err_hint(&err, "give --release NAME: each service goes to <service>_<NAME>, "
+		rc = g3_err_set(err, G3_USAGE, "no release name for a whole-environment restore");
+		g3_err_hint(err, "give --release NAME: each service goes to <service>_<NAME>, "
 			    "e.g. --release gen3");
-		goto cleanup;
+		return rc;
 	}
 	if (o->secret_name) {
-		rc = g3_err_set(&err, G3_USAGE, "--secret-name names the Secret of one service");
-		g3_err_hint(&err, "a whole-environment restore patches <service>-dbcreds for each");
-		goto cleanup;
+		rc = g3_err_set(err, G3_USAGE, "--secret-name names the Secret of one service");
+		g3_err_hint(err, "a whole-environment restore patches <service>-dbcreds for each");
+		return rc;
 	}
-	if (o->json && o->secret_out && !strcmp(o->secret_out, "-")) {
-		rc = g3_err_set(&err, G3_USAGE, "--json and --secret-out - both write to standard "
-				"output");
-		goto cleanup;
-	}
-	if (o->patch_secret && (rc = g3_k8s_client_init(&r.k8s, &err)))
-		goto cleanup;
-	have_es = !o->no_es && (o->es_url || g3_env("ESHOST"));
-	if (have_es && (rc = g3_esconf_set(&esconf, o->es_url, o->es_cacert, &err)))
-		goto cleanup;
+	if (o->json && o->secret_out && !strcmp(o->secret_out, "-"))
+		return g3_err_set(err, G3_USAGE, "--json and --secret-out - both write to standard "
+				  "output");
+	if (o->patch_secret && (rc = g3_k8s_client_init(&r->k8s, err)))
+		return rc;
+	r->have_es = !o->no_es && (o->es_url || g3_env("ESHOST"));
+	if (r->have_es && (rc = g3_esconf_set(&r->esconf, o->es_url, o->es_cacert, err)))
+		return rc;
 	if (!o->n_indices && !o->n_services)
-		g3_es_indices_from_env(&env_indices, &n_env_indices);
+		g3_es_indices_from_env(&r->env_indices, &r->n_env_indices);
 	/* before any request: such a name could make a delete hit other indices */
-	for (size_t i = 0; i < n_env_indices; i++)
-		if ((rc = g3_es_name_check(env_indices[i], G3_ES_ENV_ORIGIN, &err)))
-			goto cleanup;
+	for (size_t i = 0; i < r->n_env_indices; i++)
+		if ((rc = g3_es_name_check(r->env_indices[i], G3_ES_ENV_ORIGIN, err)))
+			return rc;
+	return G3_OK;
+}
 
-	/* the plan */
-	memset(&filter, 0, sizeof(filter));
-	filter.services = (const char *const *)o->services;
-	filter.n_services = o->n_services;
-	filter.indices = (const char *const *)(o->n_indices ? o->indices : env_indices);
-	filter.n_indices = o->n_indices ? o->n_indices : n_env_indices;
-	if ((rc = g3_layout_scan(base, NULL, &filter, &plan, &err)))
-		goto cleanup;
-	if (!plan.n_services && !plan.n_indices) {
-		/* a green job with an empty environment is worse than a red one */
-		rc = g3_layout_nothing(&plan, NULL, &err);
-		goto cleanup;
-	}
-	for (size_t i = 0; i < plan.n_refused + plan.n_unknown; i++) {
-		const g3_layout_skip *k = i < plan.n_refused ? &plan.refused[i] :
-					  &plan.unknown[i - plan.n_refused];
+/* --verbose: what the scan refused or took for no layout. */
+static void note_skipped(const struct env_run *r)
+{
+	const g3_layout_plan *plan = &r->plan;
+
+	for (size_t i = 0; i < plan->n_refused + plan->n_unknown; i++) {
+		const g3_layout_skip *k = i < plan->n_refused ? &plan->refused[i] :
+					  &plan->unknown[i - plan->n_refused];
 		g3_buf p = G3_BUF_INIT, q = G3_BUF_INIT;
 
-		g3_buf_addf(&p, "%s%s", plan.base, k->rel);
+		g3_buf_addf(&p, "%s%s", plan->base, k->rel);
 		g3_layout_quote(&q, p.data, 4096);
 		if (k->why)
 			g3_debug("refused %s: %s", q.data, k->why);
@@ -780,202 +695,296 @@ int env_restore(const struct restore_opts *o, const char *base)
 		g3_buf_release(&p);
 		g3_buf_release(&q);
 	}
-	if (plan.n_refused_all > plan.n_refused)
-		g3_debug("and %zu more refused", plan.n_refused_all - plan.n_refused);
-	if (plan.n_unknown_all > plan.n_unknown)
-		g3_debug("and %zu more not part of a layout", plan.n_unknown_all - plan.n_unknown);
-	if (plan.n_unknown_all)
+	if (plan->n_refused_all > plan->n_refused)
+		g3_debug("and %zu more refused", plan->n_refused_all - plan->n_refused);
+	if (plan->n_unknown_all > plan->n_unknown)
+		g3_debug("and %zu more not part of a layout", plan->n_unknown_all - plan->n_unknown);
+}
+
+/* The layout scanned, narrowed by --service and --index. */
+static g3_rc env_scan(struct env_run *r, g3_err *err)
+{
+	const struct restore_opts *o = r->o;
+	const g3_layout_plan *plan = &r->plan;
+	g3_layout_filter filter;
+	g3_rc rc;
+
+	memset(&filter, 0, sizeof(filter));
+	filter.services = (const char *const *)o->services;
+	filter.n_services = o->n_services;
+	filter.indices = (const char *const *)(o->n_indices ? o->indices : r->env_indices);
+	filter.n_indices = o->n_indices ? o->n_indices : r->n_env_indices;
+	if ((rc = g3_layout_scan(r->base, NULL, &filter, &r->plan, err)))
+		return rc;
+	if (!plan->n_services && !plan->n_indices)
+		/* a green job with an empty environment is worse than a red one */
+		return g3_layout_nothing(plan, NULL, err);
+	note_skipped(r);
+	if (plan->n_unknown_all)
 		g3_info("ignoring %zu %s in \"%s\" that no layout takes (--verbose lists them)",
-			plan.n_unknown_all, g3_plural((long long)plan.n_unknown_all, "entry",
-						      "entries"), base);
+			plan->n_unknown_all, g3_plural((long long)plan->n_unknown_all, "entry",
+						       "entries"), r->base);
 	/* every service is restored: a dump refused for its name is not left behind */
-	if (!o->n_services && !o->n_indices && (rc = g3_layout_check_refused(&plan, &err)))
-		goto cleanup;
-	if (plan.n_refused_all)
+	if (!o->n_services && !o->n_indices && (rc = g3_layout_check_refused(plan, err)))
+		return rc;
+	if (plan->n_refused_all)
 		g3_info("leaving %zu %s in \"%s\" whose names cannot be services (--verbose lists "
-			"them)", plan.n_refused_all, g3_plural((long long)plan.n_refused_all, "dump",
-							       "dumps"), base);
-	r.n = plan.n_services + plan.n_indices;
-	r.items = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.items));
-	for (size_t i = 0; i < plan.n_services; i++) {
-		struct env_item *it = &r.items[i];
+			"them)", plan->n_refused_all, g3_plural((long long)plan->n_refused_all, "dump",
+								"dumps"), r->base);
+	return G3_OK;
+}
+
+/* One item per service and index found; those not this run's (--service
+ * without --index and the reverse, another --shard) ST_SKIPPED. */
+static void env_items(struct env_run *r)
+{
+	const struct restore_opts *o = r->o;
+	const g3_layout_plan *plan = &r->plan;
+
+	r->n = plan->n_services + plan->n_indices;
+	r->items = g3_xcalloc(r->n ? r->n : 1, sizeof(*r->items));
+	for (size_t i = 0; i < r->n; i++) {
+		struct env_item *it = &r->items[i];
 
 		g3_service_init(&it->svc);
 		g3_err_init(&it->err);
-		it->svc_src = &plan.services[i];
-		it->name = plan.services[i].name;
-		it->size = plan.services[i].size;
-	}
-	for (size_t i = 0; i < plan.n_indices; i++) {
-		struct env_item *it = &r.items[plan.n_services + i];
-
-		g3_service_init(&it->svc);
-		g3_err_init(&it->err);
+		if (i < plan->n_services) {
+			it->svc_src = &plan->services[i];
+			it->name = plan->services[i].name;
+			it->size = plan->services[i].size;
+			/* --index without --service: only those indices */
+			if (o->n_indices && !o->n_services)
+				it->status = ST_SKIPPED;
+			continue;
+		}
 		it->is_index = 1;
-		it->ix_src = &plan.indices[i];
-		it->name = plan.indices[i].name;
-		it->size = plan.indices[i].data_size;
+		it->ix_src = &plan->indices[i - plan->n_services];
+		it->name = it->ix_src->name;
+		it->size = it->ix_src->data_size;
 		/* --service without --index: only those services */
 		if (o->n_services && !o->n_indices)
 			it->status = ST_SKIPPED;
 	}
-	if (o->n_indices && !o->n_services)
-		for (size_t i = 0; i < plan.n_services; i++)
-			r.items[i].status = ST_SKIPPED;
 	if (o->shards) {
-		g3_shard_item *sh = g3_xcalloc(r.n ? r.n : 1, sizeof(*sh));
+		g3_shard_item *sh = g3_xcalloc(r->n ? r->n : 1, sizeof(*sh));
 
-		for (size_t i = 0; i < r.n; i++) {
-			sh[i].kind = r.items[i].is_index;
-			sh[i].name = r.items[i].name;
-			sh[i].size = r.items[i].size;
+		for (size_t i = 0; i < r->n; i++) {
+			sh[i].kind = r->items[i].is_index;
+			sh[i].name = r->items[i].name;
+			sh[i].size = r->items[i].size;
 		}
-		g3_shard_assign(sh, r.n, (int)o->shards);
-		for (size_t i = 0; i < r.n; i++)
+		g3_shard_assign(sh, r->n, (int)o->shards);
+		for (size_t i = 0; i < r->n; i++)
 			if (sh[i].shard != o->shard)
-				r.items[i].status = ST_SKIPPED;
+				r->items[i].status = ST_SKIPPED;
 		free(sh);
 	}
-	for (size_t i = 0; i < r.n; i++)
-		if (r.items[i].is_index && r.items[i].status != ST_SKIPPED) {
+}
+
+static size_t items_todo(const struct env_run *r)
+{
+	size_t todo = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		todo += r->items[i].status != ST_SKIPPED;
+	return todo;
+}
+
+/* The indices' names checked, or skipped without Elasticsearch. */
+static g3_rc env_indices(struct env_run *r, g3_err *err)
+{
+	const struct restore_opts *o = r->o;
+	g3_rc rc;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->items[i].is_index && r->items[i].status != ST_SKIPPED) {
+			const g3_layout_index *x = r->items[i].ix_src;
 			g3_buf from = G3_BUF_INIT;
 
-			any_index = 1;
-			if (!have_es)
+			r->any_index = 1;
+			if (!r->have_es)
 				continue;
-			g3_buf_addf(&from, "the file name \"%s\"", r.items[i].ix_src->mapping_url ?
-				    r.items[i].ix_src->mapping_url : r.items[i].ix_src->data_url);
-			rc = g3_es_name_check(r.items[i].name, from.data, &err);
+			g3_buf_addf(&from, "the file name \"%s\"", x->mapping_url ? x->mapping_url :
+				    x->data_url);
+			rc = g3_es_name_check(r->items[i].name, from.data, err);
 			g3_buf_release(&from);
 			if (rc)
-				goto cleanup;
+				return rc;
 		}
-	if (any_index && !have_es) {
+	if (r->any_index && !r->have_es) {
 		if (o->n_indices && !o->no_es) {
-			rc = g3_err_set(&err, G3_USAGE, "indices to restore but no Elasticsearch");
-			g3_err_hint(&err, "give --es URL (or ESHOST=host:port)");
-			goto cleanup;
+			rc = g3_err_set(err, G3_USAGE, "indices to restore but no Elasticsearch");
+			g3_err_hint(err, "give --es URL (or ESHOST=host:port)");
+			return rc;
 		}
 		g3_warn("skipping the indices found in \"%s\": no Elasticsearch (give --es URL or "
-			"ESHOST to restore them)", base);
-		for (size_t i = 0; i < r.n; i++)
-			if (r.items[i].is_index)
-				r.items[i].status = ST_SKIPPED;
+			"ESHOST to restore them)", r->base);
+		for (size_t i = 0; i < r->n; i++)
+			if (r->items[i].is_index)
+				r->items[i].status = ST_SKIPPED;
 	}
-	{
-		size_t todo = 0;
+	/* an empty shard is not an error (more shards than items); an empty
+	 * run is: its only items are indices without Elasticsearch */
+	if (!items_todo(r) && !o->shards) {
+		rc = g3_err_set(err, G3_USAGE, "nothing to restore in \"%s\": the %zu %s found %s "
+				"skipped, and %s", r->base, r->plan.n_indices,
+				g3_plural((long long)r->plan.n_indices, "index", "indices"),
+				r->plan.n_indices == 1 ? "is" : "are",
+				o->no_es ? "--no-es skips them" : "no Elasticsearch was given");
+		g3_err_hint(err, "give --es URL (or ESHOST=host:port) to restore them");
+		return rc;
+	}
+	return G3_OK;
+}
 
-		for (size_t i = 0; i < r.n; i++)
-			todo += r.items[i].status != ST_SKIPPED;
-		/* an empty shard is not an error (more shards than items); an
-		 * empty run is: its only items are indices without Elasticsearch */
-		if (!todo && !o->shards) {
-			rc = g3_err_set(&err, G3_USAGE, "nothing to restore in \"%s\": the %zu %s "
-					"found %s skipped, and %s", base, plan.n_indices,
-					g3_plural((long long)plan.n_indices, "index", "indices"),
-					plan.n_indices == 1 ? "is" : "are",
-					o->no_es ? "--no-es skips them" : "no Elasticsearch was given");
-			g3_err_hint(&err, "give --es URL (or ESHOST=host:port) to restore them");
-			goto cleanup;
-		}
-	}
-	if ((rc = g3_pgconf_master(&r.conf, o->master_url, &err)))
-		goto cleanup;
+/* Every service's target and role, before any server is touched but to
+ * check the roles of services without a password. */
+static g3_rc env_credentials(struct env_run *r, g3_err *err)
+{
+	const struct restore_opts *o = r->o;
+	size_t n_services = r->plan.n_services, lone = 0;
+	char mdb[256], mrole[256];
+	const char *master_db, *master_role;
+	g3_rc rc;
+
+	if ((rc = g3_pgconf_master(&r->conf, o->master_url, err)))
+		return rc;
 	if (o->secret_out && strcmp(o->secret_out, "-")) {
 		/* the other services' Secrets in it are kept: it must read back */
 		g3_k8s_secrets old;
 
-		rc = g3_k8s_secrets_read(o->secret_out, &old, &err);
+		rc = g3_k8s_secrets_read(o->secret_out, &old, err);
 		g3_k8s_secrets_release(&old);
 		if (rc)
-			goto cleanup;
+			return rc;
 	}
-	{
-		size_t lone = 0;
-		char mdb[256], mrole[256];
-		const char *master_db = g3_pgconf_effective(&r.conf, "dbname", mdb, sizeof(mdb));
-		const char *master_role = g3_pgconf_effective(&r.conf, "user", mrole, sizeof(mrole));
+	master_db = g3_pgconf_effective(&r->conf, "dbname", mdb, sizeof(mdb));
+	master_role = g3_pgconf_effective(&r->conf, "user", mrole, sizeof(mrole));
+	for (size_t i = 0; i < n_services; i++)
+		lone += r->items[i].status != ST_SKIPPED;
+	for (size_t i = 0; i < n_services; i++)
+		if (r->items[i].status != ST_SKIPPED &&
+		    ((rc = plan_credentials(o, &r->items[i], lone == 1, err)) ||
+		     (rc = g3_target_guard(master_db, master_role, r->items[i].svc.database,
+					   r->items[i].svc.username, err))))
+			return rc;
+	if (!o->secret_out && (rc = check_roles(r, err)))
+		return rc;
+	return G3_OK;
+}
 
-		for (size_t i = 0; i < plan.n_services; i++)
-			lone += r.items[i].status != ST_SKIPPED;
-		for (size_t i = 0; i < plan.n_services; i++)
-			if (r.items[i].status != ST_SKIPPED &&
-			    ((rc = plan_credentials(o, &r.items[i], lone == 1, &err)) ||
-			     (rc = g3_target_guard(master_db, master_role, r.items[i].svc.database,
-						   r.items[i].svc.username, &err))))
-				goto cleanup;
-	}
-	if (!o->secret_out && (rc = check_roles(&r, &err)))
-		goto cleanup;
-	r.queue = g3_xcalloc(r.n ? r.n : 1, sizeof(*r.queue));
-	for (size_t i = 0; i < plan.n_services; i++)
-		if (r.items[i].status != ST_SKIPPED)
-			r.queue[r.n_queue++] = i;
-	cmp_items = r.items;
-	qsort(r.queue, r.n_queue, sizeof(*r.queue), by_size_desc);
-	for (size_t i = 0; i < r.n; i++)
-		if (r.items[i].status != ST_SKIPPED)
-			total += r.items[i].size > 0 ? r.items[i].size : 0;
-	{
-		size_t todo = 0;
+/* The services' queue, largest first, and the meter's totals. */
+static void env_queue(struct env_run *r)
+{
+	struct queue_key *keys = g3_xcalloc(r->n ? r->n : 1, sizeof(*keys));
+	int64_t total = 0;
+	size_t todo = items_todo(r);
 
-		for (size_t i = 0; i < r.n; i++)
-			todo += r.items[i].status != ST_SKIPPED;
-		if (!todo) {
-			g3_warn("nothing to restore in \"%s\"%s", base,
-				o->shards ? " for this shard" : "");
-		}
-		g3_progress_init(total);
-		g3_progress_set_totals(total, (int)todo);
-	}
+	r->queue = g3_xcalloc(r->n ? r->n : 1, sizeof(*r->queue));
+	for (size_t i = 0; i < r->plan.n_services; i++)
+		if (r->items[i].status != ST_SKIPPED)
+			keys[r->n_queue++] = (struct queue_key){ r->items[i].size, r->items[i].name, i };
+	qsort(keys, r->n_queue, sizeof(*keys), by_size_desc);
+	for (size_t i = 0; i < r->n_queue; i++)
+		r->queue[i] = keys[i].item;
+	free(keys);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->items[i].status != ST_SKIPPED)
+			total += r->items[i].size > 0 ? r->items[i].size : 0;
+	if (!todo)
+		g3_warn("nothing to restore in \"%s\"%s", r->base,
+			r->o->shards ? " for this shard" : "");
+	g3_progress_init(total);
+	g3_progress_set_totals(total, (int)todo);
+}
 
-	/* run */
-	choose_parallel(&r);
-	n_threads = r.n_queue ? pool_size(&r) : 0;
+/* The services through the pool while this thread restores the indices;
+ * 1 when any of them failed. */
+static int env_run_all(struct env_run *r)
+{
+	pthread_t *threads;
+	long n_threads;
+	int failed = 0;
+
+	choose_parallel(r);
+	n_threads = r->n_queue ? pool_size(r) : 0;
 	g3_info("restoring %zu %s (%ld at once, %ld %s each) and %zu %s from \"%s\"",
-		r.n_queue, g3_plural((long long)r.n_queue, "service", "services"), n_threads,
-		r.jobs_each, g3_plural(r.jobs_each, "connection", "connections"),
-		(size_t)(r.n - plan.n_services),
-		g3_plural((long long)(r.n - plan.n_services), "index", "indices"), base);
+		r->n_queue, g3_plural((long long)r->n_queue, "service", "services"), n_threads,
+		r->jobs_each, g3_plural(r->jobs_each, "connection", "connections"),
+		(size_t)(r->n - r->plan.n_services),
+		g3_plural((long long)(r->n - r->plan.n_services), "index", "indices"), r->base);
 	threads = g3_xcalloc(n_threads ? (size_t)n_threads : 1, sizeof(*threads));
 	for (long t = 0; t < n_threads; t++)
-		if (pthread_create(&threads[t], NULL, service_worker, &r)) {
+		if (pthread_create(&threads[t], NULL, service_worker, r)) {
 			n_threads = t;
 			break;
 		}
-	if (any_index && have_es)
-		restore_indices(&r, &esconf);
+	if (r->any_index && r->have_es)
+		restore_indices(r, &r->esconf);
 	for (long t = 0; t < n_threads; t++)
 		pthread_join(threads[t], NULL);
+	free(threads);
 	g3_progress_finish();
-	for (size_t i = 0; i < r.n; i++)
-		failed |= r.items[i].status == ST_FAILED || r.items[i].status == ST_PENDING;
-	if (o->secret_out && (rc = write_secrets(&r, &err)))
-		g3_log_err(&err);
-	summary(&r, base, now_s() - t0, failed || rc);
+	for (size_t i = 0; i < r->n; i++)
+		failed |= r->items[i].status == ST_FAILED || r->items[i].status == ST_PENDING;
+	return failed;
+}
+
+static void env_release(struct env_run *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		g3_service_release(&r->items[i].svc);
+		free(r->items[i].target);
+	}
+	free(r->items);
+	free(r->queue);
+	g3_strlist_free(r->env_indices, r->n_env_indices);
+	g3_layout_plan_release(&r->plan);
+	g3_esconf_release(&r->esconf);
+	g3_k8s_client_release(&r->k8s);
+	g3_pgconf_release(&r->conf);
+	pthread_mutex_destroy(&r->lock);
+}
+
+/* ---- the run -------------------------------------------------------------- */
+
+g3_rc env_restore(const struct restore_opts *o, const char *base, g3_err *err)
+{
+	struct env_run r;
+	int failed, summarised = 0;
+	double t0 = restore_now();
+	g3_rc rc;
+
+	memset(&r, 0, sizeof(r));
+	r.o = o;
+	r.base = base;
+	g3_pgconf_init(&r.conf);
+	pthread_mutex_init(&r.lock, NULL);
+	g3_esconf_init(&r.esconf);
+	/* conflicts, before any I/O; then the plan */
+	if ((rc = env_check(&r, err)) || (rc = env_scan(&r, err)))
+		goto cleanup;
+	env_items(&r);
+	if ((rc = env_indices(&r, err)) || (rc = env_credentials(&r, err)))
+		goto cleanup;
+	env_queue(&r);
+	failed = env_run_all(&r);
+	if (o->secret_out && (rc = write_secrets(&r, err)))
+		g3_log_err(err);
+	summary(&r, base, restore_now() - t0, failed || rc);
 	summarised = 1;
 	if (!rc && failed) {
 		rc = G3_FAIL;
 		g3_error("some services or indices were not restored (see above)");
 	}
-	err.msg[0] = '\0';
+	err->msg[0] = '\0';
 cleanup:
-	if (rc && err.msg[0])
-		g3_log_err(&err);
+	if (rc && err->msg[0])
+		g3_log_err(err);
 	if (rc && o->json && !summarised)
-		g3_err_print_json(NULL, rc, &err);
-	for (size_t i = 0; i < r.n; i++) {
-		g3_service_release(&r.items[i].svc);
-		free(r.items[i].target);
-	}
-	free(r.items);
-	free(r.queue);
-	free(threads);
-	g3_strlist_free(env_indices, n_env_indices);
-	g3_layout_plan_release(&plan);
-	g3_esconf_release(&esconf);
-	g3_k8s_client_release(&r.k8s);
-	g3_pgconf_release(&r.conf);
-	pthread_mutex_destroy(&r.lock);
-	return g3_exit_code(rc);
+		g3_err_print_json(NULL, rc, err);
+	if (rc)
+		err->msg[0] = '\0';   /* reported */
+	env_release(&r);
+	return rc;
 }

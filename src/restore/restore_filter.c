@@ -3,7 +3,7 @@
  * --exclude-table-data): options, the check that each pattern matched a
  * table, and the summary of what was left out. The statements themselves
  * are filtered by g3_sqlfilter (src/common/pg/pgfilter.h) in the SQL loader
- * (restore.c) and the snapshot loader (restore_snapshot.c).
+ * (load.c) and the snapshot loader (restore_snapshot.c).
  *
  * A pattern that matches no table is an error (exit 2), as pg_dump's
  * --strict-names makes it: a pipeline that means to leave out a table
@@ -18,7 +18,7 @@
 #include "../common/base/log.h"
 #include "../common/base/opts.h"
 #include "../common/base/strbuf.h"
-#include "restore.h"
+#include "restore_filter.h"
 
 g3_rc filter_add(struct restore_opts *o, enum g3_tablefilter_list list, const char *pattern,
 		 g3_err *err)

@@ -22,7 +22,7 @@
 #include "../common/base/opts.h"
 #include "../common/base/progress.h"
 #include "../common/base/strbuf.h"
-#include "restore.h"
+#include "kinds.h"
 
 static const char *map_lookup(const struct restore_opts *o, const char *from)
 {
@@ -96,7 +96,7 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 			d->svc.database = g3_xstrdup(from);
 		/* one database: the helm job's SERVICE_PGUSER; several: each
 		 * role is named like its database, as Gen3 names them */
-		if ((rc = plan_role(d, m->n_databases == 1 ? g3_env("SERVICE_PGUSER") : NULL, err)))
+		if ((rc = plan_role(o, d, m->n_databases == 1 ? g3_env("SERVICE_PGUSER") : NULL, err)))
 			goto cleanup;
 		for (size_t j = 0; j + 1 < p->n; j++)
 			if (!strcmp(p->dbs[j].svc.database, d->svc.database)) {

@@ -28,7 +28,7 @@
 #include "../common/base/opts.h"
 #include "../common/base/progress.h"
 #include "../common/base/strbuf.h"
-#include "restore.h"
+#include "kinds.h"
 
 enum ix_state { IX_PLANNED, IX_LOADING, IX_DONE, IX_FAILED,
 		IX_SKIPPED /* --on-existing skip: it exists, its members are read only */ };

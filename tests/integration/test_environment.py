@@ -584,6 +584,30 @@ class RestoreEsFromS3Test(unittest.TestCase):
         for ix in INDICES:
             self.assertEqual(self.es.docs(ix), DOCS[ix], ix)
 
+    def test_restore_of_the_prefix_as_restore_es(self):
+        # gen3db restore s3://.../ --es: the same indices, documents and report
+        r = self.restore_es("--json")
+        self.assertEqual(r.code, 0, repr(r))
+        want = (self.es.indices(), {ix: self.es.docs(ix) for ix in INDICES})
+        want_report = json.loads(r.out)
+        self.es.reset()
+        r = run(["restore", self.url, "--es", self.es.url, "--wait", "5", "--json"],
+                env=s3_env())
+        self.assertEqual(r.code, 0, repr(r))
+        self.assertIn('restoring every index in "%s": %d found' % (self.url, len(INDICES)), r.err)
+        self.assertEqual((self.es.indices(), {ix: self.es.docs(ix) for ix in INDICES}), want)
+        for ix in INDICES:
+            self.assertEqual(self.es.docs(ix), DOCS[ix], ix)
+        got_report = json.loads(r.out)
+        for rep in (got_report, want_report):
+            for x in rep["indices"]:
+                x.pop("seconds")
+        self.assertEqual(got_report, want_report)
+        # the prefix above it is a whole environment, as before
+        r = run(["restore", prefix_url(), "--es", self.es.url, "--wait", "5"], env=s3_env())
+        self.assertEqual(r.code, 2, repr(r))
+        self.assertIn("no release name for a whole-environment restore", r.err)
+
     def test_missing_index_and_empty_prefix(self):
         r = self.restore_es("--index", "dev_nothere")
         self.assertEqual(r.code, 2, repr(r))

@@ -180,6 +180,102 @@ else:
     del _f
 
 
+class TestRestoreCommand(EsTestCase):
+    """`gen3db restore DIR --es URL`: a directory of elasticdump files is
+    restored as restore-es (its alias) restores it, with the same options,
+    report and result."""
+
+    def restore_cmd(self, *args, src=None, indices=INDICES):
+        argv = ["restore", src or os.path.join(FIXTURE, "es"), "--es", self.es.url, "--wait", "5"]
+        for i in indices:
+            argv += ["--index", i]
+        return run(argv + list(args))
+
+    def state(self):
+        return self.es.indices(), {name: self.es.docs(name) for name in INDICES}
+
+    @staticmethod
+    def report(out):
+        rep = json.loads(out)
+        for ix in rep["indices"]:
+            ix.pop("seconds")
+        return rep
+
+    def test_same_result_as_restore_es(self):
+        r = self.restore("--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want, want_report = self.state(), self.report(r.stdout)
+        self.es.reset()
+        r = self.restore_cmd("--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_fixture_restored()
+        self.assertEqual(self.state(), want)
+        self.assertEqual(self.report(r.stdout), want_report)
+        for name in INDICES:
+            self.assertIn('restored index "%s" (%s_0)' % (name, name), r.stderr)
+        # restore-es's options: a second version, no earlier one kept
+        r = self.restore_cmd("--keep-versions", "0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        idx = self.es.indices()
+        for name in INDICES:
+            self.assertEqual(idx.get(name + "_1"), [name], idx)
+            self.assertNotIn(name + "_0", idx)
+            self.assertIn('deleted "%s_0", an earlier version of "%s" (--keep-versions 0)'
+                          % (name, name), r.stderr)
+        # a rerun with --on-existing skip leaves it as it is
+        before = self.state()
+        r = self.restore_cmd("--on-existing", "skip", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted((x["name"], x["status"]) for x in json.loads(r.stdout)["indices"]),
+                         sorted((name, "skipped") for name in INDICES))
+        self.assertEqual(self.state(), before)
+
+    def test_every_index_of_the_directory(self):
+        src = self.copy_fixture()
+        r = run(["restore", src, "--es", self.es.url, "--wait", "5"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('restoring every index in "%s": %d found' % (src, len(INDICES)), r.stderr)
+        self.assert_fixture_restored()
+
+    def test_multielasticdump_files(self):
+        d = os.path.join(self.tmp, "multi")
+        os.makedirs(d)
+        docs = [("a", {"name": "x", "n": 1}), ("b", {"name": "y", "n": 2})]
+        with open(os.path.join(d, "g3t_multi.mapping.json"), "w") as f:
+            json.dump({"g3t_multi": {"mappings": {"properties": {
+                "name": {"type": "keyword"}, "n": {"type": "long"}}}}}, f)
+        with open(os.path.join(d, "g3t_multi.json"), "w") as f:
+            for doc_id, src in docs:
+                f.write(json.dumps({"_index": "g3t_multi", "_type": "_doc", "_id": doc_id,
+                                    "_source": src}) + "\n")
+        r = run(["restore", d, "--es", self.es.url, "--wait", "5"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.es.docs("g3t_multi"), dict(docs))
+
+    def test_options_that_do_not_apply(self):
+        src = self.copy_fixture()
+        for extra, option in ((["--database", "x"], "--database"),
+                              (["--service", "fence"], "--service"),
+                              (["--no-es"], "--no-es")):
+            r = run(["restore", src, "--es", self.es.url, "--wait", "5"] + extra)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn('"%s" is a directory of elasticdump files (indices only): %s does not '
+                          'apply to it' % (src, option), r.stderr)
+        r = run(["restore", src, "--es", self.es.url, "--table", "node"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("apply to a snapshot or one dump", r.stderr)
+        self.assertEqual(self.es.indices(), {})
+
+    def test_a_gen3_layout_stays_a_whole_environment(self):
+        # elasticdump files under elasticsearch/ are a whole environment's
+        d = os.path.join(self.tmp, "env")
+        shutil.copytree(self.copy_fixture(), os.path.join(d, "elasticsearch"))
+        r = run(["restore", d, "--es", self.es.url, "--wait", "5"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("no release name for a whole-environment restore", r.stderr)
+        self.assertEqual(self.es.indices(), {})
+
+
 class TestErrors(EsTestCase):
     def test_malformed_line_names_file_and_line(self):
         d = self.copy_fixture(["dev_case"])

@@ -1,4 +1,9 @@
 /*
+ * A restore's source opened and its kind told (input.h): input_open reads
+ * its first bytes once to tell a snapshot (a tar) from a plain SQL stream
+ * (plain, gzip or zstd) and from a pg_dump archive, and sniffs plain SQL
+ * before any server is touched.
+ *
  * pg_dump's archives (-Fc custom, -Fd directory, -Ft tar) as a restore's
  * source: the archive's header tells which pg_restore reads it, and
  * pg_restore -f - turns it into the psql script pg_dump's plain format
@@ -17,7 +22,8 @@
 #include <string.h>
 
 #include "../common/base/log.h"
-#include "restore.h"
+#include "../common/pg/sqlinput.h"
+#include "input.h"
 
 static ssize_t none_read(g3_source *src, void *buf, size_t len, g3_err *err)
 {
@@ -112,7 +118,7 @@ static int tar_toc(const char *b, size_t len)
 	return len >= TAR_BLOCK && !memcmp(b, "toc.dat", 8) && !memcmp(b + 257, "ustar", 5);
 }
 
-g3_rc archive_lookahead(struct input *in, int *tar, g3_err *err)
+static g3_rc archive_lookahead(struct input *in, int *tar, g3_err *err)
 {
 	struct replay *r = g3_xcalloc(1, sizeof(*r));
 	char why[128];
@@ -141,7 +147,7 @@ g3_rc archive_lookahead(struct input *in, int *tar, g3_err *err)
 
 /* ---- the archive through pg_restore ------------------------------------ */
 
-g3_rc archive_open(const char *spec, struct input *in, g3_err *err)
+static g3_rc archive_open(const char *spec, struct input *in, g3_err *err)
 {
 	g3_pgarch_head *h = &in->arch_head;
 	const char *path = NULL;
@@ -190,11 +196,11 @@ g3_rc archive_open(const char *spec, struct input *in, g3_err *err)
 	g3_debug("\"%s\" is a %s: converted by %s (pg_restore %s)", in->src->name, what, program,
 		 version);
 	rc = g3_pgrestore_start(program, in->src->name, path, feed, feed_ctx,
-				feed ? in->src : NULL, &restore_interrupted, &in->arch, err);
+				feed ? in->src : NULL, in->interrupted, &in->arch, err);
 	free(program);
 	if (rc)
 		return rc;
-	in->kind = KIND_PLAIN_SQL;
+	in->kind = KIND_ARCHIVE;
 	in->pg_dump = 1;   /* pg_restore writes pg_dump's opening and closing lines */
 	return G3_OK;
 }
@@ -222,4 +228,95 @@ const char *input_format(const struct input *in)
 		}
 	}
 	return in->kind == KIND_SNAPSHOT ? "snapshot" : "sql";
+}
+
+/* ---- the source and its kind ----------------------------------------- */
+
+/* A plain input's first bytes, peeked (they are read again by the load):
+ * pg_dump's output, whose end load_sql_member checks; SQL that pg_dump
+ * did not write, only with --sql-script; anything else is refused here,
+ * before a server is touched. */
+static g3_rc input_sniff(const char *spec, struct input *in, g3_err *err)
+{
+	const char *name = in->src->name;
+	const char *head;
+	size_t len;
+	char what[384];
+	g3_rc rc;
+
+	if ((rc = g3_reader_peek(in->rd, G3_SQLINPUT_SNIFF_BYTES, &head, &len, err)))
+		return rc;
+	switch (g3_sqlinput_sniff(head, len, len < G3_SQLINPUT_SNIFF_BYTES, what, sizeof(what))) {
+	case G3_SQLINPUT_PG_DUMP:
+		in->pg_dump = 1;
+		return G3_OK;
+	case G3_SQLINPUT_SQL:
+		if (in->sql_script)
+			return G3_OK;
+		rc = g3_err_set(err, G3_USAGE, "\"%s\" is not pg_dump output (no \"-- PostgreSQL "
+				"database dump\" header), so whether it is complete cannot be told",
+				name);
+		g3_err_hint(err, "give --sql-script to restore a SQL script that pg_dump did not "
+			    "write");
+		return rc;
+	case G3_SQLINPUT_EMPTY:
+		return g3_err_set(err, G3_USAGE, "\"%s\" is empty", name);
+	case G3_SQLINPUT_NO_SQL:
+		return g3_err_set(err, G3_USAGE, "\"%s\" holds only comments, no SQL statements",
+				  name);
+	case G3_SQLINPUT_PG_DUMPALL:
+		rc = g3_err_set(err, G3_USAGE, "\"%s\" is pg_dumpall output (a whole cluster), not "
+				"the dump of one database", name);
+		g3_err_hint(err, "dump each database with pg_dump");
+		return rc;
+	case G3_SQLINPUT_PG_CUSTOM:
+		return archive_open(spec, in, err);
+	case G3_SQLINPUT_OTHER:
+	default:
+		return g3_err_set(err, G3_USAGE, "\"%s\" is not a SQL dump or a gen3db snapshot: "
+				  "it is %s", name, what);
+	}
+}
+
+g3_rc input_open(const char *spec, struct input *in, g3_err *err)
+{
+	const char *name;
+	int64_t size;
+	int tar = 0;
+	g3_rc rc;
+
+	in->buf = g3_xmalloc(RESTORE_READ_BYTES);
+	if (g3_pgarch_is_dir(spec))
+		return archive_open(spec, in, err);
+	if ((rc = g3_source_open(spec, &in->src, err)) ||
+	    (rc = archive_lookahead(in, &tar, err)))
+		return rc;
+	if (tar)
+		return archive_open(spec, in, err);   /* pg_dump -Ft */
+	if ((rc = g3_reader_open(in->src, &in->rd, err)))
+		return rc;
+	if (g3_reader_kind(in->rd) == G3_READER_ARCHIVE) {
+		if (!strcmp(g3_reader_member(in->rd), "toc.dat"))
+			return archive_open(spec, in, err);   /* refused: compressed -Ft */
+		in->kind = KIND_SNAPSHOT;
+		return G3_OK;
+	}
+	in->kind = KIND_PLAIN_SQL;
+	/* raw: the one member is the whole decoded stream */
+	if (g3_reader_next(in->rd, &name, &size, err) < 0)
+		return err->rc ? err->rc : G3_FAIL;
+	return input_sniff(spec, in, err);
+}
+
+void input_close(struct input *in)
+{
+	if (g3_pgrestore_close(in->arch)) {
+		/* its feeder still reads the source: left to the process's exit */
+		free(in->buf);
+		return;
+	}
+	free(in->arch_tar);
+	g3_reader_close(in->rd);
+	g3_source_close(in->src);
+	free(in->buf);
 }
