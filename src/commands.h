@@ -5,7 +5,7 @@
 #ifndef G3_COMMANDS_H
 #define G3_COMMANDS_H
 
-#include <getopt.h>
+#include "common/base/opts.h"
 
 int cmd_create(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
@@ -19,16 +19,9 @@ int cmd_verify(int argc, char **argv);
 int restore_es_main(int argc, char **argv);
 int dump_es_main(int argc, char **argv);
 
-/* A command's getopt table and --help text, for tests/unit/test_options.c,
- * which checks every table's ids (src/common/base/optids.h) and names. */
-typedef struct g3_cmd_options {
-	const char *name;
-	const struct option *table;
-	const char *usage;
-} g3_cmd_options;
-
-extern const g3_cmd_options cmd_create_options, cmd_restore_options, cmd_dump_options,
-	cmd_inspect_options, cmd_verify_options, cmd_fetch_options, cmd_ls_options,
-	cmd_restore_es_options, cmd_dump_es_options;
+/* Each command's options (src/common/base/opts.h): its rows and --help,
+ * for tests/unit/test_options.c. */
+extern const g3_cmd_spec cmd_create_spec, cmd_restore_spec, cmd_dump_spec, cmd_inspect_spec,
+	cmd_verify_spec, cmd_fetch_spec, cmd_ls_spec, cmd_restore_es_spec, cmd_dump_es_spec;
 
 #endif

@@ -37,88 +37,68 @@ struct create_opts {
 	const char *host_for_secret;
 	int patch_secret;
 	const char *secret_name;
+	g3_helm_env helm;       /* SERVICE_PGDB, SERVICE_PGUSER, SERVICE_PGPASS */
+	json_object *config_json;  /* --config's, holding the values it set */
 };
 
-enum {
-	OPT_MASTER = G3_OPT_COMMAND_FIRST,
-	OPT_WAIT, OPT_DATABASE, OPT_USERNAME, OPT_PASSWORD_FILE, OPT_SERVICE,
-	OPT_RELEASE, OPT_CONFIG, OPT_EXTENSION, OPT_RESET_PASSWORD,
-	OPT_REQUIRE_EXTENSION, OPT_DRY_RUN, OPT_SECRET_OUT, OPT_HOST_FOR_SECRET,
-	OPT_PATCH_SECRET, OPT_SECRET_NAME, OPT_HELP
+#define CO struct create_opts
+
+static const g3_opt create_rows[] = {
+	G3_ROWS_MASTER(CO, master_url, wait, "Master connection",
+		       "postgresql://user@host:port/db (no password:\n"
+		       "give it in PGPASSWORD or PGPASSFILE)", "the server"),
+	G3_ROW_NOTE("\nOne service (else SERVICE_PGDB, SERVICE_PGUSER, SERVICE_PGPASS, as the\n"
+		    "gen3-helm job sets them):\n"),
+	G3_ROW_STR("database", 0, CO, database, "database", "NAME", "database to provision"),
+	G3_ROW_STR("username", 0, CO, username, "username", "NAME", "role to provision"),
+	G3_ROW_STR("password-file", 0, CO, password_file, "password_file", "FILE",
+		   "the role's password (first line)"),
+	G3_ROW_NOTE("\nMany services:\n"),
+	G3_ROW_LIST("service", 0, CO, services, n_services, "services", "NAME",
+		    "repeatable; database and role <NAME>_<release>"),
+	G3_ROW_STR("release", 0, CO, release, "release", "NAME", "(default \"gen3\")"),
+	G3_ROW_STR("config", 0, CO, config, "config", "FILE",
+		   "JSON: {\"master\": URL, \"release\": NAME,\n"
+		   "\"services\": [{\"name\", \"database\", \"username\",\n"
+		   "\"password_file\", \"extensions\"}]}"),
+	G3_ROW_NOTE("  Services without a password get a generated one (32 random letters and\n"
+		    "  digits); write it somewhere with --secret-out.\n\n"),
+	G3_ROW_LIST("extension", 0, CO, extensions, n_extensions, "extensions", "NAME",
+		    "repeatable; replaces the default ltree, vector"),
+	G3_ROW_FLAG("require-extension", 0, CO, require_extension, "require_extension",
+		    "a missing extension fails (default: a warning)"),
+	G3_ROW_FLAG("reset-password", 0, CO, reset_password, "reset_password",
+		    "set the password of a role that exists"),
+	G3_ROW_FLAG("dry-run", 0, CO, dry_run, "dry_run",
+		    "print the SQL it would run, passwords masked"),
+	G3_ROW_STR("secret-out", 0, CO, secret_out, "secret_out", "FILE|-",
+		   "write Kubernetes Secrets <service>-dbcreds\n"
+		   "(database, username, password, host, port,\n"
+		   "dbcreated) for the services that succeeded"),
+	G3_ROW_STR("host-for-secret", 0, CO, host_for_secret, "host_for_secret", "HOST",
+		   "host written in the Secrets (default: the\n"
+		   "host gen3db connected to)"),
+	G3_ROW_FLAG("patch-secret", 0, CO, patch_secret, "patch_secret",
+		    "in a Kubernetes pod, add dbcreated: \"true\" to\n"
+		    "Secret <service>-dbcreds through the API once\n"
+		    "the service's login is verified (the pod's\n"
+		    "service account needs \"patch\" on secrets)"),
+	G3_ROW_STR("secret-name", 0, CO, secret_name, "secret_name", "NAME",
+		   "the Secret --patch-secret patches, for one\n"
+		   "service given by --database or SERVICE_PGDB"),
 };
 
-static const struct option long_options[] = {
-	{ "master", required_argument, NULL, OPT_MASTER },
-	{ "wait", required_argument, NULL, OPT_WAIT },
-	{ "database", required_argument, NULL, OPT_DATABASE },
-	{ "username", required_argument, NULL, OPT_USERNAME },
-	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
-	{ "service", required_argument, NULL, OPT_SERVICE },
-	{ "release", required_argument, NULL, OPT_RELEASE },
-	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "extension", required_argument, NULL, OPT_EXTENSION },
-	{ "reset-password", no_argument, NULL, OPT_RESET_PASSWORD },
-	{ "require-extension", no_argument, NULL, OPT_REQUIRE_EXTENSION },
-	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-	{ "secret-out", required_argument, NULL, OPT_SECRET_OUT },
-	{ "host-for-secret", required_argument, NULL, OPT_HOST_FOR_SECRET },
-	{ "patch-secret", no_argument, NULL, OPT_PATCH_SECRET },
-	{ "secret-name", required_argument, NULL, OPT_SECRET_NAME },
-	{ "help", no_argument, NULL, OPT_HELP },
-	G3_COMMON_LONG_OPTIONS,
-	{ NULL, 0, NULL, 0 }
-};
-
-static const char usage_text[] =
+const g3_cmd_spec cmd_create_spec =
+	G3_CMD_SPEC_ROWS("create", create_rows, 'h', G3_BAD_HINT, NULL, offsetof(CO, helm),
 	"usage: gen3db create [options]\n"
 	"\n"
 	"Provision PostgreSQL databases for Gen3 services, idempotently: a LOGIN\n"
 	"role, a database it owns, all privileges on it and on schema public,\n"
 	"default privileges, extensions, and a login check as the service user.\n"
-	"\n"
-	"Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
-	"PGSSLMODE, ... or):\n"
-	"      --master URL             postgresql://user@host:port/db (no password:\n"
-	"                               give it in PGPASSWORD or PGPASSFILE)\n"
-	"      --wait SECONDS           keep trying this long for the server, the last\n"
-	"                               try when it has passed (default 300)\n"
-	"\n"
-	"One service (else SERVICE_PGDB, SERVICE_PGUSER, SERVICE_PGPASS, as the\n"
-	"gen3-helm job sets them):\n"
-	"      --database NAME          database to provision\n"
-	"      --username NAME          role to provision\n"
-	"      --password-file FILE     the role's password (first line)\n"
-	"\n"
-	"Many services:\n"
-	"      --service NAME           repeatable; database and role <NAME>_<release>\n"
-	"      --release NAME           (default \"gen3\")\n"
-	"      --config FILE            JSON: {\"master\": URL, \"release\": NAME,\n"
-	"                               \"services\": [{\"name\", \"database\", \"username\",\n"
-	"                               \"password_file\", \"extensions\"}]}\n"
-	"  Services without a password get a generated one (32 random letters and\n"
-	"  digits); write it somewhere with --secret-out.\n"
-	"\n"
-	"      --extension NAME         repeatable; replaces the default ltree, vector\n"
-	"      --require-extension      a missing extension fails (default: a warning)\n"
-	"      --reset-password         set the password of a role that exists\n"
-	"      --dry-run                print the SQL it would run, passwords masked\n"
-	"      --secret-out FILE|-      write Kubernetes Secrets <service>-dbcreds\n"
-	"                               (database, username, password, host, port,\n"
-	"                               dbcreated) for the services that succeeded\n"
-	"      --host-for-secret HOST   host written in the Secrets (default: the\n"
-	"                               host gen3db connected to)\n"
-	"      --patch-secret           in a Kubernetes pod, add dbcreated: \"true\" to\n"
-	"                               Secret <service>-dbcreds through the API once\n"
-	"                               the service's login is verified (the pod's\n"
-	"                               service account needs \"patch\" on secrets)\n"
-	"      --secret-name NAME       the Secret --patch-secret patches, for one\n"
-	"                               service given by --database or SERVICE_PGDB\n"
-	G3_COMMON_HELP
+	"\n",
 	"\n"
 	"exit codes: 0 all services ready, 1 a service failed, 2 usage or bad\n"
-	"input (nothing was changed), 3 the server was unreachable within --wait\n";
-
-const g3_cmd_options cmd_create_options = { "create", long_options, usage_text };
+	"input (nothing was changed), 3 the server was unreachable within --wait\n");
 
 struct plan {
 	g3_service *svcs;
@@ -177,7 +157,11 @@ static g3_rc config_string(json_object *o, const char *key, const char *file,
 	return G3_OK;
 }
 
-static g3_rc load_config(const struct create_opts *o, struct plan *p, g3_err *err)
+/* The config's top-level keys that are options too: set through their
+ * rows, the command line winning. */
+static const char *const config_options[] = { "master", "release", NULL };
+
+static g3_rc load_config(struct create_opts *o, struct plan *p, g3_err *err)
 {
 	json_object *root = json_object_from_file(o->config);
 	json_object *services;
@@ -187,31 +171,21 @@ static g3_rc load_config(const struct create_opts *o, struct plan *p, g3_err *er
 	if (!root)
 		return g3_err_set(err, G3_USAGE, "could not read config file \"%s\": %s",
 				  o->config, json_util_get_last_err());
-	if (!json_object_is_type(root, json_type_object)) {
-		rc = g3_err_set(err, G3_USAGE, "config file \"%s\" is not a JSON object", o->config);
-		goto cleanup;
+	o->config_json = root;  /* the options point into it */
+	if (!json_object_is_type(root, json_type_object))
+		return g3_err_set(err, G3_USAGE, "config file \"%s\" is not a JSON object", o->config);
+	for (const char *const *k = config_options; *k; k++) {
+		if ((rc = config_string(root, *k, o->config, &s, err)))
+			return rc;
+		if (s && (rc = g3_opts_set(&cmd_create_spec, o, *k, s, err)))
+			return rc;
 	}
-	if ((rc = config_string(root, "master", o->config, &s, err)))
-		goto cleanup;
-	if (s)
-		p->master_url = g3_xstrdup(s);
-	if ((rc = config_string(root, "release", o->config, &s, err)))
-		goto cleanup;
-	if (s)
-		p->release = g3_xstrdup(s);
-	if (o->release) {
-		free(p->release);
-		p->release = g3_xstrdup(o->release);
-	}
-	if (!p->release)
-		p->release = g3_xstrdup("gen3");
+	p->release = g3_xstrdup(o->release ? o->release : "gen3");
 	if (!json_object_object_get_ex(root, "services", &services) ||
 	    !json_object_is_type(services, json_type_array) ||
-	    json_object_array_length(services) == 0) {
-		rc = g3_err_set(err, G3_USAGE, "config file \"%s\" has no \"services\" list",
-				o->config);
-		goto cleanup;
-	}
+	    json_object_array_length(services) == 0)
+		return g3_err_set(err, G3_USAGE, "config file \"%s\" has no \"services\" list",
+				  o->config);
 	for (size_t i = 0; i < json_object_array_length(services); i++) {
 		json_object *e = json_object_array_get_idx(services, i);
 		json_object *exts;
@@ -223,13 +197,11 @@ static g3_rc load_config(const struct create_opts *o, struct plan *p, g3_err *er
 			e = NULL;
 		} else if (json_object_is_type(e, json_type_object)) {
 			if ((rc = config_string(e, "name", o->config, &name, err)))
-				goto cleanup;
+				return rc;
 		}
-		if (!name || !*name) {
-			rc = g3_err_set(err, G3_USAGE,
-					"config file \"%s\": service %zu has no name", o->config, i + 1);
-			goto cleanup;
-		}
+		if (!name || !*name)
+			return g3_err_set(err, G3_USAGE, "config file \"%s\": service %zu has no name",
+					  o->config, i + 1);
 		if (o->n_services && !listed(o->services, o->n_services, name))
 			continue;
 		svc = plan_add(p);
@@ -238,20 +210,18 @@ static g3_rc load_config(const struct create_opts *o, struct plan *p, g3_err *er
 			if ((rc = config_string(e, "database", o->config, &db, err)) ||
 			    (rc = config_string(e, "username", o->config, &user, err)) ||
 			    (rc = config_string(e, "password_file", o->config, &pwfile, err)))
-				goto cleanup;
+				return rc;
 			if (db)
 				svc->database = g3_xstrdup(db);
 			if (user)
 				svc->username = g3_xstrdup(user);
 			if (pwfile && (rc = g3_secret_read_file(pwfile, &svc->password, err)))
-				goto cleanup;
+				return rc;
 			if (json_object_object_get_ex(e, "extensions", &exts)) {
-				if (!json_object_is_type(exts, json_type_array)) {
-					rc = g3_err_set(err, G3_USAGE,
-							"config file \"%s\": \"extensions\" of service \"%s\" must be a list",
-							o->config, name);
-					goto cleanup;
-				}
+				if (!json_object_is_type(exts, json_type_array))
+					return g3_err_set(err, G3_USAGE,
+							  "config file \"%s\": \"extensions\" of service \"%s\" must be a list",
+							  o->config, name);
 				svc->extensions = g3_xcalloc(1, sizeof(char *));
 				for (size_t k = 0; k < json_object_array_length(exts); k++)
 					g3_service_add_extension(svc, json_object_get_string(
@@ -268,18 +238,14 @@ static g3_rc load_config(const struct create_opts *o, struct plan *p, g3_err *er
 
 		for (size_t k = 0; k < p->n; k++)
 			found |= !strcmp(p->svcs[k].name, o->services[i]);
-		if (!found) {
-			rc = g3_err_set(err, G3_USAGE, "service \"%s\" is not in config file \"%s\"",
-					o->services[i], o->config);
-			goto cleanup;
-		}
+		if (!found)
+			return g3_err_set(err, G3_USAGE, "service \"%s\" is not in config file \"%s\"",
+					  o->services[i], o->config);
 	}
-cleanup:
-	json_object_put(root);
-	return rc;
+	return G3_OK;
 }
 
-static g3_rc build_plan(const struct create_opts *o, struct plan *p, g3_err *err)
+static g3_rc build_plan(struct create_opts *o, struct plan *p, g3_err *err)
 {
 	g3_rc rc;
 
@@ -302,8 +268,8 @@ static g3_rc build_plan(const struct create_opts *o, struct plan *p, g3_err *err
 			svc->username = g3_xstrdup(svc->database);
 		}
 	} else {
-		const char *db = o->database ? o->database : g3_env("SERVICE_PGDB");
-		const char *user = o->username ? o->username : g3_env("SERVICE_PGUSER");
+		const char *db = o->database ? o->database : o->helm.pgdb;
+		const char *user = o->username ? o->username : o->helm.pguser;
 		g3_service *svc;
 
 		if (!db || !user)
@@ -317,16 +283,12 @@ static g3_rc build_plan(const struct create_opts *o, struct plan *p, g3_err *err
 		if (o->password_file) {
 			if ((rc = g3_secret_read_file(o->password_file, &svc->password, err)))
 				return rc;
-		} else if (g3_env("SERVICE_PGPASS")) {
-			svc->password = g3_xstrdup(g3_env("SERVICE_PGPASS"));
+		} else if (o->helm.pgpass) {
+			svc->password = g3_xstrdup(o->helm.pgpass);
 		}
 	}
-	if (!p->master_url && o->master_url)
+	if (o->master_url)
 		p->master_url = g3_xstrdup(o->master_url);
-	else if (o->master_url) {
-		free(p->master_url);
-		p->master_url = g3_xstrdup(o->master_url);
-	}
 	for (size_t i = 0; i < p->n; i++) {
 		g3_service *svc = &p->svcs[i];
 
@@ -536,29 +498,33 @@ static void report(const g3_service *svc, const g3_prov_result *r)
 	g3_buf_release(&b);
 }
 
-/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any file is read. */
-static int print_options(const struct create_opts *o, int argc, char **argv)
+/* The checks of the plan against the options, before any I/O. */
+static g3_rc check_plan(const struct create_opts *o, const struct plan *p, g3_err *err)
 {
-	json_object *j = json_object_new_object();
+	g3_rc rc;
 
-	g3_opt_json_url(j, "master", o->master_url);
-	g3_opt_json_int(j, "wait", o->wait);
-	g3_opt_json_str(j, "database", o->database);
-	g3_opt_json_str(j, "username", o->username);
-	g3_opt_json_str(j, "password_file", o->password_file);
-	g3_opt_json_list(j, "services", o->services, o->n_services);
-	g3_opt_json_str(j, "release", o->release);
-	g3_opt_json_str(j, "config", o->config);
-	g3_opt_json_list(j, "extensions", o->extensions, o->n_extensions);
-	g3_opt_json_bool(j, "reset_password", o->reset_password);
-	g3_opt_json_bool(j, "require_extension", o->require_extension);
-	g3_opt_json_bool(j, "dry_run", o->dry_run);
-	g3_opt_json_str(j, "secret_out", o->secret_out);
-	g3_opt_json_str(j, "host_for_secret", o->host_for_secret);
-	g3_opt_json_bool(j, "patch_secret", o->patch_secret);
-	g3_opt_json_str(j, "secret_name", o->secret_name);
-	g3_common_options_json(j);
-	return g3_options_print(stdout, "create", j, argc, argv);
+	if (o->secret_out) {
+		for (size_t i = 0; i < p->n; i++)
+			if (!k8s_name_ok(p->svcs[i].name))
+				return g3_err_set(err, G3_USAGE,
+						  "service name \"%s\" cannot name a Kubernetes Secret "
+						  "(lowercase letters, digits, '-' and '.')",
+						  p->svcs[i].name);
+	} else if (!o->dry_run) {
+		for (size_t i = 0; i < p->n; i++) {
+			if (p->svcs[i].password_generated) {
+				rc = g3_err_set(err, G3_USAGE,
+						"service \"%s\" has no password and a generated one would be lost",
+						p->svcs[i].name);
+				g3_err_hint(err, "give --secret-out FILE to record generated passwords, "
+					    "or the password with --password-file or SERVICE_PGPASS");
+				return rc;
+			}
+		}
+	}
+	if (o->secret_name && !o->patch_secret)
+		return g3_err_set(err, G3_USAGE, "--secret-name goes with --patch-secret");
+	return G3_OK;
 }
 
 int cmd_create(int argc, char **argv)
@@ -572,7 +538,7 @@ int cmd_create(int argc, char **argv)
 	char **names = NULL;
 	int *ok = NULL;
 	g3_rc rc = G3_OK, worst = G3_OK;
-	int c;
+	int args = 0, done = 0;
 
 	memset(&o, 0, sizeof(o));
 	memset(&plan, 0, sizeof(plan));
@@ -580,88 +546,18 @@ int cmd_create(int argc, char **argv)
 	g3_pgconf_init(&conf);
 	g3_err_init(&err);
 	o.wait = 300;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		int common = g3_common_option(c, optarg, &err);
-
-		if (common < 0) {
-			rc = G3_USAGE;
-			goto cleanup;
-		}
-		if (common)
-			continue;
-		switch (c) {
-		case OPT_MASTER: o.master_url = optarg; break;
-		case OPT_WAIT:
-			if ((rc = g3_parse_long("--wait", optarg, 0, 86400, &o.wait, &err)))
-				goto cleanup;
-			break;
-		case OPT_DATABASE: o.database = optarg; break;
-		case OPT_USERNAME: o.username = optarg; break;
-		case OPT_PASSWORD_FILE: o.password_file = optarg; break;
-		case OPT_SERVICE: g3_strlist_add(&o.services, &o.n_services, optarg); break;
-		case OPT_RELEASE: o.release = optarg; break;
-		case OPT_CONFIG: o.config = optarg; break;
-		case OPT_EXTENSION: g3_strlist_add(&o.extensions, &o.n_extensions, optarg); break;
-		case OPT_RESET_PASSWORD: o.reset_password = 1; break;
-		case OPT_REQUIRE_EXTENSION: o.require_extension = 1; break;
-		case OPT_DRY_RUN: o.dry_run = 1; break;
-		case OPT_SECRET_OUT: o.secret_out = optarg; break;
-		case OPT_HOST_FOR_SECRET: o.host_for_secret = optarg; break;
-		case OPT_PATCH_SECRET: o.patch_secret = 1; break;
-		case OPT_SECRET_NAME: o.secret_name = optarg; break;
-		case 'h':
-		case OPT_HELP:
-			fputs(usage_text, stdout);
-			goto cleanup;
-		default:
-			fputs("hint: 'gen3db create --help' lists the options\n", stderr);
-			rc = G3_USAGE;
-			err.msg[0] = '\0';
-			goto cleanup;
-		}
-	}
-	if (g3_print_options_wanted()) {
-		if (print_options(&o, argc - optind, argv + optind))
-			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
+	if ((rc = g3_opts_parse(&cmd_create_spec, &o, argc, argv, &args, &done, &err)) || done)
 		goto cleanup;
-	}
-	if (optind < argc) {
-		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (args < argc) {
+		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[args]);
 		goto cleanup;
 	}
 	/* the Secrets of other services in --secret-out are kept: a file that
 	 * cannot be merged into stops the run before anything is created */
 	if (o.secret_out && !o.dry_run && (rc = check_secret_file(o.secret_out, &err)))
 		goto cleanup;
-	if ((rc = build_plan(&o, &plan, &err)))
+	if ((rc = build_plan(&o, &plan, &err)) || (rc = check_plan(&o, &plan, &err)))
 		goto cleanup;
-	if (o.secret_out) {
-		for (size_t i = 0; i < plan.n; i++) {
-			if (!k8s_name_ok(plan.svcs[i].name)) {
-				rc = g3_err_set(&err, G3_USAGE,
-						"service name \"%s\" cannot name a Kubernetes Secret "
-						"(lowercase letters, digits, '-' and '.')",
-						plan.svcs[i].name);
-				goto cleanup;
-			}
-		}
-	} else if (!o.dry_run) {
-		for (size_t i = 0; i < plan.n; i++) {
-			if (plan.svcs[i].password_generated) {
-				rc = g3_err_set(&err, G3_USAGE,
-						"service \"%s\" has no password and a generated one would be lost",
-						plan.svcs[i].name);
-				g3_err_hint(&err, "give --secret-out FILE to record generated passwords, "
-					    "or the password with --password-file or SERVICE_PGPASS");
-				goto cleanup;
-			}
-		}
-	}
-	if (o.secret_name && !o.patch_secret) {
-		rc = g3_err_set(&err, G3_USAGE, "--secret-name goes with --patch-secret");
-		goto cleanup;
-	}
 	if (o.patch_secret &&
 	    ((rc = patch_names(&o, &plan, &names, &err)) ||
 	     (rc = g3_k8s_client_init(&k8s, &err))))
@@ -728,5 +624,6 @@ cleanup:
 	g3_pgconf_release(&conf);
 	g3_strlist_free(o.services, o.n_services);
 	g3_strlist_free(o.extensions, o.n_extensions);
+	json_object_put(o.config_json);
 	return g3_exit_code(rc);
 }

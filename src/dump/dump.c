@@ -67,82 +67,6 @@ struct dump_opts {
 	size_t n_pgdump_args;
 };
 
-enum {
-	OPT_OUTPUT = G3_OPT_COMMAND_FIRST,
-	OPT_DATABASE, OPT_JOBS, OPT_LEVEL, OPT_THREADS, OPT_CHUNK_SIZE, OPT_MASTER,
-	OPT_WAIT, OPT_JSON, OPT_INDEX, OPT_HELP,
-	/* in the order of enum g3_tablefilter_list */
-	OPT_TABLE, OPT_EXCLUDE_TABLE, OPT_EXCLUDE_TABLE_DATA
-};
-
-static const struct option long_options[] = {
-	{ "output", required_argument, NULL, OPT_OUTPUT },
-	{ "database", required_argument, NULL, OPT_DATABASE },
-	{ "jobs", required_argument, NULL, OPT_JOBS },
-	{ "level", required_argument, NULL, OPT_LEVEL },
-	{ "compress-threads", required_argument, NULL, OPT_THREADS },
-	{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
-	{ "master", required_argument, NULL, OPT_MASTER },
-	{ "wait", required_argument, NULL, OPT_WAIT },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "index", required_argument, NULL, OPT_INDEX },
-	{ "table", required_argument, NULL, OPT_TABLE },
-	{ "exclude-table", required_argument, NULL, OPT_EXCLUDE_TABLE },
-	{ "exclude-table-data", required_argument, NULL, OPT_EXCLUDE_TABLE_DATA },
-	G3_ES_LONG_OPTIONS,
-	{ "help", no_argument, NULL, OPT_HELP },
-	G3_COMMON_LONG_OPTIONS,
-	{ NULL, 0, NULL, 0 }
-};
-
-static const char usage_text[] =
-	"usage: gen3db dump --output FILE|- [--database DB ...] [--es URL --index NAME ...]\n"
-	"                   [options]\n"
-	"\n"
-	"Write a consistent snapshot of PostgreSQL databases (schema from pg_dump,\n"
-	"data with COPY in the same exported snapshot) and Elasticsearch indices\n"
-	"(definition, and every document read in a point in time) as one .tar.zst\n"
-	"in gen3db's snapshot format, while they stay in use.\n"
-	"\n"
-	"      --output FILE|-          the snapshot; FILE appears only when complete\n"
-	"                               (written as FILE.partial until then)\n"
-	"      --output DIR/            with --es and no --database: elasticdump files\n"
-	"                               in DIR, as dump-es writes them (DIR ends with /\n"
-	"                               or is an existing directory)\n"
-	"      --database NAME          repeatable: a database to dump\n"
-	"      --jobs N                 worker connections per database (default 2)\n"
-	"      --level N                zstd level 1..19 (default 3)\n"
-	"      --compress-threads N     zstd threads (default 1: in the writer thread)\n"
-	"      --chunk-size BYTES       table data and documents chunk size, with optional\n"
-	"                               K, M or G (default 8M)\n"
-	"      --json                   a JSON summary on stdout (not with --output -)\n"
-	"\n"
-	"Tables (as pg_dump's -t, -T and --exclude-table-data; repeatable):\n"
-	"      --table PATTERN          dump only matching tables (with their indexes,\n"
-	"                               constraints and owned sequences)\n"
-	"      --exclude-table PATTERN  leave matching tables out\n"
-	"      --exclude-table-data PATTERN\n"
-	"                               dump matching tables' definitions, not their rows\n"
-	"  PATTERN as psql's (see 'gen3db restore --help'); one that matches no table\n"
-	"  of any database is an error (exit 2).\n"
-	"\n"
-	"Connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
-	"PGSSLMODE, ... or):\n"
-	"      --master URL             postgresql://user@host:port (no password)\n"
-	"      --wait SECONDS           keep trying this long for the servers, the last\n"
-	"                               try when it has passed (default 300)\n"
-	"\n"
-	"Elasticsearch (after the databases, in the same snapshot):\n"
-	"      --index NAME             repeatable: an index or alias to dump (with --es\n"
-	"                               and no --index: GUPPY_INDICES, GUPPY_CONFIGINDEX)\n"
-	G3_ES_HELP
-	G3_COMMON_HELP
-	"\n"
-	"exit codes: 0 snapshot written, 1 failure (no output left), 2 usage or bad\n"
-	"input, 3 a server was unreachable within --wait\n";
-
-const g3_cmd_options cmd_dump_options = { "dump", long_options, usage_text };
-
 /* ---- the plan: per database, its catalog in an exported snapshot --------- */
 
 struct database {
@@ -441,32 +365,6 @@ static void print_summary(const struct dump_opts *o, struct database *dbs, size_
 	json_object_put(root);
 }
 
-/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
-static int print_options(const struct dump_opts *o, int argc, char **argv)
-{
-	json_object *j = json_object_new_object();
-
-	g3_opt_json_str(j, "output", o->output);
-	g3_opt_json_list(j, "databases", o->databases, o->n_databases);
-	g3_opt_json_int(j, "jobs", o->jobs);
-	g3_opt_json_int(j, "level", o->level);
-	g3_opt_json_int(j, "compress_threads", o->threads);
-	g3_opt_json_int(j, "chunk_size", o->chunk_size);
-	g3_opt_json_url(j, "master", o->master_url);
-	g3_opt_json_int(j, "wait", o->wait);
-	g3_opt_json_bool(j, "json", o->json);
-	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
-	g3_opt_json_url(j, "es", o->es_url);
-	g3_opt_json_str(j, "es_cacert", o->es_cacert);
-	g3_opt_json_list(j, "tables", o->patterns[G3_FILTER_TABLE], o->n_patterns[G3_FILTER_TABLE]);
-	g3_opt_json_list(j, "exclude_tables", o->patterns[G3_FILTER_EXCLUDE],
-			 o->n_patterns[G3_FILTER_EXCLUDE]);
-	g3_opt_json_list(j, "exclude_table_data", o->patterns[G3_FILTER_EXCLUDE_DATA],
-			 o->n_patterns[G3_FILTER_EXCLUDE_DATA]);
-	g3_common_options_json(j);
-	return g3_options_print(stdout, "dump", j, argc, argv);
-}
-
 /* A table pattern: compiled (exit 2 on a bad one) and handed to pg_dump
  * too, which applies it to the schema sections the same way. */
 static g3_rc filter_option(struct dump_opts *o, enum g3_tablefilter_list list, const char *arg,
@@ -481,13 +379,91 @@ static g3_rc filter_option(struct dump_opts *o, enum g3_tablefilter_list list, c
 	return g3_tablefilter_add(&o->filter, list, arg, err);
 }
 
-/* *help: --help was given (the caller prints it); *done: the options were
- * printed (GEN3DB_PRINT_OPTIONS), nothing else is to be done. */
-static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help, int *done,
-			   g3_err *err)
+static g3_rc set_filter(void *base, const g3_opt *row, const char *arg, g3_err *err)
 {
-	int c;
-	long v = 0;
+	size_t list = (row->off - offsetof(struct dump_opts, patterns)) / sizeof(char **);
+
+	return filter_option(base, (enum g3_tablefilter_list)list, arg, err);
+}
+
+static g3_rc set_chunk_size(void *base, const g3_opt *row, const char *arg, g3_err *err)
+{
+	(void)row;
+	return parse_size(arg, &((struct dump_opts *)base)->chunk_size, err);
+}
+
+/* --es or --index: Elasticsearch is dumped too */
+static g3_rc dump_after(void *opts, g3_err *err)
+{
+	struct dump_opts *o = opts;
+
+	(void)err;
+	o->es = o->es_url || o->n_indices;
+	return G3_OK;
+}
+
+#define DO struct dump_opts
+#define FILTER_ROW(name, l, key, mv, help) \
+	G3_ROW_SET(name, 0, G3_OPT_LIST, set_filter, DO, patterns[l], n_patterns[l], key, mv, help)
+
+static const g3_opt dump_rows[] = {
+	G3_ROW_STR("output", 0, DO, output, "output", "FILE|-|DIR/",
+		   "the snapshot; FILE appears only when complete\n"
+		   "(written as FILE.partial until then);\n"
+		   "DIR/ with --es and no --database: elasticdump\n"
+		   "files in DIR, as dump-es writes them (DIR ends\n"
+		   "with / or is an existing directory)"),
+	G3_ROW_LIST("database", 0, DO, databases, n_databases, "databases", "NAME",
+		    "repeatable: a database to dump"),
+	G3_ROW_LONG("jobs", 0, DO, jobs, 1, 64, "jobs", "N",
+		    "worker connections per database (default 2)"),
+	G3_ROW_LONG("level", 0, DO, level, 1, 19, "level", "N", "zstd level 1..19 (default 3)"),
+	G3_ROW_LONG("compress-threads", 0, DO, threads, 1, 64, "compress_threads", "N",
+		    "zstd threads (default 1: in the writer thread)"),
+	G3_ROW_SET("chunk-size", 0, G3_OPT_LONG, set_chunk_size, DO, chunk_size, chunk_size,
+		   "chunk_size", "BYTES",
+		   "table data and documents chunk size, with optional\n"
+		   "K, M or G (default 8M)"),
+	G3_ROW_FLAG("json", 0, DO, json, "json", "a JSON summary on stdout (not with --output -)"),
+	G3_ROW_NOTE("\nTables (as pg_dump's -t, -T and --exclude-table-data; repeatable):\n"),
+	FILTER_ROW("table", G3_FILTER_TABLE, "tables", "PATTERN",
+		   "dump only matching tables (with their indexes,\n"
+		   "constraints and owned sequences)"),
+	FILTER_ROW("exclude-table", G3_FILTER_EXCLUDE, "exclude_tables", "PATTERN",
+		   "leave matching tables out"),
+	FILTER_ROW("exclude-table-data", G3_FILTER_EXCLUDE_DATA, "exclude_table_data", "PATTERN",
+		   "dump matching tables' definitions, not their rows"),
+	G3_ROW_NOTE("  PATTERN as psql's (see 'gen3db restore --help'); one that matches no table\n"
+		    "  of any database is an error (exit 2).\n"
+		    "\n"),
+	G3_ROWS_MASTER(DO, master_url, wait, "Connection",
+		       "postgresql://user@host:port (no password)", "the servers"),
+	G3_ROW_NOTE("\nElasticsearch (after the databases, in the same snapshot):\n"),
+	G3_ROW_LIST("index", 0, DO, indices, n_indices, "indices", "NAME",
+		    "repeatable: an index or alias to dump (with --es\n"
+		    "and no --index: GUPPY_INDICES, GUPPY_CONFIGINDEX)"),
+	G3_ES_ROWS(DO, es_url, es_cacert),
+};
+
+const g3_cmd_spec cmd_dump_spec =
+	G3_CMD_SPEC_ROWS("dump", dump_rows, 0, G3_BAD_OWN, dump_after, -1,
+	"usage: gen3db dump --output FILE|- [--database DB ...] [--es URL --index NAME ...]\n"
+	"                   [options]\n"
+	"\n"
+	"Write a consistent snapshot of PostgreSQL databases (schema from pg_dump,\n"
+	"data with COPY in the same exported snapshot) and Elasticsearch indices\n"
+	"(definition, and every document read in a point in time) as one .tar.zst\n"
+	"in gen3db's snapshot format, while they stay in use.\n"
+	"\n",
+	"\n"
+	"exit codes: 0 snapshot written, 1 failure (no output left), 2 usage or bad\n"
+	"input, 3 a server was unreachable within --wait\n");
+
+/* *done: --help was given or the options were printed (GEN3DB_PRINT_OPTIONS);
+ * nothing else is to be done. */
+static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *done, g3_err *err)
+{
+	int args = 0;
 	g3_rc rc;
 
 	o->jobs = 2;
@@ -495,86 +471,10 @@ static g3_rc parse_options(int argc, char **argv, struct dump_opts *o, int *help
 	o->threads = 1;
 	o->chunk_size = DEFAULT_CHUNK_SIZE;
 	o->wait = 300;
-	*help = 0;
-	*done = 0;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
-		int common = g3_common_option(c, optarg, err);
-
-		if (common < 0)
-			return G3_USAGE;
-		if (common)
-			continue;
-		switch (c) {
-		case OPT_OUTPUT:
-			o->output = optarg;
-			break;
-		case OPT_DATABASE:
-			g3_strlist_add(&o->databases, &o->n_databases, optarg);
-			break;
-		case OPT_TABLE:
-		case OPT_EXCLUDE_TABLE:
-		case OPT_EXCLUDE_TABLE_DATA:
-			if ((rc = filter_option(o, (enum g3_tablefilter_list)(c - OPT_TABLE), optarg,
-						err)))
-				return rc;
-			break;
-		case OPT_JOBS:
-			if ((rc = g3_parse_long("--jobs", optarg, 1, 64, &o->jobs, err)))
-				return rc;
-			break;
-		case OPT_LEVEL:
-			if ((rc = g3_parse_long("--level", optarg, 1, 19, &o->level, err)))
-				return rc;
-			break;
-		case OPT_THREADS:
-			if ((rc = g3_parse_long("--compress-threads", optarg, 1, 64, &o->threads, err)))
-				return rc;
-			break;
-		case OPT_CHUNK_SIZE:
-			if ((rc = parse_size(optarg, &v, err)))
-				return rc;
-			o->chunk_size = v;
-			break;
-		case OPT_MASTER:
-			o->master_url = optarg;
-			break;
-		case OPT_WAIT:
-			if ((rc = g3_parse_long("--wait", optarg, 0, 86400, &o->wait, err)))
-				return rc;
-			break;
-		case OPT_JSON:
-			o->json = 1;
-			break;
-		case OPT_INDEX:
-			g3_strlist_add(&o->indices, &o->n_indices, optarg);
-			o->es = 1;
-			break;
-		case G3_OPT_ES:
-			o->es_url = optarg;
-			o->es = 1;
-			break;
-		case G3_OPT_ES_CACERT:
-			o->es_cacert = optarg;
-			break;
-		case OPT_HELP:
-			*help = 1;
-			return G3_OK;
-		case ':':
-			return g3_err_set(err, G3_USAGE, "option \"%s\" needs a value", argv[optind - 1]);
-		default:
-			return g3_err_set(err, G3_USAGE, "unknown option \"%s\"", argv[optind - 1]);
-		}
-	}
-	if (g3_print_options_wanted()) {
-		*done = 1;
-		if (print_options(o, argc - optind, argv + optind))
-			return g3_err_set(err, G3_FAIL, "could not write to standard output");
-		return G3_OK;
-	}
-	if (optind < argc)
-		return g3_err_set(err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if ((rc = g3_opts_parse(&cmd_dump_spec, o, argc, argv, &args, done, err)) || *done)
+		return rc;
+	if (args < argc)
+		return g3_err_set(err, G3_USAGE, "unexpected argument \"%s\"", argv[args]);
 	if (!o->output)
 		return g3_err_set(err, G3_USAGE, "give --output FILE (or - for standard output)");
 	for (size_t i = 0; i < o->n_indices; i++)
@@ -805,7 +705,7 @@ int cmd_dump(int argc, char **argv)
 	g3_sink *sink = NULL;
 	g3_err err;
 	double start = now_seconds();
-	int help = 0, done = 0, to_dir = 0;
+	int done = 0, to_dir = 0;
 	g3_rc rc;
 
 	memset(&o, 0, sizeof(o));
@@ -816,13 +716,8 @@ int cmd_dump(int argc, char **argv)
 	g3_pgconf_init(&conf);
 	g3_snap_end_init(&st.end);
 	g3_snap_esdump_init(&es);
-	if ((rc = parse_options(argc, argv, &o, &help, &done, &err)))
-		goto cleanup;
-	if (help) {
-		fputs(usage_text, stdout);
-		goto cleanup;
-	}
-	if (done || (rc = output_is_dir(&o, &to_dir, &err)))
+	if ((rc = parse_options(argc, argv, &o, &done, &err)) || done ||
+	    (rc = output_is_dir(&o, &to_dir, &err)))
 		goto cleanup;
 	if (to_dir) {
 		rc = dump_es_dir(o.es_url, o.es_cacert, (int)o.wait, G3_ESDUMP_PAGE, o.output,

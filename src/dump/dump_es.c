@@ -4,7 +4,6 @@
  * that call it: its options, then the same dump_es_dir (esdump.h writes
  * the files).
  */
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,23 +28,22 @@ struct dump_es_opts {
 	long page;
 };
 
-enum {
-	OPT_INDEX = G3_OPT_COMMAND_FIRST,
-	OPT_OUTPUT, OPT_WAIT, OPT_PAGE, OPT_HELP
+#define DO struct dump_es_opts
+
+static const g3_opt dump_es_rows[] = {
+	G3_ROW_LIST("index", 0, DO, indices, n_indices, "indices", "NAME",
+		    "repeatable (an alias or an index); default:\n"
+		    "GUPPY_INDICES and GUPPY_CONFIGINDEX"),
+	G3_ROW_STR("output", 0, DO, output, "output", "DIR",
+		   "where the files go (created if missing)"),
+	G3_ROW_LONG("page-size", 0, DO, page, 1, 10000, "page_size", "N",
+		    "documents per search request (default 1000)"),
+	G3_ES_ROWS(DO, es_url, cacert),
+	G3_ROW_WAIT(DO, wait, "the cluster"),
 };
 
-static const struct option long_options[] = {
-	{ "index", required_argument, NULL, OPT_INDEX },
-	{ "output", required_argument, NULL, OPT_OUTPUT },
-	{ "wait", required_argument, NULL, OPT_WAIT },
-	{ "page-size", required_argument, NULL, OPT_PAGE },
-	{ "help", no_argument, NULL, OPT_HELP },
-	G3_ES_LONG_OPTIONS,
-	G3_COMMON_LONG_OPTIONS,
-	{ NULL, 0, NULL, 0 }
-};
-
-static const char usage_text[] =
+const g3_cmd_spec cmd_dump_es_spec =
+	G3_CMD_SPEC_ROWS("dump-es", dump_es_rows, 'h', G3_BAD_HINT, NULL, -1,
 	"usage: gen3db dump-es --index NAME ... --output DIR [options]\n"
 	"\n"
 	"Dump Elasticsearch indices into elasticdump files in DIR: per index\n"
@@ -54,20 +52,10 @@ static const char usage_text[] =
 	"elasticdump 6 writes them (settings and alias as JSON-encoded strings), so\n"
 	"that elasticdump can import them (its types mapping, settings, alias, data).\n"
 	"An alias of 'gen3db dump --es URL --index NAME ... --output DIR/'.\n"
-	"\n"
-	"      --index NAME             repeatable (an alias or an index); default:\n"
-	"                               GUPPY_INDICES and GUPPY_CONFIGINDEX\n"
-	"      --output DIR             where the files go (created if missing)\n"
-	"      --page-size N            documents per search request (default 1000)\n"
-	G3_ES_HELP
-	"      --wait SECONDS           keep trying this long for the cluster, the last\n"
-	"                               try when it has passed (default 300)\n"
-	G3_COMMON_HELP
+	"\n",
 	"\n"
 	"exit codes: 0 all indices dumped, 1 failure, 2 usage or bad input, 3 the\n"
-	"cluster was unreachable within --wait\n";
-
-const g3_cmd_options cmd_dump_es_options = { "dump-es", long_options, usage_text };
+	"cluster was unreachable within --wait\n");
 
 g3_rc dump_es_dir(const char *url, const char *cacert, int wait, long page, const char *dir,
 		  char *const *indices, size_t n, g3_err *err)
@@ -92,72 +80,21 @@ cleanup:
 	return rc;
 }
 
-/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
-static int print_options(const struct dump_es_opts *o, int argc, char **argv)
-{
-	json_object *j = json_object_new_object();
-
-	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
-	g3_opt_json_str(j, "output", o->output);
-	g3_opt_json_int(j, "page_size", o->page);
-	g3_opt_json_url(j, "es", o->es_url);
-	g3_opt_json_str(j, "es_cacert", o->cacert);
-	g3_opt_json_int(j, "wait", o->wait);
-	g3_common_options_json(j);
-	return g3_options_print(stdout, "dump-es", j, argc, argv);
-}
-
 int dump_es_main(int argc, char **argv)
 {
 	struct dump_es_opts o;
 	g3_err err;
 	g3_rc rc = G3_OK;
-	int c, from_env = 0;
+	int args = 0, done = 0, from_env = 0;
 
 	memset(&o, 0, sizeof(o));
 	o.wait = 300;
 	o.page = G3_ESDUMP_PAGE;
 	g3_err_init(&err);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		int r = g3_common_option(c, optarg, &err);
-
-		if (r < 0) {
-			rc = G3_USAGE;
-			goto cleanup;
-		}
-		if (r)
-			continue;
-		switch (c) {
-		case OPT_INDEX: g3_strlist_add(&o.indices, &o.n_indices, optarg); break;
-		case OPT_OUTPUT: o.output = optarg; break;
-		case G3_OPT_ES: o.es_url = optarg; break;
-		case G3_OPT_ES_CACERT: o.cacert = optarg; break;
-		case OPT_WAIT:
-			if ((rc = g3_parse_long("--wait", optarg, 0, 86400, &o.wait, &err)))
-				goto cleanup;
-			break;
-		case OPT_PAGE:
-			if ((rc = g3_parse_long("--page-size", optarg, 1, 10000, &o.page, &err)))
-				goto cleanup;
-			break;
-		case 'h':
-		case OPT_HELP:
-			fputs(usage_text, stdout);
-			goto cleanup;
-		default:
-			fputs("hint: 'gen3db dump-es --help' lists the options\n", stderr);
-			rc = G3_USAGE;
-			goto cleanup;
-		}
-	}
-	if (g3_print_options_wanted()) {
-		if (print_options(&o, argc - optind, argv + optind))
-			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
+	if ((rc = g3_opts_parse(&cmd_dump_es_spec, &o, argc, argv, &args, &done, &err)) || done)
 		goto cleanup;
-	}
-	if (optind < argc) {
-		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (args < argc) {
+		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[args]);
 		goto cleanup;
 	}
 	if (!o.output) {

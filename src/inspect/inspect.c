@@ -24,16 +24,21 @@
 #include "../common/io/source.h"
 #include "../common/base/strbuf.h"
 
-enum { OPT_JSON = G3_OPT_COMMAND_FIRST, OPT_HELP };
-
-static const struct option long_options[] = {
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "help", no_argument, NULL, OPT_HELP },
-	G3_COMMON_LONG_OPTIONS,
-	{ NULL, 0, NULL, 0 }
+struct args {
+	const char *snapshot;
+	int json;
 };
 
-static const char inspect_usage[] =
+static const g3_opt inspect_rows[] = {
+	G3_ROW_FLAG("json", 0, struct args, json, "json", "the manifest as JSON on stdout"),
+};
+
+static const g3_opt verify_rows[] = {
+	G3_ROW_FLAG("json", 0, struct args, json, "json", "the result as JSON on stdout"),
+};
+
+const g3_cmd_spec cmd_inspect_spec =
+	G3_CMD_SPEC_ROWS("inspect", inspect_rows, 'h', G3_BAD_SEE_HELP, NULL, -1,
 	"usage: gen3db inspect SNAPSHOT|ARCHIVE [--json]\n"
 	"\n"
 	"Prints what a snapshot holds: format version, creation time, source\n"
@@ -45,12 +50,11 @@ static const char inspect_usage[] =
 	"archive (custom, directory or tar format) is described from its header:\n"
 	"format and version, source and pg_dump versions, database, compression\n"
 	"and the pg_restore version that reads it.\n"
-	"\n"
-	"      --json                   the manifest as JSON on stdout\n"
-	G3_COMMON_HELP
-	"\nexit codes: 0 ok, 1 could not read, 2 not a gen3db snapshot\n";
+	"\n",
+	"\nexit codes: 0 ok, 1 could not read, 2 not a gen3db snapshot\n");
 
-static const char verify_usage[] =
+const g3_cmd_spec cmd_verify_spec =
+	G3_CMD_SPEC_ROWS("verify", verify_rows, 'h', G3_BAD_SEE_HELP, NULL, -1,
 	"usage: gen3db verify SNAPSHOT [--json]\n"
 	"\n"
 	"Reads the whole snapshot once and checks every data member's rows,\n"
@@ -58,66 +62,23 @@ static const char verify_usage[] =
 	"once), every member's size and sha256 against end.json (format 1.2;\n"
 	"older snapshots: lists the members nothing checks), and end.json\n"
 	"against the totals, without any server.\n"
-	"\n"
-	"      --json                   the result as JSON on stdout\n"
-	G3_COMMON_HELP
-	"\nexit codes: 0 intact, 1 damaged or truncated, 2 not a gen3db snapshot\n";
-
-const g3_cmd_options cmd_inspect_options = { "inspect", long_options, inspect_usage };
-const g3_cmd_options cmd_verify_options = { "verify", long_options, verify_usage };
-
-struct args {
-	const char *snapshot;
-	int json;
-};
-
-/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
-static int print_options(const char *command, const struct args *a, int argc, char **argv)
-{
-	json_object *j = json_object_new_object();
-
-	g3_opt_json_bool(j, "json", a->json);
-	g3_common_options_json(j);
-	return g3_options_print(stdout, command, j, argc, argv);
-}
+	"\n",
+	"\nexit codes: 0 intact, 1 damaged or truncated, 2 not a gen3db snapshot\n");
 
 /* *done: --help was given or the options were printed; nothing else is
  * to be done. */
-static int parse_args(int argc, char **argv, const char *command, const char *usage,
-		      struct args *a, g3_err *err, int *done)
+static int parse_args(int argc, char **argv, const g3_cmd_spec *spec, struct args *a,
+		      g3_err *err, int *done)
 {
-	int c;
+	int args = 0;
+	g3_rc rc;
 
 	memset(a, 0, sizeof(*a));
-	*done = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		int common = g3_common_option(c, optarg, err);
-
-		if (common < 0)
-			return G3_USAGE;
-		if (common)
-			continue;
-		switch (c) {
-		case OPT_JSON: a->json = 1; break;
-		case 'h':
-		case OPT_HELP:
-			fputs(usage, stdout);
-			*done = 1;
-			return G3_OK;
-		default:
-			return g3_err_set(err, G3_USAGE, "unknown option; see --help");
-		}
-	}
-	if (g3_print_options_wanted()) {
-		*done = 1;
-		if (print_options(command, a, argc - optind, argv + optind))
-			return g3_err_set(err, G3_FAIL, "could not write to standard output");
-		return G3_OK;
-	}
-	if (optind != argc - 1)
+	if ((rc = g3_opts_parse(spec, a, argc, argv, &args, done, err)) || *done)
+		return rc;
+	if (args != argc - 1)
 		return g3_err_set(err, G3_USAGE, "give exactly one SNAPSHOT; see --help");
-	a->snapshot = argv[optind];
+	a->snapshot = argv[args];
 	return G3_OK;
 }
 
@@ -263,14 +224,14 @@ static g3_rc open_snapshot(const char *spec, g3_source **src, g3_reader **r,
 
 /* The options, then the snapshot opened (inspect and verify alike); *done:
  * nothing else is to be done (--help). */
-static g3_rc begin(int argc, char **argv, const char *command, const char *usage,
-		   struct args *a, struct opened *o, g3_err *err, int *done)
+static g3_rc begin(int argc, char **argv, const g3_cmd_spec *spec, struct args *a,
+		   struct opened *o, g3_err *err, int *done)
 {
 	g3_rc rc;
 
 	memset(o, 0, sizeof(*o));
 	g3_manifest_init(&o->m);
-	if ((rc = parse_args(argc, argv, command, usage, a, err, done)) || *done)
+	if ((rc = parse_args(argc, argv, spec, a, err, done)) || *done)
 		return rc;
 	return open_snapshot(a->snapshot, &o->src, &o->r, &o->m, &o->h, &o->is_arch, err);
 }
@@ -362,7 +323,7 @@ int cmd_inspect(int argc, char **argv)
 	int done;
 
 	g3_err_init(&err);
-	if ((rc = begin(argc, argv, "inspect", inspect_usage, &a, &o, &err, &done)) || done)
+	if ((rc = begin(argc, argv, &cmd_inspect_spec, &a, &o, &err, &done)) || done)
 		goto cleanup;
 	if (o.is_arch) {
 		print_archive(&o.h, a.json);
@@ -483,7 +444,7 @@ int cmd_verify(int argc, char **argv)
 	g3_err_init(&err);
 	/* members_read counts the manifest from the start */
 	g3_snapwalk_init(&w, NULL, NULL, NULL, NULL, NULL);
-	if ((rc = begin(argc, argv, "verify", verify_usage, &a, &o, &err, &done)) || done)
+	if ((rc = begin(argc, argv, &cmd_verify_spec, &a, &o, &err, &done)) || done)
 		goto cleanup;
 	if (o.is_arch) {
 		char what[256];

@@ -99,7 +99,7 @@ size_t es_plan_count(const struct es_plan *e);
 /* 1 when the source is a gen3 layout (a directory, an s3:// prefix
  * ending in '/', or no source with BUCKET, ENVIRONMENT and VERSION set);
  * *base gets it (caller frees). */
-int env_source(const char *source, char **base);
+int env_source(const char *source, const g3_helm_env *helm, char **base);
 /* Restores every service dump and index found under base. Its table of
  * results and its failures are reported by it (err's message then
  * empty); G3_FAIL when any of them failed. */
@@ -116,6 +116,7 @@ struct restore_es_opts {
 	g3_layout_plan plan;    /* an s3:// DIR: its listing (else unused) */
 	int from_s3;
 	int on_existing;        /* G3_ON_EXISTING_* */
+	int on_existing_given;  /* --on-existing was given */
 	const char *es_url;
 	const char *cacert;
 	long wait;

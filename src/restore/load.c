@@ -109,7 +109,7 @@ static char *service_of(const char *database)
 
 g3_rc plan_role(const struct restore_opts *o, struct db_load *d, const char *user, g3_err *err)
 {
-	const char *pass = g3_env("SERVICE_PGPASS");
+	const char *pass = o->helm.pgpass;
 	const char *service = d->service ? d->service : d->from;
 	int found = 0;
 	g3_rc rc;

@@ -27,6 +27,7 @@
 #include "../common/snap/snapshot.h"
 #include "../common/io/source.h"
 #include "../common/base/trace.h"
+#include "../common/io/remoteopts.h"
 #include "input.h"
 #include "interrupt.h"
 
@@ -38,6 +39,7 @@ struct restore_opts {
 	long jobs;
 	int clean;              /* --clean, --on-existing replace */
 	int on_existing;        /* enum on_existing: what --on-existing said */
+	int on_existing_given;
 	int no_create;
 	int json;
 	const char *master_url;
@@ -50,6 +52,7 @@ struct restore_opts {
 	char **services;        /* --service, repeatable */
 	size_t n_services;
 	long parallel;          /* --parallel-services; 0: chosen from --jobs */
+	const char *shard_arg;  /* --shard as given */
 	long shard, shards;     /* --shard I/N; shards 0: not sharded */
 	/* credentials and Secrets */
 	const char *credentials_dir;
@@ -69,6 +72,8 @@ struct restore_opts {
 	char **patterns[3];
 	size_t n_patterns[3];
 	g3_tablefilter *filter;
+	g3_remote_opts remote;  /* --s3-endpoint, --region, ... */
+	g3_helm_env helm;       /* SERVICE_PG*, BUCKET, ..., read once */
 };
 
 /* One target database and its load. */

@@ -9,7 +9,6 @@
  * (restore_plain.c). This file includes the kinds; none of them includes
  * it.
  */
-#include <getopt.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,53 +30,196 @@
 
 #define MAX_JOBS 32
 
-enum {
-	OPT_DATABASE = G3_OPT_COMMAND_FIRST, OPT_MAP, OPT_JOBS, OPT_CLEAN,
-	OPT_NO_CREATE, OPT_JSON, OPT_MASTER, OPT_WAIT, OPT_RELEASE, OPT_HELP,
-	OPT_SERVICE, OPT_INDEX, OPT_PARALLEL, OPT_SHARD, OPT_SHARDS, OPT_CREDENTIALS_DIR,
-	OPT_SECRET_OUT, OPT_PATCH_SECRET, OPT_SECRET_NAME, OPT_NO_ES, OPT_NO_ALIAS,
-	OPT_SQL_SCRIPT, OPT_ON_EXISTING, OPT_TRACE,
-	/* in the order of enum g3_tablefilter_list */
-	OPT_TABLE, OPT_EXCLUDE_TABLE, OPT_EXCLUDE_TABLE_DATA
+static g3_rc check_map(const struct restore_opts *o, const char *map, g3_err *err);
+
+static g3_rc set_index(void *base, const g3_opt *row, const char *arg, g3_err *err)
+{
+	struct restore_opts *o = base;
+
+	(void)row;
+	if (g3_es_name_check(arg, "--index", err))
+		return G3_USAGE;
+	g3_strlist_add(&o->indices, &o->n_indices, arg);
+	return G3_OK;
+}
+
+static g3_rc set_map(void *base, const g3_opt *row, const char *arg, g3_err *err)
+{
+	struct restore_opts *o = base;
+	g3_rc rc;
+
+	(void)row;
+	if (!strchr(arg, '=') || arg[0] == '=' || !strchr(arg, '=')[1])
+		return g3_err_set(err, G3_USAGE, "--map must be OLD=NEW, not \"%s\"", arg);
+	if ((rc = check_map(o, arg, err)))
+		return rc;
+	g3_strlist_add(&o->maps, &o->n_maps, arg);
+	return G3_OK;
+}
+
+static g3_rc set_filter(void *base, const g3_opt *row, const char *arg, g3_err *err)
+{
+	size_t list = (row->off - offsetof(struct restore_opts, patterns)) / sizeof(char **);
+
+	return filter_add(base, (enum g3_tablefilter_list)list, arg, err);
+}
+
+/* --clean is --on-existing replace: one on_existing to print and use */
+static g3_rc restore_after(void *opts, g3_err *err)
+{
+	struct restore_opts *o = opts;
+	g3_rc rc;
+
+	if ((rc = g3_on_existing_resolve(&o->clean, o->on_existing_given, &o->on_existing, err)))
+		return rc;
+	o->es.skip_existing = o->on_existing == G3_ON_EXISTING_SKIP;
+	return G3_OK;
+}
+
+#define RO struct restore_opts
+#define FILTER_ROW(name, l, key, help) \
+	G3_ROW_SET(name, 0, G3_OPT_LIST, set_filter, RO, patterns[l], n_patterns[l], key, \
+		   "PATTERN", help)
+
+static const g3_opt restore_rows[] = {
+	G3_ROW_LIST("service", 0, RO, services, n_services, "services", "NAME",
+		    "only this service (repeatable; then no index\n"
+		    "unless --index is given too)"),
+	G3_ROW_SET("index", 0, G3_OPT_LIST, set_index, RO, indices, n_indices, "indices", "NAME",
+		   "only this index (repeatable; default\n"
+		   "GUPPY_INDICES and GUPPY_CONFIGINDEX, else all)"),
+	G3_ROW_STR("shard", 0, RO, shard_arg, "shard", "I/N",
+		   "restore only shard I of N: databases and indices\n"
+		   "are assigned to shards by size, the same way in\n"
+		   "every pod, so N pods restore all of it once"),
+	G3_ROW_LONG("shards", 0, RO, shards, 1, 1000, "shards", "N",
+		    "the same, with I from JOB_COMPLETION_INDEX"),
+	G3_ROW_LONG("parallel-services", 0, RO, parallel, 1, MAX_JOBS, "parallel_services", "K",
+		    "services restored at once, sharing --jobs\n"
+		    "(default: jobs / 2, at least 1)"),
+	G3_ROW_NOTE("\nCredentials and Secrets:\n"),
+	G3_ROW_STR("credentials-dir", 0, RO, credentials_dir, "credentials_dir", "DIR",
+		   "DIR/<service>/{database,username,password}, as\n"
+		   "the helm chart mounts each <service>-dbcreds"),
+	G3_ROW_STR("secret-out", 0, RO, secret_out, "secret_out", "FILE|-",
+		   "Kubernetes Secrets <service>-dbcreds: a role's\n"
+		   "password is read from its Secret in FILE (as\n"
+		   "'gen3db create --secret-out' writes them); a\n"
+		   "role that does not exist and has no password\n"
+		   "is created with a generated one, merged into\n"
+		   "FILE once its database is in place ('-': a\n"
+		   "whole environment's Secrets to standard output)"),
+	G3_ROW_FLAG("patch-secret", 0, RO, patch_secret, "patch_secret",
+		    "in a Kubernetes pod, once a database is in place\n"
+		    "and its role can log in, add dbcreated to its\n"
+		    "Secret <service>-dbcreds"),
+	G3_ROW_STR("secret-name", 0, RO, secret_name, "secret_name", "NAME",
+		   "the Secret --patch-secret patches when SOURCE is\n"
+		   "one dump or a one-database snapshot"),
+	G3_ROW_NOTE("\nTargets:\n"),
+	G3_ROW_STR("database", 0, RO, database, "database", "NAME",
+		   "the database to restore into (a plain file or a\n"
+		   "one-database snapshot; else SERVICE_PGDB, else\n"
+		   "a snapshot's own database names)"),
+	G3_ROW_SET("map", 0, G3_OPT_LIST, set_map, RO, maps, n_maps, "maps", "OLD=NEW",
+		   "restore the snapshot's database OLD into NEW\n"
+		   "(repeatable)"),
+	G3_ROW_STR("release", 0, RO, release, "release", "NAME",
+		   "targets <service>_<NAME> (a plain file: its\n"
+		   "name without extensions is the service)"),
+	G3_ROW_NOTE("  The role is SERVICE_PGUSER (default: named like the database) with the\n"
+		    "  password in SERVICE_PGPASS; role and database are provisioned as\n"
+		    "  'gen3db create' does, with only the extensions the dump creates. Without\n"
+		    "  a password, a master that is a superuser or a member of an existing role\n"
+		    "  loads through its own connections as that role (SET ROLE); a role that\n"
+		    "  does not exist is created with a generated password when --secret-out\n"
+		    "  FILE records it.\n"),
+	G3_ROW_FLAG("clean", 0, RO, clean, NULL,
+		    "replace a target that already has tables\n"
+		    "(its content stays until the new one is complete)"),
+	G3_ROW_CHOICE_GIVEN("on-existing", 0, RO, on_existing, on_existing_given,
+			    g3_on_existing_names, "on_existing",
+			    "a target database with tables, or an index or\n"
+			    "alias that exists: refuse it (exit 2, the\n"
+			    "default), skip it (left as it is, reported\n"
+			    "\"skipped\", --patch-secret still done; a rerun\n"
+			    "resumes a whole environment), or replace it\n"
+			    "(= --clean)"),
+	G3_ROW_FLAG("no-create", 0, RO, no_create, "no_create",
+		    "do not create or change the role (it must exist)"),
+	G3_ROW_NOTE("\nLoading:\n"),
+	G3_ROW_LONG("jobs", 'j', RO, jobs, 1, MAX_JOBS, "jobs", "N",
+		    "parallel connections for data and indexes\n"
+		    "(default 2)"),
+	G3_ROW_FLAG("sql-script", 0, RO, sql_script, "sql_script",
+		    "accept a plain SQL file that pg_dump did not write\n"
+		    "(without pg_dump's header and closing line; such a\n"
+		    "file cut short cannot be told from a complete one).\n"
+		    "pg_dump's output is always accepted, and one that\n"
+		    "lacks its closing line is refused as truncated"),
+	G3_ROW_FLAG("json", 0, RO, json, "json", "print a summary object on standard output"),
+	G3_ROW_STR("trace", 0, RO, trace_path, "trace", "FILE",
+		   "write each PostgreSQL job's start and end on its\n"
+		   "connection to FILE, one JSON object a line (COPY,\n"
+		   "index, constraint, foreign key, ANALYZE; pre-data\n"
+		   "statements, provisioning, the swap into place);\n"
+		   "FILE is replaced, a symbolic link refused;\n"
+		   "Elasticsearch loads are not traced.\n"
+		   "scripts/trace-gantt draws it as a timeline"),
+	G3_ROW_NOTE("\nTables (a snapshot or one dump; as pg_dump's -t, -T, --exclude-table-data):\n"),
+	FILTER_ROW("table", G3_FILTER_TABLE, "tables",
+		   "restore only matching tables, with their indexes,\n"
+		   "constraints, triggers and owned sequences\n"
+		   "(repeatable)"),
+	FILTER_ROW("exclude-table", G3_FILTER_EXCLUDE, "exclude_tables",
+		   "leave matching tables out entirely (repeatable)"),
+	FILTER_ROW("exclude-table-data", G3_FILTER_EXCLUDE_DATA, "exclude_table_data",
+		   "restore matching tables without their rows\n"
+		   "(repeatable)"),
+	G3_ROW_NOTE("  PATTERN as psql's: * and ? wildcards, unquoted letters fold to lower case,\n"
+		    "  \"...\" keeps case and wildcards literally, SCHEMA.TABLE (no schema: public).\n"
+		    "  A foreign key to a table left out is not restored (a warning says so); a\n"
+		    "  pattern that matches no table is an error (exit 2).\n"
+		    "\n"),
+	G3_ROWS_MASTER(RO, master_url, wait, "Master connection",
+		       "postgresql://user@host:port/db (no password)", "the servers"),
+	G3_ROW_NOTE("\nElasticsearch (a snapshot's es/ members, or a whole environment's indices,\n"
+		    "--index above; SOURCE a directory or s3:// prefix with no such layout but\n"
+		    "elasticdump's files is restored as 'gen3db restore-es' restores it, with\n"
+		    "its options):\n"),
+	G3_ROW_FLAG("no-es", 0, RO, no_es, "no_es",
+		    "restore only the PostgreSQL databases of a snapshot\n"
+		    "that holds indices"),
+	G3_ROW_FLAG("no-alias", 0, RO, es.no_alias, "no_alias",
+		    "restore into the concrete index NAME; by default\n"
+		    "a new version NAME_<n> is created and alias NAME\n"
+		    "is switched to it once it is complete (--clean\n"
+		    "deletes an existing concrete index NAME first)"),
 };
 
-static const struct option long_options[] = {
-	{ "database", required_argument, NULL, OPT_DATABASE },
-	{ "map", required_argument, NULL, OPT_MAP },
-	{ "jobs", required_argument, NULL, OPT_JOBS },
-	{ "clean", no_argument, NULL, OPT_CLEAN },
-	{ "no-create", no_argument, NULL, OPT_NO_CREATE },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "master", required_argument, NULL, OPT_MASTER },
-	{ "wait", required_argument, NULL, OPT_WAIT },
-	{ "release", required_argument, NULL, OPT_RELEASE },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "service", required_argument, NULL, OPT_SERVICE },
-	{ "index", required_argument, NULL, OPT_INDEX },
-	{ "parallel-services", required_argument, NULL, OPT_PARALLEL },
-	{ "shard", required_argument, NULL, OPT_SHARD },
-	{ "shards", required_argument, NULL, OPT_SHARDS },
-	{ "credentials-dir", required_argument, NULL, OPT_CREDENTIALS_DIR },
-	{ "secret-out", required_argument, NULL, OPT_SECRET_OUT },
-	{ "patch-secret", no_argument, NULL, OPT_PATCH_SECRET },
-	{ "secret-name", required_argument, NULL, OPT_SECRET_NAME },
-	{ "no-es", no_argument, NULL, OPT_NO_ES },
-	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS },
-	{ "sql-script", no_argument, NULL, OPT_SQL_SCRIPT },
-	{ "on-existing", required_argument, NULL, OPT_ON_EXISTING },
-	{ "trace", required_argument, NULL, OPT_TRACE },
-	{ "table", required_argument, NULL, OPT_TABLE },
-	{ "exclude-table", required_argument, NULL, OPT_EXCLUDE_TABLE },
-	{ "exclude-table-data", required_argument, NULL, OPT_EXCLUDE_TABLE_DATA },
-	G3_ES_LONG_OPTIONS,
-	G3_ESBULK_LONG_OPTIONS,
-	G3_ESRESTORE_LONG_OPTIONS,
-	G3_REMOTE_LONG_OPTIONS,
-	G3_COMMON_LONG_OPTIONS,
-	{ NULL, 0, NULL, 0 }
+static const g3_opt restore_es_rows[] = {
+	G3_ES_ROWS(RO, es_url, es_cacert),
 };
 
-static const char usage_text[] =
+static const g3_opt restore_gap[] = { G3_ROW_NOTE("\n") };
+
+static const g3_opt restore_tail[] = {
+	G3_ROW_NOTE("\nProgress: a status line on a terminal's stderr (off with --quiet, --log-format\n"
+		    "json or when stderr is not a terminal); --log-format json logs events for each\n"
+		    "database, table and index.\n"),
+};
+
+static const g3_opt_section restore_sections[] = {
+	G3_SECTION(restore_rows, 0),
+	G3_SECTION(restore_es_rows, 0),
+	G3_ESRESTORE_SECTIONS(RO, es),
+	G3_SECTION(restore_gap, 0),
+	G3_SECTION(g3_remote_rows, offsetof(RO, remote)),
+	G3_SECTION(restore_tail, 0),
+};
+
+const g3_cmd_spec cmd_restore_spec =
+	G3_CMD_SPEC("restore", restore_sections, 'h', G3_BAD_HINT, restore_after, offsetof(RO, helm),
 	"usage: gen3db restore SOURCE [options]\n"
 	"       gen3db restore [s3://BUCKET/ENVIRONMENT/VERSION/ | DIR] --release NAME [options]\n"
 	"\n"
@@ -105,160 +247,10 @@ static const char usage_text[] =
 	"is reported and the others still run; a table of results ends the run. Other\n"
 	"files are ignored (--verbose lists them); finding nothing to restore is an\n"
 	"error (exit 2) that lists what is there, and for an s3:// prefix with no\n"
-	"object the versions beside it.\n"
-	"      --service NAME           only this service (repeatable; then no index\n"
-	"                               unless --index is given too)\n"
-	"      --index NAME             only this index (repeatable; default\n"
-	"                               GUPPY_INDICES and GUPPY_CONFIGINDEX, else all)\n"
-	"      --shard I/N              restore only shard I of N: databases and indices\n"
-	"                               are assigned to shards by size, the same way in\n"
-	"                               every pod, so N pods restore all of it once\n"
-	"      --shards N               the same, with I from JOB_COMPLETION_INDEX\n"
-	"      --parallel-services K    services restored at once, sharing --jobs\n"
-	"                               (default: jobs / 2, at least 1)\n"
-	"\n"
-	"Credentials and Secrets:\n"
-	"      --credentials-dir DIR    DIR/<service>/{database,username,password}, as\n"
-	"                               the helm chart mounts each <service>-dbcreds\n"
-	"      --secret-out FILE|-      Kubernetes Secrets <service>-dbcreds: a role's\n"
-	"                               password is read from its Secret in FILE (as\n"
-	"                               'gen3db create --secret-out' writes them); a\n"
-	"                               role that does not exist and has no password\n"
-	"                               is created with a generated one, merged into\n"
-	"                               FILE once its database is in place ('-': a\n"
-	"                               whole environment's Secrets to standard output)\n"
-	"      --patch-secret           in a Kubernetes pod, once a database is in place\n"
-	"                               and its role can log in, add dbcreated to its\n"
-	"                               Secret <service>-dbcreds\n"
-	"      --secret-name NAME       the Secret --patch-secret patches when SOURCE is\n"
-	"                               one dump or a one-database snapshot\n"
-	"\n"
-	"Targets:\n"
-	"      --database NAME          the database to restore into (a plain file or a\n"
-	"                               one-database snapshot; else SERVICE_PGDB, else\n"
-	"                               a snapshot's own database names)\n"
-	"      --map OLD=NEW            restore the snapshot's database OLD into NEW\n"
-	"                               (repeatable)\n"
-	"      --release NAME           targets <service>_<NAME> (a plain file: its\n"
-	"                               name without extensions is the service)\n"
-	"  The role is SERVICE_PGUSER (default: named like the database) with the\n"
-	"  password in SERVICE_PGPASS; role and database are provisioned as\n"
-	"  'gen3db create' does, with only the extensions the dump creates. Without\n"
-	"  a password, a master that is a superuser or a member of an existing role\n"
-	"  loads through its own connections as that role (SET ROLE); a role that\n"
-	"  does not exist is created with a generated password when --secret-out\n"
-	"  FILE records it.\n"
-	"      --clean                  replace a target that already has tables\n"
-	"                               (its content stays until the new one is complete)\n"
-	"      --on-existing refuse|skip|replace\n"
-	"                               a target database with tables, or an index or\n"
-	"                               alias that exists: refuse it (exit 2, the\n"
-	"                               default), skip it (left as it is, reported\n"
-	"                               \"skipped\", --patch-secret still done; a rerun\n"
-	"                               resumes a whole environment), or replace it\n"
-	"                               (= --clean)\n"
-	"      --no-create              do not create or change the role (it must exist)\n"
-	"\n"
-	"Loading:\n"
-	"      --jobs N                 parallel connections for data and indexes\n"
-	"                               (default 2)\n"
-	"      --sql-script             accept a plain SQL file that pg_dump did not write\n"
-	"                               (without pg_dump's header and closing line; such a\n"
-	"                               file cut short cannot be told from a complete one).\n"
-	"                               pg_dump's output is always accepted, and one that\n"
-	"                               lacks its closing line is refused as truncated\n"
-	"      --json                   print a summary object on standard output\n"
-	"      --trace FILE             write each PostgreSQL job's start and end on its\n"
-	"                               connection to FILE, one JSON object a line (COPY,\n"
-	"                               index, constraint, foreign key, ANALYZE; pre-data\n"
-	"                               statements, provisioning, the swap into place);\n"
-	"                               FILE is replaced, a symbolic link refused;\n"
-	"                               Elasticsearch loads are not traced.\n"
-	"                               scripts/trace-gantt draws it as a timeline\n"
-	"\n"
-	"Tables (a snapshot or one dump; as pg_dump's -t, -T, --exclude-table-data):\n"
-	"      --table PATTERN          restore only matching tables, with their indexes,\n"
-	"                               constraints, triggers and owned sequences\n"
-	"                               (repeatable)\n"
-	"      --exclude-table PATTERN  leave matching tables out entirely (repeatable)\n"
-	"      --exclude-table-data PATTERN\n"
-	"                               restore matching tables without their rows\n"
-	"                               (repeatable)\n"
-	"  PATTERN as psql's: * and ? wildcards, unquoted letters fold to lower case,\n"
-	"  \"...\" keeps case and wildcards literally, SCHEMA.TABLE (no schema: public).\n"
-	"  A foreign key to a table left out is not restored (a warning says so); a\n"
-	"  pattern that matches no table is an error (exit 2).\n"
-	"\n"
-	"Master connection (libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE,\n"
-	"PGSSLMODE, ... or):\n"
-	"      --master URL             postgresql://user@host:port/db (no password)\n"
-	"      --wait SECONDS           keep trying this long for the servers, the last\n"
-	"                               try when it has passed (default 300)\n"
-	"\n"
-	"Elasticsearch (a snapshot's es/ members, or a whole environment's indices;\n"
-	"SOURCE a directory or s3:// prefix with no such layout but elasticdump's\n"
-	"files is restored as 'gen3db restore-es' restores it, with its options):\n"
-	"      --index NAME             restore only this index (repeatable)\n"
-	"      --no-es                  restore only the PostgreSQL databases of a snapshot\n"
-	"                               that holds indices\n"
-	"      --no-alias               restore into the concrete index NAME; by default\n"
-	"                               a new version NAME_<n> is created and alias NAME\n"
-	"                               is switched to it once it is complete (--clean\n"
-	"                               deletes an existing concrete index NAME first)\n"
-	G3_ESRESTORE_HELP
-	G3_ES_HELP
-	G3_ESBULK_HELP
-	"\n"
-	G3_REMOTE_HELP
-	"\n"
-	"Progress: a status line on a terminal's stderr (off with --quiet, --log-format\n"
-	"json or when stderr is not a terminal); --log-format json logs events for each\n"
-	"database, table and index.\n"
-	G3_COMMON_HELP
+	"object the versions beside it.\n",
 	"\n"
 	"exit codes: 0 restored, 1 failure (the target is unchanged), 2 usage or\n"
-	"bad input (nothing was changed), 3 the server was unreachable within --wait\n";
-
-const g3_cmd_options cmd_restore_options = { "restore", long_options, usage_text };
-
-/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
-static int print_options(const struct restore_opts *o, const char *shard,
-			 const g3_remote_opts *ro, int argc, char **argv)
-{
-	json_object *j = json_object_new_object();
-
-	g3_opt_json_str(j, "database", o->database);
-	g3_opt_json_list(j, "maps", o->maps, o->n_maps);
-	g3_opt_json_int(j, "jobs", o->jobs);
-	/* --clean is --on-existing replace */
-	g3_opt_json_str(j, "on_existing", g3_on_existing_names[o->on_existing]);
-	g3_opt_json_int(j, "keep_versions", o->es.keep_versions);
-	g3_opt_json_bool(j, "no_create", o->no_create);
-	g3_opt_json_bool(j, "sql_script", o->sql_script);
-	g3_opt_json_str(j, "trace", o->trace_path);
-	g3_opt_json_bool(j, "json", o->json);
-	g3_opt_json_url(j, "master", o->master_url);
-	g3_opt_json_int(j, "wait", o->wait);
-	g3_opt_json_str(j, "release", o->release);
-	g3_opt_json_list(j, "services", o->services, o->n_services);
-	g3_opt_json_int(j, "parallel_services", o->parallel);
-	g3_opt_json_str(j, "shard", shard);
-	g3_opt_json_int(j, "shards", o->shards);
-	g3_opt_json_str(j, "credentials_dir", o->credentials_dir);
-	g3_opt_json_str(j, "secret_out", o->secret_out);
-	g3_opt_json_bool(j, "patch_secret", o->patch_secret);
-	g3_opt_json_str(j, "secret_name", o->secret_name);
-	g3_opt_json_url(j, "es", o->es_url);
-	g3_opt_json_str(j, "es_cacert", o->es_cacert);
-	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
-	g3_opt_json_bool(j, "no_es", o->no_es);
-	g3_opt_json_bool(j, "no_alias", o->es.no_alias);
-	filter_options_json(o, j);
-	g3_esbulk_options_json(&o->es.bulk, j);
-	g3_remote_options_json(ro, j);
-	g3_common_options_json(j);
-	return g3_options_print(stdout, "restore", j, argc, argv);
-}
+	"bad input (nothing was changed), 3 the server was unreachable within --wait\n");
 
 /* A second --map of the same database, or into the same target, is a
  * mistake, not a choice between them. */
@@ -280,149 +272,45 @@ static g3_rc check_map(const struct restore_opts *o, const char *map, g3_err *er
 	return G3_OK;
 }
 
-/* The options (getopt_long over long_options): *done when the command
- * ends here (--help, GEN3DB_PRINT_OPTIONS); o->source the argument. */
-static g3_rc parse_options(int argc, char **argv, struct restore_opts *o, g3_remote_opts *ro,
-			   const char **shard, int *done, g3_err *err)
+/* The options: *done when the command ends here (--help,
+ * GEN3DB_PRINT_OPTIONS); o->source the argument. */
+static g3_rc parse_options(int argc, char **argv, struct restore_opts *o, int *done, g3_err *err)
 {
-	int on_existing_given = 0;
+	int args = 0;
 	g3_rc rc;
-	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hj:", long_options, NULL)) != -1) {
-		int common = g3_common_option(c, optarg, err);
-
-		if (!common)
-			common = g3_remote_option(ro, c, optarg, err);
-		if (common < 0)
-			return G3_USAGE;
-		if (common)
-			continue;
-		common = g3_esbulk_option(&o->es.bulk, c, optarg, err);
-		if (!common)
-			common = g3_esrestore_option(&o->es, c, optarg, err);
-		if (common < 0)
-			return G3_USAGE;
-		if (common)
-			continue;
-		switch (c) {
-		case OPT_INDEX:
-			if ((rc = g3_es_name_check(optarg, "--index", err)))
-				return rc;
-			g3_strlist_add(&o->indices, &o->n_indices, optarg);
-			break;
-		case OPT_NO_ES: o->no_es = 1; break;
-		case OPT_NO_ALIAS: o->es.no_alias = 1; break;
-		case OPT_SQL_SCRIPT: o->sql_script = 1; break;
-		case OPT_TRACE: o->trace_path = optarg; break;
-		case G3_OPT_ES: o->es_url = optarg; break;
-		case G3_OPT_ES_CACERT: o->es_cacert = optarg; break;
-		case OPT_DATABASE: o->database = optarg; break;
-		case OPT_MAP:
-			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1]) {
-				rc = g3_err_set(err, G3_USAGE, "--map must be OLD=NEW, not \"%s\"", optarg);
-				return rc;
-			}
-			if ((rc = check_map(o, optarg, err)))
-				return rc;
-			g3_strlist_add(&o->maps, &o->n_maps, optarg);
-			break;
-		case 'j':
-		case OPT_JOBS:
-			if ((rc = g3_parse_long("--jobs", optarg, 1, MAX_JOBS, &o->jobs, err)))
-				return rc;
-			break;
-		case OPT_CLEAN: o->clean = 1; break;
-		case OPT_ON_EXISTING:
-			if ((rc = g3_parse_choice("--on-existing", optarg, g3_on_existing_names,
-						  &o->on_existing, err)))
-				return rc;
-			on_existing_given = 1;
-			break;
-		case OPT_NO_CREATE: o->no_create = 1; break;
-		case OPT_JSON: o->json = 1; break;
-		case OPT_MASTER: o->master_url = optarg; break;
-		case OPT_WAIT:
-			if ((rc = g3_parse_long("--wait", optarg, 0, 86400, &o->wait, err)))
-				return rc;
-			break;
-		case OPT_RELEASE: o->release = optarg; break;
-		case OPT_SERVICE: g3_strlist_add(&o->services, &o->n_services, optarg); break;
-		case OPT_PARALLEL:
-			if ((rc = g3_parse_long("--parallel-services", optarg, 1, MAX_JOBS, &o->parallel,
-						err)))
-				return rc;
-			break;
-		case OPT_SHARD: *shard = optarg; break;
-		case OPT_SHARDS:
-			if ((rc = g3_parse_long("--shards", optarg, 1, 1000, &o->shards, err)))
-				return rc;
-			break;
-		case OPT_CREDENTIALS_DIR: o->credentials_dir = optarg; break;
-		case OPT_SECRET_OUT: o->secret_out = optarg; break;
-		case OPT_PATCH_SECRET: o->patch_secret = 1; break;
-		case OPT_SECRET_NAME: o->secret_name = optarg; break;
-		case OPT_TABLE:
-		case OPT_EXCLUDE_TABLE:
-		case OPT_EXCLUDE_TABLE_DATA:
-			if ((rc = filter_add(o, (enum g3_tablefilter_list)(c - OPT_TABLE), optarg,
-					     err)))
-				return rc;
-			break;
-		case 'h':
-		case OPT_HELP:
-			fputs(usage_text, stdout);
-			*done = 1;
-			return G3_OK;
-		default:
-			fputs("hint: 'gen3db restore --help' lists the options\n", stderr);
-			return G3_USAGE;
-		}
-	}
-	if ((rc = g3_on_existing_resolve(&o->clean, on_existing_given, &o->on_existing, err)))
+	if ((rc = g3_opts_parse(&cmd_restore_spec, o, argc, argv, &args, done, err)) || *done)
 		return rc;
-	o->es.skip_existing = o->on_existing == G3_ON_EXISTING_SKIP;
-	if ((rc = g3_on_existing_resolve(&o->clean, on_existing_given, &o->on_existing, err)))
-		return rc;
-	o->es.skip_existing = o->on_existing == G3_ON_EXISTING_SKIP;
-	if (g3_print_options_wanted()) {
-		*done = 1;
-		if (print_options(o, *shard, ro, argc - optind, argv + optind))
-			return g3_err_set(err, G3_FAIL, "could not write to standard output");
-		return G3_OK;
-	}
-	if (optind + 1 < argc)
-		return g3_err_set(err, G3_USAGE, "unexpected argument \"%s\"", argv[optind + 1]);
-	o->source = optind < argc ? argv[optind] : NULL;
+	if (args + 1 < argc)
+		return g3_err_set(err, G3_USAGE, "unexpected argument \"%s\"", argv[args + 1]);
+	o->source = args < argc ? argv[args] : NULL;
 	return G3_OK;
 }
 
-/* --shard I/N, --shards N and JOB_COMPLETION_INDEX; --secret-name. */
-static g3_rc check_options(struct restore_opts *o, const char *shard, g3_err *err)
+/* --shard I/N, --shards N and JOB_COMPLETION_INDEX (the helm environment
+ * read); --secret-name. */
+static g3_rc check_options(struct restore_opts *o, g3_err *err)
 {
 	g3_rc rc;
 
-	if (shard) {
+	if (o->shard_arg) {
 		long n = 0;
 
-		if ((rc = g3_shard_parse(shard, &o->shard, &n, err)))
+		if ((rc = g3_shard_parse(o->shard_arg, &o->shard, &n, err)))
 			return rc;
 		if (o->shards && o->shards != n)
-			return g3_err_set(err, G3_USAGE, "--shard %s and --shards %ld disagree", shard,
-					  o->shards);
+			return g3_err_set(err, G3_USAGE, "--shard %s and --shards %ld disagree",
+					  o->shard_arg, o->shards);
 		o->shards = n;
 	} else if (o->shards) {
-		const char *idx = g3_env("JOB_COMPLETION_INDEX");
-
-		if (!idx) {
+		if (!o->helm.job_index) {
 			rc = g3_err_set(err, G3_USAGE, "--shards %ld without a shard index", o->shards);
 			g3_err_hint(err, "give --shard I/N, or run as an Indexed Job "
 				    "(JOB_COMPLETION_INDEX)");
 			return rc;
 		}
-		if ((rc = g3_parse_long("JOB_COMPLETION_INDEX", idx, 0, o->shards - 1, &o->shard,
-					err)))
+		if ((rc = g3_parse_long("JOB_COMPLETION_INDEX", o->helm.job_index, 0, o->shards - 1,
+					&o->shard, err)))
 			return rc;
 	}
 	if (o->secret_name && !o->patch_secret)
@@ -504,7 +392,7 @@ static const struct restore_kind {
  * elasticdump's files; anything else is a stream. *base: the location. */
 static const struct restore_kind *detect_kind(const struct restore_opts *o, char **base)
 {
-	if (!env_source(o->source, base))
+	if (!env_source(o->source, &o->helm, base))
 		return &kinds[RESTORE_STREAM];
 	if (o->source && !o->filter && esdir_source(*base))
 		return &kinds[RESTORE_ESDIR];
@@ -514,24 +402,22 @@ static const struct restore_kind *detect_kind(const struct restore_opts *o, char
 int cmd_restore(int argc, char **argv)
 {
 	struct restore_opts o;
-	g3_remote_opts ro;
 	g3_err err;
 	const struct restore_kind *kind = NULL;
 	char *base = NULL;
-	const char *shard = NULL;
 	int done = 0, ran = 0;
 	g3_rc rc;
 
 	memset(&o, 0, sizeof(o));
-	g3_remote_options_init(&ro);
+	g3_remote_options_init(&o.remote);
 	g3_err_init(&err);
 	o.wait = 300;
 	o.jobs = 2;
 	g3_esrestore_opts_init(&o.es);
-	if ((rc = parse_options(argc, argv, &o, &ro, &shard, &done, &err)) || done ||
-	    (rc = check_options(&o, shard, &err)))
+	if ((rc = parse_options(argc, argv, &o, &done, &err)) || done ||
+	    (rc = check_options(&o, &err)))
 		goto cleanup;
-	g3_remote_options_apply(&ro);
+	g3_remote_options_apply(&o.remote);
 	kind = detect_kind(&o, &base);
 	if (kind->check && (rc = kind->check(&o, base, &err)))
 		goto cleanup;
@@ -548,7 +434,7 @@ cleanup:
 	g3_strlist_free(o.indices, o.n_indices);
 	filter_free(&o);
 	free(base);
-	g3_remote_options_release(&ro);
+	g3_remote_options_release(&o.remote);
 	if (o.trace) {
 		/* after every loader stopped: the last records are in */
 		g3_err_init(&err);

@@ -88,14 +88,14 @@ struct env_run {
 	long jobs_each;
 };
 
-int env_source(const char *source, char **base)
+int env_source(const char *source, const g3_helm_env *helm, char **base)
 {
 	struct stat st;
 	size_t len;
 
 	*base = NULL;
 	if (!source) {
-		const char *b = g3_env("BUCKET"), *e = g3_env("ENVIRONMENT"), *v = g3_env("VERSION");
+		const char *b = helm->bucket, *e = helm->environment, *v = helm->version;
 
 		if (!b || !e || !v)
 			return 0;
@@ -134,14 +134,14 @@ static g3_rc plan_credentials(const struct restore_opts *o, struct env_item *it,
 	if (o->credentials_dir &&
 	    (rc = credentials_read(o->credentials_dir, it->name, &it->svc, &found, err)))
 		return rc;
-	if (!found && lone && g3_env("SERVICE_PGPASS")) {
-		if (g3_env("SERVICE_PGDB")) {
+	if (!found && lone && o->helm.pgpass) {
+		if (o->helm.pgdb) {
 			free(it->svc.database);
-			it->svc.database = g3_xstrdup(g3_env("SERVICE_PGDB"));
+			it->svc.database = g3_xstrdup(o->helm.pgdb);
 		}
-		if (g3_env("SERVICE_PGUSER"))
-			it->svc.username = g3_xstrdup(g3_env("SERVICE_PGUSER"));
-		it->svc.password = g3_xstrdup(g3_env("SERVICE_PGPASS"));
+		if (o->helm.pguser)
+			it->svc.username = g3_xstrdup(o->helm.pguser);
+		it->svc.password = g3_xstrdup(o->helm.pgpass);
 		found = 1;
 	}
 	if (!it->svc.username)
@@ -664,7 +664,7 @@ static g3_rc env_check(struct env_run *r, g3_err *err)
 				  "output");
 	if (o->patch_secret && (rc = g3_k8s_client_init(&r->k8s, err)))
 		return rc;
-	r->have_es = !o->no_es && (o->es_url || g3_env("ESHOST"));
+	r->have_es = !o->no_es && o->es_url;   /* --es, else ESHOST */
 	if (r->have_es && (rc = g3_esconf_set(&r->esconf, o->es_url, o->es_cacert, err)))
 		return rc;
 	if (!o->n_indices && !o->n_services)

@@ -5,7 +5,6 @@
  * itself is the elasticdump directory kind's (restore_esdir.c), which
  * `gen3db restore` runs too.
  */
-#include <getopt.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,30 +18,60 @@
 #include "../common/es/esrestore.h"
 #include "kinds.h"
 
-enum {
-	OPT_INDEX = G3_OPT_COMMAND_FIRST,
-	OPT_CLEAN, OPT_NO_ALIAS, OPT_ON_EXISTING, OPT_WAIT, OPT_JSON, OPT_HELP
+/* --clean is --on-existing replace: one on_existing to print and use */
+static g3_rc restore_es_after(void *opts, g3_err *err)
+{
+	struct restore_es_opts *o = opts;
+	g3_rc rc;
+
+	if ((rc = g3_on_existing_resolve(&o->r.clean, o->on_existing_given, &o->on_existing,
+					 err)))
+		return rc;
+	o->r.skip_existing = o->on_existing == G3_ON_EXISTING_SKIP;
+	return G3_OK;
+}
+
+#define RO struct restore_es_opts
+
+static const g3_opt restore_es_rows[] = {
+	G3_ROW_LIST("index", 0, RO, indices, n_indices, "indices", "NAME",
+		    "repeatable; default: GUPPY_INDICES (comma\n"
+		    "separated) and GUPPY_CONFIGINDEX, else every\n"
+		    "index whose files are in DIR (or DIR/es)"),
+	G3_ROW_FLAG("no-alias", 0, RO, r.no_alias, "no_alias",
+		    "restore into the concrete index NAME; by default\n"
+		    "a new version NAME_<n> is created and alias NAME\n"
+		    "is switched to it once it is complete"),
+	G3_ROW_FLAG("clean", 0, RO, r.clean, NULL,
+		    "delete an existing concrete index NAME first (and,\n"
+		    "with the alias, the versions it pointed at after\n"
+		    "the switch); without it such an index is refused"),
+	G3_ROW_CHOICE_GIVEN("on-existing", 0, RO, on_existing, on_existing_given,
+			    g3_on_existing_names, "on_existing",
+			    "an index or alias NAME that exists: refuse it\n"
+			    "(exit 2, the default), skip it (left as it is,\n"
+			    "reported \"skipped\"), or replace it (= --clean)"),
 };
 
-#define RESTORE_ES_LONG_OPTIONS \
-	{ "index", required_argument, NULL, OPT_INDEX }, \
-	{ "clean", no_argument, NULL, OPT_CLEAN }, \
-	{ "no-alias", no_argument, NULL, OPT_NO_ALIAS }, \
-	{ "on-existing", required_argument, NULL, OPT_ON_EXISTING }, \
-	G3_ES_LONG_OPTIONS, \
-	G3_ESBULK_LONG_OPTIONS, \
-	G3_ESRESTORE_LONG_OPTIONS
-
-static const struct option long_options[] = {
-	RESTORE_ES_LONG_OPTIONS,
-	{ "wait", required_argument, NULL, OPT_WAIT },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "help", no_argument, NULL, OPT_HELP },
-	G3_COMMON_LONG_OPTIONS,
-	{ NULL, 0, NULL, 0 }
+static const g3_opt restore_es_conn[] = {
+	G3_ES_ROWS(RO, es_url, cacert),
 };
 
-static const char usage_text[] =
+static const g3_opt restore_es_tail[] = {
+	G3_ROW_WAIT(RO, wait, "the cluster"),
+	G3_ROW_FLAG("json", 0, RO, json, "json", "print a JSON report on stdout"),
+};
+
+static const g3_opt_section restore_es_sections[] = {
+	G3_SECTION(restore_es_rows, 0),
+	G3_SECTION(restore_es_conn, 0),
+	G3_ESRESTORE_SECTIONS(RO, r),
+	G3_SECTION(restore_es_tail, 0),
+};
+
+const g3_cmd_spec cmd_restore_es_spec =
+	G3_CMD_SPEC("restore-es", restore_es_sections, 'h', G3_BAD_HINT, restore_es_after,
+		    -1,
 	"usage: gen3db restore-es DIR [--index NAME ...] [options]\n"
 	"\n"
 	"Restore Elasticsearch indices from elasticdump files in DIR (or DIR/es), a\n"
@@ -54,33 +83,11 @@ static const char usage_text[] =
 	"<index>.settings.json, ... The file's name is the target index; templates\n"
 	"are checked, not restored. The same as 'gen3db restore DIR' for such a\n"
 	"directory, with only these options.\n"
-	"\n"
-	"      --index NAME             repeatable; default: GUPPY_INDICES (comma\n"
-	"                               separated) and GUPPY_CONFIGINDEX, else every\n"
-	"                               index whose files are in DIR (or DIR/es)\n"
-	"      --no-alias               restore into the concrete index NAME; by default\n"
-	"                               a new version NAME_<n> is created and alias NAME\n"
-	"                               is switched to it once it is complete\n"
-	"      --clean                  delete an existing concrete index NAME first (and,\n"
-	"                               with the alias, the versions it pointed at after\n"
-	"                               the switch); without it such an index is refused\n"
-	"      --on-existing refuse|skip|replace\n"
-	"                               an index or alias NAME that exists: refuse it\n"
-	"                               (exit 2, the default), skip it (left as it is,\n"
-	"                               reported \"skipped\"), or replace it (= --clean)\n"
-	G3_ESRESTORE_HELP
-	G3_ES_HELP
-	G3_ESBULK_HELP
-	"      --wait SECONDS           keep trying this long for the cluster, the last\n"
-	"                               try when it has passed (default 300)\n"
-	"      --json                   print a JSON report on stdout\n"
-	G3_COMMON_HELP
+	"\n",
 	"\n"
 	"exit codes: 0 all indices restored, 1 an index failed (it is deleted and\n"
 	"never gets the alias), 2 usage or bad input (nothing was changed), 3 the\n"
-	"cluster was unreachable within --wait\n";
-
-const g3_cmd_options cmd_restore_es_options = { "restore-es", long_options, usage_text };
+	"cluster was unreachable within --wait\n");
 
 /* SIGINT/SIGTERM (a pod being deleted) end the load in progress cleanly:
  * its partial index is deleted, no alias moves. */
@@ -95,99 +102,21 @@ static void catch_stop_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Handles an ES restore option: 1 if it was one, 0 if not, -1 with err. */
-static int restore_es_option(struct restore_es_opts *o, int c, const char *arg, g3_err *err)
-{
-	int r = g3_esbulk_option(&o->r.bulk, c, arg, err);
-
-	if (!r)
-		r = g3_esrestore_option(&o->r, c, arg, err);
-	if (r)
-		return r;
-	switch (c) {
-	case OPT_INDEX: g3_strlist_add(&o->indices, &o->n_indices, arg); return 1;
-	case OPT_CLEAN: o->r.clean = 1; return 1;
-	case OPT_NO_ALIAS: o->r.no_alias = 1; return 1;
-	case G3_OPT_ES: o->es_url = arg; return 1;
-	case G3_OPT_ES_CACERT: o->cacert = arg; return 1;
-	}
-	return 0;
-}
-
-/* GEN3DB_PRINT_OPTIONS (opts.h): what was parsed, before any I/O. */
-static int print_options(const struct restore_es_opts *o, int argc, char **argv)
-{
-	json_object *j = json_object_new_object();
-
-	g3_opt_json_list(j, "indices", o->indices, o->n_indices);
-	g3_opt_json_bool(j, "no_alias", o->r.no_alias);
-	/* --clean is --on-existing replace */
-	g3_opt_json_str(j, "on_existing", g3_on_existing_names[o->on_existing]);
-	g3_opt_json_int(j, "keep_versions", o->r.keep_versions);
-	g3_opt_json_url(j, "es", o->es_url);
-	g3_opt_json_str(j, "es_cacert", o->cacert);
-	g3_esbulk_options_json(&o->r.bulk, j);
-	g3_opt_json_int(j, "wait", o->wait);
-	g3_opt_json_bool(j, "json", o->json);
-	g3_common_options_json(j);
-	return g3_options_print(stdout, "restore-es", j, argc, argv);
-}
-
 int restore_es_main(int argc, char **argv)
 {
 	struct restore_es_opts o;
 	g3_err err;
 	g3_rc rc = G3_OK;
-	int c, ran = 0, on_existing_given = 0;
+	int args = 0, done = 0, ran = 0;
 
 	restore_es_opts_init(&o);
 	g3_err_init(&err);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		int r = g3_common_option(c, optarg, &err);
-
-		if (!r)
-			r = restore_es_option(&o, c, optarg, &err);
-		if (r < 0) {
-			rc = G3_USAGE;
-			goto cleanup;
-		}
-		if (r)
-			continue;
-		switch (c) {
-		case OPT_WAIT:
-			if ((rc = g3_parse_long("--wait", optarg, 0, 86400, &o.wait, &err)))
-				goto cleanup;
-			break;
-		case OPT_JSON: o.json = 1; break;
-		case OPT_ON_EXISTING:
-			if ((rc = g3_parse_choice("--on-existing", optarg, g3_on_existing_names,
-						  &o.on_existing, &err)))
-				goto cleanup;
-			on_existing_given = 1;
-			break;
-		case 'h':
-		case OPT_HELP:
-			fputs(usage_text, stdout);
-			goto cleanup;
-		default:
-			fputs("hint: 'gen3db restore-es --help' lists the options\n", stderr);
-			rc = G3_USAGE;
-			goto cleanup;
-		}
-	}
-	if ((rc = g3_on_existing_resolve(&o.r.clean, on_existing_given, &o.on_existing, &err)))
+	if ((rc = g3_opts_parse(&cmd_restore_es_spec, &o, argc, argv, &args, &done, &err)) || done)
 		goto cleanup;
-	o.r.skip_existing = o.on_existing == G3_ON_EXISTING_SKIP;
-	if (g3_print_options_wanted()) {
-		if (print_options(&o, argc - optind, argv + optind))
-			rc = g3_err_set(&err, G3_FAIL, "could not write to standard output");
-		goto cleanup;
-	}
-	if (optind < argc)
-		o.dir = argv[optind++];
-	if (optind < argc) {
-		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (args < argc)
+		o.dir = argv[args++];
+	if (args < argc) {
+		rc = g3_err_set(&err, G3_USAGE, "unexpected argument \"%s\"", argv[args]);
 		goto cleanup;
 	}
 	if (!o.dir) {

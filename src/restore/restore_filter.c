@@ -55,15 +55,6 @@ g3_rc filter_check(const struct restore_opts *o, g3_err *err)
 	return o->filter ? g3_tablefilter_check(o->filter, err) : G3_OK;
 }
 
-void filter_options_json(const struct restore_opts *o, json_object *j)
-{
-	g3_opt_json_list(j, "tables", o->patterns[G3_FILTER_TABLE], o->n_patterns[G3_FILTER_TABLE]);
-	g3_opt_json_list(j, "exclude_tables", o->patterns[G3_FILTER_EXCLUDE],
-			 o->n_patterns[G3_FILTER_EXCLUDE]);
-	g3_opt_json_list(j, "exclude_table_data", o->patterns[G3_FILTER_EXCLUDE_DATA],
-			 o->n_patterns[G3_FILTER_EXCLUDE_DATA]);
-}
-
 static json_object *name_list(const char *what, const char *database, char *const *names,
 			      size_t n)
 {

@@ -18,7 +18,6 @@ g3_rc filter_add(struct restore_opts *o, enum g3_tablefilter_list list, const ch
 		 g3_err *err);
 g3_rc filter_check_plan(const struct restore_opts *o, const struct plan *p, g3_err *err);
 g3_rc filter_check(const struct restore_opts *o, g3_err *err);
-void filter_options_json(const struct restore_opts *o, json_object *j);
 void filter_report(const struct db_load *d, json_object *o);
 void filter_free(struct restore_opts *o);
 

@@ -26,7 +26,7 @@ static char *base_name(const char *path)
 
 g3_rc plain_plan(const struct restore_opts *o, struct input *in, struct plan *p, g3_err *err)
 {
-	const char *db = o->database ? o->database : g3_env("SERVICE_PGDB");
+	const char *db = o->database ? o->database : o->helm.pgdb;
 	struct db_load *d;
 	g3_rc rc;
 
@@ -50,7 +50,7 @@ g3_rc plain_plan(const struct restore_opts *o, struct input *in, struct plan *p,
 		g3_err_hint(err, "give --database NAME (or SERVICE_PGDB)");
 		return rc;
 	}
-	return plan_role(o, d, g3_env("SERVICE_PGUSER"), err);
+	return plan_role(o, d, o->helm.pguser, err);
 }
 
 g3_rc plain_load(const struct restore_env *env, struct input *in,

@@ -90,13 +90,13 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 			d->svc.database = g3_xstrdup(o->database);
 		else if (o->release)
 			d->svc.database = with_release(from, o->release);
-		else if (m->n_databases == 1 && g3_env("SERVICE_PGDB"))
-			d->svc.database = g3_xstrdup(g3_env("SERVICE_PGDB"));   /* the helm job's */
+		else if (m->n_databases == 1 && o->helm.pgdb)
+			d->svc.database = g3_xstrdup(o->helm.pgdb);   /* the helm job's */
 		else
 			d->svc.database = g3_xstrdup(from);
 		/* one database: the helm job's SERVICE_PGUSER; several: each
 		 * role is named like its database, as Gen3 names them */
-		if ((rc = plan_role(o, d, m->n_databases == 1 ? g3_env("SERVICE_PGUSER") : NULL, err)))
+		if ((rc = plan_role(o, d, m->n_databases == 1 ? o->helm.pguser : NULL, err)))
 			goto cleanup;
 		for (size_t j = 0; j + 1 < p->n; j++)
 			if (!strcmp(p->dbs[j].svc.database, d->svc.database)) {

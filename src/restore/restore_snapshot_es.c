@@ -80,7 +80,7 @@ g3_rc es_plan_snapshot(const struct restore_opts *o, const char *source, struct 
 					  o->indices[i], o->indices[i]);
 	if (!m->n_indices || o->no_es)
 		return G3_OK;
-	if (!o->es_url && !g3_env("ESHOST")) {
+	if (!o->es_url) {   /* --es, else ESHOST */
 		rc = g3_err_set(err, G3_USAGE, "snapshot \"%s\" holds %zu Elasticsearch ind%s but no "
 				"cluster is given", source, m->n_indices, m->n_indices == 1 ? "ex" : "ices");
 		g3_err_hint(err, "give --es URL (or set ESHOST), or --no-es to restore only the "

@@ -353,18 +353,26 @@ static void test_index_names(void **state)
 
 static void test_retry_time_option(void **state)
 {
+	static const g3_opt_section sections[] = { G3_SECTION(g3_esbulk_rows, 0) };
+	static const g3_cmd_spec spec = { .name = "t", .synopsis = "", .sections = sections,
+					  .n_sections = 1, .bad = G3_BAD_OWN, .helm_off = -1 };
+	char *ok[] = { "t", "--es-retry-time", "42", NULL };
+	char *neg[] = { "t", "--es-retry-time", "-1", NULL };
+	char *word[] = { "t", "--es-retry-time", "soon", NULL };
 	g3_esbulk_opts o;
 	g3_err err;
+	int args, done;
 
 	(void)state;
 	g3_esbulk_opts_init(&o);
 	assert_true(o.retry_time >= 60);
 	assert_int_equal(o.retries, -1);
 	g3_err_init(&err);
-	assert_int_equal(g3_esbulk_option(&o, G3_OPT_ES_RETRY_TIME, "42", &err), 1);
+	assert_int_equal(g3_opts_parse(&spec, &o, 3, ok, &args, &done, &err), G3_OK);
 	assert_true(o.retry_time == 42.0);
-	assert_int_equal(g3_esbulk_option(&o, G3_OPT_ES_RETRY_TIME, "-1", &err), -1);
-	assert_int_equal(g3_esbulk_option(&o, G3_OPT_ES_RETRY_TIME, "soon", &err), -1);
+	assert_int_equal(g3_opts_parse(&spec, &o, 3, neg, &args, &done, &err), G3_USAGE);
+	assert_int_equal(g3_opts_parse(&spec, &o, 3, word, &args, &done, &err), G3_USAGE);
+	assert_true(o.retry_time == 42.0);
 }
 
 int main(void)

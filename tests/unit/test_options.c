@@ -1,209 +1,381 @@
 /*
- * Every command's getopt table against src/common/base/optids.h: no two options
- * of one table share an id or a name; ids are above 255 and below
- * G3_OPT_COMMAND_LIMIT; a shared option keeps its fragment's id, name and
- * argument; exactly the fragment's setter claims a shared id and no setter
- * claims a command's own id (two setters claiming one id is how --es-jobs
- * once became --s3-endpoint); every option is in the command's --help, so
- * tests/integration/test_options.py, which feeds every option --help
- * lists, reaches them all.
+ * The option layer (src/common/base/opts.h) and every command's rows: in a
+ * command, no two options share a long name, a short one or a getopt id,
+ * and no two print the same field; every option has help text and is in
+ * the generated --help (tests/integration/test_options.py feeds what
+ * --help lists). Then each kind of row parses (and refuses) as it should,
+ * environment fallbacks lose to the command line, the printed object has
+ * each kind's value, config values go through the same setters, and an
+ * unknown option is reported the command's way.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "commands.h"
-#include "common/es/es.h"
-#include "common/es/esbulk.h"
-#include "common/es/esrestore.h"
-#include "common/base/log.h"
-#include "common/base/optids.h"
 #include "common/base/opts.h"
-#include "common/io/remoteopts.h"
+#include "common/base/strbuf.h"
 
-static const g3_cmd_options *const commands[] = {
-	&cmd_create_options, &cmd_restore_options, &cmd_dump_options, &cmd_inspect_options,
-	&cmd_verify_options, &cmd_fetch_options, &cmd_ls_options, &cmd_restore_es_options,
-	&cmd_dump_es_options,
+static const g3_cmd_spec *const commands[] = {
+	&cmd_create_spec, &cmd_restore_spec, &cmd_dump_spec, &cmd_inspect_spec,
+	&cmd_verify_spec, &cmd_fetch_spec, &cmd_ls_spec, &cmd_restore_es_spec,
+	&cmd_dump_es_spec,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-enum setter { SET_COMMON, SET_REMOTE, SET_ESBULK, SET_ESRESTORE,
-	      SET_NONE /* the command's own switch */ };
-
-/* The shared fragments, as commands put them in their tables. */
-static const struct option common_fragment[] = { G3_COMMON_LONG_OPTIONS };
-static const struct option remote_fragment[] = { G3_REMOTE_LONG_OPTIONS };
-static const struct option es_fragment[] = { G3_ES_LONG_OPTIONS };
-static const struct option esbulk_fragment[] = { G3_ESBULK_LONG_OPTIONS };
-static const struct option esrestore_fragment[] = { G3_ESRESTORE_LONG_OPTIONS };
-
-static const struct {
-	const struct option *opts;
-	size_t n;
-	enum setter setter;
-} fragments[] = {
-	{ common_fragment, sizeof(common_fragment) / sizeof(common_fragment[0]), SET_COMMON },
-	{ remote_fragment, sizeof(remote_fragment) / sizeof(remote_fragment[0]), SET_REMOTE },
-	{ es_fragment, sizeof(es_fragment) / sizeof(es_fragment[0]), SET_NONE },
-	{ esbulk_fragment, sizeof(esbulk_fragment) / sizeof(esbulk_fragment[0]), SET_ESBULK },
-	{ esrestore_fragment, sizeof(esrestore_fragment) / sizeof(esrestore_fragment[0]),
-	  SET_ESRESTORE },
-};
-#define N_FRAGMENTS (sizeof(fragments) / sizeof(fragments[0]))
-
-/* The fragment option with this id, or NULL; *setter its setter. */
-static const struct option *shared(int id, enum setter *setter)
+/* The help line of an option: "      --name" or "  -x, --name", then a
+ * blank, a newline or the end. */
+static int help_lists(const char *help, const g3_opt *r)
 {
-	for (size_t f = 0; f < N_FRAGMENTS; f++)
-		for (size_t i = 0; i < fragments[f].n; i++)
-			if (fragments[f].opts[i].val == id) {
-				*setter = fragments[f].setter;
-				return &fragments[f].opts[i];
-			}
-	return NULL;
-}
+	char want[128];
+	const char *p = help;
+	size_t len;
 
-/* Which setters say an id is theirs (1 or -1: theirs, 0: not). */
-static unsigned claims(int id)
-{
-	g3_remote_opts ro;
-	g3_esbulk_opts bo;
-	g3_esrestore_opts eo;
-	g3_err err;
-	unsigned who = 0;
-	int quiet = g3_log_get_quiet(), verbose = g3_log_get_verbose();
-	g3_log_format fmt = g3_log_get_format();
-
-	g3_err_init(&err);
-	g3_remote_options_init(&ro);
-	g3_esbulk_opts_init(&bo);
-	g3_esrestore_opts_init(&eo);
-	if (g3_common_option(id, "1", &err))
-		who |= 1u << SET_COMMON;
-	if (g3_remote_option(&ro, id, "1", &err))
-		who |= 1u << SET_REMOTE;
-	if (g3_esbulk_option(&bo, id, "1", &err))
-		who |= 1u << SET_ESBULK;
-	if (g3_esrestore_option(&eo, id, "1", &err))
-		who |= 1u << SET_ESRESTORE;
-	g3_remote_options_release(&ro);
-	g3_log_set_quiet(quiet);
-	g3_log_set_verbose(verbose);
-	g3_log_set_format(fmt);
-	return who;
-}
-
-static void test_fragments_cover_the_shared_ids_once(void **state)
-{
-	(void)state;
-	for (int id = G3_OPT_FIRST; id < G3_OPT_COMMAND_FIRST; id++) {
-		size_t seen = 0;
-
-		for (size_t f = 0; f < N_FRAGMENTS; f++)
-			for (size_t i = 0; i < fragments[f].n; i++)
-				seen += fragments[f].opts[i].val == id;
-		if (seen != 1)
-			fail_msg("shared option id %d is in %zu fragments (optids.h: one each)", id, seen);
+	if (r->short_name)
+		snprintf(want, sizeof(want), "\n  -%c, --%s", r->short_name, r->name);
+	else
+		snprintf(want, sizeof(want), "\n      --%s", r->name);
+	len = strlen(want);
+	while ((p = strstr(p, want))) {
+		if (p[len] == ' ' || p[len] == '\n')
+			return 1;
+		p += len;
 	}
-	for (size_t f = 0; f < N_FRAGMENTS; f++)
-		for (size_t i = 0; i < fragments[f].n; i++) {
-			const struct option *o = &fragments[f].opts[i];
-
-			if (o->val < G3_OPT_FIRST || o->val >= G3_OPT_COMMAND_FIRST)
-				fail_msg("fragment option --%s: id %d is not a shared id of optids.h",
-					 o->name, o->val);
-		}
+	return 0;
 }
 
-static void test_each_shared_id_has_exactly_its_setter(void **state)
+static void check_command(const g3_cmd_spec *c)
 {
-	(void)state;
-	for (int id = G3_OPT_FIRST; id < G3_OPT_COMMAND_FIRST; id++) {
-		enum setter s = SET_NONE;
-		const struct option *o = shared(id, &s);
-		unsigned want = s == SET_NONE ? 0 : 1u << s;
+	g3_opt_ref *refs = NULL;
+	struct option *lo = NULL;
+	char *so = NULL;
+	size_t n = 0;
+	g3_buf help = G3_BUF_INIT;
+	int helps = 0;
 
-		assert_non_null(o);
-		if (claims(id) != want)
-			fail_msg("--%s (id %d): claimed by setters %#x, expected %#x", o->name, id,
-				 claims(id), want);
-	}
-}
+	g3_opts_table(c, &refs, &n, &lo, &so);
+	g3_opts_help(c, &help);
+	assert_non_null(strstr(help.data, "usage: gen3db "));
+	for (size_t i = 0; i < n; i++) {
+		const g3_opt *r = refs[i].row;
 
-static void check_table(const g3_cmd_options *c)
-{
-	const struct option *t = c->table;
-
-	assert_non_null(t);
-	for (size_t i = 0; t[i].name; i++) {
-		const struct option *o = &t[i];
-		enum setter s = SET_NONE;
-		const struct option *frag = shared(o->val, &s);
-		const char *p;
-		size_t len = strlen(o->name);
-		int in_help = 0;
-
-		if (!*o->name || o->flag)
-			fail_msg("%s: option %zu: empty name or a flag pointer", c->name, i);
-		if (o->has_arg != no_argument && o->has_arg != required_argument)
-			fail_msg("%s --%s: optional arguments are not used", c->name, o->name);
-		if (o->val < G3_OPT_FIRST || o->val >= G3_OPT_COMMAND_LIMIT)
-			fail_msg("%s --%s: id %d outside [G3_OPT_FIRST, G3_OPT_COMMAND_LIMIT) "
-				 "(optids.h)", c->name, o->name, o->val);
+		if (!r->name || !*r->name)
+			fail_msg("%s: row %zu has no name", c->name, i);
+		if (refs[i].id != G3_OPT_ID_BASE + (int)i || lo[i].val != refs[i].id ||
+		    strcmp(lo[i].name, r->name) || lo[i].flag)
+			fail_msg("%s --%s: id %d, getopt row %d", c->name, r->name, refs[i].id,
+				 lo[i].val);
+		if (refs[i].id <= 255)
+			fail_msg("%s --%s: id %d could be a short option", c->name, r->name, refs[i].id);
 		for (size_t k = 0; k < i; k++) {
-			if (t[k].val == o->val)
-				fail_msg("%s: --%s and --%s share id %d", c->name, t[k].name, o->name,
-					 o->val);
-			if (!strcmp(t[k].name, o->name))
-				fail_msg("%s: --%s is in the table twice", c->name, o->name);
+			const g3_opt *q = refs[k].row;
+
+			if (!strcmp(q->name, r->name))
+				fail_msg("%s: --%s is in the table twice", c->name, r->name);
+			if (r->short_name && q->short_name == r->short_name)
+				fail_msg("%s: --%s and --%s share -%c", c->name, q->name, r->name,
+					 r->short_name);
+			if (refs[k].id == refs[i].id)
+				fail_msg("%s: --%s and --%s share id %d", c->name, q->name, r->name,
+					 refs[i].id);
+			if (r->key && q->key && !strcmp(r->key, q->key))
+				fail_msg("%s: --%s and --%s both print \"%s\"", c->name, q->name, r->name,
+					 r->key);
 		}
-		if (o->val < G3_OPT_COMMAND_FIRST) {
-			/* a shared id: the fragment's option, as the fragment has it */
-			if (!frag || strcmp(frag->name, o->name) || frag->has_arg != o->has_arg)
-				fail_msg("%s --%s: id %d is the shared option --%s", c->name, o->name,
-					 o->val, frag ? frag->name : "(none)");
-		} else {
-			/* the command's own: no fragment option of that name, no setter */
-			for (size_t f = 0; f < N_FRAGMENTS; f++)
-				for (size_t k = 0; k < fragments[f].n; k++)
-					if (!strcmp(fragments[f].opts[k].name, o->name))
-						fail_msg("%s --%s: a shared option under the command's "
-							 "own id %d", c->name, o->name, o->val);
-			if (claims(o->val))
-				fail_msg("%s --%s: its id %d is claimed by a shared setter (%#x)",
-					 c->name, o->name, o->val, claims(o->val));
-		}
-		if (!strcmp(o->name, "help"))
+		if (r->kind == G3_OPT_HELP) {
+			helps++;
 			continue;
-		for (p = strstr(c->usage, "--"); p && !in_help; p = strstr(p + 2, "--"))
-			in_help = !strncmp(p + 2, o->name, len) &&
-				  !(p[2 + len] == '-' || (p[2 + len] >= 'a' && p[2 + len] <= 'z'));
-		if (!in_help)
-			fail_msg("%s --%s: not in the command's --help (the options test feeds "
-				 "what --help lists)", c->name, o->name);
+		}
+		if (!r->help || !*r->help)
+			fail_msg("%s --%s: no help text", c->name, r->name);
+		if (r->kind == G3_OPT_CUSTOM && !r->set)
+			fail_msg("%s --%s: a custom row without a setter", c->name, r->name);
+		if (!help_lists(help.data, r))
+			fail_msg("%s --%s: not in the generated --help", c->name, r->name);
+		if ((lo[i].has_arg == required_argument) != (r->metavar != NULL ||
+							      r->kind == G3_OPT_CHOICE))
+			fail_msg("%s --%s: an argument without a metavar, or the reverse", c->name,
+				 r->name);
 	}
+	if (helps != 1)
+		fail_msg("%s: %d --help rows", c->name, helps);
+	if (!strstr(help.data, "--log-format plain|json"))
+		fail_msg("%s: no common options", c->name);
+	g3_buf_release(&help);
+	free(refs);
+	free(lo);
+	free(so);
 }
 
 static void test_every_command_table(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		check_table(commands[i]);
+		check_command(commands[i]);
+}
+
+/* ---- each kind, on a struct of its own ---- */
+
+struct t_opts {
+	int flag, count;
+	const char *str, *url, *env_str;
+	char *owned;
+	long num;
+	int small;
+	int choice, choice_given;
+	size_t size, mib;
+	double seconds;
+	char **list;
+	size_t n_list;
+	int custom;
+	g3_helm_env helm;
+};
+
+static const char *const t_choices[] = { "one", "two", "three", NULL };
+
+static g3_rc set_custom(void *base, const g3_opt *row, const char *arg, g3_err *err)
+{
+	struct t_opts *o = base;
+
+	(void)row;
+	if (strcmp(arg, "ok"))
+		return g3_err_set(err, G3_USAGE, "--custom wants ok, not \"%s\"", arg);
+	o->custom = 42;
+	return G3_OK;
+}
+
+#define T struct t_opts
+static const g3_opt t_rows[] = {
+	G3_ROW_FLAG("flag", 'f', T, flag, "flag", "a flag"),
+	{ .name = "count", .short_name = 'c', .kind = G3_OPT_COUNT, .off = offsetof(T, count),
+	  .key = "count", .help = "a count" },
+	G3_ROW_STR("str", 's', T, str, "str", "S", "a string"),
+	G3_ROW_URL("url", 0, T, url, "url", "URL", "a URL"),
+	{ .name = "env-str", .kind = G3_OPT_STR, .off = offsetof(T, env_str), .key = "env_str",
+	  .env = "G3_TEST_OPTS_ENV", .metavar = "S", .help = "a string, else the variable" },
+	{ .name = "owned", .kind = G3_OPT_STR, .flags = G3_OPTF_OWNED, .off = offsetof(T, owned),
+	  .key = "owned", .metavar = "S", .help = "a copy" },
+	G3_ROW_LONG("num", 'n', T, num, -5, 10, "num", "N", "a number"),
+	G3_ROW_INT("small", 0, T, small, 1, 3, "small", "N", "a small one"),
+	G3_ROW_CHOICE_GIVEN("choice", 0, T, choice, choice_given, t_choices, "choice", "a choice"),
+	G3_ROW_SIZE("size", 0, T, size, 1024, 1L << 20, "size", "SIZE", "a size"),
+	G3_ROW_LIST("item", 'i', T, list, n_list, "items", "X", "repeatable"),
+	{ .name = "mib", .kind = G3_OPT_SCALED, .off = offsetof(T, mib), .min = 5, .max = 9,
+	  .scale = 1 << 20, .key = "mib", .metavar = "MIB", .help = "a whole number of MiB" },
+	{ .name = "seconds", .kind = G3_OPT_DOUBLE, .off = offsetof(T, seconds), .min = 0,
+	  .max = 60, .key = "seconds", .metavar = "S", .help = "whole seconds" },
+	G3_ROW_SET("custom", 0, G3_OPT_LONG, set_custom, T, custom, custom, NULL, "W", "custom"),
+	G3_ROW_NOTE("a note\n"),
+};
+#undef T
+
+static const g3_opt_section t_sections[] = { G3_SECTION(t_rows, 0) };
+
+static const g3_cmd_spec t_spec = G3_CMD_SPEC("t", t_sections, 'h', G3_BAD_OWN, NULL,
+					       offsetof(struct t_opts, helm),
+					       "usage: gen3db t\n\n", "\nexit codes: none\n");
+
+static g3_rc parse(struct t_opts *o, g3_err *err, int *args, ...)
+{
+	char *argv[32];
+	int argc = 0, done = 0;
+	va_list ap;
+	g3_rc rc;
+
+	argv[argc++] = "t";
+	va_start(ap, args);
+	while ((argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	g3_err_init(err);
+	rc = g3_opts_parse(&t_spec, o, argc, argv, args, &done, err);
+	assert_int_equal(done, 0);
+	return rc;
+}
+
+static void t_release(struct t_opts *o)
+{
+	free(o->owned);
+	g3_strlist_free(o->list, o->n_list);
+	memset(o, 0, sizeof(*o));
+}
+
+static void test_each_kind_parses(void **state)
+{
+	struct t_opts o;
+	g3_err err;
+	int args = 0;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(parse(&o, &err, &args, "-f", "-cc", "--count", "--str", "a", "--url",
+			       "http://u:pw@h/", "--owned", "x", "--owned", "y", "-n", "-5",
+			       "--small", "3", "--choice", "two", "--size", "2KB", "-i", "p",
+			       "--item", "q", "--custom", "ok", "--mib", "6", "--seconds", "42",
+			       "pos1", "pos2", NULL), G3_OK);
+	assert_int_equal(o.flag, 1);
+	assert_int_equal(o.count, 3);
+	assert_string_equal(o.str, "a");
+	assert_string_equal(o.url, "http://u:pw@h/");
+	assert_string_equal(o.owned, "y");
+	assert_int_equal(o.num, -5);
+	assert_int_equal(o.small, 3);
+	assert_int_equal(o.choice, 1);
+	assert_int_equal(o.choice_given, 1);
+	assert_int_equal(o.size, 2048);
+	assert_int_equal(o.n_list, 2);
+	assert_string_equal(o.list[0], "p");
+	assert_string_equal(o.list[1], "q");
+	assert_int_equal(o.custom, 42);
+	assert_int_equal(o.mib, 6 << 20);
+	assert_true(o.seconds == 42.0);
+	assert_int_equal(args, 30);
+	t_release(&o);
+}
+
+static void test_bad_values(void **state)
+{
+	struct t_opts o;
+	g3_err err;
+	int args = 0;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(parse(&o, &err, &args, "--num", "11", NULL), G3_USAGE);
+	assert_string_equal(err.msg, "--num must be a whole number from -5 to 10, not \"11\"");
+	assert_int_equal(parse(&o, &err, &args, "-n", "x", NULL), G3_USAGE);
+	assert_string_equal(err.msg, "--num must be a whole number from -5 to 10, not \"x\"");
+	assert_int_equal(parse(&o, &err, &args, "--small", "0", NULL), G3_USAGE);
+	assert_string_equal(err.msg, "--small must be a whole number from 1 to 3, not \"0\"");
+	assert_int_equal(parse(&o, &err, &args, "--choice", "four", NULL), G3_USAGE);
+	assert_string_equal(err.msg, "--choice must be one|two|three, not \"four\"");
+	assert_int_equal(o.choice_given, 0);
+	assert_int_equal(parse(&o, &err, &args, "--size", "1", NULL), G3_USAGE);
+	assert_non_null(strstr(err.msg, "--size must be a size from 1024 to 1048576 bytes"));
+	assert_int_equal(parse(&o, &err, &args, "--mib", "10", NULL), G3_USAGE);
+	assert_string_equal(err.msg, "--mib must be a whole number from 5 to 9, not \"10\"");
+	assert_int_equal(parse(&o, &err, &args, "--seconds", "-1", NULL), G3_USAGE);
+	assert_string_equal(err.msg, "--seconds must be a whole number from 0 to 60, not \"-1\"");
+	assert_int_equal(parse(&o, &err, &args, "--custom", "no", NULL), G3_USAGE);
+	assert_string_equal(err.msg, "--custom wants ok, not \"no\"");
+	/* the command's own wording for getopt's errors (G3_BAD_OWN) */
+	assert_int_equal(parse(&o, &err, &args, "--nope", NULL), G3_USAGE);
+	assert_string_equal(err.msg, "unknown option \"--nope\"");
+	assert_int_equal(parse(&o, &err, &args, "--str", NULL), G3_USAGE);
+	assert_string_equal(err.msg, "option \"--str\" needs a value");
+	t_release(&o);
+}
+
+static void test_env_fallback_loses_to_the_command_line(void **state)
+{
+	struct t_opts o;
+	g3_err err;
+	int args = 0;
+
+	(void)state;
+	setenv("G3_TEST_OPTS_ENV", "from-env", 1);
+	setenv("SERVICE_PGDB", "db-env", 1);
+	unsetenv("SERVICE_PGUSER");
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(parse(&o, &err, &args, NULL), G3_OK);
+	assert_string_equal(o.env_str, "from-env");
+	assert_string_equal(o.helm.pgdb, "db-env");
+	assert_null(o.helm.pguser);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(parse(&o, &err, &args, "--env-str", "given", NULL), G3_OK);
+	assert_string_equal(o.env_str, "given");
+	setenv("G3_TEST_OPTS_ENV", "", 1);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(parse(&o, &err, &args, NULL), G3_OK);
+	assert_null(o.env_str);
+	unsetenv("G3_TEST_OPTS_ENV");
+	unsetenv("SERVICE_PGDB");
+}
+
+static void test_printed_object(void **state)
+{
+	struct t_opts o;
+	json_object *j, *v;
+	g3_err err;
+	int args = 0;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(parse(&o, &err, &args, "-f", "--url", "http://u:pw@h/", "--choice",
+			       "three", "--size", "1MB", "-i", "p", "-n", "7", NULL), G3_OK);
+	j = g3_opts_json(&t_spec, &o);
+	assert_true(json_object_object_get_ex(j, "flag", &v));
+	assert_true(json_object_get_boolean(v));
+	assert_true(json_object_object_get_ex(j, "url", &v));
+	assert_string_equal(json_object_get_string(v), "http://u:****@h/");
+	assert_true(json_object_object_get_ex(j, "str", &v));
+	assert_null(v);
+	assert_true(json_object_object_get_ex(j, "choice", &v));
+	assert_string_equal(json_object_get_string(v), "three");
+	assert_true(json_object_object_get_ex(j, "size", &v));
+	assert_int_equal(json_object_get_int64(v), 1 << 20);
+	assert_true(json_object_object_get_ex(j, "num", &v));
+	assert_int_equal(json_object_get_int64(v), 7);
+	assert_true(json_object_object_get_ex(j, "items", &v));
+	assert_int_equal(json_object_array_length(v), 1);
+	assert_false(json_object_object_get_ex(j, "custom", &v));
+	json_object_put(j);
+	t_release(&o);
+}
+
+static void test_help_text(void **state)
+{
+	g3_buf b = G3_BUF_INIT;
+
+	(void)state;
+	g3_opts_help(&t_spec, &b);
+	assert_non_null(strstr(b.data, "usage: gen3db t\n\n"));
+	assert_non_null(strstr(b.data, "\n  -f, --flag                   a flag\n"));
+	assert_non_null(strstr(b.data, "\n      --choice one|two|three   a choice\n"));
+	assert_non_null(strstr(b.data, "\n  -i, --item X                 repeatable\n"));
+	assert_non_null(strstr(b.data, "\na note\n"));
+	assert_non_null(strstr(b.data, "\nexit codes: none\n"));
+	assert_null(strstr(b.data, "--help"));
+	g3_buf_release(&b);
+}
+
+static void test_config_goes_through_the_setters(void **state)
+{
+	struct t_opts o;
+	g3_err err;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	g3_err_init(&err);
+	o.str = "from-the-command-line";
+	assert_int_equal(g3_opts_set(&t_spec, &o, "str", "from-config", &err), G3_OK);
+	assert_string_equal(o.str, "from-the-command-line");
+	assert_int_equal(g3_opts_set(&t_spec, &o, "url", "http://h/", &err), G3_OK);
+	assert_string_equal(o.url, "http://h/");
+	assert_int_equal(g3_opts_set(&t_spec, &o, "num", "99", &err), G3_USAGE);
+	assert_string_equal(err.msg, "--num must be a whole number from -5 to 10, not \"99\"");
+	assert_int_equal(g3_opts_set(&t_spec, &o, "nope", "1", &err), G3_USAGE);
+	t_release(&o);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fragments_cover_the_shared_ids_once),
-		cmocka_unit_test(test_each_shared_id_has_exactly_its_setter),
 		cmocka_unit_test(test_every_command_table),
+		cmocka_unit_test(test_each_kind_parses),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_env_fallback_loses_to_the_command_line),
+		cmocka_unit_test(test_printed_object),
+		cmocka_unit_test(test_help_text),
+		cmocka_unit_test(test_config_goes_through_the_setters),
 	};
 
+	unsetenv("GEN3DB_PRINT_OPTIONS");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

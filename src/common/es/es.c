@@ -825,29 +825,3 @@ void g3_es_indices_from_env(char ***list, size_t *n)
 	add_list(list, n, g3_env("GUPPY_CONFIGINDEX"));
 }
 
-g3_rc g3_parse_size(const char *what, const char *s, size_t min, size_t max, size_t *out,
-		    g3_err *err)
-{
-	char *end = NULL;
-	unsigned long long v, mult = 1;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		goto bad;
-	if (!strcasecmp(end, "k") || !strcasecmp(end, "kb") || !strcasecmp(end, "kib"))
-		mult = 1024;
-	else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib"))
-		mult = 1024 * 1024;
-	else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
-		mult = 1024ULL * 1024 * 1024;
-	else if (*end && strcasecmp(end, "b"))
-		goto bad;
-	if (v > max / mult || v * mult < min || v * mult > max)
-		goto bad;
-	*out = (size_t)(v * mult);
-	return G3_OK;
-bad:
-	return g3_err_set(err, G3_USAGE, "%s must be a size from %zu to %zu bytes (suffixes KB, "
-			  "MB, GB), not \"%s\"", what, min, max, s);
-}

@@ -26,7 +26,7 @@
 #include <json-c/json.h>
 
 #include "../base/err.h"
-#include "../base/optids.h"
+#include "../base/opts.h"
 #include "../base/strbuf.h"
 
 #define G3_ES_MAX_RESPONSE (256u << 20)
@@ -41,16 +41,17 @@ typedef struct g3_esconf {
 	int insecure;    /* skip TLS verification (never the default) */
 } g3_esconf;
 
-/* The connection options as one getopt table fragment (ids: optids.h). */
-#define G3_ES_LONG_OPTIONS \
-	{ "es", required_argument, NULL, G3_OPT_ES }, \
-	{ "es-cacert", required_argument, NULL, G3_OPT_ES_CACERT }
-
-#define G3_ES_HELP \
-	"      --es URL                 Elasticsearch/OpenSearch, http(s)://host:port\n" \
-	"                               (default: ESHOST, host:port); credentials from\n" \
-	"                               ES_USERNAME/ES_PASSWORD or ES_API_KEY\n" \
-	"      --es-cacert FILE         CA certificates for https (or ES_CACERT)\n"
+/* The connection options as two option rows (opts.h) for a command's
+ * struct T with fields U (--es, else ESHOST) and C (--es-cacert, else
+ * ES_CACERT), both const char *. */
+#define G3_ES_ROWS(T, U, C) \
+	{ .name = "es", .kind = G3_OPT_URL, .off = offsetof(T, U), .key = "es", \
+	  .env = "ESHOST", .metavar = "URL", \
+	  .help = "Elasticsearch/OpenSearch, http(s)://host:port\n" \
+		  "(default: ESHOST, host:port); credentials from\n" \
+		  "ES_USERNAME/ES_PASSWORD or ES_API_KEY" }, \
+	{ .name = "es-cacert", .kind = G3_OPT_STR, .off = offsetof(T, C), .key = "es_cacert", \
+	  .env = "ES_CACERT", .metavar = "FILE", .help = "CA certificates for https (or ES_CACERT)" }
 
 void g3_esconf_init(g3_esconf *c);
 void g3_esconf_release(g3_esconf *c);
@@ -164,10 +165,6 @@ void g3_url_escape(g3_buf *b, const char *s);
  * each name (g3_es_name_check with G3_ES_ENV_ORIGIN). */
 #define G3_ES_ENV_ORIGIN "GUPPY_INDICES/GUPPY_CONFIGINDEX"
 void g3_es_indices_from_env(char ***list, size_t *n);
-
-/* Parses a size: bytes, or with KB/MB/GB (KiB/MiB/GiB, 1024-based). */
-g3_rc g3_parse_size(const char *what, const char *s, size_t min, size_t max, size_t *out,
-		    g3_err *err);
 
 /* Appends s as a JSON string literal (quotes included). */
 void g3_json_quote(g3_buf *b, const char *s);

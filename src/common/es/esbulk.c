@@ -27,45 +27,22 @@ void g3_esbulk_opts_init(g3_esbulk_opts *o)
 	o->backoff_max = 10.0;
 }
 
-int g3_esbulk_option(g3_esbulk_opts *o, int c, const char *arg, g3_err *err)
-{
-	long v;
+#define BO g3_esbulk_opts
 
-	switch (c) {
-	case G3_OPT_ES_JOBS:
-		if (g3_parse_long("--es-jobs", arg, 1, 64, &v, err))
-			return -1;
-		o->jobs = (int)v;
-		return 1;
-	case G3_OPT_BULK_SIZE:
-		if (g3_parse_size("--bulk-size", arg, 1024, (size_t)1 << 30, &o->batch_bytes, err))
-			return -1;
-		return 1;
-	case G3_OPT_ES_RETRIES:
-		if (g3_parse_long("--es-retries", arg, 0, 1000, &v, err))
-			return -1;
-		o->retries = (int)v;
-		return 1;
-	case G3_OPT_ES_GZIP:
-		o->gzip = 1;
-		return 1;
-	case G3_OPT_ES_RETRY_TIME:
-		if (g3_parse_long("--es-retry-time", arg, 0, 86400, &v, err))
-			return -1;
-		o->retry_time = (double)v;
-		return 1;
-	}
-	return 0;
-}
-
-void g3_esbulk_options_json(const g3_esbulk_opts *o, json_object *obj)
-{
-	g3_opt_json_int(obj, "es_jobs", o->jobs);
-	g3_opt_json_int(obj, "bulk_size", (long long)o->batch_bytes);
-	g3_opt_json_int(obj, "es_retries", o->retries);
-	g3_opt_json_bool(obj, "es_gzip", o->gzip);
-	g3_opt_json_int(obj, "es_retry_time", (long long)o->retry_time);
-}
+const g3_opt g3_esbulk_rows[5] = {
+	G3_ROW_INT("es-jobs", 0, BO, jobs, 1, 64, "es_jobs", "N",
+		   "bulk requests in flight (default 4)"),
+	G3_ROW_SIZE("bulk-size", 0, BO, batch_bytes, 1024, 1L << 30, "bulk_size", "SIZE",
+		    "bytes per bulk request (default 10MB)"),
+	G3_ROW_INT("es-retries", 0, BO, retries, 0, 1000, "es_retries", "N",
+		   "at most N retries of a refused (429/503) or lost\n"
+		   "bulk request or document (default: no cap)"),
+	{ .name = "es-retry-time", .kind = G3_OPT_DOUBLE, .off = offsetof(BO, retry_time),
+	  .min = 0, .max = 86400, .key = "es_retry_time", .metavar = "SECONDS",
+	  .help = "retry a refused or lost document with backoff\n"
+		  "for this long before failing (default 300)" },
+	G3_ROW_FLAG("es-gzip", 0, BO, gzip, "es_gzip", "gzip the bulk request bodies"),
+};
 
 /* ---- batches ---- */
 

@@ -42,7 +42,7 @@
 
 #include "../base/err.h"
 #include "es.h"
-#include "../base/optids.h"
+#include "../base/opts.h"
 #include "../base/strbuf.h"
 
 #define G3_ESBULK_DEFAULT_BATCH (10u << 20)
@@ -64,30 +64,11 @@ typedef struct g3_esbulk_opts {
 
 void g3_esbulk_opts_init(g3_esbulk_opts *o);
 
-/* The loader's options as one getopt table fragment, for every command
- * that loads documents (ids: optids.h). */
-
-#define G3_ESBULK_LONG_OPTIONS \
-	{ "es-jobs", required_argument, NULL, G3_OPT_ES_JOBS }, \
-	{ "bulk-size", required_argument, NULL, G3_OPT_BULK_SIZE }, \
-	{ "es-retries", required_argument, NULL, G3_OPT_ES_RETRIES }, \
-	{ "es-gzip", no_argument, NULL, G3_OPT_ES_GZIP }, \
-	{ "es-retry-time", required_argument, NULL, G3_OPT_ES_RETRY_TIME }
-
-#define G3_ESBULK_HELP \
-	"      --es-jobs N              bulk requests in flight (default 4)\n" \
-	"      --bulk-size SIZE         bytes per bulk request (default 10MB)\n" \
-	"      --es-retries N           at most N retries of a refused (429/503) or lost\n" \
-	"                               bulk request or document (default: no cap)\n" \
-	"      --es-retry-time SECONDS  retry a refused or lost document with backoff\n" \
-	"                               for this long before failing (default 300)\n" \
-	"      --es-gzip                gzip the bulk request bodies\n"
-
-/* Handles a loader option: 1 if it was one, 0 if not, -1 with err. */
-int g3_esbulk_option(g3_esbulk_opts *o, int c, const char *arg, g3_err *err);
-/* Adds the loader options as fields (es_jobs, bulk_size in bytes,
- * es_retries, es_gzip, es_retry_time) for GEN3DB_PRINT_OPTIONS (opts.h). */
-void g3_esbulk_options_json(const g3_esbulk_opts *o, json_object *obj);
+/* The loader's options as option rows (opts.h), a section at the
+ * command's g3_esbulk_opts, for every command that loads documents; for
+ * GEN3DB_PRINT_OPTIONS: es_jobs, bulk_size in bytes, es_retries, es_gzip,
+ * es_retry_time. */
+extern const g3_opt g3_esbulk_rows[5];
 
 typedef struct g3_esbulk_stats {
 	uint64_t docs_sent;       /* documents handed to the loader */

@@ -20,14 +20,14 @@ void g3_esrestore_opts_init(g3_esrestore_opts *o)
 	o->keep_versions = 1;
 }
 
-int g3_esrestore_option(g3_esrestore_opts *o, int c, const char *arg, g3_err *err)
-{
-	if (c != G3_OPT_KEEP_VERSIONS)
-		return 0;
-	if (g3_parse_long("--keep-versions", arg, 0, G3_ESRESTORE_MAX_KEEP, &o->keep_versions, err))
-		return -1;
-	return 1;
-}
+const g3_opt g3_esrestore_rows[1] = {
+	G3_ROW_LONG("keep-versions", 0, g3_esrestore_opts, keep_versions, 0, G3_ESRESTORE_MAX_KEEP,
+		    "keep_versions", "N",
+		    "earlier versions NAME_<n> kept once alias NAME has\n"
+		    "moved (default 1: the previous one); older ones\n"
+		    "gen3db made for NAME are deleted, never one with\n"
+		    "an alias, another's or without gen3db's marker"),
+};
 
 void g3_esrestore_index_init(g3_esrestore_index *ix)
 {

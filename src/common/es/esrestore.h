@@ -103,23 +103,19 @@ typedef struct g3_esrestore_index {
 	int hold_alias;
 } g3_esrestore_index;
 
-/* --keep-versions, one getopt table fragment (id: optids.h) for the
- * commands that restore indices; g3_esrestore_option handles it (1 when
- * it was it, -1 with err on a bad value, 0 otherwise). */
-#define G3_ESRESTORE_LONG_OPTIONS \
-	{ "keep-versions", required_argument, NULL, G3_OPT_KEEP_VERSIONS }
-
-#define G3_ESRESTORE_HELP \
-	"      --keep-versions N        earlier versions NAME_<n> kept once alias NAME has\n" \
-	"                               moved (default 1: the previous one); older ones\n" \
-	"                               gen3db made for NAME are deleted, never one with\n" \
-	"                               an alias, another's or without gen3db's marker\n"
+/* --keep-versions, one option row (opts.h), a section at the command's
+ * g3_esrestore_opts, for the commands that restore indices. */
+extern const g3_opt g3_esrestore_rows[1];
+/* The sections of a command that restores indices: --keep-versions and
+ * the bulk loader's, for its g3_esrestore_opts F of struct T. */
+#define G3_ESRESTORE_SECTIONS(T, F) \
+	G3_SECTION(g3_esrestore_rows, offsetof(T, F)), \
+	G3_SECTION(g3_esbulk_rows, offsetof(T, F.bulk))
 
 #define G3_ESRESTORE_MAX_KEEP 1000
 
 /* Defaults: bulk options, keep_versions 1. */
 void g3_esrestore_opts_init(g3_esrestore_opts *o);
-int g3_esrestore_option(g3_esrestore_opts *o, int c, const char *arg, g3_err *err);
 
 void g3_esrestore_index_init(g3_esrestore_index *ix);
 /* Adds "deleted_versions" (ix->pruned) to a report object when any. */

@@ -24,63 +24,65 @@ static void replace(char **dst, const char *v)
 	*dst = g3_xstrdup(v);
 }
 
-int g3_remote_option(g3_remote_opts *o, int c, const char *arg, g3_err *err)
+static g3_rc set_endpoint(void *base, const g3_opt *row, const char *arg, g3_err *err)
 {
-	long v;
+	g3_remote_opts *o = base;
 
-	switch (c) {
-	case G3_OPT_S3_ENDPOINT:
-		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) {
-			g3_err_set(err, G3_USAGE, "--s3-endpoint must be an http:// or https:// URL, not \"%s\"",
-				   arg);
-			return -1;
-		}
-		replace(&o->s3.endpoint, arg);
-		return 1;
-	case G3_OPT_REGION:
-		replace(&o->s3.region, arg);
-		return 1;
-	case G3_OPT_NO_SIGN_REQUEST:
-		o->s3.no_sign_request = 1;
-		return 1;
-	case G3_OPT_CA_FILE:
-		replace(&o->s3.ca_file, arg);
-		return 1;
-	case G3_OPT_RETRIES:
-		if (g3_parse_long("--retries", arg, 0, 100, &v, err))
-			return -1;
-		o->retries = v;
-		o->s3.max_retries = (int)v;
-		return 1;
-	case G3_OPT_S3_PART_SIZE:
-		if (g3_parse_long("--s3-part-size", arg, 5, 5120, &v, err))
-			return -1;
-		o->s3.part_size = (size_t)v * 1024 * 1024;
-		return 1;
-	}
-	return 0;
+	(void)row;
+	if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8))
+		return g3_err_set(err, G3_USAGE,
+				  "--s3-endpoint must be an http:// or https:// URL, not \"%s\"", arg);
+	replace(&o->s3.endpoint, arg);
+	return G3_OK;
 }
 
-void g3_remote_options_json(const g3_remote_opts *o, json_object *obj)
+/* retries and s3_part_size: null when not given */
+static void json_unset_null(const void *base, const g3_opt *row, json_object *obj)
 {
-	g3_opt_json_url(obj, "s3_endpoint", o->s3.endpoint);
-	g3_opt_json_str(obj, "s3_region", o->s3.region);
-	g3_opt_json_bool(obj, "no_sign_request", o->s3.no_sign_request);
-	g3_opt_json_str(obj, "ca_file", o->s3.ca_file);
-	json_object_object_add(obj, "retries", o->retries < 0 ? NULL :
-			       json_object_new_int64(o->retries));
-	json_object_object_add(obj, "s3_part_size", !o->s3.part_size ? NULL :
-			       json_object_new_int64((int64_t)o->s3.part_size));
+	const g3_remote_opts *o = base;
+	int retries = row->kind == G3_OPT_LONG;
+	long long v = retries ? o->retries : (long long)o->s3.part_size;
+
+	json_object_object_add(obj, row->key, (retries ? v < 0 : !v) ? NULL
+				   : json_object_new_int64(v));
 }
+
+#define RO g3_remote_opts
+
+const g3_opt g3_remote_rows[9] = {
+	G3_ROW_NOTE("Remote data (s3://bucket/key, http(s):// URLs):\n"),
+	{ .name = "s3-endpoint", .kind = G3_OPT_URL, .set = set_endpoint,
+	  .off = offsetof(RO, s3.endpoint), .key = "s3_endpoint", .metavar = "URL",
+	  .help = "S3-compatible endpoint, path-style addressing\n"
+	  "(default AWS_ENDPOINT_URL, else AWS itself)" },
+	{ .name = "region", .kind = G3_OPT_STR, .flags = G3_OPTF_OWNED,
+	  .off = offsetof(RO, s3.region), .key = "s3_region", .metavar = "NAME",
+	  .help = "(default AWS_REGION, AWS_DEFAULT_REGION, us-east-1)" },
+	G3_ROW_FLAG("no-sign-request", 0, RO, s3.no_sign_request, "no_sign_request",
+		    "anonymous requests (public buckets)"),
+	{ .name = "ca-file", .kind = G3_OPT_STR, .flags = G3_OPTF_OWNED,
+	  .off = offsetof(RO, s3.ca_file), .key = "ca_file", .metavar = "FILE",
+	  .help = "CA certificates to verify TLS servers with" },
+	{ .name = "retries", .kind = G3_OPT_LONG, .off = offsetof(RO, retries), .min = 0,
+	  .max = 100, .json = json_unset_null, .key = "retries", .metavar = "N",
+	  .help = "resume attempts after a dropped download (default 5)" },
+	{ .name = "s3-part-size", .kind = G3_OPT_SCALED, .off = offsetof(RO, s3.part_size),
+	  .min = 5, .max = 5120, .scale = 1024 * 1024, .json = json_unset_null, .key = "s3_part_size", .metavar = "MIB",
+	  .help = "multipart upload part size (default 8, min 5)" },
+	G3_ROW_NOTE("  Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or\n"),
+	G3_ROW_NOTE("  AWS_PROFILE in AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/credentials).\n"),
+};
 
 void g3_remote_options_apply(const g3_remote_opts *o)
 {
 	g3_http_opts h;
+	g3_s3_config s3 = o->s3;   /* a copy for --retries: set_defaults copies it */
 
+	s3.max_retries = (int)o->retries;
 	memset(&h, 0, sizeof(h));
 	h.ca_file = o->s3.ca_file;
 	h.max_retries = (int)o->retries;
 	h.backoff_ms = -1;
 	g3_http_set_defaults(&h);
-	g3_s3_set_defaults(&o->s3);
+	g3_s3_set_defaults(&s3);
 }
