@@ -340,17 +340,7 @@ static g3_rc check_secret_file(const char *path, g3_err *err)
  * and ending with a letter or digit, at most 253 characters. */
 static int k8s_name_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (!n || n > 253 - strlen("-dbcreds"))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
-			return 0;
-	}
-	return s[0] != '-' && s[0] != '.' && s[n - 1] != '-' && s[n - 1] != '.';
+	return g3_k8s_name_fits(s, 253 - strlen("-dbcreds"));
 }
 
 static g3_rc write_secrets(const struct create_opts *o, const struct plan *p,

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "../commands.h"
+#include "../common/base/clock.h"
+#include "../common/base/interrupt.h"
 #include "../common/base/log.h"
 #include "../common/base/opts.h"
 #include "../common/pg/pg.h"
@@ -30,6 +32,7 @@
 #include "../common/pg/pgdump.h"
 #include "../common/pg/pgpattern.h"
 #include "../common/base/progress.h"
+#include "../common/base/size.h"
 #include "../common/io/sink.h"
 #include "../common/snap/snapesdump.h"
 #include "../common/snap/snapshot.h"
@@ -74,49 +77,15 @@ struct database {
 	double seconds;
 };
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void human_bytes(int64_t n, char *buf, size_t size)
-{
-	if (n >= 1024 * 1024)
-		snprintf(buf, size, "%.1f MiB", (double)n / (1024.0 * 1024.0));
-	else if (n >= 1024)
-		snprintf(buf, size, "%.1f KiB", (double)n / 1024.0);
-	else
-		snprintf(buf, size, "%" PRId64 " bytes", n);
-}
-
 static g3_rc parse_size(const char *s, long *out, g3_err *err)
 {
-	char *end = NULL;
-	long long v = strtoll(s, &end, 10);
-	long long mult = 1;
+	uint64_t v;
 
-	if (end == s || v <= 0)
-		goto bad;
-	if (*end == 'K' || *end == 'k')
-		mult = 1024;
-	else if (*end == 'M' || *end == 'm')
-		mult = 1024 * 1024;
-	else if (*end == 'G' || *end == 'g')
-		mult = 1024LL * 1024 * 1024;
-	else if (*end)
-		goto bad;
-	if (*end && end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
-		goto bad;
-	if (v > MAX_CHUNK_SIZE / mult || v * mult < MIN_CHUNK_SIZE)
-		goto bad;
-	*out = (long)(v * mult);
+	if (g3_size_parse(s, 1, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE, &v))
+		return g3_err_set(err, G3_USAGE, "--chunk-size must be a size from 64K to 1G "
+				  "(bytes, or with K, M, G), not \"%s\"", s);
+	*out = (long)v;
 	return G3_OK;
-bad:
-	return g3_err_set(err, G3_USAGE,
-			  "--chunk-size must be a size from 64K to 1G (bytes, or with K, M, G), not \"%s\"", s);
 }
 
 static void report_names(const char *what, const char *database, char *const *names, size_t n)
@@ -156,7 +125,7 @@ static void table_dumped(void *arg, const g3_pgcat *c, const g3_pgcat_table *t)
 				 "seconds", secs, NULL };
 
 	(void)arg;
-	human_bytes(t->bytes, size, sizeof(size));
+	g3_format_bytes(size, sizeof(size), t->bytes);
 	snprintf(rows, sizeof(rows), "%" PRId64, t->rows);
 	snprintf(bytes, sizeof(bytes), "%" PRId64, t->bytes);
 	snprintf(secs, sizeof(secs), "%.3f", t->seconds);
@@ -247,7 +216,7 @@ static g3_rc dump_database(struct database *d, struct dump_state *st,
 			   const struct dump_opts *o, g3_err *err)
 {
 	g3_pgcat *c = &d->cat;
-	double start = now_seconds();
+	double start = g3_clock_now();
 	g3_end_database *ed = g3_snap_end_add_database(&st->end, c->name);
 	g3_buf name = G3_BUF_INIT;
 	g3_rc rc;
@@ -270,7 +239,7 @@ static g3_rc dump_database(struct database *d, struct dump_state *st,
 	}
 	/* the snapshot is no longer needed */
 	g3_pgcat_close(c);
-	d->seconds = now_seconds() - start;
+	d->seconds = g3_clock_now() - start;
 cleanup:
 	g3_buf_release(&name);
 	return rc;
@@ -278,30 +247,11 @@ cleanup:
 
 /* ---- the command ------------------------------------------------------------ */
 
-/* Killed by SIGINT or SIGTERM: remove the partial output (unlink is
- * async-signal-safe), then die of the same signal. */
-static const char *volatile partial_path;
-
-static void on_fatal_signal(int sig)
-{
-	const char *p = partial_path;
-
-	if (p)
-		unlink(p);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
+/* Killed by SIGINT, SIGTERM or SIGHUP: the partial output is removed (a
+ * registered cleanup), then the process dies of the same signal. */
 static void catch_signals(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_fatal_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	g3_interrupt_install(G3_INTERRUPT_DIE);
 	/* a closed pipe on --output - is an error to report, not a kill */
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -671,17 +621,17 @@ static void report_done(const struct dump_opts *o, const g3_snap_end *end, const
 		rows += end->databases[i].rows;
 		bytes += end->databases[i].bytes;
 	}
-	human_bytes(bytes, size, sizeof(size));
-	human_bytes((int64_t)sink->written, osize, sizeof(osize));
+	g3_format_bytes(size, sizeof(size), bytes);
+	g3_format_bytes(osize, sizeof(osize), (int64_t)sink->written);
 	if (o->n_databases)
 		g3_info("dumped %zu %s: %" PRId64 " %s, %s of COPY data, %s written to \"%s\" in %.1f s",
 			o->n_databases, g3_plural((long long)o->n_databases, "database", "databases"),
 			rows, g3_plural(rows, "row", "rows"), size, osize, sink->name,
-			now_seconds() - start);
+			g3_clock_now() - start);
 	else
 		g3_info("dumped %zu %s, %s written to \"%s\" in %.1f s", o->n_indices,
 			g3_plural((long long)o->n_indices, "index", "indexes"), osize, sink->name,
-			now_seconds() - start);
+			g3_clock_now() - start);
 }
 
 static void dump_opts_release(struct dump_opts *o)
@@ -703,8 +653,9 @@ int cmd_dump(int argc, char **argv)
 	g3_snap_esdump es;
 	g3_pgconf conf;
 	g3_sink *sink = NULL;
+	int partial_cleanup = -1;
 	g3_err err;
-	double start = now_seconds();
+	double start = g3_clock_now();
 	int done = 0, to_dir = 0;
 	g3_rc rc;
 
@@ -733,14 +684,14 @@ int cmd_dump(int argc, char **argv)
 	catch_signals();
 	if ((rc = g3_sink_open(o.output, &sink, &err)))
 		goto cleanup;
-	partial_path = sink->temp_path;
+	partial_cleanup = g3_interrupt_register(g3_interrupt_unlink, (char *)sink->temp_path);
 	rc = write_snapshot(&o, dbs, &es, &m, &st, sink, &err);
 	g3_progress_finish();
 	if (rc)
 		goto cleanup;
 	report_done(&o, &st.end, sink, start);
 	if (o.json)
-		print_summary(&o, dbs, o.n_databases, &st.end, sink->written, now_seconds() - start);
+		print_summary(&o, dbs, o.n_databases, &st.end, sink->written, g3_clock_now() - start);
 cleanup:
 	g3_progress_finish();
 	if (rc) {
@@ -748,7 +699,7 @@ cleanup:
 		if (st.w)
 			g3_snap_writer_abort(st.w);
 	}
-	partial_path = NULL;
+	g3_interrupt_unregister(partial_cleanup);
 	g3_sink_close(sink);   /* aborts (removes FILE.partial) unless committed */
 	if (rc && o.json)
 		g3_err_print_json(failure_report(&o), rc, &err);

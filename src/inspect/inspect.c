@@ -15,6 +15,7 @@
 
 #include "../commands.h"
 #include "../common/base/log.h"
+#include "../common/base/size.h"
 #include "../common/base/opts.h"
 #include "../common/pg/pgarchive.h"
 #include "../common/base/progress.h"
@@ -238,19 +239,10 @@ static g3_rc begin(int argc, char **argv, const g3_cmd_spec *spec, struct args *
 
 static void human_size(int64_t bytes, char *buf, size_t len)
 {
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
-	double v = (double)bytes;
-	int u = 0;
-
-	if (bytes < 0) {
+	if (bytes < 0)
 		snprintf(buf, len, "?");
-		return;
-	}
-	while (v >= 1000 && u < 4) {
-		v /= 1000;
-		u++;
-	}
-	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+	else
+		g3_format_bytes(buf, len, bytes);
 }
 
 static void print_manifest(const g3_manifest *m)

@@ -1,16 +1,15 @@
 /*
- * The restore commands' stop request: set by their SIGINT/SIGTERM handler
- * (restore.c, restore_es.c), read by every loader, which ends its load
- * cleanly (the partial target dropped, nothing swapped into place).
+ * The restore commands' stop request: the library's one interrupt flag
+ * (common/base/interrupt.h), set by SIGINT/SIGTERM once restore or
+ * restore-es installed the interrupt path (G3_INTERRUPT_FLAG), read by
+ * every loader, which ends its load cleanly (the partial target dropped,
+ * nothing swapped into place).
  */
 #ifndef G3_RESTORE_INTERRUPT_H
 #define G3_RESTORE_INTERRUPT_H
 
-#include <signal.h>
+#include "../common/base/interrupt.h"
 
-extern volatile sig_atomic_t restore_interrupted;
-
-/* The handler: sets restore_interrupted. */
-void restore_interrupt(int sig);
+#define restore_interrupted g3_interrupted
 
 #endif

@@ -24,14 +24,6 @@
 #include "../common/pg/sqlscript.h"
 #include "load.h"
 
-double restore_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* ---- credentials ------------------------------------------------------ */
 
 static g3_rc read_small(const char *dir, const char *service, const char *key, char **out,
@@ -227,7 +219,7 @@ g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *er
 	g3_pgload_opts lo;
 	g3_rc rc;
 
-	d->t0 = restore_now();
+	d->t0 = g3_clock_now();
 	if ((rc = g3_pgtarget_connect(env->conf, &d->target, (int)env->o->wait, &d->leader, err)))
 		return rc;
 	memset(&lo, 0, sizeof(lo));
@@ -259,7 +251,7 @@ g3_rc db_load_end(struct db_load *d, g3_err *err)
 	g3_pgload_stop(d->load);
 	PQfinish(d->leader);
 	d->leader = NULL;
-	d->seconds = restore_now() - d->t0;
+	d->seconds = g3_clock_now() - d->t0;
 	d->done = 1;
 	return G3_OK;
 }
@@ -321,7 +313,7 @@ static void table_event(const char *ev, const struct script_ctx *c, long lines)
 		return;
 	if (lines >= 0) {
 		snprintf(rows, sizeof(rows), "%ld", lines);
-		snprintf(secs, sizeof(secs), "%.3f", restore_now() - c->t0);
+		snprintf(secs, sizeof(secs), "%.3f", g3_clock_now() - c->t0);
 		f[4] = "rows";
 		f[5] = rows;
 		f[6] = "seconds";
@@ -355,7 +347,7 @@ static g3_rc on_statement(void *ctx, const g3_sqlstmt *st, g3_err *err)
 		c->tname = c->table + strlen(c->database ? c->database : "") + 1;
 		if (c->tname > c->table + strlen(c->table))
 			c->tname = c->table + strlen(c->table);
-		c->t0 = restore_now();
+		c->t0 = g3_clock_now();
 		g3_progress_item_start(c->table, G3_PROGRESS_ROWS);
 		table_event("table_start", c, -1);
 		return g3_pgload_copy_begin(c->load, st->sql, st->line, err);

@@ -26,6 +26,7 @@
 #include "../common/snap/snapreader.h"
 #include "../common/snap/snapshot.h"
 #include "../common/io/source.h"
+#include "../common/base/clock.h"
 #include "../common/base/trace.h"
 #include "../common/io/remoteopts.h"
 #include "input.h"
@@ -107,9 +108,6 @@ struct restore_env {
 	const struct restore_opts *o;
 	const g3_pgconf *conf;  /* the master's parameters */
 };
-
-/* The monotonic clock, in seconds. */
-double restore_now(void);
 
 /* A phase of the command in the trace (conn 0): job "prepare" or "swap"
  * of database, from start (g3_trace_now) to now. Nothing without

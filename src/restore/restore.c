@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../commands.h"
+#include "../common/base/interrupt.h"
 #include "../common/base/log.h"
 #include "../common/base/opts.h"
 #include "../common/base/progress.h"
@@ -325,12 +326,7 @@ static g3_rc check_options(struct restore_opts *o, g3_err *err)
 
 static void catch_signals(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = restore_interrupt;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	g3_interrupt_install(G3_INTERRUPT_FLAG);
 }
 
 /* A location's kinds take no table patterns. */

@@ -406,7 +406,7 @@ static void *service_worker(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		if (!it)
 			break;
-		t0 = restore_now();
+		t0 = g3_clock_now();
 		if (restore_interrupted)
 			rc = g3_err_set(&it->err, G3_FAIL, "interrupted");
 		else if (!master)
@@ -415,7 +415,7 @@ static void *service_worker(void *arg)
 			rc = G3_OK;
 		if (!rc)
 			rc = restore_service(r, it, master, &it->err);
-		it->seconds = restore_now() - t0;
+		it->seconds = g3_clock_now() - t0;
 		it->status = rc ? ST_FAILED : it->existed ? ST_EXISTS : ST_OK;
 		g3_progress_item_done(it->target ? it->target : it->name, rc ? 0 : it->count);
 		if (rc) {
@@ -468,7 +468,7 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 		const g3_layout_index *src = it->ix_src;
 		g3_esrestore_index ix;
 		g3_edump_files f;
-		double t0 = restore_now();
+		double t0 = g3_clock_now();
 		g3_buf msg = G3_BUF_INIT;
 		g3_rc rc;
 
@@ -494,7 +494,7 @@ static void restore_indices(struct env_run *r, const g3_esconf *esconf)
 			it->target = g3_xstrdup(ix.concrete);
 		it->count = (int64_t)ix.docs_read;
 		it->bytes = ix.skipped ? 0 : src->data_size;
-		it->seconds = restore_now() - t0;
+		it->seconds = g3_clock_now() - t0;
 		it->status = rc ? ST_FAILED : ix.skipped ? ST_EXISTS : ST_OK;
 		g3_progress_item_done(it->name, rc ? 0 : it->count);
 		g3_buf_reset(&msg);
@@ -952,7 +952,7 @@ g3_rc env_restore(const struct restore_opts *o, const char *base, g3_err *err)
 {
 	struct env_run r;
 	int failed, summarised = 0;
-	double t0 = restore_now();
+	double t0 = g3_clock_now();
 	g3_rc rc;
 
 	memset(&r, 0, sizeof(r));
@@ -971,7 +971,7 @@ g3_rc env_restore(const struct restore_opts *o, const char *base, g3_err *err)
 	failed = env_run_all(&r);
 	if (o->secret_out && (rc = write_secrets(&r, err)))
 		g3_log_err(err);
-	summary(&r, base, restore_now() - t0, failed || rc);
+	summary(&r, base, g3_clock_now() - t0, failed || rc);
 	summarised = 1;
 	if (!rc && failed) {
 		rc = G3_FAIL;

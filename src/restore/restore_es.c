@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../commands.h"
+#include "../common/base/interrupt.h"
 #include "../common/base/log.h"
 #include "../common/base/opts.h"
 #include "../common/es/es.h"
@@ -93,13 +94,7 @@ const g3_cmd_spec cmd_restore_es_spec =
  * its partial index is deleted, no alias moves. */
 static void catch_stop_signals(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = restore_interrupt;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	g3_interrupt_install(G3_INTERRUPT_FLAG);
 }
 
 int restore_es_main(int argc, char **argv)

@@ -530,7 +530,7 @@ static void source_release(struct source_run *r, g3_rc rc, g3_err *err)
 g3_rc source_restore(struct restore_opts *o, void (*catch_signals)(void), g3_err *err)
 {
 	struct source_run r;
-	double t0 = restore_now();
+	double t0 = g3_clock_now();
 	g3_rc rc;
 
 	memset(&r, 0, sizeof(r));
@@ -543,7 +543,7 @@ g3_rc source_restore(struct restore_opts *o, void (*catch_signals)(void), g3_err
 	if ((rc = prepare_targets(&r, err)) || (rc = load_and_commit(&r, err)))
 		goto cleanup;
 	g3_progress_finish();
-	report(o, &r.in, &r.plan, restore_now() - t0);
+	report(o, &r.in, &r.plan, g3_clock_now() - t0);
 	r.reported = 1;
 	r.recorded = 1;
 	if ((rc = record_generated(o, &r.conf, &r.plan, err)))

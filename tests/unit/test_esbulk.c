@@ -33,7 +33,7 @@ static void test_url_escape(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		g3_buf b = G3_BUF_INIT;
 
-		g3_url_escape(&b, cases[i].in);
+		g3_url_encode(&b, cases[i].in, 0);
 		assert_string_equal(b.data ? b.data : "", cases[i].out);
 		g3_buf_release(&b);
 	}

@@ -12,6 +12,7 @@
 
 #include "common/base/log.h"
 #include "common/base/progress.h"
+#include "common/base/size.h"
 
 #define MiB (1024LL * 1024)
 
@@ -29,10 +30,10 @@ static void test_format_bytes(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		g3_progress_format_bytes(buf, sizeof(buf), cases[i].in);
+		g3_format_bytes(buf, sizeof(buf), cases[i].in);
 		assert_string_equal(buf, cases[i].out);
 	}
-	g3_progress_format_bytes(buf, 4, 12897484);   /* truncated, terminated */
+	g3_format_bytes(buf, 4, 12897484);   /* truncated, terminated */
 	assert_string_equal(buf, "12.");
 }
 

@@ -82,7 +82,7 @@ static void test_vectors(void **state)
 		g3_err_init(&err);
 		if (v->path[0] != '/')
 			g3_buf_addch(&path, '/');
-		g3_uri_encode(&path, v->path, 1);
+		g3_url_encode(&path, v->path, 1);
 		req.path = path.data;
 		g3_sigv4_result_init(&r);
 		assert_int_equal(g3_sigv4_sign(&req, &r, &err), G3_OK);
@@ -142,7 +142,7 @@ static void test_encoding(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		g3_buf b = G3_BUF_INIT;
 
-		g3_uri_encode(&b, cases[i].in, cases[i].slash);
+		g3_url_encode(&b, cases[i].in, cases[i].slash);
 		assert_string_equal(b.data, cases[i].out);
 		g3_buf_release(&b);
 	}

@@ -122,26 +122,30 @@ static void emit(g3_log_level level, const char *event, const char *msg,
 	pthread_mutex_unlock(&log_lock);
 }
 
-void g3_log(g3_log_level level, const char *fmt, ...)
+static void vlog(g3_log_level level, const char *hint, const char *fmt, va_list ap)
 {
 	char msg[4096];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	emit(level, NULL, msg, hint, NULL, NULL);
+}
+
+void g3_log(g3_log_level level, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vlog(level, NULL, fmt, ap);
 	va_end(ap);
-	emit(level, NULL, msg, NULL, NULL, NULL);
 }
 
 void g3_log_hint(g3_log_level level, const char *hint, const char *fmt, ...)
 {
-	char msg[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vlog(level, hint, fmt, ap);
 	va_end(ap);
-	emit(level, NULL, msg, hint, NULL, NULL);
 }
 
 void g3_log_err(const g3_err *err)

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "size.h"
 #include "strbuf.h"
 
 g3_rc g3_parse_long(const char *what, const char *s, long min, long max,
@@ -186,28 +187,13 @@ g3_rc g3_on_existing_resolve(int *clean, int given, int *on_existing, g3_err *er
 g3_rc g3_parse_size(const char *what, const char *s, size_t min, size_t max, size_t *out,
 		    g3_err *err)
 {
-	char *end = NULL;
-	unsigned long long v, mult = 1;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		goto bad;
-	if (!strcasecmp(end, "k") || !strcasecmp(end, "kb") || !strcasecmp(end, "kib"))
-		mult = 1024;
-	else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib"))
-		mult = 1024 * 1024;
-	else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
-		mult = 1024ULL * 1024 * 1024;
-	else if (*end && strcasecmp(end, "b"))
-		goto bad;
-	if (v > max / mult || v * mult < min || v * mult > max)
-		goto bad;
-	*out = (size_t)(v * mult);
+	if (g3_size_parse(s, 1, min, max, &v))
+		return g3_err_set(err, G3_USAGE, "%s must be a size from %zu to %zu bytes (suffixes "
+				  "KB, MB, GB), not \"%s\"", what, min, max, s);
+	*out = (size_t)v;
 	return G3_OK;
-bad:
-	return g3_err_set(err, G3_USAGE, "%s must be a size from %zu to %zu bytes (suffixes KB, "
-			  "MB, GB), not \"%s\"", what, min, max, s);
 }
 
 void g3_helm_env_read(g3_helm_env *h)

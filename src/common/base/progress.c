@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "size.h"
 #include "log.h"
 
 #define RATE_WINDOW_MIN 1.0   /* seconds of history before showing a rate */
@@ -45,17 +47,9 @@ static int meter_drawn;        /* a line is on the terminal */
 static double meter_last_draw;
 static double (*meter_clock)(void);
 
-static double monotonic_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double now_seconds(void)
 {
-	return meter_clock ? meter_clock() : monotonic_now();
+	return meter_clock ? meter_clock() : g3_clock_now();
 }
 
 void g3_progress_set_clock(double (*now)(void))
@@ -66,27 +60,6 @@ void g3_progress_set_clock(double (*now)(void))
 }
 
 /* ---- pure helpers --------------------------------------------------------- */
-
-void g3_progress_format_bytes(char *buf, size_t len, int64_t bytes)
-{
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v;
-	size_t u = 0;
-
-	if (bytes < 1024) {
-		snprintf(buf, len, "%lld B", (long long)(bytes < 0 ? 0 : bytes));
-		return;
-	}
-	v = (double)bytes / 1024.0;
-	while (v >= 1023.5 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024.0;
-		u++;
-	}
-	if (v < 99.95)
-		snprintf(buf, len, "%.1f %s", v, units[u]);
-	else
-		snprintf(buf, len, "%.0f %s", v, units[u]);
-}
 
 void g3_progress_format_count(char *buf, size_t len, double n)
 {
@@ -224,21 +197,21 @@ size_t g3_progress_render(char *buf, size_t len, const g3_progress_state *st, do
 	}
 	have_rates = rates(st, now, &rb, &rr, &rd);
 
-	g3_progress_format_bytes(a, sizeof(a), st->bytes);
+	g3_format_bytes(a, sizeof(a), st->bytes);
 	if (st->total_bytes >= 0) {
 		int pct = 100;
 
 		if (st->total_bytes > 0)
 			pct = st->bytes >= st->total_bytes ? 100 :
 			      (int)((double)st->bytes * 100.0 / (double)st->total_bytes);
-		g3_progress_format_bytes(b, sizeof(b), st->total_bytes);
+		g3_format_bytes(b, sizeof(b), st->total_bytes);
 		snprintf(field, sizeof(field), "%s / %s %d%%", a, b, pct);
 	} else {
 		snprintf(field, sizeof(field), "%s read", a);
 	}
 	put(buf, limit, &pos, field);
 	if (have_rates && st->bytes > 0) {
-		g3_progress_format_bytes(a, sizeof(a), (int64_t)rb);
+		g3_format_bytes(a, sizeof(a), (int64_t)rb);
 		snprintf(field, sizeof(field), "  %s/s", a);
 		put(buf, limit, &pos, field);
 	}
@@ -482,6 +455,16 @@ static int due_locked(void)
 	return meter_on && !ticker_running && now_seconds() - meter_last_draw >= meter_interval;
 }
 
+/* Ends a report: releases meter_lock, then shows the state when due. */
+static void unlock_and_show_due(void)
+{
+	int due = due_locked();
+
+	pthread_mutex_unlock(&meter_lock);
+	if (due)
+		show(0);
+}
+
 static void clear_locked(void)
 {
 	if (meter_on && meter_drawn) {
@@ -506,8 +489,7 @@ static void *ticker_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&meter_lock);
 	while (!ticker_stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + meter_interval;
+		at = g3_clock_now() + meter_interval;  /* the cond's clock */
 		ts.tv_sec = (time_t)at;
 		ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
 		if (ts.tv_nsec >= 1000000000L) {
@@ -651,14 +633,9 @@ int g3_progress_enabled(void)
 
 void g3_progress_add_bytes(int64_t n)
 {
-	int due;
-
 	pthread_mutex_lock(&meter_lock);
 	meter.bytes += n;
-	due = due_locked();
-	pthread_mutex_unlock(&meter_lock);
-	if (due)
-		show(0);
+	unlock_and_show_due();
 }
 
 void g3_progress_batch_flush(g3_progress_batch *b)
@@ -708,8 +685,6 @@ static void count_locked(g3_progress_item *it, int64_t n)
 
 void g3_progress_item_start(const char *name, g3_progress_unit unit)
 {
-	int due;
-
 	pthread_mutex_lock(&meter_lock);
 	if (meter.n_items < G3_PROGRESS_MAX_ITEMS) {
 		g3_progress_item *it = &meter.items[meter.n_items++];
@@ -721,36 +696,32 @@ void g3_progress_item_start(const char *name, g3_progress_unit unit)
 	} else {
 		meter.n_untracked++;
 	}
-	due = due_locked();
-	pthread_mutex_unlock(&meter_lock);
-	if (due)
-		show(0);
+	unlock_and_show_due();
+}
+
+/* Takes meter_lock and finds the in-flight item name (NULL: not tracked);
+ * the caller ends with unlock_and_show_due. */
+static g3_progress_item *lock_find(const char *name, size_t *index)
+{
+	pthread_mutex_lock(&meter_lock);
+	return find_locked(name, index);
 }
 
 void g3_progress_item_add(const char *name, int64_t n)
 {
-	g3_progress_item *it;
 	size_t i;
-	int due;
+	g3_progress_item *it = lock_find(name, &i);
 
-	pthread_mutex_lock(&meter_lock);
-	it = find_locked(name, &i);
 	if (it)
 		count_locked(it, n);
-	due = due_locked();
-	pthread_mutex_unlock(&meter_lock);
-	if (due)
-		show(0);
+	unlock_and_show_due();
 }
 
 void g3_progress_item_done(const char *name, int64_t count)
 {
-	g3_progress_item *it;
 	size_t i;
-	int due;
+	g3_progress_item *it = lock_find(name, &i);
 
-	pthread_mutex_lock(&meter_lock);
-	it = find_locked(name, &i);
 	if (it) {
 		int part = it->part;
 
@@ -769,10 +740,7 @@ void g3_progress_item_done(const char *name, int64_t count)
 	} else {
 		meter.items_done++;
 	}
-	due = due_locked();
-	pthread_mutex_unlock(&meter_lock);
-	if (due)
-		show(0);
+	unlock_and_show_due();
 }
 
 void g3_progress_tick(void)

@@ -174,8 +174,6 @@ size_t g3_progress_render(char *buf, size_t len, const g3_progress_state *st, do
 struct json_object;
 struct json_object *g3_progress_event_json(const g3_progress_state *st, const char *phase,
 					   double now, int final);
-/* "0 B", "512 B", "1.0 KiB", "12.3 MiB", "123 MiB", "1.2 GiB" ... */
-void g3_progress_format_bytes(char *buf, size_t len, int64_t bytes);
 /* "0", "950", "12.3k", "412k", "1.2M", "3.4G" */
 void g3_progress_format_count(char *buf, size_t len, double n);
 /* "0s", "45s", "2m05s", "1h02m", "3d04h"; "--" when negative or not finite */

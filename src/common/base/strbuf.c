@@ -78,6 +78,7 @@ void g3_buf_grow(g3_buf *b, size_t extra)
 		cap = cap * 2;
 	b->data = g3_xrealloc(b->data, cap);
 	b->cap = cap;
+	b->data[b->len] = '\0';   /* terminated even before the first byte */
 }
 
 void g3_buf_add(g3_buf *b, const void *data, size_t len)
@@ -145,4 +146,14 @@ char *g3_buf_detach(g3_buf *b)
 const char *g3_plural(long long n, const char *one, const char *many)
 {
 	return n == 1 || n == -1 ? one : many;
+}
+
+void g3_first_line(char *buf, size_t size, const char *s)
+{
+	size_t n = strcspn(s, "\n");
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
 }

@@ -37,6 +37,10 @@ char *g3_buf_detach(g3_buf *b);
 const char *g3_plural(long long n, const char *one, const char *many);
 
 /* xmalloc-style helpers that abort on allocation failure. */
+/* Copies s's first line (up to '\n' or the end) into buf, cut to size - 1
+ * bytes; buf is always NUL-terminated (size > 0). */
+void g3_first_line(char *buf, size_t size, const char *s);
+
 void *g3_xmalloc(size_t n);
 void *g3_xcalloc(size_t n, size_t size);
 void *g3_xrealloc(void *p, size_t n);

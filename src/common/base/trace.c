@@ -16,10 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 struct g3_trace {
 	int fd;
 	char *path;
-	struct timespec t0;
+	double t0;             /* g3_clock_now() at open */
 	pthread_mutex_t mu;
 	int write_errno;        /* the first failed write's errno, or 0 */
 };
@@ -49,7 +51,7 @@ g3_rc g3_trace_open(const char *path, g3_trace **out, g3_err *err)
 	t = g3_xcalloc(1, sizeof(*t));
 	t->fd = fd;
 	t->path = g3_xstrdup(path);
-	clock_gettime(CLOCK_MONOTONIC, &t->t0);
+	t->t0 = g3_clock_now();
 	pthread_mutex_init(&t->mu, NULL);
 	*out = t;
 	return G3_OK;
@@ -57,12 +59,7 @@ g3_rc g3_trace_open(const char *path, g3_trace **out, g3_err *err)
 
 double g3_trace_now(const g3_trace *t)
 {
-	struct timespec n;
-
-	if (!t)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &n);
-	return (double)(n.tv_sec - t->t0.tv_sec) + (double)(n.tv_nsec - t->t0.tv_nsec) / 1e9;
+	return t ? g3_clock_now() - t->t0 : 0;
 }
 
 static void add_str(json_object *o, const char *key, const char *val)

@@ -11,6 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
+#include "../io/curl.h"
+#include "../base/json.h"
 #include "../base/log.h"
 #include "../base/opts.h"
 #include "../base/strbuf.h"
@@ -42,62 +45,6 @@ void g3_esconf_release(g3_esconf *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static char *url_decode(const char *s, size_t len)
-{
-	g3_buf b = G3_BUF_INIT;
-
-	g3_buf_grow(&b, len);
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			g3_buf_addch(&b, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
-			i += 2;
-		} else {
-			g3_buf_addch(&b, s[i]);
-		}
-	}
-	return g3_buf_detach(&b);
-}
-
-/* Finds the userinfo of url: [*start, *end) before '@' in the authority. */
-static int find_userinfo(const char *url, size_t *start, size_t *end)
-{
-	const char *auth = strstr(url, "://");
-	const char *stop, *at = NULL;
-
-	auth = auth ? auth + 3 : url;
-	stop = auth + strcspn(auth, "/?#");
-	for (const char *p = auth; p < stop; p++)
-		if (*p == '@')
-			at = p;
-	if (!at)
-		return 0;
-	*start = (size_t)(auth - url);
-	*end = (size_t)(at - url);
-	return 1;
-}
-
-char *g3_url_strip_credentials(const char *url)
-{
-	size_t s, e;
-	g3_buf b = G3_BUF_INIT;
-
-	if (!find_userinfo(url, &s, &e))
-		return g3_xstrdup(url);
-	g3_buf_add(&b, url, s);
-	g3_buf_adds(&b, url + e + 1);
-	return g3_buf_detach(&b);
-}
-
 g3_rc g3_esconf_set(g3_esconf *c, const char *url, const char *cacert, g3_err *err)
 {
 	g3_buf b = G3_BUF_INIT;
@@ -120,13 +67,13 @@ g3_rc g3_esconf_set(g3_esconf *c, const char *url, const char *cacert, g3_err *e
 		return G3_USAGE;
 	}
 	g3_buf_adds(&b, src);
-	if (find_userinfo(b.data, &s, &e)) {
+	if (g3_url_userinfo(b.data, &s, &e)) {
 		const char *colon = memchr(b.data + s, ':', e - s);
 
 		free(c->username);
 		free_secret(c->password);
-		c->username = url_decode(b.data + s, (colon ? (size_t)(colon - b.data) : e) - s);
-		c->password = colon ? url_decode(colon + 1, (size_t)(b.data + e - colon - 1))
+		c->username = g3_url_decode(b.data + s, (colon ? (size_t)(colon - b.data) : e) - s);
+		c->password = colon ? g3_url_decode(colon + 1, (size_t)(b.data + e - colon - 1))
 				    : g3_xstrdup("");
 	}
 	free(c->url);
@@ -163,15 +110,14 @@ void g3_es_release(g3_es *es)
 	memset(es, 0, sizeof(*es));
 }
 
-void g3_es_setup_handle(const g3_esconf *conf, CURL *h, struct curl_slist **headers)
+CURL *g3_es_handle(const g3_esconf *conf, struct curl_slist **headers)
 {
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, conf->insecure ? 0L : 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, conf->insecure ? 0L : 2L);
-	if (conf->cacert)
-		curl_easy_setopt(h, CURLOPT_CAINFO, conf->cacert);
+	g3_curl_conf cc = { .ca_file = conf->cacert, .insecure = conf->insecure,
+			    .connect_timeout = 10, .timeout = 600, .keepalive = 1 };
+	CURL *h = g3_curl_easy(&cc);
+
+	if (!h)
+		return NULL;
 	if (conf->api_key) {
 		g3_buf hdr = G3_BUF_INIT;
 
@@ -184,6 +130,7 @@ void g3_es_setup_handle(const g3_esconf *conf, CURL *h, struct curl_slist **head
 		curl_easy_setopt(h, CURLOPT_USERNAME, conf->username);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, conf->password ? conf->password : "");
 	}
+	return h;
 }
 
 struct sink {
@@ -225,10 +172,9 @@ g3_rc g3_es_request(g3_es *es, const char *method, const char *path, const char 
 	if (resp)
 		g3_buf_reset(resp);
 	if (!es->curl) {
-		es->curl = curl_easy_init();
+		es->curl = g3_es_handle(es->conf, &es->headers);
 		if (!es->curl)
 			return g3_err_set(err, G3_FAIL, "could not start libcurl");
-		g3_es_setup_handle(es->conf, es->curl, &es->headers);
 	}
 	g3_buf_addf(&url, "%s%s%s", es->conf->url, path[0] == '/' ? "" : "/", path);
 	for (struct curl_slist *h = es->headers; h; h = h->next)
@@ -239,7 +185,6 @@ g3_rc g3_es_request(g3_es *es, const char *method, const char *path, const char 
 	curl_easy_setopt(es->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(es->curl, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(es->curl, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(es->curl, CURLOPT_TIMEOUT, 600L);
 	curl_easy_setopt(es->curl, CURLOPT_NOBODY, !strcmp(method, "HEAD") ? 1L : 0L);
 	if (body || !strcmp(method, "POST") || !strcmp(method, "PUT")) {
 		curl_easy_setopt(es->curl, CURLOPT_POSTFIELDS, body ? body : "");
@@ -275,7 +220,7 @@ g3_rc g3_es_check(long status, const g3_buf *resp, const char *what, g3_err *err
 	if (status >= 200 && status < 300)
 		return G3_OK;
 	if (resp && resp->len)
-		root = json_tokener_parse(resp->data);
+		root = g3_json_parse_buf(resp);
 	if (root && json_object_object_get_ex(root, "error", &e)) {
 		if (json_object_is_type(e, json_type_string)) {
 			reason = json_object_get_string(e);
@@ -303,8 +248,6 @@ g3_rc g3_es_check(long status, const g3_buf *resp, const char *what, g3_err *err
  * cluster answers (429, 502, 503, 504) and on lost connections. */
 #define CALL_ATTEMPTS 5
 
-static void sleep_seconds(double s);
-
 g3_rc g3_es_call(g3_es *es, const char *method, const char *path, json_object *body,
 		 const char *what, json_object **out, g3_err *err)
 {
@@ -325,7 +268,7 @@ g3_rc g3_es_call(g3_es *es, const char *method, const char *path, json_object *b
 		    ((rc == G3_UNREACHABLE) ||
 		     (!rc && (status == 429 || status == 502 || status == 503 || status == 504)))) {
 			g3_debug("%s: %s; trying again", what, rc ? err->msg : "busy");
-			sleep_seconds(backoff);
+			g3_clock_sleep(backoff);
 			backoff *= 2;
 			continue;
 		}
@@ -338,7 +281,7 @@ g3_rc g3_es_call(g3_es *es, const char *method, const char *path, json_object *b
 	if ((rc = g3_es_check(status, &resp, what, err)))
 		goto cleanup;
 	if (out && resp.len) {
-		*out = json_tokener_parse(resp.data);
+		*out = g3_json_parse_buf(&resp);
 		if (!*out)
 			rc = g3_err_set(err, G3_FAIL, "%s: the answer is not JSON", what);
 	}
@@ -347,26 +290,9 @@ cleanup:
 	return rc;
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_seconds(double s)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
-}
-
 static g3_rc parse_version(g3_es *es, const g3_buf *resp, g3_err *err)
 {
-	json_object *root = json_tokener_parse(resp->data ? resp->data : "");
+	json_object *root = g3_json_parse_buf(resp);
 	json_object *v, *n, *d;
 	const char *num;
 	char *end = NULL;
@@ -417,7 +343,7 @@ static g3_rc wait_health(g3_es *es, double deadline, int wait_seconds, g3_err *e
 	g3_rc rc = G3_OK;
 
 	for (;;) {
-		double left = deadline - now_seconds();
+		double left = deadline - g3_clock_now();
 		g3_err terr;
 
 		g3_err_init(&terr);
@@ -429,17 +355,17 @@ static g3_rc wait_health(g3_es *es, double deadline, int wait_seconds, g3_err *e
 				break;
 			snprintf(terr.msg, sizeof(terr.msg), "cluster health HTTP 503 (no master yet?)");
 		}
-		if (now_seconds() >= deadline) {
+		if (g3_clock_now() >= deadline) {
 			rc = g3_err_set(err, G3_UNREACHABLE, "the cluster at \"%s\" did not become ready "
 					"within %d %s: %s", es->conf->url, wait_seconds,
 					g3_plural(wait_seconds, "second", "seconds"), terr.msg);
 			g3_err_hint(err, "check the cluster's nodes, or wait longer with --wait");
 			goto cleanup;
 		}
-		sleep_seconds(deadline - now_seconds() < backoff ? deadline - now_seconds() : backoff);
+		g3_clock_sleep(deadline - g3_clock_now() < backoff ? deadline - g3_clock_now() : backoff);
 		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 	}
-	root = json_tokener_parse(resp.data ? resp.data : "");
+	root = g3_json_parse_buf(&resp);
 	if (status == 408 || (status == 200 && root &&
 			      json_object_object_get_ex(root, "timed_out", &v) &&
 			      json_object_get_boolean(v)))
@@ -459,7 +385,7 @@ cleanup:
 g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *err)
 {
 	g3_buf resp = G3_BUF_INIT;
-	double deadline = now_seconds() + (wait_seconds > 0 ? wait_seconds : 0);
+	double deadline = g3_clock_now() + (wait_seconds > 0 ? wait_seconds : 0);
 	double backoff = 0.25;
 	long status;
 	g3_rc rc;
@@ -490,7 +416,7 @@ g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *
 			break;
 		}
 		/* the last attempt is at the deadline, not a backoff before it */
-		if (now_seconds() >= deadline) {
+		if (g3_clock_now() >= deadline) {
 			char reason[G3_ERR_MSG_MAX];
 
 			if (rc)
@@ -511,26 +437,11 @@ g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *
 		}
 		g3_debug("waiting for Elasticsearch at \"%s\": %s", conf->url,
 			 rc ? terr.msg : "not ready");
-		sleep_seconds(deadline - now_seconds() < backoff ? deadline - now_seconds() : backoff);
+		g3_clock_sleep(deadline - g3_clock_now() < backoff ? deadline - g3_clock_now() : backoff);
 		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 	}
 	g3_buf_release(&resp);
 	return rc;
-}
-
-void g3_url_escape(g3_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-			g3_buf_addch(b, (char)*p);
-		} else {
-			g3_buf_addch(b, '%');
-			g3_buf_addch(b, hex[*p >> 4]);
-			g3_buf_addch(b, hex[*p & 15]);
-		}
-	}
 }
 
 const char *g3_es_name_problem(const char *name)
@@ -574,7 +485,7 @@ static char *index_path(const char *name, const char *suffix)
 	g3_buf b = G3_BUF_INIT;
 
 	g3_buf_addch(&b, '/');
-	g3_url_escape(&b, name);
+	g3_url_encode(&b, name, 0);
 	g3_buf_adds(&b, suffix);
 	return g3_buf_detach(&b);
 }
@@ -597,31 +508,48 @@ g3_rc g3_es_index_exists(g3_es *es, const char *name, int *exists, g3_err *err)
 	return rc;
 }
 
-g3_rc g3_es_alias_get(g3_es *es, const char *name, int *is_alias, char ***targets,
-		      size_t *n_targets, g3_err *err)
+/* GET path, whose answer is a JSON object: *root gets it, or NULL on 404.
+ * what names the call in messages. */
+static g3_rc get_object(g3_es *es, const char *path, const char *what, json_object **root,
+			g3_err *err)
 {
-	g3_buf path = G3_BUF_INIT, resp = G3_BUF_INIT, what = G3_BUF_INIT;
-	json_object *root = NULL;
-	long status;
+	g3_buf resp = G3_BUF_INIT;
+	long status = 0;
 	g3_rc rc;
 
-	*is_alias = 0;
-	g3_buf_adds(&path, "/_alias/");
-	g3_url_escape(&path, name);
-	g3_buf_addf(&what, "could not look up alias \"%s\"", name);
-	if ((rc = g3_es_request(es, "GET", path.data, NULL, 0, &status, &resp, err))) {
-		g3_err_prefix(err, "%s", what.data);
+	*root = NULL;
+	if ((rc = g3_es_request(es, "GET", path, NULL, 0, &status, &resp, err))) {
+		g3_err_prefix(err, "%s", what);
 		goto cleanup;
 	}
 	if (status == 404)
 		goto cleanup;
-	if ((rc = g3_es_check(status, &resp, what.data, err)))
+	if ((rc = g3_es_check(status, &resp, what, err)))
 		goto cleanup;
-	root = json_tokener_parse(resp.data);
-	if (!root || !json_object_is_type(root, json_type_object)) {
-		rc = g3_err_set(err, G3_FAIL, "%s: the answer is not a JSON object", what.data);
-		goto cleanup;
+	*root = g3_json_parse_buf(&resp);
+	if (!*root || !json_object_is_type(*root, json_type_object)) {
+		json_object_put(*root);
+		*root = NULL;
+		rc = g3_err_set(err, G3_FAIL, "%s: the answer is not a JSON object", what);
 	}
+cleanup:
+	g3_buf_release(&resp);
+	return rc;
+}
+
+g3_rc g3_es_alias_get(g3_es *es, const char *name, int *is_alias, char ***targets,
+		      size_t *n_targets, g3_err *err)
+{
+	g3_buf path = G3_BUF_INIT, what = G3_BUF_INIT;
+	json_object *root = NULL;
+	g3_rc rc;
+
+	*is_alias = 0;
+	g3_buf_adds(&path, "/_alias/");
+	g3_url_encode(&path, name, 0);
+	g3_buf_addf(&what, "could not look up alias \"%s\"", name);
+	if ((rc = get_object(es, path.data, what.data, &root, err)) || !root)
+		goto cleanup;
 	json_object_object_foreach(root, key, val) {
 		(void)val;
 		*is_alias = 1;
@@ -631,7 +559,6 @@ g3_rc g3_es_alias_get(g3_es *es, const char *name, int *is_alias, char ***target
 cleanup:
 	json_object_put(root);
 	g3_buf_release(&path);
-	g3_buf_release(&resp);
 	g3_buf_release(&what);
 	return rc;
 }
@@ -659,27 +586,15 @@ g3_rc g3_es_index_get(g3_es *es, const char *name, json_object **entry, int *con
 		      g3_err *err)
 {
 	char *path = index_path(name, "");
-	g3_buf resp = G3_BUF_INIT, what = G3_BUF_INIT;
+	g3_buf what = G3_BUF_INIT;
 	json_object *root = NULL, *v;
-	long status = 0;
 	g3_rc rc;
 
 	*entry = NULL;
 	*concrete = 0;
 	g3_buf_addf(&what, "could not look up index \"%s\"", name);
-	if ((rc = g3_es_request(es, "GET", path, NULL, 0, &status, &resp, err))) {
-		g3_err_prefix(err, "%s", what.data);
+	if ((rc = get_object(es, path, what.data, &root, err)) || !root)
 		goto cleanup;
-	}
-	if (status == 404)
-		goto cleanup;
-	if ((rc = g3_es_check(status, &resp, what.data, err)))
-		goto cleanup;
-	root = json_tokener_parse(resp.data ? resp.data : "");
-	if (!root || !json_object_is_type(root, json_type_object)) {
-		rc = g3_err_set(err, G3_FAIL, "%s: the answer is not a JSON object", what.data);
-		goto cleanup;
-	}
 	if (json_object_object_length(root) == 1 && json_object_object_get_ex(root, name, &v) &&
 	    json_object_is_type(v, json_type_object)) {
 		*concrete = 1;
@@ -689,7 +604,6 @@ g3_rc g3_es_index_get(g3_es *es, const char *name, json_object **entry, int *con
 	}
 cleanup:
 	json_object_put(root);
-	g3_buf_release(&resp);
 	g3_buf_release(&what);
 	free(path);
 	return rc;
@@ -770,31 +684,6 @@ g3_rc g3_es_aliases_update(g3_es *es, json_object *actions, g3_err *err)
 	return rc;
 }
 
-void g3_json_quote(g3_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	g3_buf_addch(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"': g3_buf_add(b, "\\\"", 2); break;
-		case '\\': g3_buf_add(b, "\\\\", 2); break;
-		case '\n': g3_buf_add(b, "\\n", 2); break;
-		case '\r': g3_buf_add(b, "\\r", 2); break;
-		case '\t': g3_buf_add(b, "\\t", 2); break;
-		default:
-			if (*p < 0x20) {
-				g3_buf_add(b, "\\u00", 4);
-				g3_buf_addch(b, hex[*p >> 4]);
-				g3_buf_addch(b, hex[*p & 15]);
-			} else {
-				g3_buf_addch(b, (char)*p);
-			}
-		}
-	}
-	g3_buf_addch(b, '"');
-}
-
 static void add_list(char ***list, size_t *n, const char *csv)
 {
 	while (csv && *csv) {
@@ -824,4 +713,3 @@ void g3_es_indices_from_env(char ***list, size_t *n)
 	add_list(list, n, g3_env("GUPPY_INDICES"));
 	add_list(list, n, g3_env("GUPPY_CONFIGINDEX"));
 }
-

@@ -13,7 +13,7 @@
  * `GET /` in g3_es_connect, which decides how mapping types are handled:
  * Elasticsearch 6 keeps typed mappings and `_type` in bulk actions; 7 drops
  * them; 8 and OpenSearch 2 must never see them. The bulk loader (esbulk.h)
- * makes its own handles with g3_es_setup_handle.
+ * makes its own handles with g3_es_handle.
  *
  * Responses are read into a buffer bounded by G3_ES_MAX_RESPONSE: control
  * calls answer small bodies, search pages are bounded by the page size.
@@ -26,8 +26,10 @@
 #include <json-c/json.h>
 
 #include "../base/err.h"
+#include "../base/json.h"
 #include "../base/opts.h"
 #include "../base/strbuf.h"
+#include "../base/url.h"
 
 #define G3_ES_MAX_RESPONSE (256u << 20)
 #define G3_ES_MAX_ID_BYTES 512  /* Elasticsearch's limit on _id */
@@ -86,9 +88,11 @@ void g3_es_release(g3_es *es);
  */
 g3_rc g3_es_connect(g3_es *es, const g3_esconf *conf, int wait_seconds, g3_err *err);
 
-/* Applies URL-independent settings (auth, TLS, timeouts) to an easy handle;
- * the caller sets the URL. headers gets the auth header appended. */
-void g3_es_setup_handle(const g3_esconf *conf, CURL *h, struct curl_slist **headers);
+/* A new easy handle (io/curl.h's defaults) with the cluster's TLS and auth
+ * settings and ES's timeouts (connect 10 s, request 600 s); the caller sets
+ * the URL. headers gets the auth header appended. NULL when libcurl could
+ * not make one. */
+CURL *g3_es_handle(const g3_esconf *conf, struct curl_slist **headers);
 
 /*
  * One request: method, path (with query, already escaped), optional JSON
@@ -156,20 +160,11 @@ g3_rc g3_es_count(g3_es *es, const char *name, long long *count, g3_err *err);
 /* POST /_aliases with {"actions": actions} (one atomic switch). */
 g3_rc g3_es_aliases_update(g3_es *es, json_object *actions, g3_err *err);
 
-/* Appends s percent-encoded as one URL path segment or query value:
- * everything but unreserved characters (A-Z a-z 0-9 - . _ ~) is %XX. */
-void g3_url_escape(g3_buf *b, const char *s);
-
 /* Appends the helm job's index list to *list: GUPPY_INDICES (comma or
  * space separated) then GUPPY_CONFIGINDEX; blanks skipped. Callers check
  * each name (g3_es_name_check with G3_ES_ENV_ORIGIN). */
 #define G3_ES_ENV_ORIGIN "GUPPY_INDICES/GUPPY_CONFIGINDEX"
 void g3_es_indices_from_env(char ***list, size_t *n);
 
-/* Appends s as a JSON string literal (quotes included). */
-void g3_json_quote(g3_buf *b, const char *s);
-
-/* A copy of url without "user:password@" (caller frees). */
-char *g3_url_strip_credentials(const char *url);
 
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/opts.h"
 
@@ -235,14 +236,6 @@ struct g3_esbulk {
 	size_t n_failed_ids;
 };
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static g3_bulk_batch *batch_new(void)
 {
 	g3_bulk_batch *bb = g3_xmalloc(sizeof(*bb));
@@ -372,7 +365,7 @@ g3_rc g3_esbulk_new(const g3_esconf *conf, const char *index, const char *type,
 	g3_err_init(&b->ferr);
 	b->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)b;
 	g3_buf_addf(&url, "%s/", conf->url);
-	g3_url_escape(&url, index);
+	g3_url_encode(&url, index, 0);
 	/* no filter_path: filtering the answer costs the server more than
 	 * parsing the whole answer costs us */
 	g3_buf_adds(&url, "/_bulk");
@@ -387,12 +380,11 @@ g3_rc g3_esbulk_new(const g3_esconf *conf, const char *index, const char *type,
 	for (int i = 0; i < b->o.jobs; i++) {
 		struct slot *s = &b->slots[i];
 
-		s->h = curl_easy_init();
+		s->h = g3_es_handle(conf, &s->headers);
 		if (!s->h) {
 			g3_esbulk_free(b);
 			return g3_err_set(err, G3_FAIL, "could not start libcurl");
 		}
-		g3_es_setup_handle(conf, s->h, &s->headers);
 		s->headers = curl_slist_append(s->headers, "Content-Type: application/x-ndjson");
 		s->headers = curl_slist_append(s->headers, "Expect:");
 		if (b->o.gzip)
@@ -402,7 +394,6 @@ g3_rc g3_esbulk_new(const g3_esconf *conf, const char *index, const char *type,
 		curl_easy_setopt(s->h, CURLOPT_POST, 1L);
 		curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, slot_write);
 		curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
-		curl_easy_setopt(s->h, CURLOPT_TIMEOUT, 600L);
 		curl_easy_setopt(s->h, CURLOPT_PRIVATE, s);
 		curl_easy_setopt(s->h, CURLOPT_ACCEPT_ENCODING, "");
 		s->tok = json_tokener_new();
@@ -439,7 +430,7 @@ static void note_failed(g3_esbulk *b, const g3_bulk_batch *bb, size_t i)
 static int give_up(const g3_esbulk *b, const g3_bulk_batch *bb)
 {
 	return b->failed || (b->o.retries >= 0 && bb->attempt >= b->o.retries) ||
-	       (bb->first && now_seconds() - bb->first >= b->o.retry_time);
+	       (bb->first && g3_clock_now() - bb->first >= b->o.retry_time);
 }
 
 static double backoff(g3_esbulk *b, const g3_bulk_batch *bb, int attempt)
@@ -447,7 +438,7 @@ static double backoff(g3_esbulk *b, const g3_bulk_batch *bb, int attempt)
 	double d = wait_for(b, attempt), left;
 
 	/* the last try comes at the end of the budget, not after it */
-	left = bb->first ? bb->first + b->o.retry_time - now_seconds() : d;
+	left = bb->first ? bb->first + b->o.retry_time - g3_clock_now() : d;
 	if (d > left)
 		d = left > 0 ? left : 0;
 	return d;
@@ -511,7 +502,7 @@ static void submit(g3_esbulk *b, struct slot *s, g3_bulk_batch *bb)
 	b->st.requests++;
 	b->st.bytes += bb->body.len;
 	if (!bb->first)
-		bb->first = now_seconds();
+		bb->first = g3_clock_now();
 	g3_debug("index \"%s\": bulk request of %zu %s, %zu bytes (attempt %d)",
 		 b->index, bb->n, g3_plural((long long)bb->n, "document", "documents"),
 		 bb->body.len, bb->attempt + 1);
@@ -528,7 +519,7 @@ static struct slot *free_slot(g3_esbulk *b)
 static void queue_retry(g3_esbulk *b, g3_bulk_batch *bb, int attempt, double wait)
 {
 	bb->attempt = attempt;
-	bb->not_before = now_seconds() + wait;
+	bb->not_before = g3_clock_now() + wait;
 	b->retry = g3_xrealloc(b->retry, (b->n_retry + 1) * sizeof(*b->retry));
 	b->retry[b->n_retry++] = bb;
 }
@@ -544,7 +535,7 @@ static void retry_request(g3_esbulk *b, g3_bulk_batch *bb, const char *why)
 			   "bulk request to index \"%s\" failed after %d %s in %.0f s: %s "
 			   "(%llu of %llu %s acknowledged)",
 			   b->index, bb->attempt + 1, g3_plural(bb->attempt + 1, "attempt", "attempts"),
-			   now_seconds() - bb->first, why, (unsigned long long)b->st.docs_acked,
+			   g3_clock_now() - bb->first, why, (unsigned long long)b->st.docs_acked,
 			   (unsigned long long)b->st.docs_sent,
 			   g3_plural((long long)b->st.docs_sent, "document", "documents"));
 		if (!b->failed)
@@ -708,7 +699,7 @@ static void pump(g3_esbulk *b, int wait)
 {
 	CURLMsg *msg;
 	int running, left;
-	double now = now_seconds(), next = now + 0.1;
+	double now = g3_clock_now(), next = now + 0.1;
 	struct slot *s;
 
 	for (size_t i = 0; i < b->n_retry && !b->failed;) {
@@ -740,7 +731,7 @@ static void pump(g3_esbulk *b, int wait)
 		complete(b, s, msg->data.result);
 	}
 	if (wait && (b->busy || b->n_retry)) {
-		int ms = (int)((next - now_seconds()) * 1000);
+		int ms = (int)((next - g3_clock_now()) * 1000);
 
 		if (ms < 1)
 			ms = 1;

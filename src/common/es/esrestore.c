@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/opts.h"
 
@@ -63,14 +64,6 @@ void g3_esrestore_report_pruned(const g3_esrestore_index *ix, json_object *o)
 	for (size_t i = 0; i < ix->n_pruned; i++)
 		json_object_array_add(a, json_object_new_string(ix->pruned[i]));
 	json_object_object_add(o, "deleted_versions", a);
-}
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* 1 when name is "<base>_<digits>", a version of base. */
@@ -212,7 +205,7 @@ static g3_rc find_leftovers(g3_es *es, const char *name, g3_esrestore_index *ix,
 	g3_rc rc;
 
 	g3_buf_addch(&path, '/');
-	g3_url_escape(&path, name);
+	g3_url_encode(&path, name, 0);
 	g3_buf_adds(&path, "_*");
 	g3_buf_addf(&what, "could not look for versions of index \"%s\"", name);
 	if ((rc = g3_es_call(es, "GET", path.data, NULL, what.data, &root, err)))
@@ -564,11 +557,11 @@ static g3_rc mark_complete(g3_es *es, g3_esrestore_index *ix, g3_err *err)
 		json_object_object_add(g, "complete", json_object_new_boolean(1));
 	json_object_object_add(body, "_meta", json_object_get(ix->meta));
 	g3_buf_addch(&path, '/');
-	g3_url_escape(&path, ix->concrete);
+	g3_url_encode(&path, ix->concrete, 0);
 	g3_buf_adds(&path, "/_mapping");
 	if (es->typed) {
 		g3_buf_addch(&path, '/');
-		g3_url_escape(&path, ix->def.type_name ? ix->def.type_name : "_doc");
+		g3_url_encode(&path, ix->def.type_name ? ix->def.type_name : "_doc", 0);
 	}
 	g3_buf_addf(&what, "could not mark index \"%s\" complete", ix->concrete);
 	rc = g3_es_call(es, "PUT", path.data, body, what.data, NULL, err);
@@ -584,7 +577,7 @@ g3_rc g3_esrestore_begin(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_ind
 	json_object *body = NULL, *settings = NULL, *idx;
 	g3_rc rc;
 
-	ix->t0 = now_seconds();
+	ix->t0 = g3_clock_now();
 	free(ix->origin);
 	ix->origin = g3_xstrdup(origin);
 	for (size_t i = 0; i < ix->n_leftovers; i++) {
@@ -705,7 +698,7 @@ g3_rc g3_esrestore_end(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_index
 		goto cleanup;
 	rc = publish(es, o, ix, err);
 cleanup:
-	ix->seconds = now_seconds() - ix->t0;
+	ix->seconds = g3_clock_now() - ix->t0;
 	if (rc && ix->created)
 		delete_partial(es, ix);
 	g3_esbulk_free(ix->loader);
@@ -742,7 +735,7 @@ static void prune_versions(g3_es *es, const g3_esrestore_opts *o, g3_esrestore_i
 		return;
 	g3_err_init(&err);
 	g3_buf_addch(&path, '/');
-	g3_url_escape(&path, ix->name);
+	g3_url_encode(&path, ix->name, 0);
 	g3_buf_adds(&path, "_*");
 	g3_buf_addf(&what, "could not look for earlier versions of index \"%s\"", ix->name);
 	if (g3_es_call(es, "GET", path.data, NULL, what.data, &root, &err)) {
@@ -872,7 +865,7 @@ static g3_rc get_single(g3_es *es, const char *index, const char *suffix, const 
 
 	*out = NULL;
 	g3_buf_addch(&path, '/');
-	g3_url_escape(&path, index);
+	g3_url_encode(&path, index, 0);
 	g3_buf_adds(&path, suffix);
 	g3_buf_addf(&what, "could not read the %s of index \"%s\"", key, index);
 	if ((rc = g3_es_call(es, "GET", path.data, NULL, what.data, &root, err)))
@@ -952,7 +945,7 @@ static g3_rc pit_open(g3_es *es, const char *index, char **id, g3_err *err)
 	g3_rc rc;
 
 	g3_buf_addch(&path, '/');
-	g3_url_escape(&path, index);
+	g3_url_encode(&path, index, 0);
 	g3_buf_adds(&path, "/_pit?keep_alive=5m");
 	g3_buf_addf(&what, "could not open a point in time on index \"%s\"", index);
 	rc = g3_es_call(es, "POST", path.data, NULL, what.data, &out, err);
@@ -995,7 +988,7 @@ g3_rc g3_esdump_documents(g3_es *es, const char *index, int page, g3_esdoc_fn fn
 		g3_buf_adds(&path, "/_search");
 	} else {
 		g3_buf_addch(&path, '/');
-		g3_url_escape(&path, index);
+		g3_url_encode(&path, index, 0);
 		g3_buf_adds(&path, "/_search");
 	}
 	g3_buf_addf(&what, "could not read the documents of index \"%s\"", index);

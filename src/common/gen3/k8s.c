@@ -13,10 +13,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
+#include "../io/http.h"
 #include "../base/opts.h"
 #include "secret.h"
 #include "../base/strbuf.h"
-#include "../../version.h"
 
 #define K8S_FILE_MAX (64 * 1024)   /* tokens are a few KiB at most */
 #define K8S_BODY_MAX (64 * 1024)   /* answers kept for the error message */
@@ -30,9 +31,14 @@ int g3_k8s_in_cluster(void)
 
 int g3_k8s_name_ok(const char *s)
 {
+	return g3_k8s_name_fits(s, 253);
+}
+
+int g3_k8s_name_fits(const char *s, size_t max)
+{
 	size_t n = strlen(s);
 
-	if (!n || n > 253)
+	if (!n || n > max)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
@@ -210,17 +216,6 @@ cleanup:
 	return ok;
 }
 
-/* Keeps the first K8S_BODY_MAX bytes of an answer, drops the rest. */
-static size_t body_write(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	g3_buf *b = userdata;
-	size_t n = size * nmemb;
-
-	if (b->len < K8S_BODY_MAX)
-		g3_buf_add(b, data, n < K8S_BODY_MAX - b->len ? n : K8S_BODY_MAX - b->len);
-	return n;
-}
-
 static const char *status_text(long status)
 {
 	switch (status) {
@@ -262,49 +257,21 @@ static int transient_curl(CURLcode cc)
 	       cc == CURLE_GOT_NOTHING || cc == CURLE_COULDNT_RESOLVE_HOST;
 }
 
-static void sleep_seconds(int s)
-{
-	struct timespec ts = { s, 0 };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-/* One PATCH; *status gets the HTTP status (0 when none arrived). */
+/* One PATCH through the http module; *status gets the HTTP status (0 when
+ * none arrived). */
 static CURLcode patch_once(const g3_k8s_client *c, const char *url, const char *body,
-			   struct curl_slist *headers, g3_buf *answer, long *status,
+			   struct curl_slist *headers, g3_http_response *answer, long *status,
 			   char *curl_msg)
 {
-	CURL *h = curl_easy_init();
-	CURLcode cc;
+	g3_http_call call = {
+		.method = "PATCH", .url = url, .headers = headers, .body = body,
+		.body_len = strlen(body), .max_body = K8S_BODY_MAX, .ca_file = c->ca_file,
+		.protocols = "https", .connect_timeout = 10,
+		.timeout = c->timeout > 0 ? c->timeout : 30L,
+	};
+	CURLcode cc = g3_http_perform(&call, answer, curl_msg);
 
-	*status = 0;
-	curl_msg[0] = '\0';
-	g3_buf_reset(answer);
-	if (!h)
-		return CURLE_FAILED_INIT;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout > 0 ? c->timeout : 30L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "gen3db/" GEN3DB_VERSION);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, answer);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_msg);
-	cc = curl_easy_perform(h);
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	curl_easy_cleanup(h);
+	*status = cc == CURLE_OK ? answer->status : 0;
 	return cc;
 }
 
@@ -345,13 +312,15 @@ g3_rc g3_k8s_secret_patch_data(const g3_k8s_client *c, const char *name,
 {
 	json_object *patch = NULL, *data;
 	struct curl_slist *headers = NULL, *tmp;
-	g3_buf url = G3_BUF_INIT, auth = G3_BUF_INIT, answer = G3_BUF_INIT;
+	g3_buf url = G3_BUF_INIT, auth = G3_BUF_INIT;
+	g3_http_response answer;
 	char curl_msg[CURL_ERROR_SIZE];
 	char *b64 = NULL;
 	long status = 0;
 	CURLcode cc = CURLE_OK;
 	g3_rc rc = G3_OK;
 
+	g3_http_response_init(&answer);
 	if (!g3_k8s_name_ok(name))
 		return g3_err_set(err, G3_USAGE, "\"%s\" cannot name a Kubernetes Secret "
 				  "(lowercase letters, digits, '-' and '.')", name);
@@ -386,7 +355,7 @@ g3_rc g3_k8s_secret_patch_data(const g3_k8s_client *c, const char *name,
 		if (cc != CURLE_OK && !transient_curl(cc))
 			break;
 		if (attempt < K8S_ATTEMPTS)
-			sleep_seconds(1 << (attempt - 1));
+			g3_clock_sleep((double)(1 << (attempt - 1)));
 	}
 	if (cc != CURLE_OK) {
 		rc = g3_err_set(err, G3_FAIL, "could not patch secret \"%s\" in namespace \"%s\" "
@@ -397,7 +366,7 @@ g3_rc g3_k8s_secret_patch_data(const g3_k8s_client *c, const char *name,
 			g3_err_hint(err, "the API server's certificate must chain to \"%s\"",
 				    c->ca_file);
 	} else {
-		set_http_error(c, name, status, &answer, err);
+		set_http_error(c, name, status, &answer.body, err);
 		rc = G3_FAIL;
 	}
 cleanup:
@@ -409,7 +378,7 @@ cleanup:
 		explicit_bzero(auth.data, auth.cap);
 	g3_buf_release(&auth);
 	g3_buf_release(&url);
-	g3_buf_release(&answer);
+	g3_http_response_release(&answer);
 	json_object_put(patch);
 	free(b64);
 	return rc;

@@ -55,6 +55,9 @@ void g3_k8s_client_release(g3_k8s_client *c);
  * letters, digits, '-' and '.', starting and ending alphanumeric, at most
  * 253 characters). */
 int g3_k8s_name_ok(const char *s);
+/* The same rule with a shorter bound (a name that gets a suffix, e.g. a
+ * service whose Secret is "<name>-dbcreds"). */
+int g3_k8s_name_fits(const char *s, size_t max);
 
 /*
  * Merges {"data": {key: base64(value)}} into Secret `name` of the client's

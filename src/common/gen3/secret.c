@@ -90,30 +90,6 @@ void g3_secret_free(char *secret)
 	free(secret);
 }
 
-char *g3_base64(const void *data, size_t len)
-{
-	static const char tbl[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = data;
-	char *out = g3_xmalloc(4 * ((len + 2) / 3) + 1);
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-
-		if (i + 1 < len)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		out[o++] = tbl[(v >> 18) & 63];
-		out[o++] = tbl[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? tbl[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return out;
-}
-
 static void yaml_data(g3_buf *b, const char *indent, const char *key,
 		      const char *value)
 {
@@ -159,53 +135,6 @@ int g3_k8s_secrets_write(FILE *f, const g3_k8s_secret *secrets, size_t n)
 	explicit_bzero(b.data, b.len);
 	g3_buf_release(&b);
 	return ret;
-}
-
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-unsigned char *g3_base64_decode(const char *s, size_t *len)
-{
-	size_t n = strlen(s);
-	unsigned char *out;
-	size_t o = 0;
-
-	if (n % 4)
-		return NULL;
-	out = g3_xmalloc(n / 4 * 3 + 1);
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-
-		for (int k = 0; k < 4; k++) {
-			v[k] = s[i + k] == '=' ? 0 : b64_value(s[i + k]);
-			/* '=' pads the last group only, at its end */
-			if (v[k] < 0 || (s[i + k] == '=' && i + 4 != n) ||
-			    (s[i + k] == '=' && k < 2) || (k == 3 && s[i + 2] == '=' && s[i + 3] != '=')) {
-				free(out);
-				return NULL;
-			}
-		}
-		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		if (s[i + 2] != '=')
-			out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-		if (s[i + 3] != '=')
-			out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
-	}
-	out[o] = '\0';
-	*len = o;
-	return out;
 }
 
 g3_rc g3_k8s_secret_password(const char *path, const char *name, char **out,
@@ -383,17 +312,145 @@ static g3_rc secrets_malformed(g3_err *err, const char *path, long line, const c
 	return rc;
 }
 
-g3_rc g3_k8s_secrets_read(const char *path, g3_k8s_secrets *out, g3_err *err)
+/* Where the reading of a Secrets file is. */
+struct secrets_parse {
+	g3_k8s_secrets *out;
+	g3_k8s_secret *cur;          /* the Secret being read, or NULL */
+	enum secrets_section sec;
+	int in_list;                 /* inside a v1 List */
+	int kinds;                   /* "kind" lines of cur */
+};
+
+/* One "data:" entry of the current Secret; returns why it is malformed,
+ * or NULL. */
+static const char *secret_data(g3_k8s_secret *cur, const char *key, const char *value)
 {
 	static const char *const data_keys[] = {
 		"database", "username", "password", "host", "port", "dbcreated", NULL
 	};
+	size_t k, n = 0;
+	unsigned char *v;
+
+	for (k = 0; data_keys[k] && strcmp(data_keys[k], key); k++)
+		;
+	if (!data_keys[k])
+		return "unknown data key";
+	v = g3_base64_decode(value, &n);
+	if (!v || memchr(v, '\0', n)) {
+		free(v);
+		return "a data value that is not base64 text";
+	}
+	switch (k) {
+	case 0: free((char *)cur->database); cur->database = (char *)v; break;
+	case 1: free((char *)cur->username); cur->username = (char *)v; break;
+	case 2: g3_secret_free((char *)cur->password); cur->password = (char *)v; break;
+	case 3: free((char *)cur->host); cur->host = (char *)v; break;
+	case 4: free((char *)cur->port); cur->port = (char *)v; break;
+	default:
+		cur->dbcreated = !strcmp((char *)v, "true");
+		free(v);
+	}
+	return NULL;
+}
+
+/* An "apiVersion" line: starts the next Secret. */
+static const char *secret_start(struct secrets_parse *p, const char *value, int item)
+{
+	g3_k8s_secrets *out = p->out;
+
+	if (strcmp(value, "v1"))
+		return "apiVersion is not v1";
+	if (out->n && !p->in_list)
+		return "a second Secret outside a List";
+	if (p->in_list && !item)
+		return "a List's Secret must be an item (\"- apiVersion: v1\")";
+	out->items = g3_xrealloc(out->items, (out->n + 1) * sizeof(*out->items));
+	p->cur = &out->items[out->n++];
+	memset(p->cur, 0, sizeof(*p->cur));
+	p->kinds = 0;
+	p->sec = SEC_TOP;
+	return NULL;
+}
+
+/* A "kind" line of the current Secret (or the header of a List). */
+static const char *secret_kind(struct secrets_parse *p, const char *value)
+{
+	if (!strcmp(value, "List") && p->out->n == 1 && !p->in_list && !p->kinds) {
+		/* the header of a v1 List: not a Secret */
+		p->out->n--;
+		p->in_list = 1;
+		p->cur = NULL;
+		memset(&p->out->items[0], 0, sizeof(p->out->items[0]));
+		return NULL;
+	}
+	p->kinds++;
+	p->sec = SEC_TOP;
+	return strcmp(value, "Secret") ? "kind is not Secret" : NULL;
+}
+
+/* One "key: value" line; returns why the file is malformed, or NULL. */
+static const char *secrets_line(struct secrets_parse *p, char *key, char *value, int item)
+{
+	g3_k8s_secret *cur = p->cur;
+
+	if (!strcmp(key, "apiVersion"))
+		return secret_start(p, value, item);
+	if (!cur && p->in_list && !p->out->n && !strcmp(key, "items") && !*value && !item)
+		return NULL;
+	if (!cur)
+		return "expected apiVersion first";
+	if (item)
+		return "a list item that is not a Secret";
+	if (!strcmp(key, "kind"))
+		return secret_kind(p, value);
+	if (!strcmp(key, "metadata") && !*value) {
+		p->sec = SEC_METADATA;
+	} else if (!strcmp(key, "data") && !*value) {
+		p->sec = SEC_DATA;
+	} else if (!strcmp(key, "type")) {
+		p->sec = SEC_TOP;
+		if (strcmp(value, "Opaque"))
+			return "type is not Opaque";
+	} else if (p->sec == SEC_METADATA && !strcmp(key, "name")) {
+		size_t n = strlen(value);
+
+		if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+			value[n - 1] = '\0';
+			value++;
+		}
+		if (cur->name || !*value)
+			return "a Secret with two names or an empty one";
+		cur->name = g3_xstrdup(value);
+	} else if (p->sec == SEC_DATA) {
+		return secret_data(cur, key, value);
+	} else {
+		return "unknown key";
+	}
+	return NULL;
+}
+
+/* The Secrets read are whole and named once each. */
+static const char *secrets_check(const g3_k8s_secrets *out)
+{
+	for (size_t i = 0; i < out->n; i++) {
+		const g3_k8s_secret *s = &out->items[i];
+
+		if (!s->name || !s->password || !*s->password || !s->database || !s->username ||
+		    !s->host || !s->port)
+			return "a Secret without name, database, username, password, host or port";
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(out->items[j].name, s->name))
+				return "a Secret name twice";
+	}
+	return NULL;
+}
+
+g3_rc g3_k8s_secrets_read(const char *path, g3_k8s_secrets *out, g3_err *err)
+{
+	struct secrets_parse p = { out, NULL, SEC_TOP, 0, 0 };
 	FILE *f;
 	char line[4096];
 	long lineno = 0, why_line = 0;
-	int in_list = 0, kinds = 0;
-	enum secrets_section sec = SEC_TOP;
-	g3_k8s_secret *cur = NULL;
 	const char *why = NULL;
 	g3_rc rc = G3_OK;
 
@@ -418,95 +475,10 @@ g3_rc g3_k8s_secrets_read(const char *path, g3_k8s_secrets *out, g3_err *err)
 		line[strcspn(line, "\r\n")] = '\0';
 		if (!line[strspn(line, " ")] || line[strspn(line, " ")] == '#')
 			continue;
-		if (split_line(line, &item, &key, &value)) {
+		if (split_line(line, &item, &key, &value))
 			why = "expected \"key: value\"";
-			break;
-		}
-		if (!strcmp(key, "apiVersion")) {
-			if (strcmp(value, "v1"))
-				why = "apiVersion is not v1";
-			else if (out->n && !in_list)
-				why = "a second Secret outside a List";
-			else if (in_list && !item)
-				why = "a List's Secret must be an item (\"- apiVersion: v1\")";
-			if (why)
-				break;
-			out->items = g3_xrealloc(out->items, (out->n + 1) * sizeof(*out->items));
-			cur = &out->items[out->n++];
-			memset(cur, 0, sizeof(*cur));
-			kinds = 0;
-			sec = SEC_TOP;
-			continue;
-		}
-		if (!cur && in_list && !out->n && !strcmp(key, "items") && !*value && !item)
-			continue;
-		if (!cur) {
-			why = "expected apiVersion first";
-			break;
-		}
-		if (item) {
-			why = "a list item that is not a Secret";
-		} else if (!strcmp(key, "kind")) {
-			if (!strcmp(value, "List") && out->n == 1 && !in_list && !kinds) {
-				/* the header of a v1 List: not a Secret */
-				out->n--;
-				in_list = 1;
-				cur = NULL;
-				memset(&out->items[0], 0, sizeof(out->items[0]));
-				continue;
-			}
-			if (strcmp(value, "Secret"))
-				why = "kind is not Secret";
-			kinds++;
-			sec = SEC_TOP;
-		} else if (!strcmp(key, "metadata") && !*value) {
-			sec = SEC_METADATA;
-		} else if (!strcmp(key, "data") && !*value) {
-			sec = SEC_DATA;
-		} else if (!strcmp(key, "type")) {
-			if (strcmp(value, "Opaque"))
-				why = "type is not Opaque";
-			sec = SEC_TOP;
-		} else if (sec == SEC_METADATA && !strcmp(key, "name")) {
-			size_t n = strlen(value);
-
-			if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
-				value[n - 1] = '\0';
-				value++;
-			}
-			if (cur->name || !*value)
-				why = "a Secret with two names or an empty one";
-			else
-				cur->name = g3_xstrdup(value);
-		} else if (sec == SEC_DATA) {
-			size_t k, n = 0;
-			unsigned char *v;
-
-			for (k = 0; data_keys[k] && strcmp(data_keys[k], key); k++)
-				;
-			if (!data_keys[k]) {
-				why = "unknown data key";
-				break;
-			}
-			v = g3_base64_decode(value, &n);
-			if (!v || memchr(v, '\0', n)) {
-				free(v);
-				why = "a data value that is not base64 text";
-				break;
-			}
-			switch (k) {
-			case 0: free((char *)cur->database); cur->database = (char *)v; break;
-			case 1: free((char *)cur->username); cur->username = (char *)v; break;
-			case 2: g3_secret_free((char *)cur->password); cur->password = (char *)v; break;
-			case 3: free((char *)cur->host); cur->host = (char *)v; break;
-			case 4: free((char *)cur->port); cur->port = (char *)v; break;
-			default:
-				cur->dbcreated = !strcmp((char *)v, "true");
-				free(v);
-			}
-		} else {
-			why = "unknown key";
-		}
+		else
+			why = secrets_line(&p, key, value, item);
 	}
 	explicit_bzero(line, sizeof(line));
 	if (!why && ferror(f)) {
@@ -516,16 +488,8 @@ g3_rc g3_k8s_secrets_read(const char *path, g3_k8s_secrets *out, g3_err *err)
 	}
 	if (why)
 		why_line = lineno;
-	for (size_t i = 0; !why && i < out->n; i++) {
-		const g3_k8s_secret *s = &out->items[i];
-
-		if (!s->name || !s->password || !*s->password || !s->database || !s->username ||
-		    !s->host || !s->port)
-			why = "a Secret without name, database, username, password, host or port";
-		for (size_t j = 0; !why && j < i; j++)
-			if (!strcmp(out->items[j].name, s->name))
-				why = "a Secret name twice";
-	}
+	else
+		why = secrets_check(out);
 	if (why)
 		rc = secrets_malformed(err, path, why_line, why);
 cleanup:

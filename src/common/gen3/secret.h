@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 
+#include "../base/base64.h"
 #include "../base/err.h"
 
 /* The length of the passwords gen3db generates for service roles. */
@@ -26,9 +27,6 @@ g3_rc g3_secret_generate(size_t len, char **out, g3_err *err);
 g3_rc g3_secret_read_file(const char *path, char **out, g3_err *err);
 
 void g3_secret_free(char *secret);
-
-/* Standard base64 of len bytes, NUL-terminated, caller frees. */
-char *g3_base64(const void *data, size_t len);
 
 /* One Secret manifest's content; all values are plain text. */
 typedef struct g3_k8s_secret {
@@ -73,11 +71,6 @@ g3_rc g3_k8s_secrets_read(const char *path, g3_k8s_secrets *out, g3_err *err);
  * untouched. */
 g3_rc g3_k8s_secrets_merge_file(const char *path, const g3_k8s_secret *secrets, size_t n,
 				g3_err *err);
-
-
-
-/* Decodes standard base64; returns NULL on bad input. *len gets the size. */
-unsigned char *g3_base64_decode(const char *s, size_t *len);
 
 /*
  * Finds the password of Secret `name` in a manifest written by

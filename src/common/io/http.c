@@ -19,19 +19,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "../base/clock.h"
+#include "curl.h"
 #include "../base/log.h"
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-
-static void global_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-void g3_http_global_init(void)
-{
-	pthread_once(&global_once, global_init_once);
-}
 
 static struct {
 	char *ca_file;
@@ -53,63 +43,6 @@ void g3_http_get_defaults(g3_http_opts *out)
 	out->ca_file = defaults.ca_file;
 	out->max_retries = defaults.max_retries;
 	out->backoff_ms = defaults.backoff_ms;
-}
-
-/* ---- URL redaction --------------------------------------------------- */
-
-static int secret_param(const char *name, size_t len)
-{
-	static const char *const names[] = {
-		"x-amz-signature", "x-amz-credential", "x-amz-security-token",
-		"signature", "sig", "token", "access_token", "password",
-		"awsaccesskeyid", "x-goog-signature", "x-goog-credential", "key",
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i]) == len && !strncasecmp(names[i], name, len))
-			return 1;
-	return 0;
-}
-
-char *g3_url_redact(const char *url)
-{
-	g3_buf b = G3_BUF_INIT;
-	const char *scheme_end = strstr(url, "://");
-	const char *auth = scheme_end ? scheme_end + 3 : url;
-	const char *auth_end = auth + strcspn(auth, "/?#");
-	const char *at = NULL;
-	const char *q, *p;
-	int kept = 0;
-
-	for (p = auth; p < auth_end; p++)
-		if (*p == '@')
-			at = p;
-	g3_buf_add(&b, url, (size_t)(auth - url));
-	if (at)
-		auth = at + 1;
-	q = strchr(auth_end, '?');
-	if (!q) {
-		g3_buf_adds(&b, auth);
-		return g3_buf_detach(&b);
-	}
-	g3_buf_add(&b, auth, (size_t)(q - auth));
-	p = q + 1;
-	while (*p && *p != '#') {
-		size_t len = strcspn(p, "&#");
-		size_t nlen = strcspn(p, "=&#");
-
-		if (nlen > len)
-			nlen = len;
-		if (len && !secret_param(p, nlen)) {  /* empty ones ("a&&b") dropped */
-			g3_buf_addch(&b, kept ? '&' : '?');
-			g3_buf_add(&b, p, len);
-			kept = 1;
-		}
-		p += len;
-		if (*p == '&')
-			p++;
-	}
-	return g3_buf_detach(&b);
 }
 
 /* ---- the streaming source -------------------------------------------- */
@@ -377,14 +310,6 @@ static g3_rc drive(struct http_src *s, g3_err *err)
 	return G3_OK;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /*
  * The current transfer ended. Returns 1 at the end of the object, 0 when a
  * resumed request was started, -1 on failure (err set).
@@ -434,7 +359,7 @@ static int transfer_ended(struct http_src *s, g3_err *err)
 			"(attempt %d of %d)", s->name, s->received,
 			s->result != CURLE_OK ? (s->errbuf[0] ? s->errbuf : curl_easy_strerror(s->result))
 			: "HTTP error or short body", wait, s->attempts, s->opts.max_retries);
-		sleep_ms(wait);
+		g3_clock_sleep((double)wait / 1000.0);
 		if (start_request(s, err))
 			return -1;
 		return 0;
@@ -525,21 +450,14 @@ static void http_close(g3_source *src)
 
 static const struct g3_source_ops http_ops = { http_read, http_close };
 
+/* The streaming source's handle: redirects followed, a stalled transfer
+ * aborted (it is then resumed). */
 static void common_setopts(CURL *h, const char *url, const char *ca_file, char *errbuf)
 {
+	g3_curl_conf conf = { .ca_file = ca_file, .follow = 1, .low_speed = 1, .errbuf = errbuf };
+
+	g3_curl_setup(h, &conf);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "gen3db");
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	if (ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
 }
 
 g3_rc g3_http_open(const char *url, const char *name, const g3_http_opts *opts,
@@ -550,7 +468,7 @@ g3_rc g3_http_open(const char *url, const char *name, const g3_http_opts *opts,
 	g3_rc rc = G3_OK;
 
 	*out = NULL;
-	g3_http_global_init();
+	g3_curl_global_init();
 	s->opts = *opts;
 	s->ca_file = opts->ca_file ? g3_xstrdup(opts->ca_file) : NULL;
 	s->opts.ca_file = s->ca_file;
@@ -677,28 +595,26 @@ void g3_http_response_release(g3_http_response *r)
 	r->etag = NULL;
 }
 
-g3_rc g3_http_request(const char *method, const char *url, const char *name,
-		      struct curl_slist *headers, const void *body, size_t body_len,
-		      size_t max_body, const char *ca_file, g3_http_response *resp,
-		      g3_err *err)
+CURLcode g3_http_perform(const g3_http_call *call, g3_http_response *resp, char *errbuf)
 {
-	struct req_state st = { resp, max_body, body, body_len, 0 };
-	char errbuf[CURL_ERROR_SIZE] = "";
+	struct req_state st = { resp, call->max_body, call->body, call->body_len, 0 };
+	g3_curl_conf conf = { .ca_file = call->ca_file, .protocols = call->protocols,
+			      .connect_timeout = call->connect_timeout, .timeout = call->timeout,
+			      .low_speed = !call->timeout, .errbuf = errbuf };
+	const char *method = call->method;
 	CURL *h;
 	CURLcode cc;
-	g3_rc rc = G3_OK;
 
-	g3_http_global_init();
 	g3_buf_reset(&resp->body);
 	free(resp->etag);
 	resp->etag = NULL;
 	resp->status = 0;
-	h = curl_easy_init();
+	errbuf[0] = '\0';
+	h = g3_curl_easy(&conf);
 	if (!h)
-		return g3_err_set(err, G3_FAIL, "could not initialise libcurl for \"%s\"", name);
-	common_setopts(h, url, ca_file, errbuf);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+		return CURLE_FAILED_INIT;
+	curl_easy_setopt(h, CURLOPT_URL, call->url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, call->headers);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, req_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, req_header);
@@ -707,24 +623,39 @@ g3_rc g3_http_request(const char *method, const char *url, const char *name,
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, req_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, &st);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body_len);
-	} else if (!strcmp(method, "POST")) {
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)call->body_len);
+	} else if (!strcmp(method, "POST") || call->body) {
+		/* POST, or another method with a body (PATCH) */
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-	} else if (strcmp(method, "GET")) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body ? (const char *)call->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+	}
+	if (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "POST"))
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	}
 	cc = curl_easy_perform(h);
-	if (cc != CURLE_OK) {
-		rc = g3_err_set(err, G3_FAIL, "could not reach \"%s\": %s", name,
-				errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		goto cleanup;
+	if (cc == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		g3_buf_addch(&resp->body, '\0');
+		resp->body.len--;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-	g3_buf_addch(&resp->body, '\0');
-	resp->body.len--;
-cleanup:
 	curl_easy_cleanup(h);
-	return rc;
+	return cc;
+}
+
+g3_rc g3_http_request(const char *method, const char *url, const char *name,
+		      struct curl_slist *headers, const void *body, size_t body_len,
+		      size_t max_body, const char *ca_file, g3_http_response *resp,
+		      g3_err *err)
+{
+	g3_http_call call = { .method = method, .url = url, .headers = headers, .body = body,
+			      .body_len = body_len, .max_body = max_body, .ca_file = ca_file };
+	char errbuf[CURL_ERROR_SIZE];
+	CURLcode cc = g3_http_perform(&call, resp, errbuf);
+
+	if (cc == CURLE_FAILED_INIT)
+		return g3_err_set(err, G3_FAIL, "could not initialise libcurl for \"%s\"", name);
+	if (cc != CURLE_OK)
+		return g3_err_set(err, G3_FAIL, "could not reach \"%s\": %s", name,
+				  errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	return G3_OK;
 }

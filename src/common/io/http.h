@@ -33,6 +33,7 @@
 #include "../base/err.h"
 #include "source.h"
 #include "../base/strbuf.h"
+#include "../base/url.h"
 
 #define G3_HTTP_PENDING_MAX (1024 * 1024)
 #define G3_HTTP_DEFAULT_RETRIES 5
@@ -78,11 +79,6 @@ void g3_http_get_defaults(g3_http_opts *out);
 g3_rc g3_http_open(const char *url, const char *name, const g3_http_opts *opts,
 		   g3_source **out, g3_err *err);
 
-/* The url without user:password@ and without query parameters that carry
- * secrets (X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token,
- * Signature, token, ...). Caller frees. */
-char *g3_url_redact(const char *url);
-
 /* A one-shot request's answer. */
 typedef struct g3_http_response {
 	long status;
@@ -92,6 +88,27 @@ typedef struct g3_http_response {
 
 void g3_http_response_init(g3_http_response *r);
 void g3_http_response_release(g3_http_response *r);
+
+/* One request, for callers that judge libcurl's result themselves (the
+ * Kubernetes client retries some transport errors). */
+typedef struct g3_http_call {
+	const char *method;           /* GET, PUT, POST, PATCH, DELETE, HEAD ... */
+	const char *url;
+	struct curl_slist *headers;
+	const void *body;             /* may be NULL when body_len is 0 */
+	size_t body_len;
+	size_t max_body;              /* answer bytes kept in resp->body */
+	const char *ca_file;          /* NULL: the system's */
+	const char *protocols;        /* NULL: "http,https" */
+	long connect_timeout;         /* seconds; 0: 30 */
+	long timeout;                 /* whole request, seconds; 0: a stalled
+				       * transfer (60 s under 1 byte/s) fails */
+} g3_http_call;
+
+/* Performs call (no redirects followed). Returns libcurl's result; on
+ * CURLE_OK resp holds the status, the body (NUL-terminated) and the ETag.
+ * errbuf (CURL_ERROR_SIZE bytes) gets libcurl's message, or "". */
+CURLcode g3_http_perform(const g3_http_call *call, g3_http_response *resp, char *errbuf);
 
 /*
  * Performs one request with a body of body_len bytes from body (may be
@@ -103,7 +120,5 @@ g3_rc g3_http_request(const char *method, const char *url, const char *name,
 		      size_t max_body, const char *ca_file, g3_http_response *resp,
 		      g3_err *err);
 
-/* curl_global_init once per process (thread-safe). */
-void g3_http_global_init(void);
 
 #endif

@@ -19,7 +19,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "curl.h"
 #include "http.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/opts.h"
 #include "sigv4.h"
@@ -315,12 +317,12 @@ static g3_rc target_init(struct s3_target *t, const g3_s3_config *cfg, const cha
 		if (upath && strcmp(upath, "/"))
 			g3_buf_add(&b, upath, strlen(upath) - (upath[strlen(upath) - 1] == '/'));
 		g3_buf_addch(&b, '/');
-		g3_uri_encode(&b, t->bucket, 0);
+		g3_url_encode(&b, t->bucket, 0);
 	} else if (strchr(t->bucket, '.')) {
 		g3_buf_addf(&b, "s3.%s.amazonaws.com", cfg->region);
 		t->host = g3_buf_detach(&b);
 		g3_buf_addch(&b, '/');
-		g3_uri_encode(&b, t->bucket, 0);
+		g3_url_encode(&b, t->bucket, 0);
 	} else {
 		g3_buf_addf(&b, "%s.s3.%s.amazonaws.com", t->bucket, cfg->region);
 		t->host = g3_buf_detach(&b);
@@ -333,7 +335,7 @@ static g3_rc target_init(struct s3_target *t, const g3_s3_config *cfg, const cha
 	}
 	if (*t->key || !b.len) {
 		g3_buf_addch(&b, '/');
-		g3_uri_encode(&b, t->key, 1);
+		g3_url_encode(&b, t->key, 1);
 	}
 	t->path = g3_buf_detach(&b);
 cleanup:
@@ -346,6 +348,22 @@ cleanup:
 	g3_buf_release(&b);
 	if (rc)
 		target_release(t);
+	return rc;
+}
+
+/* The configuration in force (cfg_in, or the defaults) resolved, and the
+ * object or prefix url names under it; on failure nothing is left to
+ * release. */
+static g3_rc config_target(const g3_s3_config *cfg_in, const char *url, g3_s3_config *cfg,
+			   struct s3_target *t, g3_err *err)
+{
+	g3_rc rc;
+
+	g3_curl_global_init();
+	if ((rc = g3_s3_config_resolve(cfg_in ? cfg_in : &defaults_cfg, cfg, err)))
+		return rc;
+	if ((rc = target_init(t, cfg, url, err)))
+		g3_s3_config_release(cfg);
 	return rc;
 }
 
@@ -560,16 +578,12 @@ static void s3_error(g3_err *err, const char *verb, const char *name, long statu
 static void backoff(const g3_s3_config *cfg, int attempt)
 {
 	long ms = cfg->backoff_ms;
-	struct timespec ts;
 
 	for (int i = 0; i < attempt && ms < 8000; i++)
 		ms *= 2;
 	if (ms > 8000)
 		ms = 8000;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	g3_clock_sleep((double)ms / 1000.0);
 }
 
 /*
@@ -664,13 +678,8 @@ g3_rc g3_s3_open_source(const g3_s3_config *cfg, const char *url, g3_source **ou
 	g3_rc rc;
 
 	*out = NULL;
-	g3_http_global_init();
-	if ((rc = g3_s3_config_resolve(cfg ? cfg : &defaults_cfg, &c->cfg, err))) {
+	if ((rc = config_target(cfg, url, &c->cfg, &c->t, err))) {
 		free(c);
-		return rc;
-	}
-	if ((rc = target_init(&c->t, &c->cfg, url, err))) {
-		get_ctx_free(c);
 		return rc;
 	}
 	if (!*c->t.key || c->t.key[strlen(c->t.key) - 1] == '/') {
@@ -783,13 +792,8 @@ static g3_rc list_walk(const g3_s3_config *cfg_in, const char *url, int delimite
 	int stop = 0;
 	g3_rc rc;
 
-	g3_http_global_init();
-	if ((rc = g3_s3_config_resolve(cfg_in ? cfg_in : &defaults_cfg, &cfg, err)))
+	if ((rc = config_target(cfg_in, url, &cfg, &t, err)))
 		return rc;
-	if ((rc = target_init(&t, &cfg, url, err))) {
-		g3_s3_config_release(&cfg);
-		return rc;
-	}
 	if (delimited && *t.key && t.key[strlen(t.key) - 1] != '/') {
 		rc = g3_err_set(err, G3_USAGE, "\"%s\" names an object, not a prefix", t.display);
 		target_release(&t);
@@ -936,13 +940,8 @@ g3_rc g3_s3_delete(const g3_s3_config *cfg_in, const char *url, g3_err *err)
 	g3_http_response resp;
 	g3_rc rc;
 
-	g3_http_global_init();
-	if ((rc = g3_s3_config_resolve(cfg_in ? cfg_in : &defaults_cfg, &cfg, err)))
+	if ((rc = config_target(cfg_in, url, &cfg, &t, err)))
 		return rc;
-	if ((rc = target_init(&t, &cfg, url, err))) {
-		g3_s3_config_release(&cfg);
-		return rc;
-	}
 	g3_http_response_init(&resp);
 	rc = s3_call(&cfg, &t, "DELETE", NULL, 0, NULL, 0, SMALL_BODY_MAX, "delete", &resp, err);
 	g3_http_response_release(&resp);
@@ -1147,7 +1146,7 @@ g3_rc g3_s3_sink_open(const g3_s3_config *cfg, const char *url, g3_sink **out, g
 	g3_rc rc;
 
 	*out = NULL;
-	g3_http_global_init();
+	g3_curl_global_init();
 	rc = g3_s3_config_resolve(cfg ? cfg : &defaults_cfg, &m->cfg, err);
 	if (rc) {
 		free(m);

@@ -56,24 +56,6 @@ static int hmac(const void *key, size_t keylen, const void *data, size_t len,
 	return outlen == 32 ? 0 : -1;
 }
 
-static int unreserved(unsigned char c)
-{
-	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-void g3_uri_encode(g3_buf *out, const char *s, int keep_slash)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p < 0x80 && unreserved(*p)) || (keep_slash && *p == '/')) {
-			g3_buf_addch(out, (char)*p);
-		} else {
-			g3_buf_addch(out, '%');
-			g3_buf_addch(out, "0123456789ABCDEF"[*p >> 4]);
-			g3_buf_addch(out, "0123456789ABCDEF"[*p & 15]);
-		}
-	}
-}
-
 struct enc_kv {
 	char *name;
 	char *value;
@@ -94,9 +76,9 @@ char *g3_sigv4_query(const g3_kv *params, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		g3_buf_init(&b);
-		g3_uri_encode(&b, params[i].name, 0);
+		g3_url_encode(&b, params[i].name, 0);
 		e[i].name = g3_buf_detach(&b);
-		g3_uri_encode(&b, params[i].value ? params[i].value : "", 0);
+		g3_url_encode(&b, params[i].value ? params[i].value : "", 0);
 		e[i].value = g3_buf_detach(&b);
 	}
 	qsort(e, n, sizeof(*e), cmp_enc_kv);

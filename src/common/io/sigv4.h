@@ -5,7 +5,7 @@
  * 7.88 signs the query in the order given (AWS wants it sorted), encodes
  * paths differently from S3 (fixed in 8.9) and mishandles some headers.
  *
- * The caller builds the request's path and query with g3_uri_encode and
+ * The caller builds the request's path and query with g3_url_encode (base/url.h) and
  * g3_sigv4_query so that what is sent is exactly what is signed: S3 paths
  * are encoded once (unreserved characters and '/' kept), query names and
  * values are encoded and sorted. The signature then covers
@@ -22,6 +22,7 @@
 
 #include "../base/err.h"
 #include "../base/strbuf.h"
+#include "../base/url.h"
 
 #define G3_SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define G3_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
@@ -35,10 +36,6 @@ typedef struct g3_kv {
 
 /* The payload hash: lowercase hex SHA-256 of len bytes into out[65]. */
 void g3_sigv4_payload_hash(const void *data, size_t len, char out[65]);
-
-/* Appends s percent-encoded per AWS (A-Z a-z 0-9 - _ . ~ kept; '/' kept
- * when keep_slash). */
-void g3_uri_encode(g3_buf *out, const char *s, int keep_slash);
 
 /* The canonical (sorted, encoded) query string of n parameters; caller
  * frees. Use it verbatim in the URL. */

@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "s3.h"
 #include "../base/strbuf.h"
 
 struct file_sink {
@@ -129,7 +128,7 @@ g3_sink *g3_sink_new(const struct g3_sink_ops *ops, const char *name, void *impl
 	return sink;
 }
 
-g3_rc g3_sink_open(const char *spec, g3_sink **out, g3_err *err)
+g3_rc g3_file_sink_open(const char *spec, g3_sink **out, g3_err *err)
 {
 	struct file_sink *s;
 	g3_buf partial = G3_BUF_INIT;
@@ -148,10 +147,6 @@ g3_rc g3_sink_open(const char *spec, g3_sink **out, g3_err *err)
 	}
 	if (!*spec)
 		return g3_err_set(err, G3_USAGE, "output path is empty");
-	if (!strncmp(spec, "s3://", 5))
-		return g3_s3_sink_open(NULL, spec, out, err);
-	if (strstr(spec, "://"))
-		return g3_err_set(err, G3_USAGE, "unsupported output \"%s\"", spec);
 	if (stat(spec, &st) == 0 && S_ISDIR(st.st_mode))
 		return g3_err_set(err, G3_USAGE, "output \"%s\" is a directory", spec);
 	g3_buf_addf(&partial, "%s.partial", spec);

@@ -4,7 +4,8 @@
  * A sink is a byte stream written front to back once and then either
  * committed (the output becomes visible as a whole) or aborted (nothing is
  * left behind, as far as the kind allows). Each kind is an ops table chosen
- * once by g3_sink_open; callers never branch on the kind.
+ * once by g3_sink_open (open.c maps a URL's scheme to the kind that opens
+ * it); callers never branch on the kind.
  *
  *   file   writes "<path>.partial"; commit fsyncs it, renames it to <path>
  *          and fsyncs the directory; abort unlinks the partial file
@@ -51,6 +52,8 @@ struct g3_sink {
  * until commit) or s3://bucket/key (with the s3 defaults, see s3.h). A URL
  * whose kind is not registered is G3_USAGE. */
 g3_rc g3_sink_open(const char *spec, g3_sink **out, g3_err *err);
+/* The file kind alone: "-" (standard output) or a path. */
+g3_rc g3_file_sink_open(const char *spec, g3_sink **out, g3_err *err);
 g3_rc g3_sink_write(g3_sink *sink, const void *buf, size_t len, g3_err *err);
 g3_rc g3_sink_commit(g3_sink *sink, g3_err *err);
 /* Idempotent; does nothing after commit. */

@@ -4,13 +4,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http.h"
 #include "../base/progress.h"
-#include "s3.h"
 #include "../base/strbuf.h"
 
 struct fd_source {
@@ -58,7 +55,7 @@ g3_source *g3_source_new(const struct g3_source_ops *ops, const char *name,
 	return src;
 }
 
-g3_rc g3_source_open(const char *spec, g3_source **out, g3_err *err)
+g3_rc g3_file_source_open(const char *spec, g3_source **out, g3_err *err)
 {
 	struct fd_source *s;
 	struct stat st;
@@ -70,22 +67,6 @@ g3_rc g3_source_open(const char *spec, g3_source **out, g3_err *err)
 		s->fd = STDIN_FILENO;
 		*out = g3_source_new(&fd_ops, "standard input", -1, s);
 		return G3_OK;
-	}
-	if (!strncmp(spec, "s3://", 5))
-		return g3_s3_open_source(NULL, spec, out, err);
-	if (!strncasecmp(spec, "http://", 7) || !strncasecmp(spec, "https://", 8)) {
-		g3_http_opts opts;
-
-		g3_http_get_defaults(&opts);
-		return g3_http_open(spec, NULL, &opts, out, err);
-	}
-	if (strstr(spec, "://")) {
-		char *name = g3_url_redact(spec);
-
-		g3_err_set(err, G3_USAGE, "unsupported source \"%s\"", name);
-		g3_err_hint(err, "sources are a path, \"-\", http(s):// or s3:// URLs");
-		free(name);
-		return G3_USAGE;
 	}
 	fd = open(spec, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -2,9 +2,10 @@
  * Sources: where the bytes of a restore come from.
  *
  * A source is a byte stream read front to back once: a file, standard input
- * ("-"), and (see http.c/s3.c when present) http(s):// and s3:// URLs,
+ * ("-"), and (http.c, s3.c) http(s):// and s3:// URLs,
  * resumed by Range requests on a dropped connection. Each kind is an ops
- * table chosen once by g3_source_open; callers never branch on the kind.
+ * table chosen once by g3_source_open (open.c maps a URL's scheme to the
+ * kind that opens it); callers never branch on the kind.
  *
  * Contract: read returns the number of bytes read (> 0), 0 at the end of the
  * stream, or -1 with err set. name is safe to print (a path or a URL
@@ -35,8 +36,11 @@ struct g3_source {
 	void *impl;          /* the kind's own state */
 };
 
-/* Opens "-" (stdin), a path, or a URL whose kind is registered. */
+/* Opens "-" (stdin), a path, or a URL whose scheme is in open.c's table
+ * (http://, https://, s3://); another "scheme://" is G3_USAGE. */
 g3_rc g3_source_open(const char *spec, g3_source **out, g3_err *err);
+/* The file kind alone: "-" (stdin) or a path (a directory is G3_USAGE). */
+g3_rc g3_file_source_open(const char *spec, g3_source **out, g3_err *err);
 ssize_t g3_source_read(g3_source *src, void *buf, size_t len, g3_err *err);
 void g3_source_close(g3_source *src);
 /* Reports the bytes read since the last call to the progress meter

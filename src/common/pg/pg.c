@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/strbuf.h"
 
 void g3_pgconf_init(g3_pgconf *c)
@@ -143,7 +144,6 @@ void g3_pg_conn_message(const PGconn *conn, char *buf, size_t bufsize)
 {
 	const char *m = conn ? PQerrorMessage(conn) : "out of memory";
 	const char *p;
-	size_t n;
 
 	if (!m || !*m)
 		m = "unknown error";
@@ -154,11 +154,19 @@ void g3_pg_conn_message(const PGconn *conn, char *buf, size_t bufsize)
 		m += 8;
 	else if (!strncmp(m, "ERROR:  ", 8))
 		m += 8;
-	n = strcspn(m, "\n");
-	if (n >= bufsize)
-		n = bufsize - 1;
-	memcpy(buf, m, n);
-	buf[n] = '\0';
+	g3_first_line(buf, bufsize, m);
+}
+
+void g3_pg_tool_error(const g3_buf *text, const char *prog, char *buf, size_t size)
+{
+	const char *s = text->data ? text->data : "";
+	const char *e = strstr(s, "error: ");
+
+	if (e)
+		s = e + strlen("error: ");
+	else if (prog && !strncmp(s, prog, strlen(prog)))
+		s += strlen(prog);
+	g3_first_line(buf, size, s);
 }
 
 void g3_pg_result_message(const PGresult *res, char *buf, size_t bufsize)
@@ -168,15 +176,10 @@ void g3_pg_result_message(const PGresult *res, char *buf, size_t bufsize)
 
 	if (!primary) {
 		const char *m = res ? PQresultErrorMessage(res) : "";
-		size_t n;
 
 		if (!strncmp(m, "ERROR:  ", 8))
 			m += 8;
-		n = strcspn(m, "\n");
-		if (n >= bufsize)
-			n = bufsize - 1;
-		memcpy(buf, m, n);
-		buf[n] = '\0';
+		g3_first_line(buf, bufsize, m);
 		if (!buf[0])
 			snprintf(buf, bufsize, "%s", "connection lost");
 		return;
@@ -187,32 +190,13 @@ void g3_pg_result_message(const PGresult *res, char *buf, size_t bufsize)
 		snprintf(buf, bufsize, "%s", primary);
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_seconds(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
-}
-
 g3_rc g3_pg_connect(const g3_pgconf *c, int wait_seconds, PGconn **out,
 		    g3_err *err)
 {
 	g3_pgconf tmp;
 	char target[300];
 	char reason[512] = "no answer";
-	double deadline = now_seconds() + (wait_seconds > 0 ? wait_seconds : 0);
+	double deadline = g3_clock_now() + (wait_seconds > 0 ? wait_seconds : 0);
 	double backoff = 0.25;
 	g3_rc rc = G3_FAIL;
 
@@ -250,7 +234,7 @@ g3_rc g3_pg_connect(const g3_pgconf *c, int wait_seconds, PGconn **out,
 		}
 		/* the last attempt is at the deadline, not a backoff before it:
 		 * "within N seconds" means N seconds were waited */
-		if (now_seconds() >= deadline) {
+		if (g3_clock_now() >= deadline) {
 			if (wait_seconds > 0)
 				rc = g3_err_set(err, G3_UNREACHABLE,
 						"could not reach PostgreSQL at \"%s\" within %d %s: %s",
@@ -263,7 +247,7 @@ g3_rc g3_pg_connect(const g3_pgconf *c, int wait_seconds, PGconn **out,
 			g3_err_hint(err, "check the host and port, or wait longer with --wait");
 			goto cleanup;
 		}
-		sleep_seconds(deadline - now_seconds() < backoff ? deadline - now_seconds() : backoff);
+		g3_clock_sleep(deadline - g3_clock_now() < backoff ? deadline - g3_clock_now() : backoff);
 		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 	}
 cleanup:
@@ -311,30 +295,31 @@ g3_rc g3_pg_query(PGconn *conn, const char *sql, int nparams,
 	return G3_OK;
 }
 
+/* PQescapeIdentifier (ident) or PQescapeLiteral of s; NULL with err set. */
+static char *escape(PGconn *conn, const char *s, int ident, g3_err *err)
+{
+	char *q = ident ? PQescapeIdentifier(conn, s, strlen(s))
+			: PQescapeLiteral(conn, s, strlen(s));
+	char msg[512];
+
+	if (q)
+		return q;
+	g3_pg_conn_message(conn, msg, sizeof(msg));
+	if (ident)
+		g3_err_set(err, G3_USAGE, "could not quote name \"%s\": %s", s, msg);
+	else   /* the value may be a secret: never quoted */
+		g3_err_set(err, G3_USAGE, "could not quote a literal: %s", msg);
+	return NULL;
+}
+
 char *g3_pg_ident(PGconn *conn, const char *name, g3_err *err)
 {
-	char *q = PQescapeIdentifier(conn, name, strlen(name));
-
-	if (!q) {
-		char msg[512];
-
-		g3_pg_conn_message(conn, msg, sizeof(msg));
-		g3_err_set(err, G3_USAGE, "could not quote name \"%s\": %s", name, msg);
-	}
-	return q;
+	return escape(conn, name, 1, err);
 }
 
 char *g3_pg_literal(PGconn *conn, const char *value, g3_err *err)
 {
-	char *q = PQescapeLiteral(conn, value, strlen(value));
-
-	if (!q) {
-		char msg[512];
-
-		g3_pg_conn_message(conn, msg, sizeof(msg));
-		g3_err_set(err, G3_USAGE, "could not quote a literal: %s", msg);
-	}
-	return q;
+	return escape(conn, value, 0, err);
 }
 
 g3_rc g3_pg_check_name(const char *what, const char *name, g3_err *err)

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "../base/err.h"
+#include "../base/strbuf.h"
 
 #define G3_PG_MAX_PARAMS 40
 #define G3_PG_NAMEDATALEN 64   /* PostgreSQL's NAMEDATALEN: names < 64 bytes */
@@ -61,6 +62,11 @@ g3_rc g3_pg_query(PGconn *conn, const char *sql, int nparams,
 
 /* The server's error text of a result, on one line (primary message,
  * then detail), without the "ERROR:  " prefix. */
+/* The first "error:" line of a PostgreSQL tool's stderr (pg_dump,
+ * pg_restore), without its prefix; without one, the first line, without
+ * prog ("pg_restore: ") when given. */
+void g3_pg_tool_error(const g3_buf *text, const char *prog, char *buf, size_t size);
+
 void g3_pg_result_message(const PGresult *res, char *buf, size_t bufsize);
 /* The connection's last error on one line. */
 void g3_pg_conn_message(const PGconn *conn, char *buf, size_t bufsize);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../base/opts.h"
+#include "pg.h"
 #include "../base/strbuf.h"
 
 #define VERS(a, b, c) (((a) * 256 + (b)) * 256 + (c))
@@ -715,24 +716,6 @@ static void drain_stderr(g3_pgrestore *p, int to_end)
 	}
 }
 
-/* pg_restore's first "error:" line, without its prefixes. */
-static void first_error(const g3_buf *text, char *buf, size_t size)
-{
-	const char *s = text->data ? text->data : "";
-	const char *e = strstr(s, "error: ");
-	size_t n;
-
-	if (e)
-		s = e + strlen("error: ");
-	else if (!strncmp(s, "pg_restore: ", 12))
-		s += 12;
-	n = strcspn(s, "\n");
-	if (n >= size)
-		n = size - 1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-}
-
 /* Waits for the feeder at most JOIN_SECONDS: one blocked in reading a
  * source that sends nothing and never ends (a stalled pipe on standard
  * input) is left to the process's exit. 1 when it was left. */
@@ -785,7 +768,7 @@ static g3_rc finish(g3_pgrestore *p, g3_err *err)
 				  "reading archive \"%s\"", p->program, WTERMSIG(status), p->archive);
 	if (WEXITSTATUS(status) == 127 && !p->errtext.len)
 		return g3_err_set(err, G3_FAIL, "could not run \"%s\"", p->program);
-	first_error(&p->errtext, why, sizeof(why));
+	g3_pg_tool_error(&p->errtext, "pg_restore: ", why, sizeof(why));
 	g3_err_set(err, G3_FAIL, "pg_restore could not read archive \"%s\": %s", p->archive,
 		   why[0] ? why : "it failed without a message");
 	g3_err_hint(err, "nothing was changed; an archive cut short or damaged fails so: copy or "

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/progress.h"
 #include "pgcopyout.h"
 
@@ -41,14 +42,6 @@ struct run {
 	int failed;                 /* stop everything (first error in err) */
 	g3_err err;
 };
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 void g3_copyout_pool_init(g3_copyout_pool *p, long jobs, size_t chunk_size)
 {
@@ -212,7 +205,7 @@ static g3_rc copy_end(struct run *r, PGconn *conn, const g3_pgcat_table *t, int 
 static g3_rc copy_table(struct run *r, PGconn *conn, size_t ti, g3_err *err)
 {
 	g3_pgcat_table *t = &r->db->tables[ti];
-	double start = now_seconds();
+	double start = g3_clock_now();
 	chunk *c = NULL;
 	uint64_t part = 1;
 	char msg[768];
@@ -241,7 +234,7 @@ static g3_rc copy_table(struct run *r, PGconn *conn, size_t ti, g3_err *err)
 	}
 	chunk_ready(r, c, ti, part, 1);
 	c = NULL;
-	t->seconds = now_seconds() - start;
+	t->seconds = g3_clock_now() - start;
 	goto cleanup;
 stopped:
 	rc = g3_err_set(err, G3_FAIL, "stopped");

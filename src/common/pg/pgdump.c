@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../base/opts.h"
+#include "pg.h"
 #include "../base/strbuf.h"
 
 extern char **environ;
@@ -125,22 +126,6 @@ cleanup:
 	return rc;
 }
 
-/* The first "error:" line of pg_dump's stderr, without its prefix. */
-static void first_error(const g3_buf *text, char *buf, size_t size)
-{
-	const char *s = text->data ? text->data : "";
-	const char *e = strstr(s, "error: ");
-	size_t n;
-
-	if (e)
-		s = e + strlen("error: ");
-	n = strcspn(s, "\n");
-	if (n >= size)
-		n = size - 1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-}
-
 g3_rc g3_pgdump_section(const g3_pgconf *conf, const char *dbname,
 			const char *section, const char *snapshot,
 			char *const *extra, size_t n_extra, FILE *out, g3_err *err)
@@ -176,7 +161,7 @@ g3_rc g3_pgdump_section(const g3_pgconf *conf, const char *dbname,
 	} else if (!rc && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 		char why[700];
 
-		first_error(&errtext, why, sizeof(why));
+		g3_pg_tool_error(&errtext, NULL, why, sizeof(why));
 		rc = g3_err_set(err, G3_FAIL, "pg_dump --section=%s of database \"%s\" failed: %s",
 				section, dbname, why[0] ? why : "no message");
 	}

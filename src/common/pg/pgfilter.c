@@ -11,6 +11,7 @@
 #include "../base/log.h"
 #include "../base/opts.h"
 #include "pgfilter.h"
+#include "sqltok.h"
 #include "../base/strbuf.h"
 
 #define IDENT_MAX 256
@@ -54,90 +55,13 @@ struct g3_sqlfilter {
 
 /* ---- tokens ---------------------------------------------------------- */
 
-static const char *skip_space(const char *p)
-{
-	for (;;) {
-		while (isspace((unsigned char)*p))
-			p++;
-		if (p[0] == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				p++;
-		} else if (p[0] == '/' && p[1] == '*') {
-			const char *e = strstr(p + 2, "*/");
-
-			p = e ? e + 2 : p + strlen(p);
-		} else {
-			return p;
-		}
-	}
-}
-
-/* One token: 'w' a word (lower case), 'q' a quoted identifier (as is),
- * 's' a string literal (its content), else the character; 0 at the end. */
-static int tok(const char **pp, char *out, size_t outsz)
-{
-	const char *p = skip_space(*pp);
-	size_t n = 0;
-	int kind;
-
-	out[0] = '\0';
-	if (!*p) {
-		*pp = p;
-		return 0;
-	}
-	if (*p == '"' || *p == '\'') {
-		char q = *p++;
-
-		while (*p) {
-			if (*p == q) {
-				if (p[1] != q)
-					break;
-				p++;
-			}
-			if (n + 1 < outsz)
-				out[n++] = *p;
-			p++;
-		}
-		if (*p)
-			p++;
-		kind = q == '"' ? 'q' : 's';
-	} else if (isalnum((unsigned char)*p) || *p == '_' || (unsigned char)*p >= 0x80) {
-		while (isalnum((unsigned char)*p) || *p == '_' || *p == '$' ||
-		       (unsigned char)*p >= 0x80) {
-			if (n + 1 < outsz)
-				out[n++] = (char)tolower((unsigned char)*p);
-			p++;
-		}
-		kind = 'w';
-	} else {
-		kind = (unsigned char)*p;
-		if (n + 1 < outsz)
-			out[n++] = *p;
-		p++;
-	}
-	out[n] = '\0';
-	*pp = p;
-	return kind;
-}
-
-static int word_is(const char **pp, const char *w)
-{
-	const char *p = *pp;
-	char t[IDENT_MAX];
-
-	if (tok(&p, t, sizeof(t)) != 'w' || strcmp(t, w))
-		return 0;
-	*pp = p;
-	return 1;
-}
-
 /* Skips tokens up to and past the word w; 0 when it never comes. */
 static int skip_to(const char **pp, const char *w)
 {
 	char t[IDENT_MAX];
 	int k;
 
-	while ((k = tok(pp, t, sizeof(t))))
+	while ((k = g3_sql_tok(pp, t, sizeof(t))))
 		if (k == 'w' && !strcmp(t, w))
 			return 1;
 	return 0;
@@ -151,7 +75,7 @@ static int qualified(const char **pp, struct rel *r, int column)
 	int n = 0, k;
 
 	for (;;) {
-		k = tok(pp, part[n], sizeof(part[n]));
+		k = g3_sql_tok(pp, part[n], sizeof(part[n]));
 		if (k != 'w' && k != 'q')
 			return 0;
 		n++;
@@ -177,7 +101,7 @@ static void skip_if_exists(const char **pp, int not)
 {
 	const char *p = *pp;
 
-	if (word_is(&p, "if") && (!not || word_is(&p, "not")) && word_is(&p, "exists"))
+	if (g3_sql_word_is(&p, "if") && (!not || g3_sql_word_is(&p, "not")) && g3_sql_word_is(&p, "exists"))
 		*pp = p;
 }
 
@@ -188,7 +112,7 @@ static void classify_create(const char *p, struct cls *c)
 	char t[IDENT_MAX];
 
 	for (;;) {
-		if (tok(&p, t, sizeof(t)) != 'w')
+		if (g3_sql_tok(&p, t, sizeof(t)) != 'w')
 			return;
 		if (!strcmp(t, "or") || !strcmp(t, "replace") || !strcmp(t, "unique") ||
 		    !strcmp(t, "unlogged") || !strcmp(t, "constraint") ||
@@ -205,11 +129,11 @@ static void classify_create(const char *p, struct cls *c)
 		char name[IDENT_MAX] = "";
 		int k;
 
-		while ((k = tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "on")))
+		while ((k = g3_sql_tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "on")))
 			snprintf(name, sizeof(name), "%s", t);
 		if (!k)
 			return;
-		word_is(&p, "only");
+		g3_sql_word_is(&p, "only");
 		if (!qualified(&p, &c->rel, 0))
 			return;
 		c->kind = C_REL;
@@ -221,7 +145,7 @@ static void classify_create(const char *p, struct cls *c)
 	} else if (!strcmp(t, "trigger") || !strcmp(t, "policy")) {
 		if (!skip_to(&p, "on"))
 			return;
-		word_is(&p, "only");
+		g3_sql_word_is(&p, "only");
 		if (qualified(&p, &c->rel, 0))
 			c->kind = C_REL;
 	} else if (!strcmp(t, "rule")) {
@@ -235,21 +159,21 @@ static void classify_alter(const char *p, struct cls *c)
 	char t[IDENT_MAX];
 	int k;
 
-	if (tok(&p, t, sizeof(t)) != 'w')
+	if (g3_sql_tok(&p, t, sizeof(t)) != 'w')
 		return;
 	if (!strcmp(t, "materialized") || !strcmp(t, "foreign")) {
-		if (tok(&p, t, sizeof(t)) != 'w')
+		if (g3_sql_tok(&p, t, sizeof(t)) != 'w')
 			return;
 	}
 	if (strcmp(t, "table") && strcmp(t, "view") && strcmp(t, "sequence") && strcmp(t, "index"))
 		return;
 	skip_if_exists(&p, 0);
-	word_is(&p, "only");
+	g3_sql_word_is(&p, "only");
 	if (!qualified(&p, &c->rel, 0))
 		return;
 	c->kind = C_REL;
 	if (!strcmp(t, "sequence")) {
-		if (skip_to(&p, "owned") && word_is(&p, "by") && !word_is(&p, "none") &&
+		if (skip_to(&p, "owned") && g3_sql_word_is(&p, "by") && !g3_sql_word_is(&p, "none") &&
 		    qualified(&p, &c->ref, 1))
 			c->kind = C_OWNED_BY;
 		return;
@@ -260,16 +184,16 @@ static void classify_alter(const char *p, struct cls *c)
 		char u[IDENT_MAX];
 
 		while (skip_to(&q, "identity"))
-			if (tok(&q, u, sizeof(u)) == '(' && word_is(&q, "sequence") &&
-			    word_is(&q, "name") && qualified(&q, &c->identity, 0)) {
+			if (g3_sql_tok(&q, u, sizeof(u)) == '(' && g3_sql_word_is(&q, "sequence") &&
+			    g3_sql_word_is(&q, "name") && qualified(&q, &c->identity, 0)) {
 				c->has_identity = 1;
 				break;
 			}
 	}
-	if (!strcmp(t, "table") && word_is(&p, "add")) {
-		if (word_is(&p, "constraint"))
-			tok(&p, c->conname, sizeof(c->conname));
-		k = tok(&p, t, sizeof(t));
+	if (!strcmp(t, "table") && g3_sql_word_is(&p, "add")) {
+		if (g3_sql_word_is(&p, "constraint"))
+			g3_sql_tok(&p, c->conname, sizeof(c->conname));
+		k = g3_sql_tok(&p, t, sizeof(t));
 		if (k == 'w' && !strcmp(t, "foreign") && skip_to(&p, "references") &&
 		    qualified(&p, &c->ref, 0))
 			c->kind = C_FK;
@@ -280,10 +204,10 @@ static void classify_comment(const char *p, struct cls *c)
 {
 	char t[IDENT_MAX];
 
-	if (!word_is(&p, "on") || tok(&p, t, sizeof(t)) != 'w')
+	if (!g3_sql_word_is(&p, "on") || g3_sql_tok(&p, t, sizeof(t)) != 'w')
 		return;
 	if (!strcmp(t, "materialized") || !strcmp(t, "foreign")) {
-		if (tok(&p, t, sizeof(t)) != 'w')
+		if (g3_sql_tok(&p, t, sizeof(t)) != 'w')
 			return;
 	}
 	if (!strcmp(t, "table") || !strcmp(t, "view") || !strcmp(t, "sequence") ||
@@ -292,8 +216,8 @@ static void classify_comment(const char *p, struct cls *c)
 			c->kind = C_REL;
 	} else if (!strcmp(t, "constraint") || !strcmp(t, "trigger") || !strcmp(t, "policy") ||
 		   !strcmp(t, "rule")) {
-		tok(&p, t, sizeof(t));
-		if (word_is(&p, "on") && !word_is(&p, "domain") && qualified(&p, &c->rel, 0))
+		g3_sql_tok(&p, t, sizeof(t));
+		if (g3_sql_word_is(&p, "on") && !g3_sql_word_is(&p, "domain") && qualified(&p, &c->rel, 0))
 			c->kind = C_REL;
 	}
 }
@@ -304,7 +228,7 @@ static void classify(const char *sql, struct cls *c)
 	char t[IDENT_MAX];
 
 	memset(c, 0, sizeof(*c));
-	if (tok(&p, t, sizeof(t)) != 'w')
+	if (g3_sql_tok(&p, t, sizeof(t)) != 'w')
 		return;
 	if (!strcmp(t, "create")) {
 		classify_create(p, c);
@@ -313,20 +237,20 @@ static void classify(const char *sql, struct cls *c)
 	} else if (!strcmp(t, "comment")) {
 		classify_comment(p, c);
 	} else if (!strcmp(t, "grant") || !strcmp(t, "revoke")) {
-		if (skip_to(&p, "on") && (word_is(&p, "table") || word_is(&p, "sequence")) &&
+		if (skip_to(&p, "on") && (g3_sql_word_is(&p, "table") || g3_sql_word_is(&p, "sequence")) &&
 		    qualified(&p, &c->rel, 0))
 			c->kind = C_REL;
 	} else if (!strcmp(t, "refresh")) {
-		if (word_is(&p, "materialized") && word_is(&p, "view") && qualified(&p, &c->rel, 0))
+		if (g3_sql_word_is(&p, "materialized") && g3_sql_word_is(&p, "view") && qualified(&p, &c->rel, 0))
 			c->kind = C_REL;
 	} else if (!strcmp(t, "select")) {
 		char lit[2 * IDENT_MAX + 8];
 		const char *q;
 
-		if (word_is(&p, "pg_catalog") && *p == '.')
+		if (g3_sql_word_is(&p, "pg_catalog") && *p == '.')
 			p++;
-		if (!word_is(&p, "setval") || tok(&p, t, sizeof(t)) != '(' ||
-		    tok(&p, lit, sizeof(lit)) != 's')
+		if (!g3_sql_word_is(&p, "setval") || g3_sql_tok(&p, t, sizeof(t)) != '(' ||
+		    g3_sql_tok(&p, lit, sizeof(lit)) != 's')
 			return;
 		q = lit;
 		if (qualified(&q, &c->rel, 0))
@@ -539,7 +463,7 @@ int g3_sqlfilter_copy_sql(g3_sqlfilter *f, const char *sql)
 	struct rel r;
 
 	resolve_held(f);
-	if (!word_is(&p, "copy") || !qualified(&p, &r, 0))
+	if (!g3_sql_word_is(&p, "copy") || !qualified(&p, &r, 0))
 		return 1;
 	return fate(f, &r) == G3_TABLE_KEEP;
 }

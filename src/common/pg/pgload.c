@@ -16,8 +16,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "pg.h"
+#include "sqltok.h"
 #include "../base/strbuf.h"
 
 #define CHUNK_BYTES (1024 * 1024)
@@ -98,7 +100,7 @@ struct g3_pgload {
 	struct chunk *open;     /* the chunk being filled */
 
 	int data_started;
-	struct timespec t_data0, t_data1;
+	double t_data0, t_data1;     /* g3_clock_now() at the first and last data */
 	/* the trace's open run of leader statements: lead_n statements since
 	 * lead_start, begun before the first COPY (lead_pre) or not */
 	long lead_n;
@@ -109,99 +111,7 @@ struct g3_pgload {
 	int failed;
 };
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* ---- statement text ------------------------------------------------- */
-
-/* The next token: a word (unquoted: lowercased) or quoted identifier in
- * out and returns 'w' or 'q'; one punctuation character returns it; 0 at
- * the end. Strings are skipped as one token 's'. */
-static const char *skip_space(const char *p)
-{
-	for (;;) {
-		while (*p && isspace((unsigned char)*p))
-			p++;
-		if (p[0] == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				p++;
-		} else if (p[0] == '/' && p[1] == '*') {
-			const char *e = strstr(p + 2, "*/");
-
-			p = e ? e + 2 : p + strlen(p);
-		} else {
-			return p;
-		}
-	}
-}
-
-static int tok(const char **pp, char *out, size_t outsz)
-{
-	const char *p = skip_space(*pp);
-	size_t n = 0;
-	int kind;
-
-	out[0] = '\0';
-	if (!*p) {
-		*pp = p;
-		return 0;
-	}
-	if (*p == '"') {
-		p++;
-		while (*p) {
-			if (*p == '"') {
-				if (p[1] != '"')
-					break;
-				p++;
-			}
-			if (n + 1 < outsz)
-				out[n++] = *p;
-			p++;
-		}
-		if (*p)
-			p++;
-		kind = 'q';
-	} else if (*p == '\'') {
-		p++;
-		while (*p && !(*p == '\'' && p[1] != '\''))
-			p += *p == '\'' ? 2 : 1;
-		if (*p)
-			p++;
-		kind = 's';
-	} else if (isalnum((unsigned char)*p) || *p == '_' || (unsigned char)*p >= 0x80) {
-		while (isalnum((unsigned char)*p) || *p == '_' || *p == '$' ||
-		       (unsigned char)*p >= 0x80) {
-			if (n + 1 < outsz)
-				out[n++] = (char)tolower((unsigned char)*p);
-			p++;
-		}
-		kind = 'w';
-	} else {
-		kind = (unsigned char)*p;
-		if (n + 1 < outsz)
-			out[n++] = *p;
-		p++;
-	}
-	out[n] = '\0';
-	*pp = p;
-	return kind;
-}
-
-static int word_is(const char **pp, const char *w)
-{
-	const char *p = *pp;
-	char t[NAME_MAX_LEN];
-
-	if (tok(&p, t, sizeof(t)) != 'w' || strcmp(t, w))
-		return 0;
-	*pp = p;
-	return 1;
-}
 
 /* A possibly qualified name at *pp: key "a.b" (normalised), qname the
  * text as written. */
@@ -213,11 +123,11 @@ static int qualified_name(const char **pp, char *key, size_t keysize,
 	size_t kl = 0;
 	int k;
 
-	p = skip_space(p);
+	p = g3_sql_skip_space(p);
 	start = p;
 	key[0] = '\0';
 	for (;;) {
-		k = tok(&p, t, sizeof(t));
+		k = g3_sql_tok(&p, t, sizeof(t));
 		if (k != 'w' && k != 'q')
 			return 0;
 		kl += (size_t)snprintf(key + kl, kl < keysize ? keysize - kl : 0, "%s%s",
@@ -237,7 +147,7 @@ int g3_pgload_copy_table(const char *sql, char *key, size_t keysize,
 {
 	const char *p = sql;
 
-	if (!word_is(&p, "copy"))
+	if (!g3_sql_word_is(&p, "copy"))
 		return 0;
 	return qualified_name(&p, key, keysize, qname, qnamesize);
 }
@@ -261,130 +171,165 @@ static int on_database(const char *p)
 	char t[NAME_MAX_LEN];
 	int k;
 
-	while ((k = tok(&p, t, sizeof(t))))
+	while ((k = g3_sql_tok(&p, t, sizeof(t))))
 		if (k == 'w' && !strcmp(t, "on"))
-			return word_is(&p, "database");
+			return g3_sql_word_is(&p, "database");
 	return 0;
+}
+
+/* SET / RESET [SESSION | LOCAL] ...: session state, or the role. */
+static void classify_set(const char *p, const char *t, struct stmt_class *c)
+{
+	c->kind = strcmp(t, "set") ? K_OTHER : K_SESSION;
+	if (!g3_sql_word_is(&p, "session"))
+		g3_sql_word_is(&p, "local");
+	if (g3_sql_word_is(&p, "role") || g3_sql_word_is(&p, "authorization") ||
+	    g3_sql_word_is(&p, "session_authorization"))
+		c->kind = K_ROLE;
+}
+
+/* SELECT [pg_catalog.]set_config(...) or setval(...). */
+static void classify_select(const char *p, struct stmt_class *c)
+{
+	if (g3_sql_word_is(&p, "pg_catalog") && *p == '.')
+		p++;
+	if (g3_sql_word_is(&p, "set_config")) {
+		c->kind = K_SESSION;
+		p = g3_sql_skip_space(p);
+		if (*p == '(')
+			p = g3_sql_skip_space(p + 1);
+		if (!strncasecmp(p, "'role'", 6) ||
+		    !strncasecmp(p, "'session_authorization'", 23))
+			c->kind = K_ROLE;
+	} else if (g3_sql_word_is(&p, "setval")) {
+		c->kind = K_SETVAL;
+	}
+}
+
+/* CREATE DATABASE, CREATE EXTENSION, CREATE [UNIQUE] INDEX. */
+static void classify_create(const char *p, struct stmt_class *c)
+{
+	char t[NAME_MAX_LEN];
+	int k;
+
+	if (g3_sql_word_is(&p, "database")) {
+		c->kind = K_DATABASE;
+		c->db_create = 1;
+		return;
+	}
+	if (g3_sql_word_is(&p, "extension")) {
+		const char *q = p;
+
+		if (g3_sql_word_is(&q, "if") && g3_sql_word_is(&q, "not") && g3_sql_word_is(&q, "exists"))
+			p = q;
+		k = g3_sql_tok(&p, c->t1, sizeof(c->t1));
+		if (k == 'w' || k == 'q')
+			c->kind = K_EXTENSION;
+		return;
+	}
+	g3_sql_word_is(&p, "unique");
+	if (!g3_sql_word_is(&p, "index"))
+		return;
+	/* the name is the last word before ON, if it is not a keyword */
+	while ((k = g3_sql_tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "on")))
+		if ((k == 'w' || k == 'q') &&
+		    (k == 'q' || (strcmp(t, "concurrently") && strcmp(t, "exists") &&
+				  strcmp(t, "if") && strcmp(t, "not"))))
+			snprintf(c->name, sizeof(c->name), "%s", t);
+	if (!k)
+		return;
+	g3_sql_word_is(&p, "only");
+	if (qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0))
+		c->kind = K_INDEX;
+}
+
+/* ALTER TABLE [ONLY] [IF EXISTS] name ADD [CONSTRAINT name] ...: a foreign
+ * key or another constraint. Returns 1 when classified. */
+static int classify_alter_table(const char *p, struct stmt_class *c)
+{
+	char t[NAME_MAX_LEN];
+	int k;
+
+	g3_sql_word_is(&p, "only");
+	if (g3_sql_word_is(&p, "if"))
+		g3_sql_word_is(&p, "exists");
+	if (!qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0) || !g3_sql_word_is(&p, "add"))
+		return 0;
+	if (g3_sql_word_is(&p, "constraint"))
+		g3_sql_tok(&p, c->name, sizeof(c->name));
+	k = g3_sql_tok(&p, t, sizeof(t));
+	if (k == 'w' && !strcmp(t, "foreign")) {
+		while ((k = g3_sql_tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "references")))
+			;
+		if (k && qualified_name(&p, c->t2, sizeof(c->t2), NULL, 0))
+			c->kind = K_FK;
+		return 1;
+	}
+	if (k == 'w' && (!strcmp(t, "primary") || !strcmp(t, "unique") ||
+			 !strcmp(t, "check") || !strcmp(t, "exclude"))) {
+		c->kind = K_CONSTRAINT;
+		return 1;
+	}
+	return 0;
+}
+
+/* ALTER DATABASE, ALTER TABLE ... ADD constraint, ALTER ... OWNER TO. */
+static void classify_alter(const char *p, struct stmt_class *c)
+{
+	const char *q = p;
+	char t[NAME_MAX_LEN];
+	int k;
+
+	if (g3_sql_word_is(&p, "database")) {
+		c->kind = K_DATABASE;
+		while ((k = g3_sql_tok(&p, t, sizeof(t))))
+			if (k == 'w' && (!strcmp(t, "set") || !strcmp(t, "reset")))
+				c->db_setting = 1;
+		return;
+	}
+	if (g3_sql_word_is(&p, "table") && classify_alter_table(p, c))
+		return;
+	/* ALTER <anything> ... OWNER TO role */
+	p = q;
+	while ((k = g3_sql_tok(&p, t, sizeof(t)))) {
+		if (k == 'w' && !strcmp(t, "owner")) {
+			if (g3_sql_word_is(&p, "to"))
+				c->kind = K_OWNER;
+			return;
+		}
+	}
 }
 
 static void classify(const char *sql, struct stmt_class *c)
 {
 	const char *p = sql;
 	char t[NAME_MAX_LEN];
-	int k;
 
 	memset(c, 0, sizeof(*c));
 	c->kind = K_OTHER;
-	k = tok(&p, t, sizeof(t));
-	if (k != 'w')
+	if (g3_sql_tok(&p, t, sizeof(t)) != 'w')
 		return;
 	if (!strcmp(t, "set") || !strcmp(t, "reset")) {
-		c->kind = strcmp(t, "set") ? K_OTHER : K_SESSION;
-		if (!word_is(&p, "session"))
-			word_is(&p, "local");
-		if (word_is(&p, "role") || word_is(&p, "authorization") ||
-		    word_is(&p, "session_authorization"))
-			c->kind = K_ROLE;
+		classify_set(p, t, c);
 	} else if (!strcmp(t, "discard")) {
-		if (word_is(&p, "all"))
+		if (g3_sql_word_is(&p, "all"))
 			c->kind = K_ROLE;
 	} else if (!strcmp(t, "select")) {
-		if (word_is(&p, "pg_catalog") && *p == '.')
-			p++;
-		if (word_is(&p, "set_config")) {
-			c->kind = K_SESSION;
-			p = skip_space(p);
-			if (*p == '(')
-				p = skip_space(p + 1);
-			if (!strncasecmp(p, "'role'", 6) ||
-			    !strncasecmp(p, "'session_authorization'", 23))
-				c->kind = K_ROLE;
-		}
-		else if (word_is(&p, "setval"))
-			c->kind = K_SETVAL;
+		classify_select(p, c);
 	} else if (!strcmp(t, "comment")) {
-		if (word_is(&p, "on")) {
-			if (word_is(&p, "extension"))
+		if (g3_sql_word_is(&p, "on")) {
+			if (g3_sql_word_is(&p, "extension"))
 				c->kind = K_COMMENT_EXTENSION;
-			else if (word_is(&p, "database"))
+			else if (g3_sql_word_is(&p, "database"))
 				c->kind = K_DATABASE;
 		}
 	} else if (!strcmp(t, "grant") || !strcmp(t, "revoke") || !strcmp(t, "security")) {
 		if (on_database(p))
 			c->kind = K_DATABASE;
 	} else if (!strcmp(t, "create")) {
-		if (word_is(&p, "database")) {
-			c->kind = K_DATABASE;
-			c->db_create = 1;
-			return;
-		}
-		if (word_is(&p, "extension")) {
-			const char *q = p;
-
-			if (word_is(&q, "if") && word_is(&q, "not") && word_is(&q, "exists"))
-				p = q;
-			k = tok(&p, c->t1, sizeof(c->t1));
-			if (k == 'w' || k == 'q')
-				c->kind = K_EXTENSION;
-			return;
-		}
-		word_is(&p, "unique");
-		if (!word_is(&p, "index"))
-			return;
-		/* the name is the last word before ON, if it is not a keyword */
-		while ((k = tok(&p, t, sizeof(t))) && !(k == 'w' && !strcmp(t, "on")))
-			if ((k == 'w' || k == 'q') &&
-			    (k == 'q' || (strcmp(t, "concurrently") && strcmp(t, "exists") &&
-					  strcmp(t, "if") && strcmp(t, "not"))))
-				snprintf(c->name, sizeof(c->name), "%s", t);
-		if (!k)
-			return;
-		word_is(&p, "only");
-		if (qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0))
-			c->kind = K_INDEX;
+		classify_create(p, c);
 	} else if (!strcmp(t, "alter")) {
-		const char *q = p;
-
-		if (word_is(&p, "database")) {
-			c->kind = K_DATABASE;
-			while ((k = tok(&p, t, sizeof(t))))
-				if (k == 'w' && (!strcmp(t, "set") || !strcmp(t, "reset")))
-					c->db_setting = 1;
-			return;
-		}
-		if (word_is(&p, "table")) {
-			word_is(&p, "only");
-			if (word_is(&p, "if"))
-				word_is(&p, "exists");
-			if (qualified_name(&p, c->t1, sizeof(c->t1), NULL, 0) &&
-			    word_is(&p, "add")) {
-				if (word_is(&p, "constraint"))
-					tok(&p, c->name, sizeof(c->name));
-				k = tok(&p, t, sizeof(t));
-				if (k == 'w' && !strcmp(t, "foreign")) {
-					while ((k = tok(&p, t, sizeof(t))) &&
-					       !(k == 'w' && !strcmp(t, "references")))
-						;
-					if (k && qualified_name(&p, c->t2, sizeof(c->t2), NULL, 0))
-						c->kind = K_FK;
-					return;
-				}
-				if (k == 'w' && (!strcmp(t, "primary") || !strcmp(t, "unique") ||
-						 !strcmp(t, "check") || !strcmp(t, "exclude"))) {
-					c->kind = K_CONSTRAINT;
-					return;
-				}
-			}
-		}
-		/* ALTER <anything> ... OWNER TO role */
-		p = q;
-		while ((k = tok(&p, t, sizeof(t)))) {
-			if (k == 'w' && !strcmp(t, "owner")) {
-				if (word_is(&p, "to"))
-					c->kind = K_OWNER;
-				return;
-			}
-		}
+		classify_alter(p, c);
 	}
 }
 
@@ -500,7 +445,7 @@ static g3_rc run_copy(struct worker *w, struct job *j, g3_err *err)
 	char msg[768];
 	int put_failed = 0;
 	g3_rc rc = G3_OK;
-	double t0 = now_s();
+	double t0 = g3_clock_now();
 	char name[NAME_MAX_LEN];
 
 	pthread_mutex_lock(&l->mu);
@@ -584,7 +529,7 @@ static g3_rc run_copy(struct worker *w, struct job *j, g3_err *err)
 		PQclear(res);
 		res = PQgetResult(w->conn);
 	}
-	j->seconds = now_s() - t0;
+	j->seconds = g3_clock_now() - t0;
 	return rc;
 }
 
@@ -606,7 +551,7 @@ static g3_rc exec_cmd(PGconn *conn, const char *sql)
 
 static g3_rc run_sql(struct worker *w, struct job *j, g3_err *err)
 {
-	double t0 = now_s();
+	double t0 = g3_clock_now();
 	int txn = j->gin && !exec_cmd(w->conn, "BEGIN");
 	PGresult *res = NULL;
 	g3_rc rc = G3_OK;
@@ -623,7 +568,7 @@ static g3_rc run_sql(struct worker *w, struct job *j, g3_err *err)
 	if (txn && exec_cmd(w->conn, rc ? "ROLLBACK" : "COMMIT") && !rc)
 		rc = g3_err_set(err, G3_FAIL, "%s %ld: could not commit the index build",
 				j->origin, j->line);
-	j->seconds = now_s() - t0;
+	j->seconds = g3_clock_now() - t0;
 	return rc;
 }
 
@@ -726,7 +671,7 @@ static void reap(g3_pgload *l, struct job *j)
 		t->seconds += j->seconds;
 		t->copies++;
 		l->st.rows += j->rows;
-		clock_gettime(CLOCK_MONOTONIC, &l->t_data1);
+		l->t_data1 = g3_clock_now();
 	}
 	l->done = g3_xrealloc(l->done, (l->ndone + 1) * sizeof(*l->done));
 	l->done[l->ndone++] = j;
@@ -949,6 +894,20 @@ enum {
 	TOLERATE_SETTING = 2,      /* SET of a parameter the server does not know */
 };
 
+/* A statement whose failure the load tolerates: logged at level with why,
+ * counted, and the caller told through *skipped (when not NULL). */
+static void skip_tolerated(const g3_pgload *l, const char *sql, long line, g3_log_level level,
+			   const char *why, long *count, int *skipped)
+{
+	char ex[80];
+
+	stmt_excerpt(sql, ex, sizeof(ex));
+	g3_log(level, "%s %ld: skipped \"%s\": %s", l->origin, line, ex, why);
+	(*count)++;
+	if (skipped)
+		*skipped = 1;
+}
+
 /* Runs sql on the leader; *skipped (when not NULL) tells that a tolerated
  * error skipped it. */
 static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
@@ -971,26 +930,16 @@ static g3_rc leader_exec(g3_pgload *l, const char *sql, long line,
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 		if ((tolerate & TOLERATE_PRIVILEGE) && state && !strcmp(state, "42501")) {
-			char ex[80];
-
-			stmt_excerpt(sql, ex, sizeof(ex));
-			g3_debug("%s %ld: skipped \"%s\": only the extension's owner may run it",
-				l->origin, line, ex);
-			l->st.skipped_comments++;
-			if (skipped)
-				*skipped = 1;
+			skip_tolerated(l, sql, line, G3_LOG_DEBUG,
+				       "only the extension's owner may run it",
+				       &l->st.skipped_comments, skipped);
 		} else if ((tolerate & TOLERATE_SETTING) && state && !strcmp(state, "42704")) {
 			/* a newer pg_dump's session setting (transaction_timeout
 			 * of pg_dump 17 on an older server): unknown to the server,
 			 * it cannot change how the data is read */
-			char ex[80];
-
-			stmt_excerpt(sql, ex, sizeof(ex));
-			g3_warn("%s %ld: skipped \"%s\": the server does not know this setting",
-				l->origin, line, ex);
-			l->st.skipped_settings++;
-			if (skipped)
-				*skipped = 1;
+			skip_tolerated(l, sql, line, G3_LOG_WARN,
+				       "the server does not know this setting",
+				       &l->st.skipped_settings, skipped);
 		} else {
 			rc = stmt_error(l->origin, sql, line, l->leader, res, err);
 		}
@@ -1135,7 +1084,7 @@ g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
 	pthread_mutex_lock(&l->mu);
 	if (!l->data_started) {
 		l->data_started = 1;
-		clock_gettime(CLOCK_MONOTONIC, &l->t_data0);
+		l->t_data0 = g3_clock_now();
 		l->t_data1 = l->t_data0;
 	}
 	for (;;) {
@@ -1255,7 +1204,7 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 	double t0;
 	g3_rc rc;
 
-	t0 = now_s();
+	t0 = g3_clock_now();
 	lead_flush(l, G3_OK, NULL);
 	pthread_mutex_lock(&l->mu);
 	rc = collect(l, err);
@@ -1288,7 +1237,7 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 		}
 		rc = pump(l, 1, err);
 	}
-	l->st.post_seconds += now_s() - t0;
+	l->st.post_seconds += g3_clock_now() - t0;
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }
@@ -1303,8 +1252,7 @@ const g3_pgload_stats *g3_pgload_get_stats(const g3_pgload *l)
 {
 	g3_pgload_stats *st = (g3_pgload_stats *)&l->st;
 
-	st->data_seconds = (double)(l->t_data1.tv_sec - l->t_data0.tv_sec) +
-			   (double)(l->t_data1.tv_nsec - l->t_data0.tv_nsec) / 1e9;
+	st->data_seconds = l->t_data1 - l->t_data0;
 	return st;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../gen3/secret.h"
 #include "../base/strbuf.h"
@@ -224,17 +225,12 @@ static g3_rc choose_set_role(PGconn *master, g3_pgtarget *t, const g3_pgtarget_o
 	return rc;
 }
 
-g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
-			  const g3_service *svc, const g3_pgtarget_opts *o,
-			  g3_pgtarget *t, g3_err *err)
+/* The names of the target, its side and old databases, and the service
+ * the side database is provisioned for. */
+static g3_rc target_names(const g3_service *svc, g3_pgtarget *t, g3_err *err)
 {
-	const char *params[1];
-	PGresult *r = NULL;
-	g3_buf key = G3_BUF_INIT;
-	char what[256];
 	g3_rc rc;
 
-	PQsetNoticeProcessor(master, quiet_notice, NULL);
 	t->database = g3_xstrdup(svc->database);
 	t->side = suffixed(svc->database, G3_PGTARGET_SIDE_SUFFIX);
 	t->old = suffixed(svc->database, G3_PGTARGET_OLD_SUFFIX);
@@ -257,71 +253,89 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 	 * loads (g3_pgtarget_extension) */
 	if (!t->svc.extensions)
 		t->svc.extensions = g3_xcalloc(1, sizeof(char *));
-	if ((rc = g3_pg_check_name("role", svc->username, err)) ||
-	    (rc = g3_target_guard_conn(master, t->database, svc->username, err)))
-		return rc;
-	if (!t->svc.password && (rc = choose_set_role(master, t, o, err)))
-		return rc;
+	return G3_OK;
+}
 
-	/* one restore per target at a time */
-	g3_buf_addf(&key, "gen3db restore %s", t->database);
+/* One restore per target at a time: a session advisory lock. */
+static g3_rc restore_lock(PGconn *master, const char *database, g3_err *err)
+{
+	g3_buf key = G3_BUF_INIT;
+	const char *params[1];
+	PGresult *r = NULL;
+	g3_rc rc;
+
+	g3_buf_addf(&key, "gen3db restore %s", database);
 	params[0] = key.data;
 	rc = g3_pg_query(master, "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext($1))",
 			 1, params, &r, "could not take the restore lock", err);
 	g3_buf_release(&key);
 	if (rc)
 		return rc;
-	if (strcmp(PQgetvalue(r, 0, 0), "t")) {
-		PQclear(r);
-		return g3_err_set(err, G3_USAGE, "another restore into database \"%s\" is running",
-				  t->database);
-	}
+	if (strcmp(PQgetvalue(r, 0, 0), "t"))
+		rc = g3_err_set(err, G3_USAGE, "another restore into database \"%s\" is running",
+				database);
 	PQclear(r);
+	return rc;
+}
 
-	/* what a killed run left behind, and only that */
+/* What a killed run left behind, and only that. */
+static g3_rc drop_leftovers(PGconn *master, g3_pgtarget *t, g3_err *err)
+{
+	int target_exists;
+	g3_rc rc;
+
 	if ((rc = drop_leftover(master, t->side, SIDE_MARK, t->database, err)))
 		return rc;
-	if ((rc = db_exists(master, t->old, &t->exists, err)))
+	if ((rc = db_exists(master, t->old, &t->exists, err)) || !t->exists)
 		return rc;
-	if (t->exists) {
-		int target_exists;
+	/* killed between the swap and the drop: the target is the new,
+	 * complete database; the old one goes */
+	if ((rc = db_exists(master, t->database, &target_exists, err)))
+		return rc;
+	if (!target_exists)
+		return g3_err_set(err, G3_FAIL,
+				  "database \"%s\" is missing but \"%s\" exists (a restore "
+				  "was interrupted while swapping them)", t->database, t->old);
+	return drop_leftover(master, t->old, OLD_MARK, t->database, err);
+}
 
-		/* killed between the swap and the drop: the target is the
-		 * new, complete database; the old one goes */
-		if ((rc = db_exists(master, t->database, &target_exists, err)))
-			return rc;
-		if (!target_exists)
-			return g3_err_set(err, G3_FAIL,
-					  "database \"%s\" is missing but \"%s\" exists (a restore "
-					  "was interrupted while swapping them)", t->database, t->old);
-		if ((rc = drop_leftover(master, t->old, OLD_MARK, t->database, err)))
-			return rc;
+/* An existing target with tables: skipped, replaced (--clean) or refused. */
+static g3_rc check_existing(const g3_pgconf *master_conf, const g3_pgtarget_opts *o,
+			    g3_pgtarget *t, g3_err *err)
+{
+	g3_rc rc;
+
+	if ((rc = count_tables(master_conf, t->database, &t->tables, o->wait_seconds, err)))
+		return rc;
+	if (t->tables && o->skip_existing && !o->clean) {
+		g3_debug("database \"%s\" already has %ld %s: skipped, left as it is",
+			t->database, t->tables,
+			g3_plural(t->tables, "table or other relation",
+				  "tables or other relations"));
+		t->skipped = 1;
+		return G3_OK;
 	}
-
-	if ((rc = db_exists(master, t->database, &t->exists, err)))
-		return rc;
-	if (t->exists) {
-		if ((rc = count_tables(master_conf, t->database, &t->tables, o->wait_seconds, err)))
-			return rc;
-		if (t->tables && o->skip_existing && !o->clean) {
-			g3_debug("database \"%s\" already has %ld %s: skipped, left as it is",
+	if (t->tables && !o->clean) {
+		rc = g3_err_set(err, G3_USAGE,
+				"database \"%s\" already has %ld %s",
 				t->database, t->tables,
 				g3_plural(t->tables, "table or other relation",
 					  "tables or other relations"));
-			t->skipped = 1;
-			return G3_OK;
-		}
-		if (t->tables && !o->clean) {
-			rc = g3_err_set(err, G3_USAGE,
-					"database \"%s\" already has %ld %s",
-					t->database, t->tables,
-					g3_plural(t->tables, "table or other relation",
-						  "tables or other relations"));
-			g3_err_hint(err, "--clean replaces it (its content stays until the restore "
-				    "is complete); --on-existing skip leaves it as it is");
-			return rc;
-		}
+		g3_err_hint(err, "--clean replaces it (its content stays until the restore "
+			    "is complete); --on-existing skip leaves it as it is");
 	}
+	return rc;
+}
+
+/* Creates the side database: provisioned like the service's, or (with
+ * no_create) a bare database owned by the service's role. */
+static g3_rc create_side(PGconn *master, const g3_pgconf *master_conf,
+			 const g3_pgtarget_opts *o, g3_pgtarget *t, g3_err *err)
+{
+	char what[256];
+	char *role;
+	g3_buf fmt = G3_BUF_INIT;
+	g3_rc rc;
 
 	if (!o->no_create) {
 		g3_prov_opts po;
@@ -340,21 +354,40 @@ g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
 		return rc;
 	}
 	snprintf(what, sizeof(what), "could not create database \"%s\"", t->side);
-	{
-		char *role = g3_pg_ident(master, t->svc.username, err);
-		g3_buf fmt = G3_BUF_INIT;
-
-		if (!role)
-			return G3_USAGE;
-		g3_buf_addf(&fmt, "CREATE DATABASE %%s OWNER %s", role);
-		PQfreemem(role);
-		t->side_created = 1;
-		rc = exec_db(master, fmt.data, t->side, what, err);
-		g3_buf_release(&fmt);
-	}
+	role = g3_pg_ident(master, t->svc.username, err);
+	if (!role)
+		return G3_USAGE;
+	g3_buf_addf(&fmt, "CREATE DATABASE %%s OWNER %s", role);
+	PQfreemem(role);
+	t->side_created = 1;
+	rc = exec_db(master, fmt.data, t->side, what, err);
+	g3_buf_release(&fmt);
 	if (!rc)
 		rc = mark(master, t->side, SIDE_MARK, t->database, NULL, err);
 	return rc;
+}
+
+g3_rc g3_pgtarget_prepare(PGconn *master, const g3_pgconf *master_conf,
+			  const g3_service *svc, const g3_pgtarget_opts *o,
+			  g3_pgtarget *t, g3_err *err)
+{
+	g3_rc rc;
+
+	PQsetNoticeProcessor(master, quiet_notice, NULL);
+	if ((rc = target_names(svc, t, err)))
+		return rc;
+	if ((rc = g3_pg_check_name("role", svc->username, err)) ||
+	    (rc = g3_target_guard_conn(master, t->database, svc->username, err)))
+		return rc;
+	if (!t->svc.password && (rc = choose_set_role(master, t, o, err)))
+		return rc;
+	if ((rc = restore_lock(master, t->database, err)) ||
+	    (rc = drop_leftovers(master, t, err)) ||
+	    (rc = db_exists(master, t->database, &t->exists, err)))
+		return rc;
+	if (t->exists && ((rc = check_existing(master_conf, o, t, err)) || t->skipped))
+		return rc;
+	return create_side(master, master_conf, o, t, err);
 }
 
 g3_rc g3_pgtarget_connect(const g3_pgconf *master_conf, const g3_pgtarget *t,
@@ -483,7 +516,7 @@ g3_rc g3_pgtarget_commit(PGconn *master, g3_pgtarget *t, g3_err *err)
 		if (!rc)
 			break;
 		g3_pg_exec(master, "ROLLBACK", "rollback", err);
-		usleep(200000);
+		g3_clock_sleep(0.2);
 	}
 	if (rc)
 		goto cleanup;

@@ -119,6 +119,19 @@ g3_rc g3_service_connect(const g3_pgconf *master_conf, const g3_service *svc,
 	return rc;
 }
 
+/* Refuses name as a target database (is_role 0) or service role (1). */
+static g3_rc refuse(int is_role, const char *name, const char *why, g3_err *err)
+{
+	g3_rc rc;
+
+	if (is_role)
+		rc = g3_err_set(err, G3_USAGE, "role \"%s\" cannot be a service role: %s", name, why);
+	else
+		rc = g3_err_set(err, G3_USAGE, "database \"%s\" cannot be a target: %s", name, why);
+	g3_err_hint(err, "name the service's own %s", is_role ? "role" : "database");
+	return rc;
+}
+
 g3_rc g3_target_guard(const char *master_db, const char *master_role,
 		      const char *database, const char *role, g3_err *err)
 {
@@ -127,38 +140,16 @@ g3_rc g3_target_guard(const char *master_db, const char *master_role,
 		{ "template1", "it is the template every new database is copied from" },
 		{ "postgres", "it is PostgreSQL's default maintenance database" },
 	};
-	g3_rc rc;
 
-	if (database) {
-		for (size_t i = 0; i < sizeof(system_dbs) / sizeof(system_dbs[0]); i++)
-			if (!strcmp(database, system_dbs[i].name)) {
-				rc = g3_err_set(err, G3_USAGE,
-						"database \"%s\" cannot be a target: %s",
-						database, system_dbs[i].why);
-				g3_err_hint(err, "name the service's own database");
-				return rc;
-			}
-		if (master_db && !strcmp(database, master_db)) {
-			rc = g3_err_set(err, G3_USAGE, "database \"%s\" cannot be a target: "
-					"it is the database the master connection uses", database);
-			g3_err_hint(err, "name the service's own database");
-			return rc;
-		}
-	}
-	if (role) {
-		if (!strcmp(role, "postgres")) {
-			rc = g3_err_set(err, G3_USAGE, "role \"%s\" cannot be a service role: "
-					"it is PostgreSQL's default superuser", role);
-			g3_err_hint(err, "name the service's own role");
-			return rc;
-		}
-		if (master_role && !strcmp(role, master_role)) {
-			rc = g3_err_set(err, G3_USAGE, "role \"%s\" cannot be a service role: "
-					"it is the master connection's own role", role);
-			g3_err_hint(err, "name the service's own role");
-			return rc;
-		}
-	}
+	for (size_t i = 0; database && i < sizeof(system_dbs) / sizeof(system_dbs[0]); i++)
+		if (!strcmp(database, system_dbs[i].name))
+			return refuse(0, database, system_dbs[i].why, err);
+	if (database && master_db && !strcmp(database, master_db))
+		return refuse(0, database, "it is the database the master connection uses", err);
+	if (role && !strcmp(role, "postgres"))
+		return refuse(1, role, "it is PostgreSQL's default superuser", err);
+	if (role && master_role && !strcmp(role, master_role))
+		return refuse(1, role, "it is the master connection's own role", err);
 	return G3_OK;
 }
 
@@ -208,83 +199,55 @@ static int is_password_failure(const char *msg)
 	return strstr(msg, "password authentication failed") != NULL;
 }
 
-static g3_rc ensure_role(struct prov *p, g3_err *err)
+/* The role exists and may log in: checks that the given password is its
+ * own by logging in where the role can (its database if it exists, else
+ * the maintenance database). */
+static g3_rc check_login(struct prov *p, g3_err *err)
 {
-	const char *params[1] = { p->svc->username };
-	PGresult *r = NULL;
-	g3_buf sql = G3_BUF_INIT, disp = G3_BUF_INIT;
-	char *verifier = NULL, *lit = NULL;
-	char what[256];
-	int exists, canlogin = 0;
+	PGconn *probe = NULL;
+	g3_service probe_svc = *p->svc;
+	g3_err perr;
+	PGresult *d = NULL;
+	const char *dparams[1] = { p->svc->database };
 	g3_rc rc;
 
 	rc = g3_pg_query(p->master,
-			 "SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = $1",
-			 1, params, &r, "could not look up roles", err);
+			 "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
+			 1, dparams, &d, "could not look up databases", err);
 	if (rc)
-		goto cleanup;
-	exists = PQntuples(r) == 1;
-	if (exists)
-		canlogin = !strcmp(PQgetvalue(r, 0, 0), "t");
-	if (p->svc->set_role) {
-		/* no password to set or check: the master acts as the role */
-		if (!exists)
-			rc = g3_err_set(err, G3_USAGE, "role \"%s\" does not exist",
+		return rc;
+	if (PQntuples(d) == 0 && p->maint)
+		probe_svc.database = (char *)p->maint;
+	PQclear(d);
+	g3_err_init(&perr);
+	if (g3_service_connect(p->conf, &probe_svc, 0, &probe, &perr)) {
+		if (is_password_failure(perr.msg)) {
+			rc = g3_err_set(err, G3_FAIL,
+					"role \"%s\" exists with a different password",
 					p->svc->username);
-		goto cleanup;
-	}
-
-	if (exists && !p->opts->reset_password && p->svc->password_generated) {
-		rc = g3_err_set(err, G3_FAIL,
-				"role \"%s\" exists and no password was given for it",
-				p->svc->username);
-		g3_err_hint(err, "give its password (SERVICE_PGPASS, --password-file, or the "
-			    "--secret-out file of the run that created it), or set a new one "
-			    "with --reset-password");
-		goto cleanup;
-	}
-	if (exists && canlogin && !p->opts->reset_password) {
-		PGconn *probe = NULL;
-		g3_service probe_svc = *p->svc;
-		g3_err perr;
-		const char *maint = p->maint;
-		PGresult *d = NULL;
-		const char *dparams[1] = { p->svc->database };
-
-		/* log in where the role can: its database if it exists, else
-		 * the maintenance database */
-		rc = g3_pg_query(p->master,
-				 "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
-				 1, dparams, &d, "could not look up databases", err);
-		if (rc)
-			goto cleanup;
-		if (PQntuples(d) == 0 && maint)
-			probe_svc.database = (char *)maint;
-		PQclear(d);
-		g3_err_init(&perr);
-		if (g3_service_connect(p->conf, &probe_svc, 0, &probe, &perr)) {
-			if (is_password_failure(perr.msg)) {
-				rc = g3_err_set(err, G3_FAIL,
-						"role \"%s\" exists with a different password",
-						p->svc->username);
-				g3_err_hint(err, "give its password (SERVICE_PGPASS or --password-file), "
-					    "or set a new one with --reset-password");
-				goto cleanup;
-			}
-			/* another reason (pg_hba, CONNECT privilege): the final
-			 * verification reports it if it persists */
-			g3_debug("login check for \"%s\" deferred: %s",
-				 p->svc->username, perr.msg);
+			g3_err_hint(err, "give its password (SERVICE_PGPASS or --password-file), "
+				    "or set a new one with --reset-password");
+			return rc;
 		}
-		PQfinish(probe);
-		goto cleanup;
+		/* another reason (pg_hba, CONNECT privilege): the final
+		 * verification reports it if it persists */
+		g3_debug("login check for \"%s\" deferred: %s",
+			 p->svc->username, perr.msg);
 	}
-	if (exists && !canlogin && !p->opts->reset_password) {
-		rc = g3_err_set(err, G3_FAIL, "role \"%s\" exists but may not log in",
-				p->svc->username);
-		g3_err_hint(err, "--reset-password gives it LOGIN and the password");
-		goto cleanup;
-	}
+	PQfinish(probe);
+	return G3_OK;
+}
+
+/* CREATE ROLE, or ALTER ROLE for an existing one, with LOGIN and the
+ * password's verifier (computed here: the password never reaches the
+ * server's logs). */
+static g3_rc set_password(struct prov *p, int exists, int canlogin, g3_err *err)
+{
+	g3_buf sql = G3_BUF_INIT, disp = G3_BUF_INIT;
+	char *verifier = NULL, *lit = NULL;
+	const char *verb = exists ? "ALTER" : "CREATE";
+	char what[256];
+	g3_rc rc = G3_OK;
 
 	verifier = PQencryptPasswordConn(p->master, p->svc->password,
 					 p->svc->username, NULL);
@@ -302,17 +265,13 @@ static g3_rc ensure_role(struct prov *p, g3_err *err)
 		rc = G3_FAIL;
 		goto cleanup;
 	}
-	if (exists) {
-		g3_buf_addf(&sql, "ALTER ROLE %s LOGIN PASSWORD %s", p->role, lit);
-		g3_buf_addf(&disp, "ALTER ROLE %s LOGIN PASSWORD '********'", p->role);
+	g3_buf_addf(&sql, "%s ROLE %s LOGIN PASSWORD %s", verb, p->role, lit);
+	g3_buf_addf(&disp, "%s ROLE %s LOGIN PASSWORD '********'", verb, p->role);
+	if (exists)
 		snprintf(what, sizeof(what), "could not set the password of role \"%s\"",
 			 p->svc->username);
-	} else {
-		g3_buf_addf(&sql, "CREATE ROLE %s LOGIN PASSWORD %s", p->role, lit);
-		g3_buf_addf(&disp, "CREATE ROLE %s LOGIN PASSWORD '********'", p->role);
-		snprintf(what, sizeof(what), "could not create role \"%s\"",
-			 p->svc->username);
-	}
+	else
+		snprintf(what, sizeof(what), "could not create role \"%s\"", p->svc->username);
 	rc = step(p, p->master, p->maint, sql.data, disp.data, what, err);
 	if (rc)
 		goto cleanup;
@@ -323,7 +282,6 @@ static g3_rc ensure_role(struct prov *p, g3_err *err)
 		p->res->role_created = 1;
 	}
 cleanup:
-	PQclear(r);
 	if (verifier) {
 		explicit_bzero(verifier, strlen(verifier));
 		PQfreemem(verifier);
@@ -337,6 +295,49 @@ cleanup:
 	g3_buf_release(&sql);
 	g3_buf_release(&disp);
 	return rc;
+}
+
+static g3_rc ensure_role(struct prov *p, g3_err *err)
+{
+	const char *params[1] = { p->svc->username };
+	PGresult *r = NULL;
+	int exists, canlogin = 0;
+	g3_rc rc;
+
+	rc = g3_pg_query(p->master,
+			 "SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = $1",
+			 1, params, &r, "could not look up roles", err);
+	if (rc)
+		return rc;
+	exists = PQntuples(r) == 1;
+	if (exists)
+		canlogin = !strcmp(PQgetvalue(r, 0, 0), "t");
+	PQclear(r);
+	if (p->svc->set_role) {
+		/* no password to set or check: the master acts as the role */
+		if (!exists)
+			return g3_err_set(err, G3_USAGE, "role \"%s\" does not exist",
+					  p->svc->username);
+		return G3_OK;
+	}
+	if (exists && !p->opts->reset_password && p->svc->password_generated) {
+		rc = g3_err_set(err, G3_FAIL,
+				"role \"%s\" exists and no password was given for it",
+				p->svc->username);
+		g3_err_hint(err, "give its password (SERVICE_PGPASS, --password-file, or the "
+			    "--secret-out file of the run that created it), or set a new one "
+			    "with --reset-password");
+		return rc;
+	}
+	if (exists && canlogin && !p->opts->reset_password)
+		return check_login(p, err);
+	if (exists && !canlogin && !p->opts->reset_password) {
+		rc = g3_err_set(err, G3_FAIL, "role \"%s\" exists but may not log in",
+				p->svc->username);
+		g3_err_hint(err, "--reset-password gives it LOGIN and the password");
+		return rc;
+	}
+	return set_password(p, exists, canlogin, err);
 }
 
 static g3_rc ensure_membership(struct prov *p, g3_err *err)

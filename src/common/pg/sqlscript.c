@@ -226,166 +226,210 @@ static g3_rc meta(g3_sqlscript *s, size_t end, g3_err *err)
 	return rc;
 }
 
-/* 1: need more input before deciding (not final) */
-#define NEED(k) do { if (s->pos + (k) >= len) { if (!final) return G3_OK; } } while (0)
+/* What one scanning step decided: go on, wait for more input (not final),
+ * or stop on an error (in *rc). */
+enum step { STEP_ON, STEP_WAIT, STEP_ERR };
+
+#define NEED(k) do { if (s->pos + (k) >= len && !final) return STEP_WAIT; } while (0)
 #define AT(k) (s->pos + (k) < len ? (unsigned char)s->buf.data[s->pos + (k)] : 0)
+#define FAIL(x) do { *rc = (x); return STEP_ERR; } while (0)
+
+/* Between statements: blanks, psql meta-commands on a line of their own,
+ * comments and empty statements. Returns STEP_ON with *done 0 when c was
+ * none of those (the caller starts or continues a statement). */
+static enum step normal_outside(g3_sqlscript *s, size_t len, unsigned char c, int final,
+				int *done, g3_rc *rc, g3_err *err)
+{
+	*done = 1;
+	if (s->start < 0 && isspace(c)) {
+		adv(s, 1);
+		return STEP_ON;
+	}
+	if (s->start < 0 && c == '\\') {
+		char *nl = memchr(s->buf.data + s->pos, '\n', len - s->pos);
+		size_t end = nl ? (size_t)(nl - s->buf.data) : len;
+
+		if (!nl && !final)
+			return STEP_WAIT;
+		if ((*rc = meta(s, end, err)))
+			return STEP_ERR;
+		adv(s, end - s->pos + (nl ? 1 : 0));
+		return STEP_ON;
+	}
+	if (c == '-' || c == '/') {
+		NEED(1);
+		if (c == '-' && AT(1) == '-') {
+			s->state = S_LINE_COMMENT;
+			s->quote_line = s->line;
+			adv(s, 2);
+			return STEP_ON;
+		}
+		if (c == '/' && AT(1) == '*') {
+			s->state = S_BLOCK_COMMENT;
+			s->quote_line = s->line;
+			s->depth = 1;
+			adv(s, 2);
+			return STEP_ON;
+		}
+	}
+	if (s->start < 0) {
+		if (c == ';') {     /* an empty statement */
+			adv(s, 1);
+			return STEP_ON;
+		}
+		s->start = (long)s->pos;
+		s->stmt_line = s->line;
+		s->paren = 0;
+	}
+	*done = 0;
+	return STEP_ON;
+}
+
+/* A '$' that may open a dollar-quoted string: *done 1 when it did. */
+static enum step normal_dollar(g3_sqlscript *s, size_t len, int final, int *done)
+{
+	size_t j = s->pos + 1;
+
+	*done = 0;
+	while (j < len && tag_char((unsigned char)s->buf.data[j], j == s->pos + 1))
+		j++;
+	if (j >= len && !final)
+		return STEP_WAIT;
+	if (j < len && s->buf.data[j] == '$' && j + 1 - s->pos <= TAG_MAX) {
+		s->taglen = j + 1 - s->pos;
+		memcpy(s->tag, s->buf.data + s->pos, s->taglen);
+		s->state = S_DOLLAR;
+		s->quote_line = s->line;
+		adv(s, s->taglen);
+		*done = 1;
+	}
+	return STEP_ON;
+}
+
+static enum step step_normal(g3_sqlscript *s, size_t len, unsigned char c, int final,
+			     g3_rc *rc, g3_err *err)
+{
+	enum step st;
+	int done;
+
+	if ((st = normal_outside(s, len, c, final, &done, rc, err)) != STEP_ON || done)
+		return st;
+	if (c == '\'') {
+		long b = (long)s->pos;
+		int e = b - 1 >= s->start &&
+			(s->buf.data[b - 1] == 'E' || s->buf.data[b - 1] == 'e') &&
+			(b - 2 < s->start || !ident_char((unsigned char)s->buf.data[b - 2]));
+
+		s->state = e || !s->std_strings ? S_ESTRING : S_SQUOTE;
+		s->quote_line = s->line;
+	} else if (c == '"') {
+		s->state = S_DQUOTE;
+		s->quote_line = s->line;
+	} else if (c == '$' && ((long)s->pos == s->start ||
+		   !ident_char((unsigned char)s->buf.data[s->pos - 1]))) {
+		if ((st = normal_dollar(s, len, final, &done)) != STEP_ON || done)
+			return st;
+	} else if (c == '(') {
+		s->paren++;
+	} else if (c == ')') {
+		if (s->paren > 0)
+			s->paren--;
+	} else if (c == ';' && s->paren == 0) {
+		adv(s, 1);
+		if ((*rc = emit(s, err)))
+			return STEP_ERR;
+		return STEP_ON;
+	} else if (c == '\\') {
+		FAIL(g3_err_set(err, G3_USAGE,
+				"line %ld: a backslash outside a string inside a statement "
+				"(psql meta-commands within statements are not supported)",
+				s->line));
+	}
+	adv(s, 1);
+	return STEP_ON;
+}
+
+/* Inside a quoted string, a dollar-quoted string or a comment. */
+static enum step step_quoted(g3_sqlscript *s, size_t len, unsigned char c, int final)
+{
+	switch (s->state) {
+	case S_SQUOTE:
+	case S_ESTRING:
+		if (c == '\\' && s->state == S_ESTRING) {
+			NEED(1);
+			adv(s, s->pos + 1 < len ? 2 : 1);
+			return STEP_ON;
+		}
+		if (c == '\'') {
+			NEED(1);
+			if (AT(1) == '\'') {
+				adv(s, 2);
+				return STEP_ON;
+			}
+			s->state = S_NORMAL;
+		}
+		break;
+	case S_DQUOTE:
+		if (c == '"')
+			s->state = S_NORMAL;
+		break;
+	case S_DOLLAR:
+		if (c == '$') {
+			NEED(s->taglen - 1);
+			if (s->pos + s->taglen <= len &&
+			    !memcmp(s->buf.data + s->pos, s->tag, s->taglen)) {
+				s->state = S_NORMAL;
+				adv(s, s->taglen);
+				return STEP_ON;
+			}
+		}
+		break;
+	case S_LINE_COMMENT:
+		if (c == '\n')
+			s->state = S_NORMAL;
+		break;
+	case S_BLOCK_COMMENT:
+		if (c == '/' || c == '*') {
+			NEED(1);
+			if (c == '/' && AT(1) == '*') {
+				s->depth++;
+				adv(s, 2);
+				return STEP_ON;
+			}
+			if (c == '*' && AT(1) == '/') {
+				adv(s, 2);
+				if (--s->depth == 0)
+					s->state = S_NORMAL;
+				return STEP_ON;
+			}
+		}
+		break;
+	case S_NORMAL:
+		break;
+	}
+	adv(s, 1);
+	return STEP_ON;
+}
 
 static g3_rc scan(g3_sqlscript *s, int final, g3_err *err)
 {
-	g3_rc rc;
+	g3_rc rc = G3_OK;
 
 	while (!s->in_copy && s->pos < s->buf.len) {
 		size_t len = s->buf.len;
 		unsigned char c = (unsigned char)s->buf.data[s->pos];
+		enum step st;
 
 		/* statements go to the server as C strings: a NUL would cut one
 		 * short without a word */
 		if (!c)
 			return g3_err_set(err, G3_USAGE, "line %ld: a NUL byte in the script", s->line);
-		switch (s->state) {
-		case S_NORMAL:
-			if (s->start < 0 && isspace(c)) {
-				adv(s, 1);
-				continue;
-			}
-			if (s->start < 0 && c == '\\') {
-				char *nl = memchr(s->buf.data + s->pos, '\n', len - s->pos);
-				size_t end = nl ? (size_t)(nl - s->buf.data) : len;
-
-				if (!nl && !final)
-					return G3_OK;
-				if ((rc = meta(s, end, err)))
-					return rc;
-				adv(s, end - s->pos + (nl ? 1 : 0));
-				continue;
-			}
-			if (c == '-' || c == '/') {
-				NEED(1);
-				if (c == '-' && AT(1) == '-') {
-					s->state = S_LINE_COMMENT;
-					s->quote_line = s->line;
-					adv(s, 2);
-					continue;
-				}
-				if (c == '/' && AT(1) == '*') {
-					s->state = S_BLOCK_COMMENT;
-					s->quote_line = s->line;
-					s->depth = 1;
-					adv(s, 2);
-					continue;
-				}
-			}
-			if (s->start < 0) {
-				if (c == ';') {     /* an empty statement */
-					adv(s, 1);
-					continue;
-				}
-				s->start = (long)s->pos;
-				s->stmt_line = s->line;
-				s->paren = 0;
-			}
-			if (c == '\'') {
-				long b = (long)s->pos;
-				int e = b - 1 >= s->start &&
-					(s->buf.data[b - 1] == 'E' || s->buf.data[b - 1] == 'e') &&
-					(b - 2 < s->start || !ident_char((unsigned char)s->buf.data[b - 2]));
-
-				s->state = e || !s->std_strings ? S_ESTRING : S_SQUOTE;
-				s->quote_line = s->line;
-			} else if (c == '"') {
-				s->state = S_DQUOTE;
-				s->quote_line = s->line;
-			} else if (c == '$' && ((long)s->pos == s->start ||
-				   !ident_char((unsigned char)s->buf.data[s->pos - 1]))) {
-				size_t j = s->pos + 1;
-
-				while (j < len && tag_char((unsigned char)s->buf.data[j], j == s->pos + 1))
-					j++;
-				if (j >= len && !final)
-					return G3_OK;
-				if (j < len && s->buf.data[j] == '$' && j + 1 - s->pos <= TAG_MAX) {
-					s->taglen = j + 1 - s->pos;
-					memcpy(s->tag, s->buf.data + s->pos, s->taglen);
-					s->state = S_DOLLAR;
-					s->quote_line = s->line;
-					adv(s, s->taglen);
-					continue;
-				}
-			} else if (c == '(') {
-				s->paren++;
-			} else if (c == ')') {
-				if (s->paren > 0)
-					s->paren--;
-			} else if (c == ';' && s->paren == 0) {
-				adv(s, 1);
-				if ((rc = emit(s, err)))
-					return rc;
-				continue;
-			} else if (c == '\\') {
-				return g3_err_set(err, G3_USAGE,
-						  "line %ld: a backslash outside a string inside a statement "
-						  "(psql meta-commands within statements are not supported)",
-						  s->line);
-			}
-			adv(s, 1);
-			break;
-		case S_SQUOTE:
-		case S_ESTRING:
-			if (c == '\\' && s->state == S_ESTRING) {
-				NEED(1);
-				adv(s, s->pos + 1 < len ? 2 : 1);
-				continue;
-			}
-			if (c == '\'') {
-				NEED(1);
-				if (AT(1) == '\'') {
-					adv(s, 2);
-					continue;
-				}
-				s->state = S_NORMAL;
-			}
-			adv(s, 1);
-			break;
-		case S_DQUOTE:
-			if (c == '"')
-				s->state = S_NORMAL;
-			adv(s, 1);
-			break;
-		case S_DOLLAR:
-			if (c == '$') {
-				NEED(s->taglen - 1);
-				if (s->pos + s->taglen <= len &&
-				    !memcmp(s->buf.data + s->pos, s->tag, s->taglen)) {
-					s->state = S_NORMAL;
-					adv(s, s->taglen);
-					continue;
-				}
-			}
-			adv(s, 1);
-			break;
-		case S_LINE_COMMENT:
-			if (c == '\n')
-				s->state = S_NORMAL;
-			adv(s, 1);
-			break;
-		case S_BLOCK_COMMENT:
-			if (c == '/' || c == '*') {
-				NEED(1);
-				if (c == '/' && AT(1) == '*') {
-					s->depth++;
-					adv(s, 2);
-					continue;
-				}
-				if (c == '*' && AT(1) == '/') {
-					adv(s, 2);
-					if (--s->depth == 0)
-						s->state = S_NORMAL;
-					continue;
-				}
-			}
-			adv(s, 1);
-			break;
-		}
+		st = s->state == S_NORMAL ? step_normal(s, len, c, final, &rc, err)
+					  : step_quoted(s, len, c, final);
+		if (st == STEP_WAIT)
+			return G3_OK;
+		if (st == STEP_ERR)
+			return rc;
 	}
 	return G3_OK;
 }

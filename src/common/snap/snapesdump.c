@@ -8,19 +8,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/progress.h"
 #include "../base/strbuf.h"
 #include "../es/esrestore.h"
 #include "snapesdump.h"
-
-static double now_seconds(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 void g3_snap_esdump_init(g3_snap_esdump *s)
 {
@@ -160,7 +153,7 @@ static g3_rc write_index(g3_snap_esdump *s, g3_snap_esdump_index *x, g3_snap_wri
 	struct docs_out o;
 	g3_buf name = G3_BUF_INIT, json = G3_BUF_INIT;
 	uint64_t count = 0;
-	double t0 = now_seconds();
+	double t0 = g3_clock_now();
 	g3_rc rc;
 
 	memset(&o, 0, sizeof(o));
@@ -184,7 +177,7 @@ static g3_rc write_index(g3_snap_esdump *s, g3_snap_esdump_index *x, g3_snap_wri
 	g3_buf_release(&json);
 	if (rc)
 		return rc;
-	x->seconds = now_seconds() - t0;
+	x->seconds = g3_clock_now() - t0;
 	g3_info("dumped index \"%s\" (%s): %" PRId64 " %s, %.1f MB in %" PRId64
 		" %s in %.1f s", x->name, x->concrete, o.ei->docs,
 		g3_plural(o.ei->docs, "document", "documents"),
