@@ -32,6 +32,10 @@ void g3_buf_consume(g3_buf *b, size_t n);
 /* Takes ownership of the data; the buffer is left empty. */
 char *g3_buf_detach(g3_buf *b);
 
+/* Moves the string *src (when not NULL) into *dst, freeing what *dst held;
+ * *src becomes NULL. Nothing changes when *src is NULL. */
+void g3_str_move(char **dst, char **src);
+
 /* The noun that goes with a count, for every "N things" message:
  * g3_plural(n, "chunk", "chunks") is "chunk" for 1 (and -1), else "chunks". */
 const char *g3_plural(long long n, const char *one, const char *many);

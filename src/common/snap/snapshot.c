@@ -787,26 +787,6 @@ cleanup:
 
 /* ---- chunk verification ------------------------------------------------- */
 
-static void hex(const unsigned char *md, unsigned n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (unsigned i = 0; i < n; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-void g3_sha256_hex(const void *buf, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-
-	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
-	hex(md, n, out);
-}
-
 void g3_chunk_check_init(g3_chunk_check *c)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -842,7 +822,7 @@ static g3_rc check_finish(g3_chunk_check *c, const char *member, const char *wha
 	char got[65];
 
 	EVP_DigestFinal_ex(c->md, md, &n);
-	hex(md, n, got);
+	g3_hex_encode(md, n, got);
 	if (c->bytes != bytes)
 		return g3_err_set(err, G3_FAIL, "member \"%s\" of %s holds %" PRId64 " bytes, its "
 				  "header says %" PRId64, member, what, c->bytes, bytes);
@@ -1240,11 +1220,7 @@ g3_rc g3_es_index_member_parse(const char *json, size_t len, const char *member,
 	/* the mapping is stored untyped: from_json keeps it as it is */
 	if ((rc = g3_esdef_from_json(d, source ? source : name, mappings, settings, aliases, err)))
 		goto cleanup;
-	if (type) {
-		free(d->type_name);
-		d->type_name = type;
-		type = NULL;
-	}
+	g3_str_move(&d->type_name, &type);
 cleanup:
 	free(name);
 	free(source);
