@@ -166,3 +166,9 @@ void g3_str_move(char **dst, char **src)
 	*dst = *src;
 	*src = NULL;
 }
+
+void g3_free_all(void *const *ptrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ptrs[i]);
+}

@@ -653,11 +653,7 @@ static void job_free(struct job *j)
 {
 	if (!j)
 		return;
-	free(j->sql);
-	free(j->origin);
-	free(j->object);
-	free(j->tname);
-	free(j);
+	G3_FREE_ALL(j->sql, j->origin, j->object, j->tname, j);
 }
 
 /* Called with mu held when a worker has finished its job. */
@@ -1312,13 +1308,7 @@ void g3_pgload_free(g3_pgload *l)
 		free(l->tables[i].name);
 		free(l->tables[i].qname);
 	}
-	free(l->session);
-	free(l->origin);
-	free(l->pending);
-	free(l->done);
-	free(l->tables);
-	free(l->inflight);
-	free(l->w);
+	G3_FREE_ALL(l->session, l->origin, l->pending, l->done, l->tables, l->inflight, l->w);
 	pthread_cond_destroy(&l->leader_cv);
 	pthread_mutex_destroy(&l->mu);
 	free(l);

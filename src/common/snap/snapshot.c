@@ -622,10 +622,7 @@ void g3_manifest_release(g3_manifest *m)
 {
 	free_list(m, &databases);
 	free_list(m, &indices);
-	free(m->created);
-	free(m->gen3db_version);
-	free(m->server_version);
-	free(m->pg_dump_version);
+	G3_FREE_ALL(m->created, m->gen3db_version, m->server_version, m->pg_dump_version);
 	g3_manifest_init(m);
 }
 
