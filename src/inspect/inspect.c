@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "../commands.h"
-#include "../common/es/elasticdump.h"
 #include "../common/base/log.h"
 #include "../common/base/size.h"
 #include "../common/base/opts.h"
@@ -22,10 +21,9 @@
 #include "../common/base/progress.h"
 #include "../common/snap/snapreader.h"
 #include "../common/snap/snapshot.h"
+#include "../common/snap/walk.h"
 #include "../common/io/source.h"
 #include "../common/base/strbuf.h"
-
-#define MAX_JSON_MEMBER (64u << 20) /* manifest, headers: small by design */
 
 struct args {
 	const char *snapshot;
@@ -176,16 +174,29 @@ static void print_archive(const g3_pgarch_head *h, int json)
 	       g3_pgarch_restore_major(h));
 }
 
+/* What inspect and verify open: a snapshot's source, reader and manifest,
+ * or a pg_dump archive's header. */
+struct opened {
+	g3_source *src;
+	g3_reader *r;
+	g3_manifest m;
+	g3_pgarch_head h;
+	int is_arch;
+};
+
+static void opened_release(struct opened *o)
+{
+	g3_reader_close(o->r);
+	g3_source_close(o->src);
+	g3_manifest_release(&o->m);
+}
+
 /* Opens src and reads its manifest (first member); a pg_dump archive
  * instead: *is_arch 1 and its header in h. */
 static g3_rc open_snapshot(const char *spec, g3_source **src, g3_reader **r,
 			   g3_manifest *m, g3_pgarch_head *h, int *is_arch, g3_err *err)
 {
-	const char *name = NULL;
-	int64_t size;
-	g3_buf json = G3_BUF_INIT;
 	g3_rc rc;
-	int got;
 
 	*is_arch = 0;
 	if (g3_pgarch_is_dir(spec))
@@ -209,19 +220,21 @@ static g3_rc open_snapshot(const char *spec, g3_source **src, g3_reader **r,
 			    "--database NAME");
 		return rc;
 	}
-	got = g3_reader_next(*r, &name, &size, err);
-	if (got < 0)
-		return err->rc ? err->rc : G3_FAIL;
-	if (got == 0 || strcmp(name, G3_SNAP_MANIFEST))
-		return g3_err_set(err, G3_USAGE,
-				  "\"%s\" is not a gen3db snapshot: its first member is %s%s%s, not \"%s\"",
-				  (*src)->name, got ? "\"" : "", got ? name : "nothing",
-				  got ? "\"" : "", G3_SNAP_MANIFEST);
-	rc = g3_reader_slurp(*r, MAX_JSON_MEMBER, &json, err);
-	if (!rc)
-		rc = g3_manifest_parse(json.data, json.len, m, err);
-	g3_buf_release(&json);
-	return rc;
+	return g3_snap_read_manifest(*r, (*src)->name, m, err);
+}
+
+/* The options, then the snapshot opened (inspect and verify alike); *done:
+ * nothing else is to be done (--help). */
+static g3_rc begin(int argc, char **argv, const g3_cmd_spec *spec, struct args *a,
+		   struct opened *o, g3_err *err, int *done)
+{
+	g3_rc rc;
+
+	memset(o, 0, sizeof(*o));
+	g3_manifest_init(&o->m);
+	if ((rc = parse_args(argc, argv, spec, a, err, done)) || *done)
+		return rc;
+	return open_snapshot(a->snapshot, &o->src, &o->r, &o->m, &o->h, &o->is_arch, err);
 }
 
 static void human_size(int64_t bytes, char *buf, size_t len)
@@ -296,177 +309,33 @@ static void print_manifest(const g3_manifest *m)
 int cmd_inspect(int argc, char **argv)
 {
 	struct args a;
-	g3_source *src = NULL;
-	g3_reader *r = NULL;
-	g3_manifest m;
-	g3_pgarch_head h;
+	struct opened o;
 	g3_err err;
 	g3_rc rc;
-	int done, is_arch = 0;
+	int done;
 
 	g3_err_init(&err);
-	g3_manifest_init(&m);
-	if ((rc = parse_args(argc, argv, &cmd_inspect_spec, &a, &err, &done)) || done)
+	if ((rc = begin(argc, argv, &cmd_inspect_spec, &a, &o, &err, &done)) || done)
 		goto cleanup;
-	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &h, &is_arch, &err)))
-		goto cleanup;
-	if (is_arch) {
-		print_archive(&h, a.json);
+	if (o.is_arch) {
+		print_archive(&o.h, a.json);
 	} else if (a.json) {
 		g3_buf out = G3_BUF_INIT;
 
-		g3_manifest_to_json(&m, &out);
+		g3_manifest_to_json(&o.m, &out);
 		fwrite(out.data, 1, out.len, stdout);
 		putchar('\n');
 		g3_buf_release(&out);
 	} else {
-		print_manifest(&m);
+		print_manifest(&o.m);
 	}
 cleanup:
 	if (rc)
 		g3_log_err(&err);
 	if (rc && a.json)
 		g3_err_print_json(snapshot_report(a.snapshot), rc, &err);
-	g3_reader_close(r);
-	g3_source_close(src);
-	g3_manifest_release(&m);
+	opened_release(&o);
 	return g3_exit_code(rc);
-}
-
-/* Per-database sums of what the chunk headers promised and the data held. */
-struct db_sum {
-	char name[256];
-	int64_t rows, bytes, chunks;
-};
-
-static struct db_sum *db_sum_get(struct db_sum **sums, size_t *n, const char *name)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (!strcmp((*sums)[i].name, name))
-			return &(*sums)[i];
-	*sums = g3_xrealloc(*sums, (*n + 1) * sizeof(**sums));
-	memset(&(*sums)[*n], 0, sizeof(**sums));
-	snprintf((*sums)[*n].name, sizeof((*sums)[*n].name), "%s", name);
-	return &(*sums)[(*n)++];
-}
-
-static int manifest_has_table(const g3_manifest *m, const char *db, const char *schema,
-			      const char *table)
-{
-	const g3_snap_database *d = g3_manifest_find_database(m, db);
-
-	for (size_t i = 0; d && i < d->n_tables; i++)
-		if (!strcmp(d->tables[i].schema, schema) && !strcmp(d->tables[i].name, table))
-			return 1;
-	return 0;
-}
-
-static g3_rc check_end_indices(const g3_snap_end *e, const struct db_sum *sums, size_t n,
-				g3_err *err)
-{
-	for (size_t i = 0; i < e->n_indices; i++) {
-		const g3_end_index *x = &e->indices[i];
-		struct db_sum zero = { "", 0, 0, 0 };
-		const struct db_sum *s = &zero;
-
-		for (size_t k = 0; k < n; k++)
-			if (!strcmp(sums[k].name, x->name))
-				s = &sums[k];
-		if (x->docs != s->rows || x->bytes != s->bytes || x->chunks != s->chunks)
-			return g3_err_set(err, G3_FAIL,
-					  "end.json: index \"%s\" should hold %lld %s, %lld %s "
-					  "in %lld %s; the snapshot holds %lld %s, %lld %s in %lld",
-					  x->name, (long long)x->docs, g3_plural(x->docs, "document", "documents"),
-					  (long long)x->bytes, g3_plural(x->bytes, "byte", "bytes"),
-					  (long long)x->chunks, g3_plural(x->chunks, "chunk", "chunks"),
-					  (long long)s->rows, g3_plural(s->rows, "document", "documents"),
-					  (long long)s->bytes, g3_plural(s->bytes, "byte", "bytes"),
-					  (long long)s->chunks);
-	}
-	for (size_t k = 0; k < n; k++) {
-		int found = 0;
-
-		for (size_t i = 0; i < e->n_indices; i++)
-			found |= !strcmp(e->indices[i].name, sums[k].name);
-		if (!found)
-			return g3_err_set(err, G3_FAIL, "end.json does not list index \"%s\"",
-					  sums[k].name);
-	}
-	return G3_OK;
-}
-
-static g3_rc check_end(const g3_snap_end *e, uint64_t members, const struct db_sum *sums,
-		       size_t n, g3_err *err)
-{
-	if (e->members != members)
-		return g3_err_set(err, G3_FAIL,
-				  "end.json counts %llu %s but the snapshot holds %llu",
-				  (unsigned long long)e->members,
-				  g3_plural((long long)e->members, "member", "members"),
-				  (unsigned long long)members);
-	for (size_t i = 0; i < e->n_databases; i++) {
-		const g3_end_database *d = &e->databases[i];
-		struct db_sum zero = { "", 0, 0, 0 };
-		const struct db_sum *s = &zero;
-
-		for (size_t k = 0; k < n; k++)
-			if (!strcmp(sums[k].name, d->name))
-				s = &sums[k];
-		if (d->rows != s->rows || d->bytes != s->bytes || d->chunks != s->chunks)
-			return g3_err_set(err, G3_FAIL,
-					  "end.json: database \"%s\" should hold %lld %s, %lld %s "
-					  "in %lld %s; the snapshot holds %lld %s, %lld %s in %lld",
-					  d->name, (long long)d->rows, g3_plural(d->rows, "row", "rows"),
-					  (long long)d->bytes, g3_plural(d->bytes, "byte", "bytes"),
-					  (long long)d->chunks, g3_plural(d->chunks, "chunk", "chunks"),
-					  (long long)s->rows, g3_plural(s->rows, "row", "rows"),
-					  (long long)s->bytes, g3_plural(s->bytes, "byte", "bytes"),
-					  (long long)s->chunks);
-	}
-	return G3_OK;
-}
-
-/* Reads a small JSON member (a header, the manifest, end.json) into json,
- * replacing what it held. */
-static g3_rc slurp_json(g3_reader *r, g3_buf *json, g3_err *err)
-{
-	g3_buf_reset(json);
-	return g3_reader_slurp(r, MAX_JSON_MEMBER, json, err);
-}
-
-/* An es/ member must name an index the manifest lists. */
-static g3_rc index_listed(const g3_manifest *m, const char *member, const char *index,
-			  g3_err *err)
-{
-	if (g3_manifest_find_index(m, index))
-		return G3_OK;
-	return g3_err_set(err, G3_FAIL, "member \"%s\" names index \"%s\", which the "
-			  "manifest does not list", member, index);
-}
-
-/* Streams the current member through a chunk check. */
-static g3_rc stream_into(g3_reader *r, char *buf, g3_chunk_check *check, g3_err *err)
-{
-	ssize_t n;
-
-	while ((n = g3_reader_read(r, buf, 1 << 20, err)) > 0)
-		g3_chunk_check_update(check, buf, (size_t)n);
-	return n < 0 ? (err->rc ? err->rc : G3_FAIL) : G3_OK;
-}
-
-/* Every table of database db ended with its last part. */
-static g3_rc finish_parts(const g3_manifest *m, const char *db, const g3_snap_parts *parts,
-			  g3_err *err)
-{
-	const g3_snap_database *d = g3_manifest_find_database(m, db);
-	g3_rc rc;
-
-	for (size_t i = 0; d && i < d->n_tables; i++)
-		if ((rc = g3_snap_parts_finish(parts, d->tables[i].schema, d->tables[i].name, err))) {
-			g3_err_prefix(err, "database \"%s\"", db);
-			return rc;
-		}
-	return G3_OK;
 }
 
 /* 1.0 and 1.1 carry checksums for the data only: the members they leave
@@ -485,268 +354,48 @@ static int member_unchecked(const char *name)
 	}
 }
 
-int cmd_verify(int argc, char **argv)
+/* Sums per database or index: text lines, or a JSON array (count names
+ * the rows field: "rows" or "docs"). */
+static void print_sums(const g3_snapwalk_sum *v, size_t n, const char *prefix,
+		       const char *one, const char *many)
 {
-	struct args a;
-	g3_source *src = NULL;
-	g3_reader *r = NULL;
-	g3_manifest m;
-	g3_chunk_header hdr;
-	g3_snap_end end;
-	g3_buf json = G3_BUF_INIT;
-	struct db_sum *sums = NULL, *es_sums = NULL;
-	size_t n_sums = 0, n_es_sums = 0;
-	g3_es_docs_header es_hdr;
-	char es_hdr_index[256] = "";
-	uint64_t es_hdr_number = 0, es_chunks = 0;
-	int have_es_hdr = 0;
-	char hdr_db[256] = "";
-	uint64_t hdr_number = 0, members = 1, chunks = 0;
-	int have_hdr = 0, seen_end = 0, sums_checked = 0;
-	g3_snap_parts parts, es_parts;
-	g3_snap_log dbs_done;       /* databases whose parts were all seen */
-	const g3_snap_log *log;
-	char parts_db[256] = "";
-	char *buf = NULL;
-	g3_pgarch_head h;
-	g3_err err;
-	g3_rc rc;
-	int done, is_arch = 0;
+	for (size_t i = 0; i < n; i++)
+		printf("  %s%s: %lld %s, %lld %s in %lld %s\n", prefix, v[i].name,
+		       (long long)v[i].rows, g3_plural(v[i].rows, one, many),
+		       (long long)v[i].bytes, g3_plural(v[i].bytes, "byte", "bytes"),
+		       (long long)v[i].chunks, g3_plural(v[i].chunks, "chunk", "chunks"));
+}
 
-	g3_err_init(&err);
-	g3_manifest_init(&m);
-	g3_chunk_header_init(&hdr);
-	g3_snap_end_init(&end);
-	memset(&es_hdr, 0, sizeof(es_hdr));
-	g3_snap_parts_init(&parts);
-	g3_snap_parts_init(&es_parts);
-	g3_snap_log_init(&dbs_done);
-	if ((rc = parse_args(argc, argv, &cmd_verify_spec, &a, &err, &done)) || done)
-		goto cleanup;
-	if ((rc = open_snapshot(a.snapshot, &src, &r, &m, &h, &is_arch, &err)))
-		goto cleanup;
-	if (is_arch) {
-		char what[256];
+static void print_sums_json(const g3_snapwalk_sum *v, size_t n, const char *count)
+{
+	putchar('[');
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_string(v[i].name);
 
-		g3_pgarch_describe(&h, what, sizeof(what));
-		rc = g3_err_set(&err, G3_USAGE, "\"%s\" is not a gen3db snapshot: it is a %s",
-				a.snapshot, what);
-		g3_err_hint(&err, "gen3db inspect shows its header; gen3db restore reads it "
-			    "through pg_restore");
-		goto cleanup;
+		printf("%s{\"name\":%s,\"%s\":%lld,\"bytes\":%lld,\"chunks\":%lld}",
+		       i ? "," : "", json_object_to_json_string(o), count, (long long)v[i].rows,
+		       (long long)v[i].bytes, (long long)v[i].chunks);
+		json_object_put(o);
 	}
-	buf = g3_xmalloc(1 << 20);
-	g3_progress_init(src->size);
-	for (;;) {
-		const char *name = NULL;
-		int64_t size;
-		char db[256];
-		uint64_t number = 0;
-		int got;
+	putchar(']');
+}
 
-		g3_source_report_progress(src);   /* the member before */
-		got = g3_reader_next(r, &name, &size, &err);
+/* What an intact snapshot held, on stdout. */
+static void print_verified(const g3_snapwalk *w, const g3_manifest *m, const char *source,
+			   int json)
+{
+	const g3_snap_log *log = g3_reader_log(w->rd);
+	unsigned long long members = (unsigned long long)w->members + 1;   /* end.json */
+	unsigned long long chunks = (unsigned long long)(w->chunks + w->es_chunks);
 
-		if (got < 0) {
-			rc = err.rc ? err.rc : G3_FAIL;
-			goto cleanup;
-		}
-		if (got == 0)
-			break;
-		if (seen_end) {
-			rc = g3_err_set(&err, G3_FAIL, "member \"%s\" follows end.json", name);
-			goto cleanup;
-		}
-		switch (g3_snap_member_kind(name, db, sizeof(db), &number)) {
-		case G3_MEMBER_CHUNK_HEADER:
-			g3_chunk_header_release(&hdr);
-			g3_chunk_header_init(&hdr);
-			if ((rc = slurp_json(r, &json, &err)) ||
-			    (rc = g3_chunk_header_parse(json.data, json.len, name, &hdr, &err)))
-				goto cleanup;
-			if (!manifest_has_table(&m, db, hdr.schema, hdr.table)) {
-				rc = g3_err_set(&err, G3_FAIL,
-						"member \"%s\" names table \"%s.%s\", which the manifest "
-						"does not list for database \"%s\"",
-						name, hdr.schema, hdr.table, db);
-				goto cleanup;
-			}
-			if (strcmp(parts_db, db)) {
-				/* the next database: the last one's tables must be complete */
-				if (parts_db[0] && (rc = finish_parts(&m, parts_db, &parts, &err)))
-					goto cleanup;
-				if (parts_db[0])
-					g3_snap_log_add(&dbs_done, parts_db, 0, "");
-				g3_snap_parts_release(&parts);
-				snprintf(parts_db, sizeof(parts_db), "%s", db);
-			}
-			if ((rc = g3_snap_parts_add(&parts, hdr.schema, hdr.table, hdr.part,
-						    hdr.last, name, &err)))
-				goto cleanup;
-			snprintf(hdr_db, sizeof(hdr_db), "%s", db);
-			hdr_number = number;
-			have_hdr = 1;
-			break;
-		case G3_MEMBER_CHUNK: {
-			g3_chunk_check check;
-			struct db_sum *s;
-
-			if (!have_hdr || hdr_number != number || strcmp(hdr_db, db)) {
-				rc = g3_err_set(&err, G3_FAIL,
-						"member \"%s\" is not preceded by its header", name);
-				goto cleanup;
-			}
-			g3_chunk_check_init(&check);
-			g3_reader_member_sum(r, hdr.sha256);
-			if ((rc = stream_into(r, buf, &check, &err))) {
-				g3_chunk_check_release(&check);
-				goto cleanup;
-			}
-			rc = g3_chunk_check_finish(&check, &hdr, name, &err);
-			g3_chunk_check_release(&check);
-			if (rc)
-				goto cleanup;
-			s = db_sum_get(&sums, &n_sums, db);
-			s->rows += hdr.rows;
-			s->bytes += hdr.bytes;
-			s->chunks++;
-			chunks++;
-			have_hdr = 0;
-			break;
-		}
-		case G3_MEMBER_ES_INDEX: {
-			g3_esdef def;
-
-			if ((rc = index_listed(&m, name, db, &err)))
-				goto cleanup;
-			g3_esdef_init(&def);
-			if (!(rc = slurp_json(r, &json, &err)))
-				rc = g3_es_index_member_parse(json.data, json.len, name, &def, &err);
-			g3_esdef_release(&def);
-			if (rc)
-				goto cleanup;
-			break;
-		}
-		case G3_MEMBER_ES_DOCS_HEADER:
-			if ((rc = index_listed(&m, name, db, &err)))
-				goto cleanup;
-			if ((rc = slurp_json(r, &json, &err)) ||
-			    (rc = g3_es_docs_header_parse(json.data, json.len, name, &es_hdr, &err)))
-				goto cleanup;
-			if ((rc = g3_snap_parts_add(&es_parts, NULL, db, es_hdr.part, es_hdr.last,
-						    name, &err)))
-				goto cleanup;
-			snprintf(es_hdr_index, sizeof(es_hdr_index), "%s", db);
-			es_hdr_number = number;
-			have_es_hdr = 1;
-			break;
-		case G3_MEMBER_ES_DOCS: {
-			g3_chunk_check check;
-			struct db_sum *s;
-
-			if (!have_es_hdr || es_hdr_number != number || strcmp(es_hdr_index, db)) {
-				rc = g3_err_set(&err, G3_FAIL,
-						"member \"%s\" is not preceded by its header", name);
-				goto cleanup;
-			}
-			g3_chunk_check_init(&check);
-			g3_reader_member_sum(r, es_hdr.sha256);
-			if ((rc = stream_into(r, buf, &check, &err))) {
-				g3_chunk_check_release(&check);
-				goto cleanup;
-			}
-			rc = g3_es_docs_check_finish(&check, &es_hdr, db, name, &err);
-			g3_chunk_check_release(&check);
-			if (rc)
-				goto cleanup;
-			s = db_sum_get(&es_sums, &n_es_sums, db);
-			s->rows += es_hdr.docs;
-			s->bytes += es_hdr.bytes;
-			s->chunks++;
-			es_chunks++;
-			have_es_hdr = 0;
-			break;
-		}
-		case G3_MEMBER_END:
-			if ((rc = slurp_json(r, &json, &err)) ||
-			    (rc = g3_snap_end_parse(json.data, json.len, &end, &err)))
-				goto cleanup;
-			if (m.format_minor >= G3_SNAP_MINOR_MEMBER_SUMS && !end.has_sums) {
-				rc = g3_err_set(&err, G3_FAIL, "end.json has no member_sums (format "
-						"1.%d requires them)", m.format_minor);
-				goto cleanup;
-			}
-			if (end.has_sums &&
-			    (rc = g3_snap_log_check(g3_reader_log(r), &end.sums, &err)))
-				goto cleanup;
-			sums_checked = end.has_sums;
-			/* every table and index ended with its last part */
-			if (parts_db[0] && (rc = finish_parts(&m, parts_db, &parts, &err)))
-				goto cleanup;
-			for (size_t i = 0; i < m.n_databases; i++) {
-				g3_snap_parts none;
-
-				if (g3_snap_log_find(&dbs_done, m.databases[i].name) >= 0 ||
-				    !strcmp(parts_db, m.databases[i].name))
-					continue;
-				g3_snap_parts_init(&none);
-				if ((rc = finish_parts(&m, m.databases[i].name, &none, &err)))
-					goto cleanup;
-			}
-			for (size_t i = 0; i < m.n_indices; i++)
-				if ((rc = g3_snap_parts_finish(&es_parts, NULL, m.indices[i].name, &err)))
-					goto cleanup;
-			if ((rc = check_end(&end, members, sums, n_sums, &err)) ||
-			    (rc = check_end_indices(&end, es_sums, n_es_sums, &err)))
-				goto cleanup;
-			seen_end = 1;
-			break;
-		default:
-			/* pre/post-data, sequences, es/ and newer members: read
-			 * through, so a damaged stream still shows */
-			while (g3_reader_read(r, buf, 1 << 20, &err) > 0)
-				;
-			if (err.msg[0]) {
-				rc = err.rc ? err.rc : G3_FAIL;
-				goto cleanup;
-			}
-			break;
-		}
-		if (!seen_end)
-			members++;
-	}
-	g3_source_report_progress(src);
-	g3_progress_finish();
-	if (!seen_end) {
-		rc = g3_err_set(&err, G3_FAIL,
-				"snapshot \"%s\" is truncated: it ends after %llu %s without end.json",
-				src->name, (unsigned long long)members,
-				g3_plural((long long)members, "member", "members"));
-		goto cleanup;
-	}
-	log = g3_reader_log(r);
-	if (a.json) {
-		printf("{\"snapshot\":\"ok\",\"members\":%llu,\"chunks\":%llu,\"databases\":[",
-		       (unsigned long long)members + 1, (unsigned long long)chunks);
-		for (size_t i = 0; i < n_sums; i++) {
-			json_object *o = json_object_new_string(sums[i].name);
-
-			printf("%s{\"name\":%s,\"rows\":%lld,\"bytes\":%lld,\"chunks\":%lld}",
-			       i ? "," : "", json_object_to_json_string(o), (long long)sums[i].rows,
-			       (long long)sums[i].bytes, (long long)sums[i].chunks);
-			json_object_put(o);
-		}
-		printf("],\"documents_chunks\":%llu,\"indices\":[", (unsigned long long)es_chunks);
-		for (size_t i = 0; i < n_es_sums; i++) {
-			json_object *o = json_object_new_string(es_sums[i].name);
-
-			printf("%s{\"name\":%s,\"docs\":%lld,\"bytes\":%lld,\"chunks\":%lld}",
-			       i ? "," : "", json_object_to_json_string(o), (long long)es_sums[i].rows,
-			       (long long)es_sums[i].bytes, (long long)es_sums[i].chunks);
-			json_object_put(o);
-		}
-		printf("],\"member_sums\":%s,\"unchecked\":[", sums_checked ? "true" : "false");
-		for (size_t i = 0, k = 0; !sums_checked && i < log->n; i++) {
+	if (json) {
+		printf("{\"snapshot\":\"ok\",\"members\":%llu,\"chunks\":%llu,\"databases\":",
+		       members, (unsigned long long)w->chunks);
+		print_sums_json(w->dbs, w->n_dbs, "rows");
+		printf(",\"documents_chunks\":%llu,\"indices\":", (unsigned long long)w->es_chunks);
+		print_sums_json(w->ixs, w->n_ixs, "docs");
+		printf(",\"member_sums\":%s,\"unchecked\":[", w->has_sums ? "true" : "false");
+		for (size_t i = 0, k = 0; !w->has_sums && i < log->n; i++) {
 			json_object *o;
 
 			if (!member_unchecked(log->v[i].name))
@@ -757,34 +406,57 @@ int cmd_verify(int argc, char **argv)
 			json_object_put(o);
 		}
 		printf("]}\n");
-	} else {
-		printf("snapshot %s is intact: %llu %s, %llu data %s verified\n",
-		       src->name, (unsigned long long)members + 1,
-		       g3_plural((long long)members + 1, "member", "members"),
-		       (unsigned long long)(chunks + es_chunks),
-		       g3_plural((long long)(chunks + es_chunks), "chunk", "chunks"));
-		for (size_t i = 0; i < n_sums; i++)
-			printf("  %s: %lld %s, %lld %s in %lld %s\n", sums[i].name,
-			       (long long)sums[i].rows, g3_plural(sums[i].rows, "row", "rows"),
-			       (long long)sums[i].bytes, g3_plural(sums[i].bytes, "byte", "bytes"),
-			       (long long)sums[i].chunks, g3_plural(sums[i].chunks, "chunk", "chunks"));
-		for (size_t i = 0; i < n_es_sums; i++)
-			printf("  index %s: %lld %s, %lld %s in %lld %s\n", es_sums[i].name,
-			       (long long)es_sums[i].rows,
-			       g3_plural(es_sums[i].rows, "document", "documents"),
-			       (long long)es_sums[i].bytes, g3_plural(es_sums[i].bytes, "byte", "bytes"),
-			       (long long)es_sums[i].chunks,
-			       g3_plural(es_sums[i].chunks, "chunk", "chunks"));
-		if (sums_checked) {
-			printf("  every member checked against end.json's member_sums\n");
-		} else {
-			printf("  unchecked (format 1.%d has no checksum for them):", m.format_minor);
-			for (size_t i = 0; i < log->n; i++)
-				if (member_unchecked(log->v[i].name))
-					printf(" %s", log->v[i].name);
-			printf("\n");
-		}
+		return;
 	}
+	printf("snapshot %s is intact: %llu %s, %llu data %s verified\n", source, members,
+	       g3_plural((long long)members, "member", "members"), chunks,
+	       g3_plural((long long)chunks, "chunk", "chunks"));
+	print_sums(w->dbs, w->n_dbs, "", "row", "rows");
+	print_sums(w->ixs, w->n_ixs, "index ", "document", "documents");
+	if (w->has_sums) {
+		printf("  every member checked against end.json's member_sums\n");
+		return;
+	}
+	printf("  unchecked (format 1.%d has no checksum for them):", m->format_minor);
+	for (size_t i = 0; i < log->n; i++)
+		if (member_unchecked(log->v[i].name))
+			printf(" %s", log->v[i].name);
+	printf("\n");
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	struct args a;
+	struct opened o;
+	g3_snapwalk w;
+	g3_err err;
+	g3_rc rc;
+	int done;
+
+	g3_err_init(&err);
+	/* members_read counts the manifest from the start */
+	g3_snapwalk_init(&w, NULL, NULL, NULL, NULL, NULL);
+	if ((rc = begin(argc, argv, &cmd_verify_spec, &a, &o, &err, &done)) || done)
+		goto cleanup;
+	if (o.is_arch) {
+		char what[256];
+
+		g3_pgarch_describe(&o.h, what, sizeof(what));
+		rc = g3_err_set(&err, G3_USAGE, "\"%s\" is not a gen3db snapshot: it is a %s",
+				a.snapshot, what);
+		g3_err_hint(&err, "gen3db inspect shows its header; gen3db restore reads it "
+			    "through pg_restore");
+		goto cleanup;
+	}
+	/* every check is the walk's: verify only reports */
+	w.rd = o.r;
+	w.src = o.src;
+	w.m = &o.m;
+	g3_progress_init(o.src->size);
+	rc = g3_snapwalk_run(&w, &err);
+	g3_progress_finish();
+	if (!rc)
+		print_verified(&w, &o.m, o.src->name, a.json);
 cleanup:
 	g3_progress_finish();
 	if (rc)
@@ -793,22 +465,13 @@ cleanup:
 		/* what was verified before the failure */
 		json_object *rep = snapshot_report(a.snapshot);
 
-		json_object_object_add(rep, "members_read", json_object_new_int64((int64_t)members));
+		json_object_object_add(rep, "members_read",
+				       json_object_new_int64((int64_t)w.members));
 		json_object_object_add(rep, "chunks_verified",
-				       json_object_new_int64((int64_t)(chunks + es_chunks)));
+				       json_object_new_int64((int64_t)(w.chunks + w.es_chunks)));
 		g3_err_print_json(rep, rc, &err);
 	}
-	free(buf);
-	free(sums);
-	free(es_sums);
-	g3_buf_release(&json);
-	g3_chunk_header_release(&hdr);
-	g3_snap_end_release(&end);
-	g3_snap_parts_release(&parts);
-	g3_snap_parts_release(&es_parts);
-	g3_snap_log_release(&dbs_done);
-	g3_reader_close(r);
-	g3_source_close(src);
-	g3_manifest_release(&m);
+	g3_snapwalk_release(&w);
+	opened_release(&o);
 	return g3_exit_code(rc);
 }

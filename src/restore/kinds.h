@@ -30,6 +30,7 @@
 
 #include "../common/es/esrestore.h"
 #include "../common/gen3/gen3layout.h"
+#include "../common/snap/walk.h"
 #include "load.h"
 
 /* ---- streams: snapshot, plain dump, pg_dump archive ------------------- */
@@ -69,13 +70,22 @@ g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 
 /* Elasticsearch members of a snapshot (restore_snapshot_es.c). es_plan
  * picks the indices and checks the cluster and every target (exit 2 before
- * anything is touched); es_member handles es/<index>/... members; es_end
- * checks end.json's per-index sums; es_abort deletes loads left open. */
+ * anything is touched); the snapshot walk hands an index's members to
+ * es_begin_index, es_load_docs and es_docs_loaded (es_restores: the
+ * indices restored; es_index_failed: an index's fault, which fails that
+ * index only); es_publish gives the loaded indices their aliases once
+ * end.json agreed; es_abort deletes loads left open. */
 g3_rc es_plan_snapshot(const struct restore_opts *o, const char *source, struct plan *p,
 		       g3_err *err);
-g3_rc es_member(struct plan *p, struct input *in, g3_member_kind kind, const char *name,
-		const char *index, uint64_t number, g3_err *err);
-g3_rc es_end(struct plan *p, const g3_snap_end *end, const char *source, g3_err *err);
+int es_restores(const struct plan *p, const char *index);
+g3_rc es_begin_index(struct plan *p, const char *source, const char *index, g3_esdef *def,
+		     g3_err *err);
+g3_rc es_load_docs(struct plan *p, g3_snapwalk *w, const char *index,
+		   const g3_es_docs_header *h, const char *member, g3_err *err);
+g3_rc es_docs_loaded(struct plan *p, const char *index, const g3_es_docs_header *h,
+		     g3_err *err);
+g3_rc es_index_failed(struct plan *p, const char *index, g3_err *why, g3_err *err);
+g3_rc es_publish(struct plan *p, g3_err *err);
 void es_abort(struct plan *p);
 json_object *es_report(const struct plan *p);
 /* Indices planned to be loaded (not skipped by --on-existing skip). */

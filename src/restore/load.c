@@ -66,16 +66,8 @@ g3_rc credentials_read(const char *dir, const char *service, g3_service *svc, in
 	    (rc = read_small(dir, service, "username", &user, 0, err)) ||
 	    (rc = read_small(dir, service, "database", &db, 0, err)))
 		goto cleanup;
-	if (db) {
-		free(svc->database);
-		svc->database = db;
-		db = NULL;
-	}
-	if (user) {
-		free(svc->username);
-		svc->username = user;
-		user = NULL;
-	}
+	g3_str_move(&svc->database, &db);
+	g3_str_move(&svc->username, &user);
 	g3_secret_free(svc->password);
 	svc->password = pass;
 	pass = NULL;

@@ -24,8 +24,6 @@
 #include "../common/base/strbuf.h"
 #include "kinds.h"
 
-#define MAX_JSON_MEMBER (64 * 1024 * 1024)   /* manifest, chunk headers, end.json */
-
 static const char *map_lookup(const struct restore_opts *o, const char *from)
 {
 	size_t n = strlen(from);
@@ -50,26 +48,10 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 		    struct plan *p, g3_err *err)
 {
 	const g3_manifest *m = &p->manifest;
-	g3_buf json = G3_BUF_INIT;
-	const char *name;
-	int64_t size;
 	g3_rc rc = G3_OK;
-	int k;
 
-	k = g3_reader_next(in->rd, &name, &size, err);
-	if (k < 0)
-		return err->rc ? err->rc : G3_FAIL;
-	if (k == 0 || strcmp(name, G3_SNAP_MANIFEST))
-		return g3_err_set(err, G3_USAGE,
-				  "\"%s\" is not a gen3db snapshot: its first member is %s%s%s, "
-				  "not \"" G3_SNAP_MANIFEST "\"", in->src->name,
-				  k ? "\"" : "", k ? name : "missing", k ? "\"" : "");
-	if ((rc = g3_reader_slurp(in->rd, MAX_JSON_MEMBER, &json, err)))
-		goto cleanup;
-	if ((rc = g3_manifest_parse(json.data ? json.data : "", json.len, &p->manifest, err))) {
-		g3_err_prefix(err, "snapshot \"%s\"", in->src->name);
-		goto cleanup;
-	}
+	if ((rc = g3_snap_read_manifest(in->rd, in->src->name, &p->manifest, err)))
+		return rc;
 	if (!m->n_databases && (!m->n_indices || o->no_es)) {
 		rc = g3_err_set(err, G3_USAGE, "snapshot \"%s\" holds no PostgreSQL database%s",
 				in->src->name, m->n_indices ? " (and --no-es skips its indices)" : "");
@@ -98,9 +80,8 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 	for (size_t i = 0; i < m->n_databases; i++) {
 		const char *from = m->databases[i].name;
 		const char *mapped = map_lookup(o, from);
-		struct db_load *d;
+		struct db_load *d = plan_add(p);
 
-		d = plan_add(p);
 		d->from = g3_xstrdup(from);
 		d->mdb = &m->databases[i];
 		if (mapped)
@@ -127,21 +108,18 @@ g3_rc snapshot_plan(const struct restore_opts *o, struct input *in,
 	}
 	rc = es_plan_snapshot(o, in->src->name, p, err);
 cleanup:
-	g3_buf_release(&json);
 	return rc;
 }
 
-/* ---- streaming ------------------------------------------------------- */
+/* ---- streaming: the snapshot walk's callbacks ------------------------- */
 
 struct snap_state {
 	const struct restore_env *env;
+	struct input *in;
 	struct plan *p;
 	struct db_load *cur;        /* the database whose members are streaming */
-	g3_chunk_header hdr;        /* the last chunk header */
-	uint64_t hdr_number;        /* 0: none pending */
-	uint64_t members;           /* seen before end.json */
-	g3_snap_parts parts;        /* the current database's tables' parts */
-	const char *source;         /* the snapshot's name, for messages */
+	int copying;                /* the current chunk's COPY is open */
+	char item[G3_PROGRESS_NAME_MAX];  /* the current chunk's table, for progress */
 };
 
 static struct db_load *find_db(struct plan *p, const char *from)
@@ -152,66 +130,47 @@ static struct db_load *find_db(struct plan *p, const char *from)
 	return NULL;
 }
 
-static const g3_snap_table *find_table(const g3_snap_database *mdb, const char *schema,
-				       const char *name)
+static g3_rc on_db_begin(void *u, const g3_snap_database *mdb, g3_err *err)
 {
-	for (size_t i = 0; i < mdb->n_tables; i++)
-		if (!strcmp(mdb->tables[i].schema, schema) && !strcmp(mdb->tables[i].name, name))
-			return &mdb->tables[i];
-	return NULL;
-}
+	struct snap_state *s = u;
+	struct db_load *d = find_db(s->p, mdb->name);
 
-static g3_rc end_db(struct snap_state *s, g3_err *err)
-{
-	g3_rc rc;
-
-	if (!s->cur)
-		return G3_OK;
-	if (s->hdr_number)
-		return g3_err_set(err, G3_FAIL, "snapshot: chunk header %06llu of database \"%s\" "
-				  "has no data member", (unsigned long long)s->hdr_number, s->cur->from);
-	/* every table's parts 1..n, the last flagged: none missing at the end */
-	for (size_t i = 0; i < s->cur->mdb->n_tables; i++)
-		if ((rc = g3_snap_parts_finish(&s->parts, s->cur->mdb->tables[i].schema,
-					       s->cur->mdb->tables[i].name, err))) {
-			g3_err_prefix(err, "snapshot \"%s\", database \"%s\"", s->source,
-				      s->cur->from);
-			return rc;
-		}
-	g3_snap_parts_release(&s->parts);
-	if (s->cur->target.skipped) {
-		/* --on-existing skip: read and verified, nothing loaded */
-		s->cur->done = 1;
-		s->cur = NULL;
-		return G3_OK;
-	}
-	rc = db_load_end(s->cur, err);
-	s->cur = NULL;
-	return rc;
-}
-
-/* Moves to the member's database, finishing the previous one. */
-static g3_rc enter_db(struct snap_state *s, const char *from, const char *member,
-		      g3_err *err)
-{
-	struct db_load *d = find_db(s->p, from);
-	g3_rc rc;
-
-	if (s->cur && !strcmp(s->cur->from, from))
-		return G3_OK;
-	if (!d)
-		return g3_err_set(err, G3_USAGE, "snapshot member \"%s\" names database \"%s\", "
-				  "which is not in the manifest", member, from);
-	if (d->done || d->load)
-		return g3_err_set(err, G3_USAGE, "snapshot member \"%s\": the members of database "
-				  "\"%s\" are not together", member, from);
-	if ((rc = end_db(s, err)))
-		return rc;
 	s->cur = d;
 	if (d->target.skipped)
 		return G3_OK;
 	g3_info("restoring database \"%s\" into \"%s\"", d->from, d->svc.database);
 	return db_load_begin(s->env, d, err);
+}
+
+static g3_rc on_db_end(void *u, const g3_snap_database *mdb, g3_err *err)
+{
+	struct snap_state *s = u;
+	struct db_load *d = s->cur;
+
+	(void)mdb;
+	s->cur = NULL;
+	if (d->target.skipped) {
+		/* --on-existing skip: read and verified, nothing loaded */
+		d->done = 1;
+		return G3_OK;
+	}
+	return db_load_end(d, err);
+}
+
+static g3_rc on_sql(void *u, const g3_snap_database *mdb, g3_member_kind kind,
+		    const char *member, g3_err *err)
+{
+	struct snap_state *s = u;
+	g3_buf origin = G3_BUF_INIT;
+
+	(void)mdb;
+	(void)kind;
+	if (s->cur->target.skipped)
+		return G3_OK;       /* read through by the next member */
+	g3_buf_addf(&origin, "%s line", member);
+	g3_pgload_set_origin(s->cur->load, origin.data);
+	g3_buf_release(&origin);
+	return load_sql_member(s->in, s->cur, err);
 }
 
 static char *copy_statement(PGconn *conn, const g3_chunk_header *h, g3_err *err)
@@ -242,283 +201,145 @@ fail:
 	return NULL;
 }
 
-static g3_rc load_chunk(struct snap_state *s, struct input *in, const char *member,
-			uint64_t number, g3_err *err)
+/* A chunk's bytes into a worker's COPY as they stream; the walk checks
+ * them against the header before on_chunk_done ends the COPY (on a
+ * mismatch the COPY is cancelled with the rest of the restore). */
+static g3_rc on_chunk(void *u, g3_snapwalk *w, const g3_snap_database *mdb,
+		      const g3_chunk_header *h, const char *member, g3_err *err)
 {
+	struct snap_state *s = u;
 	struct db_load *d = s->cur;
-	g3_chunk_check check;
-	char *sql = NULL, item[G3_PROGRESS_NAME_MAX];
-	int copying = 0, skip;
+	char *sql = NULL;
 	g3_rc rc = G3_OK;
 
-	if (s->hdr_number != number)
-		return g3_err_set(err, G3_USAGE, "snapshot member \"%s\" has no chunk header "
-				  "before it", member);
-	g3_chunk_check_init(&check);
-	snprintf(item, sizeof(item), "%s.%s.%s", d->svc.database, s->hdr.schema, s->hdr.table);
-	if (s->hdr.part <= 1)
-		g3_progress_item_start(item, G3_PROGRESS_ROWS);
-	/* checked against the header below: the reader need not hash it again */
-	g3_reader_member_sum(in->rd, s->hdr.sha256);
+	(void)mdb;
+	s->copying = 0;
+	snprintf(s->item, sizeof(s->item), "%s.%s.%s", d->svc.database, h->schema, h->table);
+	if (h->part <= 1)
+		g3_progress_item_start(s->item, G3_PROGRESS_ROWS);
 	/* a table left out (--exclude-table...): read and verified, not loaded */
-	skip = d->target.skipped ||
-	       (d->filter && !g3_sqlfilter_copy(d->filter, s->hdr.schema, s->hdr.table));
-	if (!skip && (s->hdr.rows > 0 || s->hdr.bytes > 0)) {
-		if (!(sql = copy_statement(d->leader, &s->hdr, err))) {
-			rc = G3_USAGE;
-			goto cleanup;
-		}
-		g3_pgload_set_origin(d->load, member);
-		if ((rc = g3_pgload_copy_begin(d->load, sql, 0, err)))
-			goto cleanup;
-		copying = 1;
-	}
+	if (d->target.skipped ||
+	    (d->filter && !g3_sqlfilter_copy(d->filter, h->schema, h->table)) ||
+	    (h->rows <= 0 && h->bytes <= 0))
+		return G3_OK;
+	if (!(sql = copy_statement(d->leader, h, err)))
+		return G3_USAGE;
+	g3_pgload_set_origin(d->load, member);
+	if ((rc = g3_pgload_copy_begin(d->load, sql, 0, err)))
+		goto cleanup;
+	s->copying = 1;
 	for (;;) {
-		ssize_t n = g3_reader_read(in->rd, in->buf, RESTORE_READ_BYTES, err);
+		ssize_t n = g3_snapwalk_read(w, s->in->buf, RESTORE_READ_BYTES, err);
 
 		if (restore_interrupted) {
 			rc = g3_err_set(err, G3_FAIL, "interrupted");
-			goto cleanup;
-		}
-		if (n < 0) {
-			rc = err->rc ? err->rc : G3_FAIL;
-			goto cleanup;
-		}
-		g3_source_report_progress(in->src);
-		if (n == 0)
 			break;
-		g3_chunk_check_update(&check, in->buf, (size_t)n);
-		if (!copying) {
-			if (!skip && check.bytes > 0) {
-				rc = g3_err_set(err, G3_FAIL, "snapshot member \"%s\" (table \"%s.%s\"): "
-						"%lld bytes where the header says 0", member,
-						s->hdr.schema, s->hdr.table, (long long)check.bytes);
-				goto cleanup;
-			}
-			continue;
 		}
-		if ((rc = g3_pgload_copy_data(d->load, in->buf, (size_t)n, err)))
-			goto cleanup;
+		if (n <= 0) {
+			rc = n < 0 ? (err->rc ? err->rc : G3_FAIL) : G3_OK;
+			break;
+		}
+		if ((rc = g3_pgload_copy_data(d->load, s->in->buf, (size_t)n, err)))
+			break;
 	}
-	/* verified before the COPY is ended; on a mismatch the COPY is
-	 * cancelled with the rest of the restore */
-	if ((rc = g3_chunk_check_finish(&check, &s->hdr, member, err)))
-		goto cleanup;
-	if (copying && (rc = g3_pgload_copy_end(d->load, s->hdr.rows, err)))
-		goto cleanup;
-	d->rows += s->hdr.rows;
-	d->bytes += s->hdr.bytes;
-	g3_progress_item_add(item, s->hdr.rows);
-	if (s->hdr.last)
-		g3_progress_item_done(item, 0);
-	d->chunks++;
 cleanup:
-	s->hdr_number = 0;
-	g3_chunk_check_release(&check);
 	free(sql);
 	return rc;
 }
 
-static g3_rc read_header(struct snap_state *s, struct input *in, const char *member,
-			 uint64_t number, g3_err *err)
+static g3_rc on_chunk_done(void *u, const g3_snap_database *mdb, const g3_chunk_header *h,
+			   const char *member, g3_err *err)
 {
-	g3_buf json = G3_BUF_INIT;
+	struct snap_state *s = u;
+	struct db_load *d = s->cur;
 	g3_rc rc;
 
-	if (s->hdr_number)
-		return g3_err_set(err, G3_USAGE, "snapshot member \"%s\" follows a chunk header "
-				  "without its data", member);
-	g3_chunk_header_release(&s->hdr);
-	g3_chunk_header_init(&s->hdr);
-	rc = g3_reader_slurp(in->rd, MAX_JSON_MEMBER, &json, err);
-	if (!rc)
-		rc = g3_chunk_header_parse(json.data ? json.data : "", json.len, member, &s->hdr, err);
-	g3_buf_release(&json);
-	if (rc)
+	(void)mdb;
+	(void)member;
+	if (restore_interrupted)   /* chunks read through (skipped tables) too */
+		return g3_err_set(err, G3_FAIL, "interrupted");
+	if (s->copying && (rc = g3_pgload_copy_end(d->load, h->rows, err)))
 		return rc;
-	if (!find_table(s->cur->mdb, s->hdr.schema, s->hdr.table))
-		return g3_err_set(err, G3_USAGE, "snapshot member \"%s\" names table \"%s.%s\", "
-				  "which is not in the manifest", member, s->hdr.schema, s->hdr.table);
-	if ((rc = g3_snap_parts_add(&s->parts, s->hdr.schema, s->hdr.table, s->hdr.part,
-				    s->hdr.last, member, err))) {
-		g3_err_prefix(err, "snapshot \"%s\"", s->source);
-		return rc;
-	}
-	s->hdr_number = number;
+	s->copying = 0;
+	d->rows += h->rows;
+	d->bytes += h->bytes;
+	d->chunks++;
+	g3_progress_item_add(s->item, h->rows);
+	if (h->last)
+		g3_progress_item_done(s->item, 0);
 	return G3_OK;
 }
 
-static g3_rc check_end(struct snap_state *s, struct input *in, g3_err *err)
+/* The Elasticsearch members go to restore_snapshot_es.c. */
+static int on_es_wanted(void *u, const char *index)
 {
-	g3_snap_end e;
-	g3_buf json = G3_BUF_INIT;
-	g3_rc rc;
-
-	g3_snap_end_init(&e);
-	rc = g3_reader_slurp(in->rd, MAX_JSON_MEMBER, &json, err);
-	if (!rc)
-		rc = g3_snap_end_parse(json.data ? json.data : "", json.len, &e, err);
-	if (rc)
-		goto cleanup;
-	/* 1.2: every member's size and sha256, pre-data and post-data too
-	 * (already run in the side database, which a failure here drops) */
-	if (s->p->manifest.format_minor >= G3_SNAP_MINOR_MEMBER_SUMS && !e.has_sums) {
-		rc = g3_err_set(err, G3_FAIL, "snapshot \"%s\": end.json has no member_sums "
-				"(format 1.%d requires them)", in->src->name, s->p->manifest.format_minor);
-		goto cleanup;
-	}
-	if (e.has_sums && (rc = g3_snap_log_check(g3_reader_log(in->rd), &e.sums, err))) {
-		g3_err_prefix(err, "snapshot \"%s\"", in->src->name);
-		goto cleanup;
-	}
-	if (e.members != s->members) {
-		rc = g3_err_set(err, G3_FAIL, "snapshot \"%s\": end.json counts %llu %s but "
-				"%llu %s read", in->src->name, (unsigned long long)e.members,
-				g3_plural((long long)e.members, "member", "members"),
-				(unsigned long long)s->members,
-				g3_plural((long long)s->members, "was", "were"));
-		goto cleanup;
-	}
-	for (size_t i = 0; i < s->p->n; i++) {
-		const struct db_load *d = &s->p->dbs[i];
-		const g3_end_database *ed = NULL;
-
-		for (size_t k = 0; k < e.n_databases; k++)
-			if (!strcmp(e.databases[k].name, d->from))
-				ed = &e.databases[k];
-		if (!ed || ed->rows != d->rows || ed->bytes != d->bytes || ed->chunks != d->chunks) {
-			rc = g3_err_set(err, G3_FAIL,
-					"snapshot \"%s\": end.json does not agree with the data of "
-					"database \"%s\" (%lld %s, %lld %s, %lld %s read)",
-					in->src->name, d->from, (long long)d->rows,
-					g3_plural(d->rows, "row", "rows"), (long long)d->bytes,
-					g3_plural(d->bytes, "byte", "bytes"), (long long)d->chunks,
-					g3_plural(d->chunks, "chunk", "chunks"));
-			goto cleanup;
-		}
-	}
-	rc = es_end(s->p, &e, in->src->name, err);
-cleanup:
-	g3_buf_release(&json);
-	g3_snap_end_release(&e);
-	return rc;
+	return es_restores(((struct snap_state *)u)->p, index);
 }
+
+static g3_rc on_es_index(void *u, const char *index, const char *member, g3_esdef *def,
+			 g3_err *err)
+{
+	struct snap_state *s = u;
+
+	(void)member;
+	return es_begin_index(s->p, s->in->src->name, index, def, err);
+}
+
+static g3_rc on_es_docs(void *u, g3_snapwalk *w, const char *index,
+			const g3_es_docs_header *h, const char *member, g3_err *err)
+{
+	return es_load_docs(((struct snap_state *)u)->p, w, index, h, member, err);
+}
+
+static g3_rc on_es_docs_done(void *u, const char *index, const g3_es_docs_header *h,
+			     g3_err *err)
+{
+	return es_docs_loaded(((struct snap_state *)u)->p, index, h, err);
+}
+
+static g3_rc on_es_failed(void *u, const char *index, g3_err *why, g3_err *err)
+{
+	return es_index_failed(((struct snap_state *)u)->p, index, why, err);
+}
+
+/* end.json agreed with everything read: the indices get their aliases */
+static g3_rc on_end(void *u, const g3_snap_end *e, g3_err *err)
+{
+	(void)e;
+	return es_publish(((struct snap_state *)u)->p, err);
+}
+
+static const g3_snapwalk_ops restore_walk = {
+	.db_begin = on_db_begin, .db_end = on_db_end, .sql = on_sql,
+	.chunk = on_chunk, .chunk_done = on_chunk_done,
+	.es_wanted = on_es_wanted, .es_index = on_es_index, .es_docs = on_es_docs,
+	.es_docs_done = on_es_docs_done, .es_failed = on_es_failed, .end = on_end,
+};
 
 g3_rc snapshot_load(const struct restore_env *env, struct input *in,
 		    struct plan *p, g3_err *err)
 {
 	struct snap_state s;
-	int seen_end = 0;
-	g3_rc rc = G3_OK;
+	g3_snapwalk w;
+	size_t items = es_plan_count(p->es);
+	g3_rc rc;
 
 	memset(&s, 0, sizeof(s));
 	s.env = env;
+	s.in = in;
 	s.p = p;
-	s.members = 1;      /* the manifest */
-	s.source = in->src->name;
-	g3_snap_parts_init(&s.parts);
-	g3_chunk_header_init(&s.hdr);
-	{
-		size_t items = es_plan_count(p->es);
-
-		for (size_t i = 0; i < p->n; i++)
-			items += p->dbs[i].mdb ? p->dbs[i].mdb->n_tables : 0;
-		g3_progress_set_totals(-1, (int)items);
-	}
-	for (;;) {
-		char db[256];
-		const char *name;
-		int64_t size;
-		uint64_t number;
-		g3_member_kind kind;
-		int k = g3_reader_next(in->rd, &name, &size, err);
-
-		if (k < 0) {
-			rc = err->rc ? err->rc : G3_FAIL;
-			break;
-		}
-		if (k == 0)
-			break;
-		if (seen_end) {
-			rc = g3_err_set(err, G3_USAGE, "snapshot \"%s\": member \"%s\" after end.json",
-					in->src->name, name);
-			break;
-		}
-		kind = g3_snap_member_kind(name, db, sizeof(db), &number);
-		if (kind == G3_MEMBER_END) {
-			if ((rc = end_db(&s, err)) || (rc = check_end(&s, in, err)))
-				break;
-			seen_end = 1;
-			continue;
-		}
-		s.members++;
-		switch (kind) {
-		case G3_MEMBER_PRE_DATA:
-		case G3_MEMBER_POST_DATA:
-		case G3_MEMBER_SEQUENCES:
-			if ((rc = enter_db(&s, db, name, err)))
-				break;
-			if (s.hdr_number) {
-				rc = g3_err_set(err, G3_USAGE, "snapshot member \"%s\" follows a chunk "
-						"header without its data", name);
-				break;
-			}
-			if (s.cur->target.skipped)
-				break;   /* read through by the next member */
-			{
-				g3_buf origin = G3_BUF_INIT;
-
-				g3_buf_addf(&origin, "%s line", name);
-				g3_pgload_set_origin(s.cur->load, origin.data);
-				g3_buf_release(&origin);
-			}
-			rc = load_sql_member(in, s.cur, err);
-			break;
-		case G3_MEMBER_CHUNK_HEADER:
-			if (!(rc = enter_db(&s, db, name, err)))
-				rc = read_header(&s, in, name, number, err);
-			break;
-		case G3_MEMBER_CHUNK:
-			if (!(rc = enter_db(&s, db, name, err)))
-				rc = load_chunk(&s, in, name, number, err);
-			break;
-		case G3_MEMBER_MANIFEST:
-			rc = g3_err_set(err, G3_USAGE, "snapshot \"%s\": a second manifest.json",
-					in->src->name);
-			break;
-		case G3_MEMBER_ES_INDEX:
-		case G3_MEMBER_ES_DOCS_HEADER:
-		case G3_MEMBER_ES_DOCS:
-			/* after the databases: finish the last one first */
-			if (s.hdr_number) {
-				rc = g3_err_set(err, G3_USAGE, "snapshot member \"%s\" follows a chunk "
-						"header without its data", name);
-				break;
-			}
-			if (!(rc = end_db(&s, err)))
-				rc = es_member(p, in, kind, name, db, number, err);
-			break;
-		case G3_MEMBER_POST_DATA_JSON:   /* post-data.sql carries the same items */
-		case G3_MEMBER_ES:               /* reserved or newer es/ members: skipped */
-		case G3_MEMBER_OTHER:            /* a newer minor version's member */
-		default:
-			break;
-		}
-		g3_source_report_progress(in->src);
-		if (rc)
-			break;
-	}
+	for (size_t i = 0; i < p->n; i++)
+		items += p->dbs[i].mdb ? p->dbs[i].mdb->n_tables : 0;
+	g3_progress_set_totals(-1, (int)items);
+	g3_snapwalk_init(&w, in->rd, in->src, &p->manifest, &restore_walk, &s);
+	w.label = in->src->name;
+	rc = g3_snapwalk_run(&w, err);
+	if (rc && w.truncated)
+		g3_err_set(err, G3_FAIL, "snapshot \"%s\" ends without end.json: it is truncated",
+			   in->src->name);
 	g3_source_report_progress(in->src);
-	if (!rc && !seen_end)
-		rc = g3_err_set(err, G3_FAIL, "snapshot \"%s\" ends without end.json: it is truncated",
-				in->src->name);
-	for (size_t i = 0; !rc && i < p->n; i++)
-		if (!p->dbs[i].done)
-			rc = g3_err_set(err, G3_FAIL, "snapshot \"%s\" has no members for database \"%s\"",
-					in->src->name, p->dbs[i].from);
 	if (rc)
 		es_abort(p);
-	g3_chunk_header_release(&s.hdr);
-	g3_snap_parts_release(&s.parts);
+	g3_snapwalk_release(&w);
 	return rc;
 }

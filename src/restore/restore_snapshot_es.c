@@ -10,8 +10,8 @@
  *
  * Load, per index: es/<index>/index.json creates the versioned index
  * (g3_esrestore_begin: replicas 0, refresh -1); each documents chunk
- * (header docs.<N>.json, then docs.<N>.ndjson) streams through the sha256
- * and line count of g3_chunk_check and, line by line, into the bulk loader;
+ * (header docs.<N>.json, then docs.<N>.ndjson) streams through the snapshot walk's
+ * checks (walk.h) and, line by line, into the bulk loader;
  * after the chunk marked last the load ends (settings back, refresh,
  * _count; the alias then, or for format 1.2 once end.json's member_sums
  * agree, index.json's included). A chunk that does not match its header fails its index:
@@ -30,18 +30,13 @@
 #include "../common/base/strbuf.h"
 #include "kinds.h"
 
-#define MAX_ES_JSON (64 * 1024 * 1024)
-
 enum ix_state { IX_PLANNED, IX_LOADING, IX_DONE, IX_FAILED,
 		IX_SKIPPED /* --on-existing skip: it exists, its members are read only */ };
 
 struct es_index {
 	g3_esrestore_index ix;
 	enum ix_state state;
-	g3_es_docs_header hdr;  /* the pending documents chunk header */
-	uint64_t hdr_number;    /* 0: none */
-	uint64_t next_part;
-	int64_t docs, bytes, chunks;   /* sums of the headers read */
+	int64_t chunks;         /* documents chunks loaded */
 	char *error;            /* why it failed */
 };
 
@@ -172,10 +167,9 @@ static void finish_index(struct es_plan *e, struct es_index *x)
 			g3_plural((long long)x->ix.docs_read, "document", "documents"), x->ix.seconds);
 }
 
-/* A FILE over the current member that checks every byte it hands out. */
+/* A FILE over the current member: the walk checks every byte it hands out. */
 struct docs_cookie {
-	struct input *in;
-	g3_chunk_check *check;
+	g3_snapwalk *w;
 	g3_err *err;
 	int failed;
 };
@@ -183,58 +177,14 @@ struct docs_cookie {
 static ssize_t cookie_read(void *c, char *buf, size_t len)
 {
 	struct docs_cookie *dc = c;
-	ssize_t n = g3_reader_read(dc->in->rd, buf, len, dc->err);
+	ssize_t n = g3_snapwalk_read(dc->w, buf, len, dc->err);
 
 	if (n < 0) {
 		dc->failed = 1;
 		errno = EIO;
 		return -1;
 	}
-	g3_chunk_check_update(dc->check, buf, (size_t)n);
 	return n;
-}
-
-static g3_rc load_docs(struct es_plan *e, struct es_index *x, struct input *in,
-		       const char *member, g3_err *err)
-{
-	cookie_io_functions_t io = { cookie_read, NULL, NULL, NULL };
-	struct docs_cookie dc;
-	g3_chunk_check check;
-	g3_docreader r;
-	FILE *f;
-	const char *id, *src;
-	size_t len;
-	int got;
-	g3_rc rc = G3_OK;
-
-	g3_chunk_check_init(&check);
-	/* checked against the header below: the reader need not hash it again */
-	g3_reader_member_sum(in->rd, x->hdr.sha256);
-	memset(&dc, 0, sizeof(dc));
-	dc.in = in;
-	dc.check = &check;
-	dc.err = err;
-	f = fopencookie(&dc, "r", io);
-	if (!f) {
-		g3_chunk_check_release(&check);
-		return g3_err_set(err, G3_FAIL, "could not read member \"%s\": %s", member,
-				  strerror(errno));
-	}
-	g3_docreader_attach(&r, f, member);
-	while ((got = g3_docreader_next(&r, &id, &src, &len, err)) > 0) {
-		if ((rc = g3_esrestore_add(&x->ix, &e->ro, id, src, len, err)))
-			break;
-	}
-	if (dc.failed)
-		rc = err->rc ? err->rc : G3_FAIL;
-	else if (got < 0)
-		rc = G3_FAIL;
-	g3_docreader_release(&r);
-	fclose(f);
-	if (!rc)
-		rc = g3_es_docs_check_finish(&check, &x->hdr, x->ix.name, member, err);
-	g3_chunk_check_release(&check);
-	return rc;
 }
 
 size_t es_plan_count(const struct es_plan *e)
@@ -242,144 +192,134 @@ size_t es_plan_count(const struct es_plan *e)
 	return e ? e->n : 0;
 }
 
-g3_rc es_member(struct plan *p, struct input *in, g3_member_kind kind, const char *name,
-		const char *index, uint64_t number, g3_err *err)
+int es_restores(const struct plan *p, const char *index)
+{
+	const struct es_index *x = find_index(p->es, index);
+
+	/* not restored (--no-es, --index, skipped) or already failed */
+	return x && x->state != IX_FAILED && x->state != IX_SKIPPED;
+}
+
+g3_rc es_begin_index(struct plan *p, const char *source, const char *index, g3_esdef *def,
+		     g3_err *err)
 {
 	struct es_plan *e = p->es;
 	struct es_index *x = find_index(e, index);
-	g3_buf json = G3_BUF_INIT;
-	g3_err ierr;
-	g3_rc rc = G3_OK;
+	g3_buf origin = G3_BUF_INIT;
+	g3_rc rc;
 
-	if (!x || x->state == IX_FAILED || x->state == IX_SKIPPED)
-		return G3_OK;      /* not restored (--no-es, --index, skipped) or already failed */
-	g3_err_init(&ierr);
 	if (restore_interrupted)
 		return g3_err_set(err, G3_FAIL, "interrupted");
-	switch (kind) {
-	case G3_MEMBER_ES_INDEX:
-		if (x->state != IX_PLANNED) {
-			g3_err_set(&ierr, G3_FAIL, "a second \"%s\"", name);
-			break;
-		}
-		if ((rc = g3_reader_slurp(in->rd, MAX_ES_JSON, &json, &ierr)) ||
-		    (rc = g3_es_index_member_parse(json.data ? json.data : "", json.len, name,
-						   &x->ix.def, &ierr)))
-			break;
-		g3_info("restoring index \"%s\" into \"%s\"", x->ix.name, x->ix.concrete);
-		{
-			g3_buf origin = G3_BUF_INIT;
+	g3_esdef_release(&x->ix.def);
+	x->ix.def = *def;
+	g3_esdef_init(def);
+	g3_info("restoring index \"%s\" into \"%s\"", x->ix.name, x->ix.concrete);
+	g3_buf_addf(&origin, "snapshot \"%s\"", source);
+	/* 1.2: the alias waits for end.json's member_sums (index.json's among them) */
+	x->ix.hold_alias = p->manifest.format_minor >= G3_SNAP_MINOR_MEMBER_SUMS;
+	rc = g3_esrestore_begin(&e->es, &e->ro, &x->ix, origin.data, err);
+	g3_buf_release(&origin);
+	x->state = IX_LOADING;
+	g3_progress_item_start(x->ix.name, G3_PROGRESS_DOCS);
+	return rc;
+}
 
-			g3_buf_addf(&origin, "snapshot \"%s\"", in->src->name);
-			/* 1.2: the alias waits for end.json's member_sums (index.json's
-			 * among them) */
-			x->ix.hold_alias = p->manifest.format_minor >= G3_SNAP_MINOR_MEMBER_SUMS;
-			rc = g3_esrestore_begin(&e->es, &e->ro, &x->ix, origin.data, &ierr);
-			g3_buf_release(&origin);
-		}
-		x->state = IX_LOADING;
-		x->next_part = 1;
-		g3_progress_item_start(x->ix.name, G3_PROGRESS_DOCS);
-		break;
-	case G3_MEMBER_ES_DOCS_HEADER:
-		if (x->state != IX_LOADING || x->hdr_number) {
-			rc = g3_err_set(&ierr, G3_FAIL, "snapshot member \"%s\" comes %s", name,
-					x->hdr_number ? "after a header without its documents"
-						      : "before es/<index>/index.json");
+/* A documents chunk, line by line into the bulk loader as it streams. */
+g3_rc es_load_docs(struct plan *p, g3_snapwalk *w, const char *index,
+		   const g3_es_docs_header *h, const char *member, g3_err *err)
+{
+	struct es_index *x = find_index(p->es, index);
+	cookie_io_functions_t io = { cookie_read, NULL, NULL, NULL };
+	struct docs_cookie dc = { w, err, 0 };
+	g3_docreader r;
+	FILE *f;
+	const char *id, *src;
+	size_t len;
+	int got;
+	g3_rc rc = G3_OK;
+
+	(void)h;
+	if (restore_interrupted)
+		return g3_err_set(err, G3_FAIL, "interrupted");
+	if (x->state != IX_LOADING)
+		return g3_err_set(err, G3_FAIL, "snapshot member \"%s\" comes after the index's "
+				  "last documents chunk", member);
+	if (!(f = fopencookie(&dc, "r", io)))
+		return g3_err_set(err, G3_FAIL, "could not read member \"%s\": %s", member,
+				  strerror(errno));
+	g3_docreader_attach(&r, f, member);
+	while ((got = g3_docreader_next(&r, &id, &src, &len, err)) > 0)
+		if ((rc = g3_esrestore_add(&x->ix, &p->es->ro, id, src, len, err)))
 			break;
-		}
-		if ((rc = g3_reader_slurp(in->rd, MAX_ES_JSON, &json, &ierr)) ||
-		    (rc = g3_es_docs_header_parse(json.data ? json.data : "", json.len, name,
-						  &x->hdr, &ierr)))
-			break;
-		if (x->hdr.part != x->next_part || number != x->next_part) {
-			rc = g3_err_set(&ierr, G3_FAIL, "snapshot member \"%s\" is part %llu where "
-					"part %llu was expected", name, (unsigned long long)x->hdr.part,
-					(unsigned long long)x->next_part);
-			break;
-		}
-		x->hdr_number = number;
-		break;
-	case G3_MEMBER_ES_DOCS:
-		if (x->state != IX_LOADING || x->hdr_number != number) {
-			rc = g3_err_set(&ierr, G3_FAIL, "snapshot member \"%s\" has no header before it",
-					name);
-			break;
-		}
-		x->hdr_number = 0;
-		if ((rc = load_docs(e, x, in, name, &ierr)))
-			break;
-		x->docs += x->hdr.docs;
-		x->bytes += x->hdr.bytes;
-		x->chunks++;
-		x->next_part++;
-		g3_progress_item_add(x->ix.name, x->hdr.docs);
-		if (x->hdr.last) {
-			g3_progress_item_done(x->ix.name, 0);
-			finish_index(e, x);
-		}
-		break;
-	default:
-		break;
-	}
-	g3_buf_release(&json);
-	if (rc) {
-		if (restore_interrupted)
-			return g3_err_set(err, G3_FAIL, "interrupted");
-		if (ierr.rc == G3_UNREACHABLE) {
-			*err = ierr;
-			return G3_UNREACHABLE;
-		}
-		fail_index(e, x, &ierr);
+	if (dc.failed)
+		rc = err->rc ? err->rc : G3_FAIL;
+	else if (got < 0)
+		rc = G3_FAIL;
+	g3_docreader_release(&r);
+	fclose(f);
+	return rc;
+}
+
+g3_rc es_docs_loaded(struct plan *p, const char *index, const g3_es_docs_header *h,
+		     g3_err *err)
+{
+	struct es_index *x = find_index(p->es, index);
+
+	(void)err;
+	x->chunks++;
+	g3_progress_item_add(x->ix.name, h->docs);
+	if (h->last) {
+		g3_progress_item_done(x->ix.name, 0);
+		finish_index(p->es, x);
 	}
 	return G3_OK;
 }
 
-g3_rc es_end(struct plan *p, const g3_snap_end *end, const char *source, g3_err *err)
+/* A fault of one index fails that index only; the walk goes on. */
+g3_rc es_index_failed(struct plan *p, const char *index, g3_err *why, g3_err *err)
+{
+	struct es_plan *e = p->es;
+	struct es_index *x = find_index(e, index);
+
+	if (restore_interrupted)
+		return g3_err_set(err, G3_FAIL, "interrupted");
+	if (why->rc == G3_UNREACHABLE) {
+		*err = *why;
+		return G3_UNREACHABLE;
+	}
+	if (x->state == IX_DONE && x->ix.hold_alias && !x->ix.loaded) {
+		/* loaded, waiting for end.json: deleted, never gets the alias */
+		g3_esrestore_discard(&e->es, &x->ix);
+		x->state = IX_PLANNED;
+	} else if (x->state == IX_DONE) {
+		/* 1.1: loaded and verified chunk by chunk, the alias has moved */
+		g3_log_err(why);
+		e->failed = 1;
+		return G3_OK;
+	}
+	fail_index(e, x, why);
+	return G3_OK;
+}
+
+/* end.json agreed: the indices loaded (1.2) get their aliases. */
+g3_rc es_publish(struct plan *p, g3_err *err)
 {
 	struct es_plan *e = p->es;
 
 	for (size_t i = 0; e && i < e->n; i++) {
 		struct es_index *x = &e->ix[i];
-		const g3_end_index *ei = NULL;
 		g3_err ierr;
 
-		if (x->state == IX_FAILED || x->state == IX_SKIPPED)
+		if (x->state != IX_DONE || !x->ix.hold_alias || x->ix.loaded)
 			continue;
 		g3_err_init(&ierr);
-		for (size_t k = 0; k < end->n_indices; k++)
-			if (!strcmp(end->indices[k].name, x->ix.name))
-				ei = &end->indices[k];
-		if (x->state != IX_DONE) {
-			g3_err_set(&ierr, G3_FAIL, "snapshot \"%s\" %s", source, x->state == IX_PLANNED
-				   ? "has no members for it" : "ends before its last documents chunk");
+		if (g3_esrestore_publish(&e->es, &e->ro, &x->ix, &ierr)) {
+			x->state = IX_PLANNED;   /* publish deleted it */
 			fail_index(e, x, &ierr);
-		} else if (!ei || ei->docs != x->docs || ei->bytes != x->bytes ||
-			   ei->chunks != x->chunks) {
-			g3_err_set(&ierr, G3_FAIL, "snapshot \"%s\": end.json does not agree with the "
-				   "documents of index \"%s\" (%lld %s, %lld %s, %lld %s read)", source,
-				   x->ix.name, (long long)x->docs,
-				   g3_plural(x->docs, "document", "documents"), (long long)x->bytes,
-				   g3_plural(x->bytes, "byte", "bytes"), (long long)x->chunks,
-				   g3_plural(x->chunks, "chunk", "chunks"));
-			if (x->ix.hold_alias && !x->ix.loaded) {
-				g3_esrestore_discard(&e->es, &x->ix);
-				x->state = IX_PLANNED;
-				fail_index(e, x, &ierr);
-				continue;
-			}
-			/* 1.1: loaded and verified chunk by chunk, the alias has moved */
-			g3_log_err(&ierr);
-			e->failed = 1;
-		} else if (x->ix.hold_alias && !x->ix.loaded) {
-			if (g3_esrestore_publish(&e->es, &e->ro, &x->ix, &ierr)) {
-				x->state = IX_PLANNED;   /* publish deleted it */
-				fail_index(e, x, &ierr);
-				continue;
-			}
-			g3_info("restored index \"%s\" (%s): %llu documents", x->ix.name,
-				x->ix.concrete, (unsigned long long)x->ix.docs_read);
+			continue;
 		}
+		g3_info("restored index \"%s\" (%s): %llu documents", x->ix.name,
+			x->ix.concrete, (unsigned long long)x->ix.docs_read);
 	}
 	if (e && e->failed)
 		return g3_err_set(err, G3_FAIL, "Elasticsearch indices failed (see above)");

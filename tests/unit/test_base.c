@@ -18,9 +18,11 @@
 
 #include "common/base/base64.h"
 #include "common/base/clock.h"
+#include "common/base/hex.h"
 #include "common/base/interrupt.h"
 #include "common/base/json.h"
 #include "common/base/size.h"
+#include "common/base/strbuf.h"
 #include "common/base/url.h"
 
 static void test_clock(void **state)
@@ -300,6 +302,38 @@ static void test_json_quote(void **state)
 	g3_buf_release(&in);
 }
 
+static void test_hex_and_sha256(void **state)
+{
+	const unsigned char bytes[] = { 0x00, 0x0f, 0xa5, 0xff };
+	char out[65];
+
+	(void)state;
+	g3_hex_encode(bytes, sizeof(bytes), out);
+	assert_string_equal(out, "000fa5ff");
+	g3_hex_encode(bytes, 0, out);
+	assert_string_equal(out, "");
+	/* FIPS 180-2 test vectors */
+	g3_sha256_hex("abc", 3, out);
+	assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	g3_sha256_hex("", 0, out);
+	assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+static void test_str_move_and_free_all(void **state)
+{
+	char *dst = strdup("old"), *src = strdup("new"), *none = NULL;
+	char *a = strdup("a"), *b = NULL, *c = strdup("c");
+
+	(void)state;
+	g3_str_move(&dst, &none);          /* nothing to move: dst kept */
+	assert_string_equal(dst, "old");
+	g3_str_move(&dst, &src);
+	assert_string_equal(dst, "new");
+	assert_null(src);
+	free(dst);
+	G3_FREE_ALL(a, b, c);              /* NULL among them is fine (ASan checks the rest) */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +349,8 @@ int main(void)
 		cmocka_unit_test(test_interrupt_flag),
 		cmocka_unit_test(test_interrupt_die),
 		cmocka_unit_test(test_json_quote),
+		cmocka_unit_test(test_hex_and_sha256),
+		cmocka_unit_test(test_str_move_and_free_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

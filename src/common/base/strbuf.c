@@ -157,3 +157,18 @@ void g3_first_line(char *buf, size_t size, const char *s)
 	memcpy(buf, s, n);
 	buf[n] = '\0';
 }
+
+void g3_str_move(char **dst, char **src)
+{
+	if (!*src)
+		return;
+	free(*dst);
+	*dst = *src;
+	*src = NULL;
+}
+
+void g3_free_all(void *const *ptrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ptrs[i]);
+}

@@ -32,6 +32,17 @@ void g3_buf_consume(g3_buf *b, size_t n);
 /* Takes ownership of the data; the buffer is left empty. */
 char *g3_buf_detach(g3_buf *b);
 
+/* free()s each of the n pointers of ptrs (NULL ones too): the release
+ * functions' lists of owned strings, G3_FREE_ALL(a->x, a->y, ...). */
+void g3_free_all(void *const *ptrs, size_t n);
+#define G3_FREE_ALL(...) \
+	g3_free_all((void *const[]){ __VA_ARGS__ }, \
+		    sizeof((void *const[]){ __VA_ARGS__ }) / sizeof(void *))
+
+/* Moves the string *src (when not NULL) into *dst, freeing what *dst held;
+ * *src becomes NULL. Nothing changes when *src is NULL. */
+void g3_str_move(char **dst, char **src);
+
 /* The noun that goes with a count, for every "N things" message:
  * g3_plural(n, "chunk", "chunks") is "chunk" for 1 (and -1), else "chunks". */
 const char *g3_plural(long long n, const char *one, const char *many);

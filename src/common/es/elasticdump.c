@@ -35,13 +35,8 @@ void g3_esdef_release(g3_esdef *d)
 
 void g3_edump_files_release(g3_edump_files *f)
 {
-	free(f->mapping);
-	free(f->settings);
-	free(f->alias);
-	free(f->data);
-	free(f->analyzer);
-	free(f->templates);
-	free(f->index);
+	G3_FREE_ALL(f->mapping, f->settings, f->alias, f->data, f->analyzer, f->templates,
+		    f->index);
 	memset(f, 0, sizeof(*f));
 }
 

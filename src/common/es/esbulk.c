@@ -865,8 +865,5 @@ void g3_esbulk_free(g3_esbulk *b)
 		curl_multi_cleanup(b->multi);
 	g3_buf_release(&b->item_errors);
 	g3_strlist_free(b->failed_ids, b->n_failed_ids);
-	free(b->index);
-	free(b->type);
-	free(b->url);
-	free(b);
+	G3_FREE_ALL(b->index, b->type, b->url, b);
 }

@@ -46,11 +46,8 @@ void g3_layout_plan_release(g3_layout_plan *plan)
 	for (size_t i = 0; i < plan->n_indices; i++) {
 		g3_layout_index *x = &plan->indices[i];
 
-		free(x->name);
-		free(x->mapping_url);
-		free(x->data_url);
-		free(x->settings_url);
-		free(x->alias_url);
+		G3_FREE_ALL(x->name, x->mapping_url, x->data_url, x->settings_url,
+			    x->alias_url);
 	}
 	for (size_t i = 0; i < plan->n_snapshots; i++) {
 		free(plan->snapshots[i].name);
@@ -60,13 +57,8 @@ void g3_layout_plan_release(g3_layout_plan *plan)
 		free(plan->refused[i].rel);
 	for (size_t i = 0; i < plan->n_unknown; i++)
 		free(plan->unknown[i].rel);
-	free(plan->refused);
-	free(plan->unknown);
-	free(plan->services);
-	free(plan->indices);
-	free(plan->snapshots);
-	free(plan->base);
-	free(plan->conflict);
+	G3_FREE_ALL(plan->refused, plan->unknown, plan->services, plan->indices, plan->snapshots,
+		    plan->base, plan->conflict);
 	memset(plan, 0, sizeof(*plan));
 }
 
@@ -398,11 +390,8 @@ g3_rc g3_layout_finish(g3_layout_plan *plan, const g3_layout_filter *filter, g3_
 		g3_layout_index *x = &plan->indices[i];
 
 		if (n_wi && !listed(filter->indices, n_wi, x->name)) {
-			free(x->name);
-			free(x->mapping_url);
-			free(x->data_url);
-			free(x->settings_url);
-			free(x->alias_url);
+			G3_FREE_ALL(x->name, x->mapping_url, x->data_url, x->settings_url,
+				    x->alias_url);
 			memmove(x, x + 1, (--plan->n_indices - i) * sizeof(*x));
 			continue;
 		}

@@ -437,15 +437,8 @@ static void http_close(g3_source *src)
 		s->opts.ctx_free(s->opts.ctx);
 	g3_buf_release(&s->pending);
 	g3_buf_release(&s->errbody);
-	free(s->url);
-	free(s->name);
-	free(s->ca_file);
-	free(s->etag0);
-	free(s->modified0);
-	free(s->etag);
-	free(s->modified);
-	free(s->content_range);
-	free(s);
+	G3_FREE_ALL(s->url, s->name, s->ca_file, s->etag0, s->modified0, s->etag, s->modified,
+		    s->content_range, s);
 }
 
 static const struct g3_source_ops http_ops = { http_read, http_close };

@@ -55,10 +55,7 @@ void g3_s3_config_init(g3_s3_config *cfg)
 
 void g3_s3_config_release(g3_s3_config *cfg)
 {
-	free(cfg->endpoint);
-	free(cfg->region);
-	free(cfg->profile);
-	free(cfg->ca_file);
+	G3_FREE_ALL(cfg->endpoint, cfg->region, cfg->profile, cfg->ca_file);
 	free_secret(&cfg->access_key);
 	free_secret(&cfg->secret_key);
 	free_secret(&cfg->session_token);
@@ -265,12 +262,7 @@ struct s3_target {
 
 static void target_release(struct s3_target *t)
 {
-	free(t->bucket);
-	free(t->key);
-	free(t->base);
-	free(t->host);
-	free(t->path);
-	free(t->display);
+	G3_FREE_ALL(t->bucket, t->key, t->base, t->host, t->path, t->display);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -763,10 +755,7 @@ g3_rc g3_s3_list_page(const char *body, size_t len, const char *name, g3_s3_list
 		}
 		if (key)
 			rc = fn(ctx, &o, err);
-		free(key);
-		free(size);
-		free(etag);
-		free(lm);
+		G3_FREE_ALL(key, size, etag, lm);
 		if (rc)
 			return rc;
 		p = after;

@@ -12,6 +12,8 @@
  */
 #include "sigv4.h"
 
+#include "../base/hex.h"
+
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -19,30 +21,9 @@
 #include <string.h>
 #include <time.h>
 
-static const char hexdig[] = "0123456789abcdef";
-
-static void to_hex(const unsigned char *d, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexdig[d[i] >> 4];
-		out[2 * i + 1] = hexdig[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 void g3_sigv4_payload_hash(const void *data, size_t len, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-		/* Cannot happen with a working libcrypto; an impossible
-		 * digest makes the request fail verification, never pass. */
-		memset(out, '0', 64);
-		out[64] = '\0';
-		return;
-	}
-	to_hex(md, 32, out);
+	g3_sha256_hex(data, len, out);
 }
 
 static int hmac(const void *key, size_t keylen, const void *data, size_t len,
@@ -192,7 +173,7 @@ g3_rc g3_sigv4_sign(const g3_sigv4_req *req, g3_sigv4_result *out, g3_err *err)
 		rc = g3_err_set(err, G3_FAIL, "could not compute an HMAC-SHA256 with libcrypto");
 		goto cleanup;
 	}
-	to_hex(sig, 32, out->signature);
+	g3_hex_encode(sig, 32, out->signature);
 	g3_buf_reset(&out->authorization);
 	g3_buf_addf(&out->authorization,
 		    "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, Signature=%s",

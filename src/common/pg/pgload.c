@@ -667,12 +667,7 @@ static void job_free(struct job *j)
 {
 	if (!j)
 		return;
-	free(j->sql);
-	free(j->attach);
-	free(j->origin);
-	free(j->object);
-	free(j->tname);
-	free(j);
+	G3_FREE_ALL(j->sql, j->attach, j->origin, j->object, j->tname, j);
 }
 
 static void push_pending(g3_pgload *l, struct job *j)
@@ -1497,13 +1492,7 @@ void g3_pgload_free(g3_pgload *l)
 		free(l->tables[i].name);
 		free(l->tables[i].qname);
 	}
-	free(l->session);
-	free(l->origin);
-	free(l->pending);
-	free(l->done);
-	free(l->tables);
-	free(l->inflight);
-	free(l->w);
+	G3_FREE_ALL(l->session, l->origin, l->pending, l->done, l->tables, l->inflight, l->w);
 	pthread_cond_destroy(&l->leader_cv);
 	pthread_mutex_destroy(&l->mu);
 	free(l);

@@ -21,12 +21,8 @@ void g3_postdata_release(g3_postdata *p)
 	for (size_t i = 0; i < p->n_items; i++) {
 		g3_postdata_item *it = &p->items[i];
 
-		free(it->kind);
-		free(it->name);
-		free(it->schema);
-		free(it->table_schema);
-		free(it->table);
-		free(it->sql);
+		G3_FREE_ALL(it->kind, it->name, it->schema, it->table_schema, it->table,
+			    it->sql);
 	}
 	free(p->items);
 	free(p->preamble);

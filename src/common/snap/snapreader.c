@@ -500,10 +500,7 @@ void g3_reader_close(g3_reader *r)
 		return;
 	if (r->a)
 		archive_read_free(r->a);
-	free(r->buf);
-	free(r->member);
-	free(r->peek);
-	free(r->drain);
+	G3_FREE_ALL(r->buf, r->member, r->peek, r->drain);
 	EVP_MD_CTX_free(r->md);
 	g3_snap_log_release(&r->log);
 	free(r);

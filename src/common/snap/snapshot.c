@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,256 @@ static g3_rc get_count(struct jctx *c, json_object *o, const char *key, int64_t 
 	return rc;
 }
 
+static int is_hex64(const char *s)
+{
+	if (strlen(s) != 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* A 64 lowercase hex digit sha256 field into out. */
+static g3_rc get_sha(struct jctx *c, json_object *o, const char *key, const char *what,
+		     char out[65])
+{
+	char *sha = NULL;
+	g3_rc rc = get_str(c, o, key, 0, &sha);
+
+	if (!rc && !is_hex64(sha))
+		rc = g3_err_set(c->err, G3_USAGE, "%s: %s\"%s\" is not 64 lowercase hex digits",
+				c->member, what, key);
+	if (!rc)
+		memcpy(out, sha, 65);
+	free(sha);
+	return rc;
+}
+
+/* A data chunk header's "part" and "last". */
+static g3_rc get_part(struct jctx *c, json_object *o, int64_t *part, json_object **last)
+{
+	g3_rc rc = get_count(c, o, "part", part);
+
+	return rc ? rc : get_field(c, o, "last", json_type_boolean, 0, last);
+}
+
+/*
+ * Field tables: an object's fields read into a struct, in the table's
+ * order (the first bad one named). F_STR into a char * (NULL when an
+ * optional field is missing), F_INT into an int64_t (dflt when missing),
+ * F_COUNT into an int64_t that is required and not negative.
+ */
+enum field_kind { F_STR, F_INT, F_COUNT };
+
+/* optional: 0 required; 1 may be missing or null (written as null);
+ * OMIT may be missing, and is left out when NULL (a list: when empty) */
+#define OMIT 2
+
+struct field {
+	const char *key;
+	enum field_kind kind;
+	int optional;
+	int64_t dflt;
+	size_t off;
+};
+
+#define FIELDS(t) (t), sizeof(t) / sizeof((t)[0])
+
+static g3_rc get_fields(struct jctx *c, json_object *o, void *base, const struct field *f,
+			size_t n)
+{
+	g3_rc rc = G3_OK;
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		void *at = (char *)base + f[i].off;
+
+		if (f[i].kind == F_STR)
+			rc = get_str(c, o, f[i].key, f[i].optional, at);
+		else if (f[i].kind == F_INT)
+			rc = get_int(c, o, f[i].key, f[i].optional, f[i].dflt, at);
+		else
+			rc = get_count(c, o, f[i].key, at);
+	}
+	return rc;
+}
+
+/* Each element of array arr (NULL: none) must be an object, handed to fn;
+ * otherwise "<member>: database 2 is not an object" (numbered) or
+ * "<member>: a table is not an object". */
+typedef g3_rc (*element_fn)(struct jctx *c, json_object *o, void *ctx);
+
+static g3_rc each_object(struct jctx *c, json_object *arr, const char *what, int numbered,
+			 element_fn fn, void *ctx)
+{
+	g3_rc rc;
+
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+
+		if (!o || !json_object_is_type(o, json_type_object)) {
+			if (numbered)
+				return g3_err_set(c->err, G3_USAGE, "%s: %s %zu is not an object",
+						  c->member, what, i + 1);
+			return g3_err_set(c->err, G3_USAGE, "%s: a %s is not an object", c->member,
+					  what);
+		}
+		if ((rc = fn(c, o, ctx)))
+			return rc;
+	}
+	return G3_OK;
+}
+
+/* Appends a zeroed element to *v (n elements of size bytes). */
+static void *push(void *v, size_t *n, size_t size)
+{
+	void **pv = v;
+	char *at;
+
+	*pv = g3_xrealloc(*pv, (*n + 1) * size);
+	at = (char *)*pv + *n * size;
+	memset(at, 0, size);
+	(*n)++;
+	return at;
+}
+
+/*
+ * Arrays of objects described as data: an element's struct size, its
+ * fields, the arrays inside it and a check run after its fields. A list
+ * appends each element to the C array at v_off (count at n_off) of the
+ * struct that holds it.
+ */
+struct list;
+
+struct object_spec {
+	size_t size;
+	const struct field *fields;
+	size_t n_fields;
+	size_t list_at;         /* written after this many fields */
+	g3_rc (*check)(struct jctx *c, void *elem);     /* or NULL */
+	const struct list *list;                         /* an array inside, or NULL */
+};
+
+struct list {
+	const char *key;
+	int optional;
+	const char *what;       /* "database" (numbered) or "table" */
+	int numbered;
+	size_t v_off, n_off;
+	const struct object_spec *elem;
+	/* the what of a list whose messages name its holder, or NULL */
+	void (*label)(const void *holder, char *buf, size_t size);
+};
+
+struct list_ctx {
+	const struct list *l;
+	void *holder;
+};
+
+static g3_rc read_list(struct jctx *c, json_object *o, void *holder, const struct list *l);
+
+static g3_rc read_element(struct jctx *c, json_object *o, void *ctx)
+{
+	const struct list_ctx *lc = ctx;
+	const struct object_spec *spec = lc->l->elem;
+	char *holder = lc->holder;
+	void *elem = push(holder + lc->l->v_off, (size_t *)(holder + lc->l->n_off), spec->size);
+	g3_rc rc = get_fields(c, o, elem, spec->fields, spec->n_fields);
+
+	if (!rc && spec->check)
+		rc = spec->check(c, elem);
+	if (!rc && spec->list)
+		rc = read_list(c, o, elem, spec->list);
+	return rc;
+}
+
+static g3_rc read_list(struct jctx *c, json_object *o, void *holder, const struct list *l)
+{
+	struct list_ctx lc = { l, holder };
+	json_object *arr;
+	char what[1200];
+	g3_rc rc;
+
+	if ((rc = get_field(c, o, l->key, json_type_array, l->optional, &arr)))
+		return rc;
+	if (l->label)
+		l->label(holder, what, sizeof(what));
+	else
+		snprintf(what, sizeof(what), "%s", l->what);
+	return each_object(c, arr, what, l->numbered, read_element, &lc);
+}
+
+/* The writers, from the same tables: fields from..to of elem into o. */
+static void put_fields(json_object *o, const void *elem, const struct field *f, size_t from,
+		       size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		const char *at = (const char *)elem + f[i].off;
+		const char *v = f[i].kind == F_STR ? *(char *const *)(const void *)at : NULL;
+
+		if (f[i].kind != F_STR)
+			put_int(o, f[i].key, *(const int64_t *)(const void *)at);
+		else if (v || f[i].optional != OMIT)
+			put_str(o, f[i].key, v);
+	}
+}
+
+static void put_list(json_object *o, const void *holder, const struct list *l)
+{
+	const char *h = holder;
+	size_t n = *(const size_t *)(const void *)(h + l->n_off);
+	const char *v = *(char *const *)(const void *)(h + l->v_off);
+	const struct object_spec *spec = l->elem;
+	json_object *arr;
+
+	if (!n && l->optional == OMIT)
+		return;
+	arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		const char *elem = v + i * spec->size;
+		json_object *jo = json_object_new_object();
+
+		put_fields(jo, elem, spec->fields, 0, spec->list_at);
+		if (spec->list)
+			put_list(jo, elem, spec->list);
+		put_fields(jo, elem, spec->fields, spec->list_at, spec->n_fields);
+		json_object_array_add(arr, jo);
+	}
+	json_object_object_add(o, l->key, arr);
+}
+
+/* Frees a list's elements (their strings and lists) and the list. */
+static void free_list(void *holder, const struct list *l)
+{
+	char *h = holder;
+	size_t *n = (size_t *)(void *)(h + l->n_off);
+	char **v = (char **)(void *)(h + l->v_off);
+	const struct object_spec *spec = l->elem;
+
+	for (size_t i = 0; i < *n; i++) {
+		char *elem = *v + i * spec->size;
+
+		for (size_t k = 0; k < spec->n_fields; k++)
+			if (spec->fields[k].kind == F_STR)
+				free(*(char **)(void *)(elem + spec->fields[k].off));
+		if (spec->list)
+			free_list(elem, spec->list);
+	}
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+#define STR(T, f, key, optional) { key, F_STR, optional, 0, offsetof(T, f) }
+#define ESTIMATE(T, f, key) { key, F_INT, 1, -1, offsetof(T, f) }
+/* "rows" (or "docs"), "bytes" and "chunks", as end.json sums them */
+#define SUMS(T, rows, key) { key, F_COUNT, 0, 0, offsetof(T, rows) }, \
+	{ "bytes", F_COUNT, 0, 0, offsetof(T, bytes) }, \
+	{ "chunks", F_COUNT, 0, 0, offsetof(T, chunks) }
+#define SPEC(T, fields, list_at, check, list) { sizeof(T), FIELDS(fields), list_at, check, list }
+#define LIST(H, v, n, key, optional, what, numbered, spec, label) \
+	{ key, optional, what, numbered, offsetof(H, v), offsetof(H, n), spec, label }
+
 /* ---- manifest ------------------------------------------------------------ */
 
 void g3_manifest_init(g3_manifest *m)
@@ -238,41 +489,6 @@ void g3_manifest_init(g3_manifest *m)
 	memset(m, 0, sizeof(*m));
 	m->format_version = G3_SNAP_FORMAT_VERSION;
 	m->format_minor = G3_SNAP_FORMAT_MINOR;
-}
-
-void g3_manifest_release(g3_manifest *m)
-{
-	for (size_t i = 0; i < m->n_databases; i++) {
-		g3_snap_database *d = &m->databases[i];
-
-		for (size_t k = 0; k < d->n_tables; k++) {
-			g3_snap_table *t = &d->tables[k];
-
-			for (size_t j = 0; j < t->n_columns; j++) {
-				free(t->columns[j].name);
-				free(t->columns[j].type);
-			}
-			free(t->columns);
-			free(t->schema);
-			free(t->name);
-		}
-		free(d->tables);
-		free(d->name);
-		free(d->encoding);
-	}
-	free(m->databases);
-	for (size_t i = 0; i < m->n_indices; i++) {
-		free(m->indices[i].name);
-		free(m->indices[i].concrete);
-		free(m->indices[i].source_distribution);
-		free(m->indices[i].source_version);
-	}
-	free(m->indices);
-	free(m->created);
-	free(m->gen3db_version);
-	free(m->server_version);
-	free(m->pg_dump_version);
-	g3_manifest_init(m);
 }
 
 static char *dup_or_null(const char *s)
@@ -283,11 +499,8 @@ static char *dup_or_null(const char *s)
 g3_snap_database *g3_manifest_add_database(g3_manifest *m, const char *name,
 					   const char *encoding)
 {
-	g3_snap_database *d;
+	g3_snap_database *d = push(&m->databases, &m->n_databases, sizeof(*d));
 
-	m->databases = g3_xrealloc(m->databases, (m->n_databases + 1) * sizeof(*d));
-	d = &m->databases[m->n_databases++];
-	memset(d, 0, sizeof(*d));
 	d->name = g3_xstrdup(name);
 	d->encoding = dup_or_null(encoding);
 	return d;
@@ -297,11 +510,8 @@ g3_snap_table *g3_manifest_add_table(g3_snap_database *d, const char *schema,
 				     const char *name, int64_t est_rows,
 				     int64_t est_bytes)
 {
-	g3_snap_table *t;
+	g3_snap_table *t = push(&d->tables, &d->n_tables, sizeof(*t));
 
-	d->tables = g3_xrealloc(d->tables, (d->n_tables + 1) * sizeof(*t));
-	t = &d->tables[d->n_tables++];
-	memset(t, 0, sizeof(*t));
 	t->schema = g3_xstrdup(schema);
 	t->name = g3_xstrdup(name);
 	t->est_rows = est_rows;
@@ -311,20 +521,17 @@ g3_snap_table *g3_manifest_add_table(g3_snap_database *d, const char *schema,
 
 void g3_manifest_add_column(g3_snap_table *t, const char *name, const char *type)
 {
-	t->columns = g3_xrealloc(t->columns, (t->n_columns + 1) * sizeof(*t->columns));
-	t->columns[t->n_columns].name = g3_xstrdup(name);
-	t->columns[t->n_columns].type = dup_or_null(type);
-	t->n_columns++;
+	g3_snap_column *c = push(&t->columns, &t->n_columns, sizeof(*c));
+
+	c->name = g3_xstrdup(name);
+	c->type = dup_or_null(type);
 }
 
 g3_snap_index *g3_manifest_add_index(g3_manifest *m, const char *name,
 				     int64_t docs, int64_t bytes)
 {
-	g3_snap_index *x;
+	g3_snap_index *x = push(&m->indices, &m->n_indices, sizeof(*x));
 
-	m->indices = g3_xrealloc(m->indices, (m->n_indices + 1) * sizeof(*x));
-	x = &m->indices[m->n_indices++];
-	memset(x, 0, sizeof(*x));
 	x->name = g3_xstrdup(name);
 	x->docs = docs;
 	x->bytes = bytes;
@@ -348,12 +555,81 @@ const g3_snap_database *g3_manifest_find_database(const g3_manifest *m,
 	return NULL;
 }
 
+static void column_label(const void *holder, char *buf, size_t size)
+{
+	const g3_snap_table *t = holder;
+
+	snprintf(buf, size, "column of table \"%s.%s\"", t->schema, t->name);
+}
+
+static g3_rc database_check(struct jctx *c, void *elem)
+{
+	const g3_snap_database *d = elem;
+
+	if (!g3_snap_name_ok(d->name) || strchr(d->name, '/'))
+		return g3_err_set(c->err, G3_USAGE, "%s: invalid database name \"%s\"", c->member,
+				  d->name);
+	return G3_OK;
+}
+
+static g3_rc index_check(struct jctx *c, void *elem)
+{
+	const g3_snap_index *x = elem;
+
+	if (strchr(x->name, '/') || !g3_snap_name_ok(x->name))
+		return g3_err_set(c->err, G3_USAGE, "%s: index name \"%s\" cannot name snapshot "
+				  "members", c->member, x->name);
+	return G3_OK;
+}
+
+static const struct field column_fields[] = {
+	STR(g3_snap_column, name, "name", 0), STR(g3_snap_column, type, "type", 1),
+};
+static const struct object_spec column_spec = SPEC(g3_snap_column, column_fields, 2, NULL, NULL);
+static const struct list columns = LIST(g3_snap_table, columns, n_columns, "columns", 0,
+					"column", 0, &column_spec, column_label);
+
+static const struct field table_fields[] = {
+	STR(g3_snap_table, schema, "schema", 0), STR(g3_snap_table, name, "name", 0),
+	ESTIMATE(g3_snap_table, est_rows, "estimated_rows"),
+	ESTIMATE(g3_snap_table, est_bytes, "estimated_bytes"),
+};
+static const struct object_spec table_spec = SPEC(g3_snap_table, table_fields, 2, NULL, &columns);
+static const struct list tables = LIST(g3_snap_database, tables, n_tables, "tables", 0, "table",
+				       0, &table_spec, NULL);
+
+static const struct field database_fields[] = {
+	STR(g3_snap_database, name, "name", 0), STR(g3_snap_database, encoding, "encoding", 1),
+};
+static const struct object_spec database_spec =
+	SPEC(g3_snap_database, database_fields, 2, database_check, &tables);
+static const struct list databases = LIST(g3_manifest, databases, n_databases, "databases", 0,
+					  "database", 1, &database_spec, NULL);
+
+static const struct field index_fields[] = {
+	STR(g3_snap_index, name, "name", 0),
+	ESTIMATE(g3_snap_index, docs, "docs"), ESTIMATE(g3_snap_index, bytes, "bytes"),
+	STR(g3_snap_index, concrete, "concrete", OMIT),
+	STR(g3_snap_index, source_distribution, "source_distribution", OMIT),
+	STR(g3_snap_index, source_version, "source_version", OMIT),
+};
+static const struct object_spec index_spec =
+	SPEC(g3_snap_index, index_fields, 6, index_check, NULL);
+static const struct list indices = LIST(g3_manifest, indices, n_indices, "indices", 1, "index", 1,
+					&index_spec, NULL);
+
+void g3_manifest_release(g3_manifest *m)
+{
+	free_list(m, &databases);
+	free_list(m, &indices);
+	G3_FREE_ALL(m->created, m->gen3db_version, m->server_version, m->pg_dump_version);
+	g3_manifest_init(m);
+}
+
 void g3_manifest_to_json(const g3_manifest *m, g3_buf *out)
 {
 	json_object *root = json_object_new_object();
 	json_object *src = json_object_new_object();
-	json_object *dbs = json_object_new_array();
-	json_object *idx = json_object_new_array();
 
 	put_str(root, "format", G3_SNAP_FORMAT);
 	put_int(root, "format_version", m->format_version);
@@ -364,206 +640,65 @@ void g3_manifest_to_json(const g3_manifest *m, g3_buf *out)
 	put_int(src, "server_version_num", m->server_version_num);
 	put_str(src, "pg_dump_version", m->pg_dump_version);
 	json_object_object_add(root, "source", src);
-	for (size_t i = 0; i < m->n_databases; i++) {
-		const g3_snap_database *d = &m->databases[i];
-		json_object *jd = json_object_new_object();
-		json_object *tabs = json_object_new_array();
-
-		put_str(jd, "name", d->name);
-		put_str(jd, "encoding", d->encoding);
-		for (size_t k = 0; k < d->n_tables; k++) {
-			const g3_snap_table *t = &d->tables[k];
-			json_object *jt = json_object_new_object();
-			json_object *cols = json_object_new_array();
-
-			put_str(jt, "schema", t->schema);
-			put_str(jt, "name", t->name);
-			for (size_t j = 0; j < t->n_columns; j++) {
-				json_object *jc = json_object_new_object();
-
-				put_str(jc, "name", t->columns[j].name);
-				put_str(jc, "type", t->columns[j].type);
-				json_object_array_add(cols, jc);
-			}
-			json_object_object_add(jt, "columns", cols);
-			put_int(jt, "estimated_rows", t->est_rows);
-			put_int(jt, "estimated_bytes", t->est_bytes);
-			json_object_array_add(tabs, jt);
-		}
-		json_object_object_add(jd, "tables", tabs);
-		json_object_array_add(dbs, jd);
-	}
-	json_object_object_add(root, "databases", dbs);
-	for (size_t i = 0; i < m->n_indices; i++) {
-		json_object *ji = json_object_new_object();
-
-		put_str(ji, "name", m->indices[i].name);
-		put_int(ji, "docs", m->indices[i].docs);
-		put_int(ji, "bytes", m->indices[i].bytes);
-		if (m->indices[i].concrete)
-			put_str(ji, "concrete", m->indices[i].concrete);
-		if (m->indices[i].source_distribution)
-			put_str(ji, "source_distribution", m->indices[i].source_distribution);
-		if (m->indices[i].source_version)
-			put_str(ji, "source_version", m->indices[i].source_version);
-		json_object_array_add(idx, ji);
-	}
-	json_object_object_add(root, "indices", idx);
+	put_list(root, m, &databases);
+	put_list(root, m, &indices);
 	print_json(root, out);
 }
 
-static g3_rc parse_table(struct jctx *c, json_object *jt, g3_snap_database *d)
+/* "format" and the major version this reader knows; the minor. */
+static g3_rc parse_format(struct jctx *c, json_object *root, g3_manifest *m)
 {
-	json_object *cols;
-	char *schema = NULL, *name = NULL;
-	int64_t rows, bytes;
-	g3_snap_table *t;
+	char *format = NULL;
+	int64_t num;
 	g3_rc rc;
 
-	if (!json_object_is_type(jt, json_type_object))
-		return g3_err_set(c->err, G3_USAGE, "%s: a table is not an object", c->member);
-	if ((rc = get_str(c, jt, "schema", 0, &schema)) ||
-	    (rc = get_str(c, jt, "name", 0, &name)) ||
-	    (rc = get_int(c, jt, "estimated_rows", 1, -1, &rows)) ||
-	    (rc = get_int(c, jt, "estimated_bytes", 1, -1, &bytes)) ||
-	    (rc = get_field(c, jt, "columns", json_type_array, 0, &cols)))
-		goto cleanup;
-	t = g3_manifest_add_table(d, schema, name, rows, bytes);
-	for (size_t j = 0; j < json_object_array_length(cols); j++) {
-		json_object *jc = json_object_array_get_idx(cols, j);
-		char *cname = NULL, *ctype = NULL;
-
-		if (!jc || !json_object_is_type(jc, json_type_object)) {
-			rc = g3_err_set(c->err, G3_USAGE, "%s: a column of table \"%s.%s\" is not an object",
-					c->member, schema, name);
-			goto cleanup;
-		}
-		if ((rc = get_str(c, jc, "name", 0, &cname)) ||
-		    (rc = get_str(c, jc, "type", 1, &ctype))) {
-			free(cname);
-			goto cleanup;
-		}
-		g3_manifest_add_column(t, cname, ctype);
-		free(cname);
-		free(ctype);
+	if ((rc = get_str(c, root, "format", 0, &format)))
+		return rc;
+	if (strcmp(format, G3_SNAP_FORMAT)) {
+		rc = g3_err_set(c->err, G3_USAGE, "%s: format \"%s\" is not \"%s\"", c->member,
+				format, G3_SNAP_FORMAT);
+		free(format);
+		return rc;
 	}
-cleanup:
-	free(schema);
-	free(name);
-	return rc;
+	free(format);
+	if ((rc = get_int(c, root, "format_version", 0, 0, &num)))
+		return rc;
+	if (num != G3_SNAP_FORMAT_VERSION) {
+		rc = g3_err_set(c->err, G3_USAGE, "unsupported snapshot format_version %" PRId64
+				" (this gen3db reads %d)", num, G3_SNAP_FORMAT_VERSION);
+		g3_err_hint(c->err, "use a gen3db release that reads this snapshot");
+		return rc;
+	}
+	m->format_version = (int)num;
+	if ((rc = get_int(c, root, "format_minor", 1, 0, &num)))
+		return rc;
+	m->format_minor = (int)num;
+	return G3_OK;
 }
 
 g3_rc g3_manifest_parse(const char *json, size_t len, g3_manifest *m, g3_err *err)
 {
 	struct jctx c = { G3_SNAP_MANIFEST, err };
-	json_object *root = NULL, *v, *src, *dbs, *idx;
-	char *format = NULL;
-	int64_t num;
+	json_object *root = NULL, *src;
+	int64_t num = 0;
 	g3_rc rc;
 
 	g3_manifest_init(m);
 	if ((rc = parse_root(json, len, G3_SNAP_MANIFEST, &root, err)))
 		return rc;
-	if ((rc = get_str(&c, root, "format", 0, &format)))
-		goto cleanup;
-	if (strcmp(format, G3_SNAP_FORMAT)) {
-		rc = g3_err_set(err, G3_USAGE, "%s: format \"%s\" is not \"%s\"", c.member,
-				format, G3_SNAP_FORMAT);
-		goto cleanup;
-	}
-	if ((rc = get_int(&c, root, "format_version", 0, 0, &num)))
-		goto cleanup;
-	if (num != G3_SNAP_FORMAT_VERSION) {
-		rc = g3_err_set(err, G3_USAGE,
-				"unsupported snapshot format_version %" PRId64 " (this gen3db reads %d)",
-				num, G3_SNAP_FORMAT_VERSION);
-		g3_err_hint(err, "use a gen3db release that reads this snapshot");
-		goto cleanup;
-	}
-	m->format_version = (int)num;
-	if ((rc = get_int(&c, root, "format_minor", 1, 0, &num)))
-		goto cleanup;
-	m->format_minor = (int)num;
-	if ((rc = get_str(&c, root, "created", 1, &m->created)) ||
+	if ((rc = parse_format(&c, root, m)) ||
+	    (rc = get_str(&c, root, "created", 1, &m->created)) ||
 	    (rc = get_str(&c, root, "gen3db_version", 1, &m->gen3db_version)) ||
 	    (rc = get_field(&c, root, "source", json_type_object, 1, &src)))
 		goto cleanup;
-	if (src) {
-		if ((rc = get_str(&c, src, "server_version", 1, &m->server_version)) ||
+	if (src && ((rc = get_str(&c, src, "server_version", 1, &m->server_version)) ||
 		    (rc = get_int(&c, src, "server_version_num", 1, 0, &num)) ||
-		    (rc = get_str(&c, src, "pg_dump_version", 1, &m->pg_dump_version)))
-			goto cleanup;
-		m->server_version_num = (int)num;
-	}
-	if ((rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)))
+		    (rc = get_str(&c, src, "pg_dump_version", 1, &m->pg_dump_version))))
 		goto cleanup;
-	for (size_t i = 0; i < json_object_array_length(dbs); i++) {
-		json_object *jd = json_object_array_get_idx(dbs, i), *tabs;
-		char *name = NULL, *enc = NULL;
-		g3_snap_database *d;
-
-		if (!jd || !json_object_is_type(jd, json_type_object)) {
-			rc = g3_err_set(err, G3_USAGE, "%s: database %zu is not an object",
-					c.member, i + 1);
-			goto cleanup;
-		}
-		if ((rc = get_str(&c, jd, "name", 0, &name)))
-			goto cleanup;
-		if ((rc = get_str(&c, jd, "encoding", 1, &enc)) ||
-		    (rc = get_field(&c, jd, "tables", json_type_array, 0, &tabs))) {
-			free(name);
-			free(enc);
-			goto cleanup;
-		}
-		d = g3_manifest_add_database(m, name, enc);
-		free(name);
-		free(enc);
-		if (!g3_snap_name_ok(d->name) || strchr(d->name, '/')) {
-			rc = g3_err_set(err, G3_USAGE, "%s: invalid database name \"%s\"",
-					c.member, d->name);
-			goto cleanup;
-		}
-		for (size_t k = 0; k < json_object_array_length(tabs); k++)
-			if ((rc = parse_table(&c, json_object_array_get_idx(tabs, k), d)))
-				goto cleanup;
-	}
-	if ((rc = get_field(&c, root, "indices", json_type_array, 1, &idx)))
-		goto cleanup;
-	for (size_t i = 0; idx && i < json_object_array_length(idx); i++) {
-		json_object *ji = json_object_array_get_idx(idx, i);
-		char *name = NULL;
-		int64_t docs, bytes;
-
-		if (!ji || !json_object_is_type(ji, json_type_object)) {
-			rc = g3_err_set(err, G3_USAGE, "%s: index %zu is not an object",
-					c.member, i + 1);
-			goto cleanup;
-		}
-		if ((rc = get_str(&c, ji, "name", 0, &name)))
-			goto cleanup;
-		if ((rc = get_int(&c, ji, "docs", 1, -1, &docs)) ||
-		    (rc = get_int(&c, ji, "bytes", 1, -1, &bytes))) {
-			free(name);
-			goto cleanup;
-		}
-		{
-			g3_snap_index *x = g3_manifest_add_index(m, name, docs, bytes);
-
-			free(name);
-			if ((rc = get_str(&c, ji, "concrete", 1, &x->concrete)) ||
-			    (rc = get_str(&c, ji, "source_distribution", 1, &x->source_distribution)) ||
-			    (rc = get_str(&c, ji, "source_version", 1, &x->source_version)))
-				goto cleanup;
-			if (strchr(x->name, '/') || !g3_snap_name_ok(x->name)) {
-				rc = g3_err_set(err, G3_USAGE, "%s: index name \"%s\" cannot name "
-						"snapshot members", c.member, x->name);
-				goto cleanup;
-			}
-		}
-	}
-	(void)v;
+	m->server_version_num = (int)num;
+	if (!(rc = read_list(&c, root, m, &databases)))
+		rc = read_list(&c, root, m, &indices);
 cleanup:
-	free(format);
 	json_object_put(root);
 	if (rc)
 		g3_manifest_release(m);
@@ -608,22 +743,11 @@ void g3_chunk_header_to_json(const g3_chunk_header *h, g3_buf *out)
 	json_object_put(o);
 }
 
-static int is_hex64(const char *s)
-{
-	if (strlen(s) != 64)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return 0;
-	return 1;
-}
-
 g3_rc g3_chunk_header_parse(const char *json, size_t len, const char *member,
 			    g3_chunk_header *h, g3_err *err)
 {
 	struct jctx c = { member, err };
 	json_object *root = NULL, *cols, *last;
-	char *sha = NULL;
 	int64_t part;
 	g3_rc rc;
 
@@ -633,20 +757,13 @@ g3_rc g3_chunk_header_parse(const char *json, size_t len, const char *member,
 	if ((rc = get_str(&c, root, "schema", 0, &h->schema)) ||
 	    (rc = get_str(&c, root, "table", 0, &h->table)) ||
 	    (rc = get_field(&c, root, "columns", json_type_array, 0, &cols)) ||
-	    (rc = get_count(&c, root, "part", &part)) ||
-	    (rc = get_field(&c, root, "last", json_type_boolean, 0, &last)) ||
+	    (rc = get_part(&c, root, &part, &last)) ||
 	    (rc = get_count(&c, root, "rows", &h->rows)) ||
 	    (rc = get_count(&c, root, "bytes", &h->bytes)) ||
-	    (rc = get_str(&c, root, "sha256", 0, &sha)))
+	    (rc = get_sha(&c, root, "sha256", "field ", h->sha256)))
 		goto cleanup;
 	h->part = (uint64_t)part;
 	h->last = json_object_get_boolean(last);
-	if (!is_hex64(sha)) {
-		rc = g3_err_set(err, G3_USAGE, "%s: field \"sha256\" is not 64 lowercase hex digits",
-				member);
-		goto cleanup;
-	}
-	memcpy(h->sha256, sha, 65);
 	h->columns = g3_xcalloc(json_object_array_length(cols) + 1, sizeof(char *));
 	for (size_t i = 0; i < json_object_array_length(cols); i++) {
 		json_object *v = json_object_array_get_idx(cols, i);
@@ -659,7 +776,6 @@ g3_rc g3_chunk_header_parse(const char *json, size_t len, const char *member,
 		h->columns[h->n_columns++] = g3_xstrdup(json_object_get_string(v));
 	}
 cleanup:
-	free(sha);
 	json_object_put(root);
 	if (rc)
 		g3_chunk_header_release(h);
@@ -667,26 +783,6 @@ cleanup:
 }
 
 /* ---- chunk verification ------------------------------------------------- */
-
-static void hex(const unsigned char *md, unsigned n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (unsigned i = 0; i < n; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-void g3_sha256_hex(const void *buf, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-
-	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
-	hex(md, n, out);
-}
 
 void g3_chunk_check_init(g3_chunk_check *c)
 {
@@ -712,29 +808,38 @@ void g3_chunk_check_update(g3_chunk_check *c, const void *buf, size_t len)
 	}
 }
 
-g3_rc g3_chunk_check_finish(g3_chunk_check *c, const g3_chunk_header *h,
-			    const char *member, g3_err *err)
+/* Ends c and compares it with a header's rows (lines), bytes and sha256;
+ * what: "table \"s.t\"" or "index \"x\"". */
+static g3_rc check_finish(g3_chunk_check *c, const char *member, const char *what,
+			  int64_t rows, const char *one, const char *many, int64_t bytes,
+			  const char *sha256, g3_err *err)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
 	char got[65];
 
 	EVP_DigestFinal_ex(c->md, md, &n);
-	hex(md, n, got);
-	if (c->bytes != h->bytes)
-		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of table \"%s.%s\" holds %" PRId64 " bytes, its header says %" PRId64,
-				  member, h->schema, h->table, c->bytes, h->bytes);
-	if (c->rows != h->rows)
-		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of table \"%s.%s\" holds %" PRId64 " %s, its header says %" PRId64,
-				  member, h->schema, h->table, c->rows, g3_plural(c->rows, "row", "rows"),
-				  h->rows);
-	if (strcmp(got, h->sha256))
-		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of table \"%s.%s\" fails its sha256 check",
-				  member, h->schema, h->table);
+	g3_hex_encode(md, n, got);
+	if (c->bytes != bytes)
+		return g3_err_set(err, G3_FAIL, "member \"%s\" of %s holds %" PRId64 " bytes, its "
+				  "header says %" PRId64, member, what, c->bytes, bytes);
+	if (c->rows != rows)
+		return g3_err_set(err, G3_FAIL, "member \"%s\" of %s holds %" PRId64 " %s, its "
+				  "header says %" PRId64, member, what, c->rows,
+				  g3_plural(c->rows, one, many), rows);
+	if (strcmp(got, sha256))
+		return g3_err_set(err, G3_FAIL, "member \"%s\" of %s fails its sha256 check",
+				  member, what);
 	return G3_OK;
+}
+
+g3_rc g3_chunk_check_finish(g3_chunk_check *c, const g3_chunk_header *h,
+			    const char *member, g3_err *err)
+{
+	char what[1200];
+
+	snprintf(what, sizeof(what), "table \"%s.%s\"", h->schema, h->table);
+	return check_finish(c, member, what, h->rows, "row", "rows", h->bytes, h->sha256, err);
 }
 
 void g3_chunk_check_release(g3_chunk_check *c)
@@ -941,33 +1046,10 @@ void g3_snap_end_init(g3_snap_end *e)
 	g3_snap_log_init(&e->sums);
 }
 
-void g3_snap_end_release(g3_snap_end *e)
-{
-	for (size_t i = 0; i < e->n_databases; i++) {
-		g3_end_database *d = &e->databases[i];
-
-		for (size_t k = 0; k < d->n_tables; k++) {
-			free(d->tables[k].schema);
-			free(d->tables[k].name);
-		}
-		free(d->tables);
-		free(d->name);
-	}
-	free(e->databases);
-	for (size_t i = 0; i < e->n_indices; i++)
-		free(e->indices[i].name);
-	free(e->indices);
-	g3_snap_log_release(&e->sums);
-	g3_snap_end_init(e);
-}
-
 g3_end_database *g3_snap_end_add_database(g3_snap_end *e, const char *name)
 {
-	g3_end_database *d;
+	g3_end_database *d = push(&e->databases, &e->n_databases, sizeof(*d));
 
-	e->databases = g3_xrealloc(e->databases, (e->n_databases + 1) * sizeof(*d));
-	d = &e->databases[e->n_databases++];
-	memset(d, 0, sizeof(*d));
 	d->name = g3_xstrdup(name);
 	return d;
 }
@@ -975,59 +1057,66 @@ g3_end_database *g3_snap_end_add_database(g3_snap_end *e, const char *name)
 g3_end_table *g3_snap_end_add_table(g3_end_database *d, const char *schema,
 				    const char *name)
 {
-	g3_end_table *t;
+	g3_end_table *t = push(&d->tables, &d->n_tables, sizeof(*t));
 
-	d->tables = g3_xrealloc(d->tables, (d->n_tables + 1) * sizeof(*t));
-	t = &d->tables[d->n_tables++];
-	memset(t, 0, sizeof(*t));
 	t->schema = g3_xstrdup(schema);
 	t->name = g3_xstrdup(name);
 	return t;
 }
 
+g3_end_index *g3_snap_end_add_index(g3_snap_end *e, const char *name)
+{
+	g3_end_index *x = push(&e->indices, &e->n_indices, sizeof(*x));
+
+	x->name = g3_xstrdup(name);
+	return x;
+}
+
+static const struct field end_table_fields[] = {
+	STR(g3_end_table, schema, "schema", 0), STR(g3_end_table, name, "name", 0),
+	SUMS(g3_end_table, rows, "rows"),
+};
+static const struct object_spec end_table_spec =
+	SPEC(g3_end_table, end_table_fields, 5, NULL, NULL);
+static const struct list end_tables = LIST(g3_end_database, tables, n_tables, "tables", 1,
+					   "table", 0, &end_table_spec, NULL);
+
+static const struct field end_database_fields[] = {
+	STR(g3_end_database, name, "name", 0), SUMS(g3_end_database, rows, "rows"),
+};
+static const struct object_spec end_database_spec =
+	SPEC(g3_end_database, end_database_fields, 4, NULL, &end_tables);
+static const struct list end_databases = LIST(g3_snap_end, databases, n_databases, "databases",
+					      0, "database", 1, &end_database_spec, NULL);
+
+static const struct field end_index_fields[] = {
+	STR(g3_end_index, name, "name", 0), SUMS(g3_end_index, docs, "docs"),
+};
+static const struct object_spec end_index_spec =
+	SPEC(g3_end_index, end_index_fields, 4, NULL, NULL);
+static const struct list end_indices = LIST(g3_snap_end, indices, n_indices, "indices", OMIT,
+					    "index", 1, &end_index_spec, NULL);
+
+static const struct field member_sum_fields[] = {
+	STR(g3_snap_member_sum, name, "name", 0),
+	{ "bytes", F_COUNT, 0, 0, offsetof(g3_snap_member_sum, bytes) },
+};
+
+void g3_snap_end_release(g3_snap_end *e)
+{
+	free_list(e, &end_databases);
+	free_list(e, &end_indices);
+	g3_snap_log_release(&e->sums);
+	g3_snap_end_init(e);
+}
+
 void g3_snap_end_to_json(const g3_snap_end *e, g3_buf *out)
 {
 	json_object *root = json_object_new_object();
-	json_object *dbs = json_object_new_array();
 
 	put_int(root, "members", (int64_t)e->members);
-	for (size_t i = 0; i < e->n_databases; i++) {
-		const g3_end_database *d = &e->databases[i];
-		json_object *jd = json_object_new_object();
-		json_object *tabs = json_object_new_array();
-
-		put_str(jd, "name", d->name);
-		put_int(jd, "rows", d->rows);
-		put_int(jd, "bytes", d->bytes);
-		put_int(jd, "chunks", d->chunks);
-		for (size_t k = 0; k < d->n_tables; k++) {
-			json_object *jt = json_object_new_object();
-
-			put_str(jt, "schema", d->tables[k].schema);
-			put_str(jt, "name", d->tables[k].name);
-			put_int(jt, "rows", d->tables[k].rows);
-			put_int(jt, "bytes", d->tables[k].bytes);
-			put_int(jt, "chunks", d->tables[k].chunks);
-			json_object_array_add(tabs, jt);
-		}
-		json_object_object_add(jd, "tables", tabs);
-		json_object_array_add(dbs, jd);
-	}
-	json_object_object_add(root, "databases", dbs);
-	if (e->n_indices) {
-		json_object *ix = json_object_new_array();
-
-		for (size_t i = 0; i < e->n_indices; i++) {
-			json_object *ji = json_object_new_object();
-
-			put_str(ji, "name", e->indices[i].name);
-			put_int(ji, "docs", e->indices[i].docs);
-			put_int(ji, "bytes", e->indices[i].bytes);
-			put_int(ji, "chunks", e->indices[i].chunks);
-			json_object_array_add(ix, ji);
-		}
-		json_object_object_add(root, "indices", ix);
-	}
+	put_list(root, e, &end_databases);
+	put_list(root, e, &end_indices);
 	if (e->has_sums) {
 		json_object *ms = json_object_new_array();
 
@@ -1044,21 +1133,28 @@ void g3_snap_end_to_json(const g3_snap_end *e, g3_buf *out)
 	print_json(root, out);
 }
 
-g3_end_index *g3_snap_end_add_index(g3_snap_end *e, const char *name)
+static g3_rc parse_member_sum(struct jctx *c, json_object *o, void *ctx)
 {
-	g3_end_index *x;
+	g3_snap_end *e = ctx;
+	g3_snap_member_sum m;
+	char what[1100];
+	g3_rc rc;
 
-	e->indices = g3_xrealloc(e->indices, (e->n_indices + 1) * sizeof(*x));
-	x = &e->indices[e->n_indices++];
-	memset(x, 0, sizeof(*x));
-	x->name = g3_xstrdup(name);
-	return x;
+	memset(&m, 0, sizeof(m));
+	if (!(rc = get_fields(c, o, &m, FIELDS(member_sum_fields)))) {
+		snprintf(what, sizeof(what), "member_sums entry \"%s\": ", m.name);
+		rc = get_sha(c, o, "sha256", what, m.sha256);
+	}
+	if (!rc && g3_snap_log_add(&e->sums, m.name, m.bytes, m.sha256))
+		rc = g3_err_set(c->err, G3_FAIL, "%s lists member \"%s\" twice", c->member, m.name);
+	free(m.name);
+	return rc;
 }
 
 g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *err)
 {
 	struct jctx c = { G3_SNAP_END, err };
-	json_object *root = NULL, *dbs, *ixs, *ms;
+	json_object *root = NULL, *ms = NULL;
 	int64_t members;
 	g3_rc rc;
 
@@ -1066,105 +1162,16 @@ g3_rc g3_snap_end_parse(const char *json, size_t len, g3_snap_end *e, g3_err *er
 	if ((rc = parse_root(json, len, G3_SNAP_END, &root, err)))
 		return rc;
 	if ((rc = get_count(&c, root, "members", &members)) ||
-	    (rc = get_field(&c, root, "databases", json_type_array, 0, &dbs)))
+	    (rc = read_list(&c, root, e, &end_databases)) ||
+	    (rc = read_list(&c, root, e, &end_indices)) ||
+	    (rc = get_field(&c, root, "member_sums", json_type_array, 1, &ms)) ||
+	    (rc = each_object(&c, ms, "member_sums entry", 1, parse_member_sum, e)))
 		goto cleanup;
 	e->members = (uint64_t)members;
-	for (size_t i = 0; i < json_object_array_length(dbs); i++) {
-		json_object *jd = json_object_array_get_idx(dbs, i), *tabs;
-		g3_end_database *d;
-		char *name = NULL;
-
-		if (!jd || !json_object_is_type(jd, json_type_object)) {
-			rc = g3_err_set(err, G3_USAGE, "%s: database %zu is not an object",
-					c.member, i + 1);
-			goto cleanup;
-		}
-		if ((rc = get_str(&c, jd, "name", 0, &name)))
-			goto cleanup;
-		d = g3_snap_end_add_database(e, name);
-		free(name);
-		if ((rc = get_count(&c, jd, "rows", &d->rows)) ||
-		    (rc = get_count(&c, jd, "bytes", &d->bytes)) ||
-		    (rc = get_count(&c, jd, "chunks", &d->chunks)) ||
-		    (rc = get_field(&c, jd, "tables", json_type_array, 1, &tabs)))
-			goto cleanup;
-		for (size_t k = 0; tabs && k < json_object_array_length(tabs); k++) {
-			json_object *jt = json_object_array_get_idx(tabs, k);
-			char *schema = NULL, *tname = NULL;
-			g3_end_table *t;
-
-			if (!jt || !json_object_is_type(jt, json_type_object)) {
-				rc = g3_err_set(err, G3_USAGE, "%s: a table is not an object", c.member);
-				goto cleanup;
-			}
-			if ((rc = get_str(&c, jt, "schema", 0, &schema)) ||
-			    (rc = get_str(&c, jt, "name", 0, &tname))) {
-				free(schema);
-				goto cleanup;
-			}
-			t = g3_snap_end_add_table(d, schema, tname);
-			free(schema);
-			free(tname);
-			if ((rc = get_count(&c, jt, "rows", &t->rows)) ||
-			    (rc = get_count(&c, jt, "bytes", &t->bytes)) ||
-			    (rc = get_count(&c, jt, "chunks", &t->chunks)))
-				goto cleanup;
-		}
-	}
-	if ((rc = get_field(&c, root, "indices", json_type_array, 1, &ixs)))
-		goto cleanup;
-	for (size_t i = 0; ixs && i < json_object_array_length(ixs); i++) {
-		json_object *ji = json_object_array_get_idx(ixs, i);
-		g3_end_index *x;
-		char *name = NULL;
-
-		if (!ji || !json_object_is_type(ji, json_type_object)) {
-			rc = g3_err_set(err, G3_USAGE, "%s: index %zu is not an object",
-					c.member, i + 1);
-			goto cleanup;
-		}
-		if ((rc = get_str(&c, ji, "name", 0, &name)))
-			goto cleanup;
-		x = g3_snap_end_add_index(e, name);
-		free(name);
-		if ((rc = get_count(&c, ji, "docs", &x->docs)) ||
-		    (rc = get_count(&c, ji, "bytes", &x->bytes)) ||
-		    (rc = get_count(&c, ji, "chunks", &x->chunks)))
-			goto cleanup;
-	}
-	if ((rc = get_field(&c, root, "member_sums", json_type_array, 1, &ms)))
-		goto cleanup;
 	e->has_sums = ms != NULL;
-	for (size_t i = 0; ms && i < json_object_array_length(ms); i++) {
-		json_object *jm = json_object_array_get_idx(ms, i);
-		char *name = NULL, *sha = NULL;
-		int64_t bytes;
-
-		if (!jm || !json_object_is_type(jm, json_type_object)) {
-			rc = g3_err_set(err, G3_USAGE, "%s: member_sums entry %zu is not an object",
-					c.member, i + 1);
-			goto cleanup;
-		}
-		if (!(rc = get_str(&c, jm, "name", 0, &name)) &&
-		    !(rc = get_count(&c, jm, "bytes", &bytes)) &&
-		    !(rc = get_str(&c, jm, "sha256", 0, &sha))) {
-			if (!is_hex64(sha))
-				rc = g3_err_set(err, G3_USAGE, "%s: member_sums entry \"%s\": "
-						"\"sha256\" is not 64 lowercase hex digits", c.member, name);
-			else if (g3_snap_log_add(&e->sums, name, bytes, sha))
-				rc = g3_err_set(err, G3_FAIL, "%s lists member \"%s\" twice",
-						c.member, name);
-		}
-		free(name);
-		free(sha);
-		if (rc)
-			goto cleanup;
-	}
-	if (e->has_sums && e->sums.n != e->members) {
+	if (e->has_sums && e->sums.n != e->members)
 		rc = g3_err_set(err, G3_FAIL, "%s counts %llu members but lists %zu in member_sums",
 				c.member, (unsigned long long)e->members, e->sums.n);
-		goto cleanup;
-	}
 cleanup:
 	json_object_put(root);
 	if (rc)
@@ -1210,11 +1217,7 @@ g3_rc g3_es_index_member_parse(const char *json, size_t len, const char *member,
 	/* the mapping is stored untyped: from_json keeps it as it is */
 	if ((rc = g3_esdef_from_json(d, source ? source : name, mappings, settings, aliases, err)))
 		goto cleanup;
-	if (type) {
-		free(d->type_name);
-		d->type_name = type;
-		type = NULL;
-	}
+	g3_str_move(&d->type_name, &type);
 cleanup:
 	free(name);
 	free(source);
@@ -1240,29 +1243,19 @@ g3_rc g3_es_docs_header_parse(const char *json, size_t len, const char *member,
 {
 	struct jctx c = { member, err };
 	json_object *root = NULL, *last;
-	char *sha = NULL;
 	int64_t part;
 	g3_rc rc;
 
 	memset(h, 0, sizeof(*h));
 	if ((rc = parse_root(json, len, member, &root, err)))
 		return rc;
-	if ((rc = get_count(&c, root, "part", &part)) ||
-	    (rc = get_field(&c, root, "last", json_type_boolean, 0, &last)) ||
-	    (rc = get_count(&c, root, "docs", &h->docs)) ||
-	    (rc = get_count(&c, root, "bytes", &h->bytes)) ||
-	    (rc = get_str(&c, root, "sha256", 0, &sha)))
-		goto cleanup;
-	h->part = (uint64_t)part;
-	h->last = json_object_get_boolean(last);
-	if (!is_hex64(sha)) {
-		rc = g3_err_set(err, G3_USAGE, "%s: field \"sha256\" is not 64 lowercase hex digits",
-				member);
-		goto cleanup;
+	if (!(rc = get_part(&c, root, &part, &last)) &&
+	    !(rc = get_count(&c, root, "docs", &h->docs)) &&
+	    !(rc = get_count(&c, root, "bytes", &h->bytes)) &&
+	    !(rc = get_sha(&c, root, "sha256", "field ", h->sha256))) {
+		h->part = (uint64_t)part;
+		h->last = json_object_get_boolean(last);
 	}
-	memcpy(h->sha256, sha, 65);
-cleanup:
-	free(sha);
 	json_object_put(root);
 	return rc;
 }
@@ -1270,25 +1263,11 @@ cleanup:
 g3_rc g3_es_docs_check_finish(g3_chunk_check *c, const g3_es_docs_header *h,
 			      const char *index, const char *member, g3_err *err)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-	char got[65];
+	char what[600];
 
-	EVP_DigestFinal_ex(c->md, md, &n);
-	hex(md, n, got);
-	if (c->bytes != h->bytes)
-		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of index \"%s\" holds %" PRId64 " bytes, its header says %" PRId64,
-				  member, index, c->bytes, h->bytes);
-	if (c->rows != h->docs)
-		return g3_err_set(err, G3_FAIL,
-				  "member \"%s\" of index \"%s\" holds %" PRId64 " %s, its header says %" PRId64,
-				  member, index, c->rows, g3_plural(c->rows, "document", "documents"),
-				  h->docs);
-	if (strcmp(got, h->sha256))
-		return g3_err_set(err, G3_FAIL, "member \"%s\" of index \"%s\" fails its sha256 check",
-				  member, index);
-	return G3_OK;
+	snprintf(what, sizeof(what), "index \"%s\"", index);
+	return check_finish(c, member, what, h->docs, "document", "documents", h->bytes,
+			    h->sha256, err);
 }
 
 void g3_es_doc_line(g3_buf *out, const char *id, const char *type, const char *source,

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "../base/err.h"
+#include "../base/hex.h"
 #include "../base/strbuf.h"
 
 #define G3_SNAP_FORMAT "gen3db-snapshot"
@@ -161,8 +162,7 @@ void g3_chunk_check_update(g3_chunk_check *c, const void *buf, size_t len);
 g3_rc g3_chunk_check_finish(g3_chunk_check *c, const g3_chunk_header *h,
 			    const char *member, g3_err *err);
 void g3_chunk_check_release(g3_chunk_check *c);
-/* sha256 of a buffer in one go, lowercase hex into out[65]. */
-void g3_sha256_hex(const void *buf, size_t len, char out[65]);
+/* g3_sha256_hex: base/hex.h */
 
 /* ---- member sums (format 1.2) ----------------------------------------- */
 
