@@ -152,6 +152,13 @@ static const g3_opt restore_rows[] = {
 	G3_ROW_LONG("jobs", 'j', RO, jobs, 1, MAX_JOBS, "jobs", "N",
 		    "parallel connections for data and indexes\n"
 		    "(default 2)"),
+	G3_ROW_SIZE("maintenance-work-mem", 0, RO, build_memory, 0, 1L << 40,
+		    "maintenance_work_mem", "SIZE",
+		    "a memory budget for index builds, shared by the\n"
+		    "--jobs connections: each build gets its table's\n"
+		    "size (and a quarter) when that is more than the\n"
+		    "server's maintenance_work_mem, at most its share\n"
+		    "(default 0: the server's setting for every build)"),
 	G3_ROW_FLAG("sql-script", 0, RO, sql_script, "sql_script",
 		    "accept a plain SQL file that pg_dump did not write\n"
 		    "(without pg_dump's header and closing line; such a\n"

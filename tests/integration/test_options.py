@@ -71,6 +71,7 @@ OPTIONS = [
     ("restore restore-es", "--keep-versions", "3", "keep_versions", 3),
     ("restore restore-es", "--no-alias", None, "no_alias", True),
     ("restore dump", "--jobs", "5", "jobs", 5),
+    ("restore", "--maintenance-work-mem", "96MB", "maintenance_work_mem", 96 << 20),
     ("dump dump-es fetch", "--output", "/opt/out.tar.zst", "output", "/opt/out.tar.zst"),
     # create
     ("create", "--username", "opt_user", "username", "opt_user"),

@@ -125,12 +125,12 @@ class Schedule(unittest.TestCase):
         r = run(["dump", "--output", cls.snap, "--database", "src", "--quiet"], env=PG.env())
         assert r.code == 0, repr(r)
 
-    def restore(self, source, db, **extra):
+    def restore(self, source, db, args=(), **extra):
         PG.psql('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db)
         trace = os.path.join(TMP, db + ".jsonl")
         env = g3test.pg_env(PG, SERVICE_PGPASS=SERVICE_PASS, **extra)
         r = run(["restore", source, "--database", db, "--jobs", "2", "--trace", trace,
-                 "--quiet"], env=env)
+                 "--quiet"] + list(args), env=env)
         self.assertEqual(r.code, 0, repr(r))
         return [t for t in read_trace(trace) if t.get("database") == db]
 
@@ -197,16 +197,16 @@ class Schedule(unittest.TestCase):
                         % builds)
 
     def test_build_memory(self):
-        """With a budget (GEN3DB_MAINTENANCE_WORK_MEM), each build's
+        """With a budget (--maintenance-work-mem), each build's
         maintenance_work_mem: sized from its table (COPY bytes and a
         quarter, plus 1 MiB) when that is more than the server's, at most
         the budget's share per connection; none without a budget or with
         0. Seen in the server's statement log."""
-        def sets(**extra):
+        def sets(*args):
             with open(PG.log, "rb") as f:
                 f.seek(0, 2)
                 start = f.tell()
-            self.restore(self.dump, "sch_mem", **extra)
+            self.restore(self.dump, "sch_mem", args)
             with open(PG.log, "rb") as f:
                 f.seek(start)
                 log = f.read().decode("utf-8", "replace")
@@ -217,16 +217,16 @@ class Schedule(unittest.TestCase):
         PG.psql("SELECT pg_reload_conf()")
         try:
             self.assertEqual(sets(), [])
-            sized = sets(GEN3DB_MAINTENANCE_WORK_MEM="256MB")
+            sized = sets("--maintenance-work-mem", "256MB")
             # public.big (about 21 MB of COPY data): its four builds
             big = [kb for kb in sized if kb > 16 * 1024]
             self.assertEqual(len(big), 4, sized)
             self.assertTrue(all(20 * 1024 < kb < 40 * 1024 for kb in big), sized)
             # a budget of 10MB: at most 5MB a connection (public.big's four
             # builds; the other tables want less)
-            capped = sets(GEN3DB_MAINTENANCE_WORK_MEM="10MB")
+            capped = sets("--maintenance-work-mem", "10MB")
             self.assertEqual([kb for kb in capped if kb >= 5 * 1024], [5 * 1024] * 4, capped)
-            self.assertEqual(sets(GEN3DB_MAINTENANCE_WORK_MEM="0"), [])
+            self.assertEqual(sets("--maintenance-work-mem", "0"), [])
         finally:
             PG.psql("ALTER SYSTEM RESET maintenance_work_mem")
             PG.psql("ALTER SYSTEM RESET log_statement")

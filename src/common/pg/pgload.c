@@ -885,36 +885,6 @@ static g3_rc pump(g3_pgload *l, int wait_all, g3_err *err)
 
 /* ---- public --------------------------------------------------------- */
 
-/* Off unless asked for: on the bench's shapes a and c at 120MB, a 256MB
- * budget (128MB a build, against the server's default 64MB) made no
- * difference beyond the noise (a: 11.17 s against 11.56 s; c: 17.71
- * against 19.18 s, but the runs crossed), and 1GB made builds slower
- * on the 200MB dataset. */
-#define DEFAULT_MWM_BUDGET_KB 0LL
-
-/* The build memory budget in kB from GEN3DB_MAINTENANCE_WORK_MEM: a
- * number with kB, MB (the default unit) or GB; 0 turns sizing off. */
-static long long mwm_budget_from_env(void)
-{
-	const char *v = getenv("GEN3DB_MAINTENANCE_WORK_MEM");
-	char *end;
-	long long n;
-
-	if (!v || !*v)
-		return DEFAULT_MWM_BUDGET_KB;
-	n = strtoll(v, &end, 10);
-	while (*end == ' ')
-		end++;
-	if (n >= 0 && n < (1LL << 40) && (!*end || !strcasecmp(end, "mb")))
-		return n * 1024;
-	if (n >= 0 && n < (1LL << 40) && !strcasecmp(end, "kb"))
-		return n;
-	if (n >= 0 && n < (1LL << 30) && !strcasecmp(end, "gb"))
-		return n * 1024 * 1024;
-	g3_warn("ignored GEN3DB_MAINTENANCE_WORK_MEM=\"%s\": not a size like 512MB", v);
-	return DEFAULT_MWM_BUDGET_KB;
-}
-
 g3_rc g3_pgload_start(const g3_pgload_opts *o, PGconn *leader,
 		      g3_pgload **out, g3_err *err)
 {
@@ -928,8 +898,7 @@ g3_rc g3_pgload_start(const g3_pgload_opts *o, PGconn *leader,
 	if (!l->o.queue_bytes)
 		l->o.queue_bytes = DEFAULT_QUEUE_BYTES;
 	l->origin = g3_xstrdup(l->o.origin ? l->o.origin : "line");
-	l->mwm_budget_kb = l->o.maintenance_work_mem_kb > 0 ? l->o.maintenance_work_mem_kb :
-			   mwm_budget_from_env();
+	l->mwm_budget_kb = l->o.maintenance_work_mem_kb > 0 ? l->o.maintenance_work_mem_kb : 0;
 	l->mwm_server_kb = -1;
 	l->leader = leader;
 	pthread_mutex_init(&l->mu, NULL);

@@ -78,9 +78,10 @@ typedef struct g3_pgload_opts {
 	g3_trace *trace;
 	const char *trace_database;
 	/* maintenance_work_mem (kB) shared among the connections' index
-	 * builds: each gets up to its share, sized from its table; 0: the
-	 * environment's GEN3DB_MAINTENANCE_WORK_MEM ("512MB", "1GB", a
-	 * number of MB), else none (the server's own for every build) */
+	 * builds: each gets up to its share, sized from its table; 0: none
+	 * (the server's own for every build). Off by default: on the
+	 * bench's shapes a and c at 120MB a 256MB budget made no difference
+	 * beyond the noise (README, "Post-data levers"). */
 	long long maintenance_work_mem_kb;
 } g3_pgload_opts;
 
