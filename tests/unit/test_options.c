@@ -183,15 +183,19 @@ static const g3_cmd_spec t_spec = G3_CMD_SPEC("t", t_sections, 'h', G3_BAD_OWN, 
 
 static g3_rc parse(struct t_opts *o, g3_err *err, int *args, ...)
 {
-	char *argv[32];
+	char *argv[64];
 	int argc = 0, done = 0;
 	va_list ap;
 	g3_rc rc;
 
 	argv[argc++] = "t";
 	va_start(ap, args);
-	while ((argv[argc] = va_arg(ap, char *)))
+	for (;;) {
+		assert_true(argc < 64);
+		if (!(argv[argc] = va_arg(ap, char *)))
+			break;
 		argc++;
+	}
 	va_end(ap);
 	g3_err_init(err);
 	rc = g3_opts_parse(&t_spec, o, argc, argv, args, &done, err);
