@@ -12,30 +12,8 @@
 
 #include "common/base/log.h"
 #include "common/base/progress.h"
-#include "common/base/size.h"
 
 #define MiB (1024LL * 1024)
-
-static void test_format_bytes(void **state)
-{
-	static const struct { int64_t in; const char *out; } cases[] = {
-		{ 0, "0 B" }, { -5, "0 B" }, { 1, "1 B" }, { 1023, "1023 B" },
-		{ 1024, "1.0 KiB" }, { 1536, "1.5 KiB" }, { 102348, "99.9 KiB" },
-		{ 102400, "100 KiB" }, { 1048575, "1.0 MiB" },
-		{ 12897484, "12.3 MiB" }, { 123 * MiB, "123 MiB" },
-		{ 5 * 1024 * MiB, "5.0 GiB" }, { 3LL * 1024 * 1024 * MiB, "3.0 TiB" },
-		{ INT64_MAX, "8.0 EiB" },
-	};
-	char buf[32];
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		g3_format_bytes(buf, sizeof(buf), cases[i].in);
-		assert_string_equal(buf, cases[i].out);
-	}
-	g3_format_bytes(buf, 4, 12897484);   /* truncated, terminated */
-	assert_string_equal(buf, "12.");
-}
 
 static void test_format_count(void **state)
 {
@@ -504,7 +482,6 @@ static void test_batch_reports_in_steps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format_bytes),
 		cmocka_unit_test(test_format_count),
 		cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_render_full),
