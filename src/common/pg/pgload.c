@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../base/clock.h"
@@ -24,6 +25,11 @@
 #include "../base/strbuf.h"
 
 #define CHUNK_BYTES (1024 * 1024)
+/* A COPY from a plain dump is one stream to one connection however big
+ * its table; past this many bytes, at a row's end, the rest goes to an
+ * idle connection as a COPY of its own (a snapshot's data is already in
+ * chunks of its --chunk-size, 8 MiB by default, the same size). */
+#define COPY_SEGMENT_BYTES (8 * 1024 * 1024)
 #define DEFAULT_QUEUE_BYTES (4 * 1024 * 1024)
 #define NAME_MAX_LEN 200
 
@@ -41,6 +47,8 @@ struct job {
 	char *sql;
 	char *origin;           /* "line", or "<member> line" */
 	long line;
+	long long row0;         /* COPY: rows of the same COPY sent before this
+				 * segment (its error lines count from there) */
 	int table;              /* index into tables[], -1 if none */
 	int table2;             /* FK: the referenced table, -1 if unknown */
 	enum lock_mode mode;
@@ -103,6 +111,16 @@ struct g3_pgload {
 	struct worker *cur;     /* worker receiving the current COPY */
 	struct job *cur_job;
 	struct chunk *open;     /* the chunk being filled */
+	/* the current COPY, when it may be split into segments (text format
+	 * from stdin, copy_splittable): its statement, the rows (newlines)
+	 * of the segments before the current one and of the current one,
+	 * the current segment's bytes, and whether the last byte
+	 * handed in was a backslash (a newline after it is data) */
+	char *split_sql;
+	long split_line;
+	long long split_before, seg_rows;
+	size_t since_look;
+	int last_backslash;
 
 	int data_started;
 	double t_data0, t_data1;     /* g3_clock_now() at the first and last data */
@@ -171,6 +189,52 @@ struct stmt_class {
 	int db_create;              /* K_DATABASE: CREATE DATABASE */
 	int db_setting;             /* K_DATABASE: ALTER DATABASE ... SET/RESET */
 };
+
+/* COPY ... FROM stdin in text format with its default options: the only
+ * form whose rows end at every newline not escaped by a backslash (a CSV
+ * field may hold newlines; binary has no lines). pg_dump writes exactly
+ * "COPY name (columns) FROM stdin;". */
+int g3_pgload_copy_splittable(const char *sql)
+{
+	static const char tail[] = "from stdin";
+	const char *end = sql + strlen(sql);
+	size_t n = sizeof(tail) - 1;
+
+	while (end > sql && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
+		end--;
+	if ((size_t)(end - sql) <= n || strncasecmp(end - n, tail, n) ||
+	    !isspace((unsigned char)end[-n - 1]))
+		return 0;
+	/* COPY BINARY name ... (the old syntax) */
+	while (isspace((unsigned char)*sql))
+		sql++;
+	if (strncasecmp(sql, "copy", 4))
+		return 0;
+	sql += 4;
+	while (isspace((unsigned char)*sql))
+		sql++;
+	return strncasecmp(sql, "binary", 6) || !isspace((unsigned char)sql[6]);
+}
+
+/* The end of the first row that ends at or after data[from]: the offset
+ * just past its newline, or 0 when data holds none. A newline right after
+ * a backslash is data (COPY text format's escape), so it is passed over,
+ * even where the backslash was itself escaped: a row ending in an escaped
+ * backslash is only cut at the next row. prev_backslash: the byte before
+ * data[0] was a backslash. */
+size_t g3_pgload_row_cut(const char *data, size_t len, size_t from, int prev_backslash)
+{
+	const char *p = data + from, *end = data + len;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+		int escaped = p > data ? p[-1] == '\\' : prev_backslash;
+
+		p++;
+		if (!escaped)
+			return (size_t)(p - data);
+	}
+	return 0;
+}
 
 /* After GRANT/REVOKE/SECURITY LABEL: "... ON DATABASE" */
 static int on_database(const char *p)
@@ -506,6 +570,9 @@ static g3_rc run_copy(struct worker *w, struct job *j, g3_err *err)
 	res = PQgetResult(w->conn);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		long line = copy_error_line(res);
+
+		if (line > 0)
+			line += (long)j->row0;   /* a later segment of a split COPY */
 
 		result_error(w->conn, res, msg, sizeof(msg));
 		if (line > 0 && j->line > 0)
@@ -1219,24 +1286,15 @@ g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err)
 			   NULL, err);
 }
 
-g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
-			   g3_err *err)
+/* Gives the COPY of table t (rows row0 on) to the next idle worker. */
+static g3_rc copy_start(g3_pgload *l, const char *copy_sql, long line, int t,
+			long long row0, g3_err *err)
 {
-	char key[NAME_MAX_LEN], qname[NAME_MAX_LEN];
 	struct worker *w = NULL;
 	struct job *j;
 	g3_rc rc = G3_OK;
 
-	if (!g3_pgload_copy_table(copy_sql, key, sizeof(key), qname, sizeof(qname)))
-		return g3_err_set(err, G3_USAGE, "%s %ld: cannot tell the table of a COPY statement",
-				  l->origin, line);
-	lead_flush(l, G3_OK, NULL);
 	pthread_mutex_lock(&l->mu);
-	if (!l->data_started) {
-		l->data_started = 1;
-		l->t_data0 = g3_clock_now();
-		l->t_data1 = l->t_data0;
-	}
 	for (;;) {
 		if ((rc = collect(l, err)))
 			goto cleanup;
@@ -1253,14 +1311,15 @@ g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
 	j->sql = g3_xstrdup(copy_sql);
 	j->origin = g3_xstrdup(l->origin);
 	j->line = line;
-	j->table = table_get(l, key, qname);
+	j->row0 = row0;
+	j->table = t;
 	j->table2 = -1;
 	j->mode = L_EXCL;
 	if (l->o.trace) {
-		j->tname = g3_xstrdup(l->tables[j->table].name);
-		j->object = g3_xstrdup(l->tables[j->table].name);
+		j->tname = g3_xstrdup(l->tables[t].name);
+		j->object = g3_xstrdup(l->tables[t].name);
 	}
-	l->inflight[j->table]++;
+	l->inflight[t]++;
 	w->eof = 0;
 	w->job = j;
 	l->cur = w;
@@ -1269,6 +1328,34 @@ g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
 cleanup:
 	pthread_mutex_unlock(&l->mu);
 	return rc;
+}
+
+g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
+			   g3_err *err)
+{
+	char key[NAME_MAX_LEN], qname[NAME_MAX_LEN];
+	int t;
+
+	if (!g3_pgload_copy_table(copy_sql, key, sizeof(key), qname, sizeof(qname)))
+		return g3_err_set(err, G3_USAGE, "%s %ld: cannot tell the table of a COPY statement",
+				  l->origin, line);
+	lead_flush(l, G3_OK, NULL);
+	pthread_mutex_lock(&l->mu);
+	if (!l->data_started) {
+		l->data_started = 1;
+		l->t_data0 = g3_clock_now();
+		l->t_data1 = l->t_data0;
+	}
+	t = table_get(l, key, qname);
+	pthread_mutex_unlock(&l->mu);
+	free(l->split_sql);
+	l->split_sql = l->o.jobs > 1 && g3_pgload_copy_splittable(copy_sql) ?
+		       g3_xstrdup(copy_sql) : NULL;
+	l->split_line = line;
+	l->split_before = l->seg_rows = 0;
+	l->since_look = 0;
+	l->last_backslash = 0;
+	return copy_start(l, copy_sql, line, t, 0, err);
 }
 
 /* Hands the open chunk to the current worker; waits for queue room. */
@@ -1309,12 +1396,11 @@ static g3_rc push_chunk(g3_pgload *l, g3_err *err)
 	return G3_OK;
 }
 
-g3_rc g3_pgload_copy_data(g3_pgload *l, const char *data, size_t len, g3_err *err)
+/* The current COPY's data, into chunks for its worker. */
+static g3_rc copy_append(g3_pgload *l, const char *data, size_t len, g3_err *err)
 {
 	g3_rc rc;
 
-	l->tables[l->cur_job->table].bytes += (long long)len;
-	l->st.bytes += (long long)len;
 	while (len) {
 		size_t n;
 
@@ -1335,7 +1421,8 @@ g3_rc g3_pgload_copy_data(g3_pgload *l, const char *data, size_t len, g3_err *er
 	return G3_OK;
 }
 
-g3_rc g3_pgload_copy_end(g3_pgload *l, long long rows, g3_err *err)
+/* Ends the current COPY's worker stream with `rows` rows expected. */
+static g3_rc copy_finish(g3_pgload *l, long long rows, g3_err *err)
 {
 	g3_rc rc = push_chunk(l, err);
 
@@ -1346,6 +1433,87 @@ g3_rc g3_pgload_copy_end(g3_pgload *l, long long rows, g3_err *err)
 	l->cur = NULL;
 	l->cur_job = NULL;
 	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+static long long count_newlines(const char *p, size_t len)
+{
+	long long n = 0;
+
+	for (const char *end = p + len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+		n++;
+	return n;
+}
+
+/* With mu held: is a worker other than the current one idle? */
+static int other_worker_idle(const g3_pgload *l)
+{
+	for (int i = 0; i < l->nw; i++)
+		if (&l->w[i] != l->cur && !l->w[i].job)
+			return 1;
+	return 0;
+}
+
+/* A splittable COPY's data: once its segment holds COPY_SEGMENT_BYTES,
+ * at the first row end of each piece handed in, the segment ends if
+ * another connection is idle, and the rest is a new COPY there (its rows
+ * counted from the segment's end, for the row checks and error lines). */
+static g3_rc copy_split_data(g3_pgload *l, const char *data, size_t len, g3_err *err)
+{
+	g3_rc rc;
+
+	while (len) {
+		size_t from = COPY_SEGMENT_BYTES > l->since_look ?
+			      COPY_SEGMENT_BYTES - l->since_look - 1 : 0;
+		size_t cut = from < len ? g3_pgload_row_cut(data, len, from, l->last_backslash) : 0;
+		size_t n = cut ? cut : len;
+		int split, t;
+
+		l->seg_rows += count_newlines(data, n);
+		l->since_look += n;
+		l->last_backslash = data[n - 1] == '\\';
+		if ((rc = copy_append(l, data, n, err)))
+			return rc;
+		data += n;
+		len -= n;
+		if (!cut)
+			break;
+		pthread_mutex_lock(&l->mu);
+		split = other_worker_idle(l);
+		pthread_mutex_unlock(&l->mu);
+		if (!split)
+			continue;   /* looks again at the next piece's first row end */
+		l->since_look = 0;
+		t = l->cur_job->table;
+		if ((rc = copy_finish(l, l->seg_rows, err)))
+			return rc;
+		l->split_before += l->seg_rows;
+		l->seg_rows = 0;
+		if ((rc = copy_start(l, l->split_sql, l->split_line, t,
+				     l->split_before, err)))
+			return rc;
+	}
+	return G3_OK;
+}
+
+g3_rc g3_pgload_copy_data(g3_pgload *l, const char *data, size_t len, g3_err *err)
+{
+	l->tables[l->cur_job->table].bytes += (long long)len;
+	l->st.bytes += (long long)len;
+	if (l->split_sql && len)
+		return copy_split_data(l, data, len, err);
+	return copy_append(l, data, len, err);
+}
+
+/* rows: the whole COPY's; the last segment is checked for what the
+ * segments before it did not hold. */
+g3_rc g3_pgload_copy_end(g3_pgload *l, long long rows, g3_err *err)
+{
+	g3_rc rc = copy_finish(l, rows - l->split_before, err);
+
+	free(l->split_sql);
+	l->split_sql = NULL;
+	l->split_before = 0;
 	return rc;
 }
 
@@ -1461,7 +1629,8 @@ void g3_pgload_free(g3_pgload *l)
 		free(l->tables[i].name);
 		free(l->tables[i].qname);
 	}
-	G3_FREE_ALL(l->session, l->origin, l->pending, l->done, l->tables, l->inflight, l->w);
+	G3_FREE_ALL(l->session, l->origin, l->pending, l->done, l->tables, l->inflight, l->w,
+		    l->split_sql);
 	pthread_cond_destroy(&l->leader_cv);
 	pthread_mutex_destroy(&l->mu);
 	free(l);

@@ -26,7 +26,9 @@
  *   - ALTER ... OWNER TO is skipped (objects belong to the loading role);
  *     COMMENT ON EXTENSION that the role may not run is skipped with a note.
  * COPY data goes to a free worker's bounded queue (queue_bytes) in chunks
- * that worker sends with PQputCopyData; memory is bounded by
+ * that worker sends with PQputCopyData (a big text-format COPY in
+ * segments over several workers, see g3_pgload_copy_begin); memory is
+ * bounded by
  * jobs x (queue_bytes + one chunk). Each COPY's row count is checked
  * against the data lines sent. At the end: ANALYZE of every loaded table,
  * each as soon as its table's index jobs are done (other tables' jobs may
@@ -123,12 +125,24 @@ void g3_pgload_set_origin(g3_pgload *l, const char *origin);
 g3_rc g3_pgload_statement(g3_pgload *l, const char *sql, long line, g3_err *err);
 
 /* A COPY ... FROM stdin statement, then its data in pieces of any size,
- * then its end with the number of data lines (rows) sent. */
+ * then its end with the number of data lines (rows) sent. With more than
+ * one worker, a COPY in text format (g3_pgload_copy_splittable) is split
+ * at a row's end every 8 MiB while another worker is idle: each segment
+ * is a COPY of its own on its own connection, its rows checked and its
+ * error lines counted from the COPY's first row. */
 g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
 			   g3_err *err);
 g3_rc g3_pgload_copy_data(g3_pgload *l, const char *data, size_t len,
 			  g3_err *err);
 g3_rc g3_pgload_copy_end(g3_pgload *l, long long rows, g3_err *err);
+
+/* Is this COPY ... FROM stdin in text format with default options (its
+ * rows end at each newline not escaped by a backslash)? */
+int g3_pgload_copy_splittable(const char *sql);
+
+/* Offset just past the first unescaped newline at or after data[from]
+ * (prev_backslash: the byte before data[0] was a backslash), or 0. */
+size_t g3_pgload_row_cut(const char *data, size_t len, size_t from, int prev_backslash);
 
 /* Runs what is pending: post-data jobs, foreign keys, ANALYZE. */
 g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err);
