@@ -329,6 +329,76 @@ class DumpBehaviour(unittest.TestCase):
         for _, data in read_snapshot(path):
             self.assertNotIn(PG.password.encode(), data)
 
+    def sections_wrapper(self, name, script):
+        """A pg_dump stand-in: logs "<section> start|end <time>", then runs
+        script (shell, $section set) before or instead of pg_dump."""
+        log = os.path.join(TMP, name + ".log")
+        wrapper = os.path.join(TMP, name)
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/bash\nsection=version\nfor a; do case "$a" in --section=*) '
+                    'section=${a#--section=};; esac; done\n'
+                    'echo "$section start $(date +%%s.%%N)" >> %s\n'
+                    '%s\n'
+                    'pg_dump "$@"; rc=$?\n'
+                    'echo "$section end $(date +%%s.%%N)" >> %s\nexit $rc\n'
+                    % (log, script, log))
+        os.chmod(wrapper, 0o755)
+        env = PG.env()
+        env["GEN3DB_PG_DUMP"] = wrapper
+        return env, log
+
+    def test_sections_run_beside_each_other(self):
+        # each database's pre-data and post-data pg_dump run at once, and
+        # the next database's start while this one's data is read
+        env, log = self.sections_wrapper(
+            "slow_sections", 'if [ "$section" = post-data ]; then sleep 1.5; else sleep 0.3; fi')
+        path = os.path.join(TMP, "sections.tar.zst")
+        r = gen3db("dump", "--output", path, "--database", "second", "--database", "awk",
+                   "--quiet", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(log) as f:
+            ev = [l.split() for l in f.read().splitlines()]
+        times = [(s, what, float(t)) for s, what, t in ev if s != "version"]
+        self.assertEqual(len(times), 8, ev)
+        # (post-data is the slow one here) the first database's two
+        # sections start, its pre-data ends, the second database's start
+        # beside the first one's data and post-data, then the rest end
+        order = [(s, what) for s, what, _ in sorted(times, key=lambda e: e[2])]
+        self.assertEqual(sorted(order[:2]), [("post-data", "start"), ("pre-data", "start")], ev)
+        self.assertEqual(order[2], ("pre-data", "end"), ev)
+        self.assertEqual(sorted(order[3:5]), [("post-data", "start"), ("pre-data", "start")], ev)
+        self.assertEqual(sorted(order[5:]), [("post-data", "end")] * 2 + [("pre-data", "end")],
+                         ev)
+        # and the snapshot is whole: members in order, sums checked
+        v = gen3db("verify", path)
+        self.assertEqual(v.returncode, 0, v.stderr)
+        names = [n for n, _ in read_snapshot(path)]
+        for db in ("second", "awk"):
+            i = names.index("pg/%s/pre-data.sql" % db)
+            j = names.index("pg/%s/post-data.sql" % db)
+            self.assertTrue(all(i < k < j for k, n in enumerate(names)
+                                if n.startswith("pg/%s/data/" % db)), names)
+
+    def test_a_failed_section_fails_the_dump(self):
+        for failing, other in (("post-data", "pre-data"), ("pre-data", "post-data")):
+            # the failing section ends at once; the other one is slow, and
+            # the dump waits for it before it removes its output
+            env, log = self.sections_wrapper(
+                "fail_" + failing,
+                'if [ "$section" = %s ]; then echo "pg_dump: error: boom in %s" >&2; exit 1; fi\n'
+                'if [ "$section" = %s ]; then sleep 1; fi' % (failing, failing, other))
+            path = os.path.join(TMP, "fail-%s.tar.zst" % failing)
+            r = gen3db("dump", "--output", path, "--database", "second", env=env)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(('gen3db: pg_dump --section=%s of database "second" failed: '
+                           'boom in %s' % (failing, failing)).encode(), r.stderr)
+            self.assertFalse(os.path.exists(path))
+            self.assertFalse(os.path.exists(path + ".partial"))
+            with open(log) as f:
+                text = f.read()
+            # the slow section's pg_dump was waited for, not left running
+            self.assertIn("%s end" % other, text)
+
     def test_usage_errors(self):
         cases = [
             (["dump", "--database", "x"], 'gen3db: give --output FILE (or - for standard output)\n'),

@@ -178,6 +178,75 @@ g3_rc g3_pgdump_section(const g3_pgconf *conf, const char *dbname,
 	return rc;
 }
 
+static void *section_main(void *arg)
+{
+	g3_pgdump_job *j = arg;
+
+	j->rc = g3_pgdump_section(j->conf, j->dbname, j->section, j->snapshot, j->extra,
+				  j->n_extra, j->out, &j->err);
+	return NULL;
+}
+
+g3_rc g3_pgdump_section_start(g3_pgdump_job *j, g3_err *err)
+{
+	g3_err_init(&j->err);
+	j->rc = G3_OK;
+	j->out = tmpfile();
+	if (!j->out)
+		return g3_err_set(err, G3_FAIL, "could not create a temporary file: %s",
+				  strerror(errno));
+	if (pthread_create(&j->thread, NULL, section_main, j)) {
+		fclose(j->out);
+		j->out = NULL;
+		return g3_err_set(err, G3_FAIL, "could not start a thread for pg_dump --section=%s",
+				  j->section);
+	}
+	j->started = 1;
+	return G3_OK;
+}
+
+static void section_join(g3_pgdump_job *j)
+{
+	if (j->started) {
+		pthread_join(j->thread, NULL);
+		j->started = 0;
+	}
+}
+
+g3_rc g3_pgdump_section_wait(g3_pgdump_job *j, FILE **out, long *size, g3_err *err)
+{
+	*out = NULL;
+	section_join(j);
+	if (!j->out)
+		return g3_err_set(err, G3_FAIL, "pg_dump --section=%s of database \"%s\" was not "
+				  "started", j->section, j->dbname);
+	if (j->rc) {
+		*err = j->err;
+		fclose(j->out);
+		j->out = NULL;
+		return j->rc;
+	}
+	if (fflush(j->out) || (*size = ftell(j->out)) < 0) {
+		fclose(j->out);
+		j->out = NULL;
+		return g3_err_set(err, G3_FAIL, "could not write a temporary file: %s",
+				  strerror(errno));
+	}
+	rewind(j->out);
+	*out = j->out;
+	j->out = NULL;
+	return G3_OK;
+}
+
+void g3_pgdump_section_abandon(g3_pgdump_job *j)
+{
+	section_join(j);
+	if (j->out) {
+		fclose(j->out);
+		j->out = NULL;
+	}
+}
+
 g3_rc g3_pgdump_version(char **out, g3_err *err)
 {
 	char *argv[] = { (char *)pg_dump_program(), "--version", NULL };
