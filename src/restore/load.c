@@ -220,6 +220,7 @@ g3_rc db_load_begin(const struct restore_env *env, struct db_load *d, g3_err *er
 	cctx.wait = (int)env->o->wait;
 	lo.jobs = (int)env->o->jobs;
 	lo.maintenance_work_mem_kb = (long long)(env->o->build_memory / 1024);
+	lo.no_analyze = env->o->no_analyze;
 	lo.connect = connect_worker;
 	lo.connect_ctx = &cctx;
 	lo.origin = "line";

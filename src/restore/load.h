@@ -39,6 +39,7 @@ struct restore_opts {
 	size_t n_maps;
 	long jobs;
 	size_t build_memory;    /* --maintenance-work-mem: a budget; 0 none */
+	int no_analyze;         /* --no-analyze: statistics left to autovacuum */
 	int clean;              /* --clean, --on-existing replace */
 	int on_existing;        /* enum on_existing: what --on-existing said */
 	int on_existing_given;

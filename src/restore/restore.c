@@ -159,6 +159,10 @@ static const g3_opt restore_rows[] = {
 		    "size (and a quarter) when that is more than the\n"
 		    "server's maintenance_work_mem, at most its share\n"
 		    "(default 0: the server's setting for every build)"),
+	G3_ROW_FLAG("no-analyze", 0, RO, no_analyze, "no_analyze",
+		    "do not ANALYZE the restored tables: the restore\n"
+		    "ends sooner and autovacuum gathers the statistics\n"
+		    "later (until it has, the planner guesses)"),
 	G3_ROW_FLAG("sql-script", 0, RO, sql_script, "sql_script",
 		    "accept a plain SQL file that pg_dump did not write\n"
 		    "(without pg_dump's header and closing line; such a\n"

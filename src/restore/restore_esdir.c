@@ -416,6 +416,7 @@ static const char *esdir_refused(const struct restore_opts *o)
 		{ "--patch-secret", o->patch_secret },
 		{ "--no-es", o->no_es },
 		{ "--sql-script", o->sql_script },
+		{ "--no-analyze", o->no_analyze },
 		{ "--trace", o->trace_path != NULL },
 	};
 

@@ -90,6 +90,7 @@ OPTIONS = [
     ("restore", "--map", "old=new", "maps", ["old=new"]),
     ("restore", "--no-create", None, "no_create", True),
     ("restore", "--sql-script", None, "sql_script", True),
+    ("restore", "--no-analyze", None, "no_analyze", True),
     ("restore", "--trace", "/opt/trace.jsonl", "trace", "/opt/trace.jsonl"),
     ("restore", "--no-es", None, "no_es", True),
     ("restore dump", "--table", "app.*", "tables", ["app.*"]),

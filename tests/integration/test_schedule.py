@@ -246,6 +246,22 @@ class Schedule(unittest.TestCase):
         self.assertOverlap(recs)
         self.assertKeysWork("sch_snap")
 
+    def test_no_analyze(self):
+        """--no-analyze: no ANALYZE job, no table analyzed by the restore
+        (autovacuum may still do it: last_analyze counts only ANALYZE
+        commands); without it every table is."""
+        analyzed = ("SELECT count(*) FILTER (WHERE last_analyze IS NOT NULL) || '/' || count(*) "
+                    "FROM pg_stat_user_tables")
+        recs = self.restore(self.snap, "sch_noan", ["--no-analyze"])
+        self.assertEqual([r for r in recs if r["job"] == "analyze"], [])
+        self.assertTrue([r for r in recs if r["job"] == "copy"])
+        self.assertEqual(PG.psql(analyzed, db="sch_noan"), "0/9")
+        self.assertEqual(fingerprint("sch_noan"), fingerprint("src"))
+        recs = self.restore(self.snap, "sch_an")
+        self.assertEqual(len([r for r in recs if r["job"] == "analyze"]), 8)
+        # the partitioned parent holds no rows of its own: its partitions are analyzed
+        self.assertEqual(PG.psql(analyzed, db="sch_an"), "8/9")
+
 
 if __name__ == "__main__":
     unittest.main()

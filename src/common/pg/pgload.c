@@ -1535,7 +1535,7 @@ g3_rc g3_pgload_finish(g3_pgload *l, g3_err *err)
 
 			/* a table whose last COPY still runs counts too: its
 			 * ANALYZE waits for it (job_ready) */
-			if (!l->tables[i].copies && !l->inflight[i])
+			if (l->o.no_analyze || (!l->tables[i].copies && !l->inflight[i]))
 				continue;
 			j = g3_xcalloc(1, sizeof(*j));
 			g3_buf_addf(&b, "ANALYZE %s", l->tables[i].qname);

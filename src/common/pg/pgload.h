@@ -26,13 +26,12 @@
  *   - ALTER ... OWNER TO is skipped (objects belong to the loading role);
  *     COMMENT ON EXTENSION that the role may not run is skipped with a note.
  * COPY data goes to a free worker's bounded queue (queue_bytes) in chunks
- * that worker sends with PQputCopyData (a big text-format COPY in
- * segments over several workers, see g3_pgload_copy_begin); memory is
- * bounded by
+ * that worker sends with PQputCopyData (a big text-format COPY in segments
+ * over several workers, see g3_pgload_copy_begin); memory is bounded by
  * jobs x (queue_bytes + one chunk). Each COPY's row count is checked
- * against the data lines sent. At the end: ANALYZE of every loaded table,
- * each as soon as its table's index jobs are done (other tables' jobs may
- * still run: both connections stay busy).
+ * against the data lines sent. At the end (unless opts.no_analyze):
+ * ANALYZE of every loaded table, each as soon as its table's index jobs
+ * are done (other tables' jobs may still run: both connections stay busy).
  *
  * With opts.trace, each job's start and end on its connection is written
  * to the trace (no per-row cost; the schedule is the same).
@@ -85,6 +84,8 @@ typedef struct g3_pgload_opts {
 	 * bench's shapes a and c at 120MB a 256MB budget made no difference
 	 * beyond the noise (README, "Post-data levers"). */
 	long long maintenance_work_mem_kb;
+	/* no ANALYZE at the end (statistics left to autovacuum) */
+	int no_analyze;
 } g3_pgload_opts;
 
 typedef struct g3_pgload_table {
