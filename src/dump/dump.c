@@ -551,8 +551,10 @@ static g3_rc output_is_dir(const struct dump_opts *o, int *is_dir, g3_err *err)
 	return G3_OK;
 }
 
-/* The manifest's header: when, by which gen3db and pg_dump. */
-static g3_rc manifest_start(const struct dump_opts *o, g3_manifest *m, g3_err *err)
+/* The manifest's header: when, by which gen3db and pg_dump (asked by a
+ * thread while plan opens the databases; plan_done collects it). */
+static g3_rc manifest_start(const struct dump_opts *o, g3_manifest *m,
+			    g3_pgdump_version_job *version, g3_err *err)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -564,7 +566,7 @@ static g3_rc manifest_start(const struct dump_opts *o, g3_manifest *m, g3_err *e
 	m->created = g3_xstrdup(created);
 	m->gen3db_version = g3_xstrdup(GEN3DB_VERSION);
 	if (o->n_databases)
-		return g3_pgdump_version(&m->pg_dump_version, err);
+		return g3_pgdump_version_start(version, err);
 	return G3_OK;
 }
 
@@ -680,6 +682,7 @@ int cmd_dump(int argc, char **argv)
 {
 	struct dump_opts o;
 	struct database *dbs = NULL;
+	g3_pgdump_version_job version = { 0 };
 	struct dump_state st;
 	g3_manifest m;
 	g3_snap_esdump es;
@@ -710,7 +713,9 @@ int cmd_dump(int argc, char **argv)
 	if (o.n_databases && (rc = g3_pgconf_master(&conf, o.master_url, &err)))
 		goto cleanup;
 	dbs = g3_xcalloc(o.n_databases + 1, sizeof(*dbs));
-	if ((rc = manifest_start(&o, &m, &err)) || (rc = plan(&o, &conf, dbs, &es, &m, &err)))
+	if ((rc = manifest_start(&o, &m, &version, &err)) ||
+	    (rc = plan(&o, &conf, dbs, &es, &m, &err)) ||
+	    (o.n_databases && (rc = g3_pgdump_version_wait(&version, &m.pg_dump_version, &err))))
 		goto cleanup;
 	g3_copyout_pool_init(&st.pool, o.jobs, (size_t)o.chunk_size);
 	catch_signals();
@@ -735,6 +740,7 @@ cleanup:
 	g3_sink_close(sink);   /* aborts (removes FILE.partial) unless committed */
 	if (rc && o.json)
 		g3_err_print_json(failure_report(&o), rc, &err);
+	g3_pgdump_version_abandon(&version);
 	for (size_t i = 0; dbs && i < o.n_databases; i++) {
 		/* a section's pg_dump still reading the snapshot ends first */
 		g3_pgdump_section_abandon(&dbs[i].pre);

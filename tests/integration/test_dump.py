@@ -399,6 +399,19 @@ class DumpBehaviour(unittest.TestCase):
             # the slow section's pg_dump was waited for, not left running
             self.assertIn("%s end" % other, text)
 
+    def test_missing_pg_dump(self):
+        # asked while the databases are opened: the dump still fails with
+        # its message and leaves nothing
+        env = PG.env()
+        env["GEN3DB_PG_DUMP"] = "/nonexistent/pg_dump"
+        path = os.path.join(TMP, "nopgdump.tar.zst")
+        r = gen3db("dump", "--output", path, "--database", "second", env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.decode(), 'gen3db: could not run "/nonexistent/pg_dump"\n'
+                         'hint: install PostgreSQL\'s client tools or set GEN3DB_PG_DUMP\n')
+        self.assertFalse(os.path.exists(path))
+        self.assertFalse(os.path.exists(path + ".partial"))
+
     def test_usage_errors(self):
         cases = [
             (["dump", "--database", "x"], 'gen3db: give --output FILE (or - for standard output)\n'),

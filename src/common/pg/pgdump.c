@@ -276,3 +276,47 @@ g3_rc g3_pgdump_version(char **out, g3_err *err)
 	g3_buf_release(&errtext);
 	return rc;
 }
+
+static void *version_main(void *arg)
+{
+	g3_pgdump_version_job *j = arg;
+
+	j->rc = g3_pgdump_version(&j->version, &j->err);
+	return NULL;
+}
+
+g3_rc g3_pgdump_version_start(g3_pgdump_version_job *j, g3_err *err)
+{
+	memset(j, 0, sizeof(*j));
+	g3_err_init(&j->err);
+	if (pthread_create(&j->thread, NULL, version_main, j))
+		return g3_err_set(err, G3_FAIL, "could not start a thread for pg_dump --version");
+	j->started = 1;
+	return G3_OK;
+}
+
+g3_rc g3_pgdump_version_wait(g3_pgdump_version_job *j, char **out, g3_err *err)
+{
+	*out = NULL;
+	if (!j->started)
+		return g3_err_set(err, G3_FAIL, "pg_dump --version was not started");
+	pthread_join(j->thread, NULL);
+	j->started = 0;
+	if (j->rc) {
+		*err = j->err;
+		return j->rc;
+	}
+	*out = j->version;
+	j->version = NULL;
+	return G3_OK;
+}
+
+void g3_pgdump_version_abandon(g3_pgdump_version_job *j)
+{
+	if (j->started) {
+		pthread_join(j->thread, NULL);
+		j->started = 0;
+	}
+	free(j->version);
+	j->version = NULL;
+}

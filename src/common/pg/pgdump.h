@@ -56,4 +56,20 @@ void g3_pgdump_section_abandon(g3_pgdump_job *j);
 /* "pg_dump (PostgreSQL) 15.20 (Debian ...)"; caller frees. */
 g3_rc g3_pgdump_version(char **out, g3_err *err);
 
+/* The same by a thread of its own, while the caller opens its databases
+ * (each pg_dump run through Debian's pg_wrapper costs about 25 ms). */
+typedef struct g3_pgdump_version_job {
+	pthread_t thread;
+	int started;
+	char *version;
+	g3_rc rc;
+	g3_err err;
+} g3_pgdump_version_job;
+
+g3_rc g3_pgdump_version_start(g3_pgdump_version_job *j, g3_err *err);
+/* Waits; *out (caller frees) as g3_pgdump_version's. */
+g3_rc g3_pgdump_version_wait(g3_pgdump_version_job *j, char **out, g3_err *err);
+/* Waits for a started job and drops its result (on another failure). */
+void g3_pgdump_version_abandon(g3_pgdump_version_job *j);
+
 #endif
