@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 import pgcluster  # noqa: E402
 
-POST = ("index", "constraint", "attach", "fk", "analyze")
+POST = ("index", "constraint", "attach", "fk", "validate", "analyze")
 
 
 def restore(pg, binary, extra, src, db, trace):

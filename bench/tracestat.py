@@ -26,7 +26,7 @@ import json
 
 SAMPLE_EVERY = 0.1
 WORKER_PHASE = {"copy": "data", "index": "index", "constraint": "constraint",
-                "attach": "constraint", "fk": "fk", "analyze": "analyze"}
+                "attach": "constraint", "fk": "fk", "validate": "fk", "analyze": "analyze"}
 PHASE_ORDER = ["prepare", "pre-data", "statements", "data", "index", "constraint", "fk",
                "analyze", "swap", "other"]
 

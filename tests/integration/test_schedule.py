@@ -7,9 +7,12 @@ definitions, primary/unique/deferrable flags, foreign keys that reference
 the keys, hostile quoted names, multi-column keys, INCLUDE, NULLS NOT
 DISTINCT, WITH storage parameters, a deferrable unique key, and a
 partitioned table and a small table (which keep ALTER TABLE ... ADD
-CONSTRAINT). The trace
-shows the split (an "attach" record per split key) and a key's build
-overlapping another index build of the same table."""
+CONSTRAINT). The trace shows the split (an "attach" record per split key)
+and a key's build overlapping another index build of the same table. A
+foreign key of a big plain table is added NOT VALID and then validated
+(a "validate" record); one referencing a partitioned table, and one the
+source holds NOT VALID with an orphan row, are added as written. With
+--no-analyze no table is analyzed."""
 import json
 import os
 import re
@@ -60,6 +63,11 @@ INSERT INTO public.parted SELECT g, date '2020-01-01' + (g %% 700)
     FROM generate_series(1, 200000) g;
 INSERT INTO public.small SELECT g, g FROM generate_series(1, 10) g;
 INSERT INTO public.refs_parted SELECT id, day FROM public.parted WHERE id %% 3 = 0;
+CREATE TABLE public.nv (id int, big_id bigint, pad text);
+INSERT INTO public.nv SELECT g, g, repeat('p', 20) FROM generate_series(1, 60000) g;
+INSERT INTO public.nv VALUES (0, -5, 'an orphan: the key was never checked');
+ALTER TABLE public.nv ADD CONSTRAINT nv_big_fkey FOREIGN KEY (big_id)
+    REFERENCES public.big (id) NOT VALID;
 ''' % {"schema": SCHEMA, "table": TABLE, "pkey": PKEY}
 
 # keys of plain tables (partitions too) of 1 MiB or more of data: built as
@@ -184,6 +192,16 @@ class Schedule(unittest.TestCase):
         for name in ("parted_pkey", "small_pkey", "small_v_key"):
             self.assertEqual([r["job"] for r in recs if r.get("object") == name],
                              ["constraint"], name)
+        # a foreign key of a plain table of 1 MiB or more: added NOT VALID,
+        # then validated; one to a partitioned table (a constraint per
+        # partition, which VALIDATE would leave not valid) and one the
+        # source never checked (it holds an orphan) are added as written
+        jobs = lambda name: [r for r in recs if r.get("object") == name]
+        add, check = jobs("child→parent")
+        self.assertEqual((add["job"], check["job"]), ("fk", "validate"))
+        self.assertLessEqual(add["end"], check["start"])
+        for name in ("refs_parted_id_day_fkey", "nv_big_fkey"):
+            self.assertEqual([r["job"] for r in jobs(name)], ["fk"], name)
 
     def assertOverlap(self, recs):
         """A key's build ran beside another build of the same table, on
@@ -255,12 +273,12 @@ class Schedule(unittest.TestCase):
         recs = self.restore(self.snap, "sch_noan", ["--no-analyze"])
         self.assertEqual([r for r in recs if r["job"] == "analyze"], [])
         self.assertTrue([r for r in recs if r["job"] == "copy"])
-        self.assertEqual(PG.psql(analyzed, db="sch_noan"), "0/9")
+        self.assertEqual(PG.psql(analyzed, db="sch_noan"), "0/10")
         self.assertEqual(fingerprint("sch_noan"), fingerprint("src"))
         recs = self.restore(self.snap, "sch_an")
-        self.assertEqual(len([r for r in recs if r["job"] == "analyze"]), 8)
+        self.assertEqual(len([r for r in recs if r["job"] == "analyze"]), 9)
         # the partitioned parent holds no rows of its own: its partitions are analyzed
-        self.assertEqual(PG.psql(analyzed, db="sch_an"), "8/9")
+        self.assertEqual(PG.psql(analyzed, db="sch_an"), "9/10")
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ class Trace(g3test.PgTestCase):
             self.assertIsInstance(r["start"], float, r)
             self.assertLessEqual(r["start"], r["end"], r)
             self.assertGreaterEqual(r["start"], 0.0, r)
-            if r["job"] in ("copy", "index", "constraint", "attach", "fk", "analyze"):
+            if r["job"] in ("copy", "index", "constraint", "attach", "fk", "validate", "analyze"):
                 self.assertIn(r["conn"], range(1, jobs + 1), r)
             else:
                 self.assertEqual(r["conn"], 0, r)
@@ -132,6 +132,14 @@ class Trace(g3test.PgTestCase):
         # index, then attached (test_schedule.py checks which and the result)
         self.assertLessEqual(set(by_job.get("attach", [])), CONSTRAINTS)
         self.assertEqual(sorted(by_job["fk"]), sorted(FKS))
+        # a foreign key of a plain table of 1 MiB or more is added NOT VALID,
+        # then validated (test_schedule.py checks which and the result)
+        self.assertLessEqual(set(by_job.get("validate", [])), set(FKS))
+        for name in by_job.get("validate", []):
+            add = [r for r in mine if r["job"] == "fk" and r["object"] == name]
+            check = [r for r in mine if r["job"] == "validate" and r["object"] == name]
+            self.assertEqual((len(add), len(check)), (1, 1), name)
+            self.assertLessEqual(add[0]["end"], check[0]["start"], name)
         self.assertEqual(sorted(by_job["analyze"]), sorted(loaded))
         self.assertIn("pre-data", by_job)
         self.assertEqual(len(by_job["prepare"]), 1)
@@ -144,7 +152,7 @@ class Trace(g3test.PgTestCase):
         self.assertLessEqual(last["analyze"], first["swap"])
         # the index jobs name their tables
         for r in mine:
-            if r["job"] in ("index", "constraint", "attach", "fk"):
+            if r["job"] in ("index", "constraint", "attach", "fk", "validate"):
                 self.assertIn(r["table"], ROWS, r)
 
     def test_plain_dump(self):

@@ -9,6 +9,7 @@
 #include "pgconstraint.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,10 +263,55 @@ int g3_pgconstraint_split_sql(const char *sql, g3_pgconstraint_split *out)
 	return 1;
 }
 
+int g3_pgconstraint_split_fk(const char *sql, g3_pgconstraint_split *out)
+{
+	struct span table, name, ref = { NULL, 0 };
+	const char *p = sql, *end;
+	char tok[G3_SQL_WORD_MAX], prev[8] = "";
+	int only, k;
+	g3_buf b = G3_BUF_INIT;
+
+	memset(out, 0, sizeof(*out));
+	if (!g3_sql_word_is(&p, "alter") || !g3_sql_word_is(&p, "table"))
+		return 0;
+	only = g3_sql_word_is(&p, "only");
+	if (!qualified(&p, &table) || !g3_sql_word_is(&p, "add") ||
+	    !g3_sql_word_is(&p, "constraint") || !ident(&p, &name) ||
+	    !g3_sql_word_is(&p, "foreign") || !g3_sql_word_is(&p, "key"))
+		return 0;
+	/* the rest, token by token (strings and quoted names whole): no NOT
+	 * VALID, and nothing after the closing semicolon */
+	end = p;   /* past the last token: a comment after it is left out */
+	while ((k = g3_sql_tok(&p, tok, sizeof(tok))) && k != ';') {
+		if (k == 'w' && !strcmp(tok, "valid") && !strcmp(prev, "not"))
+			return 0;
+		if (k == 'w' && !strcmp(tok, "references") && !ref.s &&
+		    (!qualified(&p, &ref) || *g3_sql_skip_space(p) == '.'))
+			return 0;
+		snprintf(prev, sizeof(prev), "%s", k == 'w' ? tok : "");
+		end = p;
+	}
+	if ((k == ';' && *g3_sql_skip_space(p)) || !ref.s)
+		return 0;
+	g3_buf_add(&b, sql, (size_t)(end - sql));
+	g3_buf_adds(&b, " NOT VALID");
+	out->index_sql = g3_buf_detach(&b);
+	g3_buf_adds(&b, only ? "ALTER TABLE ONLY " : "ALTER TABLE ");
+	g3_buf_add(&b, table.s, table.n);
+	add_span(&b, " VALIDATE CONSTRAINT ", &name);
+	out->attach_sql = g3_buf_detach(&b);
+	g3_buf_add(&b, table.s, table.n);
+	out->table = g3_buf_detach(&b);
+	g3_buf_add(&b, ref.s, ref.n);
+	out->ref = g3_buf_detach(&b);
+	return 1;
+}
+
 void g3_pgconstraint_release(g3_pgconstraint_split *s)
 {
 	free(s->index_sql);
 	free(s->attach_sql);
 	free(s->table);
-	s->index_sql = s->attach_sql = s->table = NULL;
+	free(s->ref);
+	s->index_sql = s->attach_sql = s->table = s->ref = NULL;
 }

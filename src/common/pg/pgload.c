@@ -58,6 +58,10 @@ struct job {
 	char *attach;           /* a key built as CREATE UNIQUE INDEX: the ALTER TABLE
 				 * ... USING INDEX that follows it, a job of its own */
 	int attaching;          /* this job is such an ALTER TABLE */
+	int validating;         /* a foreign key added NOT VALID: its VALIDATE
+				 * CONSTRAINT, which holds only ROW SHARE on
+				 * the referenced table (weak2) */
+	int weak2;
 	long long mwm_kb;       /* > 0: maintenance_work_mem for the build */
 	char *object;           /* for the trace: index or constraint name, else
 				 * the table (NULL when not tracing) */
@@ -658,7 +662,7 @@ static const char *job_name(const struct job *j)
 	switch (j->kind) {
 	case J_COPY: return "copy";
 	case J_INDEX: return j->attaching ? "attach" : j->constraint ? "constraint" : "index";
-	case J_FK: return "fk";
+	case J_FK: return j->validating ? "validate" : "fk";
 	case J_ANALYZE: return "analyze";
 	}
 	return "job";
@@ -743,15 +747,18 @@ static void push_pending(g3_pgload *l, struct job *j)
 	l->pending[l->npending++] = j;
 }
 
-/* A key built as a unique index: its ALTER TABLE ... USING INDEX, pending
- * now (with mu held). It holds ACCESS EXCLUSIVE for a moment, so it waits
- * for the table's running builds (job_conflicts) and then goes before
- * other jobs (job_before): the table's keys and ANALYZE wait for it. */
+/* The second half of a split job, pending now (with mu held). A key built
+ * as a unique index: its ALTER TABLE ... USING INDEX, which holds ACCESS
+ * EXCLUSIVE for a moment, so it waits for the table's running builds
+ * (job_conflicts) and then goes before other jobs (job_before): the
+ * table's keys and ANALYZE wait for it. A foreign key added NOT VALID: its
+ * VALIDATE CONSTRAINT, the scan, which shares the referenced table with
+ * that table's builds, ANALYZE and other checks. */
 static void queue_attach(g3_pgload *l, struct job *b)
 {
 	struct job *j = g3_xcalloc(1, sizeof(*j));
 
-	j->kind = J_INDEX;
+	j->kind = b->kind;
 	j->sql = b->attach;
 	b->attach = NULL;
 	j->origin = g3_xstrdup(b->origin);
@@ -760,8 +767,14 @@ static void queue_attach(g3_pgload *l, struct job *b)
 	j->table2 = -1;
 	j->mode = L_EXCL;
 	j->weight = b->weight;
-	j->constraint = 1;
-	j->attaching = 1;
+	if (b->kind == J_FK) {
+		j->validating = 1;
+		j->table2 = b->table2;
+		j->weak2 = 1;
+	} else {
+		j->constraint = 1;
+		j->attaching = 1;
+	}
 	j->object = b->object ? g3_xstrdup(b->object) : NULL;
 	j->tname = b->tname ? g3_xstrdup(b->tname) : NULL;
 	push_pending(l, j);
@@ -791,13 +804,26 @@ static int job_conflicts(const g3_pgload *l, const struct job *j,
 {
 	for (int i = 0; i < nrunning; i++) {
 		const struct job *r = running[i];
-		int same = (j->table >= 0 && (j->table == r->table || j->table == r->table2)) ||
-			   (j->table2 >= 0 && (j->table2 == r->table || j->table2 == r->table2));
+		/* each job's two tables with its lock on each: a validation's
+		 * ROW SHARE on the referenced table (weak2) conflicts only
+		 * with an exclusive lock there, and with a COPY still loading
+		 * it */
+		int jt[2] = { j->table, j->table2 }, rt[2] = { r->table, r->table2 };
+		int jw[2] = { 0, j->weak2 }, rw[2] = { 0, r->weak2 };
 
-		if (r->kind == J_COPY && same)
-			return 1;
-		if (same && (j->mode == L_EXCL || r->mode == L_EXCL))
-			return 1;
+		for (int a = 0; a < 2; a++) {
+			for (int b = 0; b < 2; b++) {
+				if (jt[a] < 0 || jt[a] != rt[b])
+					continue;
+				if (r->kind == J_COPY || j->kind == J_COPY)
+					return 1;
+				if (jw[a] && rw[b])
+					continue;
+				if (jw[a] ? r->mode == L_EXCL : rw[b] ? j->mode == L_EXCL :
+				    (j->mode == L_EXCL || r->mode == L_EXCL))
+					return 1;
+			}
+		}
 	}
 	(void)l;
 	return 0;
@@ -831,6 +857,10 @@ static int job_ready(const g3_pgload *l, const struct job *j,
 	if (j->kind == J_FK || j->kind == J_ANALYZE) {
 		if (j->table < 0 || index_job_on(l, j->table, running, nrunning))
 			return 0;
+		/* a validation's add already waited for the referenced table's
+		 * builds (its key): it need not wait for the rest */
+		if (j->validating)
+			return !l->inflight[j->table2] && !job_conflicts(l, j, running, nrunning);
 		if (j->kind == J_FK && (j->table2 < 0 ? index_job_on(l, -1, running, nrunning) :
 					(l->inflight[j->table2] ||
 					 index_job_on(l, j->table2, running, nrunning))))
@@ -854,8 +884,14 @@ static long long job_cost(const struct job *j)
  * last while the other connection idles, then the biggest table. */
 static int job_before(const struct job *a, const struct job *b)
 {
+	int add_a = a->kind == J_FK && a->attach, add_b = b->kind == J_FK && b->attach;
+
 	if (a->attaching != b->attaching)
 		return a->attaching;
+	/* a foreign key added NOT VALID is as short: before a long ANALYZE
+	 * of its table locks it out */
+	if (add_a != add_b)
+		return add_a;
 	if ((a->kind == J_INDEX) != (b->kind == J_INDEX))
 		return a->kind == J_INDEX;
 	return job_cost(a) > job_cost(b);
@@ -1124,8 +1160,9 @@ static long long build_mwm_kb(g3_pgload *l, long long bytes)
 	return want > l->mwm_server_kb ? want : 0;
 }
 
-/* A key is split (built beside the table's other builds, then attached)
- * only on a table of at least this many COPY bytes: on a smaller one the
+/* A key is split (built beside the table's other builds, then attached),
+ * and a foreign key (added NOT VALID, then validated beside the referenced
+ * table's work), only on a table of at least this many COPY bytes: on a smaller one the
  * build is over in milliseconds and the extra job and catalog update cost
  * more than the overlap gains (shape b of the bench, 300 tables of
  * 170 KB: 10.8 s split against 8.7 s not). */
@@ -1138,22 +1175,26 @@ static void plan_build(g3_pgload *l, const struct stmt_class *c, const char *sql
 	long long bytes = t >= 0 ? l->tables[t].bytes : 0;
 
 	memset(b, 0, sizeof(*b));
-	if (c->kind == K_FK)
-		return;
-	if (c->kind == K_CONSTRAINT && bytes >= SPLIT_MIN_BYTES &&
-	    g3_pgconstraint_split_sql(sql, &b->split)) {
-		/* USING INDEX is refused on a partitioned table: only a plain
-		 * one ('r') takes the new path */
-		char *kind = leader_value(l, "SELECT c.relkind FROM pg_catalog.pg_class c "
-					  "WHERE c.oid = pg_catalog.to_regclass($1)",
-					  b->split.table);
+	if (bytes >= SPLIT_MIN_BYTES &&
+	    (c->kind == K_CONSTRAINT ? g3_pgconstraint_split_sql(sql, &b->split) :
+	     c->kind == K_FK && g3_pgconstraint_split_fk(sql, &b->split))) {
+		/* USING INDEX, and NOT VALID foreign keys before PostgreSQL
+		 * 18, are refused on a partitioned table: only a plain one
+		 * ('r') takes the new path */
+		const char *q = "SELECT c.relkind FROM pg_catalog.pg_class c "
+				"WHERE c.oid = pg_catalog.to_regclass($1)";
+		char *kind = leader_value(l, q, b->split.table);
+		char *ref = b->split.ref ? leader_value(l, q, b->split.ref) : NULL;
 
-		b->use_split = kind && !strcmp(kind, "r");
+		b->use_split = kind && !strcmp(kind, "r") &&
+			       (!b->split.ref || (ref && !strcmp(ref, "r")));
+		free(ref);
 		if (!b->use_split)
 			g3_pgconstraint_release(&b->split);
 		free(kind);
 	}
-	b->mwm_kb = build_mwm_kb(l, bytes);
+	if (c->kind != K_FK)
+		b->mwm_kb = build_mwm_kb(l, bytes);
 }
 
 static g3_rc defer(g3_pgload *l, const struct stmt_class *c, const char *sql,
@@ -1175,7 +1216,10 @@ static g3_rc defer(g3_pgload *l, const struct stmt_class *c, const char *sql,
 	j->table = table_get(l, c->t1, NULL);
 	j->table2 = c->t2[0] ? table_get(l, c->t2, NULL) : -1;
 	j->kind = c->kind == K_FK ? J_FK : J_INDEX;
-	j->mode = c->kind == K_INDEX || b->use_split ? L_SHARE : L_EXCL;
+	/* a split key's build shares the table; a foreign key's NOT VALID add
+	 * still locks both tables out (for a moment) */
+	j->mode = c->kind == K_INDEX || (b->use_split && c->kind == K_CONSTRAINT) ? L_SHARE :
+		  L_EXCL;
 	j->weight = l->tables[j->table].bytes;
 	j->gin = c->kind == K_INDEX && strcasestr(sql, " using gin ") != NULL;
 	j->constraint = c->kind == K_CONSTRAINT;
