@@ -842,6 +842,19 @@ static int index_job_on(const g3_pgload *l, int t, struct job *const *running,
 	return 0;
 }
 
+/* Is a foreign key to be added NOT VALID (then validated) pending on
+ * table t, as either of its tables? */
+static int fk_add_pending(const g3_pgload *l, int t)
+{
+	for (size_t i = 0; i < l->npending; i++) {
+		const struct job *p = l->pending[i];
+
+		if (p->kind == J_FK && p->attach && (p->table == t || p->table2 == t))
+			return 1;
+	}
+	return 0;
+}
+
 /* Readiness per table, so that the two connections stay busy: a table's
  * ANALYZE runs once its own data and indexes are in (ANALYZE reads
  * expression indexes' values), and a foreign key once both its tables'
@@ -856,6 +869,11 @@ static int job_ready(const g3_pgload *l, const struct job *j,
 		return 0;
 	if (j->kind == J_FK || j->kind == J_ANALYZE) {
 		if (j->table < 0 || index_job_on(l, j->table, running, nrunning))
+			return 0;
+		/* a table's ANALYZE lets the foreign keys on or to it be added
+		 * first (a moment each): their checks then run beside it, not
+		 * after it */
+		if (j->kind == J_ANALYZE && fk_add_pending(l, j->table))
 			return 0;
 		/* a validation's add already waited for the referenced table's
 		 * builds (its key): it need not wait for the rest */
