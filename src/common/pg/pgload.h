@@ -19,7 +19,10 @@
  *     (pgconstraint.h); with a memory budget (opts), each build gets
  *     maintenance_work_mem sized from its table;
  *   - ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY runs on the workers
- *     once the data and index jobs of both its tables are done;
+ *     once the data and index jobs of both its tables are done; between
+ *     plain tables it is added NOT VALID and then validated, a job of its
+ *     own that shares the referenced table with that table's other work
+ *     (pgconstraint.h), and a table's ANALYZE lets such adds go first;
  *   - CREATE EXTENSION goes to the caller's extension callback first;
  *   - SET ROLE, RESET ROLE, SET SESSION AUTHORIZATION, set_config('role')
  *     and DISCARD ALL are refused: they would change the loading role;
