@@ -355,14 +355,8 @@ static g3_rc on_copy_data(void *ctx, const char *data, size_t len, g3_err *err)
 
 	if (c->skip_copy)
 		return G3_OK;
-	if (g3_progress_enabled()) {
-		int64_t rows = 0;
-
-		for (const char *p = data, *end = data + len;
-		     (p = memchr(p, '\n', (size_t)(end - p))); p++)
-			rows++;
-		g3_progress_item_add(c->table, rows);
-	}
+	if (g3_progress_enabled())
+		g3_progress_item_add(c->table, g3_count_newlines(data, len));
 	return g3_pgload_copy_data(c->load, data, len, err);
 }
 

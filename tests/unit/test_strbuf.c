@@ -7,6 +7,17 @@
 
 #include "common/base/strbuf.h"
 
+static void test_count_newlines(void **state)
+{
+	(void)state;
+	assert_int_equal(g3_count_newlines("", 0), 0);
+	assert_int_equal(g3_count_newlines("no newline", 10), 0);
+	assert_int_equal(g3_count_newlines("a\nb\n\n", 5), 3);
+	/* only the first len bytes count */
+	assert_int_equal(g3_count_newlines("a\nb\n\n", 2), 1);
+	assert_int_equal(g3_count_newlines("\n", 1), 1);
+}
+
 static void test_plural(void **state)
 {
 	static const struct { long long n; const char *out; } cases[] = {
@@ -31,6 +42,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plural),
+		cmocka_unit_test(test_count_newlines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -143,6 +143,16 @@ char *g3_buf_detach(g3_buf *b)
 	return p;
 }
 
+long long g3_count_newlines(const char *p, size_t len)
+{
+	const char *end = p + len;
+	long long n = 0;
+
+	for (; p < end && (p = memchr(p, '\n', (size_t)(end - p))); p++)
+		n++;
+	return n;
+}
+
 const char *g3_plural(long long n, const char *one, const char *many)
 {
 	return n == 1 || n == -1 ? one : many;

@@ -47,6 +47,9 @@ void g3_str_move(char **dst, char **src);
  * g3_plural(n, "chunk", "chunks") is "chunk" for 1 (and -1), else "chunks". */
 const char *g3_plural(long long n, const char *one, const char *many);
 
+/* The newlines in p[0..len): a COPY text stream's rows. */
+long long g3_count_newlines(const char *p, size_t len);
+
 /* xmalloc-style helpers that abort on allocation failure. */
 /* Copies s's first line (up to '\n' or the end) into buf, cut to size - 1
  * bytes; buf is always NUL-terminated (size > 0). */

@@ -1498,15 +1498,6 @@ static g3_rc copy_finish(g3_pgload *l, long long rows, g3_err *err)
 	return rc;
 }
 
-static long long count_newlines(const char *p, size_t len)
-{
-	long long n = 0;
-
-	for (const char *end = p + len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
-		n++;
-	return n;
-}
-
 /* With mu held: is a worker other than the current one idle? */
 static int other_worker_idle(const g3_pgload *l)
 {
@@ -1531,7 +1522,7 @@ static g3_rc copy_split_data(g3_pgload *l, const char *data, size_t len, g3_err 
 		size_t n = cut ? cut : len;
 		int split, t;
 
-		l->seg_rows += count_newlines(data, n);
+		l->seg_rows += g3_count_newlines(data, n);
 		l->since_look += n;
 		l->last_backslash = data[n - 1] == '\\';
 		if ((rc = copy_append(l, data, n, err)))

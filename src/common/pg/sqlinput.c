@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../base/strbuf.h"
+
 /* Formats that turn up where a dump was expected, by their first bytes. */
 static const struct magic {
 	const char *bytes;
@@ -246,14 +248,13 @@ void g3_dumpend_init(g3_dumpend *e)
 
 void g3_dumpend_feed(g3_dumpend *e, const char *data, size_t len)
 {
-	const char *p, *end = data + len;
+	const char *end = data + len;
 
 	if (!len)
 		return;
 	e->bytes += len;
 	e->last = data[len - 1];
-	for (p = data; (p = memchr(p, '\n', (size_t)(end - p))); p++)
-		e->newlines++;
+	e->newlines += g3_count_newlines(data, len);
 	if (len >= G3_DUMPEND_TAIL) {
 		memcpy(e->tail, end - G3_DUMPEND_TAIL, G3_DUMPEND_TAIL);
 		e->len = G3_DUMPEND_TAIL;

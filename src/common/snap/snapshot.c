@@ -798,14 +798,9 @@ void g3_chunk_check_init(g3_chunk_check *c)
 
 void g3_chunk_check_update(g3_chunk_check *c, const void *buf, size_t len)
 {
-	const char *p = buf, *end = p + len;
-
 	EVP_DigestUpdate(c->md, buf, len);
 	c->bytes += (int64_t)len;
-	while ((p = memchr(p, '\n', (size_t)(end - p)))) {
-		c->rows++;
-		p++;
-	}
+	c->rows += g3_count_newlines(buf, len);
 }
 
 /* Ends c and compares it with a header's rows (lines), bytes and sha256;
