@@ -554,7 +554,7 @@ static g3_rc output_is_dir(const struct dump_opts *o, int *is_dir, g3_err *err)
 /* The manifest's header: when, by which gen3db and pg_dump (asked by a
  * thread while plan opens the databases; plan_done collects it). */
 static g3_rc manifest_start(const struct dump_opts *o, g3_manifest *m,
-			    g3_pgdump_version_job *version, g3_err *err)
+			    g3_pgdump_job *version, g3_err *err)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -566,7 +566,21 @@ static g3_rc manifest_start(const struct dump_opts *o, g3_manifest *m,
 	m->created = g3_xstrdup(created);
 	m->gen3db_version = g3_xstrdup(GEN3DB_VERSION);
 	if (o->n_databases)
-		return g3_pgdump_version_start(version, err);
+		return g3_pgdump_section_start(version, err);
+	return G3_OK;
+}
+
+/* pg_dump's version, asked by manifest_start, into the manifest. */
+static g3_rc manifest_version(g3_pgdump_job *version, g3_manifest *m, g3_err *err)
+{
+	FILE *f;
+	long size;
+	g3_rc rc = g3_pgdump_section_wait(version, &f, &size, err);
+
+	if (rc)
+		return rc;
+	g3_pgdump_version_read(f, &m->pg_dump_version);
+	fclose(f);
 	return G3_OK;
 }
 
@@ -682,7 +696,7 @@ int cmd_dump(int argc, char **argv)
 {
 	struct dump_opts o;
 	struct database *dbs = NULL;
-	g3_pgdump_version_job version = { 0 };
+	g3_pgdump_job version = { 0 };   /* section NULL: pg_dump --version */
 	struct dump_state st;
 	g3_manifest m;
 	g3_snap_esdump es;
@@ -715,7 +729,7 @@ int cmd_dump(int argc, char **argv)
 	dbs = g3_xcalloc(o.n_databases + 1, sizeof(*dbs));
 	if ((rc = manifest_start(&o, &m, &version, &err)) ||
 	    (rc = plan(&o, &conf, dbs, &es, &m, &err)) ||
-	    (o.n_databases && (rc = g3_pgdump_version_wait(&version, &m.pg_dump_version, &err))))
+	    (o.n_databases && (rc = manifest_version(&version, &m, &err))))
 		goto cleanup;
 	g3_copyout_pool_init(&st.pool, o.jobs, (size_t)o.chunk_size);
 	catch_signals();
@@ -740,7 +754,7 @@ cleanup:
 	g3_sink_close(sink);   /* aborts (removes FILE.partial) unless committed */
 	if (rc && o.json)
 		g3_err_print_json(failure_report(&o), rc, &err);
-	g3_pgdump_version_abandon(&version);
+	g3_pgdump_section_abandon(&version);
 	for (size_t i = 0; dbs && i < o.n_databases; i++) {
 		/* a section's pg_dump still reading the snapshot ends first */
 		g3_pgdump_section_abandon(&dbs[i].pre);

@@ -178,12 +178,29 @@ g3_rc g3_pgdump_section(const g3_pgconf *conf, const char *dbname,
 	return rc;
 }
 
+/* pg_dump --version's output into out. */
+static g3_rc version_run(FILE *out, g3_err *err)
+{
+	char *argv[] = { (char *)pg_dump_program(), "--version", NULL };
+	g3_buf errtext = G3_BUF_INIT;
+	int status = 0;
+	g3_rc rc = run(argv, environ, out, &errtext, &status, err);
+
+	if (!rc && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		rc = g3_err_set(err, G3_FAIL, "could not run \"%s\"", argv[0]);
+		g3_err_hint(err, "install PostgreSQL's client tools or set GEN3DB_PG_DUMP");
+	}
+	g3_buf_release(&errtext);
+	return rc;
+}
+
 static void *section_main(void *arg)
 {
 	g3_pgdump_job *j = arg;
 
-	j->rc = g3_pgdump_section(j->conf, j->dbname, j->section, j->snapshot, j->extra,
-				  j->n_extra, j->out, &j->err);
+	j->rc = j->section ? g3_pgdump_section(j->conf, j->dbname, j->section, j->snapshot,
+					       j->extra, j->n_extra, j->out, &j->err) :
+		 version_run(j->out, &j->err);
 	return NULL;
 }
 
@@ -198,8 +215,8 @@ g3_rc g3_pgdump_section_start(g3_pgdump_job *j, g3_err *err)
 	if (pthread_create(&j->thread, NULL, section_main, j)) {
 		fclose(j->out);
 		j->out = NULL;
-		return g3_err_set(err, G3_FAIL, "could not start a thread for pg_dump --section=%s",
-				  j->section);
+		return g3_err_set(err, G3_FAIL, "could not start a thread for pg_dump %s",
+				  j->section ? j->section : "--version");
 	}
 	j->started = 1;
 	return G3_OK;
@@ -218,8 +235,8 @@ g3_rc g3_pgdump_section_wait(g3_pgdump_job *j, FILE **out, long *size, g3_err *e
 	*out = NULL;
 	section_join(j);
 	if (!j->out)
-		return g3_err_set(err, G3_FAIL, "pg_dump --section=%s of database \"%s\" was not "
-				  "started", j->section, j->dbname);
+		return g3_err_set(err, G3_FAIL, "pg_dump %s was not started",
+				  j->section ? j->section : "--version");
 	if (j->rc) {
 		*err = j->err;
 		fclose(j->out);
@@ -247,76 +264,12 @@ void g3_pgdump_section_abandon(g3_pgdump_job *j)
 	}
 }
 
-g3_rc g3_pgdump_version(char **out, g3_err *err)
+void g3_pgdump_version_read(FILE *f, char **out)
 {
-	char *argv[] = { (char *)pg_dump_program(), "--version", NULL };
-	g3_buf errtext = G3_BUF_INIT;
-	FILE *tmp = tmpfile();
 	char line[512] = "";
-	int status = 0;
-	g3_rc rc;
 
-	*out = NULL;
-	if (!tmp)
-		return g3_err_set(err, G3_FAIL, "could not create a temporary file: %s",
-				  strerror(errno));
-	rc = run(argv, environ, tmp, &errtext, &status, err);
-	if (!rc && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		rc = g3_err_set(err, G3_FAIL, "could not run \"%s\"", argv[0]);
-		g3_err_hint(err, "install PostgreSQL's client tools or set GEN3DB_PG_DUMP");
-	}
-	if (!rc) {
-		rewind(tmp);
-		if (!fgets(line, sizeof(line), tmp))
-			line[0] = '\0';
-		line[strcspn(line, "\n")] = '\0';
-		*out = g3_xstrdup(line);
-	}
-	fclose(tmp);
-	g3_buf_release(&errtext);
-	return rc;
-}
-
-static void *version_main(void *arg)
-{
-	g3_pgdump_version_job *j = arg;
-
-	j->rc = g3_pgdump_version(&j->version, &j->err);
-	return NULL;
-}
-
-g3_rc g3_pgdump_version_start(g3_pgdump_version_job *j, g3_err *err)
-{
-	memset(j, 0, sizeof(*j));
-	g3_err_init(&j->err);
-	if (pthread_create(&j->thread, NULL, version_main, j))
-		return g3_err_set(err, G3_FAIL, "could not start a thread for pg_dump --version");
-	j->started = 1;
-	return G3_OK;
-}
-
-g3_rc g3_pgdump_version_wait(g3_pgdump_version_job *j, char **out, g3_err *err)
-{
-	*out = NULL;
-	if (!j->started)
-		return g3_err_set(err, G3_FAIL, "pg_dump --version was not started");
-	pthread_join(j->thread, NULL);
-	j->started = 0;
-	if (j->rc) {
-		*err = j->err;
-		return j->rc;
-	}
-	*out = j->version;
-	j->version = NULL;
-	return G3_OK;
-}
-
-void g3_pgdump_version_abandon(g3_pgdump_version_job *j)
-{
-	if (j->started) {
-		pthread_join(j->thread, NULL);
-		j->started = 0;
-	}
-	free(j->version);
-	j->version = NULL;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	*out = g3_xstrdup(line);
 }

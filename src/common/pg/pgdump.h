@@ -30,7 +30,9 @@ g3_rc g3_pgdump_section(const g3_pgconf *conf, const char *dbname,
 
 /* One section dumped by a thread of its own, into a temporary file, so
  * that a database's two sections run beside each other and beside its
- * data. The arguments must outlive the job. */
+ * data; with section NULL, pg_dump --version instead (about 25 ms through
+ * Debian's pg_wrapper, asked while the caller opens its databases; only
+ * out and the results are used). The arguments must outlive the job. */
 typedef struct g3_pgdump_job {
 	const g3_pgconf *conf;
 	const char *dbname, *section, *snapshot;
@@ -53,23 +55,8 @@ g3_rc g3_pgdump_section_wait(g3_pgdump_job *j, FILE **out, long *size, g3_err *e
 /* Waits for a started job and drops its output (on another failure). */
 void g3_pgdump_section_abandon(g3_pgdump_job *j);
 
-/* "pg_dump (PostgreSQL) 15.20 (Debian ...)"; caller frees. */
-g3_rc g3_pgdump_version(char **out, g3_err *err);
-
-/* The same by a thread of its own, while the caller opens its databases
- * (each pg_dump run through Debian's pg_wrapper costs about 25 ms). */
-typedef struct g3_pgdump_version_job {
-	pthread_t thread;
-	int started;
-	char *version;
-	g3_rc rc;
-	g3_err err;
-} g3_pgdump_version_job;
-
-g3_rc g3_pgdump_version_start(g3_pgdump_version_job *j, g3_err *err);
-/* Waits; *out (caller frees) as g3_pgdump_version's. */
-g3_rc g3_pgdump_version_wait(g3_pgdump_version_job *j, char **out, g3_err *err);
-/* Waits for a started job and drops its result (on another failure). */
-void g3_pgdump_version_abandon(g3_pgdump_version_job *j);
+/* The first line of a version job's output, "pg_dump (PostgreSQL) 15.20
+ * (Debian ...)"; caller frees. */
+void g3_pgdump_version_read(FILE *f, char **out);
 
 #endif
