@@ -196,3 +196,11 @@ def psql_load(pg, db, path):
     pg.psql('CREATE DATABASE "%s"' % db.replace('"', '""'))
     subprocess.run(["psql", "-X", "-q", "-d", db, "-f", path], env=pg.env(), check=True,
                    capture_output=True)
+
+
+def read_trace(path):
+    """A --trace file's records; it ends with a newline (no torn record)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data.endswith(b"\n"), "the trace does not end with a whole line"
+    return [json.loads(line) for line in data.decode("utf-8").split("\n")[:-1]]

@@ -12,6 +12,7 @@ Against a throwaway PostgreSQL:
   at every unescaped newline) and restores equal;
 - a bad value deep in the table (a later segment) fails the restore naming
   the line of the file and of the COPY, and no target database is left;
+- a snapshot chunk bigger than a segment is cut the same way;
 - with --jobs 1 nothing is split.
 """
 import json
@@ -20,7 +21,7 @@ import subprocess
 import unittest
 
 import g3test
-from g3test import module_pg, module_tmp, run
+from g3test import module_pg, module_tmp, read_trace, run
 
 SERVICE_PASS = g3test.secret("svc-pass-Split7")
 PG = None
@@ -56,10 +57,6 @@ def contents(db, table=TABLE):
     return PG.psql("SELECT count(*) || ' ' || md5(string_agg(t::text, E'\\n' ORDER BY t.id)) "
                    "FROM %s t" % table, db=db)
 
-
-def read_trace(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 class CopySplit(unittest.TestCase):
@@ -103,6 +100,19 @@ class CopySplit(unittest.TestCase):
         for t in recs:
             if t["job"] in ("index", "constraint", "analyze") and t["table"] == KEY:
                 self.assertGreaterEqual(t["start"], last, t)
+
+    def test_big_snapshot_chunk(self):
+        # a snapshot written with a chunk bigger than a segment: its chunk
+        # is cut the same way, and the chunk's row count still holds
+        snap = os.path.join(TMP, "big-chunk.tar.zst")
+        r = run(["dump", "--database", "src", "--output", snap, "--chunk-size", "64M",
+                 "--quiet"], env=PG.env())
+        self.assertEqual(r.code, 0, repr(r))
+        _, recs = self.restore(snap, "split_snap", ["--jobs", "2"])
+        self.assertEqual(contents("split_snap"), contents("src"))
+        copies = [t for t in recs if t["job"] == "copy" and t["table"] == KEY]
+        self.assertGreaterEqual(len(copies), 2, copies)
+        self.assertEqual(sum(c["rows"] for c in copies), 170000)
 
     def test_one_job_is_one_stream(self):
         _, recs = self.restore(self.dump, "split_one", ["--jobs", "1"])

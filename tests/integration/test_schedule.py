@@ -13,14 +13,13 @@ foreign key of a big plain table is added NOT VALID and then validated
 (a "validate" record); one referencing a partitioned table, and one the
 source holds NOT VALID with an orphan row, are added as written. With
 --no-analyze no table is analyzed."""
-import json
 import os
 import re
 import subprocess
 import unittest
 
 import g3test
-from g3test import module_pg, module_tmp, run
+from g3test import module_pg, module_tmp, read_trace, run
 
 SERVICE_PASS = g3test.secret("svc-pass-Sch42")
 PG = None
@@ -118,10 +117,6 @@ def fingerprint(db):
     return {t: PG.psql("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' "
                        "ORDER BY t::text)), '') FROM %s t" % t, db=db) for t in tables}
 
-
-def read_trace(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 class Schedule(unittest.TestCase):

@@ -16,7 +16,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 import g3test
-from g3test import run
+from g3test import read_trace, run
 
 SERVICE_PASS = g3test.secret("svc-pass-Trc51")
 GANTT = os.path.join(g3test.ROOT, "scripts", "trace-gantt")
@@ -48,13 +48,6 @@ INDEXES = {"Sample_kind_idx", "sample_props_gin", "file_size_idx", "file_lower_u
 CONSTRAINTS = {"subject_pkey", "subject_name_key", "Sample_pkey", "file_pkey", "empty_one_pkey"}
 FKS = {"Sample_subject_id_fkey", "file_sample_id_fkey"}
 
-
-def read_trace(path):
-    """Every line parsed; the file ends with a newline (no torn record)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    assert data.endswith(b"\n"), "the trace does not end with a whole line"
-    return [json.loads(line) for line in data.decode("utf-8").split("\n")[:-1]]
 
 
 class Trace(g3test.PgTestCase):
