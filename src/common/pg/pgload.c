@@ -123,7 +123,7 @@ struct g3_pgload {
 	char *split_sql;
 	long split_line;
 	long long split_before, seg_rows;
-	size_t since_look;
+	size_t seg_bytes;
 	int last_backslash;
 
 	int data_started;
@@ -1415,7 +1415,7 @@ g3_rc g3_pgload_copy_begin(g3_pgload *l, const char *copy_sql, long line,
 		       g3_xstrdup(copy_sql) : NULL;
 	l->split_line = line;
 	l->split_before = l->seg_rows = 0;
-	l->since_look = 0;
+	l->seg_bytes = 0;
 	l->last_backslash = 0;
 	return copy_start(l, copy_sql, line, t, 0, err);
 }
@@ -1516,14 +1516,14 @@ static g3_rc copy_split_data(g3_pgload *l, const char *data, size_t len, g3_err 
 	g3_rc rc;
 
 	while (len) {
-		size_t from = COPY_SEGMENT_BYTES > l->since_look ?
-			      COPY_SEGMENT_BYTES - l->since_look - 1 : 0;
+		size_t from = COPY_SEGMENT_BYTES > l->seg_bytes ?
+			      COPY_SEGMENT_BYTES - l->seg_bytes - 1 : 0;
 		size_t cut = from < len ? g3_pgload_row_cut(data, len, from, l->last_backslash) : 0;
 		size_t n = cut ? cut : len;
 		int split, t;
 
 		l->seg_rows += g3_count_newlines(data, n);
-		l->since_look += n;
+		l->seg_bytes += n;
 		l->last_backslash = data[n - 1] == '\\';
 		if ((rc = copy_append(l, data, n, err)))
 			return rc;
@@ -1536,7 +1536,7 @@ static g3_rc copy_split_data(g3_pgload *l, const char *data, size_t len, g3_err 
 		pthread_mutex_unlock(&l->mu);
 		if (!split)
 			continue;   /* looks again at the next piece's first row end */
-		l->since_look = 0;
+		l->seg_bytes = 0;
 		t = l->cur_job->table;
 		if ((rc = copy_finish(l, l->seg_rows, err)))
 			return rc;
