@@ -85,8 +85,10 @@ class CopySplit(unittest.TestCase):
         self.assertEqual({c["conn"] for c in copies}, {1, 2}, copies)
         self.assertTrue(all(c["ok"] for c in copies))
         self.assertEqual(sum(c["rows"] for c in copies), 170000)
-        for c in copies[:-1]:
-            self.assertGreaterEqual(c["bytes"], 8 * 1024 * 1024, c)
+        # every segment but the last holds 8 MiB or more (records come in
+        # the order the segments ended, so the last may not be last here)
+        self.assertLessEqual(len([c for c in copies if c["bytes"] < 8 * 1024 * 1024]), 1,
+                             copies)
         # two segments ran at the same time
         self.assertTrue(any(a["start"] < b["end"] and b["start"] < a["end"]
                             for a in copies for b in copies if a is not b), copies)
